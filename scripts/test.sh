@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian machine with the Rust toolchain:
+# installs the real servers the integration tests start (Dovecot, an SMTP
+# sink, mbsync, Info-ZIP) when they are missing, then runs every test.
+# The tests start and stop their own server instances on free loopback ports.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd dovecot-lmtpd)
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
+command -v mbsync >/dev/null 2>&1 || need+=(isync)
+command -v zip >/dev/null 2>&1 || need+=(zip)
+if ((${#need[@]})); then
+  echo "scripts/test.sh: installing ${need[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+cargo test --locked --all-targets "$@"

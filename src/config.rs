@@ -1,0 +1,372 @@
+//! Configuration: `$XDG_CONFIG_HOME/concierge/config.toml` or `--config FILE`.
+//!
+//! Every mistake is one error naming the file, the key and what was expected.
+//! Connection settings have no silent defaults; secrets never live in the
+//! file (only the name of an environment variable or a command that prints
+//! them).
+
+use crate::secret::{self, Secret};
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub operator: Operator,
+    #[serde(default)]
+    pub intake: Intake,
+    pub imap: Option<Connection>,
+    pub smtp: Option<Connection>,
+    pub backend: Option<Backend>,
+    #[serde(default)]
+    pub store: Store,
+    /// The file this was read from (for error messages).
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Operator {
+    pub name: String,
+}
+
+impl Default for Operator {
+    fn default() -> Self {
+        let name = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+        Operator { name }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    #[default]
+    Imap,
+    Maildir,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Intake {
+    #[serde(default = "default_authserv_id")]
+    pub authserv_id: String,
+    #[serde(default)]
+    pub source: SourceKind,
+    pub maildir: Option<PathBuf>,
+    /// Seconds between polls when the server has no IDLE.
+    #[serde(default = "default_poll")]
+    pub poll_seconds: u64,
+}
+
+impl Default for Intake {
+    fn default() -> Self {
+        Intake {
+            authserv_id: default_authserv_id(),
+            source: SourceKind::Imap,
+            maildir: None,
+            poll_seconds: default_poll(),
+        }
+    }
+}
+
+fn default_authserv_id() -> String {
+    crate::intake::DEFAULT_AUTHSERV_ID.to_string()
+}
+
+fn default_poll() -> u64 {
+    60
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    Tls,
+    Starttls,
+    None,
+}
+
+/// An IMAP or SMTP connection (`[imap]`, `[smtp]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Connection {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: String,
+    pub password_env: Option<String>,
+    pub password_command: Option<String>,
+    #[serde(default = "default_mailbox")]
+    pub mailbox: String,
+    pub ca_file: Option<PathBuf>,
+    /// `[smtp]` only: the From of replies.
+    pub from: Option<String>,
+    /// `[imap]` only: where copies of sent replies go.
+    pub sent_mailbox: Option<String>,
+}
+
+fn default_mailbox() -> String {
+    "INBOX".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backend {
+    pub url: String,
+    pub token_env: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Store {
+    pub path: Option<PathBuf>,
+}
+
+/// True for a loopback host name or address: the only place plaintext may go.
+pub fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Expands a leading `~/`.
+pub fn expand_home(p: &Path) -> PathBuf {
+    if let Ok(rest) = p.strip_prefix("~") {
+        if let Some(home) = std::env::var_os("HOME") {
+            return PathBuf::from(home).join(rest);
+        }
+    }
+    p.to_path_buf()
+}
+
+/// The default config file: `$XDG_CONFIG_HOME/concierge/config.toml`.
+pub fn default_path() -> Option<PathBuf> {
+    directories::BaseDirs::new().map(|d| d.config_dir().join("concierge").join("config.toml"))
+}
+
+/// The default store: `$XDG_DATA_HOME/concierge/concierge.db`.
+pub fn default_store_path() -> Option<PathBuf> {
+    directories::BaseDirs::new().map(|d| d.data_dir().join("concierge").join("concierge.db"))
+}
+
+impl Config {
+    /// Loads `path`, or the default path; errors name the file.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None => default_path().ok_or_else(|| {
+                anyhow!(
+                    "cannot find the config directory: set XDG_CONFIG_HOME or pass --config FILE"
+                )
+            })?,
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                anyhow!(
+                    "config file {} does not exist (pass --config FILE, or try `concierge demo`)",
+                    path.display()
+                )
+            } else {
+                anyhow!("cannot read config file {}: {e}", path.display())
+            }
+        })?;
+        Self::parse(&text, &path)
+    }
+
+    /// Parses and validates config text read from `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| {
+            // One line: toml's message names the key; add where it is.
+            let msg = e.message().trim().to_string();
+            let at = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                    format!(" (line {line})")
+                })
+                .unwrap_or_default();
+            anyhow!("config file {}{at}: {msg}", path.display())
+        })?;
+        cfg.path = path.to_path_buf();
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn err(&self, key: &str, what: impl std::fmt::Display) -> anyhow::Error {
+        anyhow!("config file {}: {key}: {what}", self.path.display())
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.intake.authserv_id.trim().is_empty() {
+            return Err(self.err("[intake] authserv_id", "must not be empty"));
+        }
+        if self.intake.source == SourceKind::Maildir && self.intake.maildir.is_none() {
+            return Err(self.err(
+                "[intake] maildir",
+                "is required when source = \"maildir\" (a path to a Maildir folder)",
+            ));
+        }
+        for (section, conn) in [("imap", &self.imap), ("smtp", &self.smtp)] {
+            let Some(c) = conn else { continue };
+            if c.host.trim().is_empty() {
+                return Err(self.err(&format!("[{section}] host"), "must not be empty"));
+            }
+            if c.port == 0 {
+                return Err(self.err(
+                    &format!("[{section}] port"),
+                    "must be a port number from 1 to 65535",
+                ));
+            }
+            if c.security == Security::None && !is_loopback(&c.host) {
+                return Err(self.err(
+                    &format!("[{section}] security"),
+                    format!("\"none\" (plaintext) is allowed only to a loopback address, not to {:?}; use \"tls\" or \"starttls\"", c.host),
+                ));
+            }
+            match (&c.password_env, &c.password_command) {
+                (None, None) => {
+                    return Err(self.err(&format!("[{section}] password_env"), "missing: name an environment variable (password_env) or a command (password_command) that gives the password"));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(self.err(
+                        &format!("[{section}] password_command"),
+                        "set either password_env or password_command, not both",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if let Some(b) = &self.backend {
+            if !(b.url.starts_with("http://") || b.url.starts_with("https://")) {
+                return Err(self.err(
+                    "[backend] url",
+                    format!("expected an http:// or https:// URL, got {:?}", b.url),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `[imap]` section, required when the inbox is IMAP.
+    pub fn imap(&self) -> Result<&Connection> {
+        self.imap.as_ref().ok_or_else(|| {
+            self.err(
+                "[imap]",
+                "section missing (needed because [intake] source = \"imap\")",
+            )
+        })
+    }
+
+    /// The store path: `[store] path` or the XDG data dir.
+    pub fn store_path(&self) -> Result<PathBuf> {
+        match &self.store.path {
+            Some(p) => Ok(expand_home(p)),
+            None => {
+                default_store_path().context("cannot find the data directory: set [store] path")
+            }
+        }
+    }
+}
+
+impl Connection {
+    /// The password, from the environment or the command.
+    pub fn password(&self) -> Result<Secret> {
+        match (&self.password_env, &self.password_command) {
+            (Some(var), _) => secret::from_env(var),
+            (None, Some(cmd)) => secret::from_command(cmd),
+            (None, None) => bail!("no password source configured"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(text, Path::new("/etc/c.toml"))
+    }
+
+    #[test]
+    fn full_example_parses() {
+        let c = parse(
+            r#"
+[operator]
+name = "Sam"
+[intake]
+authserv_id = "mx.ochrehq.com"
+source = "imap"
+[imap]
+host = "imap.example.com"
+port = 993
+security = "tls"
+username = "hello@ochrehq.com"
+password_env = "CONCIERGE_IMAP_PASSWORD"
+mailbox = "INBOX"
+[backend]
+url = "https://exports.internal.example"
+token_env = "CONCIERGE_BACKEND_TOKEN"
+[store]
+path = "~/x.db"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.operator.name, "Sam");
+        assert_eq!(c.imap().unwrap().port, 993);
+        assert!(!c.store_path().unwrap().starts_with("~"));
+    }
+
+    #[test]
+    fn plaintext_to_remote_host_is_refused() {
+        let e = parse("[imap]\nhost = \"imap.example.com\"\nport = 143\nsecurity = \"none\"\nusername = \"u\"\npassword_env = \"P\"\n").unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.contains("/etc/c.toml") && m.contains("[imap] security") && m.contains("loopback"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_the_key_and_line() {
+        let m = parse("[imap]\nhots = \"x\"\n").unwrap_err().to_string();
+        assert!(
+            m.contains("hots") && m.contains("line 2") && m.contains("/etc/c.toml"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_and_missing_key() {
+        let m = parse("[imap]\nhost = \"h\"\nport = \"993\"\nsecurity = \"tls\"\nusername = \"u\"\npassword_env = \"P\"\n").unwrap_err().to_string();
+        assert!(m.contains("line 3"), "{m}");
+        let m = parse(
+            "[imap]\nhost = \"h\"\nsecurity = \"tls\"\nusername = \"u\"\npassword_env = \"P\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(m.contains("port"), "{m}");
+        let m = parse("[imap]\nhost = \"h\"\nport = 993\nsecurity = \"ssl\"\nusername = \"u\"\npassword_env = \"P\"\n").unwrap_err().to_string();
+        assert!(m.contains("security") || m.contains("ssl"), "{m}");
+        let m = parse("[imap]\nhost = \"h\"\nport = 993\nsecurity = \"tls\"\nusername = \"u\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(m.contains("password_env"), "{m}");
+    }
+
+    #[test]
+    fn maildir_source_needs_a_path() {
+        let m = parse("[intake]\nsource = \"maildir\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(m.contains("[intake] maildir"), "{m}");
+    }
+
+    #[test]
+    fn loopback_detection() {
+        assert!(is_loopback("127.0.0.1") && is_loopback("localhost") && is_loopback("[::1]"));
+        assert!(!is_loopback("10.0.0.1") && !is_loopback("imap.example.com"));
+    }
+}

@@ -1,0 +1,370 @@
+//! IMAP: the support inbox, read without ever changing it.
+//!
+//! - TLS by default (rustls; web PKI roots, the system's roots and an optional
+//!   `ca_file`), STARTTLS, or plaintext to a loopback address only.
+//! - Incremental sync keyed on UIDVALIDITY and the last stored UID
+//!   (RFC 3501 §2.3.1.1). The mailbox is opened with EXAMINE (read-only) and
+//!   fetched with `BODY.PEEK[]<0.N>`, so `\Seen` is never set (RFC 3501
+//!   §6.4.5). A poll with nothing new costs one round trip (EXAMINE reports
+//!   UIDNEXT); with new mail, one more for `UID SEARCH`, then one per batch.
+//! - [`Poller`]: a thread that syncs, then waits in IDLE (RFC 2177, re-issued
+//!   well before the 29-minute limit) or sleeps when the server has no IDLE;
+//!   after a drop it reconnects with capped, jittered backoff. A refused login
+//!   is fatal, never retried in a loop.
+
+use super::{Fetched, Listing, MsgRef, Source, BATCH, FETCH_PREFIX};
+use crate::config::{is_loopback, Connection as ConnCfg, Security};
+use crate::intake::sanitize;
+use crate::secret::Secret;
+use crate::store::Cursor;
+use anyhow::{anyhow, Result};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+type Session = imap::Session<imap::Connection>;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+const IO_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why a connection failed; the poller retries only [`ImapError::Transport`].
+#[derive(Debug, thiserror::Error)]
+pub enum ImapError {
+    #[error("IMAP login refused for {user} at {host}: check the username and password")]
+    Auth { user: String, host: String },
+    #[error("IMAP server {host}: {message}")]
+    Fatal { host: String, message: String },
+    #[error("IMAP server {host} unreachable: {message}")]
+    Transport { host: String, message: String },
+}
+
+impl ImapError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ImapError::Transport { .. })
+    }
+}
+
+/// Server text is hostile too: one clean line, bounded.
+fn clean(s: impl std::fmt::Display) -> String {
+    let s = sanitize::single_line(&s.to_string()).text;
+    crate::intake::classify::truncate_chars(&s, 300)
+}
+
+fn tls_connector(cfg: &ConnCfg) -> Result<rustls_connector::RustlsConnector> {
+    use rustls_connector::rustls_pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls_connector::RustlsConnectorConfig::new_with_webpki_roots_certs();
+    if let Ok(native) = rustls_connector::rustls_native_certs::load_native_certs() {
+        roots.add_parsable_certificates(native);
+    }
+    if let Some(ca) = &cfg.ca_file {
+        let path = crate::config::expand_home(ca);
+        let pem = std::fs::read(&path)
+            .map_err(|e| anyhow!("cannot read ca_file {}: {e}", path.display()))?;
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| anyhow!("ca_file {} is not PEM certificates: {e:?}", path.display()))?;
+        if certs.is_empty() {
+            anyhow::bail!("ca_file {} holds no certificate", path.display());
+        }
+        let (added, _) = roots.add_parsable_certificates(certs);
+        if added == 0 {
+            anyhow::bail!("ca_file {}: no usable certificate", path.display());
+        }
+    }
+    Ok(roots.connector_with_no_client_auth())
+}
+
+fn tcp(cfg: &ConnCfg) -> std::result::Result<TcpStream, ImapError> {
+    let transport = |e: std::io::Error| ImapError::Transport {
+        host: cfg.host.clone(),
+        message: clean(e),
+    };
+    let addrs = (cfg.host.as_str(), cfg.port)
+        .to_socket_addrs()
+        .map_err(transport)?;
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
+            Ok(s) => {
+                s.set_read_timeout(Some(IO_TIMEOUT)).map_err(transport)?;
+                s.set_write_timeout(Some(IO_TIMEOUT)).map_err(transport)?;
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(transport(
+        last.unwrap_or_else(|| std::io::Error::other("no address")),
+    ))
+}
+
+fn handshake(
+    cfg: &ConnCfg,
+    tcp: TcpStream,
+) -> std::result::Result<rustls_connector::TlsStream<TcpStream>, ImapError> {
+    let connector = tls_connector(cfg).map_err(|e| ImapError::Fatal {
+        host: cfg.host.clone(),
+        message: clean(format!("{e:#}")),
+    })?;
+    connector.connect(&cfg.host, tcp).map_err(|e| {
+        let message = format!("{e:?}");
+        // A certificate problem will not fix itself: do not retry it.
+        if message.contains("Certificate")
+            || message.contains("certificate")
+            || message.contains("NotValidForName")
+        {
+            ImapError::Fatal {
+                host: cfg.host.clone(),
+                message: clean(format!(
+                    "TLS certificate not trusted ({message}); set [imap] ca_file for a private CA"
+                )),
+            }
+        } else {
+            ImapError::Transport {
+                host: cfg.host.clone(),
+                message: clean(format!("TLS handshake failed: {message}")),
+            }
+        }
+    })
+}
+
+/// Reads one CRLF-terminated line byte by byte (nothing past it is consumed:
+/// the TLS handshake starts right after).
+fn read_line(stream: &mut TcpStream) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.len() < 8192 {
+        if stream.read(&mut byte)? == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "connection closed",
+            ));
+        }
+        line.push(byte[0]);
+        if byte[0] == b'\n' {
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&line).trim_end().to_string())
+}
+
+/// The plaintext part of STARTTLS (RFC 3501 §6.2.1): greeting, then
+/// `STARTTLS` and its tagged OK. Untagged lines in between are skipped.
+fn starttls(cfg: &ConnCfg, mut stream: TcpStream) -> std::result::Result<TcpStream, ImapError> {
+    use std::io::Write;
+    let transport = |e: std::io::Error| ImapError::Transport {
+        host: cfg.host.clone(),
+        message: clean(e),
+    };
+    let greeting = read_line(&mut stream).map_err(transport)?;
+    if !greeting.starts_with("* OK") && !greeting.starts_with("* PREAUTH") {
+        return Err(ImapError::Fatal {
+            host: cfg.host.clone(),
+            message: clean(format!("unexpected greeting: {greeting}")),
+        });
+    }
+    stream.write_all(b"c0 STARTTLS\r\n").map_err(transport)?;
+    loop {
+        let line = read_line(&mut stream).map_err(transport)?;
+        if line.starts_with("* ") {
+            continue;
+        }
+        if line.starts_with("c0 OK") {
+            return Ok(stream);
+        }
+        return Err(ImapError::Fatal {
+            host: cfg.host.clone(),
+            message: clean(format!("STARTTLS refused: {line}")),
+        });
+    }
+}
+
+fn io_err(cfg: &ConnCfg, e: imap::Error) -> ImapError {
+    ImapError::Transport {
+        host: cfg.host.clone(),
+        message: clean(e),
+    }
+}
+
+/// Connects and logs in as `[imap]` says.
+pub fn connect(cfg: &ConnCfg, password: &Secret) -> std::result::Result<Session, ImapError> {
+    if cfg.security == Security::None && !is_loopback(&cfg.host) {
+        return Err(ImapError::Fatal {
+            host: cfg.host.clone(),
+            message: "plaintext IMAP is allowed only to a loopback address; use security = \"tls\" or \"starttls\"".into(),
+        });
+    }
+    let stream = tcp(cfg)?;
+    let client = match cfg.security {
+        Security::Tls => {
+            let tls = handshake(cfg, stream)?;
+            let mut c = imap::Client::new(Box::new(tls) as imap::Connection);
+            c.read_greeting().map_err(|e| io_err(cfg, e))?;
+            c
+        }
+        Security::Starttls => {
+            let stream = starttls(cfg, stream)?;
+            let tls = handshake(cfg, stream)?;
+            let mut c = imap::Client::new(Box::new(tls) as imap::Connection);
+            c.greeting_read = true;
+            c
+        }
+        Security::None => {
+            let mut c = imap::Client::new(Box::new(stream) as imap::Connection);
+            c.read_greeting().map_err(|e| io_err(cfg, e))?;
+            c
+        }
+    };
+    client
+        .login(&cfg.username, password.expose())
+        .map_err(|(e, _)| match e {
+            imap::Error::No(_) | imap::Error::Bad(_) => ImapError::Auth {
+                user: clean(&cfg.username),
+                host: cfg.host.clone(),
+            },
+            other => io_err(cfg, other),
+        })
+}
+
+/// A logged-in IMAP session over one mailbox.
+pub struct ImapSource {
+    session: Session,
+    mailbox: String,
+    key: String,
+    idle: bool,
+}
+
+/// Compresses sorted UIDs into an IMAP sequence set (`1:5,9,12:14`).
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end + 1 {
+            i += 1;
+            end = uids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+impl ImapSource {
+    pub fn connect(cfg: &ConnCfg, password: &Secret) -> std::result::Result<Self, ImapError> {
+        let mut session = connect(cfg, password)?;
+        let idle = session
+            .capabilities()
+            .map(|c| c.has_str("IDLE"))
+            .map_err(|e| io_err(cfg, e))?;
+        Ok(ImapSource {
+            session,
+            mailbox: cfg.mailbox.clone(),
+            key: format!(
+                "imap://{}@{}:{}/{}",
+                cfg.username, cfg.host, cfg.port, cfg.mailbox
+            ),
+            idle,
+        })
+    }
+
+    pub fn supports_idle(&self) -> bool {
+        self.idle
+    }
+
+    /// Waits in IDLE until the mailbox changes or `timeout` passes.
+    /// Returns true when something changed.
+    pub fn idle(&mut self, timeout: Duration) -> Result<bool> {
+        let mut handle = self.session.idle();
+        handle.timeout(timeout).keepalive(false);
+        let outcome = handle.wait_while(imap::extensions::idle::stop_on_any)?;
+        Ok(outcome == imap::extensions::idle::WaitOutcome::MailboxChanged)
+    }
+
+    pub fn logout(mut self) {
+        let _ = self.session.logout();
+    }
+}
+
+impl Source for ImapSource {
+    fn mailbox_key(&self) -> String {
+        self.key.clone()
+    }
+
+    fn list_new(&mut self, cursor: Option<Cursor>) -> Result<Listing> {
+        // EXAMINE: read-only, so nothing (not even \Recent) changes.
+        let mb = self.session.examine(&self.mailbox)?;
+        let uidvalidity = mb
+            .uid_validity
+            .ok_or_else(|| anyhow!("the server reports no UIDVALIDITY for {}", self.mailbox))?;
+        let last = match cursor {
+            Some(c) if c.uidvalidity == uidvalidity => c.last_uid,
+            _ => 0,
+        };
+        let nothing_new = mb.exists == 0 || mb.uid_next.is_some_and(|next| next <= last + 1);
+        if nothing_new {
+            return Ok(Listing {
+                uidvalidity: Some(uidvalidity),
+                refs: Vec::new(),
+            });
+        }
+        // NOTE: `UID n:*` also returns the highest UID when it is below n.
+        let mut uids: Vec<u32> = self
+            .session
+            .uid_search(format!("UID {}:*", last + 1))?
+            .into_iter()
+            .filter(|&u| u > last)
+            .collect();
+        uids.sort_unstable();
+        Ok(Listing {
+            uidvalidity: Some(uidvalidity),
+            refs: uids.into_iter().map(MsgRef::Uid).collect(),
+        })
+    }
+
+    fn fetch(&mut self, refs: &[MsgRef]) -> Result<Vec<Fetched>> {
+        let mut out = Vec::with_capacity(refs.len());
+        for chunk in refs.chunks(BATCH) {
+            let uids: Vec<u32> = chunk
+                .iter()
+                .filter_map(|r| match r {
+                    MsgRef::Uid(u) => Some(*u),
+                    MsgRef::File(_) => None,
+                })
+                .collect();
+            if uids.is_empty() {
+                continue;
+            }
+            let query = format!("(UID RFC822.SIZE BODY.PEEK[]<0.{FETCH_PREFIX}>)");
+            let fetches = self.session.uid_fetch(uid_set(&uids), query)?;
+            let mut got: Vec<Fetched> = fetches
+                .iter()
+                .filter_map(|f| {
+                    let uid = f.uid?;
+                    let raw = f.body().unwrap_or_default().to_vec();
+                    let truncated = f.size.is_some_and(|s| s as usize > raw.len());
+                    Some(Fetched {
+                        r#ref: MsgRef::Uid(uid),
+                        file: None,
+                        raw,
+                        truncated,
+                    })
+                })
+                .collect();
+            got.sort_by_key(|f| match f.r#ref {
+                MsgRef::Uid(u) => u,
+                MsgRef::File(_) => 0,
+            });
+            out.extend(got);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,480 @@
+//! Intake: one raw email (hostile bytes) in, one [`Inspected`] out.
+//!
+//! `parse` here is the only place that touches mail-parser; everything it
+//! returns is decoded (RFC 2047, quoted-printable, base64, legacy charsets,
+//! HTML-only bodies as text) and sanitized ([`sanitize`]), so the store and
+//! the screen never see a raw byte of the message.
+//!
+//! Never panics: the fuzz/property test in `tests/intake_fuzz.rs` feeds it
+//! arbitrary bytes.
+
+pub mod auth;
+pub mod classify;
+pub mod sanitize;
+
+pub use auth::Auth;
+pub use classify::Kind;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
+use serde::Serialize;
+use std::sync::LazyLock;
+
+/// The authserv-id trusted when neither `--authserv-id` nor the config names one.
+pub const DEFAULT_AUTHSERV_ID: &str = "mx.ochrehq.com";
+
+/// Body text kept per message (for the detail pane and the store); the rest
+/// of a huge message is not needed to triage it.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// A warning about a message, as in DESIGN.md; serialized in snake_case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Warning {
+    DkimFail,
+    SpfFail,
+    DmarcFail,
+    AuthMissing,
+    ReplyToMismatch,
+    ReturnPathMismatch,
+    DisplayNameMismatch,
+    ControlCharsRemoved,
+    Malformed,
+}
+
+impl Warning {
+    /// In words, for the detail pane.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Warning::DkimFail => "DKIM signature did not verify",
+            Warning::SpfFail => "SPF check did not pass",
+            Warning::DmarcFail => "DMARC did not pass: the From address may be forged",
+            Warning::AuthMissing => "no authentication results from our mail server",
+            Warning::ReplyToMismatch => "Reply-To is on another domain than From",
+            Warning::ReturnPathMismatch => "Return-Path is on another domain than From",
+            Warning::DisplayNameMismatch => "display name shows a different address than From",
+            Warning::ControlCharsRemoved => "control characters or escape sequences were removed",
+            Warning::Malformed => "the message is malformed; some fields were guessed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct WorkspaceRef {
+    pub name: Option<String>,
+    pub id: Option<String>,
+}
+
+/// One message, as `concierge inspect` prints it (DESIGN.md "inspect / sync
+/// JSON line"), plus the sanitized body text, which is stored but not printed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Inspected {
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    pub message_id: Option<String>,
+    pub date: Option<String>,
+    pub from: Option<String>,
+    pub from_name: Option<String>,
+    pub reply_to: Option<String>,
+    pub subject: String,
+    pub kind: Kind,
+    pub workspace: WorkspaceRef,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub auth: Auth,
+    pub warnings: Vec<Warning>,
+    #[serde(skip)]
+    pub body: String,
+}
+
+impl Inspected {
+    /// The key a message is stored under: its Message-ID, or for a message
+    /// without one a digest of its bytes (so the same mail seen twice is still
+    /// one entry).
+    pub fn store_key(&self, raw: &[u8]) -> String {
+        match &self.message_id {
+            Some(id) => id.clone(),
+            None => {
+                use sha2::{Digest, Sha256};
+                let digest = Sha256::digest(raw);
+                format!("sha256-{}@concierge.invalid", &hex::encode(digest)[..32])
+            }
+        }
+    }
+}
+
+/// Options for [`inspect`].
+#[derive(Debug, Clone)]
+pub struct Options<'a> {
+    pub authserv_id: &'a str,
+    /// The bytes are a prefix of the message (IMAP partial fetch): a missing
+    /// closing MIME boundary is then expected, not a sign of breakage.
+    pub truncated: bool,
+}
+
+impl Default for Options<'_> {
+    fn default() -> Self {
+        Options {
+            authserv_id: DEFAULT_AUTHSERV_ID,
+            truncated: false,
+        }
+    }
+}
+
+/// Collects sanitized strings and remembers whether anything was removed.
+#[derive(Default)]
+struct Cleaner {
+    removed: bool,
+}
+
+impl Cleaner {
+    fn line(&mut self, s: &str) -> String {
+        let c = sanitize::single_line(s);
+        self.removed |= c.removed;
+        c.text
+    }
+
+    fn opt_line(&mut self, s: Option<&str>) -> Option<String> {
+        s.map(|s| self.line(s)).filter(|s| !s.is_empty())
+    }
+
+    fn text(&mut self, s: &str) -> String {
+        let c = sanitize::multi_line(s);
+        self.removed |= c.removed;
+        c.text
+    }
+}
+
+/// A bare, lowercased address, or `None` when it does not look like one.
+fn bare_address(s: &str) -> Option<String> {
+    let s = s
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
+    let (local, domain) = s.rsplit_once('@')?;
+    if local.is_empty()
+        || domain.is_empty()
+        || s.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return None;
+    }
+    Some(s.to_lowercase())
+}
+
+fn domain_of(addr: &str) -> &str {
+    addr.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
+}
+
+/// Relaxed alignment (as DMARC's): the same domain, or one a subdomain of the other.
+fn aligned(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim_end_matches('.'), b.trim_end_matches('.'));
+    a.eq_ignore_ascii_case(b)
+        || a.to_ascii_lowercase()
+            .ends_with(&format!(".{}", b.to_ascii_lowercase()))
+        || b.to_ascii_lowercase()
+            .ends_with(&format!(".{}", a.to_ascii_lowercase()))
+}
+
+static ADDR_IN_TEXT: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+").unwrap()
+});
+
+fn strip_brackets(s: &str) -> String {
+    s.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+        .to_string()
+}
+
+fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
+    match value {
+        HeaderValue::Text(t) => vec![strip_brackets(t)],
+        HeaderValue::TextList(l) => l.iter().map(|t| strip_brackets(t)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Unfolds and lossily decodes a raw header value.
+fn raw_value(raw: &[u8]) -> String {
+    let s = String::from_utf8_lossy(raw);
+    s.split(['\r', '\n'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Inspects one raw message. Total: every input gives an answer.
+pub fn inspect(raw: &[u8], opts: &Options<'_>) -> Inspected {
+    let mut clean = Cleaner::default();
+    let mut warnings = Vec::new();
+    let parsed = MessageParser::default()
+        .parse(raw)
+        .filter(|m| !m.root_part().headers().is_empty());
+    let Some(msg) = parsed else {
+        return Inspected {
+            file: None,
+            uid: None,
+            message_id: None,
+            date: None,
+            from: None,
+            from_name: None,
+            reply_to: None,
+            subject: String::new(),
+            kind: Kind::Other,
+            workspace: WorkspaceRef::default(),
+            in_reply_to: None,
+            references: Vec::new(),
+            auth: Auth::default(),
+            warnings: vec![Warning::AuthMissing, Warning::Malformed],
+            body: String::new(),
+        };
+    };
+
+    let raw_msg = msg.raw_message();
+    let headers: Vec<(String, String)> = msg
+        .root_part()
+        .headers()
+        .iter()
+        .map(|h| {
+            let start = (h.offset_start() as usize).min(raw_msg.len());
+            let end = (h.offset_end() as usize).clamp(start, raw_msg.len());
+            (h.name().to_string(), raw_value(&raw_msg[start..end]))
+        })
+        .collect();
+    let has_header = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+
+    // From: the first address of the first From header.
+    let from_addr = msg.from().and_then(|a| a.first());
+    let from = from_addr.and_then(|a| a.address()).and_then(bare_address);
+    let from = from.map(|f| clean.line(&f));
+    let from_name = clean.opt_line(from_addr.and_then(|a| a.name()));
+    if from.is_none() {
+        warnings.push(Warning::Malformed);
+    }
+    let reply_to = msg
+        .reply_to()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .and_then(bare_address)
+        .map(|a| clean.line(&a));
+
+    let date = msg.date().filter(|d| d.is_valid()).and_then(|d| {
+        DateTime::<Utc>::from_timestamp(d.to_timestamp(), 0)
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+    });
+    if date.is_none() && has_header("Date") {
+        warnings.push(Warning::Malformed);
+    }
+
+    let message_id = clean.opt_line(msg.message_id().map(strip_brackets).as_deref());
+    let in_reply_to = id_list(msg.in_reply_to())
+        .into_iter()
+        .next()
+        .map(|s| clean.line(&s));
+    let in_reply_to = in_reply_to.filter(|s| !s.is_empty());
+    let references: Vec<String> = id_list(msg.references())
+        .iter()
+        .map(|s| clean.line(s))
+        .filter(|s| !s.is_empty())
+        .take(100)
+        .collect();
+
+    let subject = clean.line(msg.subject().unwrap_or(""));
+    let subject = classify::truncate_chars(&subject, 998);
+
+    // Body: the first text part (mail-parser renders HTML-only mail as text).
+    // NOTE: mail-parser files a text part whose multipart never closes (a
+    // broken mail, or the prefix an IMAP partial fetch returns) under
+    // attachments; its text is still the body a person would read.
+    let body_raw = msg.body_text(0).unwrap_or_else(|| {
+        msg.parts
+            .iter()
+            .find_map(|p| match &p.body {
+                mail_parser::PartType::Text(t) => Some(t.clone()),
+                mail_parser::PartType::Html(h) => {
+                    Some(mail_parser::decoders::html::html_to_text(h).into())
+                }
+                _ => None,
+            })
+            .unwrap_or_default()
+    });
+    let body_slice = if body_raw.len() > BODY_LIMIT {
+        let mut end = BODY_LIMIT;
+        while !body_raw.is_char_boundary(end) {
+            end -= 1;
+        }
+        &body_raw[..end]
+    } else {
+        &body_raw[..]
+    };
+    let body = clean.text(body_slice);
+
+    // MIME structure: a multipart needs a boundary, and (unless we only have
+    // a prefix of the message) its closing delimiter (RFC 2046 §5.1.1).
+    let content_type = msg.content_type();
+    let ct_string = content_type
+        .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")).to_ascii_lowercase());
+    if let Some(ct) = content_type {
+        if ct.ctype().eq_ignore_ascii_case("multipart") {
+            match ct.attribute("boundary") {
+                None => warnings.push(Warning::Malformed),
+                Some(b) if !opts.truncated => {
+                    let closing = format!("--{b}--");
+                    if !contains(raw, closing.as_bytes()) {
+                        warnings.push(Warning::Malformed);
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    // Authentication (RFC 8601): only our own server's verdict.
+    let ar: Vec<&str> = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("Authentication-Results"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let auth = match auth::evaluate(ar, opts.authserv_id) {
+        Some(a) => {
+            for (result, w) in [
+                (&a.dkim, Warning::DkimFail),
+                (&a.spf, Warning::SpfFail),
+                (&a.dmarc, Warning::DmarcFail),
+            ] {
+                if result != "pass" && result != "none" {
+                    warnings.push(w);
+                }
+            }
+            a
+        }
+        None => {
+            warnings.push(Warning::AuthMissing);
+            Auth::default()
+        }
+    };
+
+    if let Some(from) = &from {
+        let fd = domain_of(from);
+        if let Some(rt) = &reply_to {
+            if !aligned(domain_of(rt), fd) {
+                warnings.push(Warning::ReplyToMismatch);
+            }
+        }
+        let return_path = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("Return-Path"))
+            .map(|(_, v)| v.as_str());
+        if let Some(rp) = return_path.and_then(bare_address) {
+            if !aligned(domain_of(&rp), fd) {
+                warnings.push(Warning::ReturnPathMismatch);
+            }
+        }
+        if let Some(name) = &from_name {
+            if ADDR_IN_TEXT
+                .find_iter(name)
+                .any(|m| !m.as_str().eq_ignore_ascii_case(from))
+            {
+                warnings.push(Warning::DisplayNameMismatch);
+            }
+        }
+    }
+
+    let has_threading = in_reply_to.is_some() || !references.is_empty();
+    let kind = classify::classify(&classify::Signals {
+        headers: &headers,
+        from_addr: from.as_deref(),
+        subject: &subject,
+        body: &body,
+        content_type: ct_string.as_deref(),
+        has_threading,
+    });
+    let (ws_name, ws_id) = classify::workspace(&subject, &body);
+    // The workspace name comes from the already-sanitized subject or body.
+
+    if clean.removed {
+        warnings.push(Warning::ControlCharsRemoved);
+    }
+    warnings.sort();
+    warnings.dedup();
+
+    Inspected {
+        file: None,
+        uid: None,
+        message_id,
+        date,
+        from,
+        from_name,
+        reply_to,
+        subject,
+        kind,
+        workspace: WorkspaceRef {
+            name: ws_name,
+            id: ws_id,
+        },
+        in_reply_to,
+        references,
+        auth,
+        warnings,
+        body,
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(raw: &str) -> Inspected {
+        inspect(raw.as_bytes(), &Options::default())
+    }
+
+    #[test]
+    fn prefilled_request() {
+        let i = run("From: Ada Owner <Owner@Acme.example>\r\nTo: hello@ochrehq.com\r\nSubject: Data export request: Acme Support\r\nMessage-ID: <req-1@acme.example>\r\nDate: Mon, 23 Nov 2026 10:14:05 +0100\r\nAuthentication-Results: mx.ochrehq.com; dkim=pass; spf=pass; dmarc=pass\r\n\r\nWorkspace: Acme Support\r\n");
+        assert_eq!(i.kind, Kind::ExportRequest);
+        assert_eq!(i.from.as_deref(), Some("owner@acme.example"));
+        assert_eq!(i.from_name.as_deref(), Some("Ada Owner"));
+        assert_eq!(i.message_id.as_deref(), Some("req-1@acme.example"));
+        assert_eq!(i.date.as_deref(), Some("2026-11-23T09:14:05Z"));
+        assert_eq!(i.workspace.name.as_deref(), Some("Acme Support"));
+        assert!(i.warnings.is_empty(), "{:?}", i.warnings);
+    }
+
+    #[test]
+    fn junk_is_malformed_other() {
+        let i = inspect(&[0xff, 0x00, 0x1b, b'[', b'2', b'J'], &Options::default());
+        assert_eq!(i.kind, Kind::Other);
+        assert!(i.warnings.contains(&Warning::Malformed));
+    }
+
+    #[test]
+    fn display_name_spoof_and_mismatches() {
+        let i = run("From: \"ceo@globex.example\" <x@evil.example>\r\nReply-To: y@other.example\r\nReturn-Path: <b@bounce.evil.example>\r\nSubject: hi\r\n\r\nhello\r\n");
+        assert!(i.warnings.contains(&Warning::DisplayNameMismatch));
+        assert!(i.warnings.contains(&Warning::ReplyToMismatch));
+        assert!(!i.warnings.contains(&Warning::ReturnPathMismatch));
+        assert!(i.warnings.contains(&Warning::AuthMissing));
+    }
+
+    #[test]
+    fn missing_closing_boundary_is_malformed_unless_truncated() {
+        let raw = "From: a@acme.example\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nhello\r\n";
+        assert!(run(raw).warnings.contains(&Warning::Malformed));
+        let t = inspect(
+            raw.as_bytes(),
+            &Options {
+                truncated: true,
+                ..Options::default()
+            },
+        );
+        assert!(!t.warnings.contains(&Warning::Malformed));
+    }
+}

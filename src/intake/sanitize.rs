@@ -1,0 +1,222 @@
+//! Making hostile text safe to print on a terminal and store.
+//!
+//! Escape sequences are removed *whole* — CSI (`ESC [ … final`), OSC
+//! (`ESC ] … BEL|ST`, payload included), DCS/SOS/PM/APC (`ESC P|X|^|_ … ST`),
+//! their 8-bit C1 forms (U+009B, U+009D, U+0090, …) and two-byte `ESC x`
+//! sequences — then every remaining C0/C1 control character and the Unicode
+//! bidirectional overrides (which can make text display as something it is
+//! not) are dropped. Dropping only the ESC byte would leave `]8;;http://…`
+//! hyperlink payloads and `[31m` debris behind. (ECMA-48 §5.6–5.7, §8.3.)
+
+/// The result of sanitizing: the clean text and whether anything was removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clean {
+    pub text: String,
+    pub removed: bool,
+}
+
+const ESC: char = '\u{1b}';
+const BEL: char = '\u{07}';
+const ST8: char = '\u{9c}';
+
+/// Sanitizes multi-line text: keeps TAB and LF (CR LF and lone CR become LF).
+pub fn multi_line(input: &str) -> Clean {
+    let stripped = strip(input);
+    let mut text = String::with_capacity(stripped.text.len());
+    let mut chars = stripped.text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' {
+            if chars.peek() == Some(&'\n') {
+                chars.next();
+            }
+            text.push('\n');
+        } else {
+            text.push(c);
+        }
+    }
+    Clean {
+        text,
+        removed: stripped.removed,
+    }
+}
+
+/// Sanitizes a single-line field (a header value, a name): TAB, CR and LF
+/// runs collapse to one space (folding is not hostile, so not reported),
+/// and the result is trimmed.
+pub fn single_line(input: &str) -> Clean {
+    let stripped = strip(input);
+    let mut text = String::with_capacity(stripped.text.len());
+    let mut in_break = false;
+    for c in stripped.text.chars() {
+        if matches!(c, '\t' | '\r' | '\n') {
+            if !in_break {
+                text.push(' ');
+            }
+            in_break = true;
+        } else {
+            text.push(c);
+            in_break = false;
+        }
+    }
+    Clean {
+        text: text.trim().to_string(),
+        removed: stripped.removed,
+    }
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Removes escape sequences and control characters except TAB, LF and CR.
+fn strip(input: &str) -> Clean {
+    // Fast path: nothing to do for plain text (the overwhelmingly common case).
+    if !input
+        .chars()
+        .any(|c| (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || is_bidi_control(c))
+    {
+        return Clean {
+            text: input.to_string(),
+            removed: false,
+        };
+    }
+    let mut out = String::with_capacity(input.len());
+    let mut chars = input.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ESC => match chars.next() {
+                Some('[') => skip_csi(&mut chars),
+                Some(']') | Some('P') | Some('X') | Some('^') | Some('_') => {
+                    skip_string(&mut chars)
+                }
+                // ESC with intermediates (e.g. `ESC ( B`): skip them and the final byte.
+                Some(' '..='/') => {
+                    while let Some(&n) = chars.peek() {
+                        chars.next();
+                        if !(' '..='/').contains(&n) {
+                            break;
+                        }
+                    }
+                }
+                // Two-byte sequence `ESC x`, or a lone ESC at the end.
+                _ => {}
+            },
+            '\u{9b}' => skip_csi(&mut chars),
+            '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => skip_string(&mut chars),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() || is_bidi_control(c) => {}
+            c => out.push(c),
+        }
+    }
+    Clean {
+        text: out,
+        removed: true,
+    }
+}
+
+/// CSI: parameter and intermediate bytes (0x20–0x3F), then one final byte
+/// (0x40–0x7E). A control character in the middle aborts the sequence (as a
+/// terminal would) and is itself dropped.
+fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while let Some(&n) = chars.peek() {
+        match n {
+            ' '..='?' => {
+                chars.next();
+            }
+            '@'..='~' => {
+                chars.next();
+                return;
+            }
+            _ => return,
+        }
+    }
+}
+
+/// OSC/DCS/SOS/PM/APC: everything up to BEL, ST (`ESC \`) or 8-bit ST.
+fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while let Some(n) = chars.next() {
+        match n {
+            BEL | ST8 => return,
+            ESC => {
+                if chars.peek() == Some(&'\\') {
+                    chars.next();
+                }
+                return;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// True when `s` holds nothing a terminal would interpret.
+pub fn is_clean(s: &str) -> bool {
+    !s.chars()
+        .any(|c| (c.is_control() && !matches!(c, '\t' | '\n')) || is_bidi_control(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csi_removed_whole() {
+        let c = single_line("Data export request: \x1b[31mAcme\x1b[0m Support");
+        assert_eq!(c.text, "Data export request: Acme Support");
+        assert!(c.removed);
+    }
+
+    #[test]
+    fn osc_hyperlink_payload_removed() {
+        let c = single_line("Hi \x1b]8;;http://evil\x07click\x1b]8;;\x07");
+        assert_eq!(c.text, "Hi click");
+        let c = single_line("a\x1b]0;title\x1b\\b");
+        assert_eq!(c.text, "ab");
+    }
+
+    #[test]
+    fn dcs_and_c1_forms_removed() {
+        assert_eq!(single_line("x\x1bPq#0;2;0;0;0\x1b\\y").text, "xy");
+        assert_eq!(single_line("x\u{9b}2Jy").text, "xy");
+        assert_eq!(single_line("x\u{9d}0;t\u{9c}y").text, "xy");
+        assert_eq!(single_line("x\x1b(By").text, "xy");
+        assert_eq!(single_line("x\x1bcy").text, "xy");
+        assert_eq!(single_line("a\u{0}b\u{7f}c\u{85}d").text, "abcd");
+    }
+
+    #[test]
+    fn bidi_override_removed() {
+        let c = single_line("invoice\u{202e}fdp.exe");
+        assert_eq!(c.text, "invoicefdp.exe");
+        assert!(c.removed);
+    }
+
+    #[test]
+    fn folding_is_not_reported() {
+        let c = single_line("  a\r\n\tb  ");
+        assert_eq!(c.text, "a b");
+        assert!(!c.removed);
+    }
+
+    #[test]
+    fn multi_line_keeps_lines() {
+        let c = multi_line("a\r\nb\rc\n\x1b[2Jd");
+        assert_eq!(c.text, "a\nb\nc\nd");
+        assert!(c.removed);
+    }
+
+    #[test]
+    fn unterminated_sequences_do_not_panic() {
+        for s in [
+            "\x1b",
+            "\x1b[",
+            "\x1b[12;",
+            "\x1b]8;;http",
+            "\x1bP",
+            "\u{9b}",
+            "\x1b(",
+        ] {
+            let c = single_line(s);
+            assert!(is_clean(&c.text), "{s:?}");
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Concierge: the terminal tool Ochre's support concierge team uses to run
+//! workspace data exports.
+//!
+//! Crate map:
+//! - [`cli`]: clap command line (the contract in DESIGN.md) and dispatch.
+//! - [`config`]: TOML configuration, XDG paths, validation with clear errors;
+//!   [`secret`]: secrets from the environment or a command, never printable.
+//! - [`intake`]: hostile email → [`intake::Inspected`]: parse, sanitize,
+//!   RFC 8601 authentication results, classification.
+//! - [`inbox`]: mail sources (IMAP with incremental UID sync and IDLE; Maildir).
+//! - [`store`]: the SQLite store (requests, sync state) and the hash-chained
+//!   audit log.
+//! - [`backend`]: the typed client of the export backend API v1.
+//! - [`refbackend`]: `concierge backend serve`, the reference export backend.
+//! - [`sync`]: one poll of the configured inbox into the store; the IMAP poller.
+//! - [`demo`]: `concierge demo`, everything on an embedded sandbox.
+
+pub mod backend;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod inbox;
+pub mod intake;
+pub mod refbackend;
+pub mod secret;
+pub mod store;
+pub mod sync;

@@ -1,0 +1,425 @@
+//! The local store: one SQLite file (WAL) holding the export requests and
+//! every message of their threads, the sync state per mailbox, and the
+//! hash-chained audit log ([`audit`]).
+//!
+//! Messages are keyed by Message-ID, so the same mail seen twice (a resync
+//! after UIDVALIDITY changed, two pollers, a Maildir re-read) is one row.
+//! A message and the sync cursor that covers it are written in one
+//! transaction: a crash never advances the cursor past an unstored message.
+
+pub mod audit;
+
+use crate::intake::{Inspected, Kind};
+use anyhow::{Context, Result};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` counts them.
+const MIGRATIONS: &[&str] = &[
+    // 1: requests, messages, sync state, audit log.
+    r#"
+    CREATE TABLE requests (
+        id             INTEGER PRIMARY KEY,
+        message_id     TEXT NOT NULL UNIQUE,
+        state          TEXT NOT NULL DEFAULT 'new',
+        workspace_name TEXT,
+        workspace_id   TEXT,
+        requester      TEXT,
+        subject        TEXT NOT NULL,
+        received_at    TEXT NOT NULL,
+        updated_at     TEXT NOT NULL
+    );
+    CREATE TABLE messages (
+        id          INTEGER PRIMARY KEY,
+        message_id  TEXT NOT NULL UNIQUE,
+        request_id  INTEGER REFERENCES requests(id),
+        mailbox     TEXT NOT NULL,
+        uid         INTEGER,
+        kind        TEXT NOT NULL,
+        date        TEXT,
+        from_addr   TEXT,
+        from_name   TEXT,
+        reply_to    TEXT,
+        subject     TEXT NOT NULL,
+        workspace_name TEXT,
+        workspace_id   TEXT,
+        in_reply_to TEXT,
+        refs        TEXT NOT NULL,
+        dkim        TEXT NOT NULL,
+        spf         TEXT NOT NULL,
+        dmarc       TEXT NOT NULL,
+        warnings    TEXT NOT NULL,
+        body        TEXT NOT NULL,
+        stored_at   TEXT NOT NULL
+    );
+    CREATE INDEX messages_request ON messages(request_id);
+    CREATE TABLE sync_state (
+        mailbox     TEXT PRIMARY KEY,
+        uidvalidity INTEGER NOT NULL,
+        last_uid    INTEGER NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE TABLE maildir_seen (
+        mailbox TEXT NOT NULL,
+        name    TEXT NOT NULL,
+        PRIMARY KEY (mailbox, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE audit (
+        seq       INTEGER PRIMARY KEY,
+        at        TEXT NOT NULL,
+        actor     TEXT NOT NULL,
+        action    TEXT NOT NULL,
+        subject   TEXT NOT NULL,
+        detail    TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash      TEXT NOT NULL
+    );
+    "#,
+];
+
+/// Where a mailbox's incremental sync stands (RFC 3501 §2.3.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub uidvalidity: u32,
+    pub last_uid: u32,
+}
+
+/// What storing one message did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// A new export request.
+    NewRequest(i64),
+    /// A message attached to the thread of request `0`.
+    Attached(i64),
+    /// Already in the store (same Message-ID).
+    Duplicate,
+    /// Not export-related: not kept.
+    Ignored,
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+pub(crate) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and migrates it.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!("cannot create the store directory {}", dir.display())
+                })?;
+            }
+        }
+        let conn = Connection::open(path)
+            .with_context(|| format!("cannot open the store {}", path.display()))?;
+        Self::init(conn).with_context(|| format!("cannot prepare the store {}", path.display()))
+    }
+
+    /// An in-memory store, for tests.
+    pub fn in_memory() -> Result<Store> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Store> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > MIGRATIONS.len() as i64 {
+            anyhow::bail!(
+                "the store was written by a newer Concierge (schema {version}, this one knows {})",
+                MIGRATIONS.len()
+            );
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn cursor(&self, mailbox: &str) -> Result<Option<Cursor>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT uidvalidity, last_uid FROM sync_state WHERE mailbox = ?1",
+                [mailbox],
+                |r| {
+                    Ok(Cursor {
+                        uidvalidity: r.get(0)?,
+                        last_uid: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Stores a batch of inspected messages and, in the same transaction,
+    /// the cursor that covers them (IMAP) or their Maildir names.
+    pub fn store_batch(
+        &mut self,
+        mailbox: &str,
+        items: &[(Inspected, String, Option<String>)],
+        cursor: Option<Cursor>,
+    ) -> Result<Vec<Stored>> {
+        let tx = self.conn.transaction()?;
+        let mut out = Vec::with_capacity(items.len());
+        for (msg, key, maildir_name) in items {
+            out.push(store_one(&tx, mailbox, msg, key)?);
+            if let Some(name) = maildir_name {
+                tx.execute(
+                    "INSERT OR IGNORE INTO maildir_seen (mailbox, name) VALUES (?1, ?2)",
+                    params![mailbox, name],
+                )?;
+            }
+        }
+        if let Some(c) = cursor {
+            tx.execute(
+                "INSERT INTO sync_state (mailbox, uidvalidity, last_uid, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity,
+                   last_uid = excluded.last_uid, updated_at = excluded.updated_at",
+                params![mailbox, c.uidvalidity, c.last_uid, now()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    pub fn maildir_seen(&self, mailbox: &str, name: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM maildir_seen WHERE mailbox = ?1 AND name = ?2",
+                params![mailbox, name],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Number of requests in the store.
+    pub fn request_count(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT COUNT(*) FROM requests", [], |r| r.get(0))?)
+    }
+
+    /// Message-IDs of the messages in a request's thread, oldest first.
+    pub fn thread(&self, request_id: i64) -> Result<Vec<(String, String)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT message_id, kind FROM messages WHERE request_id = ?1 ORDER BY id")?;
+        let rows = st.query_map([request_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// Finds the request a reply belongs to: by In-Reply-To/References, else by
+/// a `Re:` on the pre-filled subject from the same sender.
+fn find_thread(tx: &rusqlite::Transaction<'_>, msg: &Inspected) -> Result<Option<i64>> {
+    for id in msg.in_reply_to.iter().chain(msg.references.iter().rev()) {
+        let found: Option<Option<i64>> = tx
+            .query_row(
+                "SELECT COALESCE(request_id, (SELECT id FROM requests WHERE requests.message_id = messages.message_id))
+                 FROM messages WHERE message_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(Some(req)) = found {
+            return Ok(Some(req));
+        }
+    }
+    let base = crate::intake::classify::base_subject(&msg.subject);
+    if !base.is_empty() && base != msg.subject {
+        let found = tx
+            .query_row(
+                "SELECT id FROM requests WHERE subject = ?1 AND requester = ?2 ORDER BY id DESC LIMIT 1",
+                params![base, msg.from],
+                |r| r.get(0),
+            )
+            .optional()?;
+        return Ok(found);
+    }
+    Ok(None)
+}
+
+fn store_one(
+    tx: &rusqlite::Transaction<'_>,
+    mailbox: &str,
+    msg: &Inspected,
+    key: &str,
+) -> Result<Stored> {
+    let exists = tx
+        .query_row(
+            "SELECT 1 FROM messages WHERE message_id = ?1",
+            [key],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if exists {
+        return Ok(Stored::Duplicate);
+    }
+    let now = now();
+    let (request_id, stored) = match msg.kind {
+        Kind::ExportRequest => {
+            tx.execute(
+                "INSERT INTO requests (message_id, state, workspace_name, workspace_id, requester, subject, received_at, updated_at)
+                 VALUES (?1, 'new', ?2, ?3, ?4, ?5, ?6, ?6)",
+                params![key, msg.workspace.name, msg.workspace.id, msg.from, msg.subject, now],
+            )?;
+            let id = tx.last_insert_rowid();
+            (Some(id), Stored::NewRequest(id))
+        }
+        Kind::FollowUp | Kind::AutoReply => match find_thread(tx, msg)? {
+            Some(id) => {
+                tx.execute(
+                    "UPDATE requests SET updated_at = ?2 WHERE id = ?1",
+                    params![id, now],
+                )?;
+                (Some(id), Stored::Attached(id))
+            }
+            None => return Ok(Stored::Ignored),
+        },
+        Kind::Other => return Ok(Stored::Ignored),
+    };
+    tx.execute(
+        "INSERT INTO messages (message_id, request_id, mailbox, uid, kind, date, from_addr, from_name, reply_to,
+           subject, workspace_name, workspace_id, in_reply_to, refs, dkim, spf, dmarc, warnings, body, stored_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+        params![
+            key,
+            request_id,
+            mailbox,
+            msg.uid,
+            msg.kind.as_str(),
+            msg.date,
+            msg.from,
+            msg.from_name,
+            msg.reply_to,
+            msg.subject,
+            msg.workspace.name,
+            msg.workspace.id,
+            msg.in_reply_to,
+            serde_json::to_string(&msg.references)?,
+            msg.auth.dkim,
+            msg.auth.spf,
+            msg.auth.dmarc,
+            serde_json::to_string(&msg.warnings)?,
+            msg.body,
+            now,
+        ],
+    )?;
+    if let Stored::NewRequest(id) = stored {
+        audit::append_tx(
+            tx,
+            "intake",
+            "request.received",
+            &format!("request:{id}"),
+            &serde_json::json!({
+                "message_id": key,
+                "from": msg.from,
+                "workspace": msg.workspace.name,
+                "warnings": msg.warnings,
+            }),
+        )?;
+    }
+    Ok(stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intake::{inspect, Options};
+
+    fn msg(raw: &str) -> (Inspected, String, Option<String>) {
+        let i = inspect(raw.as_bytes(), &Options::default());
+        let key = i.store_key(raw.as_bytes());
+        (i, key, None)
+    }
+
+    #[test]
+    fn same_mail_twice_is_one_request_and_replies_attach() {
+        let mut s = Store::in_memory().unwrap();
+        let req = msg("From: owner@acme.example\r\nMessage-ID: <r1@acme.example>\r\nSubject: Data export request: Acme Support\r\n\r\nhi\r\n");
+        let r = s.store_batch("INBOX", &[req.clone(), req], None).unwrap();
+        assert_eq!(r[0], Stored::NewRequest(1));
+        assert_eq!(r[1], Stored::Duplicate);
+        let reply = msg("From: owner@acme.example\r\nMessage-ID: <r2@acme.example>\r\nIn-Reply-To: <r1@acme.example>\r\nSubject: Re: Data export request: Acme Support\r\n\r\nthanks\r\n");
+        let ooo = msg("From: owner@acme.example\r\nMessage-ID: <r3@acme.example>\r\nAuto-Submitted: auto-replied\r\nReferences: <x@y> <r2@acme.example>\r\nSubject: Out of office\r\n\r\naway\r\n");
+        let subj = msg("From: owner@acme.example\r\nMessage-ID: <r4@acme.example>\r\nSubject: RE: Data export request: Acme Support\r\n\r\nmore\r\n");
+        let stray = msg("From: x@other.example\r\nMessage-ID: <r5@other.example>\r\nIn-Reply-To: <unknown@x>\r\nSubject: Re: hello\r\n\r\n?\r\n");
+        let r = s
+            .store_batch(
+                "INBOX",
+                &[reply, ooo, subj, stray],
+                Some(Cursor {
+                    uidvalidity: 7,
+                    last_uid: 9,
+                }),
+            )
+            .unwrap();
+        assert_eq!(
+            r,
+            vec![
+                Stored::Attached(1),
+                Stored::Attached(1),
+                Stored::Attached(1),
+                Stored::Ignored
+            ]
+        );
+        assert_eq!(s.request_count().unwrap(), 1);
+        assert_eq!(s.thread(1).unwrap().len(), 4);
+        assert_eq!(
+            s.cursor("INBOX").unwrap(),
+            Some(Cursor {
+                uidvalidity: 7,
+                last_uid: 9
+            })
+        );
+        assert_eq!(audit::verify(s.conn()).unwrap(), Ok(1));
+    }
+
+    #[test]
+    fn reopening_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/c.db");
+        {
+            let mut s = Store::open(&path).unwrap();
+            let req = msg("From: owner@acme.example\r\nMessage-ID: <r1@acme.example>\r\nSubject: Data export request: Acme\r\n\r\nhi\r\n");
+            s.store_batch(
+                "INBOX",
+                &[req],
+                Some(Cursor {
+                    uidvalidity: 1,
+                    last_uid: 3,
+                }),
+            )
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.request_count().unwrap(), 1);
+        assert_eq!(s.cursor("INBOX").unwrap().unwrap().last_uid, 3);
+    }
+}

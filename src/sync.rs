@@ -1,0 +1,296 @@
+//! Sync: poll a [`Source`], inspect what is new, store it, report it.
+//!
+//! [`sync_once`] is one poll (`concierge sync --once`); [`Poller`] runs it on
+//! its own thread forever against IMAP, waiting in IDLE between polls, and
+//! reports to the UI as [`PollerEvent`]s — the UI never waits on the network.
+
+use crate::config::Connection as ConnCfg;
+use crate::inbox::imap::ImapSource;
+use crate::inbox::{MsgRef, Source, BATCH};
+use crate::intake::{self, Inspected};
+use crate::secret::Secret;
+use crate::store::{Cursor, Store, Stored};
+use anyhow::Result;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What one poll found and stored.
+#[derive(Debug, Default)]
+pub struct SyncReport {
+    /// Export-related messages (new requests and messages attached to a
+    /// request's thread) that were not in the store before.
+    pub stored: Vec<Inspected>,
+    /// Messages looked at.
+    pub seen: usize,
+}
+
+/// One poll: list what is new, fetch in batches, inspect, store each batch
+/// together with the cursor that covers it.
+pub fn sync_once(
+    source: &mut dyn Source,
+    store: &mut Store,
+    authserv_id: &str,
+) -> Result<SyncReport> {
+    let key = source.mailbox_key();
+    let cursor = store.cursor(&key)?;
+    let listing = source.list_new(cursor)?;
+    let mut refs = listing.refs;
+    // Maildir has no UIDs: skip names already stored.
+    refs.retain(|r| match r {
+        MsgRef::File(name) => !store.maildir_seen(&key, name).unwrap_or(false),
+        MsgRef::Uid(_) => true,
+    });
+    let mut report = SyncReport::default();
+    let mut last_uid = match (cursor, listing.uidvalidity) {
+        (Some(c), Some(v)) if c.uidvalidity == v => c.last_uid,
+        _ => 0,
+    };
+    if refs.is_empty() {
+        // Record a changed UIDVALIDITY even when the mailbox is empty.
+        if let Some(v) = listing.uidvalidity {
+            if cursor.map(|c| c.uidvalidity) != Some(v) {
+                store.store_batch(
+                    &key,
+                    &[],
+                    Some(Cursor {
+                        uidvalidity: v,
+                        last_uid,
+                    }),
+                )?;
+            }
+        }
+        return Ok(report);
+    }
+    let opts_full = intake::Options {
+        authserv_id,
+        truncated: false,
+    };
+    for chunk in refs.chunks(BATCH) {
+        let fetched = source.fetch(chunk)?;
+        let mut items = Vec::with_capacity(fetched.len());
+        for f in fetched {
+            let opts = intake::Options {
+                truncated: f.truncated,
+                ..opts_full.clone()
+            };
+            let mut msg = intake::inspect(&f.raw, &opts);
+            let key = msg.store_key(&f.raw);
+            msg.file = f.file;
+            let name = match &f.r#ref {
+                MsgRef::Uid(u) => {
+                    msg.uid = Some(*u);
+                    last_uid = last_uid.max(*u);
+                    None
+                }
+                MsgRef::File(n) => Some(n.clone()),
+            };
+            items.push((msg, key, name));
+        }
+        // Messages deleted between SEARCH and FETCH are skipped, but the
+        // cursor still moves past the whole chunk.
+        for r in chunk {
+            if let MsgRef::Uid(u) = r {
+                last_uid = last_uid.max(*u);
+            }
+        }
+        let cursor = listing.uidvalidity.map(|v| Cursor {
+            uidvalidity: v,
+            last_uid,
+        });
+        let results = store.store_batch(&key, &items, cursor)?;
+        report.seen += items.len();
+        for ((msg, _, _), r) in items.into_iter().zip(results) {
+            if matches!(r, Stored::NewRequest(_) | Stored::Attached(_)) {
+                report.stored.push(msg);
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// What the poller thread reports.
+#[derive(Debug)]
+pub enum PollerEvent {
+    /// Connected (or reconnected) and in sync.
+    Connected { idle: bool },
+    /// A poll stored these export-related messages (possibly none).
+    Synced(Vec<Inspected>),
+    /// The connection dropped or could not be made; retrying after `retry_in`.
+    Down { error: String, retry_in: Duration },
+    /// A failure that retrying cannot fix (wrong password, untrusted
+    /// certificate); the poller has stopped.
+    Fatal(String),
+}
+
+/// Poller settings.
+#[derive(Debug, Clone)]
+pub struct PollerOptions {
+    pub authserv_id: String,
+    /// How long one IDLE lasts before it is re-issued (RFC 2177: under 29 min).
+    pub idle_timeout: Duration,
+    /// Poll interval when the server has no IDLE.
+    pub poll_interval: Duration,
+    /// Backoff bounds for reconnecting.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for PollerOptions {
+    fn default() -> Self {
+        PollerOptions {
+            authserv_id: intake::DEFAULT_AUTHSERV_ID.into(),
+            idle_timeout: Duration::from_secs(25 * 60),
+            poll_interval: Duration::from_secs(60),
+            backoff_min: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Full jitter over an exponential, capped: a random wait in
+/// `[min, min(max, min * 2^attempt)]`.
+pub fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
+    use rand::Rng;
+    let cap = min.saturating_mul(1u32 << attempt.min(16)).min(max);
+    if cap <= min {
+        return min;
+    }
+    let ms = rand::thread_rng().gen_range(min.as_millis() as u64..=cap.as_millis() as u64);
+    Duration::from_millis(ms)
+}
+
+/// The inbox worker: a thread that keeps the store in sync with IMAP.
+pub struct Poller {
+    stop: Arc<AtomicBool>,
+    pub events: mpsc::Receiver<PollerEvent>,
+}
+
+impl Poller {
+    /// Starts the worker. It opens its own store connection (SQLite WAL lets
+    /// the UI read meanwhile).
+    pub fn start(
+        cfg: ConnCfg,
+        password: Secret,
+        store_path: PathBuf,
+        opts: PollerOptions,
+    ) -> Poller {
+        let (tx, rx) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        std::thread::Builder::new()
+            .name("imap-poller".into())
+            .spawn(move || run_poller(cfg, password, store_path, opts, tx, stop2))
+            .expect("spawning a thread");
+        Poller { stop, events: rx }
+    }
+
+    /// Asks the worker to stop after its current wait.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run_poller(
+    cfg: ConnCfg,
+    password: Secret,
+    store_path: PathBuf,
+    opts: PollerOptions,
+    tx: mpsc::Sender<PollerEvent>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut store = match Store::open(&store_path) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = tx.send(PollerEvent::Fatal(format!("{e:#}")));
+            return;
+        }
+    };
+    let mut attempt = 0u32;
+    while !stop.load(Ordering::SeqCst) {
+        let err = match ImapSource::connect(&cfg, &password) {
+            Ok(mut src) => {
+                let idle = src.supports_idle();
+                let _ = tx.send(PollerEvent::Connected { idle });
+                match serve(&mut src, &mut store, &opts, &tx, &stop, &mut attempt) {
+                    Ok(()) => {
+                        src.logout();
+                        return;
+                    }
+                    Err(e) => format!("{e:#}"),
+                }
+            }
+            Err(e) if !e.is_retryable() => {
+                let _ = tx.send(PollerEvent::Fatal(e.to_string()));
+                return;
+            }
+            Err(e) => e.to_string(),
+        };
+        let wait = backoff(attempt, opts.backoff_min, opts.backoff_max);
+        attempt = attempt.saturating_add(1);
+        if tx
+            .send(PollerEvent::Down {
+                error: err,
+                retry_in: wait,
+            })
+            .is_err()
+        {
+            return;
+        }
+        std::thread::sleep(wait);
+    }
+}
+
+/// Sync, wait, repeat, on one connection. `Ok` means asked to stop.
+fn serve(
+    src: &mut ImapSource,
+    store: &mut Store,
+    opts: &PollerOptions,
+    tx: &mpsc::Sender<PollerEvent>,
+    stop: &AtomicBool,
+    attempt: &mut u32,
+) -> Result<()> {
+    loop {
+        let report = sync_once(src, store, &opts.authserv_id)?;
+        *attempt = 0;
+        if tx.send(PollerEvent::Synced(report.stored)).is_err() {
+            return Ok(());
+        }
+        if stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        if src.supports_idle() {
+            src.idle(opts.idle_timeout)?;
+        } else {
+            std::thread::sleep(opts.poll_interval);
+        }
+        if stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_capped_and_jittered() {
+        let (min, max) = (Duration::from_millis(100), Duration::from_secs(2));
+        for attempt in 0..40 {
+            let d = backoff(attempt, min, max);
+            assert!(d >= min && d <= max, "{attempt}: {d:?}");
+        }
+        let samples: std::collections::HashSet<_> =
+            (0..20).map(|_| backoff(10, min, max)).collect();
+        assert!(samples.len() > 1, "no jitter");
+    }
+}

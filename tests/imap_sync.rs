@@ -1,0 +1,299 @@
+//! The inbox against a real Dovecot started by the test harness: first and
+//! incremental sync, read-only access, UIDVALIDITY changes, TLS, STARTTLS,
+//! the poller's IDLE, reconnects and fatal errors.
+
+mod support;
+
+use concierge::config::{Connection, Security};
+use concierge::inbox::imap::{ImapError, ImapSource};
+use concierge::inbox::Source;
+use concierge::intake::Kind;
+use concierge::secret::Secret;
+use concierge::store::Store;
+use concierge::sync::{sync_once, Poller, PollerEvent, PollerOptions};
+use std::time::{Duration, Instant};
+use support::dovecot::Dovecot;
+
+const AUTHSERV: &str = "mx.ochrehq.com";
+
+fn request(n: usize, workspace: &str) -> Vec<u8> {
+    format!(
+        "From: Owner {n} <owner{n}@acme.example>\r\nTo: hello@ochrehq.com\r\n\
+         Subject: Data export request: {workspace}\r\nMessage-ID: <req-{n}@acme.example>\r\n\
+         Date: Mon, 23 Nov 2026 09:14:05 +0000\r\n\
+         Authentication-Results: mx.ochrehq.com; dkim=pass; spf=pass; dmarc=pass\r\n\r\n\
+         Workspace: {workspace}\r\n"
+    )
+    .into_bytes()
+}
+
+fn chatter(n: usize) -> Vec<u8> {
+    format!(
+        "From: someone{n}@customer.example\r\nTo: hello@ochrehq.com\r\nSubject: Question {n}\r\n\
+         Message-ID: <q-{n}@customer.example>\r\n\r\nHow do I add a teammate?\r\n"
+    )
+    .into_bytes()
+}
+
+fn plain(d: &Dovecot) -> Connection {
+    Connection {
+        host: "127.0.0.1".into(),
+        port: d.imap_port(),
+        security: Security::None,
+        username: d.user().into(),
+        password_env: Some("UNUSED".into()),
+        password_command: None,
+        mailbox: "INBOX".into(),
+        ca_file: None,
+        from: None,
+        sent_mailbox: None,
+    }
+}
+
+fn pw(d: &Dovecot) -> Secret {
+    Secret::new(d.password())
+}
+
+fn store() -> (tempfile::TempDir, Store, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let s = Store::open(&path).unwrap();
+    (dir, s, path)
+}
+
+#[test]
+fn first_and_incremental_sync_never_mark_seen() {
+    let d = Dovecot::start();
+    for i in 0..5 {
+        d.seed("m", &request(i, "Acme Support"));
+        d.seed("m", &chatter(i));
+    }
+    let (_dir, mut st, _) = store();
+    let mut src = ImapSource::connect(&plain(&d), &pw(&d)).unwrap();
+    let r = sync_once(&mut src, &mut st, AUTHSERV).unwrap();
+    assert_eq!(r.seen, 10);
+    assert_eq!(r.stored.len(), 5);
+    assert!(r
+        .stored
+        .iter()
+        .all(|m| m.kind == Kind::ExportRequest && m.uid.is_some()));
+    assert_eq!(st.request_count().unwrap(), 5);
+
+    // Nothing new: nothing fetched.
+    let r = sync_once(&mut src, &mut st, AUTHSERV).unwrap();
+    assert_eq!((r.seen, r.stored.len()), (0, 0));
+
+    // Two more arrive: only they are fetched.
+    d.seed("m", &request(100, "Globex"));
+    d.seed("m", &chatter(100));
+    let r = sync_once(&mut src, &mut st, AUTHSERV).unwrap();
+    assert_eq!(r.seen, 2);
+    assert_eq!(r.stored.len(), 1);
+    assert_eq!(r.stored[0].workspace.name.as_deref(), Some("Globex"));
+    assert_eq!(r.stored[0].uid, Some(11));
+    src.logout();
+
+    // The team's mail is untouched: no \Seen anywhere.
+    let mut s = d.imap_session();
+    s.examine("INBOX").unwrap();
+    let fetches = s.fetch("1:*", "FLAGS").unwrap();
+    assert_eq!(fetches.len(), 12);
+    for f in fetches.iter() {
+        assert!(
+            !f.flags().iter().any(|fl| *fl == imap::types::Flag::Seen),
+            "{:?}",
+            f.flags()
+        );
+    }
+}
+
+#[test]
+fn uidvalidity_change_resyncs_without_duplicates() {
+    let mut d = Dovecot::start();
+    for i in 0..3 {
+        d.seed("m", &request(i, "Acme Support"));
+    }
+    let (_dir, mut st, _) = store();
+    let mut src = ImapSource::connect(&plain(&d), &pw(&d)).unwrap();
+    assert_eq!(
+        sync_once(&mut src, &mut st, AUTHSERV).unwrap().stored.len(),
+        3
+    );
+    let key = src.mailbox_key();
+    let before = st.cursor(&key).unwrap().unwrap();
+    drop(src);
+
+    let new_validity = d.reset_uidvalidity();
+    assert_ne!(new_validity, before.uidvalidity);
+    d.seed("m", &request(3, "Northwind Traders"));
+    let mut src = ImapSource::connect(&plain(&d), &pw(&d)).unwrap();
+    let r = sync_once(&mut src, &mut st, AUTHSERV).unwrap();
+    // Everything was looked at again, but only the new request is new.
+    assert_eq!(r.seen, 4);
+    assert_eq!(r.stored.len(), 1);
+    assert_eq!(
+        r.stored[0].workspace.name.as_deref(),
+        Some("Northwind Traders")
+    );
+    assert_eq!(st.request_count().unwrap(), 4);
+    let after = st.cursor(&key).unwrap().unwrap();
+    assert_eq!(after.uidvalidity, new_validity);
+    assert_eq!(after.last_uid, 4);
+}
+
+#[test]
+fn wrong_password_is_one_clear_error() {
+    let d = Dovecot::start();
+    let err = ImapSource::connect(&plain(&d), &Secret::new("not-the-password"))
+        .err()
+        .unwrap();
+    assert!(matches!(err, ImapError::Auth { .. }), "{err:?}");
+    assert!(!err.is_retryable());
+    let msg = err.to_string();
+    assert!(
+        msg.contains("login refused") && !msg.contains("not-the-password"),
+        "{msg}"
+    );
+
+    // The poller stops with one fatal event instead of retrying.
+    let dir = tempfile::tempdir().unwrap();
+    let p = Poller::start(
+        plain(&d),
+        Secret::new("not-the-password"),
+        dir.path().join("c.db"),
+        PollerOptions::default(),
+    );
+    match p.events.recv_timeout(Duration::from_secs(20)).unwrap() {
+        PollerEvent::Fatal(m) => assert!(m.contains("login refused"), "{m}"),
+        other => panic!("expected Fatal, got {other:?}"),
+    }
+    // …and sends nothing more: the channel closes.
+    assert!(p.events.recv_timeout(Duration::from_secs(5)).is_err());
+}
+
+#[test]
+fn tls_with_test_ca_and_untrusted_without_it() {
+    let d = Dovecot::start();
+    d.seed("m", &request(1, "Acme Support"));
+    let mut cfg = plain(&d);
+    cfg.host = "localhost".into();
+    cfg.port = d.imaps_port();
+    cfg.security = Security::Tls;
+    cfg.ca_file = Some(d.ca_file());
+    let (_dir, mut st, _) = store();
+    let mut src = ImapSource::connect(&cfg, &pw(&d)).unwrap();
+    assert_eq!(
+        sync_once(&mut src, &mut st, AUTHSERV).unwrap().stored.len(),
+        1
+    );
+
+    cfg.ca_file = None;
+    let err = ImapSource::connect(&cfg, &pw(&d)).err().unwrap();
+    assert!(!err.is_retryable(), "{err:?}");
+    assert!(err.to_string().contains("certificate"), "{err}");
+}
+
+#[test]
+fn starttls_upgrades_the_plaintext_port() {
+    let d = Dovecot::start();
+    d.seed("m", &request(1, "Acme Support"));
+    let mut cfg = plain(&d);
+    cfg.host = "localhost".into();
+    cfg.security = Security::Starttls;
+    cfg.ca_file = Some(d.ca_file());
+    let (_dir, mut st, _) = store();
+    let mut src = ImapSource::connect(&cfg, &pw(&d)).unwrap();
+    assert_eq!(
+        sync_once(&mut src, &mut st, AUTHSERV).unwrap().stored.len(),
+        1
+    );
+}
+
+#[test]
+fn plaintext_refused_for_a_remote_host() {
+    let mut cfg = plain(&Dovecot::start());
+    cfg.host = "imap.example.com".into();
+    let err = ImapSource::connect(&cfg, &Secret::new("x")).err().unwrap();
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("loopback"), "{err}");
+}
+
+/// Waits for a `Synced` event that carries a message with `message_id`.
+fn wait_for_synced(p: &Poller, message_id: &str, within: Duration) -> Vec<String> {
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match p.events.recv_timeout(left) {
+            Ok(PollerEvent::Synced(msgs)) => {
+                if msgs
+                    .iter()
+                    .any(|m| m.message_id.as_deref() == Some(message_id))
+                {
+                    return seen;
+                }
+                seen.push(format!("synced {}", msgs.len()));
+            }
+            Ok(PollerEvent::Fatal(e)) => panic!("poller stopped: {e}"),
+            Ok(other) => seen.push(format!("{other:?}")),
+            Err(_) => break,
+        }
+    }
+    panic!("no Synced event with {message_id} within {within:?}; events: {seen:?}");
+}
+
+#[test]
+fn idle_delivers_a_new_request_without_waiting_for_the_poll() {
+    let d = Dovecot::start();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = PollerOptions {
+        authserv_id: AUTHSERV.into(),
+        // Polling alone would take an hour: only IDLE can make this pass.
+        poll_interval: Duration::from_secs(3600),
+        idle_timeout: Duration::from_secs(600),
+        ..PollerOptions::default()
+    };
+    let p = Poller::start(plain(&d), pw(&d), dir.path().join("c.db"), opts);
+    match p.events.recv_timeout(Duration::from_secs(20)).unwrap() {
+        PollerEvent::Connected { idle } => assert!(idle, "Dovecot offers IDLE"),
+        other => panic!("{other:?}"),
+    }
+    // The initial (empty) sync, then the poller is in IDLE.
+    assert!(matches!(
+        p.events.recv_timeout(Duration::from_secs(20)).unwrap(),
+        PollerEvent::Synced(_)
+    ));
+    let mut s = d.imap_session();
+    s.append("INBOX", &request(7, "Acme Support"))
+        .finish()
+        .unwrap();
+    wait_for_synced(&p, "req-7@acme.example", Duration::from_secs(15));
+}
+
+#[test]
+fn poller_recovers_after_the_server_restarts() {
+    let mut d = Dovecot::start();
+    d.seed("m", &request(1, "Acme Support"));
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("c.db");
+    let opts = PollerOptions {
+        authserv_id: AUTHSERV.into(),
+        idle_timeout: Duration::from_secs(600),
+        backoff_min: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(500),
+        ..PollerOptions::default()
+    };
+    let p = Poller::start(plain(&d), pw(&d), store_path.clone(), opts);
+    wait_for_synced(&p, "req-1@acme.example", Duration::from_secs(20));
+
+    d.stop();
+    d.seed("m", &request(2, "Globex"));
+    d.start_again();
+    let events = wait_for_synced(&p, "req-2@acme.example", Duration::from_secs(30));
+    assert!(
+        events.iter().any(|e| e.starts_with("Down")),
+        "expected a Down event first: {events:?}"
+    );
+    drop(p);
+    let st = Store::open(&store_path).unwrap();
+    assert_eq!(st.request_count().unwrap(), 2);
+}
