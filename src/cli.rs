@@ -49,6 +49,11 @@ pub enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Turnaround estimate for a workspace size, or for a workspace by name
+    /// (read from the backend).
+    Estimate(EstimateArgs),
+    /// Answer a request with a template, in its thread (or retry a failed reply).
+    Reply(ReplyArgs),
     /// The hash-chained audit log.
     Audit {
         #[command(subcommand)]
@@ -59,6 +64,50 @@ pub enum Command {
         #[command(subcommand)]
         command: BackendCommand,
     },
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["messages", "workspace", "calibration"])))]
+pub struct EstimateArgs {
+    #[arg(long, requires = "customers", requires = "attachment_bytes")]
+    pub messages: Option<u64>,
+    #[arg(long)]
+    pub customers: Option<u64>,
+    #[arg(long)]
+    pub attachment_bytes: Option<u64>,
+    #[arg(long, default_value_t = 0)]
+    pub large_attachments: u64,
+    /// The workspace's name: its size is read from the backend ([backend] in the config).
+    #[arg(long, conflicts_with = "messages")]
+    pub workspace: Option<String>,
+    /// When the request arrived (RFC 3339; default: now).
+    #[arg(long)]
+    pub at: Option<String>,
+    /// How far past estimates were off, from finished jobs in the store.
+    #[arg(long, conflicts_with_all = ["messages", "workspace"])]
+    pub calibration: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplyArgs {
+    /// The request's number in the store.
+    #[arg(required_unless_present = "retry")]
+    pub request: Option<i64>,
+    /// Which template.
+    #[arg(long, value_enum, required_unless_present = "retry")]
+    pub template: Option<crate::mail::templates::Template>,
+    /// For reject-duplicate: the request already in progress, in words.
+    #[arg(long)]
+    pub existing: Option<String>,
+    /// Print the reply instead of sending it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Send again a reply that failed (by its reply number).
+    #[arg(long, conflicts_with_all = ["request", "template"])]
+    pub retry: Option<i64>,
+    /// With --retry: also a reply whose send was interrupted (check Sent first).
+    #[arg(long, requires = "retry")]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +155,11 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Sync { once }) => {
             let cfg = Config::load(config_path.as_deref())?;
             sync_cmd(&cfg, once)
+        }
+        Some(Command::Estimate(args)) => estimate_cmd(args, config_path.as_deref()),
+        Some(Command::Reply(args)) => {
+            let cfg = Config::load(config_path.as_deref())?;
+            reply_cmd(&cfg, args)
         }
         Some(Command::Audit {
             command: AuditCommand::Verify,
@@ -258,4 +312,158 @@ fn audit_verify(store_path: &Path) -> Result<i32> {
             Ok(1)
         }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn backend_client(cfg: &Config) -> Result<crate::backend::BackendClient> {
+    let b = cfg.backend.as_ref().ok_or_else(|| {
+        anyhow::anyhow!(
+            "config file {}: [backend] section missing (needed to read workspace sizes)",
+            cfg.path.display()
+        )
+    })?;
+    let token = crate::secret::from_env(&b.token_env).context("[backend] token_env")?;
+    crate::backend::BackendClient::new(&b.url, token, &cfg.operator.name)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The size of the workspace named `name`, from the backend.
+fn workspace_size(cfg: &Config, name: &str) -> Result<crate::estimate::Size> {
+    let client = backend_client(cfg)?;
+    runtime()?.block_on(async {
+        let found = client
+            .workspaces(Some(name))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let ws = found
+            .first()
+            .ok_or_else(|| anyhow::anyhow!("no workspace named {name:?} on the backend"))?;
+        let d = client
+            .workspace(ws.id)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(crate::estimate::Size {
+            messages: d.size.messages,
+            customers: d.size.customers,
+            attachment_bytes: d.size.attachment_bytes,
+            large_attachments: d.size.large_attachments,
+        })
+    })
+}
+
+fn estimate_cmd(args: EstimateArgs, config: Option<&Path>) -> Result<i32> {
+    let exists = config.is_some() || crate::config::default_path().is_some_and(|p| p.is_file());
+    let cfg = if exists || args.workspace.is_some() || args.calibration {
+        Some(Config::load(config)?)
+    } else {
+        None
+    };
+    let rates = cfg.as_ref().map(|c| c.estimate.clone()).unwrap_or_default();
+    if args.calibration {
+        let cfg = cfg.as_ref().context("no config")?;
+        let store = Store::open(&cfg.store_path()?)?;
+        let history = store.estimate_history()?;
+        match crate::estimate::calibrate(&rates, &history) {
+            Some(c) => println!("{}", serde_json::to_string(&c)?),
+            None => anyhow::bail!("no finished jobs in the store yet: nothing to calibrate from"),
+        }
+        return Ok(0);
+    }
+    let at = match &args.at {
+        Some(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .map_err(|e| anyhow::anyhow!("--at {s:?}: not an RFC 3339 time ({e})"))?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    };
+    let size = match (&args.workspace, args.messages) {
+        (Some(name), _) => workspace_size(cfg.as_ref().context("no config")?, name)?,
+        (None, Some(messages)) => crate::estimate::Size {
+            messages,
+            customers: args.customers.unwrap_or(0),
+            attachment_bytes: args.attachment_bytes.unwrap_or(0),
+            large_attachments: args.large_attachments,
+        },
+        (None, None) => {
+            anyhow::bail!("give --messages/--customers/--attachment-bytes or --workspace")
+        }
+    };
+    let e = rates.estimate(&size, at)?;
+    println!("{}", serde_json::to_string(&e)?);
+    Ok(0)
+}
+
+fn reply_cmd(cfg: &Config, args: ReplyArgs) -> Result<i32> {
+    use crate::mail::outgoing::Sender;
+    use crate::mail::templates::{Template, Templates};
+    let mut store = Store::open(&cfg.store_path()?)?;
+    let from = cfg
+        .smtp
+        .as_ref()
+        .and_then(|s| s.from.clone())
+        .ok_or_else(|| {
+            anyhow::anyhow!("config file {}: [smtp] from: missing", cfg.path.display())
+        })?;
+    let smtp = cfg.smtp.as_ref().context("[smtp] section missing")?;
+    if let Some(reply_id) = args.retry {
+        let (request_id, reply) = store.reply_retry(reply_id, args.force, &cfg.operator.name)?;
+        let sender = Sender::smtp(smtp)?;
+        let template = store.reply(reply_id)?.template;
+        runtime()?.block_on(crate::reply::send(
+            &mut store,
+            &sender,
+            cfg,
+            request_id,
+            &template,
+            &reply,
+            Some(reply_id),
+        ))?;
+        println!("reply {reply_id} sent to {}", reply.to);
+        return Ok(0);
+    }
+    let (Some(request_id), Some(template)) = (args.request, args.template) else {
+        anyhow::bail!("give a request number and --template");
+    };
+    let templates = Templates::load(cfg.path.parent().map(|d| d.join("templates")).as_deref())?;
+    let target = store.reply_target(request_id)?;
+    let needs_size = matches!(
+        template,
+        Template::Acknowledgement | Template::EstimateOver48h
+    );
+    let size = match (&target.workspace_name, needs_size) {
+        (Some(name), true) => Some(workspace_size(cfg, name)?),
+        (None, true) => anyhow::bail!("request {request_id} names no workspace yet: resolve it before replying with an estimate"),
+        _ => None,
+    };
+    let facts = crate::reply::Facts {
+        size,
+        existing_request: args.existing.clone(),
+        link_ttl_days: None,
+    };
+    let body = crate::reply::compose(
+        &target,
+        &templates,
+        &cfg.estimate,
+        &cfg.operator.name,
+        template,
+        &facts,
+        chrono::Utc::now(),
+    )?;
+    let reply = crate::reply::build(&from, &target, &body)?;
+    if args.dry_run {
+        print!("{}", String::from_utf8_lossy(&reply.bytes));
+        return Ok(0);
+    }
+    let sender = Sender::smtp(smtp)?;
+    let stem = template.file_stem();
+    let id = runtime()?.block_on(crate::reply::send(
+        &mut store, &sender, cfg, request_id, stem, &reply, None,
+    ))?;
+    println!("reply {id} sent to {}", reply.to);
+    Ok(0)
 }

@@ -22,6 +22,8 @@ pub struct Config {
     pub backend: Option<Backend>,
     #[serde(default)]
     pub store: Store,
+    #[serde(default)]
+    pub estimate: crate::estimate::Rates,
     /// The file this was read from (for error messages).
     #[serde(skip)]
     pub path: PathBuf,
@@ -226,7 +228,10 @@ impl Config {
                     format!("\"none\" (plaintext) is allowed only to a loopback address, not to {:?}; use \"tls\" or \"starttls\"", c.host),
                 ));
             }
+            // SMTP without a username sends without AUTH (a local relay).
+            let needs_password = section == "imap" || !c.username.is_empty();
             match (&c.password_env, &c.password_command) {
+                (None, None) if !needs_password => {}
                 (None, None) => {
                     return Err(self.err(&format!("[{section}] password_env"), "missing: name an environment variable (password_env) or a command (password_command) that gives the password"));
                 }
@@ -239,6 +244,9 @@ impl Config {
                 _ => {}
             }
         }
+        self.estimate
+            .validate()
+            .map_err(|e| anyhow!("config file {}: {e}", self.path.display()))?;
         if let Some(b) = &self.backend {
             if !(b.url.starts_with("http://") || b.url.starts_with("https://")) {
                 return Err(self.err(

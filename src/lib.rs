@@ -8,6 +8,9 @@
 //! - [`intake`]: hostile email → [`intake::Inspected`]: parse, sanitize,
 //!   RFC 8601 authentication results, classification.
 //! - [`inbox`]: mail sources (IMAP with incremental UID sync and IDLE; Maildir).
+//! - [`estimate`]: turnaround estimates on business days.
+//! - [`mail`]: reply templates and sending (SMTP or a Maildir outbox).
+//! - [`reply`]: answering a request: compose, record, send, file.
 //! - [`store`]: the SQLite store (requests, sync state) and the hash-chained
 //!   audit log.
 //! - [`backend`]: the typed client of the export backend API v1.
@@ -19,9 +22,12 @@ pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod estimate;
 pub mod inbox;
 pub mod intake;
+pub mod mail;
 pub mod refbackend;
+pub mod reply;
 pub mod secret;
 pub mod store;
 pub mod sync;

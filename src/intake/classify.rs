@@ -186,11 +186,19 @@ pub fn classify(s: &Signals<'_>) -> Kind {
     if is_prefilled(s.subject) {
         return Kind::ExportRequest;
     }
-    let text = prose(s.subject, s.body);
-    if WORKSPACE_LINE.is_match(s.body) && ACTION.is_match(&text) && text.contains("export") {
+    classify_unthreaded(s)
+}
+
+/// The kind by content alone, ignoring threading headers and `Re:`.
+pub fn classify_unthreaded(s: &Signals<'_>) -> Kind {
+    if is_auto_reply(s) {
+        return Kind::AutoReply;
+    }
+    if is_prefilled(s.subject) {
         return Kind::ExportRequest;
     }
-    if asks_for_everything(&text) {
+    let text = prose(s.subject, s.body);
+    if (WORKSPACE_LINE.is_match(s.body) && text.contains("export")) || asks_for_everything(&text) {
         return Kind::ExportRequest;
     }
     Kind::Other

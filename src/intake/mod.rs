@@ -86,6 +86,11 @@ pub struct Inspected {
     pub warnings: Vec<Warning>,
     #[serde(skip)]
     pub body: String,
+    /// What the message would be without its threading headers: a follow-up
+    /// whose thread the store does not know becomes a new request when this
+    /// says `ExportRequest` (the original may predate the store).
+    #[serde(skip)]
+    pub unthreaded_kind: Kind,
 }
 
 impl Inspected {
@@ -231,6 +236,7 @@ pub fn inspect(raw: &[u8], opts: &Options<'_>) -> Inspected {
             auth: Auth::default(),
             warnings: vec![Warning::AuthMissing, Warning::Malformed],
             body: String::new(),
+            unthreaded_kind: Kind::Other,
         };
     };
 
@@ -385,14 +391,20 @@ pub fn inspect(raw: &[u8], opts: &Options<'_>) -> Inspected {
     }
 
     let has_threading = in_reply_to.is_some() || !references.is_empty();
-    let kind = classify::classify(&classify::Signals {
+    let signals = classify::Signals {
         headers: &headers,
         from_addr: from.as_deref(),
         subject: &subject,
         body: &body,
         content_type: ct_string.as_deref(),
         has_threading,
-    });
+    };
+    let kind = classify::classify(&signals);
+    let unthreaded_kind = if kind == Kind::FollowUp {
+        classify::classify_unthreaded(&signals)
+    } else {
+        kind
+    };
     let (ws_name, ws_id) = classify::workspace(&subject, &body);
     // The workspace name comes from the already-sanitized subject or body.
 
@@ -421,6 +433,7 @@ pub fn inspect(raw: &[u8], opts: &Options<'_>) -> Inspected {
         auth,
         warnings,
         body,
+        unthreaded_kind,
     }
 }
 

@@ -8,6 +8,7 @@
 //! transaction: a crash never advances the cursor past an unstored message.
 
 pub mod audit;
+pub mod replies;
 
 use crate::intake::{Inspected, Kind};
 use anyhow::{Context, Result};
@@ -73,6 +74,38 @@ const MIGRATIONS: &[&str] = &[
         detail    TEXT NOT NULL,
         prev_hash TEXT NOT NULL,
         hash      TEXT NOT NULL
+    );
+    "#,
+    // 2: replies (the outbox of record), account emails, estimate history.
+    r#"
+    CREATE TABLE replies (
+        id            INTEGER PRIMARY KEY,
+        request_id    INTEGER NOT NULL REFERENCES requests(id),
+        message_id    TEXT NOT NULL UNIQUE,
+        template      TEXT NOT NULL,
+        to_addr       TEXT NOT NULL,
+        subject       TEXT NOT NULL,
+        bytes         BLOB NOT NULL,
+        state         TEXT NOT NULL,
+        error         TEXT,
+        answered_flag INTEGER NOT NULL DEFAULT 0,
+        sent_copy     INTEGER NOT NULL DEFAULT 0,
+        created_at    TEXT NOT NULL,
+        sent_at       TEXT
+    );
+    CREATE INDEX replies_request ON replies(request_id);
+    ALTER TABLE requests ADD COLUMN account_email TEXT;
+    CREATE TABLE estimate_history (
+        id                INTEGER PRIMARY KEY,
+        job_id            TEXT NOT NULL UNIQUE,
+        workspace_id      TEXT,
+        messages          INTEGER NOT NULL,
+        customers         INTEGER NOT NULL,
+        attachment_bytes  INTEGER NOT NULL,
+        large_attachments INTEGER NOT NULL,
+        estimated_hours   REAL NOT NULL,
+        actual_hours      REAL NOT NULL,
+        finished_at       TEXT NOT NULL
     );
     "#,
 ];
@@ -282,7 +315,17 @@ fn store_one(
         return Ok(Stored::Duplicate);
     }
     let now = now();
-    let (request_id, stored) = match msg.kind {
+    let thread = match msg.kind {
+        Kind::FollowUp | Kind::AutoReply => find_thread(tx, msg)?,
+        _ => None,
+    };
+    // A reply to a thread we never saw that is itself a request (its
+    // original predates the store) is a new request, not lost.
+    let kind = match (msg.kind, thread) {
+        (Kind::FollowUp, None) if msg.unthreaded_kind == Kind::ExportRequest => Kind::ExportRequest,
+        (k, _) => k,
+    };
+    let (request_id, stored) = match kind {
         Kind::ExportRequest => {
             tx.execute(
                 "INSERT INTO requests (message_id, state, workspace_name, workspace_id, requester, subject, received_at, updated_at)
@@ -292,7 +335,7 @@ fn store_one(
             let id = tx.last_insert_rowid();
             (Some(id), Stored::NewRequest(id))
         }
-        Kind::FollowUp | Kind::AutoReply => match find_thread(tx, msg)? {
+        Kind::FollowUp | Kind::AutoReply => match thread {
             Some(id) => {
                 tx.execute(
                     "UPDATE requests SET updated_at = ?2 WHERE id = ?1",
@@ -313,7 +356,7 @@ fn store_one(
             request_id,
             mailbox,
             msg.uid,
-            msg.kind.as_str(),
+            kind.as_str(),
             msg.date,
             msg.from,
             msg.from_name,

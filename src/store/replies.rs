@@ -1,0 +1,307 @@
+//! Replies of record and the estimate history.
+//!
+//! A reply is written here (state `sending`) before it goes to the SMTP
+//! server, and marked `sent` only after the server accepted it; a failure
+//! marks it `failed` with the reason. A `sent` reply is never sent again; a
+//! `failed` one may be retried, byte for byte (same Message-ID). A reply left
+//! in `sending` (a crash mid-send) may or may not have gone out: retrying it
+//! needs `force`, after a look at the Sent folder.
+
+use super::{audit, now, Store};
+use crate::mail::outgoing::{Answered, Reply};
+use anyhow::{bail, Context, Result};
+use rusqlite::{params, OptionalExtension};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyRow {
+    pub id: i64,
+    pub request_id: i64,
+    pub message_id: String,
+    pub template: String,
+    pub to: String,
+    pub state: String,
+    pub error: Option<String>,
+    pub answered_flag: bool,
+    pub sent_copy: bool,
+}
+
+/// What a reply to a request needs from the store.
+#[derive(Debug, Clone)]
+pub struct ReplyTarget {
+    pub request_id: i64,
+    pub answered: Answered,
+    pub requester_name: Option<String>,
+    pub workspace_name: Option<String>,
+    pub workspace_id: Option<String>,
+    /// The account email the backend resolved, if any.
+    pub account_email: Option<String>,
+}
+
+impl ReplyTarget {
+    /// Where the reply goes: the account email when resolved, else the From.
+    pub fn recipient(&self) -> Option<&str> {
+        self.account_email
+            .as_deref()
+            .or(self.answered.from.as_deref())
+    }
+}
+
+impl Store {
+    /// The request and the newest message of its thread written by a person
+    /// (auto-replies are not answered).
+    pub fn reply_target(&self, request_id: i64) -> Result<ReplyTarget> {
+        let req = self
+            .conn
+            .query_row(
+                "SELECT workspace_name, workspace_id, account_email FROM requests WHERE id = ?1",
+                [request_id],
+                |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((workspace_name, workspace_id, account_email)) = req else {
+            bail!("no request {request_id} in the store");
+        };
+        let (message_id, refs, subject, from, from_name): (
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+        ) = self
+            .conn
+            .query_row(
+                "SELECT message_id, refs, subject, from_addr, from_name FROM messages
+                 WHERE request_id = ?1 AND kind != 'auto_reply' ORDER BY id DESC LIMIT 1",
+                [request_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .context("the request has no message to answer")?;
+        Ok(ReplyTarget {
+            request_id,
+            answered: Answered {
+                message_id,
+                references: serde_json::from_str(&refs).unwrap_or_default(),
+                subject,
+                from,
+            },
+            requester_name: from_name,
+            workspace_name,
+            workspace_id,
+            account_email,
+        })
+    }
+
+    /// Records the account email the backend resolved for a request.
+    pub fn set_account_email(&mut self, request_id: i64, email: &str, actor: &str) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE requests SET account_email = ?2, updated_at = ?3 WHERE id = ?1",
+            params![request_id, email, now()],
+        )?;
+        audit::append_tx(
+            &tx,
+            actor,
+            "request.account_email",
+            &format!("request:{request_id}"),
+            &serde_json::json!({ "email": email }),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records a reply about to be sent (state `sending`). Returns its id.
+    pub fn reply_begin(
+        &mut self,
+        request_id: i64,
+        template: &str,
+        reply: &Reply,
+        actor: &str,
+    ) -> Result<i64> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO replies (request_id, message_id, template, to_addr, subject, bytes, state, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'sending', ?7)",
+            params![request_id, reply.message_id, template, reply.to, reply.subject, reply.bytes, now()],
+        )?;
+        let id = tx.last_insert_rowid();
+        audit::append_tx(
+            &tx,
+            actor,
+            "reply.sending",
+            &format!("request:{request_id}"),
+            &serde_json::json!({ "reply": id, "template": template, "to": reply.to, "message_id": reply.message_id }),
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Marks a reply a retry may send again; refuses a `sent` one, and a
+    /// `sending` one unless forced.
+    pub fn reply_retry(&mut self, reply_id: i64, force: bool, actor: &str) -> Result<(i64, Reply)> {
+        let row = self.reply(reply_id)?;
+        match row.state.as_str() {
+            "sent" => bail!("reply {reply_id} was already sent; it is never sent twice"),
+            "sending" if !force => bail!("reply {reply_id} may have been sent before a crash: check the Sent folder, then retry with force"),
+            _ => {}
+        }
+        let (subject, bytes): (String, Vec<u8>) = self.conn.query_row(
+            "SELECT subject, bytes FROM replies WHERE id = ?1",
+            [reply_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE replies SET state = 'sending', error = NULL WHERE id = ?1",
+            [reply_id],
+        )?;
+        audit::append_tx(
+            &tx,
+            actor,
+            "reply.retry",
+            &format!("request:{}", row.request_id),
+            &serde_json::json!({ "reply": reply_id }),
+        )?;
+        tx.commit()?;
+        Ok((
+            row.request_id,
+            Reply {
+                message_id: row.message_id,
+                to: row.to,
+                subject,
+                bytes,
+            },
+        ))
+    }
+
+    /// Records the outcome of sending.
+    pub fn reply_finish(
+        &mut self,
+        reply_id: i64,
+        outcome: std::result::Result<(), &str>,
+        actor: &str,
+    ) -> Result<()> {
+        let row = self.reply(reply_id)?;
+        let tx = self.conn.transaction()?;
+        match outcome {
+            Ok(()) => {
+                tx.execute(
+                    "UPDATE replies SET state = 'sent', error = NULL, sent_at = ?2 WHERE id = ?1",
+                    params![reply_id, now()],
+                )?;
+                tx.execute(
+                    "UPDATE requests SET state = CASE WHEN state = 'new' THEN 'waiting' ELSE state END, updated_at = ?2 WHERE id = ?1",
+                    params![row.request_id, now()],
+                )?;
+            }
+            Err(e) => {
+                tx.execute(
+                    "UPDATE replies SET state = 'failed', error = ?2 WHERE id = ?1",
+                    params![reply_id, e],
+                )?;
+            }
+        }
+        let action = if outcome.is_ok() {
+            "reply.sent"
+        } else {
+            "reply.failed"
+        };
+        audit::append_tx(
+            &tx,
+            actor,
+            action,
+            &format!("request:{}", row.request_id),
+            &serde_json::json!({ "reply": reply_id, "template": row.template, "to": row.to, "error": outcome.err() }),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records the IMAP follow-up of a sent reply.
+    pub fn reply_imap_done(
+        &mut self,
+        reply_id: i64,
+        answered_flag: bool,
+        sent_copy: bool,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE replies SET answered_flag = ?2, sent_copy = ?3 WHERE id = ?1",
+            params![reply_id, answered_flag, sent_copy],
+        )?;
+        Ok(())
+    }
+
+    pub fn reply(&self, reply_id: i64) -> Result<ReplyRow> {
+        self.conn
+            .query_row(
+                "SELECT id, request_id, message_id, template, to_addr, state, error, answered_flag, sent_copy FROM replies WHERE id = ?1",
+                [reply_id],
+                row_to_reply,
+            )
+            .optional()?
+            .with_context(|| format!("no reply {reply_id} in the store"))
+    }
+
+    pub fn replies(&self, request_id: i64) -> Result<Vec<ReplyRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, request_id, message_id, template, to_addr, state, error, answered_flag, sent_copy FROM replies WHERE request_id = ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map([request_id], row_to_reply)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Keeps a finished job's real duration next to its estimate.
+    pub fn record_job_duration(
+        &mut self,
+        job_id: &str,
+        workspace_id: Option<&str>,
+        size: &crate::estimate::Size,
+        estimated_hours: f64,
+        actual_hours: f64,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO estimate_history (job_id, workspace_id, messages, customers, attachment_bytes, large_attachments, estimated_hours, actual_hours, finished_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                job_id,
+                workspace_id,
+                size.messages as i64,
+                size.customers as i64,
+                size.attachment_bytes as i64,
+                size.large_attachments as i64,
+                estimated_hours,
+                actual_hours,
+                now()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// (estimated, actual) hours of every finished job, oldest first.
+    pub fn estimate_history(&self) -> Result<Vec<(f64, f64)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT estimated_hours, actual_hours FROM estimate_history ORDER BY id")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+fn row_to_reply(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReplyRow> {
+    Ok(ReplyRow {
+        id: r.get(0)?,
+        request_id: r.get(1)?,
+        message_id: r.get(2)?,
+        template: r.get(3)?,
+        to: r.get(4)?,
+        state: r.get(5)?,
+        error: r.get(6)?,
+        answered_flag: r.get(7)?,
+        sent_copy: r.get(8)?,
+    })
+}
