@@ -368,3 +368,52 @@ impl Source for ImapSource {
         Ok(out)
     }
 }
+
+/// After a reply was accepted: flags the answered message `\Answered`
+/// (found by its Message-ID, so a UIDVALIDITY change does not matter) and
+/// appends a copy of the reply, `\Seen`, to the Sent mailbox (created when
+/// missing). Returns (flagged, copied).
+pub fn file_reply(
+    cfg: &ConnCfg,
+    password: &Secret,
+    answered_message_id: &str,
+    reply: &[u8],
+) -> Result<(bool, bool)> {
+    let mut session = connect(cfg, password)?;
+    let sent = cfg.sent_mailbox.clone().unwrap_or_else(|| "Sent".into());
+    session.select(&cfg.mailbox)?;
+    // NOTE: the id is sanitized text from the message; quote it as an IMAP
+    // quoted string (RFC 3501 §4.3), refusing what cannot be quoted.
+    let flagged = if answered_message_id
+        .chars()
+        .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+    {
+        let uids = session.uid_search(format!("HEADER Message-ID \"{answered_message_id}\""))?;
+        let mut uids: Vec<u32> = uids.into_iter().collect();
+        uids.sort_unstable();
+        if !uids.is_empty() {
+            session.uid_store(uid_set(&uids), "+FLAGS.SILENT (\\Answered)")?;
+        }
+        !uids.is_empty()
+    } else {
+        false
+    };
+    let appended = session
+        .append(&sent, reply)
+        .flag(imap::types::Flag::Seen)
+        .finish();
+    let copied = match appended {
+        Ok(_) => true,
+        Err(_) => {
+            // Most likely [TRYCREATE]: the mailbox does not exist yet.
+            session.create(&sent)?;
+            session
+                .append(&sent, reply)
+                .flag(imap::types::Flag::Seen)
+                .finish()?;
+            true
+        }
+    };
+    let _ = session.logout();
+    Ok((flagged, copied))
+}

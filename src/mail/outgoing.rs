@@ -1,0 +1,321 @@
+//! Replies in the request's thread, to the right address.
+//!
+//! - Threading (RFC 5322 §3.6.4): `In-Reply-To` the message answered,
+//!   `References` its references plus its id; the subject keeps the thread
+//!   (`Re: ` once). A fresh `Message-ID` on the sending domain.
+//! - Names are RFC 2047-encoded by lettre; the body is UTF-8 text.
+//! - The reply goes to the requester's *account* email once the backend has
+//!   resolved one, and says so when that differs from the From of the request.
+//! - Sent over SMTP (TLS, STARTTLS, or plaintext to loopback only) or into a
+//!   Maildir outbox (the demo).
+
+use crate::config::{is_loopback, Connection as ConnCfg, Security};
+use anyhow::{anyhow, bail, Context, Result};
+use lettre::message::{header::ContentType, Mailbox};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The message being answered.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    pub message_id: String,
+    pub references: Vec<String>,
+    pub subject: String,
+    /// The From address of the request (lowercased).
+    pub from: Option<String>,
+}
+
+/// A built reply, ready to send (and to send again, byte for byte, on retry).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub message_id: String,
+    pub to: String,
+    pub subject: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The subject that keeps the thread: one `Re: ` in front of the base subject.
+pub fn reply_subject(subject: &str) -> String {
+    let base = crate::intake::classify::base_subject(subject);
+    if base.is_empty() {
+        "Re: your data export request".into()
+    } else {
+        format!("Re: {base}")
+    }
+}
+
+/// RFC 5322 §3.6.4: the parent's References (or In-Reply-To) plus its id.
+/// Long chains keep the first and the last ones.
+pub fn references(answered: &Answered) -> Vec<String> {
+    let mut refs: Vec<String> = Vec::new();
+    for r in answered
+        .references
+        .iter()
+        .chain(std::iter::once(&answered.message_id))
+    {
+        if !r.is_empty() && !refs.contains(r) {
+            refs.push(r.clone());
+        }
+    }
+    if refs.len() > 20 {
+        let tail = refs.split_off(refs.len() - 19);
+        refs.truncate(1);
+        refs.extend(tail);
+    }
+    refs
+}
+
+/// Builds the reply. `to` is the account email (or the From address when no
+/// account has been resolved).
+pub fn build_reply(
+    from: &str,
+    answered: &Answered,
+    to: &str,
+    to_name: Option<&str>,
+    body: &str,
+) -> Result<Reply> {
+    let from: Mailbox = from
+        .parse()
+        .map_err(|e| anyhow!("[smtp] from: {from:?} is not an address ({e})"))?;
+    let to_addr: lettre::Address = to
+        .parse()
+        .map_err(|e| anyhow!("recipient {to:?} is not an address ({e})"))?;
+    let to_box = Mailbox::new(to_name.map(str::to_string), to_addr);
+    let domain = from.email.domain().to_string();
+    let message_id = format!("{}@{domain}", uuid::Uuid::new_v4());
+    let mut text = String::new();
+    if let Some(orig) = &answered.from {
+        if !orig.eq_ignore_ascii_case(to) {
+            text.push_str(&format!(
+                "(We are replying to {to}, the email address of the Ochre account on file, and not to {orig}, the address your request came from.)\n\n"
+            ));
+        }
+    }
+    text.push_str(body);
+    let refs = references(answered);
+    let subject = reply_subject(&answered.subject);
+    let msg = Message::builder()
+        .from(from)
+        .to(to_box)
+        .subject(subject.clone())
+        .message_id(Some(format!("<{message_id}>")))
+        .in_reply_to(format!("<{}>", answered.message_id))
+        .references(
+            refs.iter()
+                .map(|r| format!("<{r}>"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+        .header(ContentType::TEXT_PLAIN)
+        .body(text)
+        .context("cannot build the reply")?;
+    Ok(Reply {
+        message_id,
+        to: to.to_string(),
+        subject,
+        bytes: msg.formatted(),
+    })
+}
+
+/// Where replies go.
+pub enum Sender {
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        envelope_from: lettre::Address,
+    },
+    Maildir(PathBuf),
+}
+
+impl Sender {
+    /// An SMTP sender from `[smtp]`.
+    pub fn smtp(cfg: &ConnCfg) -> Result<Sender> {
+        let from = cfg.from.as_deref().ok_or_else(|| {
+            anyhow!("[smtp] from: missing (e.g. \"Ochre Concierge <hello@ochrehq.com>\")")
+        })?;
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| anyhow!("[smtp] from: not an address ({e})"))?;
+        let tls = match cfg.security {
+            Security::None => {
+                if !is_loopback(&cfg.host) {
+                    bail!("[smtp] security = \"none\" is allowed only to a loopback address");
+                }
+                Tls::None
+            }
+            Security::Tls | Security::Starttls => {
+                let mut params = TlsParameters::builder(cfg.host.clone());
+                if let Some(ca) = &cfg.ca_file {
+                    let path = crate::config::expand_home(ca);
+                    let pem = std::fs::read(&path).with_context(|| {
+                        format!("cannot read [smtp] ca_file {}", path.display())
+                    })?;
+                    let cert = Certificate::from_pem(&pem)
+                        .map_err(|e| anyhow!("[smtp] ca_file {}: {e}", path.display()))?;
+                    params = params.add_root_certificate(cert);
+                }
+                let params = params.build_rustls().context("[smtp] TLS setup")?;
+                if cfg.security == Security::Tls {
+                    Tls::Wrapper(params)
+                } else {
+                    Tls::Required(params)
+                }
+            }
+        };
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.host.as_str())
+                .port(cfg.port)
+                .tls(tls)
+                .timeout(Some(Duration::from_secs(30)));
+        if !cfg.username.is_empty() {
+            let password = cfg.password().context("[smtp] password")?;
+            builder = builder.credentials(Credentials::new(
+                cfg.username.clone(),
+                password.expose().to_string(),
+            ));
+        }
+        Ok(Sender::Smtp {
+            transport: builder.build(),
+            envelope_from: from.email,
+        })
+    }
+
+    /// Sends `reply`; `Ok` only once the server accepted it (or the file is
+    /// in the outbox's `new/`).
+    pub async fn send(&self, reply: &Reply) -> Result<()> {
+        match self {
+            Sender::Smtp {
+                transport,
+                envelope_from,
+            } => {
+                let to: lettre::Address =
+                    reply.to.parse().map_err(|e| anyhow!("recipient: {e}"))?;
+                let envelope =
+                    lettre::address::Envelope::new(Some(envelope_from.clone()), vec![to])
+                        .map_err(|e| anyhow!("envelope: {e}"))?;
+                transport
+                    .send_raw(&envelope, &reply.bytes)
+                    .await
+                    .map_err(|e| {
+                        anyhow!(
+                            "the SMTP server did not accept the reply: {}",
+                            crate::intake::sanitize::single_line(&e.to_string()).text
+                        )
+                    })?;
+                Ok(())
+            }
+            Sender::Maildir(dir) => deliver_maildir(dir, &reply.message_id, &reply.bytes),
+        }
+    }
+}
+
+/// Writes a message into a Maildir the way the Maildir protocol wants:
+/// into `tmp/`, then renamed into `new/`.
+pub fn deliver_maildir(dir: &std::path::Path, unique: &str, bytes: &[u8]) -> Result<()> {
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(dir.join(sub))
+            .with_context(|| format!("cannot create {}", dir.join(sub).display()))?;
+    }
+    let safe: String = unique
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let name = format!(
+        "{}.{}.concierge",
+        chrono::Utc::now().timestamp_micros(),
+        safe
+    );
+    let tmp = dir.join("tmp").join(&name);
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, dir.join("new").join(&name))
+        .context("cannot move the message into the outbox")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered() -> Answered {
+        Answered {
+            message_id: "req-2@acme.example".into(),
+            references: vec!["req-1@acme.example".into()],
+            subject: "RE: Re: Data export request: Acme Support".into(),
+            from: Some("ada.personal@gmail.example".into()),
+        }
+    }
+
+    #[test]
+    fn threading_headers_and_account_note() {
+        let r = build_reply(
+            "Ochre Concierge <hello@ochrehq.com>",
+            &answered(),
+            "owner@acme.example",
+            Some("Ada Öwner"),
+            "Hello",
+        )
+        .unwrap();
+        let text = String::from_utf8(r.bytes.clone()).unwrap();
+        assert!(text.contains("In-Reply-To: <req-2@acme.example>"), "{text}");
+        assert!(
+            text.contains("References: <req-1@acme.example> <req-2@acme.example>"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Subject: Re: Data export request: Acme Support"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("Message-ID: <{}>", r.message_id))
+                && r.message_id.ends_with("@ochrehq.com")
+        );
+        assert!(
+            text.contains("=?utf-8?"),
+            "name not RFC 2047 encoded: {text}"
+        );
+        assert!(
+            text.contains("ada.personal@gmail.example"),
+            "no note about the address"
+        );
+    }
+
+    #[test]
+    fn no_note_when_writing_to_the_same_address() {
+        let mut a = answered();
+        a.from = Some("owner@acme.example".into());
+        let r = build_reply("hello@ochrehq.com", &a, "owner@acme.example", None, "Hello").unwrap();
+        assert!(!String::from_utf8(r.bytes)
+            .unwrap()
+            .contains("We are replying to"));
+    }
+
+    #[test]
+    fn long_reference_chains_keep_first_and_last() {
+        let mut a = answered();
+        a.references = (0..40).map(|i| format!("r{i}@x")).collect();
+        let refs = references(&a);
+        assert_eq!(refs.len(), 20);
+        assert_eq!(refs[0], "r0@x");
+        assert_eq!(refs.last().unwrap(), "req-2@acme.example");
+    }
+
+    #[test]
+    fn hostile_recipient_is_refused() {
+        assert!(build_reply(
+            "hello@ochrehq.com",
+            &answered(),
+            "a@b.example\r\nBcc: x@evil.example",
+            None,
+            "x"
+        )
+        .is_err());
+    }
+}

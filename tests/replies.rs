@@ -1,0 +1,277 @@
+//! Replies against real servers: an SMTP sink started by the test receives
+//! the reply (threading headers, encoding, recipients checked on the bytes),
+//! and a real Dovecot shows the original flagged `\Answered` and a copy in
+//! Sent. A temporary SMTP failure leaves a `failed` reply that a retry sends
+//! exactly once.
+
+mod support;
+
+use concierge::config::Config;
+use concierge::estimate::Size;
+use concierge::inbox::imap::ImapSource;
+use concierge::mail::outgoing::Sender;
+use concierge::mail::templates::{Template, Templates};
+use concierge::reply::{self, Facts};
+use concierge::store::{audit, Store};
+use concierge::sync::sync_once;
+use std::time::Duration;
+use support::dovecot::Dovecot;
+use support::smtp::SmtpSink;
+
+const REQUEST: &str = "From: =?utf-8?Q?Ada_=C3=96wner?= <ada.personal@gmail.example>\r\n\
+To: hello@ochrehq.com\r\nSubject: Data export request: Acme Support\r\n\
+Message-ID: <req-1@gmail.example>\r\nReferences: <earlier@gmail.example>\r\n\
+Date: Mon, 23 Nov 2026 09:14:05 +0000\r\n\
+Authentication-Results: mx.ochrehq.com; dkim=pass; spf=pass; dmarc=pass\r\n\r\n\
+Workspace: Acme Support\r\n";
+
+fn config(dir: &std::path::Path, d: &Dovecot, smtp_port: u16) -> Config {
+    let text = format!(
+        r#"
+[operator]
+name = "Sam Concierge"
+[intake]
+source = "imap"
+[imap]
+host = "127.0.0.1"
+port = {imap}
+security = "none"
+username = "{user}"
+password_env = "CONCIERGE_TEST_IMAP_PASSWORD"
+sent_mailbox = "Sent"
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "none"
+username = ""
+from = "Ochre Concierge <hello@ochrehq.com>"
+[store]
+path = "{store}"
+"#,
+        imap = d.imap_port(),
+        user = d.user(),
+        store = dir.join("c.db").display()
+    );
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    Config::load(Some(&path)).unwrap()
+}
+
+/// Seeds the request into Dovecot and syncs it into the store.
+fn setup(d: &Dovecot, cfg: &Config) -> Store {
+    std::env::set_var("CONCIERGE_TEST_IMAP_PASSWORD", d.password());
+    d.seed("req", REQUEST.as_bytes());
+    let mut store = Store::open(&cfg.store_path().unwrap()).unwrap();
+    let imap = cfg.imap().unwrap();
+    let mut src = ImapSource::connect(imap, &imap.password().unwrap()).unwrap();
+    let r = sync_once(&mut src, &mut store, "mx.ochrehq.com").unwrap();
+    assert_eq!(r.stored.len(), 1);
+    store
+}
+
+fn header<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    text.lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
+        .map(|l| l[name.len() + 1..].trim())
+}
+
+#[test]
+fn acknowledgement_goes_to_the_account_email_in_the_thread_and_is_filed() {
+    let d = Dovecot::start();
+    let sink = SmtpSink::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &d, sink.port());
+    let mut store = setup(&d, &cfg);
+
+    // The backend resolved the requester's account email: the reply goes there.
+    store
+        .set_account_email(1, "owner@acme.example", "Sam Concierge")
+        .unwrap();
+    let target = store.reply_target(1).unwrap();
+    let templates = Templates::load(None).unwrap();
+    let facts = Facts {
+        size: Some(Size {
+            messages: 12_000,
+            customers: 900,
+            attachment_bytes: 80_000_000,
+            large_attachments: 1,
+        }),
+        ..Facts::default()
+    };
+    let body = reply::compose(
+        &target,
+        &templates,
+        &cfg.estimate,
+        "Sam Concierge",
+        Template::Acknowledgement,
+        &facts,
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    let built = reply::build("Ochre Concierge <hello@ochrehq.com>", &target, &body).unwrap();
+    let sender = Sender::smtp(cfg.smtp.as_ref().unwrap()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let id = rt
+        .block_on(reply::send(
+            &mut store,
+            &sender,
+            &cfg,
+            1,
+            "acknowledgement",
+            &built,
+            None,
+        ))
+        .unwrap();
+
+    let got = sink.wait_for(1, Duration::from_secs(10));
+    assert_eq!(got[0].rcpt_to, vec!["owner@acme.example".to_string()]);
+    assert_eq!(got[0].mail_from, "hello@ochrehq.com");
+    let text = got[0].text();
+    assert_eq!(header(&text, "In-Reply-To"), Some("<req-1@gmail.example>"));
+    assert_eq!(
+        header(&text, "References"),
+        Some("<earlier@gmail.example> <req-1@gmail.example>")
+    );
+    assert_eq!(
+        header(&text, "Subject"),
+        Some("Re: Data export request: Acme Support")
+    );
+    let mid = header(&text, "Message-ID").unwrap();
+    assert!(
+        mid.starts_with('<') && mid.ends_with("@ochrehq.com>"),
+        "{mid}"
+    );
+    // The display name is RFC 2047-encoded, never raw UTF-8 in a header.
+    let to = header(&text, "To").unwrap();
+    assert!(
+        to.contains("=?utf-8?") && to.contains("<owner@acme.example>"),
+        "{to}"
+    );
+    assert!(text.is_ascii(), "8-bit bytes in the message");
+    // The body says where the reply goes and why, and has no placeholder left.
+    let body_text = String::from_utf8(
+        mail_parser::MessageParser::default()
+            .parse(&got[0].data)
+            .unwrap()
+            .body_text(0)
+            .unwrap()
+            .as_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        body_text.contains("owner@acme.example")
+            && body_text.contains("ada.personal@gmail.example"),
+        "{body_text}"
+    );
+    assert!(body_text.contains("Sam Concierge") && !body_text.contains("{{"));
+
+    // Store and audit log record it.
+    let row = store.reply(id).unwrap();
+    assert_eq!(row.state, "sent");
+    assert!(row.answered_flag && row.sent_copy, "{row:?}");
+    assert!(audit::verify(store.conn()).unwrap().is_ok());
+    let actions: Vec<String> = store
+        .conn()
+        .prepare("SELECT action FROM audit ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        actions.ends_with(&["reply.sending".into(), "reply.sent".into()]),
+        "{actions:?}"
+    );
+
+    // On the server: the original is \Answered (and still not \Seen), and Sent has the copy.
+    let mut s = d.imap_session();
+    s.examine("INBOX").unwrap();
+    let f = s.fetch("1", "FLAGS").unwrap();
+    let flags = f.iter().next().unwrap().flags().to_vec();
+    assert!(flags.contains(&imap::types::Flag::Answered), "{flags:?}");
+    assert!(!flags.contains(&imap::types::Flag::Seen), "{flags:?}");
+    let mb = s.examine("Sent").unwrap();
+    assert_eq!(mb.exists, 1);
+    let f = s
+        .fetch("1", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]")
+        .unwrap();
+    let hdr =
+        String::from_utf8_lossy(f.iter().next().unwrap().header().unwrap_or_default()).to_string();
+    assert!(hdr.contains(&row.message_id), "{hdr}");
+}
+
+#[test]
+fn a_failed_send_is_recorded_and_a_retry_sends_exactly_once() {
+    let d = Dovecot::start();
+    let sink = SmtpSink::start_failing(1);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), &d, sink.port());
+    let mut store = setup(&d, &cfg);
+    let target = store.reply_target(1).unwrap();
+    let templates = Templates::load(None).unwrap();
+    let body = reply::compose(
+        &target,
+        &templates,
+        &cfg.estimate,
+        "Sam",
+        Template::RejectUseAccountEmail,
+        &Facts::default(),
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    let built = reply::build("hello@ochrehq.com", &target, &body).unwrap();
+    // Without a resolved account the reply goes to the From address.
+    assert_eq!(built.to, "ada.personal@gmail.example");
+    let sender = Sender::smtp(cfg.smtp.as_ref().unwrap()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let err = rt
+        .block_on(reply::send(
+            &mut store,
+            &sender,
+            &cfg,
+            1,
+            "reject_use_account_email",
+            &built,
+            None,
+        ))
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("did not accept"), "{err:#}");
+    let row = store.reply(1).unwrap();
+    assert_eq!(row.state, "failed");
+    assert!(row.error.is_some());
+    assert!(sink.messages().is_empty());
+
+    // Retry: the same bytes, the same Message-ID, accepted once.
+    let (req, again) = store.reply_retry(1, false, "Sam").unwrap();
+    assert_eq!((req, &again.message_id), (1, &built.message_id));
+    rt.block_on(reply::send(
+        &mut store,
+        &sender,
+        &cfg,
+        req,
+        "reject_use_account_email",
+        &again,
+        Some(1),
+    ))
+    .unwrap();
+    let got = sink.wait_for(1, Duration::from_secs(10));
+    assert_eq!(got.len(), 1);
+    assert!(got[0].text().contains(&built.message_id));
+    assert_eq!(store.reply(1).unwrap().state, "sent");
+
+    // A sent reply is never sent again.
+    let err = store.reply_retry(1, true, "Sam").unwrap_err();
+    assert!(err.to_string().contains("never sent twice"), "{err}");
+    assert_eq!(store.replies(1).unwrap().len(), 1);
+}
