@@ -1,0 +1,439 @@
+//! Background jobs: a dispatcher hands queued jobs to at most `--workers`
+//! concurrent builds; a built job is then emailed, with retries.
+//!
+//! A job's life: `queued` → `running` (phases `collecting`,
+//! `writing:conversations` … `writing:attachments`, `uploading`) → `ready`
+//! (phase `emailing`) → `emailed`; or `failed` / `cancelled`.
+//!
+//! Restart: jobs found `running` are queued again and their ZIP rewritten
+//! from scratch (the partial file is truncated); `ready` jobs resume
+//! emailing. Status `emailed` is recorded only after the SMTP server
+//! accepted the message.
+
+use super::export::{write_export, ExportError, ExportOptions};
+use super::links::LinkKey;
+use super::mail::{self, Mailer};
+use super::seed::{Attachment, Demo};
+use super::store::{Cancel, JobRow, JobStore};
+use crate::backend::JobStatus;
+use crate::secret::Secret;
+use anyhow::{Context, Result};
+use lettre::message::Mailbox;
+use rand::Rng;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, Semaphore};
+use uuid::Uuid;
+
+/// How often a running job writes its progress to the store.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+/// Email retries: first delay, cap, and how many attempts before giving up
+/// (unless the link expires first).
+const EMAIL_RETRY_BASE: Duration = Duration::from_secs(1);
+const EMAIL_RETRY_CAP: Duration = Duration::from_secs(60);
+const EMAIL_MAX_ATTEMPTS: i64 = 30;
+
+/// The shared state of the reference backend.
+pub struct Backend {
+    pub demo: Demo,
+    pub store: JobStore,
+    pub key: LinkKey,
+    pub token: Secret,
+    pub public_url: String,
+    pub link_ttl: Duration,
+    exports_dir: PathBuf,
+    mailer: Mailer,
+    from: Mailbox,
+    queue: mpsc::UnboundedSender<Uuid>,
+    queue_rx: Mutex<Option<mpsc::UnboundedReceiver<Uuid>>>,
+    workers: usize,
+    cancels: Mutex<HashMap<Uuid, Arc<AtomicBool>>>,
+    /// Jobs whose email is in an SMTP transaction right now.
+    sending: Mutex<HashSet<Uuid>>,
+}
+
+pub struct BackendParts {
+    pub demo: Demo,
+    pub store: JobStore,
+    pub key: LinkKey,
+    pub token: Secret,
+    pub public_url: String,
+    pub link_ttl: Duration,
+    pub exports_dir: PathBuf,
+    pub mailer: Mailer,
+    pub from: Mailbox,
+    pub workers: usize,
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Backend {
+    pub fn new(p: BackendParts) -> Backend {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Backend {
+            demo: p.demo,
+            store: p.store,
+            key: p.key,
+            token: p.token,
+            public_url: p.public_url,
+            link_ttl: p.link_ttl,
+            exports_dir: p.exports_dir,
+            mailer: p.mailer,
+            from: p.from,
+            queue: tx,
+            queue_rx: Mutex::new(Some(rx)),
+            workers: p.workers,
+            cancels: Mutex::new(HashMap::new()),
+            sending: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Starts the dispatcher, re-queues interrupted jobs and resumes
+    /// emailing built ones. Call once, inside the runtime.
+    pub fn recover(this: &Arc<Backend>) -> Result<()> {
+        let rx = lock(&this.queue_rx)
+            .take()
+            .context("the job dispatcher was started twice")?;
+        tokio::spawn(dispatcher(this.clone(), rx));
+        let (queued, ready) = this.store.recover()?;
+        for id in queued {
+            tracing::info!(job = %id, "resuming queued job");
+            this.enqueue(id);
+        }
+        for id in ready {
+            let job = this.store.get(id)?;
+            if job.as_ref().and_then(|j| j.email_started_at).is_some() {
+                tracing::warn!(job = %id, "the link email may have been accepted before the restart; sending it again with the same Message-ID");
+            }
+            tokio::spawn(email_job(this.clone(), id));
+        }
+        Ok(())
+    }
+
+    pub fn enqueue(&self, id: Uuid) {
+        let _ = self.queue.send(id);
+    }
+
+    /// The path of a job's finished ZIP.
+    pub fn zip_path(&self, id: Uuid) -> PathBuf {
+        self.exports_dir.join(format!("{id}.zip"))
+    }
+
+    /// The download URL of a job's export.
+    pub fn download_url(&self, id: Uuid, expires: i64) -> String {
+        format!(
+            "{}/downloads/{}",
+            self.public_url,
+            self.key.sign_download(id, expires)
+        )
+    }
+
+    /// Cancels a job (see [`JobStore::cancel`]); a running build stops at
+    /// its next progress report.
+    pub fn cancel(&self, id: Uuid) -> Result<Cancel> {
+        // NOTE: the `sending` lock is held across the check and the update,
+        // and `email_job` takes it to enter a transaction, so a cancel can
+        // never slip between "email accepted" and "recorded as emailed".
+        let sending = lock(&self.sending);
+        let out = self.store.cancel(id, now_ms(), sending.contains(&id))?;
+        drop(sending);
+        if let Cancel::Cancelled(_) = out {
+            if let Some(flag) = lock(&self.cancels).get(&id) {
+                flag.store(true, Ordering::SeqCst);
+            }
+            let _ = std::fs::remove_file(self.zip_path(id));
+        }
+        Ok(out)
+    }
+}
+
+async fn dispatcher(b: Arc<Backend>, mut rx: mpsc::UnboundedReceiver<Uuid>) {
+    let sem = Arc::new(Semaphore::new(b.workers));
+    while let Some(id) = rx.recv().await {
+        let Ok(permit) = sem.clone().acquire_owned().await else {
+            return;
+        };
+        let b = b.clone();
+        tokio::spawn(async move {
+            let built = build_job(b.clone(), id).await;
+            drop(permit);
+            if built {
+                email_job(b, id).await;
+            }
+        });
+    }
+}
+
+/// Builds the ZIP of a queued job. True when the job is `ready`.
+async fn build_job(b: Arc<Backend>, id: Uuid) -> bool {
+    let job = match b.store.get(id) {
+        Ok(Some(j)) if j.status == JobStatus::Queued => j,
+        Ok(_) => return false,
+        Err(e) => {
+            tracing::error!(job = %id, error = %format!("{e:#}"), "could not read the job");
+            return false;
+        }
+    };
+    let expires = chrono::Utc::now().timestamp() + b.link_ttl.as_secs() as i64;
+    match b.store.start(id, now_ms(), expires) {
+        Ok(true) => {}
+        Ok(false) => return false,
+        Err(e) => {
+            tracing::error!(job = %id, error = %format!("{e:#}"), "could not start the job");
+            return false;
+        }
+    }
+    tracing::info!(job = %id, workspace = %job.workspace_id, "building export");
+    let flag = Arc::new(AtomicBool::new(false));
+    lock(&b.cancels).insert(id, flag.clone());
+    let bb = b.clone();
+    let started = Instant::now();
+    let res = tokio::task::spawn_blocking(move || build_zip(&bb, &job, expires, &flag)).await;
+    lock(&b.cancels).remove(&id);
+    match res {
+        Ok(Ok(())) => match b.store.ready(id, now_ms()) {
+            Ok(true) => {
+                tracing::info!(job = %id, "export built in {:?}", started.elapsed());
+                true
+            }
+            _ => {
+                let _ = std::fs::remove_file(b.zip_path(id));
+                false
+            }
+        },
+        Ok(Err(BuildError::Cancelled)) => {
+            tracing::info!(job = %id, "export cancelled");
+            false
+        }
+        Ok(Err(BuildError::Failed(e))) => {
+            tracing::error!(job = %id, error = %e, "export failed");
+            let _ = b.store.fail(id, &e, now_ms());
+            false
+        }
+        Err(e) => {
+            let msg = format!("the export worker stopped: {e}");
+            tracing::error!(job = %id, error = %msg);
+            let _ = b.store.fail(id, &msg, now_ms());
+            false
+        }
+    }
+}
+
+enum BuildError {
+    Cancelled,
+    Failed(String),
+}
+
+fn build_zip(
+    b: &Backend,
+    job: &JobRow,
+    expires: i64,
+    cancel: &AtomicBool,
+) -> Result<(), BuildError> {
+    let ws = b.demo.workspace(job.workspace_id).ok_or_else(|| {
+        BuildError::Failed(format!("workspace {} no longer exists", job.workspace_id))
+    })?;
+    let part = b.exports_dir.join(format!("{}.zip.part", job.id));
+    let fail = |what: &str, e: &dyn std::fmt::Display| BuildError::Failed(format!("{what}: {e}"));
+    // NOTE: File::create truncates: a job re-run after a restart rewrites its
+    // ZIP from scratch rather than trusting a half-written file.
+    let file = std::fs::File::create(&part).map_err(|e| fail("could not create the ZIP", &e))?;
+    let url_for = |a: &Attachment| {
+        format!(
+            "{}/attachments/{}",
+            b.public_url,
+            b.key.sign_attachment(job.id, a.id, expires)
+        )
+    };
+    let opts = ExportOptions {
+        exported_at: chrono::Utc::now().timestamp(),
+        link_expires_at: expires,
+        large_attachment_url: &url_for,
+        scratch_dir: Some(&b.exports_dir),
+    };
+    let mut last = Instant::now() - PROGRESS_EVERY;
+    let mut last_phase = String::new();
+    let mut progress = |phase: &str, f: f64| -> bool {
+        if cancel.load(Ordering::SeqCst) {
+            return false;
+        }
+        if phase != last_phase || last.elapsed() >= PROGRESS_EVERY {
+            last = Instant::now();
+            last_phase.clear();
+            last_phase.push_str(phase);
+            // Scaled so that 1.0 means "emailed is next", not "writing done".
+            match b.store.progress(job.id, phase, f * 0.98) {
+                Ok(still_running) => return still_running,
+                Err(e) => {
+                    tracing::warn!(job = %job.id, error = %format!("{e:#}"), "could not record progress")
+                }
+            }
+        }
+        true
+    };
+    let result = write_export(
+        ws,
+        std::io::BufWriter::with_capacity(1 << 20, file),
+        &opts,
+        &mut progress,
+    );
+    let w = match result {
+        Ok((w, summary)) => {
+            tracing::info!(job = %job.id, records = ?summary.counts, "export written");
+            w
+        }
+        Err(ExportError::Cancelled) => {
+            let _ = std::fs::remove_file(&part);
+            return Err(BuildError::Cancelled);
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&part);
+            return Err(fail("could not write the export", &e));
+        }
+    };
+    let file = w
+        .into_inner()
+        .map_err(|e| fail("could not write the ZIP", &e.error().to_string()))?;
+    file.sync_all()
+        .map_err(|e| fail("could not write the ZIP", &e))?;
+    drop(file);
+    let _ = b.store.progress(job.id, "uploading", 0.99);
+    std::fs::rename(&part, b.zip_path(job.id)).map_err(|e| fail("could not store the ZIP", &e))?;
+    if let Ok(d) = std::fs::File::open(&b.exports_dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Emails the link of a `ready` job, retrying with backoff; the job shows
+/// the last error while it retries.
+async fn email_job(b: Arc<Backend>, id: Uuid) {
+    let mut attempt: i64 = 0;
+    loop {
+        let job = match b.store.get(id) {
+            Ok(Some(j)) if j.status == JobStatus::Ready => j,
+            _ => return,
+        };
+        let Some(expires) = job.link_expires_at else {
+            let _ = b.store.fail(id, "the job has no link expiry", now_ms());
+            return;
+        };
+        if chrono::Utc::now().timestamp() >= expires {
+            let _ = b.store.fail(
+                id,
+                "the link expired before the email could be delivered",
+                now_ms(),
+            );
+            return;
+        }
+        let msg = match compose(&b, &job, expires) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = b.store.fail(id, &format!("{e:#}"), now_ms());
+                return;
+            }
+        };
+        if !b.enter_sending(id) {
+            return;
+        }
+        let result = b.mailer.deliver(&msg, &mail::outbox_name(id)).await;
+        match result {
+            Ok(()) => {
+                b.leave_sending(id, true);
+                return;
+            }
+            Err(e) => {
+                b.leave_sending(id, false);
+                attempt += 1;
+                if attempt >= EMAIL_MAX_ATTEMPTS {
+                    let _ = b.store.fail(
+                        id,
+                        &format!(
+                            "the link email could not be delivered after {attempt} attempts: {e}"
+                        ),
+                        now_ms(),
+                    );
+                    return;
+                }
+                let delay = backoff(attempt);
+                tracing::warn!(job = %id, attempt, error = %e, "link email not delivered; retrying in {delay:?}");
+                let _ = b.store.set_error(
+                    id,
+                    &format!(
+                        "email not delivered (attempt {attempt}), retrying in {}s: {e}",
+                        delay.as_secs().max(1)
+                    ),
+                );
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+impl Backend {
+    /// Records the sent-marker and marks the job as in an SMTP transaction;
+    /// false if the job is no longer `ready`.
+    fn enter_sending(&self, id: Uuid) -> bool {
+        let mut sending = lock(&self.sending);
+        match self.store.begin_email(id, now_ms()) {
+            Ok(true) => {
+                sending.insert(id);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Ends the SMTP transaction; when `accepted`, records `emailed` under
+    /// the same lock that a cancel takes.
+    fn leave_sending(&self, id: Uuid, accepted: bool) {
+        let mut sending = lock(&self.sending);
+        if accepted {
+            match self.store.emailed(id, now_ms()) {
+                Ok(true) => tracing::info!(job = %id, "link emailed"),
+                Ok(false) => tracing::warn!(job = %id, "link emailed, but the job had changed"),
+                Err(e) => {
+                    tracing::error!(job = %id, error = %format!("{e:#}"), "could not record the email")
+                }
+            }
+        }
+        sending.remove(&id);
+    }
+}
+
+fn backoff(attempt: i64) -> Duration {
+    let exp = EMAIL_RETRY_BASE.saturating_mul(1u32 << (attempt - 1).clamp(0, 16) as u32);
+    let d = exp.min(EMAIL_RETRY_CAP);
+    let jitter = rand::thread_rng().gen_range(0..=d.as_millis() as u64 / 4);
+    d + Duration::from_millis(jitter)
+}
+
+fn compose(b: &Backend, job: &JobRow, expires: i64) -> Result<lettre::Message> {
+    let ws = b
+        .demo
+        .workspace(job.workspace_id)
+        .context("the workspace no longer exists")?;
+    let member = ws.member(job.requested_by);
+    let url = b.download_url(job.id, expires);
+    mail::compose(
+        &b.from,
+        &mail::LinkEmail {
+            job_id: job.id,
+            to_email: &job.deliver_to,
+            to_name: member.map(|m| m.name.as_str()).unwrap_or(""),
+            workspace: &ws.name,
+            url: &url,
+            expires_at: expires,
+            size: ws.size(),
+        },
+    )
+}

@@ -1,0 +1,512 @@
+//! Every call of the export backend API v1 over real HTTP against the real
+//! `concierge backend serve`: success and error answers, authentication
+//! (401), authorization (403), idempotency (200 / 409), cancel, and the
+//! error body `{"error": {"code", "message"}}`.
+
+mod backend_support;
+
+use backend_support::*;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn assert_error(r: &Resp, status: u16, code: &str) {
+    assert_eq!(r.status, status, "{}", r.text());
+    assert!(
+        r.content_type.starts_with("application/json"),
+        "{}",
+        r.content_type
+    );
+    let v = r.json();
+    assert_eq!(v["error"]["code"], code, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{v}"
+    );
+    assert!(!r.text().contains(TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_v1_route_needs_the_bearer_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let http = server.http();
+    let ws = http.workspace_id(ACME).await;
+    let routes = [
+        ("GET", "/v1/workspaces".to_string()),
+        ("GET", format!("/v1/workspaces/{ws}")),
+        ("GET", "/v1/members?email=owner@acme.example".to_string()),
+        ("POST", "/v1/exports".to_string()),
+        ("GET", format!("/v1/exports?workspace_id={ws}")),
+        ("GET", format!("/v1/exports/{ws}")),
+        ("POST", format!("/v1/exports/{ws}/cancel")),
+    ];
+    for (method, path) in &routes {
+        let url = http.url(path);
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let cases = [
+            ("none", http.c.request(m.clone(), &url)),
+            (
+                "wrong",
+                http.c.request(m.clone(), &url).bearer_auth("wrong-token"),
+            ),
+            (
+                "prefix",
+                http.c
+                    .request(m.clone(), &url)
+                    .bearer_auth(&TOKEN[..TOKEN.len() - 1]),
+            ),
+            (
+                "basic",
+                http.c
+                    .request(m.clone(), &url)
+                    .header("authorization", format!("Basic {TOKEN}")),
+            ),
+        ];
+        for (what, rb) in cases {
+            let rb = rb.header("idempotency-key", "k").json(&json!({}));
+            let r = http.send(rb).await;
+            assert_error(&r, 401, "unauthorized");
+            let _ = what;
+        }
+    }
+    // the scheme is case-insensitive (RFC 7235)
+    let r = http
+        .send(
+            http.c
+                .get(http.url("/v1/workspaces"))
+                .header("authorization", format!("bearer {TOKEN}")),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // the links and the health check need no token
+    assert_eq!(http.get_anon("/healthz").await.status, 200);
+    // the token never reaches the log
+    assert!(!server.log().contains(TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspaces_and_members() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let http = server.http();
+
+    let all = http.get("/v1/workspaces").await;
+    assert_eq!(all.status, 200);
+    let all = all.json();
+    let names: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec![ACME, NORTHWIND, GLOBEX]);
+    for w in all.as_array().unwrap() {
+        uuid::Uuid::parse_str(w["id"].as_str().unwrap()).unwrap();
+        chrono::DateTime::parse_from_rfc3339(w["created_at"].as_str().unwrap()).unwrap();
+        assert_eq!(w.as_object().unwrap().len(), 3);
+    }
+    // exact, case-insensitive name
+    let one = http.get("/v1/workspaces?name=aCmE%20sUpPoRt").await.json();
+    assert_eq!(one.as_array().unwrap().len(), 1);
+    assert_eq!(one[0]["name"], ACME);
+    assert_eq!(http.get("/v1/workspaces?name=Acme").await.json(), json!([]));
+
+    // ids are stable across restarts (same seed): a second server agrees
+    let dir2 = tempfile::tempdir().unwrap();
+    let other = Server::start(dir2.path(), &[]);
+    assert_eq!(other.http().get("/v1/workspaces").await.json(), all);
+    drop(other);
+
+    // a workspace with its size
+    let ws = http.workspace_id(ACME).await;
+    let r = http.get(&format!("/v1/workspaces/{ws}")).await;
+    assert_eq!(r.status, 200);
+    let d = r.json();
+    assert_eq!(d["name"], ACME);
+    let size = &d["size"];
+    for k in [
+        "conversations",
+        "messages",
+        "internal_notes",
+        "customers",
+        "articles",
+        "categories",
+        "routing_rules",
+        "members",
+        "attachments",
+        "attachment_bytes",
+        "large_attachments",
+    ] {
+        assert!(size[k].is_u64(), "{k} missing: {size}");
+    }
+    assert_eq!(size["large_attachments"], 1);
+    assert_eq!(size["members"], 3);
+    let g = http.workspace_id(GLOBEX).await;
+    let gs = http.get(&format!("/v1/workspaces/{g}")).await.json()["size"].clone();
+    assert!(gs["messages"].as_u64().unwrap() > 2_000_000, "{gs}");
+    assert!(gs["customers"].as_u64().unwrap() >= 40_000, "{gs}");
+    let n = http.workspace_id(NORTHWIND).await;
+    let ns = http.get(&format!("/v1/workspaces/{n}")).await.json()["size"].clone();
+    assert!(
+        (100_000..200_000).contains(&ns["messages"].as_u64().unwrap()),
+        "{ns}"
+    );
+
+    assert_error(
+        &http
+            .get(&format!("/v1/workspaces/{}", uuid::Uuid::new_v4()))
+            .await,
+        404,
+        "workspace_not_found",
+    );
+    assert_error(
+        &http.get("/v1/workspaces/not-a-uuid").await,
+        404,
+        "workspace_not_found",
+    );
+
+    // members by account email (case-insensitive)
+    let m = http.get("/v1/members?email=OWNER@acme.example").await;
+    assert_eq!(m.status, 200);
+    let m = m.json();
+    assert_eq!(m.as_array().unwrap().len(), 1);
+    assert_eq!(m[0]["role"], "owner");
+    assert_eq!(m[0]["workspace_id"], ws);
+    assert_eq!(m[0]["workspace_name"], ACME);
+    assert_eq!(m[0]["email"], "owner@acme.example");
+    assert!(m[0]["name"].is_string());
+    uuid::Uuid::parse_str(m[0]["member_id"].as_str().unwrap()).unwrap();
+    for (email, role) in [
+        ("admin@acme.example", "admin"),
+        ("agent@acme.example", "agent"),
+        ("ops@northwind.example", "owner"),
+        ("it@globex.example", "admin"),
+        ("ceo@globex.example", "owner"),
+    ] {
+        let r = http.get(&format!("/v1/members?email={email}")).await.json();
+        assert_eq!(r[0]["role"], role, "{email}");
+    }
+    assert_eq!(
+        http.get("/v1/members?email=nobody@acme.example")
+            .await
+            .json(),
+        json!([])
+    );
+    assert_error(&http.get("/v1/members").await, 400, "invalid_request");
+
+    // unknown routes and methods answer JSON errors too
+    assert_error(&http.get("/v1/nothing-here").await, 404, "not_found");
+    let r = http
+        .send(http.c.delete(http.url("/v1/workspaces")).bearer_auth(TOKEN))
+        .await;
+    assert_error(&r, 405, "method_not_allowed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_exports_idempotency_and_authorization() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let http = server.http();
+    let ws = http.workspace_id(ACME).await;
+    let nw = http.workspace_id(NORTHWIND).await;
+    let owner = http.member_id("owner@acme.example", &ws).await;
+    let agent = http.member_id("agent@acme.example", &ws).await;
+    let nw_owner = http.member_id("ops@northwind.example", &nw).await;
+    let body = |member: &str, mid: &str| json!({"workspace_id": ws, "requested_by": member, "request_message_id": mid, "note": "scope confirmed"});
+
+    // no Idempotency-Key → 400
+    assert_error(
+        &http.post("/v1/exports", None, &body(&owner, "a@x")).await,
+        400,
+        "idempotency_key_required",
+    );
+    assert_error(
+        &http
+            .post("/v1/exports", Some(""), &body(&owner, "a@x"))
+            .await,
+        400,
+        "idempotency_key_required",
+    );
+    // malformed bodies → 400
+    for bad in [
+        json!({"workspace_id": ws}),
+        json!({"workspace_id": "nope", "requested_by": owner, "request_message_id": "m"}),
+        json!({"workspace_id": ws, "requested_by": owner, "request_message_id": ""}),
+        // the request never carries an address to send data to
+        json!({"workspace_id": ws, "requested_by": owner, "request_message_id": "m", "deliver_to": "attacker@evil.example"}),
+    ] {
+        assert_error(
+            &http.post("/v1/exports", Some("bad-body"), &bad).await,
+            400,
+            "invalid_request",
+        );
+    }
+    // an agent may not export → 403; nor may a member of another workspace
+    assert_error(
+        &http
+            .post("/v1/exports", Some("agent-1"), &body(&agent, "b@x"))
+            .await,
+        403,
+        "not_owner_or_admin",
+    );
+    assert_error(
+        &http
+            .post("/v1/exports", Some("other-ws-1"), &body(&nw_owner, "b@x"))
+            .await,
+        403,
+        "not_owner_or_admin",
+    );
+    // unknown workspace / member → 404
+    assert_error(
+        &http
+            .post(
+                "/v1/exports",
+                Some("unknown-ws"),
+                &json!({"workspace_id": uuid::Uuid::new_v4(), "requested_by": owner, "request_message_id": "m"}),
+            )
+            .await,
+        404,
+        "workspace_not_found",
+    );
+    assert_error(
+        &http
+            .post(
+                "/v1/exports",
+                Some("unknown-member"),
+                &body(&uuid::Uuid::new_v4().to_string(), "m"),
+            )
+            .await,
+        404,
+        "member_not_found",
+    );
+
+    // 202 with a job; the address is the member's, masked
+    let r = http
+        .post(
+            "/v1/exports",
+            Some("key-1"),
+            &body(&owner, "req-1@acme.example"),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let job = r.json();
+    assert_eq!(job["workspace_id"], ws);
+    assert_eq!(job["deliver_to"], "o***@acme.example");
+    assert!(["queued", "running"].contains(&job["status"].as_str().unwrap()));
+    for k in [
+        "started_at",
+        "finished_at",
+        "emailed_at",
+        "link_expires_at",
+        "error",
+    ] {
+        assert!(job.get(k).is_some(), "{k} missing");
+    }
+    // the same key and body → the same job (200), never a second export
+    let again = http
+        .post(
+            "/v1/exports",
+            Some("key-1"),
+            &body(&owner, "req-1@acme.example"),
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(again.json()["id"], job["id"]);
+    // the same key with another body → 409
+    assert_error(
+        &http
+            .post(
+                "/v1/exports",
+                Some("key-1"),
+                &body(&owner, "req-2@acme.example"),
+            )
+            .await,
+        409,
+        "idempotency_conflict",
+    );
+    // concurrent retries of one new key → one job
+    let race_body = body(&owner, "req-3@acme.example");
+    let futs: Vec<_> = (0..5)
+        .map(|_| http.post("/v1/exports", Some("key-race"), &race_body))
+        .collect();
+    let results = futures_util::future::join_all(futs).await;
+    let ids: std::collections::HashSet<String> = results
+        .iter()
+        .map(|r| {
+            assert!(r.status == 202 || r.status == 200, "{}", r.text());
+            r.json()["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "one key started {} exports", ids.len());
+    assert_eq!(results.iter().filter(|r| r.status == 202).count(), 1);
+
+    // GET the job; unknown job → 404
+    let id = job["id"].as_str().unwrap();
+    let r = http.get(&format!("/v1/exports/{id}")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["id"], job["id"]);
+    assert_error(
+        &http
+            .get(&format!("/v1/exports/{}", uuid::Uuid::new_v4()))
+            .await,
+        404,
+        "job_not_found",
+    );
+    assert_error(&http.get("/v1/exports/123").await, 404, "job_not_found");
+
+    // the workspace's jobs, newest first
+    let list = http.get(&format!("/v1/exports?workspace_id={ws}")).await;
+    assert_eq!(list.status, 200);
+    let list = list.json();
+    let list_ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(list_ids.len(), 2);
+    assert_eq!(list_ids[1], id, "newest first");
+    assert_eq!(
+        http.get(&format!("/v1/exports?workspace_id={nw}"))
+            .await
+            .json(),
+        json!([])
+    );
+    assert_error(
+        &http
+            .get(&format!(
+                "/v1/exports?workspace_id={}",
+                uuid::Uuid::new_v4()
+            ))
+            .await,
+        404,
+        "workspace_not_found",
+    );
+
+    // both jobs complete (into the default Maildir outbox under --data)
+    for j in &list_ids {
+        http.wait_job(j, Duration::from_secs(120), |j| {
+            assert_ne!(j["status"], "failed", "{j}");
+            j["status"] == "emailed"
+        })
+        .await;
+    }
+    let outbox = std::fs::read_dir(dir.path().join("outbox/new"))
+        .unwrap()
+        .count();
+    assert_eq!(outbox, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let http = server.http();
+
+    // a big export, cancelled while queued or running
+    let r = http
+        .start_export(GLOBEX, "ceo@globex.example", "cancel-1")
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let c = http
+        .post(&format!("/v1/exports/{id}/cancel"), None, &json!({}))
+        .await;
+    assert_eq!(c.status, 200, "{}", c.text());
+    assert_eq!(c.json()["status"], "cancelled");
+    assert!(c.json()["finished_at"].is_string());
+    // cancelling again answers the cancelled job
+    let c = http
+        .post(&format!("/v1/exports/{id}/cancel"), None, &json!({}))
+        .await;
+    assert_eq!(c.status, 200);
+    assert_eq!(c.json()["status"], "cancelled");
+
+    // an emailed job can no longer be cancelled
+    let r = http
+        .start_export(ACME, "admin@acme.example", "cancel-2")
+        .await;
+    let done = r.json()["id"].as_str().unwrap().to_string();
+    http.wait_job(&done, Duration::from_secs(120), |j| {
+        j["status"] == "emailed"
+    })
+    .await;
+    assert_error(
+        &http
+            .post(&format!("/v1/exports/{done}/cancel"), None, &json!({}))
+            .await,
+        409,
+        "not_cancellable",
+    );
+    assert_error(
+        &http
+            .post(
+                &format!("/v1/exports/{}/cancel", uuid::Uuid::new_v4()),
+                None,
+                &json!({}),
+            )
+            .await,
+        404,
+        "job_not_found",
+    );
+
+    // the cancelled job stayed cancelled while the other one ran to the end
+    let j = http.get(&format!("/v1/exports/{id}")).await.json();
+    assert_eq!(j["status"], "cancelled", "{j}");
+    assert!(j["link_expires_at"].is_null());
+    let outbox: Vec<Value> = std::fs::read_dir(dir.path().join("outbox/new"))
+        .unwrap()
+        .flatten()
+        .map(|e| json!(e.file_name().to_string_lossy()))
+        .collect();
+    assert_eq!(outbox.len(), 1, "{outbox:?}");
+}
+
+#[test]
+fn serve_without_a_token_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["backend", "serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .env_remove("CONCIERGE_BACKEND_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("CONCIERGE_BACKEND_TOKEN"), "{err}");
+    assert!(out.stdout.is_empty());
+
+    // a malformed --link-ttl is a usage error
+    let out = std::process::Command::new(BIN)
+        .args(["backend", "serve", "--link-ttl", "7 weeks"])
+        .env("CONCIERGE_BACKEND_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_link_key_is_created_once_with_mode_0600() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("link.key");
+    let first = {
+        let _s = Server::start(dir.path(), &[]);
+        std::fs::read(&key).unwrap()
+    };
+    assert_eq!(first.len(), 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let _s = Server::start(dir.path(), &[]);
+    assert_eq!(
+        std::fs::read(&key).unwrap(),
+        first,
+        "the key changed on restart"
+    );
+}
