@@ -146,8 +146,8 @@ fn run(cli: Cli) -> Result<i32> {
     let config_path = cli.config.clone();
     match cli.command {
         None => {
-            eprintln!("concierge: the interactive screen is not built yet; try `concierge demo`, `concierge sync --once` or `concierge --help`");
-            Ok(2)
+            let cfg = Config::load(config_path.as_deref())?;
+            tui_cmd(cfg)
         }
         Some(Command::Inspect { authserv_id, files }) => {
             inspect(authserv_id, &files, config_path.as_deref())
@@ -271,7 +271,7 @@ fn sync_cmd(cfg: &Config, once: bool) -> Result<i32> {
     let poller = sync::Poller::start(imap, password, store_path, opts);
     for ev in poller.events.iter() {
         match ev {
-            PollerEvent::Synced(msgs) => {
+            PollerEvent::Synced(msgs, _) => {
                 for m in &msgs {
                     if !emit(&mut out, m)? {
                         return Ok(0);
@@ -465,5 +465,61 @@ fn reply_cmd(cfg: &Config, args: ReplyArgs) -> Result<i32> {
         &mut store, &sender, cfg, request_id, stem, &reply, None,
     ))?;
     println!("reply {id} sent to {}", reply.to);
+    Ok(0)
+}
+
+/// The screen, configured from the config file.
+fn tui_cmd(cfg: Config) -> Result<i32> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        anyhow::bail!("the screen needs a terminal; for scripts use `concierge sync --once` or `concierge inspect`");
+    }
+    let backend = match &cfg.backend {
+        Some(_) => Some(backend_client(&cfg)?),
+        None => None,
+    };
+    let sender = match &cfg.smtp {
+        Some(s) => Some(crate::mail::outgoing::Sender::smtp(s)?),
+        None => None,
+    };
+    let from = cfg
+        .smtp
+        .as_ref()
+        .and_then(|s| s.from.clone())
+        .unwrap_or_else(|| "hello@ochrehq.com".into());
+    let inbox = match cfg.intake.source {
+        SourceKind::Maildir => crate::tui::app::Inbox::Maildir(crate::config::expand_home(
+            cfg.intake
+                .maildir
+                .as_ref()
+                .context("[intake] maildir is not set")?,
+        )),
+        SourceKind::Imap => {
+            let imap = cfg.imap()?.clone();
+            let password = imap.password().context("[imap] password")?;
+            crate::tui::app::Inbox::Imap {
+                cfg: imap,
+                password,
+            }
+        }
+    };
+    let setup = crate::tui::app::Setup {
+        store_path: cfg.store_path()?,
+        operator: cfg.operator.name.clone(),
+        rates: cfg.estimate.clone(),
+        keys: crate::tui::keys::KeyMap::with_overrides(&cfg.keys)?,
+        templates: crate::mail::templates::Templates::load(
+            cfg.path.parent().map(|d| d.join("templates")).as_deref(),
+        )?,
+        backend,
+        sender,
+        from,
+        inbox,
+        authserv_id: cfg.intake.authserv_id.clone(),
+        outboxes: Vec::new(),
+        config: Some(cfg.clone()),
+        job_poll: std::time::Duration::from_secs(2),
+    };
+    crate::tui::app::run(setup)?;
     Ok(0)
 }

@@ -24,6 +24,9 @@ pub struct Config {
     pub store: Store,
     #[serde(default)]
     pub estimate: crate::estimate::Rates,
+    /// Key bindings: action → key or keys (see `concierge --help` and `?`).
+    #[serde(default)]
+    pub keys: std::collections::BTreeMap<crate::tui::keys::Action, crate::tui::keys::KeySpec>,
     /// The file this was read from (for error messages).
     #[serde(skip)]
     pub path: PathBuf,
@@ -244,6 +247,8 @@ impl Config {
                 _ => {}
             }
         }
+        crate::tui::keys::KeyMap::with_overrides(&self.keys)
+            .map_err(|e| anyhow!("config file {}: {e}", self.path.display()))?;
         self.estimate
             .validate()
             .map_err(|e| anyhow!("config file {}: {e}", self.path.display()))?;

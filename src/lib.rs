@@ -31,3 +31,4 @@ pub mod reply;
 pub mod secret;
 pub mod store;
 pub mod sync;
+pub mod tui;

@@ -25,6 +25,8 @@ pub struct SyncReport {
     pub stored: Vec<Inspected>,
     /// Messages looked at.
     pub seen: usize,
+    /// The requests that are new or whose thread grew.
+    pub request_ids: Vec<i64>,
 }
 
 /// One poll: list what is new, fetch in batches, inspect, store each batch
@@ -103,8 +105,11 @@ pub fn sync_once(
         let results = store.store_batch(&key, &items, cursor)?;
         report.seen += items.len();
         for ((msg, _, _), r) in items.into_iter().zip(results) {
-            if matches!(r, Stored::NewRequest(_) | Stored::Attached(_)) {
+            if let Stored::NewRequest(id) | Stored::Attached(id) = r {
                 report.stored.push(msg);
+                if !report.request_ids.contains(&id) {
+                    report.request_ids.push(id);
+                }
             }
         }
     }
@@ -116,8 +121,9 @@ pub fn sync_once(
 pub enum PollerEvent {
     /// Connected (or reconnected) and in sync.
     Connected { idle: bool },
-    /// A poll stored these export-related messages (possibly none).
-    Synced(Vec<Inspected>),
+    /// A poll stored these export-related messages (possibly none), for
+    /// these requests.
+    Synced(Vec<Inspected>, Vec<i64>),
     /// The connection dropped or could not be made; retrying after `retry_in`.
     Down { error: String, retry_in: Duration },
     /// A failure that retrying cannot fix (wrong password, untrusted
@@ -261,7 +267,10 @@ fn serve(
     loop {
         let report = sync_once(src, store, &opts.authserv_id)?;
         *attempt = 0;
-        if tx.send(PollerEvent::Synced(report.stored)).is_err() {
+        if tx
+            .send(PollerEvent::Synced(report.stored, report.request_ids))
+            .is_err()
+        {
             return Ok(());
         }
         if stop.load(Ordering::SeqCst) {

@@ -100,7 +100,7 @@ fn first_and_incremental_sync_never_mark_seen() {
     assert_eq!(fetches.len(), 12);
     for f in fetches.iter() {
         assert!(
-            !f.flags().iter().any(|fl| *fl == imap::types::Flag::Seen),
+            !f.flags().contains(&imap::types::Flag::Seen),
             "{:?}",
             f.flags()
         );
@@ -224,7 +224,7 @@ fn wait_for_synced(p: &Poller, message_id: &str, within: Duration) -> Vec<String
     let mut seen = Vec::new();
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         match p.events.recv_timeout(left) {
-            Ok(PollerEvent::Synced(msgs)) => {
+            Ok(PollerEvent::Synced(msgs, _)) => {
                 if msgs
                     .iter()
                     .any(|m| m.message_id.as_deref() == Some(message_id))
@@ -260,7 +260,7 @@ fn idle_delivers_a_new_request_without_waiting_for_the_poll() {
     // The initial (empty) sync, then the poller is in IDLE.
     assert!(matches!(
         p.events.recv_timeout(Duration::from_secs(20)).unwrap(),
-        PollerEvent::Synced(_)
+        PollerEvent::Synced(..)
     ));
     let mut s = d.imap_session();
     s.append("INBOX", &request(7, "Acme Support"))

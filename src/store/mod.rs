@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod replies;
+pub mod requests;
 
 use crate::intake::{Inspected, Kind};
 use anyhow::{Context, Result};
@@ -107,6 +108,30 @@ const MIGRATIONS: &[&str] = &[
         actual_hours      REAL NOT NULL,
         finished_at       TEXT NOT NULL
     );
+    "#,
+    // 3: what the screen tracks per request: the backend's view, notes,
+    // decisions, the export job.
+    r#"
+    ALTER TABLE requests ADD COLUMN workspace_verified INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE requests ADD COLUMN member_id TEXT;
+    ALTER TABLE requests ADD COLUMN role TEXT;
+    ALTER TABLE requests ADD COLUMN memberships TEXT;
+    ALTER TABLE requests ADD COLUMN size TEXT;
+    ALTER TABLE requests ADD COLUMN auth_override TEXT;
+    ALTER TABLE requests ADD COLUMN decision_reason TEXT;
+    ALTER TABLE requests ADD COLUMN approval_override TEXT;
+    ALTER TABLE requests ADD COLUMN idempotency_key TEXT;
+    ALTER TABLE requests ADD COLUMN job_id TEXT;
+    ALTER TABLE requests ADD COLUMN job TEXT;
+    CREATE TABLE notes (
+        id         INTEGER PRIMARY KEY,
+        request_id INTEGER NOT NULL REFERENCES requests(id),
+        author     TEXT NOT NULL,
+        text       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX notes_request ON notes(request_id);
+    CREATE INDEX requests_state ON requests(state);
     "#,
 ];
 

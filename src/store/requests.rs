@@ -1,0 +1,548 @@
+//! Requests as the screen shows them, and every change staff make to them.
+//!
+//! Each change is one transaction with its audit entry, written before the
+//! action it enables (an export is started only after its approval and
+//! idempotency key are stored; a note is stored before anything else
+//! happens), so a crash at any point leaves a state the next start resumes.
+
+use super::{audit, now, Store};
+use crate::intake::{Auth, Warning};
+use anyhow::{bail, Context, Result};
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// A membership of the requester's account, as the backend reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    pub member_id: String,
+    pub workspace_id: String,
+    pub workspace_name: String,
+    pub email: String,
+    pub role: String,
+}
+
+/// A workspace's size, as the backend reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SizeSnap {
+    pub conversations: u64,
+    pub messages: u64,
+    pub internal_notes: u64,
+    pub customers: u64,
+    pub articles: u64,
+    pub categories: u64,
+    pub routing_rules: u64,
+    pub members: u64,
+    pub attachments: u64,
+    pub attachment_bytes: u64,
+    pub large_attachments: u64,
+}
+
+impl SizeSnap {
+    pub fn for_estimate(&self) -> crate::estimate::Size {
+        crate::estimate::Size {
+            messages: self.messages,
+            customers: self.customers,
+            attachment_bytes: self.attachment_bytes,
+            large_attachments: self.large_attachments,
+        }
+    }
+}
+
+/// The last known state of the export job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSnap {
+    pub id: String,
+    pub status: String,
+    pub phase: Option<String>,
+    pub progress: f64,
+    pub created_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub emailed_at: Option<String>,
+    pub deliver_to: Option<String>,
+    pub link_expires_at: Option<String>,
+    pub error: Option<String>,
+}
+
+impl JobSnap {
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.status.as_str(), "emailed" | "failed" | "cancelled")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub author: String,
+    pub text: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplySnap {
+    pub id: i64,
+    pub template: String,
+    pub state: String,
+    pub to: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThreadMessage {
+    pub kind: String,
+    pub from: Option<String>,
+    pub from_name: Option<String>,
+    pub date: Option<String>,
+    pub subject: String,
+    pub body: String,
+}
+
+/// One request with everything the queue and the detail pane show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestView {
+    pub id: i64,
+    pub message_id: String,
+    /// new | waiting | approved | running | done | failed | rejected
+    pub state: String,
+    pub subject: String,
+    pub from: Option<String>,
+    pub from_name: Option<String>,
+    pub reply_to: Option<String>,
+    pub account_email: Option<String>,
+    pub received_at: String,
+    pub workspace_name: Option<String>,
+    pub workspace_id: Option<String>,
+    pub workspace_verified: bool,
+    pub member_id: Option<String>,
+    pub role: Option<String>,
+    pub memberships: Vec<Membership>,
+    pub size: Option<SizeSnap>,
+    pub auth: Auth,
+    pub warnings: Vec<Warning>,
+    pub auth_override: Option<String>,
+    pub decision_reason: Option<String>,
+    pub approval_override: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub job: Option<JobSnap>,
+    pub notes: Vec<Note>,
+    pub replies: Vec<ReplySnap>,
+    pub thread_len: usize,
+}
+
+impl RequestView {
+    /// The address the export link would go to: the account email.
+    pub fn account(&self) -> Option<&str> {
+        self.account_email.as_deref().or(self.from.as_deref())
+    }
+}
+
+/// What resolving a request against the backend found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolution {
+    pub account_email: String,
+    pub memberships: Vec<Membership>,
+    /// The workspace, when it could be identified.
+    pub workspace: Option<(String, String)>,
+    pub size: Option<SizeSnap>,
+}
+
+const SELECT: &str = "SELECT r.id, r.message_id, r.state, r.subject, r.requester, m.from_name, m.reply_to, r.account_email,
+    r.received_at, r.workspace_name, r.workspace_id, r.workspace_verified, r.member_id, r.role, r.memberships, r.size,
+    m.dkim, m.spf, m.dmarc, m.warnings, r.auth_override, r.decision_reason, r.approval_override, r.idempotency_key, r.job
+    FROM requests r JOIN messages m ON m.message_id = r.message_id";
+
+fn row_to_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestView> {
+    let json = |i: usize| -> rusqlite::Result<Option<String>> { r.get(i) };
+    Ok(RequestView {
+        id: r.get(0)?,
+        message_id: r.get(1)?,
+        state: r.get(2)?,
+        subject: r.get(3)?,
+        from: r.get(4)?,
+        from_name: r.get(5)?,
+        reply_to: r.get(6)?,
+        account_email: r.get(7)?,
+        received_at: r.get(8)?,
+        workspace_name: r.get(9)?,
+        workspace_id: r.get(10)?,
+        workspace_verified: r.get(11)?,
+        member_id: r.get(12)?,
+        role: r.get(13)?,
+        memberships: json(14)?
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default(),
+        size: json(15)?.and_then(|s| serde_json::from_str(&s).ok()),
+        auth: Auth {
+            dkim: r.get(16)?,
+            spf: r.get(17)?,
+            dmarc: r.get(18)?,
+        },
+        warnings: serde_json::from_str(&r.get::<_, String>(19)?).unwrap_or_default(),
+        auth_override: r.get(20)?,
+        decision_reason: r.get(21)?,
+        approval_override: r.get(22)?,
+        idempotency_key: r.get(23)?,
+        job: json(24)?.and_then(|s| serde_json::from_str(&s).ok()),
+        notes: Vec::new(),
+        replies: Vec::new(),
+        thread_len: 0,
+    })
+}
+
+impl Store {
+    /// Every request, with notes, replies and thread sizes, in a handful of
+    /// queries (the first frame of a 10,000-request store waits on this).
+    pub fn load_requests(&self) -> Result<Vec<RequestView>> {
+        let mut st = self.conn.prepare(&format!("{SELECT} ORDER BY r.id"))?;
+        let mut views: Vec<RequestView> = st
+            .query_map([], row_to_view)?
+            .collect::<rusqlite::Result<_>>()?;
+        let index: HashMap<i64, usize> = views.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
+        let mut st = self
+            .conn
+            .prepare("SELECT request_id, author, text, created_at FROM notes ORDER BY id")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
+                views[i].notes.push(Note {
+                    author: r.get(1)?,
+                    text: r.get(2)?,
+                    at: r.get(3)?,
+                });
+            }
+        }
+        let mut st = self.conn.prepare("SELECT request_id, id, template, state, to_addr, COALESCE(sent_at, created_at) FROM replies ORDER BY id")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
+                views[i].replies.push(ReplySnap {
+                    id: r.get(1)?,
+                    template: r.get(2)?,
+                    state: r.get(3)?,
+                    to: r.get(4)?,
+                    at: r.get(5)?,
+                });
+            }
+        }
+        let mut st = self.conn.prepare("SELECT request_id, COUNT(*) FROM messages WHERE request_id IS NOT NULL GROUP BY request_id")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
+                views[i].thread_len = r.get::<_, i64>(1)? as usize;
+            }
+        }
+        Ok(views)
+    }
+
+    /// One request, fresh from the store.
+    pub fn load_request(&self, id: i64) -> Result<RequestView> {
+        let mut v = self
+            .conn
+            .query_row(&format!("{SELECT} WHERE r.id = ?1"), [id], row_to_view)
+            .optional()?
+            .with_context(|| format!("no request {id} in the store"))?;
+        let mut st = self.conn.prepare(
+            "SELECT author, text, created_at FROM notes WHERE request_id = ?1 ORDER BY id",
+        )?;
+        v.notes = st
+            .query_map([id], |r| {
+                Ok(Note {
+                    author: r.get(0)?,
+                    text: r.get(1)?,
+                    at: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        v.replies = self
+            .replies(id)?
+            .into_iter()
+            .map(|r| ReplySnap {
+                id: r.id,
+                template: r.template,
+                state: r.state,
+                to: r.to,
+                at: String::new(),
+            })
+            .collect();
+        v.thread_len = self.conn.query_row(
+            "SELECT COUNT(*) FROM messages WHERE request_id = ?1",
+            [id],
+            |r| r.get::<_, i64>(0),
+        )? as usize;
+        Ok(v)
+    }
+
+    /// The thread's messages, oldest first (the detail pane's mail view).
+    pub fn thread_messages(&self, id: i64) -> Result<Vec<ThreadMessage>> {
+        let mut st = self.conn.prepare(
+            "SELECT kind, from_addr, from_name, date, subject, body FROM messages WHERE request_id = ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map([id], |r| {
+            Ok(ThreadMessage {
+                kind: r.get(0)?,
+                from: r.get(1)?,
+                from_name: r.get(2)?,
+                date: r.get(3)?,
+                subject: r.get(4)?,
+                body: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Records what the backend says about the requester and the workspace.
+    pub fn set_resolution(&mut self, id: i64, res: &Resolution, actor: &str) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let (ws_id, ws_name) = match &res.workspace {
+            Some((i, n)) => (Some(i.clone()), Some(n.clone())),
+            None => (None, None),
+        };
+        let member = ws_id
+            .as_ref()
+            .and_then(|w| res.memberships.iter().find(|m| &m.workspace_id == w));
+        tx.execute(
+            "UPDATE requests SET account_email = ?2, memberships = ?3,
+               workspace_id = COALESCE(?4, workspace_id), workspace_name = COALESCE(?5, workspace_name),
+               workspace_verified = ?6, member_id = ?7, role = ?8, size = COALESCE(?9, size), updated_at = ?10
+             WHERE id = ?1",
+            params![
+                id,
+                res.account_email,
+                serde_json::to_string(&res.memberships)?,
+                ws_id,
+                ws_name,
+                ws_id.is_some(),
+                member.map(|m| m.member_id.clone()),
+                member.map(|m| m.role.clone()),
+                res.size.map(|s| serde_json::to_string(&s)).transpose()?,
+                now()
+            ],
+        )?;
+        audit::append_tx(
+            &tx,
+            actor,
+            "request.resolved",
+            &format!("request:{id}"),
+            &serde_json::json!({
+                "account_email": res.account_email,
+                "workspace": res.workspace,
+                "role": member.map(|m| m.role.clone()),
+            }),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Points the request at a workspace staff chose (verified by the next
+    /// resolve against the backend).
+    pub fn set_workspace(
+        &mut self,
+        id: i64,
+        workspace_id: &str,
+        workspace_name: &str,
+        actor: &str,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE requests SET workspace_id = ?2, workspace_name = ?3, workspace_verified = 0, updated_at = ?4 WHERE id = ?1",
+            params![id, workspace_id, workspace_name, now()],
+        )?;
+        audit::append_tx(
+            &tx,
+            actor,
+            "request.workspace",
+            &format!("request:{id}"),
+            &serde_json::json!({ "workspace_id": workspace_id, "workspace_name": workspace_name }),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Adds a scope-confirmation note.
+    pub fn add_note(&mut self, id: i64, author: &str, text: &str) -> Result<()> {
+        if text.trim().is_empty() {
+            bail!("a note needs some text");
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO notes (request_id, author, text, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![id, author, text, now()],
+        )?;
+        audit::append_tx(
+            &tx,
+            author,
+            "note.added",
+            &format!("request:{id}"),
+            &serde_json::json!({ "text": text }),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Accepts a sender-authentication failure, with a typed reason.
+    pub fn override_auth(&mut self, id: i64, reason: &str, actor: &str) -> Result<()> {
+        if reason.trim().is_empty() {
+            bail!("an override needs a reason");
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE requests SET auth_override = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, reason, now()],
+        )?;
+        audit::append_tx(
+            &tx,
+            actor,
+            "auth.override",
+            &format!("request:{id}"),
+            &serde_json::json!({ "reason": reason }),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Approves: stores the decision and the idempotency key the export will
+    /// be started with. Refuses a request that is already approved or beyond.
+    pub fn approve(
+        &mut self,
+        id: i64,
+        key: &str,
+        override_reason: Option<&str>,
+        unmet: &[String],
+        actor: &str,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let state: String =
+            tx.query_row("SELECT state FROM requests WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })?;
+        if !matches!(state.as_str(), "new" | "waiting") {
+            bail!("request {id} is {state}; it cannot be approved again");
+        }
+        if !unmet.is_empty() && override_reason.is_none_or(|r| r.trim().is_empty()) {
+            bail!("approving with unmet checklist items needs an override reason");
+        }
+        tx.execute(
+            "UPDATE requests SET state = 'approved', idempotency_key = ?2, approval_override = ?3, updated_at = ?4 WHERE id = ?1",
+            params![id, key, override_reason, now()],
+        )?;
+        audit::append_tx(
+            &tx,
+            actor,
+            "request.approved",
+            &format!("request:{id}"),
+            &serde_json::json!({ "idempotency_key": key, "override": override_reason, "unmet": unmet }),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Rejects, with the reason the reply gives.
+    pub fn reject(&mut self, id: i64, reason: &str, actor: &str) -> Result<()> {
+        if reason.trim().is_empty() {
+            bail!("a rejection needs a reason");
+        }
+        let tx = self.conn.transaction()?;
+        let state: String =
+            tx.query_row("SELECT state FROM requests WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })?;
+        if !matches!(state.as_str(), "new" | "waiting") {
+            bail!("request {id} is {state}; it cannot be rejected now");
+        }
+        tx.execute(
+            "UPDATE requests SET state = 'rejected', decision_reason = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, reason, now()],
+        )?;
+        audit::append_tx(
+            &tx,
+            actor,
+            "request.rejected",
+            &format!("request:{id}"),
+            &serde_json::json!({ "reason": reason }),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records the job the backend started (or returned again for the same
+    /// key) and its latest state; the request's state follows the job's.
+    pub fn set_job(&mut self, id: i64, job: &JobSnap, actor: &str) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let old: Option<String> =
+            tx.query_row("SELECT job FROM requests WHERE id = ?1", [id], |r| r.get(0))?;
+        let old: Option<JobSnap> = old.and_then(|s| serde_json::from_str(&s).ok());
+        let state = match job.status.as_str() {
+            "emailed" => "done",
+            "failed" | "cancelled" => "failed",
+            _ => "running",
+        };
+        tx.execute(
+            "UPDATE requests SET job_id = ?2, job = ?3, state = ?4, updated_at = ?5 WHERE id = ?1",
+            params![id, job.id, serde_json::to_string(job)?, state, now()],
+        )?;
+        if old.as_ref().map(|o| (&o.id, &o.status)) != Some((&job.id, &job.status)) {
+            audit::append_tx(
+                &tx,
+                actor,
+                "job.status",
+                &format!("request:{id}"),
+                &serde_json::json!({ "job": job.id, "status": job.status, "error": job.error }),
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A failed job may be retried: back to `approved` with the same key is
+    /// not enough (the backend would return the failed job), so the key gets
+    /// a retry suffix, recorded before the new start.
+    pub fn retry_job(&mut self, id: i64, actor: &str) -> Result<String> {
+        let tx = self.conn.transaction()?;
+        let (state, key): (String, Option<String>) = tx.query_row(
+            "SELECT state, idempotency_key FROM requests WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if state != "failed" {
+            bail!("request {id} is {state}; only a failed export can be retried");
+        }
+        let base = key.unwrap_or_default();
+        let base = base.split("/retry").next().unwrap_or("").to_string();
+        let n: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM audit WHERE subject = ?1 AND action = 'job.retry'",
+            [format!("request:{id}")],
+            |r| r.get(0),
+        )?;
+        let new_key = format!("{base}/retry{}", n + 1);
+        tx.execute(
+            "UPDATE requests SET state = 'approved', idempotency_key = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, new_key, now()],
+        )?;
+        audit::append_tx(
+            &tx,
+            actor,
+            "job.retry",
+            &format!("request:{id}"),
+            &serde_json::json!({ "idempotency_key": new_key }),
+        )?;
+        tx.commit()?;
+        Ok(new_key)
+    }
+
+    /// Requests whose export must be started or followed (after a restart).
+    pub fn unfinished_jobs(&self) -> Result<Vec<i64>> {
+        let mut st = self.conn.prepare(
+            "SELECT id FROM requests WHERE state IN ('approved', 'running') ORDER BY id",
+        )?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Sets the state when a reply went out (`waiting` on the requester).
+    pub fn set_state(&mut self, id: i64, state: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE requests SET state = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, state, now()],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,1027 @@
+//! The loop and the workers.
+//!
+//! [`App`] owns the [`State`] and the [`Runtime`]; every event goes through
+//! [`App::handle`]: `update` decides, the runtime carries the commands out —
+//! store writes (local SQLite, with their audit entries) right away, network
+//! work on tokio tasks that report back through the channel. The terminal
+//! loop ([`run`]) only adds the terminal's events and drawing, so tests drive
+//! the same `App` through its channel without a terminal.
+
+use super::keys::KeyMap;
+use super::msg::{Command, Msg};
+use super::state::{Health, OutboxMail, State};
+use super::update::update;
+use crate::backend::{ApiError, BackendClient, ExportRequest, Job};
+use crate::estimate::Rates;
+use crate::mail::outgoing::{Reply, Sender};
+use crate::mail::templates::{Template, Templates};
+use crate::store::requests::{JobSnap, Membership, RequestView, Resolution, SizeSnap};
+use crate::store::Store;
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Where the inbox comes from.
+pub enum Inbox {
+    Maildir(PathBuf),
+    Imap {
+        cfg: crate::config::Connection,
+        password: crate::secret::Secret,
+    },
+    /// No inbox worker (tests feed requests themselves).
+    None,
+}
+
+/// Everything the app needs, already validated.
+pub struct Setup {
+    pub store_path: PathBuf,
+    pub operator: String,
+    pub rates: Rates,
+    pub keys: KeyMap,
+    pub templates: Templates,
+    pub backend: Option<BackendClient>,
+    pub sender: Option<Sender>,
+    /// The From of replies.
+    pub from: String,
+    pub inbox: Inbox,
+    pub authserv_id: String,
+    /// Maildirs whose mail the outbox view shows (the demo).
+    pub outboxes: Vec<PathBuf>,
+    /// For filing replies over IMAP (`\Answered`, Sent copy).
+    pub config: Option<crate::config::Config>,
+    /// Poll interval of the job follower at its fastest.
+    pub job_poll: Duration,
+}
+
+/// Work a worker hands back to the loop, to run with the runtime's store.
+pub type Apply = Box<dyn FnOnce(&mut Runtime) -> Vec<Msg> + Send>;
+
+/// A message for the loop: for `update`, or work for the runtime with the store.
+// NOTE: events are moved once through a channel; boxing the big ones buys nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Event {
+    Msg(Msg),
+    /// Runs on the loop with the runtime (store writes after network work).
+    Apply(Apply),
+}
+
+pub struct Runtime {
+    pub store: Store,
+    tx: mpsc::UnboundedSender<Event>,
+    backend: Option<Arc<BackendClient>>,
+    sender: Option<Arc<Sender>>,
+    templates: Templates,
+    rates: Rates,
+    operator: String,
+    from: String,
+    outboxes: Vec<PathBuf>,
+    config: Option<crate::config::Config>,
+    job_poll: Duration,
+    /// Jobs being followed (request ids), so one is never followed twice.
+    following: std::collections::HashSet<i64>,
+}
+
+pub struct App {
+    pub state: State,
+    pub runtime: Runtime,
+}
+
+fn msg(m: Msg) -> Event {
+    Event::Msg(m)
+}
+
+fn api_err(e: &ApiError) -> String {
+    crate::intake::sanitize::single_line(&e.to_string()).text
+}
+
+fn job_snap(j: &Job) -> JobSnap {
+    JobSnap {
+        id: j.id.to_string(),
+        status: j.status.as_str().to_string(),
+        phase: j.phase.clone(),
+        progress: j.progress,
+        created_at: Some(j.created_at.to_rfc3339()),
+        finished_at: j.finished_at.map(|t| t.to_rfc3339()),
+        emailed_at: j.emailed_at.map(|t| t.to_rfc3339()),
+        deliver_to: j.deliver_to.clone(),
+        link_expires_at: j.link_expires_at.map(|t| t.to_rfc3339()),
+        error: j.error.clone(),
+    }
+}
+
+impl App {
+    /// Opens the store, loads every request and starts the workers.
+    pub fn start(setup: Setup, tx: mpsc::UnboundedSender<Event>) -> Result<App> {
+        let store = Store::open(&setup.store_path)?;
+        let requests = store.load_requests()?;
+        let mut state = State::new(
+            requests,
+            setup.rates.clone(),
+            setup.operator.clone(),
+            chrono::Utc::now(),
+        );
+        state.keys = setup.keys;
+        state.has_outbox = !setup.outboxes.is_empty();
+        if setup.backend.is_none() {
+            state.backend = Health::Down("not configured".into());
+        }
+        let mut runtime = Runtime {
+            store,
+            tx: tx.clone(),
+            backend: setup.backend.map(Arc::new),
+            sender: setup.sender.map(Arc::new),
+            templates: setup.templates,
+            rates: setup.rates,
+            operator: setup.operator,
+            from: setup.from,
+            outboxes: setup.outboxes,
+            config: setup.config,
+            job_poll: setup.job_poll,
+            following: Default::default(),
+        };
+        start_inbox(
+            setup.inbox,
+            setup.store_path.clone(),
+            setup.authserv_id,
+            tx.clone(),
+        );
+        runtime.resume()?;
+        // Requests the backend has not been asked about yet.
+        let unresolved: Vec<i64> = state
+            .rows
+            .iter()
+            .filter(|r| {
+                !r.req.workspace_verified
+                    && r.req.memberships.is_empty()
+                    && matches!(r.req.state.as_str(), "new" | "waiting")
+            })
+            .map(|r| r.req.id)
+            .collect();
+        for id in unresolved {
+            if let Some(r) = state.row_mut(id) {
+                r.resolving = true;
+            }
+            runtime.dispatch(Command::Resolve { id });
+        }
+        Ok(App { state, runtime })
+    }
+
+    /// One event through update and the runtime.
+    pub fn handle(&mut self, event: Event) {
+        let mut queue = match event {
+            Event::Msg(m) => vec![m],
+            Event::Apply(f) => f(&mut self.runtime),
+        };
+        while let Some(m) = queue.pop() {
+            for cmd in update(&mut self.state, m) {
+                queue.extend(self.runtime.dispatch(cmd));
+            }
+        }
+    }
+}
+
+impl Runtime {
+    fn send(&self, e: Event) {
+        let _ = self.tx.send(e);
+    }
+
+    fn reload(&self, id: i64) -> Vec<Msg> {
+        match self.store.load_request(id) {
+            Ok(v) => vec![Msg::RequestUpdated(v)],
+            Err(e) => vec![Msg::Failed {
+                id,
+                what: "reading the store".into(),
+                error: format!("{e:#}"),
+            }],
+        }
+    }
+
+    fn failed(id: i64, what: &str, e: impl std::fmt::Display) -> Vec<Msg> {
+        vec![Msg::Failed {
+            id,
+            what: what.into(),
+            error: e.to_string(),
+        }]
+    }
+
+    /// After a restart: follow every job that was running, and start again
+    /// (with the stored idempotency key, so never twice) any approved export
+    /// whose start was not confirmed.
+    fn resume(&mut self) -> Result<()> {
+        for id in self.store.unfinished_jobs()? {
+            let req = self.store.load_request(id)?;
+            if req.job.is_some() {
+                self.follow(id, &req);
+            } else {
+                self.start_export(&req);
+            }
+        }
+        Ok(())
+    }
+
+    /// Carries out one command; returns messages to feed back right away.
+    pub fn dispatch(&mut self, cmd: Command) -> Vec<Msg> {
+        let actor = self.operator.clone();
+        match cmd {
+            Command::Resolve { id } => self.resolve(id),
+            Command::SaveResolution { id, resolution } => {
+                match self.store.set_resolution(id, &resolution, &actor) {
+                    Ok(()) => self.reload(id),
+                    Err(e) => Self::failed(id, "saving the lookup", e),
+                }
+            }
+            Command::SetAccountEmail { id, email } => {
+                match self.store.set_account_email(id, &email, &actor) {
+                    Ok(()) => {
+                        let mut out = self.reload(id);
+                        out.extend(self.resolve(id));
+                        out
+                    }
+                    Err(e) => Self::failed(id, "linking the account email", e),
+                }
+            }
+            Command::ChooseWorkspace {
+                id,
+                workspace_id,
+                workspace_name,
+            } => {
+                match self
+                    .store
+                    .set_workspace(id, &workspace_id, &workspace_name, &actor)
+                {
+                    Ok(()) => {
+                        let mut out = self.reload(id);
+                        out.extend(self.resolve(id));
+                        out
+                    }
+                    Err(e) => Self::failed(id, "choosing the workspace", e),
+                }
+            }
+            Command::AddNote { id, text } => match self.store.add_note(id, &actor, &text) {
+                Ok(()) => {
+                    let mut out = self.reload(id);
+                    out.push(Msg::Done {
+                        id,
+                        what: "note saved".into(),
+                    });
+                    out
+                }
+                Err(e) => Self::failed(id, "saving the note", e),
+            },
+            Command::OverrideAuth { id, reason } => {
+                match self.store.override_auth(id, &reason, &actor) {
+                    Ok(()) => self.reload(id),
+                    Err(e) => Self::failed(id, "recording the override", e),
+                }
+            }
+            Command::ComposeReply { id, template } => match self.compose(id, template) {
+                Ok(body) => vec![Msg::ReplyComposed { id, template, body }],
+                Err(e) => Self::failed(id, "composing the reply", format!("{e:#}")),
+            },
+            Command::SendReply { id, template, body } => self.send_reply(id, template, &body),
+            Command::Reject {
+                id,
+                template,
+                reason,
+            } => {
+                if let Err(e) = self.store.reject(id, &reason, &actor) {
+                    return Self::failed(id, "rejecting", e);
+                }
+                let mut out = self.reload(id);
+                match self.compose(id, template) {
+                    Ok(body) => out.extend(self.send_reply(id, template, &body)),
+                    Err(e) => out.extend(Self::failed(
+                        id,
+                        "composing the rejection reply",
+                        format!("{e:#}"),
+                    )),
+                }
+                out
+            }
+            Command::Approve {
+                id,
+                override_reason,
+                unmet,
+            } => {
+                let req = match self.store.load_request(id) {
+                    Ok(r) => r,
+                    Err(e) => return Self::failed(id, "approving", e),
+                };
+                let Some(ws) = req
+                    .workspace_id
+                    .as_deref()
+                    .and_then(|w| uuid::Uuid::parse_str(w).ok())
+                else {
+                    return Self::failed(id, "approving", "the workspace is not identified");
+                };
+                let key = crate::backend::idempotency_key(&req.message_id, ws);
+                if let Err(e) =
+                    self.store
+                        .approve(id, &key, override_reason.as_deref(), &unmet, &actor)
+                {
+                    return Self::failed(id, "approving", e);
+                }
+                let mut out = self.reload(id);
+                match self.store.load_request(id) {
+                    Ok(req) => self.start_export(&req),
+                    Err(e) => out.extend(Self::failed(id, "approving", e)),
+                }
+                out
+            }
+            Command::SaveJob { id, job } => self.save_job(id, &job),
+            Command::CancelJob { id } => {
+                let (Some(backend), Ok(req)) = (self.backend.clone(), self.store.load_request(id))
+                else {
+                    return Self::failed(id, "cancelling", "no backend");
+                };
+                let Some(job_id) = req
+                    .job
+                    .as_ref()
+                    .and_then(|j| uuid::Uuid::parse_str(&j.id).ok())
+                else {
+                    return Self::failed(id, "cancelling", "the export has not started yet");
+                };
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let ev = match backend.cancel(job_id).await {
+                        Ok(job) => {
+                            let snap = job_snap(&job);
+                            Event::Apply(Box::new(move |rt: &mut Runtime| {
+                                let mut out = rt.save_job(id, &snap);
+                                out.push(Msg::Done {
+                                    id,
+                                    what: "export cancelled".into(),
+                                });
+                                out
+                            }))
+                        }
+                        Err(e) => msg(Msg::Failed {
+                            id,
+                            what: "cancelling".into(),
+                            error: api_err(&e),
+                        }),
+                    };
+                    let _ = tx.send(ev);
+                });
+                vec![]
+            }
+            Command::RetryJob { id } => match self.store.retry_job(id, &actor) {
+                Ok(_) => {
+                    let out = self.reload(id);
+                    if let Ok(req) = self.store.load_request(id) {
+                        self.start_export(&req);
+                    }
+                    out
+                }
+                Err(e) => Self::failed(id, "retrying", e),
+            },
+            Command::Edit(text) => {
+                // The terminal loop handles the editor; without one, keep the text.
+                vec![Msg::Edited(text)]
+            }
+            Command::LoadOutbox => vec![Msg::Outbox(read_outboxes(&self.outboxes))],
+        }
+    }
+
+    fn compose(&self, id: i64, template: Template) -> Result<String> {
+        let mut target = self.store.reply_target(id)?;
+        if target.workspace_name.is_none() && template.is_rejection() {
+            target.workspace_name = Some("your workspace".into());
+        }
+        let req = self.store.load_request(id)?;
+        let facts = crate::reply::Facts {
+            size: req.size.map(|s| s.for_estimate()),
+            existing_request: Some(self.existing_request(&req)),
+            link_ttl_days: None,
+        };
+        let at = chrono::DateTime::parse_from_rfc3339(&req.received_at)
+            .map(|d| d.with_timezone(&chrono::Utc))
+            .unwrap_or_else(|_| chrono::Utc::now());
+        crate::reply::compose(
+            &target,
+            &self.templates,
+            &self.rates,
+            &self.operator,
+            template,
+            &facts,
+            at,
+        )
+    }
+
+    /// For `reject_duplicate`: the other open request for the same workspace.
+    fn existing_request(&self, req: &RequestView) -> String {
+        let others = self.store.load_requests().unwrap_or_default();
+        others
+            .iter()
+            .find(|o| {
+                o.id != req.id
+                    && o.workspace_id.is_some()
+                    && o.workspace_id == req.workspace_id
+                    && matches!(o.state.as_str(), "approved" | "running" | "new" | "waiting")
+            })
+            .map(|o| {
+                format!(
+                    "{} of {}",
+                    o.from_name.clone().or(o.from.clone()).unwrap_or_default(),
+                    &o.received_at[..10.min(o.received_at.len())]
+                )
+            })
+            .unwrap_or_else(|| "another request".into())
+    }
+
+    fn send_reply(&mut self, id: i64, template: Template, body: &str) -> Vec<Msg> {
+        let Some(sender) = self.sender.clone() else {
+            return Self::failed(id, "sending the reply", "no [smtp] configured");
+        };
+        let reply = match self
+            .store
+            .reply_target(id)
+            .and_then(|t| crate::reply::build(&self.from, &t, body))
+        {
+            Ok(r) => r,
+            Err(e) => return Self::failed(id, "building the reply", format!("{e:#}")),
+        };
+        let reply_id =
+            match self
+                .store
+                .reply_begin(id, template.file_stem(), &reply, &self.operator)
+            {
+                Ok(r) => r,
+                Err(e) => return Self::failed(id, "recording the reply", e),
+            };
+        let tx = self.tx.clone();
+        let config = self.config.clone();
+        tokio::spawn(async move {
+            let result = sender.send(&reply).await.map_err(|e| format!("{e:#}"));
+            let answered = result.is_ok();
+            let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
+                let outcome = result.as_ref().map(|_| ()).map_err(String::as_str);
+                if let Err(e) = rt.store.reply_finish(reply_id, outcome, &rt.operator) {
+                    return Runtime::failed(id, "recording the reply", e);
+                }
+                let mut out = rt.reload(id);
+                match result {
+                    Ok(()) => {
+                        out.push(Msg::Done {
+                            id,
+                            what: format!("{} sent to {}", template.file_stem(), reply.to),
+                        });
+                        if answered {
+                            rt.file_reply(id, reply_id, reply, config);
+                        }
+                    }
+                    Err(e) => out.extend(Runtime::failed(
+                        id,
+                        "sending the reply (it is kept; retry with `concierge reply --retry`)",
+                        e,
+                    )),
+                }
+                out
+            })));
+        });
+        vec![]
+    }
+
+    /// `\Answered` and the Sent copy, on a blocking thread.
+    fn file_reply(
+        &self,
+        id: i64,
+        reply_id: i64,
+        reply: Reply,
+        config: Option<crate::config::Config>,
+    ) {
+        let Some(cfg) = config else { return };
+        let (Some(imap), crate::config::SourceKind::Imap) = (cfg.imap.clone(), cfg.intake.source)
+        else {
+            return;
+        };
+        let Ok(answered) = self.store.reply_target(id).map(|t| t.answered.message_id) else {
+            return;
+        };
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = imap
+                .password()
+                .and_then(|pw| crate::inbox::imap::file_reply(&imap, &pw, &answered, &reply.bytes));
+            let ev = match result {
+                Ok((flagged, copied)) => Event::Apply(Box::new(move |rt: &mut Runtime| {
+                    let _ = rt.store.reply_imap_done(reply_id, flagged, copied);
+                    vec![]
+                })),
+                Err(e) => msg(Msg::Failed {
+                    id,
+                    what: "filing the reply over IMAP".into(),
+                    error: format!("{e:#}"),
+                }),
+            };
+            let _ = tx.send(ev);
+        });
+    }
+
+    fn save_job(&mut self, id: i64, job: &JobSnap) -> Vec<Msg> {
+        match self.store.set_job(id, job, &self.operator) {
+            Ok(()) => self.reload(id),
+            Err(e) => Self::failed(id, "saving the job", e),
+        }
+    }
+
+    /// Asks the backend about the requester and the workspace.
+    fn resolve(&mut self, id: i64) -> Vec<Msg> {
+        let Some(backend) = self.backend.clone() else {
+            return vec![Msg::Resolved {
+                id,
+                result: Err("no backend configured".into()),
+            }];
+        };
+        let req = match self.store.load_request(id) {
+            Ok(r) => r,
+            Err(e) => return Self::failed(id, "looking up", e),
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let result = resolve(&backend, &req).await;
+            let health = match &result {
+                Err(ApiError::Unreachable { detail }) => {
+                    Some(Health::Down(format!("unreachable: {detail}")))
+                }
+                Err(ApiError::Unauthorized) => Some(Health::Down("token rejected".into())),
+                Ok(_) => Some(Health::Up("backend".into())),
+                _ => None,
+            };
+            if let Some(h) = health {
+                let _ = tx.send(msg(Msg::Backend(h)));
+            }
+            let _ = tx.send(msg(Msg::Resolved {
+                id,
+                result: result.map_err(|e| api_err(&e)),
+            }));
+        });
+        vec![]
+    }
+
+    /// Starts (or, with the same key, finds again) the export of an approved
+    /// request, then follows it.
+    fn start_export(&mut self, req: &RequestView) {
+        let id = req.id;
+        let (Some(backend), Some(key)) = (self.backend.clone(), req.idempotency_key.clone()) else {
+            self.send(msg(Msg::Failed {
+                id,
+                what: "starting the export".into(),
+                error: "no backend configured".into(),
+            }));
+            return;
+        };
+        let parsed = (
+            req.workspace_id
+                .as_deref()
+                .and_then(|w| uuid::Uuid::parse_str(w).ok()),
+            req.member_id
+                .as_deref()
+                .and_then(|m| uuid::Uuid::parse_str(m).ok()),
+        );
+        let (Some(workspace_id), Some(requested_by)) = parsed else {
+            self.send(msg(Msg::Failed {
+                id,
+                what: "starting the export".into(),
+                error: "workspace or requester not identified".into(),
+            }));
+            return;
+        };
+        let note = req.notes.last().map(|n| n.text.clone());
+        let body = ExportRequest {
+            workspace_id,
+            requested_by,
+            request_message_id: req.message_id.clone(),
+            note,
+        };
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            // Retried with backoff while unreachable: the same key never starts a second export.
+            let mut attempt = 0u32;
+            loop {
+                match backend.start_export(&body, &key).await {
+                    Ok(job) => {
+                        let snap = job_snap(&job);
+                        let _ = tx.send(msg(Msg::Backend(Health::Up("backend".into()))));
+                        let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
+                            let out = rt.save_job(id, &snap);
+                            if let Ok(req) = rt.store.load_request(id) {
+                                rt.follow(id, &req);
+                            }
+                            out
+                        })));
+                        return;
+                    }
+                    Err(e @ ApiError::Unreachable { .. }) => {
+                        let wait = crate::sync::backoff(
+                            attempt,
+                            Duration::from_secs(1),
+                            Duration::from_secs(60),
+                        );
+                        attempt += 1;
+                        let _ = tx.send(msg(Msg::Backend(Health::Down(format!(
+                            "{}; retrying",
+                            api_err(&e)
+                        )))));
+                        tokio::time::sleep(wait).await;
+                    }
+                    Err(e) => {
+                        let error = api_err(&e);
+                        let snap = JobSnap {
+                            id: String::new(),
+                            status: "failed".into(),
+                            phase: None,
+                            progress: 0.0,
+                            created_at: None,
+                            finished_at: None,
+                            emailed_at: None,
+                            deliver_to: None,
+                            link_expires_at: None,
+                            error: Some(error.clone()),
+                        };
+                        let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
+                            let mut out = rt.save_job(id, &snap);
+                            out.extend(Runtime::failed(id, "starting the export", error));
+                            out
+                        })));
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Follows a job until it is emailed (or fails), with backoff while
+    /// nothing changes or the backend is down.
+    fn follow(&mut self, id: i64, req: &RequestView) {
+        let Some(backend) = self.backend.clone() else {
+            return;
+        };
+        let Some(job) = &req.job else { return };
+        if job.is_terminal() || !self.following.insert(id) {
+            return;
+        }
+        let Ok(job_id) = uuid::Uuid::parse_str(&job.id) else {
+            return;
+        };
+        let tx = self.tx.clone();
+        let fastest = self.job_poll;
+        let mut last = job.clone();
+        tokio::spawn(async move {
+            let mut wait = fastest;
+            loop {
+                tokio::time::sleep(wait).await;
+                match backend.job(job_id).await {
+                    Ok(j) => {
+                        let snap = job_snap(&j);
+                        let changed = snap != last;
+                        let done = j.status.is_terminal();
+                        if changed {
+                            last = snap.clone();
+                            let _ = tx.send(msg(Msg::Job { id, job: snap }));
+                        }
+                        if done {
+                            let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
+                                rt.following.remove(&id);
+                                vec![]
+                            })));
+                            return;
+                        }
+                        wait = if changed {
+                            fastest
+                        } else {
+                            (wait * 2).min(Duration::from_secs(30))
+                        };
+                    }
+                    Err(e) => {
+                        let _ = tx.send(msg(Msg::Backend(Health::Down(api_err(&e)))));
+                        wait = (wait * 2).min(Duration::from_secs(60));
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// The backend's view of a request: the requester's memberships (by account
+/// email), the workspace, its size.
+async fn resolve(backend: &BackendClient, req: &RequestView) -> Result<Resolution, ApiError> {
+    let email = req.account().unwrap_or_default().to_string();
+    let members = if email.is_empty() {
+        Vec::new()
+    } else {
+        backend.members(&email).await?
+    };
+    let memberships: Vec<Membership> = members
+        .iter()
+        .map(|m| Membership {
+            member_id: m.member_id.to_string(),
+            workspace_id: m.workspace_id.to_string(),
+            workspace_name: m.workspace_name.clone(),
+            email: m.email.clone(),
+            role: m.role.as_str().to_string(),
+        })
+        .collect();
+    // Which workspace: the id the mail gave, else its name, else the only
+    // workspace the requester belongs to.
+    let named = req.workspace_name.as_deref().map(str::to_lowercase);
+    let mut workspace: Option<(String, String)> = None;
+    if let Some(id) = req
+        .workspace_id
+        .as_deref()
+        .and_then(|w| uuid::Uuid::parse_str(w).ok())
+    {
+        match backend.workspace(id).await {
+            Ok(d) => workspace = Some((d.workspace.id.to_string(), d.workspace.name)),
+            Err(ApiError::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if workspace.is_none() {
+        if let Some(name) = &named {
+            workspace = memberships
+                .iter()
+                .find(|m| m.workspace_name.to_lowercase() == *name)
+                .map(|m| (m.workspace_id.clone(), m.workspace_name.clone()));
+            if workspace.is_none() {
+                if let Some(w) = backend
+                    .workspaces(req.workspace_name.as_deref())
+                    .await?
+                    .into_iter()
+                    .next()
+                {
+                    workspace = Some((w.id.to_string(), w.name));
+                }
+            }
+        } else if memberships.len() == 1 {
+            workspace = Some((
+                memberships[0].workspace_id.clone(),
+                memberships[0].workspace_name.clone(),
+            ));
+        }
+    }
+    let size = match &workspace {
+        Some((id, _)) => {
+            let id = uuid::Uuid::parse_str(id).map_err(|_| ApiError::NotFound {
+                code: "bad_id".into(),
+                message: id.clone(),
+            })?;
+            let s = backend.workspace(id).await?.size;
+            Some(SizeSnap {
+                conversations: s.conversations,
+                messages: s.messages,
+                internal_notes: s.internal_notes,
+                customers: s.customers,
+                articles: s.articles,
+                categories: s.categories,
+                routing_rules: s.routing_rules,
+                members: s.members,
+                attachments: s.attachments,
+                attachment_bytes: s.attachment_bytes,
+                large_attachments: s.large_attachments,
+            })
+        }
+        None => None,
+    };
+    Ok(Resolution {
+        account_email: email,
+        memberships,
+        workspace,
+        size,
+    })
+}
+
+/// The inbox worker: new requests arrive as `Msg::Requests`.
+fn start_inbox(
+    inbox: Inbox,
+    store_path: PathBuf,
+    authserv_id: String,
+    tx: mpsc::UnboundedSender<Event>,
+) {
+    match inbox {
+        Inbox::None => {}
+        Inbox::Maildir(dir) => {
+            tokio::task::spawn_blocking(move || {
+                let mut store = match Store::open(&store_path) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = tx.send(msg(Msg::Inbox(Health::Down(format!("{e:#}")))));
+                        return;
+                    }
+                };
+                let mut first = true;
+                loop {
+                    let result =
+                        crate::inbox::maildir::MaildirSource::new(&dir).and_then(|mut src| {
+                            crate::sync::sync_once(&mut src, &mut store, &authserv_id)
+                        });
+                    let ev = match result {
+                        Ok(report) => {
+                            if first {
+                                let _ = tx.send(msg(Msg::Inbox(Health::Up("Maildir".into()))));
+                                first = false;
+                            }
+                            let views: Vec<RequestView> = report
+                                .request_ids
+                                .iter()
+                                .filter_map(|&id| store.load_request(id).ok())
+                                .collect();
+                            (!views.is_empty()).then(|| msg(Msg::Requests(views)))
+                        }
+                        Err(e) => Some(msg(Msg::Inbox(Health::Down(format!("{e:#}"))))),
+                    };
+                    if let Some(ev) = ev {
+                        if tx.send(ev).is_err() {
+                            return;
+                        }
+                    }
+                    if tx.is_closed() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_secs(2));
+                }
+            });
+        }
+        Inbox::Imap { cfg, password } => {
+            let opts = crate::sync::PollerOptions {
+                authserv_id,
+                ..Default::default()
+            };
+            let poller = crate::sync::Poller::start(cfg, password, store_path.clone(), opts);
+            tokio::task::spawn_blocking(move || {
+                let store = Store::open(&store_path).ok();
+                for ev in poller.events.iter() {
+                    let m = match ev {
+                        crate::sync::PollerEvent::Connected { idle } => {
+                            Msg::Inbox(Health::Up(if idle {
+                                "IDLE".into()
+                            } else {
+                                "polling".into()
+                            }))
+                        }
+                        crate::sync::PollerEvent::Synced(_, ids) => {
+                            let views = store
+                                .as_ref()
+                                .map(|s| {
+                                    ids.iter()
+                                        .filter_map(|&id| s.load_request(id).ok())
+                                        .collect()
+                                })
+                                .unwrap_or_default();
+                            Msg::Requests(views)
+                        }
+                        crate::sync::PollerEvent::Down { error, retry_in } => {
+                            Msg::Inbox(Health::Down(format!(
+                                "{error}; retry in {}s",
+                                retry_in.as_secs().max(1)
+                            )))
+                        }
+                        crate::sync::PollerEvent::Fatal(e) => Msg::Inbox(Health::Down(e)),
+                    };
+                    if tx.send(msg(m)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// Reads the mail in the outbox Maildirs, newest first.
+pub fn read_outboxes(dirs: &[PathBuf]) -> Vec<OutboxMail> {
+    let mut files = Vec::new();
+    for d in dirs {
+        for sub in ["new", "cur"] {
+            if let Ok(rd) = std::fs::read_dir(d.join(sub)) {
+                files.extend(rd.flatten().map(|e| e.path()));
+            }
+        }
+    }
+    let mut mails: Vec<(std::time::SystemTime, OutboxMail)> = files
+        .iter()
+        .filter_map(|p| {
+            let raw = std::fs::read(p).ok()?;
+            let m = mail_parser::MessageParser::default().parse(&raw)?;
+            let clean = |s: &str| crate::intake::sanitize::single_line(s).text;
+            let to = m
+                .to()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .map(clean)
+                .unwrap_or_default();
+            let mtime = std::fs::metadata(p)
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            Some((
+                mtime,
+                OutboxMail {
+                    to,
+                    subject: clean(m.subject().unwrap_or("")),
+                    date: m.date().map(|d| d.to_rfc3339()).unwrap_or_default(),
+                    body: crate::intake::sanitize::multi_line(&m.body_text(0).unwrap_or_default())
+                        .text,
+                },
+            ))
+        })
+        .collect();
+    mails.sort_by_key(|m| std::cmp::Reverse(m.0));
+    mails.into_iter().map(|(_, m)| m).collect()
+}
+
+/// Runs the app on the terminal until the user quits.
+pub fn run(setup: Setup) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(run_async(setup))
+}
+
+async fn run_async(setup: Setup) -> Result<()> {
+    use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+    use futures_util::StreamExt;
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut app = App::start(setup, tx.clone())?;
+    let mut terminal = ratatui::init();
+    crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste).ok();
+    let mut events = EventStream::new();
+    let result: Result<()> = async {
+        terminal.draw(|f| super::ui::render(f, &mut app.state))?;
+        loop {
+            // Tick fast only while something moves on screen.
+            let animating = !app.state.pending.is_empty() || app.state.rows.iter().any(|r| r.resolving || matches!(r.req.state.as_str(), "approved" | "running"));
+            let tick = if animating { Duration::from_millis(500) } else { Duration::from_secs(30) };
+            let event = tokio::select! {
+                ev = events.next() => match ev {
+                    Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => Some(Event::Msg(Msg::Key(k))),
+                    Some(Ok(TermEvent::Paste(s))) => Some(Event::Msg(Msg::Paste(s))),
+                    Some(Ok(TermEvent::Resize(..))) => Some(Event::Msg(Msg::Resize)),
+                    Some(Ok(_)) => None,
+                    Some(Err(e)) => return Err(e.into()),
+                    None => return Ok(()),
+                },
+                Some(ev) = rx.recv() => Some(ev),
+                _ = tokio::time::sleep(tick) => Some(Event::Msg(Msg::Tick(chrono::Utc::now()))),
+            };
+            let Some(event) = event else { continue };
+            // $EDITOR needs the terminal: handle it here.
+            if let Event::Msg(Msg::Key(k)) = &event {
+                if k.code == crossterm::event::KeyCode::Char('e')
+                    && k.modifiers.contains(crossterm::event::KeyModifiers::CONTROL)
+                {
+                    if let super::state::Mode::Input { area, .. } = &app.state.mode {
+                        let text = area.lines().join("\n");
+                        ratatui::restore();
+                        let edited = edit_in_editor(&text);
+                        terminal = ratatui::init();
+                        terminal.clear()?;
+                        match edited {
+                            Ok(t) => app.handle(Event::Msg(Msg::Edited(t))),
+                            Err(e) => app.state.status = Some((format!("$EDITOR: {e:#}"), true)),
+                        }
+                        terminal.draw(|f| super::ui::render(f, &mut app.state))?;
+                        continue;
+                    }
+                }
+            }
+            app.state.now = chrono::Utc::now();
+            app.handle(event);
+            if app.state.quit {
+                return Ok(());
+            }
+            terminal.draw(|f| super::ui::render(f, &mut app.state))?;
+        }
+    }
+    .await;
+    crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste).ok();
+    ratatui::restore();
+    result
+}
+
+/// Opens `text` in `$VISUAL`/`$EDITOR` (default `vi`) and returns the result.
+fn edit_in_editor(text: &str) -> Result<String> {
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .unwrap_or_else(|_| "vi".into());
+    let argv = shell_words::split(&editor).context("$EDITOR is not a valid command line")?;
+    let (prog, args) = argv.split_first().context("$EDITOR is empty")?;
+    let dir = std::env::temp_dir().join(format!("concierge-edit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("reply.txt");
+    std::fs::write(&path, text)?;
+    let status = std::process::Command::new(prog)
+        .args(args)
+        .arg(&path)
+        .status()
+        .with_context(|| format!("cannot run {prog}"))?;
+    let out = std::fs::read_to_string(&path)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if !status.success() {
+        anyhow::bail!("{prog} exited with {status}; the text was kept as it was");
+    }
+    Ok(crate::intake::sanitize::multi_line(&out).text)
+}

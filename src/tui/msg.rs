@@ -1,0 +1,121 @@
+//! What happens ([`Msg`]) and what to do about it ([`Command`]).
+//!
+//! Workers and the terminal send `Msg`s; [`super::update::update`] turns
+//! each into state changes and `Command`s; the runtime ([`super::app`])
+//! carries the commands out (store writes first, then the network) and
+//! reports back with more `Msg`s.
+
+use super::state::{Health, OutboxMail};
+use crate::mail::templates::Template;
+use crate::store::requests::{JobSnap, RequestView, Resolution};
+use chrono::{DateTime, Utc};
+use crossterm::event::KeyEvent;
+
+// NOTE: messages are moved once through a channel; boxing the big ones buys nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// Pasted text (bracketed paste).
+    Paste(String),
+    Resize,
+    /// The clock moved (only sent while something on screen depends on it).
+    Tick(DateTime<Utc>),
+    /// The store's fresh copy of a request after a change.
+    RequestUpdated(RequestView),
+    /// New requests (or threads that grew) from the inbox.
+    Requests(Vec<RequestView>),
+    Inbox(Health),
+    Backend(Health),
+    /// The backend's answer about a request's requester and workspace.
+    Resolved {
+        id: i64,
+        result: Result<Resolution, String>,
+    },
+    /// A template rendered for a request, ready to edit.
+    ReplyComposed {
+        id: i64,
+        template: Template,
+        body: String,
+    },
+    /// The job's latest state from the backend.
+    Job {
+        id: i64,
+        job: JobSnap,
+    },
+    /// An operation finished.
+    Done {
+        id: i64,
+        what: String,
+    },
+    /// An operation failed; nothing was lost, it can be tried again.
+    Failed {
+        id: i64,
+        what: String,
+        error: String,
+    },
+    /// `$EDITOR` returned this text.
+    Edited(String),
+    Outbox(Vec<OutboxMail>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Ask the backend about the requester (memberships) and the workspace.
+    Resolve {
+        id: i64,
+    },
+    SaveResolution {
+        id: i64,
+        resolution: Resolution,
+    },
+    SetAccountEmail {
+        id: i64,
+        email: String,
+    },
+    ChooseWorkspace {
+        id: i64,
+        workspace_id: String,
+        workspace_name: String,
+    },
+    AddNote {
+        id: i64,
+        text: String,
+    },
+    OverrideAuth {
+        id: i64,
+        reason: String,
+    },
+    ComposeReply {
+        id: i64,
+        template: Template,
+    },
+    SendReply {
+        id: i64,
+        template: Template,
+        body: String,
+    },
+    Reject {
+        id: i64,
+        template: Template,
+        reason: String,
+    },
+    Approve {
+        id: i64,
+        override_reason: Option<String>,
+        unmet: Vec<String>,
+    },
+    SaveJob {
+        id: i64,
+        job: JobSnap,
+    },
+    CancelJob {
+        id: i64,
+    },
+    RetryJob {
+        id: i64,
+    },
+    /// Open the text in `$EDITOR`.
+    Edit(String),
+    LoadOutbox,
+}

@@ -1,0 +1,558 @@
+//! Everything the screen shows, as plain values: [`State`] is changed only
+//! by [`super::update::update`] and drawn only by [`super::ui::render`].
+
+use crate::estimate::{Estimate, Rates};
+use crate::mail::templates::Template;
+use crate::store::requests::RequestView;
+use chrono::{DateTime, Utc};
+use ratatui_textarea::TextArea;
+
+/// Queue tabs, in display order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    All,
+    New,
+    Waiting,
+    Ready,
+    Running,
+    Done,
+    Rejected,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 7] = [
+        Tab::All,
+        Tab::New,
+        Tab::Waiting,
+        Tab::Ready,
+        Tab::Running,
+        Tab::Done,
+        Tab::Rejected,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::All => "All",
+            Tab::New => "New",
+            Tab::Waiting => "Waiting",
+            Tab::Ready => "Ready",
+            Tab::Running => "Running",
+            Tab::Done => "Done",
+            Tab::Rejected => "Rejected",
+        }
+    }
+}
+
+/// The checklist of DESIGN.md that gates approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    WorkspaceIdentified,
+    OwnerOrAdmin,
+    SenderAuthenticated,
+    SpecificEstimateSent,
+    ScopeNoteWritten,
+}
+
+impl Check {
+    pub const ALL: [Check; 5] = [
+        Check::WorkspaceIdentified,
+        Check::OwnerOrAdmin,
+        Check::SenderAuthenticated,
+        Check::SpecificEstimateSent,
+        Check::ScopeNoteWritten,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Check::WorkspaceIdentified => "Workspace identified",
+            Check::OwnerOrAdmin => "Requester is an owner or admin",
+            Check::SenderAuthenticated => "Sender authenticated (DMARC pass)",
+            Check::SpecificEstimateSent => "Specific estimate sent (over 48 h)",
+            Check::ScopeNoteWritten => "Scope-confirmation note written",
+        }
+    }
+}
+
+/// One checklist item's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckState {
+    Met,
+    /// Met by an override with this typed reason.
+    Overridden(String),
+    /// Does not apply (e.g. the estimate is under 48 hours).
+    NotNeeded,
+    /// Not met, with why.
+    Unmet(String),
+}
+
+impl CheckState {
+    pub fn is_ok(&self) -> bool {
+        !matches!(self, CheckState::Unmet(_))
+    }
+}
+
+/// A request plus what the screen derives from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub req: RequestView,
+    pub estimate: Option<Estimate>,
+    /// When the promise falls due (from `estimate`).
+    pub due: Option<DateTime<Utc>>,
+    /// The tab it belongs to (besides All), derived from the state and checklist.
+    pub tab: Tab,
+    /// Whether a backend lookup for it is in flight.
+    pub resolving: bool,
+}
+
+impl Row {
+    pub fn new(req: RequestView, rates: &Rates) -> Row {
+        let mut row = Row {
+            req,
+            estimate: None,
+            due: None,
+            tab: Tab::New,
+            resolving: false,
+        };
+        row.refresh(rates);
+        row
+    }
+
+    /// Recomputes what is derived from the request.
+    pub fn refresh(&mut self, rates: &Rates) {
+        self.estimate = estimate_for(&self.req, rates);
+        self.due = self
+            .estimate
+            .as_ref()
+            .and_then(|e| DateTime::parse_from_rfc3339(&e.due).ok())
+            .map(|d| d.with_timezone(&Utc));
+        self.tab = self.compute_tab();
+    }
+
+    /// The checklist, item by item.
+    pub fn checklist(&self) -> Vec<(Check, CheckState)> {
+        let r = &self.req;
+        Check::ALL
+            .iter()
+            .map(|&c| {
+                let s = match c {
+                    Check::WorkspaceIdentified => {
+                        if r.workspace_verified && r.workspace_id.is_some() {
+                            CheckState::Met
+                        } else if r.workspace_name.is_some() {
+                            CheckState::Unmet("not found on the backend yet".into())
+                        } else {
+                            CheckState::Unmet("the mail names no workspace".into())
+                        }
+                    }
+                    Check::OwnerOrAdmin => match r.role.as_deref() {
+                        Some("owner") | Some("admin") => CheckState::Met,
+                        Some(role) => CheckState::Unmet(format!(
+                            "{} is {role}",
+                            r.account().unwrap_or("requester")
+                        )),
+                        None => CheckState::Unmet(format!(
+                            "{} is no member of this workspace",
+                            r.account().unwrap_or("the sender")
+                        )),
+                    },
+                    Check::SenderAuthenticated => {
+                        if r.auth.dmarc == "pass" {
+                            CheckState::Met
+                        } else if let Some(reason) = &r.auth_override {
+                            CheckState::Overridden(reason.clone())
+                        } else {
+                            CheckState::Unmet(format!("DMARC {}", r.auth.dmarc))
+                        }
+                    }
+                    Check::SpecificEstimateSent => match &self.estimate {
+                        Some(e) if e.over_48h => {
+                            if r.replies
+                                .iter()
+                                .any(|x| x.template == "estimate_over_48h" && x.state == "sent")
+                            {
+                                CheckState::Met
+                            } else {
+                                CheckState::Unmet(format!(
+                                    "{:.0} h of work: send the specific estimate",
+                                    e.hours
+                                ))
+                            }
+                        }
+                        Some(_) => CheckState::NotNeeded,
+                        None => CheckState::Unmet("size unknown".into()),
+                    },
+                    Check::ScopeNoteWritten => {
+                        if r.notes.is_empty() {
+                            CheckState::Unmet("no note yet".into())
+                        } else {
+                            CheckState::Met
+                        }
+                    }
+                };
+                (c, s)
+            })
+            .collect()
+    }
+
+    pub fn unmet(&self) -> Vec<String> {
+        self.checklist()
+            .into_iter()
+            .filter(|(_, s)| !s.is_ok())
+            .map(|(c, _)| c.label().to_string())
+            .collect()
+    }
+
+    fn compute_tab(&self) -> Tab {
+        match self.req.state.as_str() {
+            "new" | "waiting" if self.unmet().is_empty() => Tab::Ready,
+            "new" => Tab::New,
+            "waiting" => Tab::Waiting,
+            "approved" | "running" | "failed" => Tab::Running,
+            "done" => Tab::Done,
+            "rejected" => Tab::Rejected,
+            _ => Tab::New,
+        }
+    }
+
+    /// Lowercased text the `/` filter matches against.
+    pub fn haystack(&self) -> String {
+        let r = &self.req;
+        format!(
+            "#{} {} {} {} {} {} {}",
+            r.id,
+            r.workspace_name.as_deref().unwrap_or(""),
+            r.from.as_deref().unwrap_or(""),
+            r.from_name.as_deref().unwrap_or(""),
+            r.account_email.as_deref().unwrap_or(""),
+            r.subject,
+            r.state
+        )
+        .to_lowercase()
+    }
+}
+
+/// The estimate from the size the backend reported, counted from when the
+/// request arrived.
+pub fn estimate_for(req: &RequestView, rates: &Rates) -> Option<Estimate> {
+    let size = req.size?;
+    let at = DateTime::parse_from_rfc3339(&req.received_at)
+        .ok()?
+        .with_timezone(&Utc);
+    rates.estimate(&size.for_estimate(), at).ok()
+}
+
+/// How the queue is sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// Soonest due first (unknown last), then oldest.
+    Due,
+    /// Newest first.
+    Newest,
+    /// By workspace name.
+    Workspace,
+}
+
+impl Sort {
+    pub fn next(self) -> Sort {
+        match self {
+            Sort::Due => Sort::Newest,
+            Sort::Newest => Sort::Workspace,
+            Sort::Workspace => Sort::Due,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Sort::Due => "due",
+            Sort::Newest => "newest",
+            Sort::Workspace => "workspace",
+        }
+    }
+}
+
+/// What kind of text the input box is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputPurpose {
+    Note,
+    /// A reason for approving with unmet checklist items.
+    ApproveOverride,
+    /// A reason for accepting failed sender authentication.
+    AuthOverride,
+    /// The reason for a rejection, sent with the chosen template.
+    RejectReason(Template),
+    /// The body of a reply about to be sent.
+    ReplyBody(Template),
+    /// The account email to link the request to.
+    AccountEmail,
+}
+
+impl InputPurpose {
+    pub fn title(&self) -> String {
+        match self {
+            InputPurpose::Note => "Scope-confirmation note".into(),
+            InputPurpose::ApproveOverride => {
+                "Approve despite unmet items — reason (required)".into()
+            }
+            InputPurpose::AuthOverride => {
+                "Accept failed sender authentication — reason (required)".into()
+            }
+            InputPurpose::RejectReason(t) => {
+                format!("Reject ({}) — reason (required)", t.file_stem())
+            }
+            InputPurpose::ReplyBody(t) => format!("Reply: {}", t.file_stem()),
+            InputPurpose::AccountEmail => "Account email the link goes to".into(),
+        }
+    }
+
+    /// Multi-line (Enter inserts a newline; Ctrl-S submits).
+    pub fn multi_line(&self) -> bool {
+        matches!(self, InputPurpose::Note | InputPurpose::ReplyBody(_))
+    }
+}
+
+/// An action that cannot be undone, waiting for y/n.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Confirm {
+    Approve {
+        id: i64,
+        override_reason: Option<String>,
+    },
+    Reject {
+        id: i64,
+        template: Template,
+        reason: String,
+    },
+    SendReply {
+        id: i64,
+        template: Template,
+        body: String,
+    },
+    Cancel {
+        id: i64,
+    },
+    Retry {
+        id: i64,
+    },
+}
+
+impl Confirm {
+    pub fn question(&self) -> String {
+        match self {
+            Confirm::Approve {
+                id,
+                override_reason: None,
+            } => format!("Approve request #{id} and start the export?"),
+            Confirm::Approve {
+                id,
+                override_reason: Some(_),
+            } => {
+                format!("Approve request #{id} WITH AN OVERRIDE and start the export?")
+            }
+            Confirm::Reject { id, template, .. } => {
+                format!("Reject request #{id} and send {}?", template.file_stem())
+            }
+            Confirm::SendReply { id, template, .. } => {
+                format!("Send {} to request #{id}?", template.file_stem())
+            }
+            Confirm::Cancel { id } => format!("Cancel the running export of request #{id}?"),
+            Confirm::Retry { id } => format!("Start the failed export of request #{id} again?"),
+        }
+    }
+}
+
+/// A list to pick from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pick {
+    ReplyTemplate,
+    RejectTemplate,
+    /// One of the requester's workspaces (id, name).
+    Workspace(Vec<(String, String)>),
+}
+
+/// The screen's mode: what keys do.
+#[derive(Debug)]
+pub enum Mode {
+    Normal,
+    Filter,
+    Input {
+        purpose: InputPurpose,
+        area: Box<TextArea<'static>>,
+        error: Option<String>,
+    },
+    Pick {
+        pick: Pick,
+        selected: usize,
+    },
+    Confirm(Confirm),
+    Help,
+    /// The demo's outbox: mail Concierge and the backend sent.
+    Outbox {
+        selected: usize,
+    },
+}
+
+impl Mode {
+    pub fn is_normal(&self) -> bool {
+        matches!(self, Mode::Normal)
+    }
+}
+
+/// Connection health, shown in the status bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    Unknown,
+    Up(String),
+    Down(String),
+}
+
+/// A mail in the demo's outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMail {
+    pub to: String,
+    pub subject: String,
+    pub date: String,
+    pub body: String,
+}
+
+#[derive(Debug)]
+pub struct State {
+    pub rows: Vec<Row>,
+    /// Requests per tab, in `Tab::ALL` order (kept by `refilter`).
+    pub tab_counts: [usize; 7],
+    /// Indices into `rows` that the tab and filter show, in sort order.
+    pub visible: Vec<usize>,
+    pub tab: Tab,
+    pub sort: Sort,
+    pub filter: String,
+    /// Position in `visible`.
+    pub selected: usize,
+    /// First visible row of the queue list (kept by the renderer's height).
+    pub offset: usize,
+    pub detail_scroll: u16,
+    pub mode: Mode,
+    pub status: Option<(String, bool)>,
+    pub inbox: Health,
+    pub backend: Health,
+    /// Operations in flight, by request id, in words.
+    pub pending: Vec<(i64, String)>,
+    pub rates: Rates,
+    pub operator: String,
+    pub now: DateTime<Utc>,
+    pub outbox: Vec<OutboxMail>,
+    pub has_outbox: bool,
+    pub quit: bool,
+    pub keys: super::keys::KeyMap,
+}
+
+impl State {
+    pub fn new(
+        requests: Vec<RequestView>,
+        rates: Rates,
+        operator: String,
+        now: DateTime<Utc>,
+    ) -> State {
+        let rows = requests.into_iter().map(|r| Row::new(r, &rates)).collect();
+        let mut s = State {
+            rows,
+            tab_counts: [0; 7],
+            visible: Vec::new(),
+            tab: Tab::All,
+            sort: Sort::Due,
+            filter: String::new(),
+            selected: 0,
+            offset: 0,
+            detail_scroll: 0,
+            mode: Mode::Normal,
+            status: None,
+            inbox: Health::Unknown,
+            backend: Health::Unknown,
+            pending: Vec::new(),
+            rates,
+            operator,
+            now,
+            outbox: Vec::new(),
+            has_outbox: false,
+            quit: false,
+            keys: super::keys::KeyMap::default(),
+        };
+        s.refilter();
+        s
+    }
+
+    /// The selected request.
+    pub fn current(&self) -> Option<&Row> {
+        self.visible.get(self.selected).map(|&i| &self.rows[i])
+    }
+
+    pub fn row_mut(&mut self, id: i64) -> Option<&mut Row> {
+        self.rows.iter_mut().find(|r| r.req.id == id)
+    }
+
+    /// How many requests each tab holds (for the tab titles).
+    fn count_tabs(&self) -> [usize; 7] {
+        let mut counts = [0usize; 7];
+        counts[0] = self.rows.len();
+        for r in &self.rows {
+            if let Some(i) = Tab::ALL.iter().position(|x| *x == r.tab) {
+                counts[i] += 1;
+            }
+        }
+        counts
+    }
+
+    /// Recomputes `visible` from the tab, the filter and the sort, keeping
+    /// the selection on the same request when it is still shown.
+    pub fn refilter(&mut self) {
+        let keep = self.current().map(|r| r.req.id);
+        let needle = self.filter.to_lowercase();
+        let mut visible: Vec<usize> = self
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| self.tab == Tab::All || r.tab == self.tab)
+            .filter(|(_, r)| needle.is_empty() || r.haystack().contains(&needle))
+            .map(|(i, _)| i)
+            .collect();
+        let rows = &self.rows;
+        match self.sort {
+            Sort::Due => visible.sort_by(|&a, &b| {
+                let (ra, rb) = (&rows[a], &rows[b]);
+                match (ra.due, rb.due) {
+                    (Some(x), Some(y)) => x.cmp(&y),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => ra.req.received_at.cmp(&rb.req.received_at),
+                }
+                .then(ra.req.id.cmp(&rb.req.id))
+            }),
+            Sort::Newest => visible.sort_by(|&a, &b| {
+                rows[b]
+                    .req
+                    .received_at
+                    .cmp(&rows[a].req.received_at)
+                    .then(rows[b].req.id.cmp(&rows[a].req.id))
+            }),
+            Sort::Workspace => visible.sort_by(|&a, &b| {
+                let n = |i: usize| {
+                    rows[i]
+                        .req
+                        .workspace_name
+                        .clone()
+                        .unwrap_or_default()
+                        .to_lowercase()
+                };
+                n(a).cmp(&n(b)).then(rows[a].req.id.cmp(&rows[b].req.id))
+            }),
+        }
+        self.visible = visible;
+        self.tab_counts = self.count_tabs();
+        self.selected = keep
+            .and_then(|id| self.visible.iter().position(|&i| self.rows[i].req.id == id))
+            .unwrap_or(0)
+            .min(self.visible.len().saturating_sub(1));
+    }
+
+    pub fn is_pending(&self, id: i64) -> bool {
+        self.pending.iter().any(|(p, _)| *p == id)
+    }
+}
