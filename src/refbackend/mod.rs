@@ -120,11 +120,14 @@ pub struct RunningServer {
     pub delivery: String,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    backend: Arc<worker::Backend>,
 }
 
 impl RunningServer {
-    /// Stops accepting requests and waits for the open ones.
+    /// Stops accepting requests and waits for the open ones. Exports being
+    /// written stop too and are rebuilt from scratch on the next start.
     pub async fn shutdown(self) -> Result<()> {
+        self.backend.stop();
         let _ = self.shutdown.send(());
         self.task.await.context("the server task failed")??;
         Ok(())
@@ -180,7 +183,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
         workers: cfg.workers.max(1),
     }));
     worker::Backend::recover(&backend)?;
-    let app = server::router(backend);
+    let app = server::router(backend.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -195,6 +198,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
         delivery,
         shutdown: tx,
         task,
+        backend,
     })
 }
 

@@ -35,6 +35,8 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 const EMAIL_RETRY_BASE: Duration = Duration::from_secs(1);
 const EMAIL_RETRY_CAP: Duration = Duration::from_secs(60);
 const EMAIL_MAX_ATTEMPTS: i64 = 30;
+/// How often built exports whose link has expired are deleted.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// The shared state of the reference backend.
 pub struct Backend {
@@ -53,6 +55,8 @@ pub struct Backend {
     cancels: Mutex<HashMap<Uuid, Arc<AtomicBool>>>,
     /// Jobs whose email is in an SMTP transaction right now.
     sending: Mutex<HashSet<Uuid>>,
+    /// Set on shutdown: running builds stop and stay `running` in the store.
+    stopping: AtomicBool,
 }
 
 pub struct BackendParts {
@@ -94,6 +98,16 @@ impl Backend {
             workers: p.workers,
             cancels: Mutex::new(HashMap::new()),
             sending: Mutex::new(HashSet::new()),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
+    /// Stops every running build without changing its state in the store,
+    /// so the next start rebuilds it from scratch (as after a crash).
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for flag in lock(&self.cancels).values() {
+            flag.store(true, Ordering::SeqCst);
         }
     }
 
@@ -104,6 +118,14 @@ impl Backend {
             .take()
             .context("the job dispatcher was started twice")?;
         tokio::spawn(dispatcher(this.clone(), rx));
+        let sweeper = this.clone();
+        tokio::spawn(async move {
+            loop {
+                let b = sweeper.clone();
+                let _ = tokio::task::spawn_blocking(move || b.sweep()).await;
+                tokio::time::sleep(SWEEP_EVERY).await;
+            }
+        });
         let (queued, ready) = this.store.recover()?;
         for id in queued {
             tracing::info!(job = %id, "resuming queued job");
@@ -121,6 +143,33 @@ impl Backend {
 
     pub fn enqueue(&self, id: Uuid) {
         let _ = self.queue.send(id);
+    }
+
+    /// Deletes the ZIPs nobody can download any more: the link expired, or
+    /// the job is gone. (A cancelled job's ZIP is deleted when it is cancelled.)
+    pub fn sweep(&self) {
+        let now = chrono::Utc::now().timestamp();
+        let Ok(dir) = std::fs::read_dir(&self.exports_dir) else {
+            return;
+        };
+        for e in dir.flatten() {
+            let name = e.file_name();
+            let Some(id) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".zip"))
+                .and_then(|n| Uuid::parse_str(n).ok())
+            else {
+                continue;
+            };
+            let dead = match self.store.get(id) {
+                Ok(Some(j)) => j.link_expires_at.is_some_and(|t| t <= now),
+                Ok(None) => true,
+                Err(_) => false,
+            };
+            if dead && std::fs::remove_file(e.path()).is_ok() {
+                tracing::info!(job = %id, "deleted an export whose link expired");
+            }
+        }
     }
 
     /// The path of a job's finished ZIP.
@@ -193,7 +242,7 @@ async fn build_job(b: Arc<Backend>, id: Uuid) -> bool {
         }
     }
     tracing::info!(job = %id, workspace = %job.workspace_id, "building export");
-    let flag = Arc::new(AtomicBool::new(false));
+    let flag = Arc::new(AtomicBool::new(b.stopping.load(Ordering::SeqCst)));
     lock(&b.cancels).insert(id, flag.clone());
     let bb = b.clone();
     let started = Instant::now();
@@ -211,7 +260,11 @@ async fn build_job(b: Arc<Backend>, id: Uuid) -> bool {
             }
         },
         Ok(Err(BuildError::Cancelled)) => {
-            tracing::info!(job = %id, "export cancelled");
+            if b.stopping.load(Ordering::SeqCst) {
+                tracing::info!(job = %id, "export interrupted by shutdown; it is rebuilt on the next start");
+            } else {
+                tracing::info!(job = %id, "export cancelled");
+            }
             false
         }
         Ok(Err(BuildError::Failed(e))) => {

@@ -352,10 +352,20 @@ fn store_one(
     };
     let (request_id, stored) = match kind {
         Kind::ExportRequest => {
+            // The promise counts from when the customer wrote (the Date
+            // header), unless that claims to be in the future.
+            let received = msg
+                .date
+                .as_deref()
+                .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+                .map(|d| d.with_timezone(&chrono::Utc))
+                .filter(|d| *d <= chrono::Utc::now())
+                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                .unwrap_or_else(|| now.clone());
             tx.execute(
                 "INSERT INTO requests (message_id, state, workspace_name, workspace_id, requester, subject, received_at, updated_at)
-                 VALUES (?1, 'new', ?2, ?3, ?4, ?5, ?6, ?6)",
-                params![key, msg.workspace.name, msg.workspace.id, msg.from, msg.subject, now],
+                 VALUES (?1, 'new', ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![key, msg.workspace.name, msg.workspace.id, msg.from, msg.subject, received, now],
             )?;
             let id = tx.last_insert_rowid();
             (Some(id), Stored::NewRequest(id))

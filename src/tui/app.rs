@@ -81,6 +81,8 @@ pub struct Runtime {
     job_poll: Duration,
     /// Jobs being followed (request ids), so one is never followed twice.
     following: std::collections::HashSet<i64>,
+    /// Bounds concurrent backend lookups (a big store resolves gradually).
+    lookups: Arc<tokio::sync::Semaphore>,
 }
 
 pub struct App {
@@ -140,6 +142,7 @@ impl App {
             config: setup.config,
             job_poll: setup.job_poll,
             following: Default::default(),
+            lookups: Arc::new(tokio::sync::Semaphore::new(4)),
         };
         start_inbox(
             setup.inbox,
@@ -325,7 +328,10 @@ impl Runtime {
                 }
                 let mut out = self.reload(id);
                 match self.store.load_request(id) {
-                    Ok(req) => self.start_export(&req),
+                    Ok(req) => {
+                        self.start_export(&req);
+                        out.push(Msg::Done { id, what: "approved: the export is starting".into() });
+                    }
                     Err(e) => out.extend(Self::failed(id, "approving", e)),
                 }
                 out
@@ -369,10 +375,11 @@ impl Runtime {
             }
             Command::RetryJob { id } => match self.store.retry_job(id, &actor) {
                 Ok(_) => {
-                    let out = self.reload(id);
+                    let mut out = self.reload(id);
                     if let Ok(req) = self.store.load_request(id) {
                         self.start_export(&req);
                     }
+                    out.push(Msg::Done { id, what: "the export is starting again".into() });
                     out
                 }
                 Err(e) => Self::failed(id, "retrying", e),
@@ -540,7 +547,9 @@ impl Runtime {
             Err(e) => return Self::failed(id, "looking up", e),
         };
         let tx = self.tx.clone();
+        let lookups = self.lookups.clone();
         tokio::spawn(async move {
+            let _permit = lookups.acquire_owned().await;
             let result = resolve(&backend, &req).await;
             let health = match &result {
                 Err(ApiError::Unreachable { detail }) => {
