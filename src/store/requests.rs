@@ -252,17 +252,20 @@ impl Store {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
-        v.replies = self
-            .replies(id)?
-            .into_iter()
-            .map(|r| ReplySnap {
-                id: r.id,
-                template: r.template,
-                state: r.state,
-                to: r.to,
-                at: String::new(),
-            })
-            .collect();
+        let mut st = self.conn.prepare(
+            "SELECT id, template, state, to_addr, COALESCE(sent_at, created_at) FROM replies WHERE request_id = ?1 ORDER BY id",
+        )?;
+        v.replies = st
+            .query_map([id], |r| {
+                Ok(ReplySnap {
+                    id: r.get(0)?,
+                    template: r.get(1)?,
+                    state: r.get(2)?,
+                    to: r.get(3)?,
+                    at: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
         v.thread_len = self.conn.query_row(
             "SELECT COUNT(*) FROM messages WHERE request_id = ?1",
             [id],

@@ -330,7 +330,10 @@ impl Runtime {
                 match self.store.load_request(id) {
                     Ok(req) => {
                         self.start_export(&req);
-                        out.push(Msg::Done { id, what: "approved: the export is starting".into() });
+                        out.push(Msg::Done {
+                            id,
+                            what: "approved: the export is starting".into(),
+                        });
                     }
                     Err(e) => out.extend(Self::failed(id, "approving", e)),
                 }
@@ -379,7 +382,10 @@ impl Runtime {
                     if let Ok(req) = self.store.load_request(id) {
                         self.start_export(&req);
                     }
-                    out.push(Msg::Done { id, what: "the export is starting again".into() });
+                    out.push(Msg::Done {
+                        id,
+                        what: "the export is starting again".into(),
+                    });
                     out
                 }
                 Err(e) => Self::failed(id, "retrying", e),
