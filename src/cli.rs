@@ -348,12 +348,7 @@ fn workspace_size(cfg: &Config, name: &str) -> Result<crate::estimate::Size> {
             .workspace(ws.id)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(crate::estimate::Size {
-            messages: d.size.messages,
-            customers: d.size.customers,
-            attachment_bytes: d.size.attachment_bytes,
-            large_attachments: d.size.large_attachments,
-        })
+        Ok(d.size.for_estimate())
     })
 }
 

@@ -27,8 +27,8 @@ pub struct Workspace {
 }
 
 /// What an export of a workspace contains: each count equals the records of
-/// that kind in the export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// that kind in the export. (Also kept in the store, as JSON.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct WorkspaceSize {
     pub conversations: u64,
     /// Every record of `messages.json` (customer-visible messages and internal notes).
@@ -211,6 +211,18 @@ impl From<JobStatus> for api::WireJobStatus {
             JobStatus::Emailed => api::WireJobStatus::Emailed,
             JobStatus::Failed => api::WireJobStatus::Failed,
             JobStatus::Cancelled => api::WireJobStatus::Cancelled,
+        }
+    }
+}
+
+impl WorkspaceSize {
+    /// The figures the turnaround estimate needs.
+    pub fn for_estimate(&self) -> crate::estimate::Size {
+        crate::estimate::Size {
+            messages: self.messages,
+            customers: self.customers,
+            attachment_bytes: self.attachment_bytes,
+            large_attachments: self.large_attachments,
         }
     }
 }

@@ -8,7 +8,7 @@
 use super::{audit, now, Store};
 use crate::intake::{Auth, Warning};
 use anyhow::{bail, Context, Result};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -23,31 +23,7 @@ pub struct Membership {
 }
 
 /// A workspace's size, as the backend reported it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct SizeSnap {
-    pub conversations: u64,
-    pub messages: u64,
-    pub internal_notes: u64,
-    pub customers: u64,
-    pub articles: u64,
-    pub categories: u64,
-    pub routing_rules: u64,
-    pub members: u64,
-    pub attachments: u64,
-    pub attachment_bytes: u64,
-    pub large_attachments: u64,
-}
-
-impl SizeSnap {
-    pub fn for_estimate(&self) -> crate::estimate::Size {
-        crate::estimate::Size {
-            messages: self.messages,
-            customers: self.customers,
-            attachment_bytes: self.attachment_bytes,
-            large_attachments: self.large_attachments,
-        }
-    }
-}
+pub type SizeSnap = crate::backend::WorkspaceSize;
 
 /// The last known state of the export job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -192,15 +168,30 @@ impl Store {
     /// Every request, with notes, replies and thread sizes, in a handful of
     /// queries (the first frame of a 10,000-request store waits on this).
     pub fn load_requests(&self) -> Result<Vec<RequestView>> {
-        let mut st = self.conn.prepare(&format!("{SELECT} ORDER BY r.id"))?;
+        self.load(None)
+    }
+
+    /// One request, fresh from the store.
+    pub fn load_request(&self, id: i64) -> Result<RequestView> {
+        self.load(Some(id))?
+            .pop()
+            .with_context(|| format!("no request {id} in the store"))
+    }
+
+    /// Requests (all, or the one with `only`'s id) with their notes,
+    /// replies and thread sizes.
+    fn load(&self, only: Option<i64>) -> Result<Vec<RequestView>> {
+        let mut st = self.conn.prepare(&format!(
+            "{SELECT} WHERE ?1 IS NULL OR r.id = ?1 ORDER BY r.id"
+        ))?;
         let mut views: Vec<RequestView> = st
-            .query_map([], row_to_view)?
+            .query_map([only], row_to_view)?
             .collect::<rusqlite::Result<_>>()?;
         let index: HashMap<i64, usize> = views.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
-        let mut st = self
-            .conn
-            .prepare("SELECT request_id, author, text, created_at FROM notes ORDER BY id")?;
-        let mut rows = st.query([])?;
+        let mut st = self.conn.prepare(
+            "SELECT request_id, author, text, created_at FROM notes WHERE ?1 IS NULL OR request_id = ?1 ORDER BY id",
+        )?;
+        let mut rows = st.query([only])?;
         while let Some(r) = rows.next()? {
             if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
                 views[i].notes.push(Note {
@@ -210,8 +201,11 @@ impl Store {
                 });
             }
         }
-        let mut st = self.conn.prepare("SELECT request_id, id, template, state, to_addr, COALESCE(sent_at, created_at) FROM replies ORDER BY id")?;
-        let mut rows = st.query([])?;
+        let mut st = self.conn.prepare(
+            "SELECT request_id, id, template, state, to_addr, COALESCE(sent_at, created_at) FROM replies
+             WHERE ?1 IS NULL OR request_id = ?1 ORDER BY id",
+        )?;
+        let mut rows = st.query([only])?;
         while let Some(r) = rows.next()? {
             if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
                 views[i].replies.push(ReplySnap {
@@ -223,55 +217,17 @@ impl Store {
                 });
             }
         }
-        let mut st = self.conn.prepare("SELECT request_id, COUNT(*) FROM messages WHERE request_id IS NOT NULL GROUP BY request_id")?;
-        let mut rows = st.query([])?;
+        let mut st = self.conn.prepare(
+            "SELECT request_id, COUNT(*) FROM messages WHERE request_id IS NOT NULL AND (?1 IS NULL OR request_id = ?1)
+             GROUP BY request_id",
+        )?;
+        let mut rows = st.query([only])?;
         while let Some(r) = rows.next()? {
             if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
                 views[i].thread_len = r.get::<_, i64>(1)? as usize;
             }
         }
         Ok(views)
-    }
-
-    /// One request, fresh from the store.
-    pub fn load_request(&self, id: i64) -> Result<RequestView> {
-        let mut v = self
-            .conn
-            .query_row(&format!("{SELECT} WHERE r.id = ?1"), [id], row_to_view)
-            .optional()?
-            .with_context(|| format!("no request {id} in the store"))?;
-        let mut st = self.conn.prepare(
-            "SELECT author, text, created_at FROM notes WHERE request_id = ?1 ORDER BY id",
-        )?;
-        v.notes = st
-            .query_map([id], |r| {
-                Ok(Note {
-                    author: r.get(0)?,
-                    text: r.get(1)?,
-                    at: r.get(2)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let mut st = self.conn.prepare(
-            "SELECT id, template, state, to_addr, COALESCE(sent_at, created_at) FROM replies WHERE request_id = ?1 ORDER BY id",
-        )?;
-        v.replies = st
-            .query_map([id], |r| {
-                Ok(ReplySnap {
-                    id: r.get(0)?,
-                    template: r.get(1)?,
-                    state: r.get(2)?,
-                    to: r.get(3)?,
-                    at: r.get(4)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        v.thread_len = self.conn.query_row(
-            "SELECT COUNT(*) FROM messages WHERE request_id = ?1",
-            [id],
-            |r| r.get::<_, i64>(0),
-        )? as usize;
-        Ok(v)
     }
 
     /// The thread's messages, oldest first (the detail pane's mail view).

@@ -15,7 +15,7 @@ use crate::backend::{ApiError, BackendClient, ExportRequest, Job};
 use crate::estimate::Rates;
 use crate::mail::outgoing::{Reply, Sender};
 use crate::mail::templates::{Template, Templates};
-use crate::store::requests::{JobSnap, Membership, RequestView, Resolution, SizeSnap};
+use crate::store::requests::{JobSnap, Membership, RequestView, Resolution};
 use crate::store::Store;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
@@ -783,20 +783,7 @@ async fn resolve(backend: &BackendClient, req: &RequestView) -> Result<Resolutio
                 code: "bad_id".into(),
                 message: id.clone(),
             })?;
-            let s = backend.workspace(id).await?.size;
-            Some(SizeSnap {
-                conversations: s.conversations,
-                messages: s.messages,
-                internal_notes: s.internal_notes,
-                customers: s.customers,
-                articles: s.articles,
-                categories: s.categories,
-                routing_rules: s.routing_rules,
-                members: s.members,
-                attachments: s.attachments,
-                attachment_bytes: s.attachment_bytes,
-                large_attachments: s.large_attachments,
-            })
+            Some(backend.workspace(id).await?.size)
         }
         None => None,
     };
