@@ -202,6 +202,10 @@ fn approve_to_emailed_and_a_rejection() {
         .await;
         let job = d.req(acme).job.clone().unwrap();
         assert_eq!(job.status, "emailed");
+        // Its real duration is kept beside the estimate, for calibration.
+        let history = d.app.runtime.store.estimate_history().unwrap();
+        assert_eq!(history.len(), 1);
+        assert!(history[0].0 > 0.0 && history[0].1 >= 0.0, "{history:?}");
         assert!(job.link_expires_at.is_some());
         // The backend emailed the link to the account email.
         let mails = outbox_to(sb.dir.path(), "owner@acme.example");

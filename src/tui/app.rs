@@ -534,10 +534,40 @@ impl Runtime {
     }
 
     fn save_job(&mut self, id: i64, job: &JobSnap) -> Vec<Msg> {
-        match self.store.set_job(id, job, &self.operator) {
-            Ok(()) => self.reload(id),
-            Err(e) => Self::failed(id, "saving the job", e),
+        if let Err(e) = self.store.set_job(id, job, &self.operator) {
+            return Self::failed(id, "saving the job", e);
         }
+        self.record_duration(id, job);
+        self.reload(id)
+    }
+
+    /// A finished job's real duration, kept beside its estimate so the rates
+    /// can be calibrated (`concierge estimate --calibration`).
+    fn record_duration(&mut self, id: i64, job: &JobSnap) {
+        if job.status != "emailed" {
+            return;
+        }
+        let parse = |s: &Option<String>| {
+            s.as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        };
+        let (Some(start), Some(end)) = (parse(&job.created_at), parse(&job.finished_at)) else {
+            return;
+        };
+        let Ok(req) = self.store.load_request(id) else {
+            return;
+        };
+        let Some(size) = req.size else { return };
+        let size = size.for_estimate();
+        let actual = (end - start).num_milliseconds().max(0) as f64 / 3_600_000.0;
+        let estimated = self.rates.hours(&size);
+        let _ = self.store.record_job_duration(
+            &job.id,
+            req.workspace_id.as_deref(),
+            &size,
+            estimated,
+            actual,
+        );
     }
 
     /// Asks the backend about the requester and the workspace.
