@@ -70,50 +70,89 @@ pub fn sync_once(
         authserv_id,
         truncated: false,
     };
-    for chunk in refs.chunks(BATCH) {
-        let fetched = source.fetch(chunk)?;
-        let mut items = Vec::with_capacity(fetched.len());
-        for f in fetched {
+    // NOTE: fetching (network) and inspecting + storing (CPU, disk) overlap:
+    // a scoped thread fetches batch k+1 while this one handles batch k. The
+    // channel holds one batch, so memory stays at about three batches.
+    let chunks: Vec<&[MsgRef]> = refs.chunks(BATCH).collect();
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<crate::inbox::Fetched>>>(1);
+        let fetcher = scope.spawn({
+            let chunks = &chunks;
+            move || {
+                for chunk in chunks {
+                    let batch = source.fetch(chunk);
+                    let failed = batch.is_err();
+                    if tx.send(batch).is_err() || failed {
+                        return;
+                    }
+                }
+            }
+        });
+        for chunk in &chunks {
+            let fetched = match rx.recv() {
+                Ok(batch) => batch?,
+                Err(_) => anyhow::bail!("the fetching thread stopped"),
+            };
+            let items = inspect_all(&fetched, &opts_full);
+            // Messages deleted between SEARCH and FETCH are skipped, but the
+            // cursor still moves past the whole chunk.
+            for r in chunk.iter() {
+                if let MsgRef::Uid(u) = r {
+                    last_uid = last_uid.max(*u);
+                }
+            }
+            let cursor = listing.uidvalidity.map(|v| Cursor {
+                uidvalidity: v,
+                last_uid,
+            });
+            let results = store.store_batch(&key, &items, cursor)?;
+            report.seen += items.len();
+            for ((msg, _, _), r) in items.into_iter().zip(results) {
+                if let Stored::NewRequest(id) | Stored::Attached(id) = r {
+                    // The body is in the store; the report keeps only the line.
+                    let mut msg = msg;
+                    msg.body = String::new();
+                    report.stored.push(msg);
+                    if !report.request_ids.contains(&id) {
+                        report.request_ids.push(id);
+                    }
+                }
+            }
+        }
+        drop(rx);
+        fetcher
+            .join()
+            .map_err(|_| anyhow::anyhow!("the fetching thread panicked"))?;
+        Ok(())
+    })?;
+    Ok(report)
+}
+
+/// Inspects fetched messages: (message, store key, Maildir name).
+fn inspect_all(
+    fetched: &[crate::inbox::Fetched],
+    opts: &intake::Options<'_>,
+) -> Vec<(Inspected, String, Option<String>)> {
+    fetched
+        .iter()
+        .map(|f| {
             let opts = intake::Options {
                 truncated: f.truncated,
-                ..opts_full.clone()
+                ..opts.clone()
             };
             let mut msg = intake::inspect(&f.raw, &opts);
             let key = msg.store_key(&f.raw);
-            msg.file = f.file;
+            msg.file = f.file.clone();
             let name = match &f.r#ref {
                 MsgRef::Uid(u) => {
                     msg.uid = Some(*u);
-                    last_uid = last_uid.max(*u);
                     None
                 }
                 MsgRef::File(n) => Some(n.clone()),
             };
-            items.push((msg, key, name));
-        }
-        // Messages deleted between SEARCH and FETCH are skipped, but the
-        // cursor still moves past the whole chunk.
-        for r in chunk {
-            if let MsgRef::Uid(u) = r {
-                last_uid = last_uid.max(*u);
-            }
-        }
-        let cursor = listing.uidvalidity.map(|v| Cursor {
-            uidvalidity: v,
-            last_uid,
-        });
-        let results = store.store_batch(&key, &items, cursor)?;
-        report.seen += items.len();
-        for ((msg, _, _), r) in items.into_iter().zip(results) {
-            if let Stored::NewRequest(id) | Stored::Attached(id) = r {
-                report.stored.push(msg);
-                if !report.request_ids.contains(&id) {
-                    report.request_ids.push(id);
-                }
-            }
-        }
-    }
-    Ok(report)
+            (msg, key, name)
+        })
+        .collect()
 }
 
 /// What the poller thread reports.

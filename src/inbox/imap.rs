@@ -12,6 +12,7 @@
 //!   after a drop it reconnects with capped, jittered backoff. A refused login
 //!   is fatal, never retried in a loop.
 
+use super::wire::{quoted, Stream, Wire, WireError};
 use super::{Fetched, Listing, MsgRef, Source, BATCH, FETCH_PREFIX};
 use crate::config::{is_loopback, Connection as ConnCfg, Security};
 use crate::intake::sanitize;
@@ -226,9 +227,9 @@ pub fn connect(cfg: &ConnCfg, password: &Secret) -> std::result::Result<Session,
         })
 }
 
-/// A logged-in IMAP session over one mailbox.
+/// A logged-in IMAP session over one mailbox, read-only.
 pub struct ImapSource {
-    session: Session,
+    wire: Wire,
     mailbox: String,
     key: String,
     idle: bool,
@@ -258,16 +259,84 @@ pub fn uid_set(uids: &[u32]) -> String {
     out
 }
 
+fn wire_err(cfg: &ConnCfg, e: WireError) -> ImapError {
+    match e {
+        WireError::Io(e) => ImapError::Transport {
+            host: cfg.host.clone(),
+            message: clean(e),
+        },
+        WireError::Bye(t) => ImapError::Transport {
+            host: cfg.host.clone(),
+            message: format!("the server closed the session: {t}"),
+        },
+        other => ImapError::Fatal {
+            host: cfg.host.clone(),
+            message: clean(other),
+        },
+    }
+}
+
+fn has_idle(responses: &[imap_proto::Response<'_>]) -> bool {
+    responses.iter().any(|r| {
+        let caps = match r {
+            imap_proto::Response::Capabilities(c) => c,
+            imap_proto::Response::Done {
+                code: Some(imap_proto::ResponseCode::Capabilities(c)),
+                ..
+            } => c,
+            imap_proto::Response::Data {
+                code: Some(imap_proto::ResponseCode::Capabilities(c)),
+                ..
+            } => c,
+            _ => return false,
+        };
+        caps.iter()
+            .any(|c| matches!(c, imap_proto::Capability::Atom(a) if a.eq_ignore_ascii_case("IDLE")))
+    })
+}
+
 impl ImapSource {
     pub fn connect(cfg: &ConnCfg, password: &Secret) -> std::result::Result<Self, ImapError> {
-        let mut session = connect(cfg, password)?;
-        let idle = session
-            .capabilities()
-            .map(|c| c.has_str("IDLE"))
-            .map_err(|e| io_err(cfg, e))?;
+        if cfg.security == Security::None && !is_loopback(&cfg.host) {
+            return Err(ImapError::Fatal {
+                host: cfg.host.clone(),
+                message: "plaintext IMAP is allowed only to a loopback address; use security = \"tls\" or \"starttls\"".into(),
+            });
+        }
+        let mailbox = quoted(&cfg.mailbox).ok_or_else(|| ImapError::Fatal {
+            host: cfg.host.clone(),
+            message: format!(
+                "mailbox name {:?}: only ASCII names are supported",
+                cfg.mailbox
+            ),
+        })?;
+        let stream = tcp(cfg)?;
+        let stream: Box<dyn Stream> = match cfg.security {
+            Security::Tls => Box::new(handshake(cfg, stream)?),
+            Security::Starttls => Box::new(handshake(cfg, starttls(cfg, stream)?)?),
+            Security::None => Box::new(stream),
+        };
+        let mut wire = Wire::new(stream);
+        if cfg.security != Security::Starttls {
+            wire.greeting().map_err(|e| wire_err(cfg, e))?;
+        }
+        match wire.login(&cfg.username, password.expose()) {
+            Ok(()) => {}
+            Err(WireError::Refused { .. }) => {
+                return Err(ImapError::Auth {
+                    user: clean(&cfg.username),
+                    host: cfg.host.clone(),
+                })
+            }
+            Err(e) => return Err(wire_err(cfg, e)),
+        }
+        let caps = wire
+            .run("CAPABILITY", "CAPABILITY")
+            .map_err(|e| wire_err(cfg, e))?;
+        let idle = has_idle(&caps.responses().map_err(|e| wire_err(cfg, e))?);
         Ok(ImapSource {
-            session,
-            mailbox: cfg.mailbox.clone(),
+            wire,
+            mailbox,
             key: format!(
                 "imap://{}@{}:{}/{}",
                 cfg.username, cfg.host, cfg.port, cfg.mailbox
@@ -283,14 +352,11 @@ impl ImapSource {
     /// Waits in IDLE until the mailbox changes or `timeout` passes.
     /// Returns true when something changed.
     pub fn idle(&mut self, timeout: Duration) -> Result<bool> {
-        let mut handle = self.session.idle();
-        handle.timeout(timeout).keepalive(false);
-        let outcome = handle.wait_while(imap::extensions::idle::stop_on_any)?;
-        Ok(outcome == imap::extensions::idle::WaitOutcome::MailboxChanged)
+        Ok(self.wire.idle(timeout, IO_TIMEOUT)?)
     }
 
     pub fn logout(mut self) {
-        let _ = self.session.logout();
+        let _ = self.wire.run("LOGOUT", "LOGOUT");
     }
 }
 
@@ -300,16 +366,33 @@ impl Source for ImapSource {
     }
 
     fn list_new(&mut self, cursor: Option<Cursor>) -> Result<Listing> {
+        use imap_proto::{MailboxDatum, Response, ResponseCode};
         // EXAMINE: read-only, so nothing (not even \Recent) changes.
-        let mb = self.session.examine(&self.mailbox)?;
-        let uidvalidity = mb
-            .uid_validity
-            .ok_or_else(|| anyhow!("the server reports no UIDVALIDITY for {}", self.mailbox))?;
+        let reply = self
+            .wire
+            .run(&format!("EXAMINE {}", self.mailbox), "EXAMINE")?;
+        let (mut uidvalidity, mut uid_next, mut exists) = (None, None, 0u32);
+        for r in reply.responses()? {
+            match r {
+                Response::Data {
+                    code: Some(ResponseCode::UidValidity(v)),
+                    ..
+                } => uidvalidity = Some(v),
+                Response::Data {
+                    code: Some(ResponseCode::UidNext(n)),
+                    ..
+                } => uid_next = Some(n),
+                Response::MailboxData(MailboxDatum::Exists(n)) => exists = n,
+                _ => {}
+            }
+        }
+        let uidvalidity = uidvalidity
+            .ok_or_else(|| anyhow!("the server reports no UIDVALIDITY for the mailbox"))?;
         let last = match cursor {
             Some(c) if c.uidvalidity == uidvalidity => c.last_uid,
             _ => 0,
         };
-        let nothing_new = mb.exists == 0 || mb.uid_next.is_some_and(|next| next <= last + 1);
+        let nothing_new = exists == 0 || uid_next.is_some_and(|next| next <= last + 1);
         if nothing_new {
             return Ok(Listing {
                 uidvalidity: Some(uidvalidity),
@@ -317,13 +400,17 @@ impl Source for ImapSource {
             });
         }
         // NOTE: `UID n:*` also returns the highest UID when it is below n.
-        let mut uids: Vec<u32> = self
-            .session
-            .uid_search(format!("UID {}:*", last + 1))?
-            .into_iter()
-            .filter(|&u| u > last)
-            .collect();
+        let reply = self
+            .wire
+            .run(&format!("UID SEARCH UID {}:*", last + 1), "UID SEARCH")?;
+        let mut uids: Vec<u32> = Vec::new();
+        for r in reply.responses()? {
+            if let Response::MailboxData(MailboxDatum::Search(found)) = r {
+                uids.extend(found.into_iter().filter(|&u| u > last));
+            }
+        }
         uids.sort_unstable();
+        uids.dedup();
         Ok(Listing {
             uidvalidity: Some(uidvalidity),
             refs: uids.into_iter().map(MsgRef::Uid).collect(),
@@ -331,6 +418,7 @@ impl Source for ImapSource {
     }
 
     fn fetch(&mut self, refs: &[MsgRef]) -> Result<Vec<Fetched>> {
+        use imap_proto::{AttributeValue, Response};
         let mut out = Vec::with_capacity(refs.len());
         for chunk in refs.chunks(BATCH) {
             let uids: Vec<u32> = chunk
@@ -343,22 +431,41 @@ impl Source for ImapSource {
             if uids.is_empty() {
                 continue;
             }
-            let query = format!("(UID RFC822.SIZE BODY.PEEK[]<0.{FETCH_PREFIX}>)");
-            let fetches = self.session.uid_fetch(uid_set(&uids), query)?;
-            let mut got: Vec<Fetched> = fetches
-                .iter()
-                .filter_map(|f| {
-                    let uid = f.uid?;
-                    let raw = f.body().unwrap_or_default().to_vec();
-                    let truncated = f.size.is_some_and(|s| s as usize > raw.len());
-                    Some(Fetched {
-                        r#ref: MsgRef::Uid(uid),
-                        file: None,
-                        raw,
-                        truncated,
-                    })
-                })
-                .collect();
+            let command = format!(
+                "UID FETCH {} (UID RFC822.SIZE BODY.PEEK[]<0.{FETCH_PREFIX}>)",
+                uid_set(&uids)
+            );
+            let reply = self.wire.run(&command, "UID FETCH")?;
+            let mut got = Vec::with_capacity(uids.len());
+            for r in reply.responses()? {
+                let Response::Fetch(_, attrs) = r else {
+                    continue;
+                };
+                let (mut uid, mut size, mut raw) = (None, None, None);
+                for a in attrs {
+                    match a {
+                        AttributeValue::Uid(u) => uid = Some(u),
+                        AttributeValue::Rfc822Size(n) => size = Some(n as usize),
+                        AttributeValue::BodySection {
+                            section: None,
+                            data,
+                            ..
+                        } => raw = Some(data.map(|d| d.into_owned()).unwrap_or_default()),
+                        _ => {}
+                    }
+                }
+                // A FETCH without our body is an unsolicited flag update: skip it.
+                let (Some(uid), Some(raw)) = (uid, raw) else {
+                    continue;
+                };
+                let truncated = size.is_some_and(|s| s > raw.len());
+                got.push(Fetched {
+                    r#ref: MsgRef::Uid(uid),
+                    file: None,
+                    raw,
+                    truncated,
+                });
+            }
             got.sort_by_key(|f| match f.r#ref {
                 MsgRef::Uid(u) => u,
                 MsgRef::File(_) => 0,

@@ -8,13 +8,14 @@
 
 pub mod imap;
 pub mod maildir;
+pub mod wire;
 
 use crate::store::Cursor;
 use anyhow::Result;
 
 /// How much of each message is fetched: enough for every header and the
 /// start of the text; attachments beyond it are never downloaded.
-pub const FETCH_PREFIX: usize = 64 * 1024;
+pub const FETCH_PREFIX: usize = 16 * 1024;
 
 /// Messages fetched per round trip (keeps memory flat for any mailbox size).
 pub const BATCH: usize = 500;
@@ -45,7 +46,9 @@ pub struct Fetched {
     pub truncated: bool,
 }
 
-pub trait Source {
+/// `Send`, so a sync can fetch the next batch on one thread while the last
+/// one is inspected and stored on another.
+pub trait Source: Send {
     /// The key the sync state is stored under (e.g. `imap://user@host/INBOX`).
     fn mailbox_key(&self) -> String;
     /// Lists messages newer than `cursor`. An IMAP source whose UIDVALIDITY

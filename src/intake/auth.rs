@@ -91,6 +91,9 @@ fn authserv_id(clean: &str) -> Option<&str> {
 
 /// Removes RFC 5322 comments (nested parentheses), leaving quoted strings alone.
 fn strip_comments(raw: &str) -> String {
+    if !raw.contains('(') {
+        return raw.to_string();
+    }
     let mut out = String::with_capacity(raw.len());
     let mut depth = 0usize;
     let mut quoted = false;

@@ -67,6 +67,10 @@ static AUTO_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
 static ACTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(export|exports|exporting|exported|copy|download|dump|archive|back ?up|backup|takeout|extract)\b").unwrap()
 });
+/// [`ACTION`]'s words in any case and anywhere (a superset, as a prefilter).
+static ACTION_ANYCASE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)export|copy|download|dump|archive|back ?up|takeout|extract").unwrap()
+});
 static WHOLE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b(all|complete|full|entire|whole|everything)\b").unwrap());
 static DATA: LazyLock<Regex> = LazyLock::new(|| {
@@ -81,6 +85,8 @@ static STRONG: LazyLock<Regex> = LazyLock::new(|| {
 });
 static WORKSPACE_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?im)^[ \t]*workspace[ \t]*:[ \t]*(.*?)[ \t]*$").unwrap());
+static MENTIONS_WORKSPACE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)workspace").unwrap());
 static WORKSPACE_ID_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?im)^[ \t]*workspace[ \t]+id[ \t]*:[ \t]*(\S*)").unwrap());
 
@@ -146,34 +152,49 @@ fn is_auto_reply(s: &Signals<'_>) -> bool {
 /// Text the free-form rules read: subject and body without quoted lines,
 /// lowercased, whitespace collapsed. Bounded so a huge body costs nothing.
 fn prose(subject: &str, body: &str) -> String {
-    let mut text = subject.to_lowercase();
-    let mut budget = 16 * 1024;
+    const BUDGET: usize = 8 * 1024;
+    fn push(chunk: &str, text: &mut String) {
+        for c in chunk.chars() {
+            if c.is_whitespace() {
+                if !text.is_empty() && !text.ends_with(' ') {
+                    text.push(' ');
+                }
+            } else if c.is_ascii() {
+                text.push(c.to_ascii_lowercase());
+            } else {
+                text.extend(c.to_lowercase());
+            }
+        }
+        if !text.is_empty() && !text.ends_with(' ') {
+            text.push(' ');
+        }
+    }
+    let mut text = String::with_capacity(subject.len() + body.len().min(BUDGET) + 1);
+    push(subject, &mut text);
     for line in body.lines() {
+        if text.len() >= BUDGET {
+            break;
+        }
         if line.trim_start().starts_with('>') {
             continue;
         }
-        if budget == 0 {
-            break;
-        }
-        let take = line.len().min(budget);
-        let mut end = take;
+        let mut end = line.len().min(BUDGET);
         while !line.is_char_boundary(end) {
             end -= 1;
         }
-        text.push(' ');
-        text.push_str(&line[..end].to_lowercase());
-        budget -= take;
+        push(&line[..end], &mut text);
     }
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    text.truncate(text.trim_end().len());
+    text
 }
 
 /// Free text asking for all of the workspace's data, not one report.
 fn asks_for_everything(text: &str) -> bool {
-    let strong = STRONG.is_match(text);
+    // Cheapest tests first: most mail fails the first one.
     ACTION.is_match(text)
         && WHOLE.is_match(text)
         && DATA.is_match(text)
-        && (strong || !NARROW.is_match(text))
+        && (!NARROW.is_match(text) || STRONG.is_match(text))
 }
 
 pub fn classify(s: &Signals<'_>) -> Kind {
@@ -197,8 +218,14 @@ pub fn classify_unthreaded(s: &Signals<'_>) -> Kind {
     if is_prefilled(s.subject) {
         return Kind::ExportRequest;
     }
+    // Every free-form rule needs an action word: most mail has none, and a
+    // case-insensitive search finds that out without building the prose.
+    let head = &s.body[..floor_char_boundary(s.body, 8 * 1024)];
+    if !ACTION_ANYCASE.is_match(s.subject) && !ACTION_ANYCASE.is_match(head) {
+        return Kind::Other;
+    }
     let text = prose(s.subject, s.body);
-    if (WORKSPACE_LINE.is_match(s.body) && text.contains("export")) || asks_for_everything(&text) {
+    if (text.contains("export") && WORKSPACE_LINE.is_match(s.body)) || asks_for_everything(&text) {
         return Kind::ExportRequest;
     }
     Kind::Other
@@ -207,21 +234,35 @@ pub fn classify_unthreaded(s: &Signals<'_>) -> Kind {
 /// The workspace the message names: a `Workspace:` line, else the
 /// pre-filled subject. `Workspace ID:` must be a UUID (lowercased).
 pub fn workspace(subject: &str, body: &str) -> (Option<String>, Option<String>) {
-    let name = WORKSPACE_LINE
-        .captures_iter(body)
+    // Most mail names no workspace: skip the line patterns unless the word is there.
+    let mentions = MENTIONS_WORKSPACE.is_match(body);
+    let name = mentions
+        .then(|| WORKSPACE_LINE.captures_iter(body))
+        .into_iter()
+        .flatten()
         .map(|c| super::sanitize::single_line(&c[1]).text)
-        .find(|v| !v.is_empty())
+        .find(|v: &String| !v.is_empty())
         .or_else(|| {
             is_prefilled(subject)
                 .then(|| base_subject(subject)[PREFILLED.len()..].trim().to_string())
         })
         .filter(|n| !n.is_empty())
         .map(|n| truncate_chars(&n, 200));
-    let id = WORKSPACE_ID_LINE
-        .captures(body)
+    let id = mentions
+        .then(|| WORKSPACE_ID_LINE.captures(body))
+        .flatten()
         .and_then(|c| uuid::Uuid::parse_str(&c[1]).ok())
         .map(|u| u.hyphenated().to_string());
     (name, id)
+}
+
+/// The largest char boundary of `s` at or below `at`.
+fn floor_char_boundary(s: &str, at: usize) -> usize {
+    let mut end = at.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
 }
 
 pub fn truncate_chars(s: &str, max: usize) -> String {

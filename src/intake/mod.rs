@@ -182,6 +182,21 @@ fn aligned(a: &str, b: &str) -> bool {
             .ends_with(&format!(".{}", a.to_ascii_lowercase()))
 }
 
+/// The parser decodes only the headers Concierge reads; the others (Received
+/// chains, DKIM signatures, …) are only skipped over; the few read raw are
+/// taken from their byte offsets.
+static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
+    use mail_parser::HeaderName;
+    MessageParser::new()
+        .default_header_ignore()
+        .with_mime_headers()
+        .with_message_ids()
+        .header_date(HeaderName::Date)
+        .header_text(HeaderName::Subject)
+        .header_address(HeaderName::From)
+        .header_address(HeaderName::ReplyTo)
+});
+
 static ADDR_IN_TEXT: LazyLock<regex::Regex> = LazyLock::new(|| {
     regex::Regex::new(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+").unwrap()
 });
@@ -216,7 +231,7 @@ fn raw_value(raw: &[u8]) -> String {
 pub fn inspect(raw: &[u8], opts: &Options<'_>) -> Inspected {
     let mut clean = Cleaner::default();
     let mut warnings = Vec::new();
-    let parsed = MessageParser::default()
+    let parsed = PARSER
         .parse(raw)
         .filter(|m| !m.root_part().headers().is_empty());
     let Some(msg) = parsed else {
@@ -241,10 +256,21 @@ pub fn inspect(raw: &[u8], opts: &Options<'_>) -> Inspected {
     };
 
     let raw_msg = msg.raw_message();
+    // Only the headers the rules below read are copied out.
+    const READ: [&str; 7] = [
+        "Authentication-Results",
+        "Auto-Submitted",
+        "X-Autoreply",
+        "X-Autorespond",
+        "Precedence",
+        "Return-Path",
+        "Date",
+    ];
     let headers: Vec<(String, String)> = msg
         .root_part()
         .headers()
         .iter()
+        .filter(|h| READ.iter().any(|n| h.name().eq_ignore_ascii_case(n)))
         .map(|h| {
             let start = (h.offset_start() as usize).min(raw_msg.len());
             let end = (h.offset_end() as usize).clamp(start, raw_msg.len());
@@ -438,7 +464,7 @@ pub fn inspect(raw: &[u8], opts: &Options<'_>) -> Inspected {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+    !needle.is_empty() && memchr::memmem::find(haystack, needle).is_some()
 }
 
 #[cfg(test)]

@@ -22,20 +22,11 @@ const ST8: char = '\u{9c}';
 /// Sanitizes multi-line text: keeps TAB and LF (CR LF and lone CR become LF).
 pub fn multi_line(input: &str) -> Clean {
     let stripped = strip(input);
-    let mut text = String::with_capacity(stripped.text.len());
-    let mut chars = stripped.text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\r' {
-            if chars.peek() == Some(&'\n') {
-                chars.next();
-            }
-            text.push('\n');
-        } else {
-            text.push(c);
-        }
+    if !stripped.text.contains('\r') {
+        return stripped;
     }
     Clean {
-        text,
+        text: stripped.text.replace("\r\n", "\n").replace('\r', "\n"),
         removed: stripped.removed,
     }
 }
@@ -64,6 +55,22 @@ pub fn single_line(input: &str) -> Clean {
     }
 }
 
+/// Whether `input` holds anything [`strip`] removes, decided on the UTF-8
+/// bytes: C0 controls but TAB/LF/CR, DEL, C1 controls (`C2 80`–`C2 9F`) and
+/// bidi controls (`E2 80 AA`–`AE`, `E2 81 A6`–`A9`).
+fn needs_stripping(input: &str) -> bool {
+    let b = input.as_bytes();
+    (0..b.len()).any(|i| match b[i] {
+        0x00..=0x08 | 0x0b | 0x0c | 0x0e..=0x1f | 0x7f => true,
+        0xc2 => matches!(b.get(i + 1), Some(0x80..=0x9f)),
+        0xe2 => matches!(
+            (b.get(i + 1), b.get(i + 2)),
+            (Some(0x80), Some(0xaa..=0xae)) | (Some(0x81), Some(0xa6..=0xa9))
+        ),
+        _ => false,
+    })
+}
+
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
@@ -71,10 +78,7 @@ fn is_bidi_control(c: char) -> bool {
 /// Removes escape sequences and control characters except TAB, LF and CR.
 fn strip(input: &str) -> Clean {
     // Fast path: nothing to do for plain text (the overwhelmingly common case).
-    if !input
-        .chars()
-        .any(|c| (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || is_bidi_control(c))
-    {
+    if !needs_stripping(input) {
         return Clean {
             text: input.to_string(),
             removed: false,
@@ -202,6 +206,31 @@ mod tests {
         let c = multi_line("a\r\nb\rc\n\x1b[2Jd");
         assert_eq!(c.text, "a\nb\nc\nd");
         assert!(c.removed);
+    }
+
+    #[test]
+    fn byte_fast_path_agrees_with_chars() {
+        let cases = [
+            "plain",
+            "tab\tnl\ncr\r",
+            "é ü € 漢字",
+            "\u{85}",
+            "\u{9b}x",
+            "\u{202e}",
+            "\u{2066}",
+            "\u{2069}",
+            "\u{7f}",
+            "\u{1b}",
+            "\u{2028}",
+            "\u{a0}",
+            "\u{2030}",
+        ];
+        for s in cases {
+            let by_chars = s.chars().any(|c| {
+                (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || is_bidi_control(c)
+            });
+            assert_eq!(needs_stripping(s), by_chars, "{s:?}");
+        }
     }
 
     #[test]

@@ -328,12 +328,13 @@ fn store_one(
     msg: &Inspected,
     key: &str,
 ) -> Result<Stored> {
+    // Most mail is not about exports: nothing to look up or keep.
+    if msg.kind == Kind::Other {
+        return Ok(Stored::Ignored);
+    }
     let exists = tx
-        .query_row(
-            "SELECT 1 FROM messages WHERE message_id = ?1",
-            [key],
-            |_| Ok(()),
-        )
+        .prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1")?
+        .query_row([key], |_| Ok(()))
         .optional()?
         .is_some();
     if exists {
