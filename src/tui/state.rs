@@ -102,6 +102,9 @@ pub struct Row {
     pub tab: Tab,
     /// Whether a backend lookup for it is in flight.
     pub resolving: bool,
+    /// The last lookup failed (backend down): it is tried again on the
+    /// next tick, so the queue catches up when the backend returns.
+    pub lookup_failed: bool,
 }
 
 impl Row {
@@ -112,6 +115,7 @@ impl Row {
             due: None,
             tab: Tab::New,
             resolving: false,
+            lookup_failed: false,
         };
         row.refresh(rates);
         row

@@ -66,9 +66,10 @@ fn upsert(state: &mut State, req: crate::store::requests::RequestView) {
     let rates = state.rates.clone();
     match state.row_mut(req.id) {
         Some(row) => {
-            let resolving = row.resolving;
+            let (resolving, lookup_failed) = (row.resolving, row.lookup_failed);
             *row = Row::new(req, &rates);
             row.resolving = resolving;
+            row.lookup_failed = lookup_failed;
         }
         None => state.rows.push(Row::new(req, &rates)),
     }
@@ -95,7 +96,24 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
         Msg::Resize => vec![],
         Msg::Tick(now) => {
             state.now = now;
-            vec![]
+            // Lookups that failed while the backend was down, a few per tick.
+            let retry: Vec<i64> = state
+                .rows
+                .iter()
+                .filter(|r| r.lookup_failed && !r.resolving)
+                .take(8)
+                .map(|r| r.req.id)
+                .collect();
+            for &id in &retry {
+                if let Some(r) = state.row_mut(id) {
+                    r.resolving = true;
+                    r.lookup_failed = false;
+                }
+            }
+            retry
+                .into_iter()
+                .map(|id| Command::Resolve { id })
+                .collect()
         }
         Msg::RequestUpdated(req) => {
             upsert(state, req);
@@ -135,8 +153,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             vec![]
         }
         Msg::Resolved { id, result } => {
+            let failed = result.is_err();
             if let Some(row) = state.row_mut(id) {
                 row.resolving = false;
+                row.lookup_failed = failed;
             }
             match result {
                 Ok(resolution) => {
@@ -1184,6 +1204,12 @@ mod tests {
         );
         assert!(cmds.is_empty() && !s.rows[0].resolving);
         assert!(s.status.as_ref().unwrap().1);
+        // The next tick tries again (the backend may be back), once.
+        assert_eq!(
+            update(&mut s, Msg::Tick(now())),
+            vec![Command::Resolve { id: 5 }]
+        );
+        assert!(update(&mut s, Msg::Tick(now())).is_empty());
     }
 
     #[test]
