@@ -168,6 +168,13 @@ impl App {
             }
             runtime.dispatch(Command::Resolve { id });
         }
+        if let Some(id) = state.current().map(|r| r.req.id) {
+            if let Some(Msg::Thread { id, messages }) =
+                runtime.dispatch(Command::LoadThread { id }).pop()
+            {
+                state.thread = Some((id, messages));
+            }
+        }
         Ok(App { state, runtime })
     }
 
@@ -395,6 +402,10 @@ impl Runtime {
                 vec![Msg::Edited(text)]
             }
             Command::LoadOutbox => vec![Msg::Outbox(read_outboxes(&self.outboxes))],
+            Command::LoadThread { id } => match self.store.thread_messages(id) {
+                Ok(messages) => vec![Msg::Thread { id, messages }],
+                Err(e) => Self::failed(id, "reading the thread", e),
+            },
         }
     }
 

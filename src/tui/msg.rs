@@ -57,6 +57,11 @@ pub enum Msg {
     /// `$EDITOR` returned this text.
     Edited(String),
     Outbox(Vec<OutboxMail>),
+    /// A request's thread from the store.
+    Thread {
+        id: i64,
+        messages: Vec<crate::store::requests::ThreadMessage>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -118,4 +123,8 @@ pub enum Command {
     /// Open the text in `$EDITOR`.
     Edit(String),
     LoadOutbox,
+    /// Read a request's thread (for the detail pane).
+    LoadThread {
+        id: i64,
+    },
 }

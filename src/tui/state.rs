@@ -433,6 +433,10 @@ pub struct State {
     /// First visible row of the queue list (kept by the renderer's height).
     pub offset: usize,
     pub detail_scroll: u16,
+    /// The detail pane fills the screen (Enter), to read the thread.
+    pub zoom: bool,
+    /// The selected request's thread, as loaded from the store.
+    pub thread: Option<(i64, Vec<crate::store::requests::ThreadMessage>)>,
     pub mode: Mode,
     pub status: Option<(String, bool)>,
     pub inbox: Health,
@@ -466,6 +470,8 @@ impl State {
             selected: 0,
             offset: 0,
             detail_scroll: 0,
+            zoom: false,
+            thread: None,
             mode: Mode::Normal,
             status: None,
             inbox: Health::Unknown,

@@ -64,9 +64,13 @@ pub fn render(f: &mut Frame<'_>, state: &mut State) {
     } else {
         draw_top(f, top, state);
         let narrow = main.width < NARROW;
-        let (queue, detail) = split_main(main, state, narrow);
-        draw_queue(f, queue, state, narrow);
-        draw_detail(f, detail, state, narrow);
+        if state.zoom {
+            draw_detail(f, main, state, false);
+        } else {
+            let (queue, detail) = split_main(main, state, narrow);
+            draw_queue(f, queue, state, narrow);
+            draw_detail(f, detail, state, narrow);
+        }
     }
     draw_status(f, bottom, state);
     draw_overlay(f, area, state);
@@ -1323,6 +1327,50 @@ fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'static>> {
                 Style::new(),
                 w,
             );
+        }
+    }
+    // The mail itself, oldest first (already sanitized by intake).
+    if let Some((id, messages)) = &state.thread {
+        if *id == r.id && !messages.is_empty() {
+            out.push(Line::default());
+            out.push(heading(&format!("Mail ({})", messages.len())));
+            for m in messages {
+                let from = match (&m.from_name, &m.from) {
+                    (Some(n), Some(a)) => format!("{} <{a}>", clean(n)),
+                    (None, Some(a)) => a.clone(),
+                    (Some(n), None) => clean(n),
+                    (None, None) => "unknown sender".into(),
+                };
+                let date = m
+                    .date
+                    .as_deref()
+                    .map(|d| when_str(d, state))
+                    .unwrap_or_default();
+                let kind = words(&m.kind);
+                out.push(Line::from(vec![
+                    Span::styled(format!("── {kind} · "), DIM),
+                    Span::styled(fit(&from, w.saturating_sub(width(&kind) + 6)), bold),
+                ]));
+                if !date.is_empty() {
+                    out.push(Line::styled(format!("   {date}"), DIM));
+                }
+                for line in wrap(&clean(&m.subject), w.saturating_sub(3)) {
+                    out.push(Line::styled(format!("   {line}"), bold));
+                }
+                let body = m.body.trim_end();
+                let shown: Vec<&str> = body.lines().take(200).collect();
+                for line in shown.iter() {
+                    let quoted = line.trim_start().starts_with('>');
+                    for part in wrap_text(&clean(line), w.saturating_sub(3)) {
+                        let style = if quoted { DIM } else { Style::new() };
+                        out.push(Line::styled(format!("   {part}"), style));
+                    }
+                }
+                if body.lines().count() > shown.len() {
+                    out.push(Line::styled("   …", DIM));
+                }
+                out.push(Line::default());
+            }
         }
     }
     out

@@ -116,8 +116,13 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
                 .collect()
         }
         Msg::RequestUpdated(req) => {
+            let id = req.id;
             upsert(state, req);
             state.refilter();
+            // The thread may have grown (a follow-up arrived).
+            if state.current().map(|r| r.req.id) == Some(id) {
+                return vec![Command::LoadThread { id }];
+            }
             vec![]
         }
         Msg::Requests(reqs) => {
@@ -200,6 +205,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             state.outbox = mails;
             vec![]
         }
+        Msg::Thread { id, messages } => {
+            state.thread = Some((id, messages));
+            vec![]
+        }
     }
 }
 
@@ -237,7 +246,7 @@ fn on_key(state: &mut State, k: KeyEvent) -> Vec<Command> {
                 }
                 _ => state.mode = Mode::Filter,
             }
-            vec![]
+            thread_for_selection(state)
         }
         Mode::Outbox { selected } => {
             let n = state.outbox.len();
@@ -490,14 +499,34 @@ fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
     }
 }
 
+/// The thread to load when the selection shows a request whose thread is not loaded.
+fn thread_for_selection(state: &State) -> Vec<Command> {
+    match state.current() {
+        Some(r) if state.thread.as_ref().map(|(id, _)| *id) != Some(r.req.id) => {
+            vec![Command::LoadThread { id: r.req.id }]
+        }
+        _ => vec![],
+    }
+}
+
 fn move_to(state: &mut State, pos: usize) {
     state.selected = pos.min(state.visible.len().saturating_sub(1));
     state.detail_scroll = 0;
 }
 
 fn on_normal_key(state: &mut State, k: KeyEvent) -> Vec<Command> {
+    let mut cmds = on_normal_key_inner(state, k);
+    cmds.extend(thread_for_selection(state));
+    cmds
+}
+
+fn on_normal_key_inner(state: &mut State, k: KeyEvent) -> Vec<Command> {
     if k.code == KeyCode::Esc {
-        state.status = None;
+        if state.zoom {
+            state.zoom = false;
+        } else {
+            state.status = None;
+        }
         return vec![];
     }
     if let KeyCode::Char(c @ '1'..='7') = k.code {
@@ -546,7 +575,10 @@ fn on_normal_key(state: &mut State, k: KeyEvent) -> Vec<Command> {
             state.refilter();
             say(state, format!("sorted by {}", state.sort.title()));
         }
-        Action::Zoom => state.detail_scroll = 0,
+        Action::Zoom => {
+            state.zoom = !state.zoom;
+            state.detail_scroll = 0;
+        }
         Action::ScrollDetailUp => state.detail_scroll = state.detail_scroll.saturating_sub(5),
         Action::ScrollDetailDown => state.detail_scroll = state.detail_scroll.saturating_add(5),
         Action::Outbox => {
@@ -763,6 +795,40 @@ mod tests {
             replies: vec![],
             thread_len: 1,
         }
+    }
+
+    /// `update` without the thread loads that follow every selection (tested
+    /// on their own below), so the tests read as the decisions they check.
+    fn update(s: &mut State, m: Msg) -> Vec<Command> {
+        super::update(s, m)
+            .into_iter()
+            .filter(|c| !matches!(c, Command::LoadThread { .. }))
+            .collect()
+    }
+
+    #[test]
+    fn the_selected_requests_thread_is_loaded_once_and_enter_zooms() {
+        let mut s = state(vec![ready(1), ready(2)]);
+        let cmds = super::update(&mut s, key('j'));
+        let id = s.current().unwrap().req.id;
+        assert_eq!(cmds, vec![Command::LoadThread { id }]);
+        super::update(
+            &mut s,
+            Msg::Thread {
+                id,
+                messages: vec![],
+            },
+        );
+        assert!(
+            super::update(&mut s, Msg::Tick(now())).is_empty(),
+            "loaded once"
+        );
+        assert!(!super::update(&mut s, code(KeyCode::Enter))
+            .iter()
+            .any(|c| matches!(c, Command::LoadThread { .. })));
+        assert!(s.zoom);
+        super::update(&mut s, code(KeyCode::Esc));
+        assert!(!s.zoom);
     }
 
     fn state(reqs: Vec<RequestView>) -> State {
