@@ -113,3 +113,65 @@ impl Source for MaildirSource {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn request(n: u32) -> String {
+        format!(
+            "From: owner{n}@acme.example\r\nSubject: Data export request: Acme {n}\r\nMessage-ID: <m{n}@acme.example>\r\n\r\nWorkspace: Acme {n}\r\n"
+        )
+    }
+
+    #[test]
+    fn new_and_cur_are_read_once_even_when_flags_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let md = dir.path().join("inbox");
+        for sub in ["new", "cur", "tmp"] {
+            std::fs::create_dir_all(md.join(sub)).unwrap();
+        }
+        std::fs::write(md.join("new/1700000000.1.host"), request(1)).unwrap();
+        std::fs::write(md.join("cur/1700000001.2.host:2,S"), request(2)).unwrap();
+        std::fs::write(md.join("new/.hidden"), request(9)).unwrap();
+        let mut store = Store::in_memory().unwrap();
+        let mut src = MaildirSource::new(&md).unwrap();
+        let r = crate::sync::sync_once(&mut src, &mut store, "mx.ochrehq.com").unwrap();
+        assert_eq!(r.stored.len(), 2);
+        assert!(r.stored[0]
+            .file
+            .as_deref()
+            .unwrap()
+            .ends_with("1700000000.1.host"));
+
+        // Another client reads the first one: it moves to cur/ with a flag.
+        std::fs::rename(
+            md.join("new/1700000000.1.host"),
+            md.join("cur/1700000000.1.host:2,S"),
+        )
+        .unwrap();
+        std::fs::write(md.join("new/1700000002.3.host"), request(3)).unwrap();
+        let r = crate::sync::sync_once(&mut src, &mut store, "mx.ochrehq.com").unwrap();
+        assert_eq!(r.seen, 1, "only the new file is read");
+        assert_eq!(r.stored[0].workspace.name.as_deref(), Some("Acme 3"));
+        assert_eq!(store.request_count().unwrap(), 3);
+    }
+
+    #[test]
+    fn a_folder_that_is_no_maildir_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = MaildirSource::new(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("not a Maildir"), "{err}");
+    }
+
+    #[test]
+    fn big_files_are_read_as_a_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big");
+        std::fs::write(&p, vec![b'a'; FETCH_PREFIX * 3]).unwrap();
+        let (raw, truncated) = read_prefix(&p, FETCH_PREFIX).unwrap();
+        assert_eq!(raw.len(), FETCH_PREFIX);
+        assert!(truncated);
+    }
+}
