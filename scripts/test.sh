@@ -19,4 +19,11 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-cargo test --locked --all-targets "$@"
+# The benchmarks (examples/) must keep compiling; they are run by hand.
+cargo build --locked --examples
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --locked --lib --bins --tests "$@" 2>&1 | tee "$log"
+# One closing line for the whole suite.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "concierge tests: %d passed, %d failed\n", p, f }' "$log"
