@@ -26,4 +26,4 @@ trap 'rm -f "$log"' EXIT
 cargo test --locked --lib --bins --tests "$@" 2>&1 | tee "$log"
 # One closing line for the whole suite.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "concierge tests: %d passed, %d failed\n", p, f }' "$log"
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
