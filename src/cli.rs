@@ -515,6 +515,6 @@ fn tui_cmd(cfg: Config) -> Result<i32> {
         config: Some(cfg.clone()),
         job_poll: std::time::Duration::from_secs(2),
     };
-    crate::tui::app::run(setup)?;
+    crate::tui::app::run(setup, crate::tui::app::default_log_path())?;
     Ok(0)
 }

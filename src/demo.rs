@@ -165,7 +165,7 @@ pub fn run() -> Result<i32> {
         config: None,
         job_poll: std::time::Duration::from_millis(300),
     };
-    let result = crate::tui::app::run(setup);
+    let result = crate::tui::app::run(setup, Some(dir.join("concierge.log")));
     drop(backend);
     result?;
     eprintln!(

@@ -209,6 +209,7 @@ impl Runtime {
     }
 
     fn failed(id: i64, what: &str, e: impl std::fmt::Display) -> Vec<Msg> {
+        tracing::warn!(request = id, "{what} failed: {e}");
         vec![Msg::Failed {
             id,
             what: what.into(),
@@ -233,6 +234,29 @@ impl Runtime {
 
     /// Carries out one command; returns messages to feed back right away.
     pub fn dispatch(&mut self, cmd: Command) -> Vec<Msg> {
+        match &cmd {
+            Command::Approve {
+                id,
+                override_reason,
+                ..
+            } => {
+                tracing::info!(
+                    request = id,
+                    overridden = override_reason.is_some(),
+                    "approve"
+                )
+            }
+            Command::Reject { id, template, .. } => {
+                tracing::info!(request = id, template = template.file_stem(), "reject")
+            }
+            Command::SendReply { id, template, .. } => {
+                tracing::info!(request = id, template = template.file_stem(), "reply")
+            }
+            Command::CancelJob { id } | Command::RetryJob { id } => {
+                tracing::info!(request = id, "{cmd:?}")
+            }
+            _ => tracing::debug!("{cmd:?}"),
+        }
         let actor = self.operator.clone();
         match cmd {
             Command::Resolve { id } => self.resolve(id),
@@ -974,7 +998,11 @@ pub fn read_outboxes(dirs: &[PathBuf]) -> Vec<OutboxMail> {
 }
 
 /// Runs the app on the terminal until the user quits.
-pub fn run(setup: Setup) -> Result<()> {
+pub fn run(setup: Setup, log_file: Option<PathBuf>) -> Result<()> {
+    // NOTE: never log to the terminal while the screen is up; a file, or nothing.
+    if let Some(path) = log_file {
+        init_log(&path);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -1043,6 +1071,39 @@ async fn run_async(setup: Setup) -> Result<()> {
     crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste).ok();
     ratatui::restore();
     result
+}
+
+/// Logs to `path` (appending, no colours); a log that cannot be opened is
+/// simply not written.
+fn init_log(path: &std::path::Path) {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    else {
+        return;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CONCIERGE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .try_init();
+}
+
+/// The log file: `$XDG_STATE_HOME/concierge/concierge.log` (or the data dir).
+pub fn default_log_path() -> Option<PathBuf> {
+    directories::BaseDirs::new().map(|d| {
+        d.state_dir()
+            .unwrap_or_else(|| d.data_dir())
+            .join("concierge")
+            .join("concierge.log")
+    })
 }
 
 /// Opens `text` in `$VISUAL`/`$EDITOR` (default `vi`) and returns the result.
