@@ -275,3 +275,45 @@ fn a_failed_send_is_recorded_and_a_retry_sends_exactly_once() {
     assert!(err.to_string().contains("never sent twice"), "{err}");
     assert_eq!(store.replies(1).unwrap().len(), 1);
 }
+
+#[test]
+fn replies_go_over_starttls_with_auth_and_a_private_ca() {
+    let d = Dovecot::start();
+    let sink = SmtpSink::builder()
+        .require_starttls(&d.dir().join("server.pem"), &d.dir().join("server.key"))
+        .start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), &d, sink.port());
+    let store = setup(&d, &cfg);
+    let mut smtp = cfg.smtp.take().unwrap();
+    smtp.host = "localhost".into();
+    smtp.security = concierge::config::Security::Starttls;
+    smtp.ca_file = Some(d.ca_file());
+    smtp.username = "hello@ochrehq.com".into();
+    smtp.password_env = Some("CONCIERGE_TEST_SMTP_PASSWORD".into());
+    std::env::set_var("CONCIERGE_TEST_SMTP_PASSWORD", "smtp-secret");
+    let target = store.reply_target(1).unwrap();
+    let built = reply::build("hello@ochrehq.com", &target, "Hello").unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    // Trusting the private CA, the reply goes out (the sink refuses mail without STARTTLS).
+    let sender = Sender::smtp(&smtp).unwrap();
+    rt.block_on(sender.send(&built)).unwrap();
+    let got = sink.wait_for(1, Duration::from_secs(10));
+    assert_eq!(
+        got[0].rcpt_to,
+        vec!["ada.personal@gmail.example".to_string()]
+    );
+
+    // Without it, the certificate is not trusted and nothing is sent.
+    smtp.ca_file = None;
+    let err = rt
+        .block_on(Sender::smtp(&smtp).unwrap().send(&built))
+        .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(!msg.contains("smtp-secret"), "{msg}");
+    assert_eq!(sink.messages().len(), 1);
+}

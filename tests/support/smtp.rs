@@ -52,6 +52,7 @@ impl Received {
 pub struct SmtpSinkBuilder {
     fail_first: usize,
     lmtp: Option<(u16, String)>,
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl SmtpSinkBuilder {
@@ -66,6 +67,12 @@ impl SmtpSinkBuilder {
     /// finished.
     pub fn forward_to_lmtp(mut self, port: u16, user: &str) -> Self {
         self.lmtp = Some((port, user.to_string()));
+        self
+    }
+    /// Offer STARTTLS with this certificate and key (PEM files) and refuse
+    /// mail from a client that does not use it.
+    pub fn require_starttls(mut self, cert: &Path, key: &Path) -> Self {
+        self.tls = Some((cert.to_path_buf(), key.to_path_buf()));
         self
     }
     /// Starts the sink.
@@ -264,6 +271,9 @@ impl SmtpSink {
                 .arg(dir.path())
                 .arg("--fail-first")
                 .arg(opts.fail_first.to_string());
+            if let Some((cert, key)) = &opts.tls {
+                cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+            }
             if let Some((lmtp_port, user)) = &opts.lmtp {
                 cmd.arg("--lmtp-port")
                     .arg(lmtp_port.to_string())

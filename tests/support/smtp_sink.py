@@ -4,6 +4,7 @@ Run with Debian's python3 (it has aiosmtpd):
 
     /usr/bin/python3 -u smtp_sink.py --port PORT --dir DIR
         [--fail-first N] [--lmtp-port P --lmtp-user USER]
+        [--tls-cert PEM --tls-key PEM]   (then STARTTLS is required)
 
 For every accepted message it writes, in DIR:
     NNNNNN.eml   the message bytes as received (CRLF kept, dot-unstuffed)
@@ -114,7 +115,14 @@ async def main():
     ap.add_argument("--fail-first", type=int, default=0)
     ap.add_argument("--lmtp-port", type=int, default=0)
     ap.add_argument("--lmtp-user", default="concierge")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     args = ap.parse_args()
+    tls_context = None
+    if args.tls_cert:
+        import ssl
+        tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls_context.load_cert_chain(args.tls_cert, args.tls_key)
 
     # aiosmtpd warns about its own deprecated login_data on every AUTH.
     logging.basicConfig(level=logging.ERROR)
@@ -128,6 +136,8 @@ async def main():
             enable_SMTPUTF8=True,
             auth_require_tls=False,
             authenticator=accept_any,
+            tls_context=tls_context,
+            require_starttls=tls_context is not None,
             loop=loop,
         )
 
