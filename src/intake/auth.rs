@@ -27,6 +27,9 @@ pub struct Auth {
     pub dkim: String,
     pub spf: String,
     pub dmarc: String,
+    /// The domain DMARC evaluated (`header.from=`), when the result says.
+    #[serde(skip)]
+    pub dmarc_domain: Option<String>,
 }
 
 impl Default for Auth {
@@ -35,6 +38,7 @@ impl Default for Auth {
             dkim: "none".into(),
             spf: "none".into(),
             dmarc: "none".into(),
+            dmarc_domain: None,
         }
     }
 }
@@ -49,7 +53,7 @@ pub fn evaluate<'a>(headers: impl IntoIterator<Item = &'a str>, trusted_id: &str
     let clean = strip_comments(trusted);
     let mut auth = Auth::default();
     let mut seen = [false; 3];
-    for resinfo in clean.split(';').skip(1) {
+    for resinfo in split_unquoted(&clean).into_iter().skip(1) {
         let Some(first) = resinfo.split_whitespace().next() else {
             continue;
         };
@@ -75,12 +79,45 @@ pub fn evaluate<'a>(headers: impl IntoIterator<Item = &'a str>, trusted_id: &str
             "dmarc" => (&mut auth.dmarc, 2),
             _ => continue,
         };
-        if !seen[idx] || result == "pass" {
+        // NOTE: only DKIM may carry several results (one per signature),
+        // where any passing signature counts; SPF and DMARC take the first.
+        if !seen[idx] || (idx == 0 && result == "pass") {
             *slot = result;
             seen[idx] = true;
+            if idx == 2 {
+                auth.dmarc_domain = resinfo.split_whitespace().find_map(|p| {
+                    let (k, v) = p.split_once('=')?;
+                    k.eq_ignore_ascii_case("header.from")
+                        .then(|| v.trim_matches('"').to_ascii_lowercase())
+                });
+            }
         }
     }
     Some(auth)
+}
+
+/// Splits on `;` outside quoted strings (RFC 8601 property values may be
+/// quoted, and a quoted `;` must not start a new result).
+fn split_unquoted(s: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in s.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts
 }
 
 /// The authserv-id: the first token of the value (a version number may follow).
@@ -186,6 +223,30 @@ mod tests {
         assert_eq!(a.dkim, "pass");
         assert_eq!(a.spf, "temperror");
         assert_eq!(a.dmarc, "permerror");
+    }
+
+    #[test]
+    fn a_quoted_semicolon_cannot_forge_a_result() {
+        let a = evaluate(
+            [r#"mx.ochrehq.com; spf=fail smtp.mailfrom="x; dmarc=pass y"@evil.example; dmarc=fail header.from=acme.example"#],
+            ID,
+        )
+        .unwrap();
+        assert_eq!(a.dmarc, "fail");
+        assert_eq!(a.dmarc_domain.as_deref(), Some("acme.example"));
+    }
+
+    #[test]
+    fn only_dkim_lets_a_later_pass_win() {
+        let a = evaluate(
+            ["mx.ochrehq.com; spf=fail; spf=pass; dmarc=fail; dmarc=pass; dkim=fail; dkim=pass"],
+            ID,
+        )
+        .unwrap();
+        assert_eq!(
+            (a.spf.as_str(), a.dmarc.as_str(), a.dkim.as_str()),
+            ("fail", "fail", "pass")
+        );
     }
 
     #[test]

@@ -279,8 +279,19 @@ pub fn inspect(raw: &[u8], opts: &Options<'_>) -> Inspected {
         .collect();
     let has_header = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
 
-    // From: the first address of the first From header.
-    let from_addr = msg.from().and_then(|a| a.first());
+    // From: the first address of the first From header. NOTE: mail-parser's
+    // `from()` answers the *last* From header; a second From (or a second
+    // address) is a classic spoof, so it is malformed and DMARC does not count.
+    let from_headers: Vec<&mail_parser::Address<'_>> = msg
+        .header_values(mail_parser::HeaderName::From)
+        .filter_map(|v| v.as_address())
+        .collect();
+    let several_from =
+        from_headers.len() > 1 || from_headers.first().is_some_and(|a| a.iter().count() > 1);
+    if several_from {
+        warnings.push(Warning::Malformed);
+    }
+    let from_addr = from_headers.first().and_then(|a| a.first());
     let from = from_addr.and_then(|a| a.address()).and_then(bare_address);
     let from = from.map(|f| clean.line(&f));
     let from_name = clean.opt_line(from_addr.and_then(|a| a.name()));
@@ -372,7 +383,16 @@ pub fn inspect(raw: &[u8], opts: &Options<'_>) -> Inspected {
         .map(|(_, v)| v.as_str())
         .collect();
     let auth = match auth::evaluate(ar, opts.authserv_id) {
-        Some(a) => {
+        Some(mut a) => {
+            // DMARC vouches for the domain it evaluated: it must be the From
+            // that Concierge shows, and there must be only one From.
+            let domain_mismatch = match (&a.dmarc_domain, &from) {
+                (Some(d), Some(f)) => !aligned(d, domain_of(f)),
+                _ => false,
+            };
+            if a.dmarc == "pass" && (domain_mismatch || several_from) {
+                a.dmarc = "fail".into();
+            }
             for (result, w) in [
                 (&a.dkim, Warning::DkimFail),
                 (&a.spf, Warning::SpfFail),
@@ -485,6 +505,28 @@ mod tests {
         assert_eq!(i.date.as_deref(), Some("2026-11-23T09:14:05Z"));
         assert_eq!(i.workspace.name.as_deref(), Some("Acme Support"));
         assert!(i.warnings.is_empty(), "{:?}", i.warnings);
+    }
+
+    #[test]
+    fn a_second_from_header_cannot_borrow_dmarc() {
+        let i = run("From: attacker@evil.example\r\nFrom: Ada <owner@acme.example>\r\nAuthentication-Results: mx.ochrehq.com; dmarc=pass header.from=evil.example\r\nSubject: Data export request: Acme\r\n\r\nhi\r\n");
+        assert_eq!(
+            i.from.as_deref(),
+            Some("attacker@evil.example"),
+            "the first From is shown"
+        );
+        assert_eq!(i.auth.dmarc, "fail");
+        assert!(
+            i.warnings.contains(&Warning::Malformed) && i.warnings.contains(&Warning::DmarcFail)
+        );
+    }
+
+    #[test]
+    fn dmarc_for_another_domain_does_not_count() {
+        let i = run("From: Ada <owner@acme.example>\r\nAuthentication-Results: mx.ochrehq.com; dmarc=pass header.from=evil.example\r\nSubject: x\r\n\r\nhi\r\n");
+        assert_eq!(i.auth.dmarc, "fail");
+        let i = run("From: Ada <owner@acme.example>\r\nAuthentication-Results: mx.ochrehq.com; dmarc=pass header.from=acme.example\r\nSubject: x\r\n\r\nhi\r\n");
+        assert_eq!(i.auth.dmarc, "pass");
     }
 
     #[test]

@@ -151,6 +151,7 @@ fn row_to_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestView> {
             dkim: r.get(16)?,
             spf: r.get(17)?,
             dmarc: r.get(18)?,
+            dmarc_domain: None,
         },
         warnings: serde_json::from_str(&r.get::<_, String>(19)?).unwrap_or_default(),
         auth_override: r.get(20)?,

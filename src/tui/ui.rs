@@ -2242,6 +2242,7 @@ mod tests {
             dkim: "pass".into(),
             spf: "pass".into(),
             dmarc: "pass".into(),
+            dmarc_domain: None,
         }
     }
 
@@ -2423,6 +2424,7 @@ mod tests {
             dkim: "fail".into(),
             spf: "fail".into(),
             dmarc: "fail".into(),
+            dmarc_domain: None,
         };
         spoofed.warnings = vec![
             Warning::DkimFail,

@@ -780,6 +780,7 @@ mod tests {
                 dkim: "pass".into(),
                 spf: "pass".into(),
                 dmarc: "pass".into(),
+                dmarc_domain: None,
             },
             warnings: vec![],
             auth_override: None,
