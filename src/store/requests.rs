@@ -452,18 +452,44 @@ impl Store {
         Ok(())
     }
 
-    /// A failed job may be retried: back to `approved` with the same key is
-    /// not enough (the backend would return the failed job), so the key gets
-    /// a retry suffix, recorded before the new start.
+    /// Starts a failed export again. When the backend refused to create a
+    /// job (no job id), the same key is safe to send again. When a job exists
+    /// and the backend reported it failed or cancelled, the same key would
+    /// only return that job, so the key gets a retry suffix, recorded before
+    /// the new start.
     pub fn retry_job(&mut self, id: i64, actor: &str) -> Result<String> {
         let tx = self.conn.transaction()?;
-        let (state, key): (String, Option<String>) = tx.query_row(
-            "SELECT state, idempotency_key FROM requests WHERE id = ?1",
+        let (state, key, job): (String, Option<String>, Option<String>) = tx.query_row(
+            "SELECT state, idempotency_key, job FROM requests WHERE id = ?1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         if state != "failed" {
             bail!("request {id} is {state}; only a failed export can be retried");
+        }
+        let job: Option<JobSnap> = job.and_then(|j| serde_json::from_str(&j).ok());
+        let no_job = job.as_ref().is_none_or(|j| j.id.is_empty());
+        let confirmed_dead = job
+            .as_ref()
+            .is_some_and(|j| matches!(j.status.as_str(), "failed" | "cancelled"));
+        if !no_job && !confirmed_dead {
+            bail!("request {id}: the backend has not reported its export failed; it cannot be retried");
+        }
+        if no_job {
+            let key = key.unwrap_or_default();
+            tx.execute(
+                "UPDATE requests SET state = 'approved', job = NULL, job_id = NULL, updated_at = ?2 WHERE id = ?1",
+                params![id, now()],
+            )?;
+            audit::append_tx(
+                &tx,
+                actor,
+                "job.retry",
+                &format!("request:{id}"),
+                &serde_json::json!({ "idempotency_key": key }),
+            )?;
+            tx.commit()?;
+            return Ok(key);
         }
         let base = key.unwrap_or_default();
         let base = base.split("/retry").next().unwrap_or("").to_string();
@@ -504,5 +530,81 @@ impl Store {
             params![id, state, now()],
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intake::{inspect, Options};
+
+    fn store_with_request() -> Store {
+        let mut s = Store::in_memory().unwrap();
+        let raw = "From: owner@acme.example\r\nMessage-ID: <r1@acme.example>\r\nSubject: Data export request: Acme\r\n\r\nhi\r\n";
+        let i = inspect(raw.as_bytes(), &Options::default());
+        let key = i.store_key(raw.as_bytes());
+        s.store_batch("INBOX", &[(i, key, None)], None).unwrap();
+        s
+    }
+
+    fn job(id: &str, status: &str) -> JobSnap {
+        JobSnap {
+            id: id.into(),
+            status: status.into(),
+            phase: None,
+            progress: 0.0,
+            created_at: None,
+            finished_at: None,
+            emailed_at: None,
+            deliver_to: None,
+            link_expires_at: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn approval_is_once_and_retries_never_mint_a_key_for_a_live_job() {
+        let mut s = store_with_request();
+        s.approve(1, "k", None, &[], "sam").unwrap();
+        assert!(
+            s.approve(1, "k2", None, &[], "sam").is_err(),
+            "approved twice"
+        );
+        assert!(s.reject(1, "too late", "sam").is_err());
+
+        // The backend refused to create a job: the same key is sent again.
+        s.set_job(1, &job("", "failed"), "sam").unwrap();
+        assert_eq!(s.retry_job(1, "sam").unwrap(), "k");
+        assert_eq!(s.load_request(1).unwrap().state, "approved");
+
+        // A job the backend reports failed: a new key, recorded.
+        s.set_job(1, &job("j1", "failed"), "sam").unwrap();
+        let first = s.retry_job(1, "sam").unwrap();
+        assert!(first.starts_with("k/retry"), "{first}");
+        s.set_job(1, &job("j2", "cancelled"), "sam").unwrap();
+        let second = s.retry_job(1, "sam").unwrap();
+        assert!(second.starts_with("k/retry") && second != first, "{second}");
+
+        // Anything else is not retried.
+        s.set_job(1, &job("j3", "running"), "sam").unwrap();
+        assert!(s.retry_job(1, "sam").is_err());
+        assert!(crate::store::audit::verify(s.conn()).unwrap().is_ok());
+    }
+
+    #[test]
+    fn notes_need_text_and_overrides_need_reasons() {
+        let mut s = store_with_request();
+        assert!(s.add_note(1, "sam", "   ").is_err());
+        s.add_note(1, "sam", "Scope: all").unwrap();
+        assert!(s.override_auth(1, "", "sam").is_err());
+        assert!(
+            s.approve(1, "k", None, &["Scope".into()], "sam").is_err(),
+            "unmet items need a reason"
+        );
+        s.approve(1, "k", Some("called the owner"), &["Scope".into()], "sam")
+            .unwrap();
+        let v = s.load_request(1).unwrap();
+        assert_eq!(v.notes.len(), 1);
+        assert_eq!(v.approval_override.as_deref(), Some("called the owner"));
     }
 }

@@ -407,20 +407,46 @@ impl Runtime {
                 });
                 vec![]
             }
-            Command::RetryJob { id } => match self.store.retry_job(id, &actor) {
-                Ok(_) => {
-                    let mut out = self.reload(id);
-                    if let Ok(req) = self.store.load_request(id) {
-                        self.start_export(&req);
-                    }
-                    out.push(Msg::Done {
-                        id,
-                        what: "the export is starting again".into(),
-                    });
-                    out
-                }
-                Err(e) => Self::failed(id, "retrying", e),
-            },
+            Command::RetryJob { id } => {
+                // Never a second live export: ask the backend first.
+                let (Some(backend), Ok(req)) = (self.backend.clone(), self.store.load_request(id))
+                else {
+                    return Self::failed(id, "retrying", "no backend");
+                };
+                let Some(ws) = req
+                    .workspace_id
+                    .as_deref()
+                    .and_then(|w| uuid::Uuid::parse_str(w).ok())
+                else {
+                    return Self::failed(id, "retrying", "the workspace is not identified");
+                };
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let ev = match backend.jobs(ws).await {
+                        Ok(jobs) => match jobs.iter().find(|j| !j.status.is_terminal()) {
+                            Some(live) => msg(Msg::Failed {
+                                id,
+                                what: "retrying".into(),
+                                error: format!(
+                                    "export {} of this workspace is still {}",
+                                    live.id,
+                                    live.status.as_str()
+                                ),
+                            }),
+                            None => {
+                                Event::Apply(Box::new(move |rt: &mut Runtime| rt.retry_now(id)))
+                            }
+                        },
+                        Err(e) => msg(Msg::Failed {
+                            id,
+                            what: "retrying".into(),
+                            error: api_err(&e),
+                        }),
+                    };
+                    let _ = tx.send(ev);
+                });
+                vec![]
+            }
             Command::Edit(text) => {
                 // The terminal loop handles the editor; without one, keep the text.
                 vec![Msg::Edited(text)]
@@ -430,6 +456,26 @@ impl Runtime {
                 Ok(messages) => vec![Msg::Thread { id, messages }],
                 Err(e) => Self::failed(id, "reading the thread", e),
             },
+        }
+    }
+
+    /// Records the retry (same key when no job was created, a new one when
+    /// the backend reported the job dead) and starts the export.
+    fn retry_now(&mut self, id: i64) -> Vec<Msg> {
+        let actor = self.operator.clone();
+        match self.store.retry_job(id, &actor) {
+            Ok(_) => {
+                let mut out = self.reload(id);
+                if let Ok(req) = self.store.load_request(id) {
+                    self.start_export(&req);
+                }
+                out.push(Msg::Done {
+                    id,
+                    what: "the export is starting again".into(),
+                });
+                out
+            }
+            Err(e) => Self::failed(id, "retrying", e),
         }
     }
 
@@ -694,7 +740,10 @@ impl Runtime {
                         })));
                         return;
                     }
-                    Err(e @ ApiError::Unreachable { .. }) => {
+                    // NOTE: an unknown outcome (no answer, 5xx, 429, an answer
+                    // we cannot read) may mean the job exists: keep asking
+                    // with the same key, which can only return that job.
+                    Err(e) if e.is_transient() || matches!(e, ApiError::Protocol { .. }) => {
                         let wait = crate::sync::backoff(
                             attempt,
                             Duration::from_secs(1),
