@@ -490,18 +490,38 @@ pub fn file_reply(
     let sent = cfg.sent_mailbox.clone().unwrap_or_else(|| "Sent".into());
     session.select(&cfg.mailbox)?;
     // NOTE: the id is sanitized text from the message; quote it as an IMAP
-    // quoted string (RFC 3501 §4.3), refusing what cannot be quoted.
-    let flagged = if answered_message_id
+    // quoted string (RFC 3501 §4.3), refusing what cannot be quoted. HEADER
+    // search matches substrings, so the hits are checked for the exact id
+    // before anything is flagged.
+    let quotable = answered_message_id
         .chars()
-        .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
-    {
-        let uids = session.uid_search(format!("HEADER Message-ID \"{answered_message_id}\""))?;
-        let mut uids: Vec<u32> = uids.into_iter().collect();
-        uids.sort_unstable();
-        if !uids.is_empty() {
-            session.uid_store(uid_set(&uids), "+FLAGS.SILENT (\\Answered)")?;
+        .all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '<' | '>'));
+    let flagged = if quotable && answered_message_id.len() >= 3 {
+        let wanted = format!("<{answered_message_id}>");
+        let mut hits: Vec<u32> = session
+            .uid_search(format!("HEADER Message-ID \"{wanted}\""))?
+            .into_iter()
+            .collect();
+        hits.sort_unstable();
+        let mut exact = Vec::new();
+        if !hits.is_empty() {
+            let fetches = session.uid_fetch(uid_set(&hits), "(UID ENVELOPE)")?;
+            for f in fetches.iter() {
+                let id = f
+                    .envelope()
+                    .and_then(|e| e.message_id.as_deref())
+                    .map(|b| String::from_utf8_lossy(b).trim().to_string());
+                if let (Some(uid), Some(id)) = (f.uid, id) {
+                    if id == wanted {
+                        exact.push(uid);
+                    }
+                }
+            }
         }
-        !uids.is_empty()
+        if !exact.is_empty() {
+            session.uid_store(uid_set(&exact), "+FLAGS.SILENT (\\Answered)")?;
+        }
+        !exact.is_empty()
     } else {
         false
     };

@@ -184,7 +184,11 @@ impl Wire {
             // rest of the line after it.
             let mut tail_start = line_start;
             while let Some(n) = Self::literal_len(&bytes[tail_start..]) {
-                if bytes.len() + n > MAX_RESPONSE {
+                if bytes
+                    .len()
+                    .checked_add(n)
+                    .is_none_or(|total| total > MAX_RESPONSE)
+                {
                     return Err(WireError::Protocol("response too large".into()));
                 }
                 let at = bytes.len();
@@ -284,6 +288,14 @@ impl Wire {
         let tag = self.send("IDLE")?;
         let mut line = Vec::new();
         self.read_line(&mut line)?;
+        // Untagged news may come before the continuation: it means there is
+        // something to sync, which the caller does after IDLE ends.
+        let mut early = false;
+        while line.starts_with(b"* ") {
+            early = true;
+            line.clear();
+            self.read_line(&mut line)?;
+        }
         if !line.starts_with(b"+") {
             // Refused (or a completion): read what is left and report it.
             let text = String::from_utf8_lossy(&line).to_string();
@@ -293,20 +305,25 @@ impl Wire {
                 no: true,
             });
         }
-        self.conn.get_ref().set_read_timeout(Some(timeout))?;
+        self.conn.get_ref().set_read_timeout(Some(if early {
+            Duration::from_millis(1)
+        } else {
+            timeout
+        }))?;
         line.clear();
-        let changed = match self.read_line(&mut line) {
-            Ok(()) => true,
-            Err(WireError::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                false
-            }
-            Err(e) => return Err(e),
-        };
+        let changed = early
+            || match self.read_line(&mut line) {
+                Ok(()) => true,
+                Err(WireError::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    false
+                }
+                Err(e) => return Err(e),
+            };
         self.conn.get_ref().set_read_timeout(Some(io_timeout))?;
         let stream = self.conn.get_mut();
         stream.write_all(b"DONE\r\n")?;
