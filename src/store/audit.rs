@@ -121,7 +121,10 @@ mod tests {
     fn store_with(n: usize) -> Store {
         let mut s = Store::in_memory().unwrap();
         for i in 0..n {
-            let tx = s.conn.transaction().unwrap();
+            let tx = s
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .unwrap();
             append_tx(
                 &tx,
                 "sam",

@@ -99,7 +99,9 @@ impl Store {
 
     /// Records the account email the backend resolved for a request.
     pub fn set_account_email(&mut self, request_id: i64, email: &str, actor: &str) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
             "UPDATE requests SET account_email = ?2, updated_at = ?3 WHERE id = ?1",
             params![request_id, email, now()],
@@ -123,7 +125,9 @@ impl Store {
         reply: &Reply,
         actor: &str,
     ) -> Result<i64> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT INTO replies (request_id, message_id, template, to_addr, subject, bytes, state, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'sending', ?7)",
@@ -155,11 +159,23 @@ impl Store {
             [reply_id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "UPDATE replies SET state = 'sending', error = NULL WHERE id = ?1",
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Conditional, so two retries racing (two staff, two terminals)
+        // cannot both take the reply: the second finds it `sending`.
+        let allowed = if force {
+            "('failed', 'sending')"
+        } else {
+            "('failed')"
+        };
+        let changed = tx.execute(
+            &format!("UPDATE replies SET state = 'sending', error = NULL WHERE id = ?1 AND state IN {allowed}"),
             [reply_id],
         )?;
+        if changed != 1 {
+            bail!("reply {reply_id} is already being sent or was sent");
+        }
         audit::append_tx(
             &tx,
             actor,
@@ -187,7 +203,9 @@ impl Store {
         actor: &str,
     ) -> Result<()> {
         let row = self.reply(reply_id)?;
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         match outcome {
             Ok(()) => {
                 tx.execute(

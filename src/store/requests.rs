@@ -251,7 +251,9 @@ impl Store {
 
     /// Records what the backend says about the requester and the workspace.
     pub fn set_resolution(&mut self, id: i64, res: &Resolution, actor: &str) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let (ws_id, ws_name) = match &res.workspace {
             Some((i, n)) => (Some(i.clone()), Some(n.clone())),
             None => (None, None),
@@ -301,7 +303,9 @@ impl Store {
         workspace_name: &str,
         actor: &str,
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
             "UPDATE requests SET workspace_id = ?2, workspace_name = ?3, workspace_verified = 0, updated_at = ?4 WHERE id = ?1",
             params![id, workspace_id, workspace_name, now()],
@@ -322,7 +326,9 @@ impl Store {
         if text.trim().is_empty() {
             bail!("a note needs some text");
         }
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT INTO notes (request_id, author, text, created_at) VALUES (?1, ?2, ?3, ?4)",
             params![id, author, text, now()],
@@ -343,7 +349,9 @@ impl Store {
         if reason.trim().is_empty() {
             bail!("an override needs a reason");
         }
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
             "UPDATE requests SET auth_override = ?2, updated_at = ?3 WHERE id = ?1",
             params![id, reason, now()],
@@ -369,7 +377,9 @@ impl Store {
         unmet: &[String],
         actor: &str,
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let state: String =
             tx.query_row("SELECT state FROM requests WHERE id = ?1", [id], |r| {
                 r.get(0)
@@ -400,7 +410,9 @@ impl Store {
         if reason.trim().is_empty() {
             bail!("a rejection needs a reason");
         }
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let state: String =
             tx.query_row("SELECT state FROM requests WHERE id = ?1", [id], |r| {
                 r.get(0)
@@ -426,7 +438,9 @@ impl Store {
     /// Records the job the backend started (or returned again for the same
     /// key) and its latest state; the request's state follows the job's.
     pub fn set_job(&mut self, id: i64, job: &JobSnap, actor: &str) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let old: Option<String> =
             tx.query_row("SELECT job FROM requests WHERE id = ?1", [id], |r| r.get(0))?;
         let old: Option<JobSnap> = old.and_then(|s| serde_json::from_str(&s).ok());
@@ -458,7 +472,9 @@ impl Store {
     /// only return that job, so the key gets a retry suffix, recorded before
     /// the new start.
     pub fn retry_job(&mut self, id: i64, actor: &str) -> Result<String> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let (state, key, job): (String, Option<String>, Option<String>) = tx.query_row(
             "SELECT state, idempotency_key, job FROM requests WHERE id = ?1",
             [id],
