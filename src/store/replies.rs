@@ -102,6 +102,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        super::requests::ensure_open(&tx, request_id)?;
         tx.execute(
             "UPDATE requests SET account_email = ?2, updated_at = ?3 WHERE id = ?1",
             params![request_id, email, now()],

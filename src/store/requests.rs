@@ -165,6 +165,17 @@ fn row_to_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestView> {
     })
 }
 
+/// Who and what is exported is fixed once a request is decided.
+pub(crate) fn ensure_open(tx: &rusqlite::Transaction<'_>, id: i64) -> Result<()> {
+    let state: String = tx.query_row("SELECT state FROM requests WHERE id = ?1", [id], |r| {
+        r.get(0)
+    })?;
+    if !matches!(state.as_str(), "new" | "waiting") {
+        bail!("request {id} is {state}: its workspace and requester can no longer change");
+    }
+    Ok(())
+}
+
 impl Store {
     /// Every request, with notes, replies and thread sizes, in a handful of
     /// queries (the first frame of a 10,000-request store waits on this).
@@ -254,6 +265,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        ensure_open(&tx, id)?;
         let (ws_id, ws_name) = match &res.workspace {
             Some((i, n)) => (Some(i.clone()), Some(n.clone())),
             None => (None, None),
@@ -306,6 +318,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        ensure_open(&tx, id)?;
         tx.execute(
             "UPDATE requests SET workspace_id = ?2, workspace_name = ?3, workspace_verified = 0, updated_at = ?4 WHERE id = ?1",
             params![id, workspace_id, workspace_name, now()],

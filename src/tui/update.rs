@@ -676,6 +676,15 @@ fn on_request_action(state: &mut State, action: Action, row: &Row) -> Vec<Comman
                 warn(state, format!("unmet: {}", row.unmet().join("; ")));
             }
         }
+        Action::Resolve | Action::ChooseWorkspace | Action::AccountEmail if !open_state(row) => {
+            warn(
+                state,
+                format!(
+                    "#{id} is {}: its workspace and requester are fixed",
+                    row.req.state
+                ),
+            );
+        }
         Action::Resolve => {
             if let Some(r) = state.row_mut(id) {
                 r.resolving = true;
