@@ -600,6 +600,14 @@ mod tests {
             "approved twice"
         );
         assert!(s.reject(1, "too late", "sam").is_err());
+        assert!(
+            s.set_account_email(1, "other@acme.example", "sam").is_err(),
+            "the account is fixed"
+        );
+        assert!(
+            s.set_workspace(1, "w", "Other", "sam").is_err(),
+            "the workspace is fixed"
+        );
 
         // The backend refused to create a job: the same key is sent again.
         s.set_job(1, &job("", "failed"), "sam").unwrap();
