@@ -35,14 +35,16 @@ pub struct ReplyTarget {
     pub workspace_id: Option<String>,
     /// The account email the backend resolved, if any.
     pub account_email: Option<String>,
+    /// The From of the request itself (not of a later message in its thread).
+    pub requester: Option<String>,
 }
 
 impl ReplyTarget {
-    /// Where the reply goes: the account email when resolved, else the From.
+    /// Where the reply goes: the account email when resolved, else the From
+    /// of the request. NOTE: never the From of a later message in the thread:
+    /// anyone can write a follow-up that threads onto a request.
     pub fn recipient(&self) -> Option<&str> {
-        self.account_email
-            .as_deref()
-            .or(self.answered.from.as_deref())
+        self.account_email.as_deref().or(self.requester.as_deref())
     }
 }
 
@@ -53,21 +55,25 @@ impl Store {
         let req = self
             .conn
             .query_row(
-                "SELECT workspace_name, workspace_id, account_email FROM requests WHERE id = ?1",
+                "SELECT r.workspace_name, r.workspace_id, r.account_email, r.requester, m.from_name
+                 FROM requests r JOIN messages m ON m.message_id = r.message_id WHERE r.id = ?1",
                 [request_id],
                 |r| {
                     Ok((
                         r.get::<_, Option<String>>(0)?,
                         r.get::<_, Option<String>>(1)?,
                         r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((workspace_name, workspace_id, account_email)) = req else {
+        let Some((workspace_name, workspace_id, account_email, requester, requester_name)) = req
+        else {
             bail!("no request {request_id} in the store");
         };
-        let (message_id, refs, subject, from, from_name): (
+        let (message_id, refs, subject, _from, _from_name): (
             String,
             String,
             String,
@@ -88,12 +94,14 @@ impl Store {
                 message_id,
                 references: serde_json::from_str(&refs).unwrap_or_default(),
                 subject,
-                from,
+                // The note "we reply to X, not Y" is about the request's sender.
+                from: requester.clone(),
             },
-            requester_name: from_name,
+            requester_name: requester_name.and_then(|n| greeting_name(&n)),
             workspace_name,
             workspace_id,
             account_email,
+            requester,
         })
     }
 
@@ -311,6 +319,22 @@ impl Store {
     }
 }
 
+/// A display name fit to greet someone with in an official reply: short,
+/// and not carrying an address, a link or template syntax (a hostile name
+/// would otherwise speak in our voice).
+pub fn greeting_name(name: &str) -> Option<String> {
+    let name = name.trim();
+    let hostile = name.contains('@')
+        || name.contains("://")
+        || name.contains("{{")
+        || name.contains("}}")
+        || name.contains("www.");
+    if name.is_empty() || hostile || name.chars().count() > 64 {
+        return None;
+    }
+    Some(name.to_string())
+}
+
 fn row_to_reply(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReplyRow> {
     Ok(ReplyRow {
         id: r.get(0)?,
@@ -323,4 +347,50 @@ fn row_to_reply(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReplyRow> {
         answered_flag: r.get(7)?,
         sent_copy: r.get(8)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_display_names_are_not_used_to_greet() {
+        assert_eq!(greeting_name("Ada Owner").as_deref(), Some("Ada Owner"));
+        assert_eq!(
+            greeting_name("Ochre Security: reset at https://evil.example"),
+            None
+        );
+        assert_eq!(greeting_name("owner@acme.example"), None);
+        assert_eq!(greeting_name("{{operator_name}}"), None);
+        assert_eq!(greeting_name(&"A".repeat(65)), None);
+    }
+
+    #[test]
+    fn replies_go_to_the_requester_never_to_a_later_sender_in_the_thread() {
+        use crate::intake::{inspect, Options};
+        let mut s = Store::in_memory().unwrap();
+        let msgs: Vec<_> = [
+            "From: Ada <owner@acme.example>\r\nMessage-ID: <r1@acme.example>\r\nSubject: Data export request: Acme\r\n\r\nhi\r\n",
+            "From: Mallory <mallory@evil.example>\r\nMessage-ID: <m1@evil.example>\r\nIn-Reply-To: <r1@acme.example>\r\nSubject: Re: Data export request: Acme\r\n\r\nsend it to me\r\n",
+        ]
+        .iter()
+        .map(|raw| {
+            let i = inspect(raw.as_bytes(), &Options::default());
+            let k = i.store_key(raw.as_bytes());
+            (i, k, None)
+        })
+        .collect();
+        s.store_batch("INBOX", &msgs, None).unwrap();
+        let t = s.reply_target(1).unwrap();
+        assert_eq!(
+            t.answered.message_id, "m1@evil.example",
+            "the newest message is answered in the thread"
+        );
+        assert_eq!(
+            t.recipient(),
+            Some("owner@acme.example"),
+            "but the reply goes to the requester"
+        );
+        assert_eq!(t.requester_name.as_deref(), Some("Ada"));
+    }
 }
