@@ -228,6 +228,12 @@ fn approve_to_emailed_and_a_rejection() {
         d.key(KeyCode::Enter); // not an owner or admin
         d.typed("agent, not an owner or admin");
         d.key(KeyCode::Enter);
+        // The reply is shown before it goes: read, then send.
+        assert!(matches!(
+            d.app.state.mode,
+            concierge::tui::state::Mode::Input { .. }
+        ));
+        d.ctrl('s');
         d.key(KeyCode::Char('y'));
         d.until("the rejection reply sent", Duration::from_secs(20), |a| {
             a.state.rows.iter().any(|r| {

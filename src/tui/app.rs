@@ -315,23 +315,30 @@ impl Runtime {
                 Err(e) => Self::failed(id, "composing the reply", format!("{e:#}")),
             },
             Command::SendReply { id, template, body } => self.send_reply(id, template, &body),
+            Command::ComposeRejection {
+                id,
+                template,
+                reason,
+            } => match self.compose(id, template) {
+                Ok(body) => vec![Msg::RejectionComposed {
+                    id,
+                    template,
+                    reason,
+                    body,
+                }],
+                Err(e) => Self::failed(id, "composing the rejection reply", format!("{e:#}")),
+            },
             Command::Reject {
                 id,
                 template,
                 reason,
+                body,
             } => {
                 if let Err(e) = self.store.reject(id, &reason, &actor) {
                     return Self::failed(id, "rejecting", e);
                 }
                 let mut out = self.reload(id);
-                match self.compose(id, template) {
-                    Ok(body) => out.extend(self.send_reply(id, template, &body)),
-                    Err(e) => out.extend(Self::failed(
-                        id,
-                        "composing the rejection reply",
-                        format!("{e:#}"),
-                    )),
-                }
+                out.extend(self.send_reply(id, template, &body));
                 out
             }
             Command::Approve {

@@ -38,6 +38,13 @@ pub enum Msg {
         template: Template,
         body: String,
     },
+    /// A rejection's reply rendered, to be read (and edited) before sending.
+    RejectionComposed {
+        id: i64,
+        template: Template,
+        reason: String,
+        body: String,
+    },
     /// The job's latest state from the backend.
     Job {
         id: i64,
@@ -100,10 +107,16 @@ pub enum Command {
         template: Template,
         body: String,
     },
+    ComposeRejection {
+        id: i64,
+        template: Template,
+        reason: String,
+    },
     Reject {
         id: i64,
         template: Template,
         reason: String,
+        body: String,
     },
     Approve {
         id: i64,

@@ -286,6 +286,11 @@ pub enum InputPurpose {
     RejectReason(Template),
     /// The body of a reply about to be sent.
     ReplyBody(Template),
+    /// The body of the rejection's reply, read before it is sent.
+    RejectBody {
+        template: Template,
+        reason: String,
+    },
     /// The account email to link the request to.
     AccountEmail,
 }
@@ -304,13 +309,19 @@ impl InputPurpose {
                 format!("Reject ({}) — reason (required)", t.file_stem())
             }
             InputPurpose::ReplyBody(t) => format!("Reply: {}", t.file_stem()),
+            InputPurpose::RejectBody { template, .. } => {
+                format!("Rejection reply: {}", template.file_stem())
+            }
             InputPurpose::AccountEmail => "Account email the link goes to".into(),
         }
     }
 
     /// Multi-line (Enter inserts a newline; Ctrl-S submits).
     pub fn multi_line(&self) -> bool {
-        matches!(self, InputPurpose::Note | InputPurpose::ReplyBody(_))
+        matches!(
+            self,
+            InputPurpose::Note | InputPurpose::ReplyBody(_) | InputPurpose::RejectBody { .. }
+        )
     }
 }
 
@@ -325,6 +336,7 @@ pub enum Confirm {
         id: i64,
         template: Template,
         reason: String,
+        body: String,
     },
     SendReply {
         id: i64,

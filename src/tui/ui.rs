@@ -1949,9 +1949,9 @@ fn draw_input(f: &mut Frame<'_>, area: Rect, state: &mut State) {
     let mut context: Vec<(String, Style)> = Vec::new();
     if let Mode::Input { purpose, .. } = &state.mode {
         match purpose {
-            InputPurpose::ReplyBody(_) | InputPurpose::RejectReason(_) => {
-                context.push((format!("To: {account}"), DIM))
-            }
+            InputPurpose::ReplyBody(_)
+            | InputPurpose::RejectReason(_)
+            | InputPurpose::RejectBody { .. } => context.push((format!("To: {account}"), DIM)),
             InputPurpose::ApproveOverride => {
                 for u in row.map(|r| r.unmet()).unwrap_or_default() {
                     context.push((format!("✗ {u}"), Style::new().fg(BAD)));
@@ -2652,6 +2652,7 @@ mod tests {
             id: 4,
             template: Template::RejectNotOwnerOrAdmin,
             reason: "Andy is an agent; only owners and admins can export.".into(),
+            body: "Hello Andy Agent,\n\nFor the safety of everyone's data…".into(),
         });
         let reject = text(&draw(&mut s, 80, 24));
         select(&mut s, 3);

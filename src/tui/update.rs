@@ -184,6 +184,18 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
+        Msg::RejectionComposed {
+            id,
+            template,
+            reason,
+            body,
+        } => {
+            clear_pending(state, id);
+            if state.current().map(|r| r.req.id) == Some(id) && state.mode.is_normal() {
+                open_input(state, InputPurpose::RejectBody { template, reason }, &body);
+            }
+            vec![]
+        }
         Msg::Job { id, job } => vec![Command::SaveJob { id, job }],
         Msg::Done { id, what } => {
             clear_pending(state, id);
@@ -424,10 +436,25 @@ fn submit_input(
             if trimmed.len() < 3 {
                 return again(state, "a rejection needs a reason");
             }
-            state.mode = Mode::Confirm(Confirm::Reject {
+            set_pending(state, id, "composing the rejection");
+            vec![Command::ComposeRejection {
                 id,
                 template,
                 reason: trimmed,
+            }]
+        }
+        InputPurpose::RejectBody { template, reason } => {
+            if trimmed.is_empty() {
+                return again(state, "the reply is empty");
+            }
+            if text.contains("{{") {
+                return again(state, "the reply still holds a {{placeholder}}");
+            }
+            state.mode = Mode::Confirm(Confirm::Reject {
+                id,
+                template,
+                reason,
+                body: text,
             });
             vec![]
         }
@@ -476,12 +503,14 @@ fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
             id,
             template,
             reason,
+            body,
         } => {
             set_pending(state, id, "rejecting");
             vec![Command::Reject {
                 id,
                 template,
                 reason,
+                body,
             }]
         }
         Confirm::SendReply { id, template, body } => {
@@ -1036,14 +1065,40 @@ mod tests {
             "empty reason accepted"
         );
         typed(&mut s, "agent, not admin");
-        update(&mut s, code(KeyCode::Enter));
+        // The reason given, the reply is composed to be read before it goes.
+        assert_eq!(
+            update(&mut s, code(KeyCode::Enter)),
+            vec![Command::ComposeRejection {
+                id: 1,
+                template: Template::RejectNotOwnerOrAdmin,
+                reason: "agent, not admin".into()
+            }]
+        );
+        update(
+            &mut s,
+            Msg::RejectionComposed {
+                id: 1,
+                template: Template::RejectNotOwnerOrAdmin,
+                reason: "agent, not admin".into(),
+                body: "Hello".into(),
+            },
+        );
+        assert!(matches!(
+            &s.mode,
+            Mode::Input {
+                purpose: InputPurpose::RejectBody { .. },
+                ..
+            }
+        ));
+        update(&mut s, ctrl('s'));
         let cmds = update(&mut s, key('y'));
         assert_eq!(
             cmds,
             vec![Command::Reject {
                 id: 1,
                 template: Template::RejectNotOwnerOrAdmin,
-                reason: "agent, not admin".into()
+                reason: "agent, not admin".into(),
+                body: "Hello".into()
             }]
         );
     }
