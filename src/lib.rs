@@ -16,6 +16,7 @@
 //! - [`backend`]: the typed client of the export backend API v1.
 //! - [`refbackend`]: `concierge backend serve`, the reference export backend.
 //! - [`sync`]: one poll of the configured inbox into the store; the IMAP poller.
+//! - [`text`]: small formatting shared by the screen and the backend's emails.
 //! - [`demo`]: `concierge demo`, everything on an embedded sandbox.
 
 pub mod backend;
@@ -31,4 +32,5 @@ pub mod reply;
 pub mod secret;
 pub mod store;
 pub mod sync;
+pub mod text;
 pub mod tui;

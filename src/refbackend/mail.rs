@@ -233,17 +233,7 @@ fn ascii_name(s: &str) -> String {
         .collect()
 }
 
-fn n(v: u64) -> String {
-    let s = v.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+use crate::text::thousands as n;
 
 fn body(e: &LinkEmail<'_>) -> String {
     let s = e.size;

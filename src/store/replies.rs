@@ -107,23 +107,20 @@ impl Store {
 
     /// Records the account email the backend resolved for a request.
     pub fn set_account_email(&mut self, request_id: i64, email: &str, actor: &str) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        super::requests::ensure_open(&tx, request_id)?;
-        tx.execute(
-            "UPDATE requests SET account_email = ?2, updated_at = ?3 WHERE id = ?1",
-            params![request_id, email, now()],
-        )?;
-        audit::append_tx(
-            &tx,
+        self.audited(
             actor,
             "request.account_email",
-            &format!("request:{request_id}"),
-            &serde_json::json!({ "email": email }),
-        )?;
-        tx.commit()?;
-        Ok(())
+            request_id,
+            serde_json::json!({ "email": email }),
+            |tx| {
+                super::requests::ensure_open(tx, request_id)?;
+                tx.execute(
+                    "UPDATE requests SET account_email = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![request_id, email, now()],
+                )?;
+                Ok(())
+            },
+        )
     }
 
     /// Records a reply about to be sent (state `sending`). Returns its id.

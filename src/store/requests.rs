@@ -177,6 +177,25 @@ pub(crate) fn ensure_open(tx: &rusqlite::Transaction<'_>, id: i64) -> Result<()>
 }
 
 impl Store {
+    /// Runs `change` and appends its audit entry in one IMMEDIATE
+    /// transaction: the entry exists exactly when the change does.
+    pub(crate) fn audited<T>(
+        &mut self,
+        actor: &str,
+        action: &str,
+        id: i64,
+        detail: serde_json::Value,
+        change: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = change(&tx)?;
+        audit::append_tx(&tx, actor, action, &format!("request:{id}"), &detail)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
     /// Every request, with notes, replies and thread sizes, in a handful of
     /// queries (the first frame of a 10,000-request store waits on this).
     pub fn load_requests(&self) -> Result<Vec<RequestView>> {
@@ -315,23 +334,16 @@ impl Store {
         workspace_name: &str,
         actor: &str,
     ) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        ensure_open(&tx, id)?;
-        tx.execute(
-            "UPDATE requests SET workspace_id = ?2, workspace_name = ?3, workspace_verified = 0, updated_at = ?4 WHERE id = ?1",
-            params![id, workspace_id, workspace_name, now()],
-        )?;
-        audit::append_tx(
-            &tx,
-            actor,
-            "request.workspace",
-            &format!("request:{id}"),
-            &serde_json::json!({ "workspace_id": workspace_id, "workspace_name": workspace_name }),
-        )?;
-        tx.commit()?;
-        Ok(())
+        let detail =
+            serde_json::json!({ "workspace_id": workspace_id, "workspace_name": workspace_name });
+        self.audited(actor, "request.workspace", id, detail, |tx| {
+            ensure_open(tx, id)?;
+            tx.execute(
+                "UPDATE requests SET workspace_id = ?2, workspace_name = ?3, workspace_verified = 0, updated_at = ?4 WHERE id = ?1",
+                params![id, workspace_id, workspace_name, now()],
+            )?;
+            Ok(())
+        })
     }
 
     /// Adds a scope-confirmation note.
@@ -339,22 +351,19 @@ impl Store {
         if text.trim().is_empty() {
             bail!("a note needs some text");
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO notes (request_id, author, text, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![id, author, text, now()],
-        )?;
-        audit::append_tx(
-            &tx,
+        self.audited(
             author,
             "note.added",
-            &format!("request:{id}"),
-            &serde_json::json!({ "text": text }),
-        )?;
-        tx.commit()?;
-        Ok(())
+            id,
+            serde_json::json!({ "text": text }),
+            |tx| {
+                tx.execute(
+                "INSERT INTO notes (request_id, author, text, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![id, author, text, now()],
+            )?;
+                Ok(())
+            },
+        )
     }
 
     /// Accepts a sender-authentication failure, with a typed reason.
@@ -362,22 +371,19 @@ impl Store {
         if reason.trim().is_empty() {
             bail!("an override needs a reason");
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(
-            "UPDATE requests SET auth_override = ?2, updated_at = ?3 WHERE id = ?1",
-            params![id, reason, now()],
-        )?;
-        audit::append_tx(
-            &tx,
+        self.audited(
             actor,
             "auth.override",
-            &format!("request:{id}"),
-            &serde_json::json!({ "reason": reason }),
-        )?;
-        tx.commit()?;
-        Ok(())
+            id,
+            serde_json::json!({ "reason": reason }),
+            |tx| {
+                tx.execute(
+                    "UPDATE requests SET auth_override = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![id, reason, now()],
+                )?;
+                Ok(())
+            },
+        )
     }
 
     /// Approves: stores the decision and the idempotency key the export will
@@ -423,29 +429,17 @@ impl Store {
         if reason.trim().is_empty() {
             bail!("a rejection needs a reason");
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let state: String =
-            tx.query_row("SELECT state FROM requests WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })?;
-        if !matches!(state.as_str(), "new" | "waiting") {
-            bail!("request {id} is {state}; it cannot be rejected now");
-        }
-        tx.execute(
-            "UPDATE requests SET state = 'rejected', decision_reason = ?2, updated_at = ?3 WHERE id = ?1",
-            params![id, reason, now()],
-        )?;
-        audit::append_tx(
-            &tx,
-            actor,
-            "request.rejected",
-            &format!("request:{id}"),
-            &serde_json::json!({ "reason": reason }),
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.audited(actor, "request.rejected", id, serde_json::json!({ "reason": reason }), |tx| {
+            let state: String = tx.query_row("SELECT state FROM requests WHERE id = ?1", [id], |r| r.get(0))?;
+            if !matches!(state.as_str(), "new" | "waiting") {
+                bail!("request {id} is {state}; it cannot be rejected now");
+            }
+            tx.execute(
+                "UPDATE requests SET state = 'rejected', decision_reason = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, reason, now()],
+            )?;
+            Ok(())
+        })
     }
 
     /// Records the job the backend started (or returned again for the same

@@ -203,18 +203,7 @@ fn template_words(t: Template) -> String {
     w.strip_prefix("reject ").map(str::to_string).unwrap_or(w)
 }
 
-/// 12400 → `12,400`.
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+use crate::text::thousands;
 
 /// 12400 → `12k`, 2_050_000 → `2.1M`.
 fn short_count(n: u64) -> String {
