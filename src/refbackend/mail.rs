@@ -10,6 +10,7 @@
 use super::seed::Ts;
 use crate::backend::WorkspaceSize;
 use crate::secret::Secret;
+use crate::text::thousands as n;
 use anyhow::{bail, Context, Result};
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox};
@@ -232,8 +233,6 @@ fn ascii_name(s: &str) -> String {
         })
         .collect()
 }
-
-use crate::text::thousands as n;
 
 fn body(e: &LinkEmail<'_>) -> String {
     let s = e.size;

@@ -19,6 +19,7 @@ use super::keys::Action;
 use super::state::{CheckState, Confirm, Health, InputPurpose, Mode, Pick, Row, State, Tab};
 use super::update::{REJECT_TEMPLATES, REPLY_TEMPLATES};
 use crate::mail::templates::Template;
+use crate::text::thousands;
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -202,8 +203,6 @@ fn template_words(t: Template) -> String {
     let w = words(t.file_stem());
     w.strip_prefix("reject ").map(str::to_string).unwrap_or(w)
 }
-
-use crate::text::thousands;
 
 /// 12400 → `12k`, 2_050_000 → `2.1M`.
 fn short_count(n: u64) -> String {
