@@ -112,6 +112,11 @@ pub fn sync_once(
                     // The body is in the store; the report keeps only the line.
                     let mut msg = msg;
                     msg.body = String::new();
+                    // A reply to a thread never seen that is itself a request
+                    // was stored as one: say so.
+                    if matches!(r, Stored::NewRequest(_)) {
+                        msg.kind = intake::Kind::ExportRequest;
+                    }
                     report.stored.push(msg);
                     if !report.request_ids.contains(&id) {
                         report.request_ids.push(id);

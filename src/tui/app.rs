@@ -1103,7 +1103,10 @@ async fn run_async(setup: Setup) -> Result<()> {
                     if let super::state::Mode::Input { area, .. } = &app.state.mode {
                         let text = area.lines().join("\n");
                         ratatui::restore();
-                        let edited = edit_in_editor(&text);
+                        let editor = std::env::var("VISUAL")
+                            .or_else(|_| std::env::var("EDITOR"))
+                            .unwrap_or_else(|_| "vi".into());
+                        let edited = edit_in_editor(&text, &editor);
                         terminal = ratatui::init();
                         terminal.clear()?;
                         match edited {
@@ -1162,14 +1165,14 @@ pub fn default_log_path() -> Option<PathBuf> {
     })
 }
 
-/// Opens `text` in `$VISUAL`/`$EDITOR` (default `vi`) and returns the result.
-fn edit_in_editor(text: &str) -> Result<String> {
-    let editor = std::env::var("VISUAL")
-        .or_else(|_| std::env::var("EDITOR"))
-        .unwrap_or_else(|_| "vi".into());
-    let argv = shell_words::split(&editor).context("$EDITOR is not a valid command line")?;
+/// Opens `text` in `editor` (`$VISUAL`/`$EDITOR`, default `vi`) and returns
+/// the result, sanitized like any other text that reaches the screen.
+fn edit_in_editor(text: &str, editor: &str) -> Result<String> {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let argv = shell_words::split(editor).context("$EDITOR is not a valid command line")?;
     let (prog, args) = argv.split_first().context("$EDITOR is empty")?;
-    let dir = std::env::temp_dir().join(format!("concierge-edit-{}", std::process::id()));
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("concierge-edit-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("reply.txt");
     std::fs::write(&path, text)?;
@@ -1177,11 +1180,28 @@ fn edit_in_editor(text: &str) -> Result<String> {
         .args(args)
         .arg(&path)
         .status()
-        .with_context(|| format!("cannot run {prog}"))?;
-    let out = std::fs::read_to_string(&path)?;
+        .with_context(|| format!("cannot run {prog}"));
+    let out = std::fs::read_to_string(&path);
     let _ = std::fs::remove_dir_all(&dir);
+    let status = status?;
     if !status.success() {
         anyhow::bail!("{prog} exited with {status}; the text was kept as it was");
     }
-    Ok(crate::intake::sanitize::multi_line(&out).text)
+    Ok(crate::intake::sanitize::multi_line(&out?).text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_editor_edits_a_copy_and_its_output_is_sanitized() {
+        let out = edit_in_editor("Hello Ada", "sed -i s/Hello/Howdy/").unwrap();
+        assert_eq!(out.trim_end(), "Howdy Ada");
+        let out =
+            edit_in_editor("x", "sh -c 'printf \"ok\\033[31m red\" > \"$1\"' editor").unwrap();
+        assert_eq!(out, "ok red");
+        let err = edit_in_editor("keep me", "false").unwrap_err().to_string();
+        assert!(err.contains("kept"), "{err}");
+    }
 }

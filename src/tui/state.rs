@@ -444,6 +444,8 @@ pub struct State {
     pub selected: usize,
     /// First visible row of the queue list (kept by the renderer's height).
     pub offset: usize,
+    /// Rows the queue shows at once (kept by the renderer; PgUp/PgDn).
+    pub page: usize,
     pub detail_scroll: u16,
     /// The detail pane fills the screen (Enter), to read the thread.
     pub zoom: bool,
@@ -481,6 +483,7 @@ impl State {
             filter: String::new(),
             selected: 0,
             offset: 0,
+            page: 10,
             detail_scroll: 0,
             zoom: false,
             thread: None,

@@ -647,6 +647,8 @@ fn column_widths(cells: &[[QCell; NCOLS]], avail: usize, tab: Tab) -> [usize; NC
 fn scroll_window(state: &mut State, h: usize) -> std::ops::Range<usize> {
     let n = state.visible.len();
     let h = h.max(1);
+    // PgUp/PgDn move by what fits on screen.
+    state.page = h;
     let sel = state.selected.min(n.saturating_sub(1));
     if sel < state.offset {
         state.offset = sel;

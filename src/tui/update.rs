@@ -22,8 +22,6 @@ pub const REJECT_TEMPLATES: [Template; 4] = [
     Template::RejectDuplicate,
 ];
 
-const PAGE: usize = 10;
-
 fn say(state: &mut State, text: impl Into<String>) {
     state.status = Some((text.into(), false));
 }
@@ -583,8 +581,8 @@ fn on_normal_key_inner(state: &mut State, k: KeyEvent) -> Vec<Command> {
         Action::Help => state.mode = Mode::Help,
         Action::Up => move_to(state, state.selected.saturating_sub(1)),
         Action::Down => move_to(state, state.selected + 1),
-        Action::PageUp => move_to(state, state.selected.saturating_sub(PAGE)),
-        Action::PageDown => move_to(state, state.selected + PAGE),
+        Action::PageUp => move_to(state, state.selected.saturating_sub(state.page.max(1))),
+        Action::PageDown => move_to(state, state.selected + state.page.max(1)),
         Action::Top => move_to(state, 0),
         Action::Bottom => move_to(state, usize::MAX),
         Action::NextTab | Action::PrevTab => {
@@ -1384,6 +1382,17 @@ mod tests {
             ),
             vec![Command::SaveJob { id: 1, job }]
         );
+    }
+
+    #[test]
+    fn page_keys_move_by_what_fits_on_screen() {
+        let mut s = state((1..=30).map(ready).collect());
+        s.page = 7; // as the renderer found it
+        update(&mut s, code(KeyCode::PageDown));
+        assert_eq!(s.selected, 7);
+        update(&mut s, code(KeyCode::PageDown));
+        update(&mut s, code(KeyCode::PageUp));
+        assert_eq!(s.selected, 7);
     }
 
     #[test]
