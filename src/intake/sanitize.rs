@@ -153,7 +153,8 @@ fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
 }
 
 /// True when `s` holds nothing a terminal would interpret.
-pub fn is_clean(s: &str) -> bool {
+#[cfg(test)]
+fn is_clean(s: &str) -> bool {
     !s.chars()
         .any(|c| (c.is_control() && !matches!(c, '\t' | '\n')) || is_bidi_control(c))
 }

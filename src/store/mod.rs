@@ -303,8 +303,9 @@ fn find_thread(tx: &rusqlite::Transaction<'_>, msg: &Inspected) -> Result<Option
     for id in msg.in_reply_to.iter().chain(msg.references.iter().rev()) {
         let found: Option<Option<i64>> = tx
             .query_row(
-                "SELECT COALESCE(request_id, (SELECT id FROM requests WHERE requests.message_id = messages.message_id))
-                 FROM messages WHERE message_id = ?1",
+                // Every stored message carries its request (a request's own
+                // message included).
+                "SELECT request_id FROM messages WHERE message_id = ?1",
                 [id],
                 |r| r.get(0),
             )

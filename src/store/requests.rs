@@ -8,7 +8,7 @@
 use super::{audit, now, Store};
 use crate::intake::{Auth, Warning};
 use anyhow::{bail, Context, Result};
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -537,6 +537,29 @@ impl Store {
         Ok(new_key)
     }
 
+    /// For `reject_duplicate`: another open or running request for the same
+    /// workspace, as "who, when" (one query, not a load of every request).
+    pub fn other_request_for_workspace(&self, id: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT COALESCE(m.from_name, o.requester, ''), substr(o.received_at, 1, 10)
+                 FROM requests r JOIN requests o ON o.workspace_id = r.workspace_id AND o.id != r.id
+                 JOIN messages m ON m.message_id = o.message_id
+                 WHERE r.id = ?1 AND o.state IN ('new', 'waiting', 'approved', 'running')
+                 ORDER BY o.id LIMIT 1",
+                [id],
+                |r| {
+                    Ok(format!(
+                        "{} of {}",
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?
+                    ))
+                },
+            )
+            .optional()?)
+    }
+
     /// Requests whose export must be started or followed (after a restart).
     pub fn unfinished_jobs(&self) -> Result<Vec<i64>> {
         let mut st = self.conn.prepare(
@@ -544,15 +567,6 @@ impl Store {
         )?;
         let rows = st.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    /// Sets the state when a reply went out (`waiting` on the requester).
-    pub fn set_state(&mut self, id: i64, state: &str) -> Result<()> {
-        self.conn.execute(
-            "UPDATE requests SET state = ?2, updated_at = ?3 WHERE id = ?1",
-            params![id, state, now()],
-        )?;
-        Ok(())
     }
 }
 
@@ -620,6 +634,31 @@ mod tests {
         s.set_job(1, &job("j3", "running"), "sam").unwrap();
         assert!(s.retry_job(1, "sam").is_err());
         assert!(crate::store::audit::verify(s.conn()).unwrap().is_ok());
+    }
+
+    #[test]
+    fn another_request_for_the_same_workspace_is_found_for_a_duplicate_reply() {
+        let mut s = store_with_request();
+        let raw = "From: Bo <admin@acme.example>\r\nMessage-ID: <r2@acme.example>\r\nSubject: Data export request: Acme\r\n\r\nhi\r\n";
+        let i = inspect(raw.as_bytes(), &Options::default());
+        let key = i.store_key(raw.as_bytes());
+        s.store_batch("INBOX", &[(i, key, None)], None).unwrap();
+        assert_eq!(
+            s.other_request_for_workspace(2).unwrap(),
+            None,
+            "no workspace linked yet"
+        );
+        for id in [1, 2] {
+            s.set_workspace(id, "ws-1", "Acme", "sam").unwrap();
+        }
+        let other = s.other_request_for_workspace(2).unwrap().unwrap();
+        assert!(other.starts_with("owner@acme.example of "), "{other}");
+        s.reject(1, "dup", "sam").unwrap();
+        assert_eq!(
+            s.other_request_for_workspace(2).unwrap(),
+            None,
+            "a rejected one does not count"
+        );
     }
 
     #[test]

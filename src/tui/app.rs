@@ -494,7 +494,11 @@ impl Runtime {
         let req = self.store.load_request(id)?;
         let facts = crate::reply::Facts {
             size: req.size.map(|s| s.for_estimate()),
-            existing_request: Some(self.existing_request(&req)),
+            existing_request: Some(
+                self.store
+                    .other_request_for_workspace(id)?
+                    .unwrap_or_else(|| "another request".into()),
+            ),
             link_ttl_days: None,
         };
         let at = chrono::DateTime::parse_from_rfc3339(&req.received_at)
@@ -509,27 +513,6 @@ impl Runtime {
             &facts,
             at,
         )
-    }
-
-    /// For `reject_duplicate`: the other open request for the same workspace.
-    fn existing_request(&self, req: &RequestView) -> String {
-        let others = self.store.load_requests().unwrap_or_default();
-        others
-            .iter()
-            .find(|o| {
-                o.id != req.id
-                    && o.workspace_id.is_some()
-                    && o.workspace_id == req.workspace_id
-                    && matches!(o.state.as_str(), "approved" | "running" | "new" | "waiting")
-            })
-            .map(|o| {
-                format!(
-                    "{} of {}",
-                    o.from_name.clone().or(o.from.clone()).unwrap_or_default(),
-                    &o.received_at[..10.min(o.received_at.len())]
-                )
-            })
-            .unwrap_or_else(|| "another request".into())
     }
 
     fn send_reply(&mut self, id: i64, template: Template, body: &str) -> Vec<Msg> {
