@@ -60,7 +60,7 @@ fn seeded_store(path: &std::path::Path, n: usize) -> Store {
                 workspace_id: uuid::Uuid::new_v4().to_string(),
                 workspace_name: "Acme Support".into(),
                 email: format!("owner{id}@customer.example"),
-                role: "owner".into(),
+                role: concierge::domain::Role::Owner,
             }],
             workspace: None,
             size: Some(SizeSnap {

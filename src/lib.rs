@@ -23,6 +23,7 @@ pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod domain;
 pub mod estimate;
 pub mod inbox;
 pub mod intake;

@@ -54,8 +54,9 @@ pub struct WorkspaceDetails {
     pub size: WorkspaceSize,
 }
 
-/// A member's role in a workspace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A member's role in a workspace (words: [`crate::domain`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     Owner,
     Admin,
@@ -66,14 +67,6 @@ impl Role {
     /// Owners and admins may request an export; agents may not.
     pub fn may_request_export(self) -> bool {
         matches!(self, Role::Owner | Role::Admin)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Agent => "agent",
-        }
     }
 }
 
@@ -89,8 +82,9 @@ pub struct Member {
 }
 
 /// Where an export job stands: `queued → running → ready → emailed`, or
-/// `failed` / `cancelled`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// `failed` / `cancelled` (words: [`crate::domain`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     Queued,
     Running,
@@ -109,10 +103,6 @@ impl JobStatus {
             self,
             JobStatus::Emailed | JobStatus::Failed | JobStatus::Cancelled
         )
-    }
-
-    pub fn as_str(self) -> &'static str {
-        api::WireJobStatus::from(self).as_str()
     }
 }
 

@@ -6,6 +6,7 @@
 //! happens), so a crash at any point leaves a state the next start resumes.
 
 use super::{audit, now, Store};
+use crate::domain::{Action, Check, JobStatus, ReplyState, RequestState, Role, StoreError};
 use crate::intake::{Auth, Warning};
 use anyhow::{bail, Context, Result};
 use rusqlite::{params, OptionalExtension};
@@ -19,7 +20,7 @@ pub struct Membership {
     pub workspace_id: String,
     pub workspace_name: String,
     pub email: String,
-    pub role: String,
+    pub role: Role,
 }
 
 /// A workspace's size, as the backend reported it.
@@ -29,7 +30,7 @@ pub type SizeSnap = crate::backend::WorkspaceSize;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobSnap {
     pub id: String,
-    pub status: String,
+    pub status: JobStatus,
     pub phase: Option<String>,
     pub progress: f64,
     pub created_at: Option<String>,
@@ -42,7 +43,7 @@ pub struct JobSnap {
 
 impl JobSnap {
     pub fn is_terminal(&self) -> bool {
-        matches!(self.status.as_str(), "emailed" | "failed" | "cancelled")
+        self.status.is_terminal()
     }
 }
 
@@ -57,7 +58,7 @@ pub struct Note {
 pub struct ReplySnap {
     pub id: i64,
     pub template: String,
-    pub state: String,
+    pub state: ReplyState,
     pub to: String,
     pub at: String,
 }
@@ -77,8 +78,7 @@ pub struct ThreadMessage {
 pub struct RequestView {
     pub id: i64,
     pub message_id: String,
-    /// new | waiting | approved | running | done | failed | rejected
-    pub state: String,
+    pub state: RequestState,
     pub subject: String,
     pub from: Option<String>,
     pub from_name: Option<String>,
@@ -89,7 +89,7 @@ pub struct RequestView {
     pub workspace_id: Option<String>,
     pub workspace_verified: bool,
     pub member_id: Option<String>,
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub memberships: Vec<Membership>,
     pub size: Option<SizeSnap>,
     pub auth: Auth,
@@ -167,13 +167,27 @@ fn row_to_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestView> {
 
 /// Who and what is exported is fixed once a request is decided.
 pub(crate) fn ensure_open(tx: &rusqlite::Transaction<'_>, id: i64) -> Result<()> {
-    let state: String = tx.query_row("SELECT state FROM requests WHERE id = ?1", [id], |r| {
-        r.get(0)
+    ensure_allows(tx, id, Action::EditTarget).map(|_| ())
+}
+
+/// The request's state, when it allows `action` (the transition table in
+/// [`crate::domain`]); else the typed refusal.
+pub(crate) fn ensure_allows(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    action: Action,
+) -> Result<RequestState> {
+    let state: Option<RequestState> = tx
+        .query_row("SELECT state FROM requests WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let state = state.ok_or(StoreError::NotFound {
+        what: "request",
+        id,
     })?;
-    if !matches!(state.as_str(), "new" | "waiting") {
-        bail!("request {id} is {state}: its workspace and requester can no longer change");
-    }
-    Ok(())
+    state.check(id, action)?;
+    Ok(state)
 }
 
 impl Store {
@@ -305,7 +319,7 @@ impl Store {
                 ws_name,
                 ws_id.is_some(),
                 member.map(|m| m.member_id.clone()),
-                member.map(|m| m.role.clone()),
+                member.map(|m| m.role),
                 res.size.map(|s| serde_json::to_string(&s)).transpose()?,
                 now()
             ],
@@ -318,7 +332,7 @@ impl Store {
             &serde_json::json!({
                 "account_email": res.account_email,
                 "workspace": res.workspace,
-                "role": member.map(|m| m.role.clone()),
+                "role": member.map(|m| m.role),
             }),
         )?;
         tx.commit()?;
@@ -393,22 +407,24 @@ impl Store {
         id: i64,
         key: &str,
         override_reason: Option<&str>,
-        unmet: &[String],
+        unmet: &[Check],
         actor: &str,
     ) -> Result<()> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let state: String =
-            tx.query_row("SELECT state FROM requests WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })?;
-        if !matches!(state.as_str(), "new" | "waiting") {
-            bail!("request {id} is {state}; it cannot be approved again");
+        ensure_allows(&tx, id, Action::Approve)?;
+        if let Some(hard) = unmet.iter().find(|c| !c.overridable()) {
+            return Err(StoreError::Conflict(format!(
+                "request {id}: \"{}\" is not met, and no reason can stand in for it",
+                hard.label()
+            ))
+            .into());
         }
         if !unmet.is_empty() && override_reason.is_none_or(|r| r.trim().is_empty()) {
             bail!("approving with unmet checklist items needs an override reason");
         }
+        let unmet: Vec<&str> = unmet.iter().map(|c| c.label()).collect();
         tx.execute(
             "UPDATE requests SET state = 'approved', idempotency_key = ?2, approval_override = ?3, updated_at = ?4 WHERE id = ?1",
             params![id, key, override_reason, now()],
@@ -430,10 +446,7 @@ impl Store {
             bail!("a rejection needs a reason");
         }
         self.audited(actor, "request.rejected", id, serde_json::json!({ "reason": reason }), |tx| {
-            let state: String = tx.query_row("SELECT state FROM requests WHERE id = ?1", [id], |r| r.get(0))?;
-            if !matches!(state.as_str(), "new" | "waiting") {
-                bail!("request {id} is {state}; it cannot be rejected now");
-            }
+            ensure_allows(tx, id, Action::Reject)?;
             tx.execute(
                 "UPDATE requests SET state = 'rejected', decision_reason = ?2, updated_at = ?3 WHERE id = ?1",
                 params![id, reason, now()],
@@ -444,23 +457,49 @@ impl Store {
 
     /// Records the job the backend started (or returned again for the same
     /// key) and its latest state; the request's state follows the job's.
+    ///
+    /// Refuses ([`StoreError::Conflict`]) a snapshot older than the one
+    /// stored for the same job (two polls answered out of order must not
+    /// take a `done` request back to `running`), and any job on a request
+    /// that was never approved. The same snapshot again is a no-op.
     pub fn set_job(&mut self, id: i64, job: &JobSnap, actor: &str) -> Result<()> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let old: Option<String> =
-            tx.query_row("SELECT job FROM requests WHERE id = ?1", [id], |r| r.get(0))?;
+        let (current, old): (Option<RequestState>, Option<String>) = tx
+            .query_row("SELECT state, job FROM requests WHERE id = ?1", [id], |r| {
+                Ok((Some(r.get(0)?), r.get(1)?))
+            })
+            .optional()?
+            .unwrap_or((None, None));
+        let current = current.ok_or(StoreError::NotFound {
+            what: "request",
+            id,
+        })?;
         let old: Option<JobSnap> = old.and_then(|s| serde_json::from_str(&s).ok());
-        let state = match job.status.as_str() {
-            "emailed" => "done",
-            "failed" | "cancelled" => "failed",
-            _ => "running",
-        };
+        let same_job = old
+            .as_ref()
+            .is_some_and(|o| o.id == job.id && !o.id.is_empty());
+        if let (true, Some(o)) = (same_job, &old) {
+            if job.status.rank() < o.status.rank()
+                || (o.status.is_terminal() && job.status != o.status)
+            {
+                return Err(StoreError::Conflict(format!(
+                    "request {id}: job {} is already {}; a {} snapshot is stale",
+                    job.id, o.status, job.status
+                ))
+                .into());
+            }
+        }
+        if !(current.allows(Action::RecordJob) || (current == RequestState::Done && same_job)) {
+            current.check(id, Action::RecordJob)?;
+        }
+        let state = RequestState::for_job(job.status);
         tx.execute(
             "UPDATE requests SET job_id = ?2, job = ?3, state = ?4, updated_at = ?5 WHERE id = ?1",
             params![id, job.id, serde_json::to_string(job)?, state, now()],
         )?;
-        if old.as_ref().map(|o| (&o.id, &o.status)) != Some((&job.id, &job.status)) {
+        if old.as_ref().map(|o| (&o.id, o.status)) != Some((&job.id, job.status)) {
             audit::append_tx(
                 &tx,
                 actor,
@@ -482,49 +521,45 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let (state, key, job): (String, Option<String>, Option<String>) = tx.query_row(
-            "SELECT state, idempotency_key, job FROM requests WHERE id = ?1",
+        ensure_allows(&tx, id, Action::Retry)?;
+        let (key, job): (Option<String>, Option<String>) = tx.query_row(
+            "SELECT idempotency_key, job FROM requests WHERE id = ?1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        if state != "failed" {
-            bail!("request {id} is {state}; only a failed export can be retried");
-        }
         let job: Option<JobSnap> = job.and_then(|j| serde_json::from_str(&j).ok());
         let no_job = job.as_ref().is_none_or(|j| j.id.is_empty());
         let confirmed_dead = job
             .as_ref()
-            .is_some_and(|j| matches!(j.status.as_str(), "failed" | "cancelled"));
+            .is_some_and(|j| matches!(j.status, JobStatus::Failed | JobStatus::Cancelled));
         if !no_job && !confirmed_dead {
-            bail!("request {id}: the backend has not reported its export failed; it cannot be retried");
-        }
-        if no_job {
-            let key = key.unwrap_or_default();
-            tx.execute(
-                "UPDATE requests SET state = 'approved', job = NULL, job_id = NULL, updated_at = ?2 WHERE id = ?1",
-                params![id, now()],
-            )?;
-            audit::append_tx(
-                &tx,
-                actor,
-                "job.retry",
-                &format!("request:{id}"),
-                &serde_json::json!({ "idempotency_key": key }),
-            )?;
-            tx.commit()?;
-            return Ok(key);
+            return Err(StoreError::Conflict(format!(
+                "request {id}: the backend has not reported its export failed; it cannot be retried"
+            ))
+            .into());
         }
         let base = key.unwrap_or_default();
-        let base = base.split("/retry").next().unwrap_or("").to_string();
-        let n: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM audit WHERE subject = ?1 AND action = 'job.retry'",
-            [format!("request:{id}")],
-            |r| r.get(0),
-        )?;
-        let new_key = format!("{base}/retry{}", n + 1);
+        let new_key = if no_job {
+            base
+        } else {
+            let base = base.split("/retry").next().unwrap_or("").to_string();
+            let n: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM audit WHERE subject = ?1 AND action = 'job.retry'",
+                [format!("request:{id}")],
+                |r| r.get(0),
+            )?;
+            format!("{base}/retry{}", n + 1)
+        };
+        let clear_job = if no_job {
+            ", job = NULL, job_id = NULL"
+        } else {
+            ""
+        };
         tx.execute(
-            "UPDATE requests SET state = 'approved', idempotency_key = ?2, updated_at = ?3 WHERE id = ?1",
-            params![id, new_key, now()],
+            &format!(
+                "UPDATE requests SET state = ?2, idempotency_key = ?3{clear_job}, updated_at = ?4 WHERE id = ?1"
+            ),
+            params![id, RequestState::Approved, new_key, now()],
         )?;
         audit::append_tx(
             &tx,
@@ -587,7 +622,7 @@ mod tests {
     fn job(id: &str, status: &str) -> JobSnap {
         JobSnap {
             id: id.into(),
-            status: status.into(),
+            status: JobStatus::parse(status).unwrap(),
             phase: None,
             progress: 0.0,
             created_at: None,
@@ -620,7 +655,7 @@ mod tests {
         // The backend refused to create a job: the same key is sent again.
         s.set_job(1, &job("", "failed"), "sam").unwrap();
         assert_eq!(s.retry_job(1, "sam").unwrap(), "k");
-        assert_eq!(s.load_request(1).unwrap().state, "approved");
+        assert_eq!(s.load_request(1).unwrap().state, RequestState::Approved);
 
         // A job the backend reports failed: a new key, recorded.
         s.set_job(1, &job("j1", "failed"), "sam").unwrap();
@@ -634,6 +669,43 @@ mod tests {
         s.set_job(1, &job("j3", "running"), "sam").unwrap();
         assert!(s.retry_job(1, "sam").is_err());
         assert!(crate::store::audit::verify(s.conn()).unwrap().is_ok());
+    }
+
+    #[test]
+    fn a_stale_job_snapshot_never_takes_a_request_back() {
+        let mut s = store_with_request();
+        assert!(
+            s.set_job(1, &job("j1", "running"), "sam").is_err(),
+            "a request that was never approved gets no job"
+        );
+        s.approve(1, "k", None, &[], "sam").unwrap();
+        s.set_job(1, &job("j1", "running"), "sam").unwrap();
+        s.set_job(1, &job("j1", "emailed"), "sam").unwrap();
+        assert_eq!(s.load_request(1).unwrap().state, RequestState::Done);
+        // Two polls answered out of order: the older one arrives last.
+        let e = s.set_job(1, &job("j1", "running"), "sam").unwrap_err();
+        assert!(
+            matches!(StoreError::of(&e), Some(StoreError::Conflict(_))),
+            "{e:#}"
+        );
+        let e = s.set_job(1, &job("j1", "failed"), "sam").unwrap_err();
+        assert!(
+            matches!(StoreError::of(&e), Some(StoreError::Conflict(_))),
+            "{e:#}"
+        );
+        let v = s.load_request(1).unwrap();
+        assert_eq!(v.state, RequestState::Done);
+        assert_eq!(v.job.unwrap().status, JobStatus::Emailed);
+        // The same final snapshot again is harmless.
+        s.set_job(1, &job("j1", "emailed"), "sam").unwrap();
+        let e = s.retry_job(1, "sam").unwrap_err();
+        assert!(
+            matches!(
+                StoreError::of(&e),
+                Some(StoreError::IllegalTransition { .. })
+            ),
+            "{e:#}"
+        );
     }
 
     #[test]
@@ -668,11 +740,31 @@ mod tests {
         s.add_note(1, "sam", "Scope: all").unwrap();
         assert!(s.override_auth(1, "", "sam").is_err());
         assert!(
-            s.approve(1, "k", None, &["Scope".into()], "sam").is_err(),
+            s.approve(1, "k", None, &[Check::ScopeNoteWritten], "sam")
+                .is_err(),
             "unmet items need a reason"
         );
-        s.approve(1, "k", Some("called the owner"), &["Scope".into()], "sam")
-            .unwrap();
+        for hard in [
+            Check::WorkspaceIdentified,
+            Check::OwnerOrAdmin,
+            Check::SpecificEstimateSent,
+        ] {
+            let e = s
+                .approve(1, "k", Some("customer is in a hurry"), &[hard], "sam")
+                .unwrap_err();
+            assert!(
+                matches!(StoreError::of(&e), Some(StoreError::Conflict(_))),
+                "{hard:?}: {e:#}"
+            );
+        }
+        s.approve(
+            1,
+            "k",
+            Some("called the owner"),
+            &[Check::ScopeNoteWritten],
+            "sam",
+        )
+        .unwrap();
         let v = s.load_request(1).unwrap();
         assert_eq!(v.notes.len(), 1);
         assert_eq!(v.approval_override.as_deref(), Some("called the owner"));

@@ -101,7 +101,7 @@ fn api_err(e: &ApiError) -> String {
 fn job_snap(j: &Job) -> JobSnap {
     JobSnap {
         id: j.id.to_string(),
-        status: j.status.as_str().to_string(),
+        status: j.status,
         phase: j.phase.clone(),
         progress: j.progress,
         created_at: Some(j.created_at.to_rfc3339()),
@@ -156,9 +156,7 @@ impl App {
             .rows
             .iter()
             .filter(|r| {
-                !r.req.workspace_verified
-                    && r.req.memberships.is_empty()
-                    && matches!(r.req.state.as_str(), "new" | "waiting")
+                !r.req.workspace_verified && r.req.memberships.is_empty() && r.req.state.is_open()
             })
             .map(|r| r.req.id)
             .collect();
@@ -615,7 +613,7 @@ impl Runtime {
     /// A finished job's real duration, kept beside its estimate so the rates
     /// can be calibrated (`concierge estimate --calibration`).
     fn record_duration(&mut self, id: i64, job: &JobSnap) {
-        if job.status != "emailed" {
+        if job.status != crate::domain::JobStatus::Emailed {
             return;
         }
         let parse = |s: &Option<String>| {
@@ -750,7 +748,7 @@ impl Runtime {
                         let error = api_err(&e);
                         let snap = JobSnap {
                             id: String::new(),
-                            status: "failed".into(),
+                            status: crate::domain::JobStatus::Failed,
                             phase: None,
                             progress: 0.0,
                             created_at: None,
@@ -840,7 +838,7 @@ async fn resolve(backend: &BackendClient, req: &RequestView) -> Result<Resolutio
             workspace_id: m.workspace_id.to_string(),
             workspace_name: m.workspace_name.clone(),
             email: m.email.clone(),
-            role: m.role.as_str().to_string(),
+            role: m.role,
         })
         .collect();
     // Which workspace: the id the mail gave, else its name, else the only
@@ -1063,7 +1061,7 @@ async fn run_async(setup: Setup) -> Result<()> {
         terminal.draw(|f| super::ui::render(f, &mut app.state))?;
         loop {
             // Tick fast only while something moves on screen.
-            let animating = !app.state.pending.is_empty() || app.state.rows.iter().any(|r| r.resolving || matches!(r.req.state.as_str(), "approved" | "running"));
+            let animating = !app.state.pending.is_empty() || app.state.rows.iter().any(|r| r.resolving || r.req.state.is_in_flight());
             let tick = if animating { Duration::from_millis(500) } else { Duration::from_secs(30) };
             let event = tokio::select! {
                 ev = events.next() => match ev {

@@ -121,7 +121,7 @@ pub enum Command {
     Approve {
         id: i64,
         override_reason: Option<String>,
-        unmet: Vec<String>,
+        unmet: Vec<crate::domain::Check>,
     },
     SaveJob {
         id: i64,

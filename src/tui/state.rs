@@ -1,6 +1,7 @@
 //! Everything the screen shows, as plain values: [`State`] is changed only
 //! by [`super::update::update`] and drawn only by [`super::ui::render`].
 
+use crate::domain::{AuthResult, ReplyState, RequestState};
 use crate::estimate::{Estimate, Rates};
 use crate::mail::templates::Template;
 use crate::store::requests::RequestView;
@@ -43,35 +44,7 @@ impl Tab {
     }
 }
 
-/// The checklist of DESIGN.md that gates approval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Check {
-    WorkspaceIdentified,
-    OwnerOrAdmin,
-    SenderAuthenticated,
-    SpecificEstimateSent,
-    ScopeNoteWritten,
-}
-
-impl Check {
-    pub const ALL: [Check; 5] = [
-        Check::WorkspaceIdentified,
-        Check::OwnerOrAdmin,
-        Check::SenderAuthenticated,
-        Check::SpecificEstimateSent,
-        Check::ScopeNoteWritten,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Check::WorkspaceIdentified => "Workspace identified",
-            Check::OwnerOrAdmin => "Requester is an owner or admin",
-            Check::SenderAuthenticated => "Sender authenticated (DMARC pass)",
-            Check::SpecificEstimateSent => "Specific estimate sent (over 48 h)",
-            Check::ScopeNoteWritten => "Scope-confirmation note written",
-        }
-    }
-}
+pub use crate::domain::Check;
 
 /// One checklist item's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,8 +121,8 @@ impl Row {
                             CheckState::Unmet("the mail names no workspace".into())
                         }
                     }
-                    Check::OwnerOrAdmin => match r.role.as_deref() {
-                        Some("owner") | Some("admin") => CheckState::Met,
+                    Check::OwnerOrAdmin => match r.role {
+                        Some(role) if role.may_request_export() => CheckState::Met,
                         Some(role) => CheckState::Unmet(format!(
                             "{} is {role}",
                             r.account().unwrap_or("requester")
@@ -160,7 +133,7 @@ impl Row {
                         )),
                     },
                     Check::SenderAuthenticated => {
-                        if r.auth.dmarc == "pass" {
+                        if AuthResult::of(&r.auth.dmarc) == AuthResult::Pass {
                             CheckState::Met
                         } else if let Some(reason) = &r.auth_override {
                             CheckState::Overridden(reason.clone())
@@ -170,10 +143,10 @@ impl Row {
                     }
                     Check::SpecificEstimateSent => match &self.estimate {
                         Some(e) if e.over_48h => {
-                            if r.replies
-                                .iter()
-                                .any(|x| x.template == "estimate_over_48h" && x.state == "sent")
-                            {
+                            if r.replies.iter().any(|x| {
+                                x.template == Template::EstimateOver48h.file_stem()
+                                    && x.state == ReplyState::Sent
+                            }) {
                                 CheckState::Met
                             } else {
                                 CheckState::Unmet(format!(
@@ -199,22 +172,30 @@ impl Row {
     }
 
     pub fn unmet(&self) -> Vec<String> {
+        self.unmet_checks()
+            .into_iter()
+            .map(|c| c.label().to_string())
+            .collect()
+    }
+
+    /// The checklist items not met (nor overridden, nor not needed).
+    pub fn unmet_checks(&self) -> Vec<Check> {
         self.checklist()
             .into_iter()
             .filter(|(_, s)| !s.is_ok())
-            .map(|(c, _)| c.label().to_string())
+            .map(|(c, _)| c)
             .collect()
     }
 
     fn compute_tab(&self) -> Tab {
-        match self.req.state.as_str() {
-            "new" | "waiting" if self.unmet().is_empty() => Tab::Ready,
-            "new" => Tab::New,
-            "waiting" => Tab::Waiting,
-            "approved" | "running" | "failed" => Tab::Running,
-            "done" => Tab::Done,
-            "rejected" => Tab::Rejected,
-            _ => Tab::New,
+        use RequestState as S;
+        match self.req.state {
+            S::New | S::Waiting if self.unmet().is_empty() => Tab::Ready,
+            S::New => Tab::New,
+            S::Waiting => Tab::Waiting,
+            S::Approved | S::Running | S::Failed => Tab::Running,
+            S::Done => Tab::Done,
+            S::Rejected => Tab::Rejected,
         }
     }
 

@@ -18,6 +18,7 @@
 use super::keys::Action;
 use super::state::{CheckState, Confirm, Health, InputPurpose, Mode, Pick, Row, State, Tab};
 use super::update::{REJECT_TEMPLATES, REPLY_TEMPLATES};
+use crate::domain::{AuthResult, JobStatus, ReplyState, RequestState};
 use crate::mail::templates::Template;
 use crate::text::thousands;
 use chrono::{DateTime, Datelike, Utc};
@@ -309,9 +310,9 @@ fn spinner(state: &State) -> &'static str {
 }
 
 fn auth_color(result: &str) -> Color {
-    match result {
-        "pass" => OK,
-        "none" | "neutral" => WARN,
+    match AuthResult::of(result) {
+        AuthResult::Pass => OK,
+        AuthResult::None | AuthResult::Neutral => WARN,
         _ => BAD,
     }
 }
@@ -319,13 +320,17 @@ fn auth_color(result: &str) -> Color {
 // ------------------------------------------------------------- row summaries
 
 fn is_closed(row: &Row) -> bool {
-    matches!(row.req.state.as_str(), "done" | "rejected")
+    matches!(row.req.state, RequestState::Done | RequestState::Rejected)
 }
 
 /// The queue's state word: the tab, or `failed`.
 fn state_word(row: &Row) -> (&'static str, Style) {
-    if row.req.state == "failed" {
-        return ("failed", Style::new().fg(BAD));
+    if row.req.state == RequestState::Failed {
+        // A cancelled export is not a failure: staff chose it, and it retries.
+        return match row.req.job.as_ref().map(|j| j.status) {
+            Some(JobStatus::Cancelled) => ("cancelled", Style::new().fg(WARN)),
+            _ => ("failed", Style::new().fg(BAD)),
+        };
     }
     match row.tab {
         Tab::All => ("", Style::new()),
@@ -369,9 +374,9 @@ fn requester(row: &Row) -> &str {
 }
 
 fn role_cell(row: &Row) -> (&str, Style) {
-    match row.req.role.as_deref() {
-        Some(r @ ("owner" | "admin")) => (r, Style::new()),
-        Some(r) => (r, Style::new().fg(BAD)),
+    match row.req.role {
+        Some(r) if r.may_request_export() => (r.as_str(), Style::new()),
+        Some(r) => (r.as_str(), Style::new().fg(BAD)),
         None => ("—", DIM),
     }
 }
@@ -385,7 +390,7 @@ fn estimate_cell(row: &Row) -> (String, Style) {
 }
 
 fn dmarc_unaccepted(row: &Row) -> bool {
-    row.req.auth.dmarc != "pass" && row.req.auth_override.is_none()
+    AuthResult::of(&row.req.auth.dmarc) != AuthResult::Pass && row.req.auth_override.is_none()
 }
 
 // ------------------------------------------------------------------ top line
@@ -1027,7 +1032,7 @@ fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'static>> {
         out.push(Line::raw(""));
         out.push(heading("Decision"));
         if let Some(reason) = &r.decision_reason {
-            let what = if r.state == "rejected" {
+            let what = if r.state == RequestState::Rejected {
                 "Rejected: "
             } else {
                 "Reason: "
@@ -1061,15 +1066,16 @@ fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'static>> {
             ),
             Span::styled(fit(&job.id, w.saturating_sub(11)), DIM),
         ]));
-        let color = match job.status.as_str() {
-            "emailed" => OK,
-            "failed" | "cancelled" => BAD,
+        let color = match job.status {
+            JobStatus::Emailed => OK,
+            JobStatus::Cancelled => WARN,
+            JobStatus::Failed => BAD,
             _ => ACCENT,
         };
         let mut status = vec![
             Span::raw(" "),
             Span::styled(
-                clean(&job.status),
+                job.status.as_str(),
                 Style::new().fg(color).add_modifier(Modifier::BOLD),
             ),
         ];
@@ -1078,7 +1084,7 @@ fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'static>> {
                 status.push(Span::raw(format!(" · {}", fit(&words(phase), 30))));
             }
         }
-        if matches!(job.status.as_str(), "queued" | "running" | "ready") {
+        if !job.is_terminal() {
             status.push(Span::raw(format!(
                 " · {:.0}%",
                 (job.progress.clamp(0.0, 1.0) * 100.0)
@@ -1199,9 +1205,9 @@ fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'static>> {
         );
     }
     let account = r.account().unwrap_or("—");
-    match r.role.as_deref() {
+    match r.role {
         Some(role) => {
-            let ok = matches!(role, "owner" | "admin");
+            let ok = role.may_request_export();
             kv(
                 &mut out,
                 "Requester",
@@ -1293,10 +1299,10 @@ fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'static>> {
         out.push(Line::raw(""));
         out.push(heading(&format!("Replies ({})", r.replies.len())));
         for reply in &r.replies {
-            let color = match reply.state.as_str() {
-                "sent" => OK,
-                "failed" => BAD,
-                _ => WARN,
+            let color = match reply.state {
+                ReplyState::Sent => OK,
+                ReplyState::Failed => BAD,
+                ReplyState::Sending => WARN,
             };
             let at = if reply.at.is_empty() {
                 String::new()
@@ -1402,21 +1408,16 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, state: &mut State, narrow: bool) {
             Style::new().add_modifier(Modifier::BOLD),
         ));
     }
-    let gauge = row
-        .req
-        .job
-        .as_ref()
-        .filter(|j| matches!(j.status.as_str(), "queued" | "running" | "ready"))
-        .map(|j| {
-            let pct = j.progress.clamp(0.0, 1.0);
-            // The phase is in the job section above; the bar gets the width.
-            let label = if j.status == "running" {
-                format!("{:.0}%", pct * 100.0)
-            } else {
-                clean(&j.status)
-            };
-            (pct, format!("export {label}"))
-        });
+    let gauge = row.req.job.as_ref().filter(|j| !j.is_terminal()).map(|j| {
+        let pct = j.progress.clamp(0.0, 1.0);
+        // The phase is in the job section above; the bar gets the width.
+        let label = if j.status == JobStatus::Running {
+            format!("{:.0}%", pct * 100.0)
+        } else {
+            j.status.to_string()
+        };
+        (pct, format!("export {label}"))
+    });
     let block = pane(narrow, Line::from(title)).padding(ratatui::widgets::Padding::horizontal(1));
     let inner = block.inner(area);
     let (text_area, gauge_area) = match gauge {
@@ -2223,7 +2224,7 @@ mod tests {
             workspace_id: ws_id.into(),
             workspace_name: ws.into(),
             email: email.into(),
-            role: role.into(),
+            role: crate::domain::Role::parse(role).unwrap(),
         }
     }
 
@@ -2241,7 +2242,7 @@ mod tests {
         RequestView {
             id,
             message_id: format!("req-{id:04}@example"),
-            state: "new".into(),
+            state: crate::domain::RequestState::New,
             subject: "Data export request: Acme Support".into(),
             from: Some(from.into()),
             from_name: Some(name.into()),
@@ -2252,7 +2253,7 @@ mod tests {
             workspace_id: Some(ACME_ID.into()),
             workspace_verified: true,
             member_id: Some(format!("m-{}", from.split('@').next().unwrap())),
-            role: Some("owner".into()),
+            role: Some(crate::domain::Role::Owner),
             memberships: vec![member(ACME_ID, "Acme Support", from, "owner")],
             size: Some(acme_size()),
             auth: pass(),
@@ -2280,7 +2281,7 @@ mod tests {
         ReplySnap {
             id,
             template: "acknowledgement".into(),
-            state: "sent".into(),
+            state: crate::domain::ReplyState::Sent,
             to: to.into(),
             at: at.into(),
         }
@@ -2289,7 +2290,7 @@ mod tests {
     fn demo_requests() -> Vec<RequestView> {
         // 1: Acme's owner, resolved, sized, noted, acknowledged: ready to approve.
         let mut acme = base(1, "owner@acme.example", "Ada Owner", "2026-11-25T08:14:05Z");
-        acme.state = "waiting".into();
+        acme.state = crate::domain::RequestState::Waiting;
         acme.thread_len = 2;
         acme.notes = vec![note(
             "Called Ada: full workspace export, attachments included. She confirmed from her account email.",
@@ -2305,7 +2306,7 @@ mod tests {
             "2026-11-23T10:02:40Z",
         );
         northwind.subject = "Data export request: Northwind Traders".into();
-        northwind.state = "running".into();
+        northwind.state = crate::domain::RequestState::Running;
         northwind.workspace_name = Some("Northwind Traders".into());
         northwind.workspace_id = Some(NORTHWIND_ID.into());
         northwind.memberships = vec![member(
@@ -2335,7 +2336,7 @@ mod tests {
         northwind.idempotency_key = Some("concierge-req-0002".into());
         northwind.job = Some(JobSnap {
             id: "3c9e0f7a-5d21-4b8e-a6f3-7e2d1c0b9a84".into(),
-            status: "running".into(),
+            status: crate::domain::JobStatus::Running,
             phase: Some("writing:messages".into()),
             progress: 0.4,
             created_at: Some("2026-11-25T10:41:00Z".into()),
@@ -2349,10 +2350,10 @@ mod tests {
         // 3: Globex's admin: over 48 hours, no specific estimate sent yet.
         let mut globex = base(3, "it@globex.example", "Globex IT", "2026-11-24T13:30:00Z");
         globex.subject = "Data export request: Globex".into();
-        globex.state = "waiting".into();
+        globex.state = crate::domain::RequestState::Waiting;
         globex.workspace_name = Some("Globex".into());
         globex.workspace_id = Some(GLOBEX_ID.into());
-        globex.role = Some("admin".into());
+        globex.role = Some(crate::domain::Role::Admin);
         globex.memberships = vec![member(GLOBEX_ID, "Globex", "it@globex.example", "admin")];
         globex.size = Some(SizeSnap {
             conversations: 512_000,
@@ -2376,7 +2377,7 @@ mod tests {
             "Andy Agent",
             "2026-11-24T10:45:12Z",
         );
-        agent.role = Some("agent".into());
+        agent.role = Some(crate::domain::Role::Agent);
         agent.memberships = vec![member(
             ACME_ID,
             "Acme Support",
@@ -2432,8 +2433,8 @@ mod tests {
             "Alan Admin",
             "2026-11-23T09:14:05Z",
         );
-        done.state = "done".into();
-        done.role = Some("admin".into());
+        done.state = crate::domain::RequestState::Done;
+        done.role = Some(crate::domain::Role::Admin);
         done.memberships = vec![member(
             ACME_ID,
             "Acme Support",
@@ -2448,7 +2449,7 @@ mod tests {
         done.idempotency_key = Some("concierge-req-0007".into());
         done.job = Some(JobSnap {
             id: "8a41d6b2-9f0c-4e37-b5a8-2d6c4e1f7a90".into(),
-            status: "emailed".into(),
+            status: crate::domain::JobStatus::Emailed,
             phase: Some("done".into()),
             progress: 1.0,
             created_at: Some("2026-11-25T09:40:00Z".into()),
@@ -2467,7 +2468,7 @@ mod tests {
             "2026-11-20T15:40:00Z",
         );
         rejected.subject = "Data export request: Initech".into();
-        rejected.state = "rejected".into();
+        rejected.state = crate::domain::RequestState::Rejected;
         rejected.workspace_name = Some("Initech".into());
         rejected.workspace_id = None;
         rejected.workspace_verified = false;

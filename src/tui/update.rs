@@ -4,6 +4,7 @@
 use super::keys::Action;
 use super::msg::{Command, Msg};
 use super::state::{Confirm, Health, InputPurpose, Mode, Pick, Row, State, Tab};
+use crate::domain::{self, AuthResult, Role};
 use crate::mail::templates::Template;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
@@ -489,7 +490,10 @@ fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
             id,
             override_reason,
         } => {
-            let unmet = state.row_mut(id).map(|r| r.unmet()).unwrap_or_default();
+            let unmet = state
+                .row_mut(id)
+                .map(|r| r.unmet_checks())
+                .unwrap_or_default();
             set_pending(state, id, "starting the export");
             vec![Command::Approve {
                 id,
@@ -631,7 +635,7 @@ fn on_normal_key_inner(state: &mut State, k: KeyEvent) -> Vec<Command> {
 }
 
 fn open_state(row: &Row) -> bool {
-    matches!(row.req.state.as_str(), "new" | "waiting")
+    row.req.state.is_open()
 }
 
 fn on_request_action(state: &mut State, action: Action, row: &Row) -> Vec<Command> {
@@ -660,8 +664,8 @@ fn on_request_action(state: &mut State, action: Action, row: &Row) -> Vec<Comman
                 );
                 return vec![];
             }
-            let suggested = match row.req.role.as_deref() {
-                Some("agent") => 0,
+            let suggested = match row.req.role {
+                Some(Role::Agent) => 0,
                 None if !row.req.workspace_verified
                     && row.req.workspace_name.is_some()
                     && !row.req.memberships.is_empty() =>
@@ -691,6 +695,21 @@ fn on_request_action(state: &mut State, action: Action, row: &Row) -> Vec<Comman
             }
             if row.req.member_id.is_none() {
                 warn(state, "the requester is no member of this workspace: link an account email (e) or reject (x)");
+                return vec![];
+            }
+            // Items 1, 2 and 4 of the checklist take no typed reason: no
+            // reason stands in for an owner/admin or the promised estimate.
+            let hard: Vec<&str> = row
+                .unmet_checks()
+                .into_iter()
+                .filter(|c| !c.overridable())
+                .map(|c| c.label())
+                .collect();
+            if !hard.is_empty() {
+                warn(
+                    state,
+                    format!("cannot approve, no override lifts: {}", hard.join("; ")),
+                );
                 return vec![];
             }
             if row.unmet().is_empty() {
@@ -742,21 +761,21 @@ fn on_request_action(state: &mut State, action: Action, row: &Row) -> Vec<Comman
             open_input(state, InputPurpose::AccountEmail, &initial);
         }
         Action::OverrideAuth => {
-            if row.req.auth.dmarc == "pass" {
+            if AuthResult::of(&row.req.auth.dmarc) == AuthResult::Pass {
                 say(state, "DMARC passed: nothing to override");
                 return vec![];
             }
             open_input(state, InputPurpose::AuthOverride, "");
         }
         Action::CancelJob => {
-            if !matches!(row.req.state.as_str(), "approved" | "running") {
+            if !row.req.state.allows(domain::Action::Cancel) {
                 warn(state, "no running export to cancel");
                 return vec![];
             }
             state.mode = Mode::Confirm(Confirm::Cancel { id });
         }
         Action::RetryJob => {
-            if row.req.state != "failed" {
+            if !row.req.state.allows(domain::Action::Retry) {
                 warn(state, "only a failed export can be retried");
                 return vec![];
             }
@@ -786,7 +805,7 @@ mod tests {
         RequestView {
             id,
             message_id: format!("req-{id}@acme.example"),
-            state: "new".into(),
+            state: crate::domain::RequestState::New,
             subject: "Data export request: Acme Support".into(),
             from: Some("owner@acme.example".into()),
             from_name: Some("Ada Owner".into()),
@@ -797,13 +816,13 @@ mod tests {
             workspace_id: Some("3c9e4a57-1b7d-5f0e-9a2b-6d8c1e4f7a90".into()),
             workspace_verified: true,
             member_id: Some("11111111-1b7d-5f0e-9a2b-6d8c1e4f7a90".into()),
-            role: Some("owner".into()),
+            role: Some(crate::domain::Role::Owner),
             memberships: vec![Membership {
                 member_id: "11111111-1b7d-5f0e-9a2b-6d8c1e4f7a90".into(),
                 workspace_id: "3c9e4a57-1b7d-5f0e-9a2b-6d8c1e4f7a90".into(),
                 workspace_name: "Acme Support".into(),
                 email: "owner@acme.example".into(),
-                role: "owner".into(),
+                role: crate::domain::Role::Owner,
             }],
             size: Some(SizeSnap {
                 messages: 12_000,
@@ -934,20 +953,6 @@ mod tests {
                 Box::new(|r| r.auth.dmarc = "fail".into()),
             ),
             ("Scope-confirmation note", Box::new(|r| r.notes.clear())),
-            (
-                "Specific estimate sent",
-                Box::new(|r| {
-                    r.size = Some(SizeSnap {
-                        messages: 2_100_000,
-                        customers: 40_000,
-                        ..SizeSnap::default()
-                    })
-                }),
-            ),
-            (
-                "owner or admin",
-                Box::new(|r| r.role = Some("agent".into())),
-            ),
         ];
         for (label, change) in variants {
             let mut r = ready(1);
@@ -992,10 +997,42 @@ mod tests {
                 }] => {
                     assert_eq!(reason, "customer called, verified by phone");
                     assert_eq!(unmet.len(), 1, "{label}: {unmet:?}");
-                    assert!(unmet[0].contains(label), "{label}: {unmet:?}");
+                    assert!(unmet[0].label().contains(label), "{label}: {unmet:?}");
                 }
                 other => panic!("{label}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn no_typed_reason_lifts_the_owner_admin_or_specific_estimate_items() {
+        type Change = Box<dyn Fn(&mut RequestView)>;
+        let variants: Vec<(&str, Change)> = vec![
+            (
+                "Specific estimate sent",
+                Box::new(|r| {
+                    r.size = Some(SizeSnap {
+                        messages: 2_100_000,
+                        customers: 40_000,
+                        ..SizeSnap::default()
+                    })
+                }),
+            ),
+            (
+                "owner or admin",
+                Box::new(|r| r.role = Some(crate::domain::Role::Agent)),
+            ),
+        ];
+        for (label, change) in variants {
+            let mut r = ready(1);
+            change(&mut r);
+            // Even with a fixable item open too, the hard one decides.
+            r.notes.clear();
+            let mut s = state(vec![r]);
+            assert!(update(&mut s, key('a')).is_empty(), "{label}");
+            assert!(s.mode.is_normal(), "{label}: {:?}", s.mode);
+            let (said, is_error) = s.status.clone().unwrap();
+            assert!(is_error && said.contains(label), "{label}: {said}");
         }
     }
 
@@ -1024,9 +1061,10 @@ mod tests {
 
     #[test]
     fn a_decided_request_cannot_be_approved_or_rejected_again() {
-        for st in ["approved", "running", "done", "rejected"] {
+        use crate::domain::RequestState as S;
+        for st in [S::Approved, S::Running, S::Done, S::Rejected] {
             let mut r = ready(1);
-            r.state = st.into();
+            r.state = st;
             let mut s = state(vec![r]);
             assert!(update(&mut s, key('a')).is_empty(), "{st}");
             assert!(s.mode.is_normal(), "{st}");
@@ -1038,7 +1076,7 @@ mod tests {
     #[test]
     fn reject_needs_a_template_a_reason_and_a_confirmation() {
         let mut r = ready(1);
-        r.role = Some("agent".into());
+        r.role = Some(crate::domain::Role::Agent);
         let mut s = state(vec![r]);
         update(&mut s, key('x'));
         // The agent's request suggests "not an owner or admin".
@@ -1251,10 +1289,10 @@ mod tests {
     #[test]
     fn cancel_and_retry_only_where_they_apply() {
         let mut r = ready(1);
-        r.state = "running".into();
+        r.state = crate::domain::RequestState::Running;
         r.job = Some(JobSnap {
             id: "j".into(),
-            status: "running".into(),
+            status: crate::domain::JobStatus::Running,
             phase: None,
             progress: 0.4,
             created_at: None,
@@ -1271,7 +1309,7 @@ mod tests {
         assert_eq!(update(&mut s, key('y')), vec![Command::CancelJob { id: 1 }]);
 
         let mut r = ready(2);
-        r.state = "failed".into();
+        r.state = crate::domain::RequestState::Failed;
         let mut s = state(vec![r]);
         assert!(update(&mut s, key('c')).is_empty());
         update(&mut s, key('t'));
@@ -1283,7 +1321,7 @@ mod tests {
         let mut a = ready(1);
         a.workspace_name = Some("Northwind".into());
         let mut b = ready(2);
-        b.state = "rejected".into();
+        b.state = crate::domain::RequestState::Rejected;
         let mut c = ready(3);
         c.notes.clear();
         let mut s = state(vec![a, b, c]);
@@ -1354,7 +1392,7 @@ mod tests {
         r.replies.push(ReplySnap {
             id: 1,
             template: "estimate_over_48h".into(),
-            state: "sent".into(),
+            state: crate::domain::ReplyState::Sent,
             to: "owner@acme.example".into(),
             at: String::new(),
         });
@@ -1362,7 +1400,7 @@ mod tests {
         assert_eq!(s.rows[0].tab, Tab::Ready);
         let job = JobSnap {
             id: "j".into(),
-            status: "emailed".into(),
+            status: crate::domain::JobStatus::Emailed,
             phase: None,
             progress: 1.0,
             created_at: None,

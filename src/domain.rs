@@ -1,0 +1,379 @@
+//! The project's own values for what a request, a job, a member and a reply
+//! can be, with the one table of which action is legal in which state.
+//!
+//! Each enum is written to SQLite and JSON as the same lowercase word the
+//! store has always held (`new`, `running`, `owner`, `sent`, …), so existing
+//! stores, the audit log and other modules' SQL keep working unchanged; the
+//! words appear only in [`as_str`](RequestState::as_str) and the parsers
+//! here. Everything above the store compares enums, never strings.
+//!
+//! Store refusals are a typed [`StoreError`] (carried inside `anyhow`), so
+//! the screen and the command line can tell "someone else changed it" or
+//! "not in this state" from a failing disk.
+
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+pub use crate::backend::{JobStatus, Role};
+
+/// Implements `as_str`, `parse`, `Display`, `ToSql` and `FromSql` for a
+/// fieldless enum from one list of (variant, word) pairs.
+macro_rules! words {
+    ($ty:ident { $($var:ident => $word:literal),+ $(,)? }) => {
+        impl $ty {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$ty] = &[$($ty::$var),+];
+
+            /// The word on disk and on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$var => $word),+ }
+            }
+
+            /// The value for a word on disk or on the wire.
+            pub fn parse(s: &str) -> Option<$ty> {
+                match s { $($word => Some($ty::$var),)+ _ => None }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ToSql for $ty {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl FromSql for $ty {
+            fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+                let s = v.as_str()?;
+                $ty::parse(s).ok_or_else(|| {
+                    FromSqlError::Other(format!("unknown {} {s:?}", stringify!($ty)).into())
+                })
+            }
+        }
+    };
+}
+
+/// Where a request stands in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    /// Arrived; nothing sent yet.
+    New,
+    /// A reply was sent; waiting on the customer or on the checklist.
+    Waiting,
+    /// Approved, the idempotency key stored; the export is not confirmed started.
+    Approved,
+    /// The backend has a job for it that is not finished.
+    Running,
+    /// The link was emailed.
+    Done,
+    /// The export failed, was cancelled, or could not be started.
+    Failed,
+    Rejected,
+}
+
+words!(RequestState {
+    New => "new",
+    Waiting => "waiting",
+    Approved => "approved",
+    Running => "running",
+    Done => "done",
+    Failed => "failed",
+    Rejected => "rejected",
+});
+
+/// What staff (or a worker acting for them) can do to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Change who or what would be exported: workspace, account email, the
+    /// backend's resolution.
+    EditTarget,
+    Approve,
+    Reject,
+    /// Record the job the backend reports (start answer or a poll).
+    RecordJob,
+    /// Ask the backend to cancel the running export.
+    Cancel,
+    /// Start a failed export again.
+    Retry,
+    /// Send an acknowledgement ("we are preparing your export").
+    Acknowledge,
+}
+
+impl Action {
+    /// The verb a refusal names: "it cannot be {verb}".
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::EditTarget => "changed",
+            Action::Approve => "approved",
+            Action::Reject => "rejected",
+            Action::RecordJob => "given a job",
+            Action::Cancel => "cancelled",
+            Action::Retry => "retried",
+            Action::Acknowledge => "acknowledged",
+        }
+    }
+}
+
+impl RequestState {
+    /// Not decided yet: staff may still approve, reject, or change the target.
+    pub fn is_open(self) -> bool {
+        matches!(self, RequestState::New | RequestState::Waiting)
+    }
+
+    /// An export is started or being followed.
+    pub fn is_in_flight(self) -> bool {
+        matches!(self, RequestState::Approved | RequestState::Running)
+    }
+
+    /// THE transition table: whether `action` is legal in this state. The
+    /// store checks it inside its transactions and the screen before it
+    /// offers the action, so both refuse the same things.
+    pub fn allows(self, action: Action) -> bool {
+        use Action as A;
+        use RequestState as S;
+        match action {
+            A::EditTarget | A::Approve | A::Reject | A::Acknowledge => self.is_open(),
+            // A retry moves `failed` back to `approved`; the job then arrives.
+            A::RecordJob => matches!(self, S::Approved | S::Running | S::Failed),
+            A::Cancel => self.is_in_flight(),
+            A::Retry => self == S::Failed,
+        }
+    }
+
+    /// The state a job of this status puts the request in.
+    pub fn for_job(status: JobStatus) -> RequestState {
+        match status {
+            JobStatus::Emailed => RequestState::Done,
+            JobStatus::Failed | JobStatus::Cancelled => RequestState::Failed,
+            JobStatus::Queued | JobStatus::Running | JobStatus::Ready => RequestState::Running,
+        }
+    }
+
+    /// `Ok` when `action` is legal, else the typed refusal.
+    pub fn check(self, id: i64, action: Action) -> Result<(), StoreError> {
+        if self.allows(action) {
+            Ok(())
+        } else {
+            Err(StoreError::IllegalTransition {
+                id,
+                state: self,
+                action,
+            })
+        }
+    }
+}
+
+words!(Role {
+    Owner => "owner",
+    Admin => "admin",
+    Agent => "agent",
+});
+
+words!(JobStatus {
+    Queued => "queued",
+    Running => "running",
+    Ready => "ready",
+    Emailed => "emailed",
+    Failed => "failed",
+    Cancelled => "cancelled",
+});
+
+impl JobStatus {
+    /// How far along `queued → running → ready → emailed` a job is; the
+    /// terminal failures rank with `emailed` (nothing follows them). A
+    /// snapshot of lower rank than the stored one, for the same job, is stale.
+    pub fn rank(self) -> u8 {
+        match self {
+            JobStatus::Queued => 0,
+            JobStatus::Running => 1,
+            JobStatus::Ready => 2,
+            JobStatus::Emailed | JobStatus::Failed | JobStatus::Cancelled => 3,
+        }
+    }
+}
+
+/// Where a reply of record stands (see [`crate::store::replies`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyState {
+    /// Written to the store; the SMTP outcome is not known (yet).
+    Sending,
+    /// The SMTP server accepted it.
+    Sent,
+    /// The SMTP server refused it, or it never reached one: safe to retry.
+    Failed,
+}
+
+words!(ReplyState {
+    Sending => "sending",
+    Sent => "sent",
+    Failed => "failed",
+});
+
+/// An RFC 8601 §2.7 result word, as the trusted `Authentication-Results`
+/// reported it (`none` when there was none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthResult {
+    Pass,
+    Fail,
+    Softfail,
+    Neutral,
+    None,
+    Temperror,
+    Permerror,
+    Policy,
+}
+
+words!(AuthResult {
+    Pass => "pass",
+    Fail => "fail",
+    Softfail => "softfail",
+    Neutral => "neutral",
+    None => "none",
+    Temperror => "temperror",
+    Permerror => "permerror",
+    Policy => "policy",
+});
+
+impl AuthResult {
+    /// The result for a word from intake; an unknown word counts as `none`
+    /// (RFC 8601 §2.7: an unknown result is not a pass).
+    pub fn of(word: &str) -> AuthResult {
+        AuthResult::parse(word).unwrap_or(AuthResult::None)
+    }
+}
+
+/// The request's checklist that gates approval, items 1 to 5 in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    WorkspaceIdentified,
+    OwnerOrAdmin,
+    SenderAuthenticated,
+    SpecificEstimateSent,
+    ScopeNoteWritten,
+}
+
+impl Check {
+    pub const ALL: [Check; 5] = [
+        Check::WorkspaceIdentified,
+        Check::OwnerOrAdmin,
+        Check::SenderAuthenticated,
+        Check::SpecificEstimateSent,
+        Check::ScopeNoteWritten,
+    ];
+
+    /// Whether a typed reason may stand in for this item. Items 1, 2 and 4
+    /// never: the backend needs a workspace and an owner/admin, and the help
+    /// article promises the specific estimate. 3 and 5 may.
+    pub fn overridable(self) -> bool {
+        matches!(self, Check::SenderAuthenticated | Check::ScopeNoteWritten)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Check::WorkspaceIdentified => "Workspace identified",
+            Check::OwnerOrAdmin => "Requester is an owner or admin",
+            Check::SenderAuthenticated => "Sender authenticated (DMARC pass)",
+            Check::SpecificEstimateSent => "Specific estimate sent (over 48 h)",
+            Check::ScopeNoteWritten => "Scope-confirmation note written",
+        }
+    }
+}
+
+/// Why the store refused a change. Carried inside `anyhow::Error`; callers
+/// that branch use `err.downcast_ref::<StoreError>()`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("no {what} {id} in the store")]
+    NotFound { what: &'static str, id: i64 },
+    #[error("request {id} is {state}; it cannot be {} now", action.verb())]
+    IllegalTransition {
+        id: i64,
+        state: RequestState,
+        action: Action,
+    },
+    /// Someone else (another operator, a racing retry, a newer snapshot)
+    /// changed it first.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl StoreError {
+    /// The refusal inside an `anyhow::Error`, if it is one.
+    pub fn of(e: &anyhow::Error) -> Option<&StoreError> {
+        e.downcast_ref::<StoreError>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_round_trips_through_sqlite_and_json() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for &s in RequestState::ALL {
+            let back: RequestState = conn.query_row("SELECT ?1", [s], |r| r.get(0)).unwrap();
+            assert_eq!(back, s);
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
+        }
+        for &s in JobStatus::ALL {
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{s}\""));
+            assert_eq!(JobStatus::parse(s.as_str()), Some(s));
+        }
+        for &r in Role::ALL {
+            assert_eq!(
+                serde_json::from_str::<Role>(&format!("\"{r}\"")).unwrap(),
+                r
+            );
+        }
+        let bad: rusqlite::Result<RequestState> =
+            conn.query_row("SELECT 'exploded'", [], |r| r.get(0));
+        assert!(bad.is_err(), "an unknown word is an error, not a default");
+    }
+
+    #[test]
+    fn only_open_requests_can_be_decided_or_acknowledged() {
+        for &s in RequestState::ALL {
+            let open = matches!(s, RequestState::New | RequestState::Waiting);
+            for a in [
+                Action::Approve,
+                Action::Reject,
+                Action::EditTarget,
+                Action::Acknowledge,
+            ] {
+                assert_eq!(s.allows(a), open, "{s} {a:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_failed_requests_are_retried_and_only_live_ones_cancelled() {
+        for &s in RequestState::ALL {
+            assert_eq!(s.allows(Action::Retry), s == RequestState::Failed, "{s}");
+            assert_eq!(
+                s.allows(Action::Cancel),
+                matches!(s, RequestState::Approved | RequestState::Running),
+                "{s}"
+            );
+        }
+        let e = RequestState::Done.check(3, Action::Retry).unwrap_err();
+        assert_eq!(e.to_string(), "request 3 is done; it cannot be retried now");
+    }
+
+    #[test]
+    fn a_job_ranks_forward_and_unknown_auth_words_are_no_pass() {
+        assert!(JobStatus::Queued.rank() < JobStatus::Running.rank());
+        assert!(JobStatus::Running.rank() < JobStatus::Emailed.rank());
+        assert_eq!(AuthResult::of("PASS\u{1b}"), AuthResult::None);
+        assert_eq!(AuthResult::of("pass"), AuthResult::Pass);
+    }
+}
