@@ -105,8 +105,9 @@ pub struct ReplyArgs {
     /// Send again a reply that failed (by its reply number).
     #[arg(long, conflicts_with_all = ["request", "template"])]
     pub retry: Option<i64>,
-    /// With --retry: also a reply whose send was interrupted (check Sent first).
-    #[arg(long, requires = "retry")]
+    /// With --retry: also a reply whose send was interrupted (check Sent
+    /// first). Otherwise: send a template this request already received.
+    #[arg(long)]
     pub force: bool,
 }
 
@@ -406,17 +407,10 @@ fn reply_cmd(cfg: &Config, args: ReplyArgs) -> Result<i32> {
         })?;
     let smtp = cfg.smtp.as_ref().context("[smtp] section missing")?;
     if let Some(reply_id) = args.retry {
-        let (request_id, reply) = store.reply_retry(reply_id, args.force, &cfg.operator.name)?;
+        let (_request, reply) = store.reply_retry(reply_id, args.force, &cfg.operator.name)?;
         let sender = Sender::smtp(smtp)?;
-        let template = store.reply(reply_id)?.template;
         runtime()?.block_on(crate::reply::send(
-            &mut store,
-            &sender,
-            cfg,
-            request_id,
-            &template,
-            &reply,
-            Some(reply_id),
+            &mut store, &sender, cfg, reply_id, &reply,
         ))?;
         println!("reply {reply_id} sent to {}", reply.to);
         return Ok(0);
@@ -426,39 +420,44 @@ fn reply_cmd(cfg: &Config, args: ReplyArgs) -> Result<i32> {
     };
     let templates = Templates::load(cfg.path.parent().map(|d| d.join("templates")).as_deref())?;
     let target = store.reply_target(request_id)?;
+    // Refused before any backend call: no acknowledgement after a decision,
+    // the same template twice only with --force.
+    crate::ops::reply::check(&store.load_request(request_id)?, template, args.force)?;
     let needs_size = matches!(
         template,
         Template::Acknowledgement | Template::EstimateOver48h
     );
-    let size = match (&target.workspace_name, needs_size) {
-        (Some(name), true) => Some(workspace_size(cfg, name)?),
-        (None, true) => anyhow::bail!("request {request_id} names no workspace yet: resolve it before replying with an estimate"),
+    let size = match (&target.workspace_name, template) {
+        (Some(name), _) if needs_size => Some(workspace_size(cfg, name)?),
+        // The acknowledgement says in words that the date follows.
+        (None, Template::Acknowledgement) => None,
+        (None, Template::EstimateOver48h) => anyhow::bail!("request {request_id} names no workspace yet: resolve it before replying with an estimate"),
         _ => None,
     };
-    let facts = crate::reply::Facts {
+    let compose = crate::ops::reply::Compose {
+        templates: &templates,
+        rates: &cfg.estimate,
+        operator: &cfg.operator.name,
         size,
         existing_request: args.existing.clone(),
-        link_ttl_days: None,
+        now: chrono::Utc::now(),
     };
-    let body = crate::reply::compose(
-        &target,
-        &templates,
-        &cfg.estimate,
-        &cfg.operator.name,
-        template,
-        &facts,
-        chrono::Utc::now(),
-    )?;
+    let body = crate::ops::reply::compose(&store, request_id, template, &compose)?;
     let reply = crate::reply::build(&from, &target, &body)?;
     if args.dry_run {
         print!("{}", String::from_utf8_lossy(&reply.bytes));
         return Ok(0);
     }
     let sender = Sender::smtp(smtp)?;
-    let stem = template.file_stem();
-    let id = runtime()?.block_on(crate::reply::send(
-        &mut store, &sender, cfg, request_id, stem, &reply, None,
-    ))?;
+    let id = crate::ops::reply::begin(
+        &mut store,
+        request_id,
+        template,
+        &reply,
+        args.force,
+        &cfg.operator.name,
+    )?;
+    runtime()?.block_on(crate::reply::send(&mut store, &sender, cfg, id, &reply))?;
     println!("reply {id} sent to {}", reply.to);
     Ok(0)
 }

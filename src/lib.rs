@@ -28,6 +28,7 @@ pub mod estimate;
 pub mod inbox;
 pub mod intake;
 pub mod mail;
+pub mod ops;
 pub mod refbackend;
 pub mod reply;
 pub mod secret;

@@ -1,10 +1,9 @@
 //! Answering a request: template → reply in the thread → sent → filed.
 //!
-//! The order is what keeps replies from being lost or sent twice: the reply
-//! is in the store (`sending`, with the audit entry) before the SMTP server
-//! sees it; `sent` only after the server accepted it; then the original is
-//! flagged `\Answered` and a copy appended to Sent. A failure leaves a
-//! `failed` reply that the user retries, byte for byte.
+//! The store protocol around the send (record, send, outcome) is
+//! [`crate::ops::reply`]'s, shared with the screen; this module renders
+//! templates, builds the message, and files a sent reply over IMAP (the
+//! original flagged `\Answered`, a copy appended to Sent).
 
 use crate::config::Config;
 use crate::estimate::{Rates, Size};
@@ -25,6 +24,10 @@ pub struct Facts {
     pub existing_request: Option<String>,
     pub link_ttl_days: Option<u32>,
 }
+
+/// What an acknowledgement promises when the workspace's size is unknown.
+pub const UNKNOWN_DUE: &str =
+    "a date we will confirm by email as soon as we have measured the workspace";
 
 /// "Monday 30 November 2026, 18:00 CET", in the team's time zone.
 pub fn human_due(rates: &Rates, due_rfc3339: &str) -> Result<String> {
@@ -64,6 +67,14 @@ pub fn compose(
         vars.insert("due_date", human_due(rates, &e.due)?);
         vars.insert("business_days", e.business_days.to_string());
         vars.insert("hours", format!("{:.0}", e.hours.ceil()));
+    } else if template == Template::Acknowledgement {
+        // Size unknown: the acknowledgement still goes out, and says so in
+        // words ("ready by a date we will confirm …") instead of a date.
+        vars.insert("due_date", UNKNOWN_DUE.to_string());
+    } else if template == Template::EstimateOver48h {
+        return Err(anyhow!(
+            "the size of the workspace is unknown: look it up on the backend before sending the specific estimate"
+        ));
     }
     if let Some(x) = &facts.existing_request {
         vars.insert("existing_request", x.clone());
@@ -85,30 +96,23 @@ pub fn build(cfg_from: &str, target: &ReplyTarget, body: &str) -> Result<Reply> 
     )
 }
 
-/// Records, sends and files a reply; returns the reply id. On a send
-/// failure the reply is `failed` in the store and the error returned.
+/// Sends and files a reply already recorded as `sending` (by
+/// [`crate::ops::reply::begin`] or a retry); returns the reply id. A refused
+/// send leaves it `failed`, an unknown outcome `sending`; both return the error.
 pub async fn send(
     store: &mut Store,
     sender: &Sender,
     cfg: &Config,
-    request_id: i64,
-    template: &str,
+    reply_id: i64,
     reply: &Reply,
-    existing_reply: Option<i64>,
 ) -> Result<i64> {
     let operator = cfg.operator.name.clone();
-    let id = match existing_reply {
-        Some(id) => id,
-        None => store.reply_begin(request_id, template, reply, &operator)?,
-    };
-    if let Err(e) = sender.send(reply).await {
-        let msg = format!("{e:#}");
-        store.reply_finish(id, Err(&msg), &operator)?;
-        return Err(e);
-    }
-    store.reply_finish(id, Ok(()), &operator)?;
-    file(store, cfg, id, reply)?;
-    Ok(id)
+    let result = sender.send(reply).await;
+    let outcome = crate::ops::reply::outcome_of(&result);
+    crate::ops::reply::finish(store, reply_id, &outcome, &operator)?;
+    result?;
+    file(store, cfg, reply_id, reply)?;
+    Ok(reply_id)
 }
 
 /// The IMAP part: `\Answered` and the Sent copy, when the inbox is IMAP.

@@ -7,10 +7,12 @@
 mod support;
 
 use concierge::config::Config;
+use concierge::domain::ReplyState;
 use concierge::estimate::Size;
 use concierge::inbox::imap::ImapSource;
 use concierge::mail::outgoing::Sender;
 use concierge::mail::templates::{Template, Templates};
+use concierge::ops;
 use concierge::reply::{self, Facts};
 use concierge::store::{audit, Store};
 use concierge::sync::sync_once;
@@ -117,16 +119,16 @@ fn acknowledgement_goes_to_the_account_email_in_the_thread_and_is_filed() {
         .enable_all()
         .build()
         .unwrap();
-    let id = rt
-        .block_on(reply::send(
-            &mut store,
-            &sender,
-            &cfg,
-            1,
-            "acknowledgement",
-            &built,
-            None,
-        ))
+    let id = ops::reply::begin(
+        &mut store,
+        1,
+        Template::Acknowledgement,
+        &built,
+        false,
+        "Sam Concierge",
+    )
+    .unwrap();
+    rt.block_on(reply::send(&mut store, &sender, &cfg, id, &built))
         .unwrap();
 
     let got = sink.wait_for(1, Duration::from_secs(10));
@@ -174,7 +176,7 @@ fn acknowledgement_goes_to_the_account_email_in_the_thread_and_is_filed() {
 
     // Store and audit log record it.
     let row = store.reply(id).unwrap();
-    assert_eq!(row.state, "sent");
+    assert_eq!(row.state, ReplyState::Sent);
     assert!(row.answered_flag && row.sent_copy, "{row:?}");
     assert!(audit::verify(store.conn()).unwrap().is_ok());
     let actions: Vec<String> = store
@@ -235,40 +237,40 @@ fn a_failed_send_is_recorded_and_a_retry_sends_exactly_once() {
         .build()
         .unwrap();
 
+    let id = ops::reply::begin(
+        &mut store,
+        1,
+        Template::RejectUseAccountEmail,
+        &built,
+        false,
+        "Sam",
+    )
+    .unwrap();
     let err = rt
-        .block_on(reply::send(
-            &mut store,
-            &sender,
-            &cfg,
-            1,
-            "reject_use_account_email",
-            &built,
-            None,
-        ))
+        .block_on(reply::send(&mut store, &sender, &cfg, id, &built))
         .unwrap_err();
     assert!(format!("{err:#}").contains("did not accept"), "{err:#}");
     let row = store.reply(1).unwrap();
-    assert_eq!(row.state, "failed");
+    assert_eq!(row.state, ReplyState::Failed);
     assert!(row.error.is_some());
     assert!(sink.messages().is_empty());
 
     // Retry: the same bytes, the same Message-ID, accepted once.
     let (req, again) = store.reply_retry(1, false, "Sam").unwrap();
     assert_eq!((req, &again.message_id), (1, &built.message_id));
-    rt.block_on(reply::send(
-        &mut store,
-        &sender,
-        &cfg,
-        req,
-        "reject_use_account_email",
-        &again,
-        Some(1),
-    ))
-    .unwrap();
+    assert_eq!(again.bytes, built.bytes, "a retry sends the recorded bytes");
+    rt.block_on(reply::send(&mut store, &sender, &cfg, 1, &again))
+        .unwrap();
     let got = sink.wait_for(1, Duration::from_secs(10));
     assert_eq!(got.len(), 1);
     assert!(got[0].text().contains(&built.message_id));
-    assert_eq!(store.reply(1).unwrap().state, "sent");
+    // Byte for byte: a retry that re-rendered the reply would differ here.
+    // (The sink's DATA ends with the line break SMTP adds; RFC 5321 §4.1.1.4.)
+    assert!(
+        got[0].data.trim_ascii_end() == built.bytes.trim_ascii_end(),
+        "the retry did not send the recorded bytes"
+    );
+    assert_eq!(store.reply(1).unwrap().state, ReplyState::Sent);
 
     // A sent reply is never sent again.
     let err = store.reply_retry(1, true, "Sam").unwrap_err();

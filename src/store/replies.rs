@@ -8,6 +8,7 @@
 //! needs `force`, after a look at the Sent folder.
 
 use super::{audit, now, Store};
+use crate::domain::{ReplyState, StoreError};
 use crate::mail::outgoing::{Answered, Reply};
 use anyhow::{bail, Context, Result};
 use rusqlite::{params, OptionalExtension};
@@ -19,7 +20,7 @@ pub struct ReplyRow {
     pub message_id: String,
     pub template: String,
     pub to: String,
-    pub state: String,
+    pub state: ReplyState,
     pub error: Option<String>,
     pub answered_flag: bool,
     pub sent_copy: bool,
@@ -155,9 +156,13 @@ impl Store {
     /// `sending` one unless forced.
     pub fn reply_retry(&mut self, reply_id: i64, force: bool, actor: &str) -> Result<(i64, Reply)> {
         let row = self.reply(reply_id)?;
-        match row.state.as_str() {
-            "sent" => bail!("reply {reply_id} was already sent; it is never sent twice"),
-            "sending" if !force => bail!("reply {reply_id} may have been sent before a crash: check the Sent folder, then retry with force"),
+        match row.state {
+            ReplyState::Sent => bail!(StoreError::Conflict(format!(
+                "reply {reply_id} was already sent; it is never sent twice"
+            ))),
+            ReplyState::Sending if !force => bail!(StoreError::Conflict(format!(
+                "reply {reply_id} may have been delivered (its send was interrupted): check the Sent folder, then retry with --force"
+            ))),
             _ => {}
         }
         let (subject, bytes): (String, Vec<u8>) = self.conn.query_row(
@@ -180,7 +185,9 @@ impl Store {
             [reply_id],
         )?;
         if changed != 1 {
-            bail!("reply {reply_id} is already being sent or was sent");
+            bail!(StoreError::Conflict(format!(
+                "reply {reply_id} is already being sent or was sent"
+            )));
         }
         audit::append_tx(
             &tx,
@@ -244,6 +251,25 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Records a send whose outcome is unknown: the reply stays `sending`
+    /// (it may have been delivered), with the reason kept for the screen.
+    pub fn reply_unknown(&mut self, reply_id: i64, error: &str, actor: &str) -> Result<()> {
+        let row = self.reply(reply_id)?;
+        self.audited(
+            actor,
+            "reply.unknown",
+            row.request_id,
+            serde_json::json!({ "reply": reply_id, "error": error }),
+            |tx| {
+                tx.execute(
+                    "UPDATE replies SET error = ?2 WHERE id = ?1 AND state = ?3",
+                    params![reply_id, error, ReplyState::Sending],
+                )?;
+                Ok(())
+            },
+        )
     }
 
     /// Records the IMAP follow-up of a sent reply.

@@ -312,7 +312,12 @@ impl Runtime {
                 Ok(body) => vec![Msg::ReplyComposed { id, template, body }],
                 Err(e) => Self::failed(id, "composing the reply", format!("{e:#}")),
             },
-            Command::SendReply { id, template, body } => self.send_reply(id, template, &body),
+            Command::SendReply {
+                id,
+                template,
+                body,
+                again,
+            } => self.send_reply(id, template, &body, again),
             Command::ComposeRejection {
                 id,
                 template,
@@ -336,7 +341,7 @@ impl Runtime {
                     return Self::failed(id, "rejecting", e);
                 }
                 let mut out = self.reload(id);
-                out.extend(self.send_reply(id, template, &body));
+                out.extend(self.send_reply(id, template, &body, false));
                 out
             }
             Command::Approve {
@@ -485,35 +490,24 @@ impl Runtime {
     }
 
     fn compose(&self, id: i64, template: Template) -> Result<String> {
-        let mut target = self.store.reply_target(id)?;
-        if target.workspace_name.is_none() && template.is_rejection() {
-            target.workspace_name = Some("your workspace".into());
-        }
         let req = self.store.load_request(id)?;
-        let facts = crate::reply::Facts {
+        let compose = crate::ops::reply::Compose {
+            templates: &self.templates,
+            rates: &self.rates,
+            operator: &self.operator,
             size: req.size.map(|s| s.for_estimate()),
             existing_request: Some(
                 self.store
                     .other_request_for_workspace(id)?
                     .unwrap_or_else(|| "another request".into()),
             ),
-            link_ttl_days: None,
+            // Dates promised in a reply count from now (the ops core says why).
+            now: chrono::Utc::now(),
         };
-        let at = chrono::DateTime::parse_from_rfc3339(&req.received_at)
-            .map(|d| d.with_timezone(&chrono::Utc))
-            .unwrap_or_else(|_| chrono::Utc::now());
-        crate::reply::compose(
-            &target,
-            &self.templates,
-            &self.rates,
-            &self.operator,
-            template,
-            &facts,
-            at,
-        )
+        crate::ops::reply::compose(&self.store, id, template, &compose)
     }
 
-    fn send_reply(&mut self, id: i64, template: Template, body: &str) -> Vec<Msg> {
+    fn send_reply(&mut self, id: i64, template: Template, body: &str, again: bool) -> Vec<Msg> {
         let Some(sender) = self.sender.clone() else {
             return Self::failed(id, "sending the reply", "no [smtp] configured");
         };
@@ -525,38 +519,42 @@ impl Runtime {
             Ok(r) => r,
             Err(e) => return Self::failed(id, "building the reply", format!("{e:#}")),
         };
-        let reply_id =
-            match self
-                .store
-                .reply_begin(id, template.file_stem(), &reply, &self.operator)
-            {
-                Ok(r) => r,
-                Err(e) => return Self::failed(id, "recording the reply", e),
-            };
+        let reply_id = match crate::ops::reply::begin(
+            &mut self.store,
+            id,
+            template,
+            &reply,
+            again,
+            &self.operator,
+        ) {
+            Ok(r) => r,
+            Err(e) => return Self::failed(id, "recording the reply", format!("{e:#}")),
+        };
         let tx = self.tx.clone();
         let config = self.config.clone();
         tokio::spawn(async move {
-            let result = sender.send(&reply).await.map_err(|e| format!("{e:#}"));
-            let answered = result.is_ok();
+            let outcome = crate::ops::reply::outcome_of(&sender.send(&reply).await);
             let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
-                let outcome = result.as_ref().map(|_| ()).map_err(String::as_str);
-                if let Err(e) = rt.store.reply_finish(reply_id, outcome, &rt.operator) {
+                if let Err(e) = crate::ops::reply::finish(&mut rt.store, reply_id, &outcome, &rt.operator) {
                     return Runtime::failed(id, "recording the reply", e);
                 }
                 let mut out = rt.reload(id);
-                match result {
-                    Ok(()) => {
+                match outcome {
+                    crate::ops::reply::Outcome::Accepted => {
                         out.push(Msg::Done {
                             id,
                             what: format!("{} sent to {}", template.file_stem(), reply.to),
                         });
-                        if answered {
-                            rt.file_reply(id, reply_id, reply, config);
-                        }
+                        rt.file_reply(id, reply_id, reply, config);
                     }
-                    Err(e) => out.extend(Runtime::failed(
+                    crate::ops::reply::Outcome::Refused(e) => out.extend(Runtime::failed(
                         id,
                         "sending the reply (it is kept; retry with `concierge reply --retry`)",
+                        e,
+                    )),
+                    crate::ops::reply::Outcome::Unknown(e) => out.extend(Runtime::failed(
+                        id,
+                        "sending the reply: it may have been delivered (check Sent; resend only with `concierge reply --retry N --force`)",
                         e,
                     )),
                 }

@@ -106,6 +106,8 @@ pub enum Command {
         id: i64,
         template: Template,
         body: String,
+        /// The operator confirmed sending a template the request already got.
+        again: bool,
     },
     ComposeRejection {
         id: i64,

@@ -323,6 +323,8 @@ pub enum Confirm {
         id: i64,
         template: Template,
         body: String,
+        /// The request already got this template: the question says so.
+        again: bool,
     },
     Cancel {
         id: i64,
@@ -348,9 +350,23 @@ impl Confirm {
             Confirm::Reject { id, template, .. } => {
                 format!("Reject request #{id} and send {}?", template.file_stem())
             }
-            Confirm::SendReply { id, template, .. } => {
+            Confirm::SendReply {
+                id,
+                template,
+                again: false,
+                ..
+            } => {
                 format!("Send {} to request #{id}?", template.file_stem())
             }
+            Confirm::SendReply {
+                id,
+                template,
+                again: true,
+                ..
+            } => format!(
+                "Request #{id} already got {}. Send it AGAIN?",
+                template.file_stem()
+            ),
             Confirm::Cancel { id } => format!("Cancel the running export of request #{id}?"),
             Confirm::Retry { id } => format!("Start the failed export of request #{id} again?"),
         }

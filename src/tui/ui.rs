@@ -2650,6 +2650,7 @@ mod tests {
         s.mode = Mode::Confirm(Confirm::SendReply {
             id: 3,
             template: Template::EstimateOver48h,
+            again: false,
             body: "Hello,\n\nthe export of Globex is about 66 hours of work: we expect to email the link by Fri 27 Nov 13:30 UTC.\n\nOchre Concierge".into(),
         });
         let reply = text(&draw(&mut s, 120, 40));
@@ -2838,6 +2839,7 @@ mod tests {
                 Mode::Confirm(Confirm::SendReply {
                     id: 1,
                     template: Template::Acknowledgement,
+                    again: true,
                     body: "Hi\n".repeat(40),
                 }),
                 Mode::Confirm(Confirm::Cancel { id: 2 }),

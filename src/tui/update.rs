@@ -6,6 +6,7 @@ use super::msg::{Command, Msg};
 use super::state::{Confirm, Health, InputPurpose, Mode, Pick, Row, State, Tab};
 use crate::domain::{self, AuthResult, Role};
 use crate::mail::templates::Template;
+use crate::ops;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
@@ -362,6 +363,15 @@ fn on_pick_key(state: &mut State, k: KeyEvent, pick: Pick, selected: usize) -> V
         KeyCode::Enter => match pick {
             Pick::ReplyTemplate => {
                 let template = REPLY_TEMPLATES[selected.min(n - 1)];
+                // A repeat is asked at the confirmation; a contradiction never goes.
+                let refusal = state
+                    .row_mut(id)
+                    .and_then(|r| ops::reply::check(&r.req, template, true).err());
+                if let Some(refusal) = refusal {
+                    state.mode = Mode::Normal;
+                    warn(state, refusal.to_string());
+                    return vec![];
+                }
                 set_pending(state, id, "composing the reply");
                 vec![Command::ComposeReply { id, template }]
             }
@@ -464,9 +474,16 @@ fn submit_input(
             if text.contains("{{") {
                 return again(state, "the reply still holds a {{placeholder}}");
             }
+            let again = state.row_mut(id).is_some_and(|r| {
+                matches!(
+                    ops::reply::check(&r.req, template, false),
+                    Err(ops::reply::Refusal::Repeat { .. })
+                )
+            });
             state.mode = Mode::Confirm(Confirm::SendReply {
                 id,
                 template,
+                again,
                 body: text,
             });
             vec![]
@@ -515,9 +532,19 @@ fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
                 body,
             }]
         }
-        Confirm::SendReply { id, template, body } => {
+        Confirm::SendReply {
+            id,
+            template,
+            body,
+            again,
+        } => {
             set_pending(state, id, "sending the reply");
-            vec![Command::SendReply { id, template, body }]
+            vec![Command::SendReply {
+                id,
+                template,
+                body,
+                again,
+            }]
         }
         Confirm::Cancel { id } => {
             set_pending(state, id, "cancelling the export");
@@ -1210,7 +1237,8 @@ mod tests {
             vec![Command::SendReply {
                 id: 1,
                 template: Template::EstimateOver48h,
-                body: "Hello Ada, more".into()
+                body: "Hello Ada, more".into(),
+                again: false,
             }]
         );
     }
