@@ -1,4 +1,4 @@
-//! The command line (the contract in DESIGN.md) and its dispatch.
+//! The command line (the contract in README.md's Commands table) and its dispatch.
 //!
 //! Exit codes: 0 success, 1 runtime failure with one clear line on stderr,
 //! 2 usage (clap's own).

@@ -2,21 +2,29 @@
 //! workspace data exports.
 //!
 //! Crate map:
-//! - [`cli`]: clap command line (the contract in DESIGN.md) and dispatch.
+//! - [`cli`]: clap command line (the contract in README.md's Commands table)
+//!   and dispatch.
 //! - [`config`]: TOML configuration, XDG paths, validation with clear errors;
 //!   [`secret`]: secrets from the environment or a command, never printable.
 //! - [`intake`]: hostile email → [`intake::Inspected`]: parse, sanitize,
 //!   RFC 8601 authentication results, classification.
 //! - [`inbox`]: mail sources (IMAP with incremental UID sync and IDLE; Maildir).
+//! - [`domain`]: the project's own values (request state, job status, role,
+//!   reply state, authentication result, checklist) with the one transition
+//!   table, and the store's typed refusals.
+//! - [`ops`]: the operations core (synchronous checks and store protocol;
+//!   callers own the network call), shared by the command line and the screen.
 //! - [`estimate`]: turnaround estimates on business days.
 //! - [`mail`]: reply templates and sending (SMTP or a Maildir outbox).
-//! - [`reply`]: answering a request: compose, record, send, file.
+//! - [`reply`]: rendering a reply, building the message, filing it over IMAP.
 //! - [`store`]: the SQLite store (requests, sync state) and the hash-chained
 //!   audit log.
 //! - [`backend`]: the typed client of the export backend API v1.
 //! - [`refbackend`]: `concierge backend serve`, the reference export backend.
 //! - [`sync`]: one poll of the configured inbox into the store; the IMAP poller.
 //! - [`text`]: small formatting shared by the screen and the backend's emails.
+//! - [`tui`]: the screen: `state` (plain values), `update` (every decision,
+//!   no I/O), `ui` (drawing), `app` (the loop and its workers), `keys`.
 //! - [`demo`]: `concierge demo`, everything on an embedded sandbox.
 
 pub mod backend;

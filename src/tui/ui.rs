@@ -92,6 +92,13 @@ fn char_width(c: char) -> usize {
 
 /// One line of text fit for the terminal: no control characters (tabs become spaces).
 fn clean(s: &str) -> String {
+    // Escape sequences go whole (CSI, OSC with its payload, …), not just
+    // their ESC byte: `[31m` debris on screen is hostile text half-removed.
+    let s = if s.contains('\u{1b}') || s.contains('\u{9b}') {
+        std::borrow::Cow::Owned(crate::intake::sanitize::single_line(s).text)
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    };
     s.chars()
         .filter_map(|c| match c {
             '\t' | '\n' | '\r' => Some(' '),
@@ -2888,7 +2895,8 @@ mod tests {
     #[test]
     fn helpers() {
         assert_eq!(fit("Northwind Traders", 10), "Northwind…");
-        assert_eq!(fit("a\u{1b}[31mb\tc", 10), "a[31mb c");
+        assert_eq!(fit("a\u{1b}[31mb\tc", 10), "ab c");
+        assert_eq!(fit("x\u{1b}]8;;https://evil.example\u{7}y", 10), "xy");
         assert_eq!(fit("日本語のテキスト", 7), "日本語…");
         assert_eq!(duration(3 * 86400 + 4 * 3600 + 59), "3d 4h");
         assert_eq!(duration(5 * 3600 + 59 * 60), "5h");

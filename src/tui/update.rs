@@ -1032,6 +1032,30 @@ mod tests {
     }
 
     #[test]
+    fn pasted_text_is_sanitised_before_it_reaches_a_note_or_the_filter() {
+        let hostile = "scope: all\u{1b}[31m red\u{1b}[0m\u{1b}]0;pwned\u{7}\u{202e}!";
+        let mut s = state(vec![ready(1)]);
+        update(&mut s, key('n'));
+        assert!(update(&mut s, Msg::Paste(hostile.into())).is_empty());
+        let Mode::Input { area, .. } = &s.mode else {
+            panic!("{:?}", s.mode)
+        };
+        let text = area.lines().join("\n");
+        assert_eq!(text, "scope: all red!");
+        assert!(!text.contains('\u{1b}') && !text.contains("[31m") && !text.contains("pwned"));
+
+        let mut s = state(vec![ready(1)]);
+        update(&mut s, key('/'));
+        update(&mut s, Msg::Paste("acme\u{1b}[2J\nsupport".into()));
+        assert!(
+            !s.filter.contains('\u{1b}') && !s.filter.contains("[2J"),
+            "{:?}",
+            s.filter
+        );
+        assert!(!s.filter.contains('\n'), "{:?}", s.filter);
+    }
+
+    #[test]
     fn no_typed_reason_lifts_the_owner_admin_or_specific_estimate_items() {
         type Change = Box<dyn Fn(&mut RequestView)>;
         let variants: Vec<(&str, Change)> = vec![
