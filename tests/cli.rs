@@ -199,3 +199,101 @@ fn estimate_from_the_backend_by_workspace_name() {
         "{e}"
     );
 }
+
+/// `concierge reply` end to end against Dovecot and the SMTP sink: a dry run
+/// sends and records nothing; a refused send is `failed` and `--retry` sends
+/// it once; a sent reply is never sent again; a reply whose send was cut off
+/// (`sending`) needs `--force`; the same template twice needs `--force`.
+#[test]
+fn reply_dry_run_retry_and_force_end_to_end() {
+    use concierge::domain::ReplyState;
+    let d = Dovecot::start();
+    d.seed(
+        "req",
+        b"From: Ada <owner@acme.example>\r\nSubject: Data export request: Acme Support\r\nMessage-ID: <r1@acme.example>\r\nDate: Mon, 23 Nov 2026 09:14:05 +0000\r\n\r\nWorkspace: Acme Support\r\n",
+    );
+    let sink = support::smtp::SmtpSink::start_failing(1);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let cfg = write(
+        dir.path(),
+        "config.toml",
+        &format!(
+            "[operator]\nname = \"Sam\"\n[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nusername = \"{}\"\npassword_env = \"CLI_TEST_PW\"\nsent_mailbox = \"Sent\"\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nusername = \"\"\nfrom = \"Ochre Concierge <hello@ochrehq.com>\"\n[store]\npath = \"{}\"\n",
+            d.imap_port(),
+            d.user(),
+            sink.port(),
+            db.display()
+        ),
+    );
+    let env = [("CLI_TEST_PW", d.password())];
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--config", &cfg]);
+        concierge(&all, &env)
+    };
+    let o = run(&["sync", "--once"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let replies = || {
+        concierge::store::Store::open(&db)
+            .unwrap()
+            .replies(1)
+            .unwrap()
+    };
+
+    // Dry run: the message on stdout, nothing sent, nothing recorded.
+    let o = run(&["reply", "1", "--template", "scope-question", "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("In-Reply-To: <r1@acme.example>"), "{out}");
+    assert!(sink.messages().is_empty() && replies().is_empty());
+
+    // The sink refuses the first message: `failed`, one line, exit 1.
+    let o = run(&["reply", "1", "--template", "scope-question"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(stderr(&o).trim().lines().count(), 1, "{}", stderr(&o));
+    assert_eq!(replies()[0].state, ReplyState::Failed);
+
+    // --retry sends it, once; a sent reply is never sent again, not even forced.
+    let o = run(&["reply", "--retry", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        sink.wait_for(1, std::time::Duration::from_secs(10)).len(),
+        1
+    );
+    let o = run(&["reply", "--retry", "1", "--force"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("never sent twice"), "{}", stderr(&o));
+
+    // The same template again: only with --force.
+    let o = run(&["reply", "1", "--template", "scope-question"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    assert_eq!(replies().len(), 1, "nothing recorded for a refused repeat");
+    let o = run(&["reply", "1", "--template", "scope-question", "--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        sink.wait_for(2, std::time::Duration::from_secs(10)).len(),
+        2
+    );
+
+    // A send cut off after DATA leaves the reply `sending` (as a crash
+    // mid-send does): a plain retry refuses, --force sends it once more.
+    let store = concierge::store::Store::open(&db).unwrap();
+    store
+        .conn()
+        .execute("UPDATE replies SET state = 'sending' WHERE id = 2", [])
+        .unwrap();
+    drop(store);
+    let o = run(&["reply", "--retry", "2"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    assert_eq!(sink.messages().len(), 2);
+    let o = run(&["reply", "--retry", "2", "--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        sink.wait_for(3, std::time::Duration::from_secs(10)).len(),
+        3
+    );
+    assert_eq!(replies()[1].state, ReplyState::Sent);
+}
