@@ -1,15 +1,22 @@
 //! Authentication-Results (RFC 8601): which verdicts to believe.
 //!
-//! Anyone on the path can add an `Authentication-Results` header, so only
-//! those whose authserv-id is ours count (RFC 8601 §5, §7.1). NOTE: of those,
-//! only the topmost one is read: it is the one our own MTA added last, and a
-//! lower one with our id can only have come from outside (an MTA that failed
-//! to strip a forgery). Within that header a method can appear more than once
-//! (one DKIM result per signature): `pass` if any passes, else the first.
+//! Two halves:
+//! - [`parse`] reads one header value to the grammar of RFC 8601 §2.2:
+//!   comments and folding whitespace (CFWS) may stand between any two
+//!   tokens (`spf = fail`, `dkim (c) / 1 (c) = (c) fail`, a `dmarc=` folded
+//!   before its result), quoted strings may hold `;` and `(`, and a broken
+//!   result is skipped to the next `;` rather than taking its neighbours
+//!   with it.
+//! - [`evaluate_headers`] decides which headers count: anyone on the path
+//!   can write an `Authentication-Results` header, so only those carrying
+//!   our authserv-id count (RFC 8601 §5, §7.1), and of those only the
+//!   contiguous block our own border added on top of the message. See
+//!   [`evaluate_headers`] for the exact rule; README "How it reads mail"
+//!   states it for operators.
 
 use serde::Serialize;
 
-/// The RFC 8601 result words; anything else is read as `permerror`.
+/// The RFC 8601 result words (§2.7); anything else is read as `permerror`.
 const RESULTS: [&str; 8] = [
     "pass",
     "fail",
@@ -27,7 +34,8 @@ pub struct Auth {
     pub dkim: String,
     pub spf: String,
     pub dmarc: String,
-    /// The domain DMARC evaluated (`header.from=`), when the result says.
+    /// The domain DMARC evaluated (`header.from=`, the domain part when it
+    /// holds a full address), lowercased, when the result says.
     #[serde(skip)]
     pub dmarc_domain: Option<String>,
 }
@@ -43,215 +51,438 @@ impl Default for Auth {
     }
 }
 
-/// The verdict from the raw values of every `Authentication-Results` header,
-/// topmost first; `None` when no header carries the trusted authserv-id.
-pub fn evaluate<'a>(headers: impl IntoIterator<Item = &'a str>, trusted_id: &str) -> Option<Auth> {
-    let trusted = headers.into_iter().find(|raw| {
-        let clean = strip_comments(raw);
-        authserv_id(&clean).is_some_and(|id| id.eq_ignore_ascii_case(trusted_id))
-    })?;
-    let clean = strip_comments(trusted);
-    let mut auth = Auth::default();
-    let mut seen = [false; 3];
-    for resinfo in split_unquoted(&clean).into_iter().skip(1) {
-        let Some(first) = resinfo.split_whitespace().next() else {
+/// One parsed `Authentication-Results` value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Header {
+    pub authserv_id: String,
+    pub version: Option<String>,
+    pub results: Vec<ResInfo>,
+}
+
+/// One `resinfo`: `method[/version]=result [reason=…] [ptype.property=value…]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResInfo {
+    /// Lowercased method name (`dkim`, `spf`, `dmarc`, `x-tls`, …).
+    pub method: String,
+    pub method_version: Option<String>,
+    /// Lowercased result word as written (may be outside [`RESULTS`]; empty
+    /// when the result is missing).
+    pub result: String,
+    pub reason: Option<String>,
+    pub props: Vec<Prop>,
+}
+
+/// A `propspec`: `ptype.property=value`, ptype and property lowercased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prop {
+    pub ptype: String,
+    pub property: String,
+    pub value: String,
+}
+
+impl ResInfo {
+    /// The value of `ptype.property`, if present.
+    pub fn prop(&self, ptype: &str, property: &str) -> Option<&str> {
+        self.props
+            .iter()
+            .find(|p| p.ptype == ptype && p.property == property)
+            .map(|p| p.value.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tok<'a> {
+    Word(&'a str),
+    Quoted(String),
+    Semi,
+    Eq,
+    Dot,
+    Slash,
+    At,
+}
+
+/// Splits a value into tokens, dropping CFWS (RFC 5322 §3.2.2: comments nest
+/// and take quoted-pairs). An unterminated comment or quoted string runs to
+/// the end of the value.
+fn lex(s: &str) -> Vec<Tok<'_>> {
+    let mut toks = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b'(' => {
+                let mut depth = 0usize;
+                while i < b.len() {
+                    match b[i] {
+                        b'\\' => i += 1,
+                        b'(' => depth += 1,
+                        b')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                i += 1;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            b'"' => {
+                let mut text = Vec::new();
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    if b[i] == b'\\' && i + 1 < b.len() {
+                        i += 1;
+                    }
+                    text.push(b[i]);
+                    i += 1;
+                }
+                i += 1;
+                toks.push(Tok::Quoted(String::from_utf8_lossy(&text).into_owned()));
+            }
+            b';' | b'=' | b'.' | b'/' | b'@' => {
+                toks.push(match b[i] {
+                    b';' => Tok::Semi,
+                    b'=' => Tok::Eq,
+                    b'.' => Tok::Dot,
+                    b'/' => Tok::Slash,
+                    _ => Tok::At,
+                });
+                i += 1;
+            }
+            _ => {
+                let start = i;
+                while i < b.len() && !b" \t\r\n()\";=./@".contains(&b[i]) {
+                    i += 1;
+                }
+                // Only ASCII delimiters end a word, so `start..i` lies on
+                // char boundaries.
+                toks.push(Tok::Word(&s[start..i]));
+            }
+        }
+    }
+    toks
+}
+
+/// A cursor over one run of tokens.
+struct Cursor<'t, 'a> {
+    toks: &'t [Tok<'a>],
+    at: usize,
+}
+
+impl<'a> Cursor<'_, 'a> {
+    fn peek(&self) -> Option<&Tok<'a>> {
+        self.toks.get(self.at)
+    }
+
+    fn peek_at(&self, n: usize) -> Option<&Tok<'a>> {
+        self.toks.get(self.at + n)
+    }
+
+    fn word(&mut self) -> Option<&'a str> {
+        match self.peek() {
+            Some(Tok::Word(w)) => {
+                let w = *w;
+                self.at += 1;
+                Some(w)
+            }
+            _ => None,
+        }
+    }
+
+    fn eat(&mut self, t: &Tok<'_>) -> bool {
+        let hit = self.peek() == Some(t);
+        self.at += usize::from(hit);
+        hit
+    }
+
+    /// `Word ("." Word)*`, joined back with dots.
+    fn dotted(&mut self) -> Option<String> {
+        let mut out = self.word()?.to_string();
+        while self.peek() == Some(&Tok::Dot) && matches!(self.peek_at(1), Some(Tok::Word(_))) {
+            self.at += 1;
+            out.push('.');
+            out.push_str(self.word().unwrap_or(""));
+        }
+        Some(out)
+    }
+
+    /// `value` (RFC 2045 token or quoted-string), or an address / domain
+    /// (`pvalue`, RFC 8601 §2.2: `[[local-part] "@"] domain-name`).
+    fn pvalue(&mut self) -> String {
+        if let Some(Tok::Quoted(q)) = self.peek() {
+            let q = q.clone();
+            self.at += 1;
+            return q;
+        }
+        let mut out = self.dotted().unwrap_or_default();
+        if self.eat(&Tok::At) {
+            out.push('@');
+            out.push_str(&self.dotted().unwrap_or_default());
+        }
+        out
+    }
+}
+
+/// Parses one `Authentication-Results` value; `None` when it has no
+/// authserv-id. Tolerant: a result that breaks the grammar is skipped (to
+/// the next `;`), the others still count.
+pub fn parse(value: &str) -> Option<Header> {
+    let toks = lex(value);
+    let mut segments = toks.split(|t| *t == Tok::Semi);
+    let head = segments.next()?;
+    let mut c = Cursor { toks: head, at: 0 };
+    let authserv_id = match c.peek()? {
+        Tok::Quoted(q) => {
+            let q = q.clone();
+            c.at += 1;
+            q
+        }
+        Tok::Word(_) => c.dotted()?,
+        _ => return None,
+    };
+    let version = c
+        .word()
+        .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
+        .map(str::to_string);
+    let results = segments.filter_map(resinfo).collect();
+    Some(Header {
+        authserv_id,
+        version,
+        results,
+    })
+}
+
+/// One `resinfo` between two `;`; `None` for `none` (no result) or junk.
+fn resinfo(toks: &[Tok<'_>]) -> Option<ResInfo> {
+    let mut c = Cursor { toks, at: 0 };
+    let method = c.word()?.to_ascii_lowercase();
+    let method_version = if c.eat(&Tok::Slash) {
+        Some(c.word()?.to_string())
+    } else {
+        None
+    };
+    if !c.eat(&Tok::Eq) {
+        return None;
+    }
+    let result = c.word().unwrap_or("").to_ascii_lowercase();
+    let mut info = ResInfo {
+        method,
+        method_version,
+        result,
+        ..ResInfo::default()
+    };
+    while c.peek().is_some() {
+        let Some(w) = c.word() else {
+            c.at += 1; // a stray token: skip it
             continue;
         };
-        let Some((method, result)) = first.split_once('=') else {
-            continue;
-        };
-        // A method may carry a version: `dkim/1=pass`.
-        let method = method
-            .split('/')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        let result = result.trim().to_ascii_lowercase();
-        let result = if RESULTS.contains(&result.as_str()) {
-            result
-        } else {
-            "permerror".to_string()
-        };
-        let (slot, idx) = match method.as_str() {
-            "dkim" => (&mut auth.dkim, 0),
-            "spf" => (&mut auth.spf, 1),
-            "dmarc" => (&mut auth.dmarc, 2),
-            _ => continue,
-        };
-        // NOTE: only DKIM may carry several results (one per signature),
-        // where any passing signature counts; SPF and DMARC take the first.
-        if !seen[idx] || (idx == 0 && result == "pass") {
-            *slot = result;
-            seen[idx] = true;
-            if idx == 2 {
-                auth.dmarc_domain = resinfo.split_whitespace().find_map(|p| {
-                    let (k, v) = p.split_once('=')?;
-                    k.eq_ignore_ascii_case("header.from")
-                        .then(|| v.trim_matches('"').to_ascii_lowercase())
+        if w.eq_ignore_ascii_case("reason") && c.eat(&Tok::Eq) {
+            info.reason = Some(c.pvalue());
+        } else if c.peek() == Some(&Tok::Dot) {
+            c.at += 1;
+            let Some(property) = c.word() else { continue };
+            if c.eat(&Tok::Eq) {
+                let value = c.pvalue();
+                info.props.push(Prop {
+                    ptype: w.to_ascii_lowercase(),
+                    property: property.to_ascii_lowercase(),
+                    value,
                 });
             }
         }
     }
-    Some(auth)
+    Some(info)
 }
 
-/// Splits on `;` outside quoted strings (RFC 8601 property values may be
-/// quoted, and a quoted `;` must not start a new result).
-fn split_unquoted(s: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let (mut start, mut quoted, mut escaped) = (0, false, false);
-    for (i, c) in s.char_indices() {
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match c {
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            ';' if !quoted => {
-                parts.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
+/// The organisation domain our hosts live under: the authserv-id without
+/// its first label when that leaves at least two (`mx.ochrehq.com` →
+/// `ochrehq.com`), else the authserv-id itself.
+fn our_domain(authserv_id: &str) -> String {
+    let id = authserv_id.trim_end_matches('.').to_ascii_lowercase();
+    match id.split_once('.') {
+        Some((_, rest)) if rest.contains('.') => rest.to_string(),
+        _ => id,
     }
-    parts.push(&s[start..]);
-    parts
 }
 
-/// The authserv-id: the first token of the value (a version number may follow).
-fn authserv_id(clean: &str) -> Option<&str> {
-    let head = clean.split(';').next()?;
-    head.split_whitespace().next().filter(|s| !s.is_empty())
+/// Whether `host` is one of our hosts: under [`our_domain`], or the
+/// authserv-id itself (`localhost` too: a content filter's re-injection).
+fn is_ours(host: &str, authserv_id: &str, domain: &str) -> bool {
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    h == domain
+        || h.eq_ignore_ascii_case(authserv_id)
+        || h == "localhost"
+        || h.strip_suffix(domain).is_some_and(|p| p.ends_with('.'))
 }
 
-/// Removes RFC 5322 comments (nested parentheses), leaving quoted strings alone.
-fn strip_comments(raw: &str) -> String {
-    if !raw.contains('(') {
-        return raw.to_string();
-    }
-    let mut out = String::with_capacity(raw.len());
-    let mut depth = 0usize;
-    let mut quoted = false;
-    let mut escaped = false;
-    for c in raw.chars() {
-        if escaped {
-            if depth == 0 {
-                out.push(c);
-            }
-            escaped = false;
-            continue;
+/// A `Received` header (RFC 5321 §4.4): whether its `by` host is ours, and
+/// whether every host named in its `from` clause (the HELO name and the
+/// reverse-DNS name in the comment; IP literals aside) is ours. A missing
+/// `from` clause (local submission) counts as ours.
+fn received(value: &str, authserv_id: &str, domain: &str) -> (bool, bool) {
+    let lower = value.to_ascii_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ';')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let by_at = words.iter().position(|w| *w == "by");
+    let by_ours = by_at
+        .and_then(|i| words.get(i + 1))
+        .is_some_and(|h| is_ours(h, authserv_id, domain));
+    let from_ours = match words.iter().position(|w| *w == "from") {
+        Some(f) if by_at.is_none_or(|b| f < b) => {
+            let end = by_at.unwrap_or(words.len());
+            words[f + 1..end]
+                .iter()
+                .filter(|w| !(w.starts_with('[') || w.parse::<std::net::IpAddr>().is_ok()))
+                .all(|w| is_ours(w, authserv_id, domain))
         }
-        match c {
-            '\\' => {
-                escaped = true;
-                if depth == 0 {
-                    out.push(c);
+        _ => true,
+    };
+    (by_ours, from_ours)
+}
+
+/// The `d=` tag of a DKIM-Signature (RFC 6376 §3.5).
+fn dkim_domain(value: &str) -> Option<&str> {
+    value.split(';').find_map(|tag| {
+        let (k, v) = tag.split_once('=')?;
+        (k.trim() == "d").then(|| v.trim())
+    })
+}
+
+/// Header fields a receiving border adds besides Received and
+/// Authentication-Results (RFC 5322 §3.6.7 trace fields, RFC 7208 §9.1,
+/// RFC 8617 ARC, common filters); they neither count nor end the block.
+fn is_border_field(name: &str) -> bool {
+    const EXACT: [&str; 10] = [
+        "return-path",
+        "delivered-to",
+        "x-original-to",
+        "received-spf",
+        "arc-seal",
+        "arc-message-signature",
+        "arc-authentication-results",
+        "dkim-filter",
+        "x-greylist",
+        "x-envelope-from",
+    ];
+    const PREFIX: [&str; 4] = ["x-spam-", "x-virus-", "x-rspamd-", "x-amavis-"];
+    let n = name.to_ascii_lowercase();
+    EXACT.contains(&n.as_str()) || PREFIX.iter().any(|p| n.starts_with(p))
+}
+
+/// Folds results into one verdict: per method the topmost result, except
+/// DKIM, where any passing signature counts (one result per signature).
+#[derive(Default)]
+struct Verdict {
+    auth: Auth,
+    seen: [bool; 3],
+}
+
+impl Verdict {
+    fn add(&mut self, h: &Header) {
+        for r in &h.results {
+            let idx = match r.method.as_str() {
+                "dkim" => 0,
+                "spf" => 1,
+                "dmarc" => 2,
+                _ => continue,
+            };
+            let result = if RESULTS.contains(&r.result.as_str()) {
+                r.result.clone()
+            } else {
+                "permerror".to_string()
+            };
+            if self.seen[idx] && !(idx == 0 && result == "pass") {
+                continue;
+            }
+            self.seen[idx] = true;
+            match idx {
+                0 => self.auth.dkim = result,
+                1 => self.auth.spf = result,
+                _ => {
+                    self.auth.dmarc = result;
+                    self.auth.dmarc_domain = r.prop("header", "from").map(|v| {
+                        let d = v.rsplit_once('@').map_or(v, |(_, d)| d);
+                        d.trim_end_matches('.').to_ascii_lowercase()
+                    });
                 }
             }
-            '"' if depth == 0 => {
-                quoted = !quoted;
-                out.push(c);
-            }
-            '(' if !quoted => depth += 1,
-            ')' if !quoted && depth > 0 => depth -= 1,
-            _ if depth == 0 => out.push(c),
-            _ => {}
         }
     }
-    out
+}
+
+/// The verdict from every header field of a message, topmost first (name,
+/// unfolded value); `None` when no counted header carries `trusted_id`.
+///
+/// The rule (README "How it reads mail"):
+/// 1. Only `Authentication-Results` with our authserv-id can count; every
+///    other one is refused and passed over (it neither counts nor ends the
+///    block, so adding one anywhere never changes the verdict).
+/// 2. The block starts at the topmost header with our authserv-id: nothing
+///    from outside can sit above what our border wrote.
+/// 3. It runs down through what our border adds: more headers with our id
+///    (separate DKIM/SPF/DMARC checkers), `Received` whose `by` host is ours,
+///    a `DKIM-Signature` with `d=` ours, other trace fields
+///    ([`is_border_field`]). It stops at the first other field, at a
+///    `Received` by a host not ours, and at the first `Received` below the
+///    one recording the hand-off from outside (its `from` not ours).
+/// 4. Within the block: per method the topmost result; DKIM passes if any
+///    signature passes.
+pub fn evaluate_headers<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    trusted_id: &str,
+) -> Option<Auth> {
+    let domain = our_domain(trusted_id);
+    let mut verdict: Option<Verdict> = None;
+    let mut handed_off = false;
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case("Authentication-Results") {
+            if let Some(h) = parse(value).filter(|h| h.authserv_id.eq_ignore_ascii_case(trusted_id))
+            {
+                verdict.get_or_insert_with(Verdict::default).add(&h);
+            }
+            continue;
+        }
+        let in_block = verdict.is_some();
+        if name.eq_ignore_ascii_case("Received") {
+            if handed_off && in_block {
+                break;
+            }
+            let (by_ours, from_ours) = received(value, trusted_id, &domain);
+            if !by_ours && in_block {
+                break;
+            }
+            handed_off |= !from_ours;
+            continue;
+        }
+        if !in_block {
+            continue;
+        }
+        let ours = if name.eq_ignore_ascii_case("DKIM-Signature") {
+            dkim_domain(value).is_some_and(|d| is_ours(d, trusted_id, &domain))
+        } else {
+            is_border_field(name)
+        };
+        if !ours {
+            break;
+        }
+    }
+    verdict.map(|v| v.auth)
+}
+
+/// The verdict from the values of `Authentication-Results` headers alone,
+/// topmost first (no other fields, so all of them form one block).
+pub fn evaluate<'a>(headers: impl IntoIterator<Item = &'a str>, trusted_id: &str) -> Option<Auth> {
+    evaluate_headers(
+        headers.into_iter().map(|v| ("Authentication-Results", v)),
+        trusted_id,
+    )
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ID: &str = "mx.ochrehq.com";
-
-    #[test]
-    fn trusted_header_is_read() {
-        let a = evaluate(
-            ["mx.ochrehq.com; dkim=pass header.d=acme.example; spf=pass smtp.mailfrom=acme.example; dmarc=pass (p=reject) header.from=acme.example"],
-            ID,
-        )
-        .unwrap();
-        assert_eq!(
-            (a.dkim.as_str(), a.spf.as_str(), a.dmarc.as_str()),
-            ("pass", "pass", "pass")
-        );
-    }
-
-    #[test]
-    fn untrusted_headers_are_ignored() {
-        assert_eq!(
-            evaluate(["evil.example; dkim=pass; spf=pass; dmarc=pass"], ID),
-            None
-        );
-        let a = evaluate(
-            [
-                "evil.example; dkim=pass; spf=pass; dmarc=pass",
-                "MX.OchreHQ.com 1; dkim=fail; spf=softfail; dmarc=fail",
-            ],
-            ID,
-        )
-        .unwrap();
-        assert_eq!(a.dmarc, "fail");
-        assert_eq!(a.spf, "softfail");
-    }
-
-    #[test]
-    fn only_topmost_trusted_header_counts() {
-        let a = evaluate(
-            [
-                "mx.ochrehq.com; dkim=fail; spf=fail; dmarc=fail",
-                "mx.ochrehq.com; dkim=pass; spf=pass; dmarc=pass",
-            ],
-            ID,
-        )
-        .unwrap();
-        assert_eq!(a.dmarc, "fail");
-    }
-
-    #[test]
-    fn comments_versions_and_multiple_signatures() {
-        let a = evaluate(
-            ["mx.ochrehq.com (our mx; dkim=pass) 1; dkim=fail header.d=x.example; dkim/1=pass header.d=acme.example; spf=TempError; dmarc=bogus"],
-            ID,
-        )
-        .unwrap();
-        assert_eq!(a.dkim, "pass");
-        assert_eq!(a.spf, "temperror");
-        assert_eq!(a.dmarc, "permerror");
-    }
-
-    #[test]
-    fn a_quoted_semicolon_cannot_forge_a_result() {
-        let a = evaluate(
-            [r#"mx.ochrehq.com; spf=fail smtp.mailfrom="x; dmarc=pass y"@evil.example; dmarc=fail header.from=acme.example"#],
-            ID,
-        )
-        .unwrap();
-        assert_eq!(a.dmarc, "fail");
-        assert_eq!(a.dmarc_domain.as_deref(), Some("acme.example"));
-    }
-
-    #[test]
-    fn only_dkim_lets_a_later_pass_win() {
-        let a = evaluate(
-            ["mx.ochrehq.com; spf=fail; spf=pass; dmarc=fail; dmarc=pass; dkim=fail; dkim=pass"],
-            ID,
-        )
-        .unwrap();
-        assert_eq!(
-            (a.spf.as_str(), a.dmarc.as_str(), a.dkim.as_str()),
-            ("fail", "fail", "pass")
-        );
-    }
-
-    #[test]
-    fn none_result() {
-        let a = evaluate(["mx.ochrehq.com; none"], ID).unwrap();
-        assert_eq!(a, Auth::default());
-    }
-}
+#[path = "auth_tests.rs"]
+mod tests;

@@ -10,6 +10,8 @@
 
 pub mod auth;
 pub mod classify;
+pub mod date;
+pub mod repair;
 pub mod sanitize;
 
 pub use auth::Auth;
@@ -22,6 +24,15 @@ use std::sync::LazyLock;
 
 /// The authserv-id trusted when neither `--authserv-id` nor the config names one.
 pub const DEFAULT_AUTHSERV_ID: &str = "mx.ochrehq.com";
+
+/// The longest single-line field kept, in characters: RFC 5322 §2.1.1's
+/// line limit. Every printed string is capped (subject, names, ids, each
+/// reference), so one hostile header cannot make a megabyte JSON line.
+pub const FIELD_LIMIT: usize = 998;
+
+/// RFC 5321 §4.5.3.1.3: a path is at most 256 octets, so an address (without
+/// its angle brackets) is at most 254; a longer one is not an address.
+const ADDRESS_LIMIT: usize = 254;
 
 /// Body text kept per message (for the detail pane and the store); the rest
 /// of a huge message is not needed to triage it.
@@ -134,10 +145,20 @@ struct Cleaner {
 }
 
 impl Cleaner {
+    /// A single-line field, sanitized and capped at [`FIELD_LIMIT`] characters.
     fn line(&mut self, s: &str) -> String {
         let c = sanitize::single_line(s);
         self.removed |= c.removed;
-        c.text
+        classify::truncate_chars(&c.text, FIELD_LIMIT)
+    }
+
+    /// An address: sanitized first (an escape sequence inside it is removed
+    /// and reported, not a reason to lose the address), then checked.
+    fn address(&mut self, s: &str) -> Option<String> {
+        let c = sanitize::single_line(s);
+        let addr = bare_address(&c.text)?;
+        self.removed |= c.removed;
+        Some(addr)
     }
 
     fn opt_line(&mut self, s: Option<&str>) -> Option<String> {
@@ -159,7 +180,8 @@ fn bare_address(s: &str) -> Option<String> {
         .trim_end_matches('>')
         .trim();
     let (local, domain) = s.rsplit_once('@')?;
-    if local.is_empty()
+    if s.len() > ADDRESS_LIMIT
+        || local.is_empty()
         || domain.is_empty()
         || s.chars().any(|c| c.is_whitespace() || c.is_control())
     {
@@ -229,6 +251,18 @@ fn raw_value(raw: &[u8]) -> String {
 
 /// Inspects one raw message. Total: every input gives an answer.
 pub fn inspect(raw: &[u8], opts: &Options<'_>) -> Inspected {
+    inspect_once(raw, opts, true)
+}
+
+/// Whether the message is a multipart whose boundary mail-parser lost.
+fn lost_boundary(msg: &mail_parser::Message<'_>) -> bool {
+    msg.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct.attribute("boundary").is_none_or(|b| b.trim().is_empty())
+    })
+}
+
+fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool) -> Inspected {
     let mut clean = Cleaner::default();
     let mut warnings = Vec::new();
     let parsed = PARSER
@@ -255,9 +289,24 @@ pub fn inspect(raw: &[u8], opts: &Options<'_>) -> Inspected {
         };
     };
 
+    // A boundary folded where mail-parser cannot see it would lose the
+    // body: read the message again with its Content-Type on one line.
+    if may_repair && lost_boundary(&msg) {
+        if let Some((fixed, guessed)) = repair::boundary(raw) {
+            let mut i = inspect_once(&fixed, opts, false);
+            if guessed {
+                i.warnings.push(Warning::Malformed);
+                i.warnings.sort();
+                i.warnings.dedup();
+            }
+            return i;
+        }
+    }
+
     let raw_msg = msg.raw_message();
-    // Only the headers the rules below read are copied out.
-    const READ: [&str; 7] = [
+    // Only the values the rules below read are copied out; every field keeps
+    // its name and place, since the authentication block is read in order.
+    const READ: [&str; 10] = [
         "Authentication-Results",
         "Auto-Submitted",
         "X-Autoreply",
@@ -265,17 +314,29 @@ pub fn inspect(raw: &[u8], opts: &Options<'_>) -> Inspected {
         "Precedence",
         "Return-Path",
         "Date",
+        "Received",
+        "DKIM-Signature",
+        "Subject",
     ];
-    let headers: Vec<(String, String)> = msg
+    let all_fields: Vec<(String, String)> = msg
         .root_part()
         .headers()
         .iter()
-        .filter(|h| READ.iter().any(|n| h.name().eq_ignore_ascii_case(n)))
         .map(|h| {
-            let start = (h.offset_start() as usize).min(raw_msg.len());
-            let end = (h.offset_end() as usize).clamp(start, raw_msg.len());
-            (h.name().to_string(), raw_value(&raw_msg[start..end]))
+            let value = if READ.iter().any(|n| h.name().eq_ignore_ascii_case(n)) {
+                let start = (h.offset_start() as usize).min(raw_msg.len());
+                let end = (h.offset_end() as usize).clamp(start, raw_msg.len());
+                raw_value(&raw_msg[start..end])
+            } else {
+                String::new()
+            };
+            (h.name().to_string(), value)
         })
+        .collect();
+    let headers: Vec<(String, String)> = all_fields
+        .iter()
+        .filter(|(n, _)| READ[..7].iter().any(|r| n.eq_ignore_ascii_case(r)))
+        .cloned()
         .collect();
     let has_header = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
 
@@ -286,14 +347,18 @@ pub fn inspect(raw: &[u8], opts: &Options<'_>) -> Inspected {
         .header_values(mail_parser::HeaderName::From)
         .filter_map(|v| v.as_address())
         .collect();
-    let several_from =
-        from_headers.len() > 1 || from_headers.first().is_some_and(|a| a.iter().count() > 1);
+    // NOTE: a From folded before its colon (`From\r\n : x`) is invisible
+    // to mail-parser; the raw count catches it.
+    let several_from = from_headers.len() > 1
+        || from_headers.first().is_some_and(|a| a.iter().count() > 1)
+        || repair::count_fields(raw, "From") > 1;
     if several_from {
         warnings.push(Warning::Malformed);
     }
     let from_addr = from_headers.first().and_then(|a| a.first());
-    let from = from_addr.and_then(|a| a.address()).and_then(bare_address);
-    let from = from.map(|f| clean.line(&f));
+    let from = from_addr
+        .and_then(|a| a.address())
+        .and_then(|a| clean.address(a));
     let from_name = clean.opt_line(from_addr.and_then(|a| a.name()));
     if from.is_none() {
         warnings.push(Warning::Malformed);
@@ -302,13 +367,22 @@ pub fn inspect(raw: &[u8], opts: &Options<'_>) -> Inspected {
         .reply_to()
         .and_then(|a| a.first())
         .and_then(|a| a.address())
-        .and_then(bare_address)
-        .map(|a| clean.line(&a));
+        .and_then(|a| clean.address(a));
 
-    let date = msg.date().filter(|d| d.is_valid()).and_then(|d| {
-        DateTime::<Utc>::from_timestamp(d.to_timestamp(), 0)
-            .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
-    });
+    // Our reader first (it knows `19:59 CST`, `-600`, `cst`), then
+    // mail-parser's for whatever else it makes sense of.
+    let date_raw = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("Date"))
+        .map(|(_, v)| v.as_str());
+    let date = date_raw
+        .and_then(date::parse)
+        .or_else(|| {
+            msg.date()
+                .filter(|d| d.is_valid())
+                .and_then(|d| DateTime::<Utc>::from_timestamp(d.to_timestamp(), 0))
+        })
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true));
     if date.is_none() && has_header("Date") {
         warnings.push(Warning::Malformed);
     }
@@ -326,7 +400,16 @@ pub fn inspect(raw: &[u8], opts: &Options<'_>) -> Inspected {
         .take(100)
         .collect();
 
-    let subject = clean.line(msg.subject().unwrap_or(""));
+    // A UTF-8 character split across two encoded words: join their bytes.
+    let subject = match msg.subject() {
+        Some(s) if s.contains('\u{fffd}') => all_fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("Subject"))
+            .and_then(|(_, v)| repair::split_utf8_words(v))
+            .unwrap_or_else(|| s.to_string()),
+        s => s.unwrap_or("").to_string(),
+    };
+    let subject = clean.line(&subject);
     let subject = classify::truncate_chars(&subject, 998);
 
     // Body: the first text part (mail-parser renders HTML-only mail as text).
@@ -377,17 +460,15 @@ pub fn inspect(raw: &[u8], opts: &Options<'_>) -> Inspected {
     }
 
     // Authentication (RFC 8601): only our own server's verdict.
-    let ar: Vec<&str> = headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("Authentication-Results"))
-        .map(|(_, v)| v.as_str())
-        .collect();
-    let auth = match auth::evaluate(ar, opts.authserv_id) {
+    let fields = all_fields.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+    let auth = match auth::evaluate_headers(fields, opts.authserv_id) {
         Some(mut a) => {
-            // DMARC vouches for the domain it evaluated: it must be the From
-            // that Concierge shows, and there must be only one From.
+            // DMARC vouches for the domain it evaluated (RFC 7489 §3.1: the
+            // RFC5322.From domain itself): it must be exactly the From domain
+            // Concierge shows, and there must be only one From. NOTE: exact,
+            // not aligned: `header.from=com` must not vouch for every .com.
             let domain_mismatch = match (&a.dmarc_domain, &from) {
-                (Some(d), Some(f)) => !aligned(d, domain_of(f)),
+                (Some(d), Some(f)) => !d.eq_ignore_ascii_case(domain_of(f).trim_end_matches('.')),
                 _ => false,
             };
             if a.dmarc == "pass" && (domain_mismatch || several_from) {
@@ -527,6 +608,28 @@ mod tests {
         assert_eq!(i.auth.dmarc, "fail");
         let i = run("From: Ada <owner@acme.example>\r\nAuthentication-Results: mx.ochrehq.com; dmarc=pass header.from=acme.example\r\nSubject: x\r\n\r\nhi\r\n");
         assert_eq!(i.auth.dmarc, "pass");
+    }
+
+    #[test]
+    fn dmarc_header_from_is_compared_as_an_exact_domain() {
+        let with = |hf: &str, from: &str| {
+            run(&format!("Authentication-Results: mx.ochrehq.com; dmarc=pass header.from={hf}\r\nFrom: {from}\r\nSubject: x\r\n\r\nhi\r\n")).auth.dmarc
+        };
+        assert_eq!(
+            with("com", "a@acme.com"),
+            "fail",
+            "a bare suffix vouches for nothing"
+        );
+        assert_eq!(with("example", "a@acme.example"), "fail");
+        assert_eq!(with("mail.acme.example", "a@acme.example"), "fail");
+        assert_eq!(with("acme.example", "a@mail.acme.example"), "fail");
+        assert_eq!(with("Acme.Example", "a@acme.example"), "pass");
+        assert_eq!(
+            with("owner@acme.example", "Owner@acme.example"),
+            "pass",
+            "a full address is its domain"
+        );
+        assert_eq!(with("owner@evil.example", "a@acme.example"), "fail");
     }
 
     #[test]

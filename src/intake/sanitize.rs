@@ -57,22 +57,30 @@ pub fn single_line(input: &str) -> Clean {
 
 /// Whether `input` holds anything [`strip`] removes, decided on the UTF-8
 /// bytes: C0 controls but TAB/LF/CR, DEL, C1 controls (`C2 80`–`C2 9F`) and
-/// bidi controls (`E2 80 AA`–`AE`, `E2 81 A6`–`A9`).
+/// bidi controls (`D8 9C`; `E2 80 8E`–`8F`, `E2 80 AA`–`AE`, `E2 81 A6`–`A9`).
 fn needs_stripping(input: &str) -> bool {
     let b = input.as_bytes();
     (0..b.len()).any(|i| match b[i] {
         0x00..=0x08 | 0x0b | 0x0c | 0x0e..=0x1f | 0x7f => true,
         0xc2 => matches!(b.get(i + 1), Some(0x80..=0x9f)),
+        0xd8 => b.get(i + 1) == Some(&0x9c),
         0xe2 => matches!(
             (b.get(i + 1), b.get(i + 2)),
-            (Some(0x80), Some(0xaa..=0xae)) | (Some(0x81), Some(0xa6..=0xa9))
+            (Some(0x80), Some(0x8e | 0x8f | 0xaa..=0xae)) | (Some(0x81), Some(0xa6..=0xa9))
         ),
         _ => false,
     })
 }
 
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+/// The Unicode bidirectional formatting characters (UAX #9 §2): the marks
+/// LRM, RLM and ALM (U+200E, U+200F, U+061C), the embeddings and overrides
+/// (U+202A–U+202E) and the isolates (U+2066–U+2069). Any of them can make a
+/// name or an address display as something it is not.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
 }
 
 /// Removes escape sequences and control characters except TAB, LF and CR.
@@ -196,6 +204,24 @@ mod tests {
     }
 
     #[test]
+    fn every_bidi_control_removed() {
+        for c in [
+            '\u{200e}', '\u{200f}', '\u{061c}', '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}',
+            '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+        ] {
+            let c = single_line(&format!("ab{c}cd"));
+            assert_eq!(c.text, "abcd");
+            assert!(c.removed);
+        }
+        // Neighbours of the bidi ranges are ordinary text and stay.
+        for s in [
+            "\u{061b}", "\u{061d}", "\u{200d}", "\u{2010}", "\u{2065}", "\u{206a}",
+        ] {
+            assert_eq!(single_line(s).text, s);
+        }
+    }
+
+    #[test]
     fn folding_is_not_reported() {
         let c = single_line("  a\r\n\tb  ");
         assert_eq!(c.text, "a b");
@@ -225,6 +251,12 @@ mod tests {
             "\u{2028}",
             "\u{a0}",
             "\u{2030}",
+            "\u{200e}",
+            "\u{200f}",
+            "\u{061c}",
+            "\u{061b}",
+            "\u{200d}",
+            "\u{2010}",
         ];
         for s in cases {
             let by_chars = s.chars().any(|c| {
