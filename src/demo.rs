@@ -52,13 +52,20 @@ fn sandbox() -> Result<PathBuf> {
     if base.exists() {
         std::fs::remove_dir_all(&base).ok();
     }
-    std::fs::create_dir_all(&base).with_context(|| format!("cannot create {}", base.display()))?;
+    crate::refbackend::private::create_dir(&base)
+        .with_context(|| format!("cannot create {}", base.display()))?;
     Ok(base)
 }
 
 /// The reference backend as a child process; killed on drop.
+///
+/// Its life is tied to ours: it runs with `--exit-with-stdin`, and `stdin`
+/// is the write end of its standard input. When this process ends in any
+/// way (kill -9 included) the kernel closes that end, the child reads end
+/// of file and shuts down.
 pub struct DemoBackend {
     child: Child,
+    _stdin: Option<std::process::ChildStdin>,
     pub url: String,
     pub token: String,
 }
@@ -97,14 +104,18 @@ pub fn start_backend(
     .arg(dir.join("backend"))
     .arg("--outbox")
     .arg(outbox)
+    .arg("--exit-with-stdin")
     .env("CONCIERGE_BACKEND_TOKEN", &token)
-    .stdin(Stdio::null())
+    .stdin(Stdio::piped())
     .stdout(Stdio::piped())
-    .stderr(Stdio::from(std::fs::File::create(dir.join("backend.log"))?));
+    .stderr(Stdio::from(crate::refbackend::private::create(
+        &dir.join("backend.log"),
+    )?));
     if let Some(ttl) = link_ttl {
         cmd.args(["--link-ttl", ttl]);
     }
     let mut child = cmd.spawn().context("cannot start the demo backend")?;
+    let stdin = child.stdin.take();
     let stdout = child
         .stdout
         .take()
@@ -129,7 +140,12 @@ pub fn start_backend(
     };
     // Keep draining its stdout so it never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Ok(DemoBackend { child, url, token })
+    Ok(DemoBackend {
+        child,
+        _stdin: stdin,
+        url,
+        token,
+    })
 }
 
 pub fn run() -> Result<i32> {

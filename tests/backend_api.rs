@@ -204,6 +204,37 @@ async fn workspaces_and_members() {
     assert_error(&r, 405, "method_not_allowed");
 }
 
+/// A raw HTTP/1.1 POST with a chunked body of `chunks` × `size` spaces;
+/// answers what the server sent back (up to when it closed or 64 KiB).
+async fn raw_chunked_post(base: &str, path: &str, chunks: usize, size: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Idempotency-Key: chunked-1\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let chunk = format!("{size:x}\r\n{}\r\n", " ".repeat(size));
+    for _ in 0..chunks {
+        // The server may answer 413 and close before the whole body is sent.
+        if s.write_all(chunk.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    let _ = s.write_all(b"0\r\n\r\n").await;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while out.len() < 65_536 {
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starting_exports_idempotency_and_authorization() {
     let dir = tempfile::tempdir().unwrap();
@@ -222,6 +253,33 @@ async fn starting_exports_idempotency_and_authorization() {
         400,
         "idempotency_key_required",
     );
+    // a key that is not ASCII is invalid, not missing
+    let r = http
+        .send(
+            http.c
+                .post(http.url("/v1/exports"))
+                .bearer_auth(TOKEN)
+                .header(
+                    "idempotency-key",
+                    reqwest::header::HeaderValue::from_bytes("clé-1".as_bytes()).unwrap(),
+                )
+                .json(&body(&owner, "a@x")),
+        )
+        .await;
+    assert_error(&r, 400, "invalid_request");
+    // a body over 64 KiB → 413 in the JSON error format, declared or chunked
+    let mut big = body(&owner, "big@x");
+    big["note"] = json!("x".repeat(70 * 1024));
+    assert_error(
+        &http.post("/v1/exports", Some("big-1"), &big).await,
+        413,
+        "payload_too_large",
+    );
+    // chunked, no Content-Length: counted as it arrives
+    let raw = raw_chunked_post(&http.base, "/v1/exports", 65, 1024).await;
+    assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");
+    assert!(raw.contains("application/json"), "{raw}");
+    assert!(raw.contains("payload_too_large"), "{raw}");
     assert_error(
         &http
             .post("/v1/exports", Some(""), &body(&owner, "a@x"))
@@ -326,8 +384,19 @@ async fn starting_exports_idempotency_and_authorization() {
         409,
         "idempotency_conflict",
     );
-    // concurrent retries of one new key → one job
-    let race_body = body(&owner, "req-3@acme.example");
+    // another key while that export is live → 409 naming it, nothing created
+    let busy = http
+        .post(
+            "/v1/exports",
+            Some("key-2"),
+            &body(&owner, "req-2@acme.example"),
+        )
+        .await;
+    assert_error(&busy, 409, "export_in_progress");
+    assert_eq!(busy.json()["error"]["job_id"], job["id"]);
+    // concurrent retries of one new key, forced → one job
+    let mut race_body = body(&owner, "req-3@acme.example");
+    race_body["force"] = json!(true);
     let futs: Vec<_> = (0..5)
         .map(|_| http.post("/v1/exports", Some("key-race"), &race_body))
         .collect();
@@ -366,7 +435,11 @@ async fn starting_exports_idempotency_and_authorization() {
         .iter()
         .map(|j| j["id"].as_str().unwrap())
         .collect();
-    assert_eq!(list_ids.len(), 2);
+    assert_eq!(
+        list_ids.len(),
+        2,
+        "key-2 (refused as in progress) made no job"
+    );
     assert_eq!(list_ids[1], id, "newest first");
     assert_eq!(
         http.get(&format!("/v1/exports?workspace_id={nw}"))
@@ -509,4 +582,187 @@ fn the_link_key_is_created_once_with_mode_0600() {
         first,
         "the key changed on restart"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_starts_with_different_keys_create_one_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let http = server.http();
+    let ws = http.workspace_id(NORTHWIND).await;
+    let owner = http.member_id("ops@northwind.example", &ws).await;
+    let body =
+        |mid: String| json!({"workspace_id": ws, "requested_by": owner, "request_message_id": mid});
+
+    // 16 operators approve 16 requests for one workspace at once (bounded: loopback, one round)
+    const N: usize = 16;
+    let futs: Vec<_> = (0..N)
+        .map(|i| {
+            let (http, b) = (http.clone(), body(format!("conc-{i}@northwind.example")));
+            async move {
+                http.post("/v1/exports", Some(&format!("conc-{i}")), &b)
+                    .await
+            }
+        })
+        .collect();
+    let results = futures_util::future::join_all(futs).await;
+    let created: Vec<&Resp> = results.iter().filter(|r| r.status == 202).collect();
+    assert_eq!(
+        created.len(),
+        1,
+        "{N} concurrent keys created {} jobs",
+        created.len()
+    );
+    let winner = created[0].json()["id"].as_str().unwrap().to_string();
+    for r in results.iter().filter(|r| r.status != 202) {
+        assert_error(r, 409, "export_in_progress");
+        assert_eq!(r.json()["error"]["job_id"], winner.as_str(), "{}", r.text());
+    }
+    let list = http
+        .get(&format!("/v1/exports?workspace_id={ws}"))
+        .await
+        .json();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+
+    // the winner's key again: its job, not a refusal
+    let i = results.iter().position(|r| r.status == 202).unwrap();
+    let again = http
+        .post(
+            "/v1/exports",
+            Some(&format!("conc-{i}")),
+            &body(format!("conc-{i}@northwind.example")),
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(again.json()["id"], winner.as_str());
+
+    // once emailed, its link is still valid: still refused …
+    http.wait_job(&winner, Duration::from_secs(120), |j| {
+        assert_ne!(j["status"], "failed", "{j}");
+        j["status"] == "emailed"
+    })
+    .await;
+    let r = http
+        .post(
+            "/v1/exports",
+            Some("conc-late"),
+            &body("late@northwind.example".into()),
+        )
+        .await;
+    assert_error(&r, 409, "export_in_progress");
+    assert_eq!(r.json()["error"]["job_id"], winner.as_str());
+    // … unless forced
+    let mut forced = body("forced@northwind.example".into());
+    forced["force"] = json!(true);
+    let r = http.post("/v1/exports", Some("conc-forced"), &forced).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert_ne!(r.json()["id"], winner.as_str());
+
+    // what the export left behind is private: 0600 files, 0700 directories
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let d = dir.path();
+    for p in ["jobs.db", "jobs.db-wal", "link.key", "lock"] {
+        assert_eq!(mode(&d.join(p)), 0o600, "{p}");
+    }
+    for p in [
+        "",
+        "exports",
+        "outbox",
+        "outbox/new",
+        "outbox/tmp",
+        "outbox/cur",
+    ] {
+        assert_eq!(mode(&d.join(p)), 0o700, "{p:?}");
+    }
+    let zip = d.join(format!("exports/{winner}.zip"));
+    assert_eq!(mode(&zip), 0o600);
+    let mails: Vec<_> = std::fs::read_dir(d.join("outbox/new"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mode(&mails[0].path()), 0o600);
+}
+
+/// Open file descriptors of a process (Linux).
+fn fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_idle_connections_neither_exhausts_nor_blocks_the_server() {
+    const CAP: usize = 8;
+    const IDLE: usize = 32;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &["--max-connections", "8", "--header-timeout", "2s"],
+    );
+    let http = server.http();
+    let pid = server.pid().unwrap();
+    // before any connection (a pooled one would close after the timeout)
+    let baseline = fds(pid);
+
+    // IDLE sockets that connect and never send a byte (bounded count, loopback)
+    let mut idle = Vec::new();
+    for _ in 0..IDLE {
+        idle.push(tokio::net::TcpStream::connect(server.addr()).await.unwrap());
+    }
+    // the server holds at most CAP of them; the rest wait in the backlog
+    assert!(
+        eventually(Duration::from_secs(30), || async {
+            fds(pid) >= baseline + CAP
+        })
+        .await,
+        "the server never accepted {CAP} connections ({} fds, baseline {baseline})",
+        fds(pid)
+    );
+    let held = fds(pid);
+    assert!(
+        held <= baseline + CAP + 2,
+        "{held} fds for {CAP} connections (baseline {baseline})"
+    );
+
+    // a normal request is still answered: the header timeout frees the slots
+    let r = http.get("/v1/workspaces").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // and the idle sockets were closed by the server, not left open
+    use tokio::io::AsyncReadExt;
+    let mut closed = 0;
+    for s in idle.iter_mut() {
+        let mut b = [0u8; 1];
+        if let Ok(Ok(0)) = tokio::time::timeout(Duration::from_secs(30), s.read(&mut b)).await {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, IDLE, "idle connections left open");
+}
+
+#[test]
+fn a_second_backend_on_the_same_data_directory_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Server::start(dir.path(), &[]);
+    let out = std::process::Command::new(BIN)
+        .args(["backend", "serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .env("CONCIERGE_BACKEND_TOKEN", TOKEN)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("another backend is already using the data directory"),
+        "{err}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    drop(first);
 }

@@ -4,15 +4,16 @@
 //! and the token in no message.
 
 mod backend_support;
+#[path = "support/proxy.rs"]
+mod proxy;
 
 use backend_support::*;
 use concierge::backend::{
     idempotency_key, ApiError, BackendClient, ExportRequest, JobStatus, RetryPolicy, Role,
 };
 use concierge::secret::Secret;
-use std::io::{BufRead, BufReader, Read, Write};
+use proxy::{http_answer, Fault, Proxy};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn fast_retry() -> RetryPolicy {
@@ -111,6 +112,25 @@ async fn typed_calls_against_the_reference_backend() {
         Err(ApiError::Conflict { .. })
     ));
 
+    // another request for Acme while the link is valid: the live job is named
+    let second = ExportRequest {
+        request_message_id: "req-0002@acme.example".into(),
+        ..req.clone()
+    };
+    let key2 = idempotency_key("req-0002@acme.example", acme.id);
+    match c.start_export(&second, &key2).await {
+        Err(ApiError::ExportInProgress { job_id, .. }) => assert_eq!(job_id, job.id),
+        other => panic!("expected export_in_progress, got {other:?}"),
+    }
+    assert_eq!(c.jobs(acme.id).await.unwrap().len(), 1);
+    // an operator's explicit confirm starts it
+    let forced = c.start_export_with(&second, &key2, true).await.unwrap();
+    assert_ne!(forced.id, job.id);
+    assert_eq!(
+        c.cancel(forced.id).await.unwrap().status,
+        JobStatus::Cancelled
+    );
+
     // cancel a fresh one
     let g = &c.workspaces(Some(GLOBEX)).await.unwrap()[0];
     let ceo = c
@@ -167,108 +187,189 @@ async fn unreachable_after_capped_retries_without_the_token() {
     assert!(!text.contains(token), "{text}");
 }
 
-/// A tiny HTTP server that answers 503 to the first `fail` requests and a
-/// job to the rest, recording each request's Idempotency-Key.
-fn flaky_server(fail: usize) -> (String, Arc<Mutex<Vec<String>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    let keys = Arc::new(Mutex::new(Vec::new()));
-    let k2 = keys.clone();
-    std::thread::spawn(move || {
-        for (n, conn) in l.incoming().enumerate() {
-            let Ok(mut s) = conn else { continue };
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let mut len = 0usize;
-            let mut key = String::new();
-            loop {
-                let mut line = String::new();
-                if r.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                let l = line.trim_end();
-                if l.is_empty() {
-                    break;
-                }
-                let lower = l.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                if lower.starts_with("idempotency-key:") {
-                    key = l["idempotency-key:".len()..].trim().to_string();
-                }
-            }
-            let mut body = vec![0u8; len];
-            let _ = r.read_exact(&mut body);
-            k2.lock().unwrap().push(key);
-            let (status, body) = if n < fail {
-                (
-                    "503 Service Unavailable",
-                    r#"{"error":{"code":"internal","message":"busy"}}"#.to_string(),
-                )
-            } else {
-                (
-                    "202 Accepted",
-                    serde_json::json!({
-                        "id": "7f1c1a52-52a8-4bb0-9d62-2d4f6a1b0c11",
-                        "workspace_id": "6f1c1a52-52a8-5bb0-9d62-2d4f6a1b0c11",
-                        "status": "queued", "phase": "queued", "progress": 0.0,
-                        "created_at": "2026-05-06T14:32:01Z", "started_at": null,
-                        "finished_at": null, "emailed_at": null,
-                        "deliver_to": "o***@acme.example", "link_expires_at": null, "error": null
-                    })
-                    .to_string(),
-                )
-            };
-            let _ = write!(
-                s,
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (url, keys)
+/// The reference backend behind a fault-injecting proxy, a client through
+/// the proxy, and an export request of Acme's owner.
+struct Rig {
+    _dir: tempfile::TempDir,
+    server: Server,
+    proxy: Proxy,
+    direct: BackendClient,
+    req: ExportRequest,
+    key: String,
+}
+
+async fn rig() -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let proxy = Proxy::start(&server.addr()).await;
+    let direct = BackendClient::new(&server.url, Secret::new(TOKEN), "op").unwrap();
+    let acme = direct.workspaces(Some(ACME)).await.unwrap().remove(0);
+    let owner = direct
+        .members("owner@acme.example")
+        .await
+        .unwrap()
+        .remove(0);
+    let req = ExportRequest {
+        workspace_id: acme.id,
+        requested_by: owner.member_id,
+        request_message_id: "req-fault@acme.example".into(),
+        note: Some("scope confirmed".into()),
+    };
+    let key = idempotency_key(&req.request_message_id, acme.id);
+    Rig {
+        _dir: dir,
+        server,
+        proxy,
+        direct,
+        req,
+        key,
+    }
+}
+
+impl Rig {
+    /// A client through the proxy: fresh connections, `timeout` per request.
+    fn client(&self, timeout: Duration) -> BackendClient {
+        BackendClient::with_timeouts(
+            &self.proxy.url,
+            Secret::new(TOKEN),
+            "op",
+            Duration::from_secs(5),
+            timeout,
+        )
+        .unwrap()
+        .with_retry(fast_retry())
+    }
+
+    /// The backend's jobs of the workspace, asked directly.
+    async fn jobs(&self) -> Vec<uuid::Uuid> {
+        self.direct
+            .jobs(self.req.workspace_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|j| j.id)
+            .collect()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn start_export_is_retried_with_the_same_idempotency_key() {
-    let (url, keys) = flaky_server(2);
-    let c = BackendClient::new(&url, Secret::new("t0ken-abcdefgh"), "op")
-        .unwrap()
-        .with_retry(fast_retry());
-    let ws = uuid::Uuid::parse_str("6f1c1a52-52a8-5bb0-9d62-2d4f6a1b0c11").unwrap();
-    let key = idempotency_key("req-1@acme.example", ws);
-    let job = c
-        .start_export(
-            &ExportRequest {
-                workspace_id: ws,
-                requested_by: uuid::Uuid::new_v4(),
-                request_message_id: "req-1@acme.example".into(),
-                note: None,
-            },
-            &key,
-        )
+async fn a_start_whose_answer_is_lost_is_retried_into_the_same_job() {
+    let r = rig().await;
+    // the backend commits the job, the answer never arrives
+    r.proxy.push(Fault::CutAfter(0));
+    let job = r
+        .client(Duration::from_secs(30))
+        .start_export(&r.req, &r.key)
         .await
         .unwrap();
-    assert_eq!(job.status, JobStatus::Queued);
-    let seen = keys.lock().unwrap().clone();
-    assert_eq!(seen.len(), 3, "two 503s, then success");
-    assert!(seen.iter().all(|k| *k == key), "{seen:?}");
+    assert_eq!(r.proxy.pending(), 0, "the fault was not hit");
+    assert_eq!(r.proxy.connections(), 2, "one lost answer, one retry");
+    assert_eq!(
+        r.jobs().await,
+        vec![job.id],
+        "exactly the job the retry answered"
+    );
+    // an answer cut in the middle of its head: the same
+    r.proxy.push(Fault::CutAfter(20));
+    let again = r
+        .client(Duration::from_secs(30))
+        .start_export(&r.req, &r.key)
+        .await
+        .unwrap();
+    assert_eq!(again.id, job.id);
+    assert_eq!(r.jobs().await, vec![job.id]);
+}
 
-    // cancel is not retried
-    let (url, keys) = flaky_server(1);
-    let c = BackendClient::new(&url, Secret::new("t0ken-abcdefgh"), "op")
-        .unwrap()
-        .with_retry(fast_retry());
-    let e = c.cancel(uuid::Uuid::new_v4()).await.unwrap_err();
-    assert!(matches!(e, ApiError::Server { status: 503, .. }), "{e}");
-    assert_eq!(keys.lock().unwrap().len(), 1);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_that_times_out_is_retried_into_the_same_job() {
+    let r = rig().await;
+    // the backend commits, the answer stalls until the client's timeout
+    r.proxy.push(Fault::Stall);
+    let job = r
+        .client(Duration::from_secs(3))
+        .start_export(&r.req, &r.key)
+        .await
+        .unwrap();
+    assert_eq!(r.proxy.pending(), 0);
+    assert!(r.proxy.connections() >= 2);
+    assert_eq!(r.jobs().await, vec![job.id]);
+}
 
-    // retries are capped
-    let (url, keys) = flaky_server(100);
-    let c = BackendClient::new(&url, Secret::new("t0ken-abcdefgh"), "op")
-        .unwrap()
-        .with_retry(fast_retry());
-    let e = c.workspaces(None).await.unwrap_err();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_after_the_backend_committed_is_retried_into_the_same_job() {
+    let r = rig().await;
+    let busy = r#"{"error":{"code":"rate_limited","message":"slow down"}}"#;
+    r.proxy.push(Fault::Replace(http_answer(
+        "429 Too Many Requests",
+        "application/json",
+        busy,
+    )));
+    let job = r
+        .client(Duration::from_secs(30))
+        .start_export(&r.req, &r.key)
+        .await
+        .unwrap();
+    assert_eq!(r.proxy.connections(), 2);
+    assert_eq!(r.jobs().await, vec![job.id]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2xx_that_is_not_json_is_a_protocol_error_and_the_job_is_found_again() {
+    let r = rig().await;
+    r.proxy.push(Fault::Replace(http_answer(
+        "200 OK",
+        "text/html",
+        "<html>\x1b[31mcaptive portal</html>",
+    )));
+    let c = r.client(Duration::from_secs(30));
+    let e = c.start_export(&r.req, &r.key).await.unwrap_err();
+    assert!(matches!(e, ApiError::Protocol { .. }), "{e}");
+    assert!(!e.to_string().contains('\x1b'), "{e}");
+    assert_eq!(
+        r.proxy.connections(),
+        1,
+        "a protocol error is not retried blindly"
+    );
+    // the backend did create it; asking again with the same key finds it
+    let live = r.jobs().await;
+    assert_eq!(live.len(), 1);
+    let again = c.start_export(&r.req, &r.key).await.unwrap();
+    assert_eq!(again.id, live[0]);
+    assert_eq!(r.jobs().await, live);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_is_not_retried_and_reads_are_retried_a_capped_number_of_times() {
+    let r = rig().await;
+    let job = r.direct.start_export(&r.req, &r.key).await.unwrap();
+    let unavailable = http_answer(
+        "503 Service Unavailable",
+        "application/json",
+        r#"{"error":{"code":"internal","message":"busy"}}"#,
+    );
+    // cancel: one attempt; the backend did cancel, the answer said 503
+    r.proxy.push(Fault::Replace(unavailable.clone()));
+    let e = r
+        .client(Duration::from_secs(30))
+        .cancel(job.id)
+        .await
+        .unwrap_err();
     assert!(matches!(e, ApiError::Server { status: 503, .. }), "{e}");
-    assert_eq!(keys.lock().unwrap().len(), 3);
+    assert_eq!(r.proxy.connections(), 1);
+    assert_eq!(
+        r.direct.job(job.id).await.unwrap().status,
+        JobStatus::Cancelled
+    );
+    // reads: 3 attempts (fast_retry), then the last error
+    for _ in 0..10 {
+        r.proxy.push(Fault::Replace(unavailable.clone()));
+    }
+    let e = r
+        .client(Duration::from_secs(30))
+        .workspaces(None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ApiError::Server { status: 503, .. }), "{e}");
+    assert_eq!(r.proxy.connections(), 1 + 3);
+    drop(r.server);
 }

@@ -405,12 +405,38 @@ async fn the_server_keeps_the_openapi_contract() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
+    // another key while c-1's link is valid: 409 naming it; 413 for a huge body
+    let busy = ck
+        .run(
+            call("POST", "/v1/exports", "/v1/exports")
+                .key("c-7")
+                .body(body("c-7@x")),
+        )
+        .await;
+    assert_eq!(busy.status, 409);
+    assert_eq!(busy.code(), "export_in_progress");
+    assert_eq!(busy.json()["error"]["job_id"], job.as_str());
+    let mut huge = body("c-8@x");
+    huge["note"] = json!("x".repeat(100_000));
+    assert_eq!(
+        ck.run(
+            call("POST", "/v1/exports", "/v1/exports")
+                .key("c-8")
+                .body(huge)
+        )
+        .await
+        .status,
+        413
+    );
+
     // cancel: 200 for a live job, 409 once emailed, 404, 401
+    let mut forced = body("c-6@x");
+    forced["force"] = json!(true);
     let live = ck
         .run(
             call("POST", "/v1/exports", "/v1/exports")
                 .key("c-6")
-                .body(body("c-6@x")),
+                .body(forced),
         )
         .await
         .json()["id"]
@@ -562,6 +588,8 @@ fn the_spec_documents_every_error_code_and_field_the_server_uses() {
         JOB_NOT_FOUND,
         IDEMPOTENCY_KEY_REQUIRED,
         IDEMPOTENCY_CONFLICT,
+        EXPORT_IN_PROGRESS,
+        PAYLOAD_TOO_LARGE,
         NOT_CANCELLABLE,
         INVALID_REQUEST,
         METHOD_NOT_ALLOWED,

@@ -25,6 +25,9 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
+    /// With `export_in_progress`: the live export of the workspace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<Uuid>,
 }
 
 /// The error codes the server uses (`error.code`).
@@ -37,6 +40,10 @@ pub mod codes {
     pub const JOB_NOT_FOUND: &str = "job_not_found";
     pub const IDEMPOTENCY_KEY_REQUIRED: &str = "idempotency_key_required";
     pub const IDEMPOTENCY_CONFLICT: &str = "idempotency_conflict";
+    /// 409: another export of the workspace is live; `error.job_id` names it.
+    pub const EXPORT_IN_PROGRESS: &str = "export_in_progress";
+    /// 413: the request body is larger than the backend accepts.
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub const NOT_CANCELLABLE: &str = "not_cancellable";
     pub const INVALID_REQUEST: &str = "invalid_request";
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
@@ -110,6 +117,15 @@ pub struct WireExportRequest {
     pub request_message_id: String,
     #[serde(default)]
     pub note: Option<String>,
+    /// Start even when another export of the workspace is live (an
+    /// operator's explicit confirm). Left out when false, so a body without
+    /// it hashes as before.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub force: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// `{job}`.

@@ -38,6 +38,11 @@ pub enum ApiError {
     /// the job can no longer be cancelled.
     #[error("conflict ({code}): {message}")]
     Conflict { code: String, message: String },
+    /// 409 `export_in_progress`: another export of the workspace is live
+    /// (queued, running, ready, or emailed with a valid link). Starting one
+    /// anyway needs [`BackendClient::start_export_with`] and `force`.
+    #[error("another export of this workspace is live (job {job_id}): {message}")]
+    ExportInProgress { job_id: Uuid, message: String },
     /// 400/422: the backend refused the request as malformed.
     #[error("the export backend refused the request ({code}): {message}")]
     BadRequest { code: String, message: String },
@@ -238,11 +243,24 @@ impl BackendClient {
     /// the same job; the same key with a different request is a
     /// [`ApiError::Conflict`].
     pub async fn start_export(&self, req: &ExportRequest, key: &str) -> Result<Job, ApiError> {
+        self.start_export_with(req, key, false).await
+    }
+
+    /// Like [`BackendClient::start_export`]; with `force`, the backend starts
+    /// the export even though another of the same workspace is live (else
+    /// that is [`ApiError::ExportInProgress`]). `force` is part of the body,
+    /// so a forced retry needs a key of its own.
+    pub async fn start_export_with(
+        &self,
+        req: &ExportRequest,
+        key: &str,
+        force: bool,
+    ) -> Result<Job, ApiError> {
         let url = self.url(&["v1", "exports"]);
-        let body = serde_json::to_vec(&api::WireExportRequest::from(req)).map_err(|e| {
-            ApiError::Config {
-                detail: format!("could not encode the export request: {e}"),
-            }
+        let mut wire = api::WireExportRequest::from(req);
+        wire.force = force;
+        let body = serde_json::to_vec(&wire).map_err(|e| ApiError::Config {
+            detail: format!("could not encode the export request: {e}"),
         })?;
         let j: api::WireJob = self
             .call(Method::POST, url, Some(body), Some(key), true)
@@ -353,11 +371,11 @@ impl BackendClient {
     }
 
     fn error_for(&self, status: StatusCode, body: &[u8]) -> ApiError {
-        let (code, message) = match serde_json::from_slice::<ErrorBody>(body) {
-            Ok(b) => (b.error.code, b.error.message),
+        let (code, message, job_id) = match serde_json::from_slice::<ErrorBody>(body) {
+            Ok(b) => (b.error.code, b.error.message, b.error.job_id),
             Err(_) => {
                 let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
-                ("unknown".to_string(), text.into_owned())
+                ("unknown".to_string(), text.into_owned(), None)
             }
         };
         let code = printable(&code);
@@ -366,7 +384,12 @@ impl BackendClient {
             401 => ApiError::Unauthorized,
             403 if code == api::codes::NOT_OWNER_OR_ADMIN => ApiError::NotOwnerOrAdmin { message },
             404 => ApiError::NotFound { code, message },
-            409 => ApiError::Conflict { code, message },
+            409 => match job_id {
+                Some(job_id) if code == api::codes::EXPORT_IN_PROGRESS => {
+                    ApiError::ExportInProgress { job_id, message }
+                }
+                _ => ApiError::Conflict { code, message },
+            },
             400 | 422 => ApiError::BadRequest { code, message },
             s => ApiError::Server {
                 status: s,
@@ -506,6 +529,19 @@ mod tests {
             ),
             ApiError::Conflict { .. }
         ));
+        let live = Uuid::new_v4();
+        let e = c.error_for(
+            StatusCode::CONFLICT,
+            format!(
+                r#"{{"error":{{"code":"export_in_progress","message":"m","job_id":"{live}"}}}}"#
+            )
+            .as_bytes(),
+        );
+        assert!(
+            matches!(e, ApiError::ExportInProgress { job_id, .. } if job_id == live),
+            "{e:?}"
+        );
+        assert!(!e.is_transient());
         let e = c.error_for(StatusCode::BAD_GATEWAY, b"<html>\x1b[31mproxy</html>");
         assert!(e.is_transient());
         assert!(!e.to_string().contains('\x1b'));

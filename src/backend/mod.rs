@@ -315,6 +315,7 @@ impl From<&ExportRequest> for api::WireExportRequest {
             requested_by: r.requested_by,
             request_message_id: r.request_message_id.clone(),
             note: r.note.clone(),
+            force: false,
         }
     }
 }

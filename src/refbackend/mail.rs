@@ -91,7 +91,7 @@ impl Mailer {
     /// A Maildir outbox at `dir` (created if missing).
     pub fn outbox(dir: &Path) -> Result<Mailer> {
         for sub in ["tmp", "new", "cur"] {
-            std::fs::create_dir_all(dir.join(sub))
+            super::private::create_dir(&dir.join(sub))
                 .with_context(|| format!("could not create the outbox {}", dir.display()))?;
         }
         Ok(Mailer::Outbox(dir.to_path_buf()))
@@ -158,7 +158,7 @@ fn write_maildir(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
         return Ok(());
     }
     let tmp = dir.join("tmp").join(name);
-    let mut f = std::fs::File::create(&tmp)?;
+    let mut f = super::private::create(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, &new)?;

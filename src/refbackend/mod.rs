@@ -10,13 +10,17 @@
 //! - [`worker`]: background jobs with bounded concurrency; the link email.
 //! - [`mail`]: the email itself, over SMTP or into a Maildir outbox.
 //! - [`server`]: the axum routes, bearer authentication, error bodies.
+//! - [`listen`]: the accept loop: connection cap, header and idle timeouts.
+//! - [`private`]: 0600 files, 0700 directories, the `--data` lock.
 //!
 //! [`run`] is the command line entry; [`start`] runs the same server inside
 //! an existing tokio runtime (for `concierge demo` and tests).
 
 pub mod export;
 pub mod links;
+pub mod listen;
 pub mod mail;
+pub mod private;
 pub mod seed;
 pub mod server;
 pub mod store;
@@ -70,6 +74,18 @@ pub struct ServeArgs {
     /// How many exports are built at the same time.
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub workers: u16,
+    /// Connections served at once; more wait until one closes.
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub max_connections: u32,
+    /// How long a connection may take to send a request head, or stay idle
+    /// between requests, before it is closed: 10s, 2m.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+    /// Shut down when standard input reaches end of file: a parent that
+    /// holds the other end of a pipe (`concierge demo`) takes the backend
+    /// with it when it dies, even by kill -9.
+    #[arg(long, hide = true)]
+    pub exit_with_stdin: bool,
 }
 
 /// Parses `7d`, `12h`, `10m`, `90s` (or bare seconds).
@@ -110,6 +126,7 @@ pub struct ServerConfig {
     pub from: String,
     pub workers: usize,
     pub token: Secret,
+    pub limits: listen::Limits,
 }
 
 /// A server running in the background.
@@ -121,6 +138,7 @@ pub struct RunningServer {
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     backend: Arc<worker::Backend>,
+    _lock: private::DataLock,
 }
 
 impl RunningServer {
@@ -136,16 +154,19 @@ impl RunningServer {
 
 /// Binds, recovers interrupted jobs, and serves in the background.
 pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
-    std::fs::create_dir_all(&cfg.data_dir).with_context(|| {
+    private::create_dir(&cfg.data_dir).with_context(|| {
         format!(
             "could not create the data directory {}",
             cfg.data_dir.display()
         )
     })?;
+    let lock = private::lock_data_dir(&cfg.data_dir)?;
     let key = links::LinkKey::load_or_create(&cfg.data_dir.join("link.key"))?;
-    let store = store::JobStore::open(&cfg.data_dir.join("jobs.db"))?;
+    let db = cfg.data_dir.join("jobs.db");
+    private::touch(&db).with_context(|| format!("could not create {}", db.display()))?;
+    let store = store::JobStore::open(&db)?;
     let exports_dir = cfg.data_dir.join("exports");
-    std::fs::create_dir_all(&exports_dir)
+    private::create_dir(&exports_dir)
         .with_context(|| format!("could not create {}", exports_dir.display()))?;
     let mailer = match &cfg.smtp {
         Some(url) => mail::Mailer::smtp(url)?,
@@ -185,13 +206,10 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
     worker::Backend::recover(&backend)?;
     let app = server::router(backend.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let limits = cfg.limits;
+    let task = tokio::spawn(listen::serve(listener, app, limits, async {
+        let _ = rx.await;
+    }));
     Ok(RunningServer {
         addr,
         public_url,
@@ -199,6 +217,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
         shutdown: tx,
         task,
         backend,
+        _lock: lock,
     })
 }
 
@@ -241,6 +260,10 @@ pub fn run(args: ServeArgs) -> Result<()> {
             from: args.from,
             workers: args.workers as usize,
             token,
+            limits: listen::Limits {
+                max_connections: args.max_connections as usize,
+                header_timeout: args.header_timeout,
+            },
         })
         .await?;
         eprintln!(
@@ -259,7 +282,14 @@ pub fn run(args: ServeArgs) -> Result<()> {
             writeln!(out, "listening on http://{}", server.addr)?;
             out.flush()?;
         }
-        shutdown_signal().await;
+        if args.exit_with_stdin {
+            tokio::select! {
+                _ = shutdown_signal() => {}
+                _ = stdin_closed() => tracing::info!("standard input closed: the parent is gone"),
+            }
+        } else {
+            shutdown_signal().await;
+        }
         tracing::info!("shutting down");
         server.shutdown().await
     });
@@ -268,6 +298,26 @@ pub fn run(args: ServeArgs) -> Result<()> {
     // start, exactly as after a crash.
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     result
+}
+
+/// Resolves when standard input reaches end of file (or fails).
+async fn stdin_closed() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    // NOTE: a plain thread, not spawn_blocking: a read on stdin cannot be
+    // cancelled, and the runtime's shutdown must not wait for it.
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = [0u8; 256];
+        let mut stdin = std::io::stdin();
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        let _ = tx.send(());
+    });
+    let _ = rx.await;
 }
 
 async fn shutdown_signal() {

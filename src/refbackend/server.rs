@@ -7,7 +7,7 @@
 //! errors are short HTML pages, since a person opens them in a browser.
 
 use super::links::{secret_eq, Grant};
-use super::store::{Cancel, JobRow, KeyLookup, NewJob};
+use super::store::{Cancel, Insert, JobRow, KeyLookup, NewJob};
 use super::worker::{now_ms, Backend};
 use crate::backend::api::{
     codes, ErrorBody, ErrorDetail, WireExportRequest, WireJob, WireMember, WireWorkspace,
@@ -67,9 +67,116 @@ pub fn err(status: StatusCode, code: &str, message: impl Into<String>) -> Respon
         error: ErrorDetail {
             code: code.to_string(),
             message: message.into(),
+            job_id: None,
         },
     };
     (status, Json(body)).into_response()
+}
+
+/// Most bytes a `POST /v1/exports` body may have: the request is four short
+/// fields and a note, so 64 KiB is generous.
+pub const MAX_BODY: usize = 64 * 1024;
+/// How long a client may take to send a body once its headers arrived.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The Idempotency-Key header: printable ASCII (RFC 9110 field values may
+/// carry other octets, but a key is compared byte for byte and logged), 1 to
+/// 255 characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<String, Box<Response>> {
+    let Some(raw) = headers.get(IDEMPOTENCY_HEADER) else {
+        return Err(Box::new(missing_key()));
+    };
+    let Some(key) = raw
+        .to_str()
+        .ok()
+        .filter(|k| k.bytes().all(|b| (0x21..0x7f).contains(&b) || b == b' '))
+    else {
+        return Err(Box::new(err(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_REQUEST,
+            "the Idempotency-Key must be printable ASCII (Concierge sends a hex SHA-256)",
+        )));
+    };
+    let key = key.trim();
+    if key.is_empty() {
+        return Err(Box::new(missing_key()));
+    }
+    if key.len() > 255 {
+        return Err(Box::new(err(
+            StatusCode::BAD_REQUEST,
+            codes::INVALID_REQUEST,
+            "the Idempotency-Key is longer than 255 characters",
+        )));
+    }
+    Ok(key.to_string())
+}
+
+fn missing_key() -> Response {
+    err(
+        StatusCode::BAD_REQUEST,
+        codes::IDEMPOTENCY_KEY_REQUIRED,
+        "POST /v1/exports needs an Idempotency-Key header, derived from the request, so that a retry never starts a second export",
+    )
+}
+
+fn too_large() -> Response {
+    err(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        codes::PAYLOAD_TOO_LARGE,
+        format!("the body is larger than {MAX_BODY} bytes"),
+    )
+}
+
+/// Reads a request body of at most [`MAX_BODY`] bytes within [`BODY_TIMEOUT`];
+/// the refusals answer in the JSON error format.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(e)) => {
+            let too_big = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            Err(if too_big {
+                too_large()
+            } else {
+                err(
+                    StatusCode::BAD_REQUEST,
+                    codes::INVALID_REQUEST,
+                    "the body could not be read",
+                )
+            })
+        }
+        Err(_) => Err(err(
+            StatusCode::REQUEST_TIMEOUT,
+            codes::INVALID_REQUEST,
+            "the body did not arrive in time",
+        )),
+    }
+}
+
+/// 409 `export_in_progress`, naming the live job.
+fn in_progress(live: &JobRow, workspace: &str) -> Response {
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: codes::EXPORT_IN_PROGRESS.to_string(),
+            message: format!(
+                "an export of {workspace} is already {} (job {}); send \"force\": true to start another",
+                match live.status {
+                    JobStatus::Emailed => "emailed with a valid link",
+                    s => s.as_str(),
+                },
+                live.id
+            ),
+            job_id: Some(live.id),
+        },
+    };
+    (StatusCode::CONFLICT, Json(body)).into_response()
 }
 
 fn internal(e: anyhow::Error) -> Response {
@@ -224,26 +331,16 @@ async fn list_members(State(b): St, Query(q): Query<HashMap<String, String>>) ->
     Json(list).into_response()
 }
 
-async fn create_export(State(b): St, headers: HeaderMap, body: Bytes) -> Response {
-    let key = headers
-        .get(IDEMPOTENCY_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .unwrap_or("");
-    if key.is_empty() {
-        return err(
-            StatusCode::BAD_REQUEST,
-            codes::IDEMPOTENCY_KEY_REQUIRED,
-            "POST /v1/exports needs an Idempotency-Key header, derived from the request, so that a retry never starts a second export",
-        );
-    }
-    if key.len() > 255 {
-        return err(
-            StatusCode::BAD_REQUEST,
-            codes::INVALID_REQUEST,
-            "the Idempotency-Key is longer than 255 characters",
-        );
-    }
+async fn create_export(State(b): St, headers: HeaderMap, body: Body) -> Response {
+    let key = match idempotency_key(&headers) {
+        Ok(k) => k,
+        Err(r) => return *r,
+    };
+    let key = key.as_str();
+    let body = match read_body(&headers, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let req: WireExportRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -315,11 +412,12 @@ async fn create_export(State(b): St, headers: HeaderMap, body: Bytes) -> Respons
         deliver_to: &member.email,
         now_ms: now_ms(),
     };
-    match b.store.insert(key, &request_hash, &new) {
-        Ok(KeyLookup::Free) => {}
+    match b.store.insert(key, &request_hash, &new, req.force) {
+        Ok(Insert::Created) => {}
         // Lost a race with the same key: answer what won.
-        Ok(KeyLookup::Same(job)) => return (StatusCode::OK, Json(wire_job(&job))).into_response(),
-        Ok(KeyLookup::Conflict) => return conflict_key(),
+        Ok(Insert::Same(job)) => return (StatusCode::OK, Json(wire_job(&job))).into_response(),
+        Ok(Insert::KeyConflict) => return conflict_key(),
+        Ok(Insert::InProgress(live)) => return in_progress(&live, &ws.name),
         Err(e) => return internal(e),
     }
     tracing::info!(job = %id, workspace = %ws.name, operator = ?operator, "export queued");

@@ -92,6 +92,18 @@ pub enum KeyLookup {
     Conflict,
 }
 
+/// What [`JobStore::insert`] did.
+#[derive(Debug)]
+pub enum Insert {
+    Created,
+    /// The key was used with the same request: its job.
+    Same(Box<JobRow>),
+    /// The key was used with another request.
+    KeyConflict,
+    /// Another export of the workspace is live: that job.
+    InProgress(Box<JobRow>),
+}
+
 /// The outcome of a cancel.
 pub enum Cancel {
     Cancelled(JobRow),
@@ -237,14 +249,31 @@ impl JobStore {
         lookup_key(&c, key, request_hash)
     }
 
-    /// Inserts the job and its key in one transaction. If the key was taken
-    /// meanwhile, answers what the key now points at instead.
-    pub fn insert(&self, key: &str, request_hash: &str, job: &NewJob<'_>) -> Result<KeyLookup> {
+    /// Inserts the job and its key in one transaction, unless the key was
+    /// taken meanwhile (answers what it points at) or, without `force`,
+    /// another export of the workspace is live (answers that job).
+    ///
+    /// NOTE: the check and the insert are one IMMEDIATE transaction under
+    /// the connection's mutex, so concurrent POSTs with different keys for
+    /// one workspace create exactly one job.
+    pub fn insert(
+        &self,
+        key: &str,
+        request_hash: &str,
+        job: &NewJob<'_>,
+        force: bool,
+    ) -> Result<Insert> {
         let mut c = self.conn();
-        let tx = c.transaction()?;
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         match lookup_key(&tx, key, request_hash)? {
             KeyLookup::Free => {}
-            other => return Ok(other),
+            KeyLookup::Same(j) => return Ok(Insert::Same(j)),
+            KeyLookup::Conflict => return Ok(Insert::KeyConflict),
+        }
+        if !force {
+            if let Some(live) = live_job(&tx, job.workspace_id, job.now_ms.div_euclid(1000))? {
+                return Ok(Insert::InProgress(Box::new(live)));
+            }
         }
         tx.execute(
             "INSERT INTO jobs (id, workspace_id, requested_by, request_message_id, note, operator, \
@@ -266,7 +295,7 @@ impl JobStore {
             params![key, request_hash, job.id.to_string(), job.now_ms],
         )?;
         tx.commit()?;
-        Ok(KeyLookup::Free)
+        Ok(Insert::Created)
     }
 
     /// `queued → running`; false if the job is no longer queued.
@@ -373,6 +402,22 @@ impl JobStore {
     }
 }
 
+/// The newest live export of a workspace: queued, running, ready, or
+/// emailed with its link still valid at `now_s` (Unix seconds).
+fn live_job(c: &Connection, workspace: Uuid, now_s: i64) -> Result<Option<JobRow>> {
+    Ok(c.query_row(
+        &format!(
+            "SELECT {COLUMNS} FROM jobs WHERE workspace_id = ?1 \
+             AND (status IN ('queued', 'running', 'ready') \
+                  OR (status = 'emailed' AND link_expires_at > ?2)) \
+             ORDER BY created_at DESC, rowid DESC LIMIT 1"
+        ),
+        params![workspace.to_string(), now_s],
+        row_to_job,
+    )
+    .optional()?)
+}
+
 fn lookup_key(c: &Connection, key: &str, request_hash: &str) -> Result<KeyLookup> {
     let found: Option<(String, String)> = c
         .query_row(
@@ -422,8 +467,8 @@ mod tests {
         {
             let s = JobStore::open(&p).unwrap();
             assert!(matches!(
-                s.insert("k", "h", &new_job(id)).unwrap(),
-                KeyLookup::Free
+                s.insert("k", "h", &new_job(id), false).unwrap(),
+                Insert::Created
             ));
             assert!(matches!(s.lookup_key("k", "h").unwrap(), KeyLookup::Same(j) if j.id == id));
             assert!(matches!(
@@ -456,11 +501,54 @@ mod tests {
     }
 
     #[test]
+    fn one_live_export_per_workspace_unless_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = JobStore::open(&dir.path().join("jobs.db")).unwrap();
+        let first = Uuid::new_v4();
+        assert!(matches!(
+            s.insert("a", "h", &new_job(first), false).unwrap(),
+            Insert::Created
+        ));
+        // another key, same workspace: the live job is named
+        let second = Uuid::new_v4();
+        match s.insert("b", "h", &new_job(second), false).unwrap() {
+            Insert::InProgress(j) => assert_eq!(j.id, first),
+            other => panic!("{other:?}"),
+        }
+        assert!(s.get(second).unwrap().is_none());
+        // the same key again is still its own job, not a conflict
+        assert!(
+            matches!(s.insert("a", "h", &new_job(second), false).unwrap(), Insert::Same(j) if j.id == first)
+        );
+        // emailed with a valid link (expires at 100 s; now is 1 ms) is live too
+        assert!(s.start(first, 1, 100).unwrap());
+        assert!(s.ready(first, 2).unwrap());
+        assert!(s.emailed(first, 3).unwrap());
+        assert!(matches!(
+            s.insert("b", "h", &new_job(second), false).unwrap(),
+            Insert::InProgress(_)
+        ));
+        // once the link expired it is not
+        let mut later = new_job(second);
+        later.now_ms = 100_000;
+        assert!(matches!(
+            s.insert("b", "h", &later, false).unwrap(),
+            Insert::Created
+        ));
+        // forced: a second live job
+        let third = Uuid::new_v4();
+        assert!(matches!(
+            s.insert("c", "h", &new_job(third), true).unwrap(),
+            Insert::Created
+        ));
+    }
+
+    #[test]
     fn cancel_wins_over_a_late_worker() {
         let dir = tempfile::tempdir().unwrap();
         let s = JobStore::open(&dir.path().join("jobs.db")).unwrap();
         let id = Uuid::new_v4();
-        s.insert("k2", "h", &new_job(id)).unwrap();
+        s.insert("k2", "h", &new_job(id), false).unwrap();
         assert!(s.start(id, 1, 100).unwrap());
         assert!(matches!(
             s.cancel(id, 2, false).unwrap(),

@@ -299,7 +299,7 @@ fn build_zip(
     let fail = |what: &str, e: &dyn std::fmt::Display| BuildError::Failed(format!("{what}: {e}"));
     // NOTE: File::create truncates: a job re-run after a restart rewrites its
     // ZIP from scratch rather than trusting a half-written file.
-    let file = std::fs::File::create(&part).map_err(|e| fail("could not create the ZIP", &e))?;
+    let file = super::private::create(&part).map_err(|e| fail("could not create the ZIP", &e))?;
     let url_for = |a: &Attachment| {
         format!(
             "{}/attachments/{}",

@@ -88,7 +88,7 @@ fn le64(v: &mut Vec<u8>, x: u64) {
 /// An anonymous scratch file in `dir` (unlinked right away on Unix).
 fn scratch(dir: &Path) -> io::Result<File> {
     let path = dir.join(format!(".zip-central-{}", uuid::Uuid::new_v4()));
-    let f = std::fs::OpenOptions::new()
+    let f = super::private::options()
         .read(true)
         .write(true)
         .create_new(true)
