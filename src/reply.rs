@@ -104,7 +104,7 @@ pub async fn send(
     if let Err(e) = sender.send(reply).await {
         let msg = format!("{e:#}");
         store.reply_finish(id, Err(&msg), &operator)?;
-        return Err(e);
+        return Err(e.into());
     }
     store.reply_finish(id, Ok(()), &operator)?;
     file(store, cfg, id, reply)?;
