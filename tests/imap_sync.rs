@@ -262,11 +262,19 @@ fn idle_delivers_a_new_request_without_waiting_for_the_poll() {
         p.events.recv_timeout(Duration::from_secs(20)).unwrap(),
         PollerEvent::Synced(..)
     ));
+    // Logging in takes a few ms: a poller whose IDLE returned at once would
+    // sync again and again meanwhile (empty `Synced` events).
     let mut s = d.imap_session();
     s.append("INBOX", &request(7, "Acme Support"))
         .finish()
         .unwrap();
-    wait_for_synced(&p, "req-7@acme.example", Duration::from_secs(15));
+    let between = wait_for_synced(&p, "req-7@acme.example", Duration::from_secs(15));
+    // Waiting in IDLE, the poller syncs once, when the server announces the
+    // new message, and not before.
+    assert!(
+        between.is_empty(),
+        "the poller synced without news from the server: {between:?}"
+    );
 }
 
 #[test]
