@@ -207,16 +207,33 @@ fn inspect(flag: Option<String>, files: &[PathBuf], config: Option<&Path>) -> Re
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut unreadable = 0usize;
     for file in files {
-        let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        // File names are hostile too: one sanitized line, on stdout and stderr.
+        let name = intake::sanitize::single_line(&file.display().to_string()).text;
+        // The same bytes `sync` reads of the same message (inbox::prefix).
+        let (raw, truncated) = match crate::inbox::maildir::read_file_prefix(file) {
+            Ok(read) => read,
+            Err(e) => {
+                out.flush().ok();
+                let why = intake::sanitize::single_line(&e.to_string()).text;
+                eprintln!("concierge: cannot read {name}: {why}");
+                unreadable += 1;
+                continue;
+            }
+        };
+        let opts = intake::Options {
+            truncated,
+            ..opts.clone()
+        };
         let mut msg = intake::inspect(&raw, &opts);
-        msg.file = Some(file.display().to_string());
+        msg.file = Some(name);
         if !emit(&mut out, &msg)? {
             return Ok(0);
         }
     }
     out.flush().ok();
-    Ok(0)
+    Ok(if unreadable > 0 { 1 } else { 0 })
 }
 
 /// The configured inbox as a source.

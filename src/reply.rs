@@ -107,7 +107,7 @@ pub async fn send(
     reply: &Reply,
 ) -> Result<i64> {
     let operator = cfg.operator.name.clone();
-    let result = sender.send(reply).await;
+    let result = sender.send(reply).await.map_err(anyhow::Error::from);
     let outcome = crate::ops::reply::outcome_of(&result);
     crate::ops::reply::finish(store, reply_id, &outcome, &operator)?;
     result?;

@@ -74,6 +74,7 @@ pub fn sync_once(
     // a scoped thread fetches batch k+1 while this one handles batch k. The
     // channel holds one batch, so memory stays at about three batches.
     let chunks: Vec<&[MsgRef]> = refs.chunks(BATCH).collect();
+    let mut blocked = false;
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<crate::inbox::Fetched>>>(1);
         let fetcher = scope.spawn({
@@ -93,21 +94,22 @@ pub fn sync_once(
                 Ok(batch) => batch?,
                 Err(_) => anyhow::bail!("the fetching thread stopped"),
             };
-            let items = inspect_all(&fetched, &opts_full);
-            // Messages deleted between SEARCH and FETCH are skipped, but the
-            // cursor still moves past the whole chunk.
-            for r in chunk.iter() {
-                if let MsgRef::Uid(u) = r {
-                    last_uid = last_uid.max(*u);
-                }
+            let mut items = inspect_all(&fetched, &opts_full);
+            // NOTE: the cursor never passes a message that was not stored
+            // (or read and found to be no export mail): it stops before the
+            // first listed UID the FETCH did not return. A message expunged
+            // meanwhile is not listed again, so the next poll moves on.
+            if !blocked {
+                (last_uid, blocked) = advance(last_uid, chunk, &fetched);
             }
             let cursor = listing.uidvalidity.map(|v| Cursor {
                 uidvalidity: v,
                 last_uid,
             });
+            let unreadable = keep_unreadable(&mut items);
             let results = store.store_batch(&key, &items, cursor)?;
             report.seen += items.len();
-            for ((msg, _, _), r) in items.into_iter().zip(results) {
+            for (((msg, _, _), r), unreadable) in items.into_iter().zip(results).zip(unreadable) {
                 if let Stored::NewRequest(id) | Stored::Attached(id) = r {
                     // The body is in the store; the report keeps only the line.
                     let mut msg = msg;
@@ -116,6 +118,10 @@ pub fn sync_once(
                     // was stored as one: say so.
                     if matches!(r, Stored::NewRequest(_)) {
                         msg.kind = intake::Kind::ExportRequest;
+                    }
+                    // The line says what intake read, as `inspect` does.
+                    if unreadable {
+                        msg.kind = intake::Kind::Other;
                     }
                     report.stored.push(msg);
                     if !report.request_ids.contains(&id) {
@@ -131,6 +137,38 @@ pub fn sync_once(
         Ok(())
     })?;
     Ok(report)
+}
+
+/// The new sync position after a chunk: the last UID before the first one
+/// of `chunk` that `fetched` lacks, and whether such a gap was met.
+fn advance(mut last_uid: u32, chunk: &[MsgRef], fetched: &[crate::inbox::Fetched]) -> (u32, bool) {
+    for r in chunk {
+        let MsgRef::Uid(u) = r else { continue };
+        if !fetched.iter().any(|f| f.r#ref == *r) {
+            return (last_uid, true);
+        }
+        last_uid = last_uid.max(*u);
+    }
+    (last_uid, false)
+}
+
+/// NOTE: a message that cannot be understood (no header, no sender, broken
+/// MIME: `other` + `malformed`) may still be a customer's request: it is
+/// stored as a request to review, never dropped, and the screen shows its
+/// `malformed` warning. Returns which items were promoted so.
+fn keep_unreadable(items: &mut [(Inspected, String, Option<String>)]) -> Vec<bool> {
+    items
+        .iter_mut()
+        .map(|(msg, _, _)| {
+            let unreadable = msg.kind == intake::Kind::Other
+                && msg.warnings.contains(&intake::Warning::Malformed);
+            if unreadable {
+                msg.kind = intake::Kind::ExportRequest;
+                msg.unthreaded_kind = intake::Kind::ExportRequest;
+            }
+            unreadable
+        })
+        .collect()
 }
 
 /// Inspects fetched messages: (message, store key, Maildir name).
@@ -334,6 +372,27 @@ fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inbox::Fetched;
+
+    fn fetched(uids: &[u32]) -> Vec<Fetched> {
+        uids.iter()
+            .map(|&u| Fetched {
+                r#ref: MsgRef::Uid(u),
+                file: None,
+                raw: Vec::new(),
+                truncated: false,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_position_never_passes_a_message_that_was_not_fetched() {
+        let chunk: Vec<MsgRef> = [5, 6, 9, 12].into_iter().map(MsgRef::Uid).collect();
+        assert_eq!(advance(4, &chunk, &fetched(&[5, 6, 9, 12])), (12, false));
+        // 9 did not come back: the position stays at 6, whatever followed.
+        assert_eq!(advance(4, &chunk, &fetched(&[5, 6, 12])), (6, true));
+        assert_eq!(advance(4, &chunk, &fetched(&[])), (4, true));
+    }
 
     #[test]
     fn backoff_is_capped_and_jittered() {

@@ -262,11 +262,19 @@ fn idle_delivers_a_new_request_without_waiting_for_the_poll() {
         p.events.recv_timeout(Duration::from_secs(20)).unwrap(),
         PollerEvent::Synced(..)
     ));
+    // Logging in takes a few ms: a poller whose IDLE returned at once would
+    // sync again and again meanwhile (empty `Synced` events).
     let mut s = d.imap_session();
     s.append("INBOX", &request(7, "Acme Support"))
         .finish()
         .unwrap();
-    wait_for_synced(&p, "req-7@acme.example", Duration::from_secs(15));
+    let between = wait_for_synced(&p, "req-7@acme.example", Duration::from_secs(15));
+    // Waiting in IDLE, the poller syncs once, when the server announces the
+    // new message, and not before.
+    assert!(
+        between.is_empty(),
+        "the poller synced without news from the server: {between:?}"
+    );
 }
 
 #[test]
@@ -296,4 +304,114 @@ fn poller_recovers_after_the_server_restarts() {
     drop(p);
     let st = Store::open(&store_path).unwrap();
     assert_eq!(st.request_count().unwrap(), 2);
+}
+
+/// A request as it arrives through a long relay chain: ARC and DKIM
+/// signatures and `Received:` lines make a header block of `header_kb` KB
+/// before `From:`; the body is `body_kb` KB.
+fn relayed_request(n: usize, header_kb: usize, body_kb: usize) -> Vec<u8> {
+    let mut m = String::new();
+    let mut i = 0;
+    while m.len() < header_kb * 1024 {
+        m.push_str(&format!(
+            "ARC-Seal: i={i}; a=rsa-sha256; t=1700000000; cv=pass; d=relay{i}.example; s=arc;\r\n\
+             \tb={sig}\r\n\
+             DKIM-Signature: v=1; a=rsa-sha256; d=relay{i}.example; s=k1; h=from:to:subject;\r\n\
+             \tbh={sig}\r\n\
+             Received: from relay{i}.example (relay{i}.example [192.0.2.{i}])\r\n\
+             \tby mx{i}.example with ESMTPS; Mon, 23 Nov 2026 09:14:05 +0000\r\n",
+            sig = "A".repeat(300),
+        ));
+        i = (i + 1) % 250;
+    }
+    m.push_str(&format!(
+        "From: Owner {n} <owner{n}@acme.example>\r\nTo: hello@ochrehq.com\r\n\
+         Subject: Data export request: Relayed {n}\r\nMessage-ID: <relayed-{n}@acme.example>\r\n\
+         Date: Mon, 23 Nov 2026 09:14:05 +0000\r\n\
+         Authentication-Results: mx.ochrehq.com; dkim=pass; spf=pass; dmarc=pass\r\n\r\n\
+         Workspace: Relayed {n}\r\n"
+    ));
+    let line = "Please export everything in our workspace, thank you.\r\n";
+    while m.len() < (header_kb + body_kb) * 1024 {
+        m.push_str(line);
+    }
+    m.into_bytes()
+}
+
+#[test]
+fn a_request_with_a_large_header_block_is_stored_and_classified_as_inspect_does() {
+    let d = Dovecot::start();
+    // 20 and 40 KB headers, past the 16 KiB first read; one with a long
+    // text (truncated read), one short; and a normal request after them.
+    let mails = [relayed_request(1, 20, 40), relayed_request(2, 40, 1)];
+    for m in &mails {
+        d.seed("m", m);
+    }
+    d.seed("m", &request(3, "Acme Support"));
+    let (dir, mut st, _) = store();
+    let mut src = ImapSource::connect(&plain(&d), &pw(&d)).unwrap();
+    let r = sync_once(&mut src, &mut st, AUTHSERV).unwrap();
+    assert_eq!(r.seen, 3);
+    let names: Vec<_> = r
+        .stored
+        .iter()
+        .map(|m| (m.kind, m.workspace.name.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            (Kind::ExportRequest, "Relayed 1".to_string()),
+            (Kind::ExportRequest, "Relayed 2".to_string()),
+            (Kind::ExportRequest, "Acme Support".to_string()),
+        ]
+    );
+    // Authentication-Results sits below 20–40 KB of relay headers.
+    for m in &r.stored {
+        assert_eq!(serde_json::to_value(&m.auth).unwrap()["dmarc"], "pass");
+    }
+    assert_eq!(st.request_count().unwrap(), 3);
+
+    // `inspect` on the same bytes says the same, field for field.
+    for (m, synced) in mails.iter().zip(&r.stored) {
+        let path = dir.path().join("relayed.eml");
+        std::fs::write(&path, m).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_concierge"))
+            .args(["inspect", "--authserv-id", AUTHSERV])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let mut inspected: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut synced = serde_json::to_value(synced).unwrap();
+        for v in [&mut inspected, &mut synced] {
+            let o = v.as_object_mut().unwrap();
+            for volatile in ["file", "uid", "body"] {
+                o.remove(volatile);
+            }
+        }
+        assert_eq!(inspected, synced);
+    }
+}
+
+#[test]
+fn a_message_that_cannot_be_read_is_stored_as_malformed_not_dropped() {
+    let d = Dovecot::start();
+    d.seed(
+        "m",
+        b"\x00\x01\x02 no header at all \xff\xfe\r\n\r\n\x1b[31m",
+    );
+    d.seed("m", &chatter(1));
+    let (_dir, mut st, _) = store();
+    let mut src = ImapSource::connect(&plain(&d), &pw(&d)).unwrap();
+    let r = sync_once(&mut src, &mut st, AUTHSERV).unwrap();
+    assert_eq!(r.seen, 2);
+    // Kept for a human to look at, with its warning; chatter is not kept.
+    assert_eq!(st.request_count().unwrap(), 1);
+    assert_eq!(r.stored.len(), 1);
+    assert_eq!(r.stored[0].kind, Kind::Other);
+    assert!(r.stored[0]
+        .warnings
+        .contains(&concierge::intake::Warning::Malformed));
+    let cursor = st.cursor(&src.mailbox_key()).unwrap().unwrap();
+    assert_eq!(cursor.last_uid, 2);
 }

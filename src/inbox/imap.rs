@@ -4,16 +4,19 @@
 //!   `ca_file`), STARTTLS, or plaintext to a loopback address only.
 //! - Incremental sync keyed on UIDVALIDITY and the last stored UID
 //!   (RFC 3501 §2.3.1.1). The mailbox is opened with EXAMINE (read-only) and
-//!   fetched with `BODY.PEEK[]<0.N>`, so `\Seen` is never set (RFC 3501
-//!   §6.4.5). A poll with nothing new costs one round trip (EXAMINE reports
-//!   UIDNEXT); with new mail, one more for `UID SEARCH`, then one per batch.
+//!   fetched with `BODY.PEEK[]<0.N>` (and, for a header block longer than
+//!   that, `BODY.PEEK[HEADER]` + `BODY.PEEK[TEXT]<0.N>`: see `prefix`), so
+//!   `\Seen` is never set (RFC 3501 §6.4.5). A poll with nothing new costs
+//!   one round trip (EXAMINE reports UIDNEXT); with new mail, one more for
+//!   `UID SEARCH`, then one per batch.
 //! - [`Poller`]: a thread that syncs, then waits in IDLE (RFC 2177, re-issued
 //!   well before the 29-minute limit) or sleeps when the server has no IDLE;
 //!   after a drop it reconnects with capped, jittered backoff. A refused login
 //!   is fatal, never retried in a loop.
 
+use super::prefix::needs_whole_header;
 use super::wire::{quoted, Stream, Wire, WireError};
-use super::{Fetched, Listing, MsgRef, Source, BATCH, FETCH_PREFIX};
+use super::{Fetched, Listing, MsgRef, Source, BATCH, FETCH_PREFIX, MAX_HEADER};
 use crate::config::{is_loopback, Connection as ConnCfg, Security};
 use crate::intake::sanitize;
 use crate::secret::Secret;
@@ -418,7 +421,6 @@ impl Source for ImapSource {
     }
 
     fn fetch(&mut self, refs: &[MsgRef]) -> Result<Vec<Fetched>> {
-        use imap_proto::{AttributeValue, Response};
         let mut out = Vec::with_capacity(refs.len());
         for chunk in refs.chunks(BATCH) {
             let uids: Vec<u32> = chunk
@@ -436,35 +438,30 @@ impl Source for ImapSource {
                 uid_set(&uids)
             );
             let reply = self.wire.run(&command, "UID FETCH")?;
-            let mut got = Vec::with_capacity(uids.len());
-            for r in reply.responses()? {
-                let Response::Fetch(_, attrs) = r else {
-                    continue;
-                };
-                let (mut uid, mut size, mut raw) = (None, None, None);
-                for a in attrs {
-                    match a {
-                        AttributeValue::Uid(u) => uid = Some(u),
-                        AttributeValue::Rfc822Size(n) => size = Some(n as usize),
-                        AttributeValue::BodySection {
-                            section: None,
-                            data,
-                            ..
-                        } => raw = Some(data.map(|d| d.into_owned()).unwrap_or_default()),
-                        _ => {}
+            let mut got = parse_fetch(&reply)?;
+            // The rule of `prefix`: a first read without an end of header is
+            // read again as the whole header plus the start of the text.
+            let again: Vec<u32> = got
+                .iter()
+                .filter(|f| needs_whole_header(&f.raw, f.truncated))
+                .filter_map(|f| match f.r#ref {
+                    MsgRef::Uid(u) => Some(u),
+                    MsgRef::File(_) => None,
+                })
+                .collect();
+            // NOTE: 50 per round trip bounds one response to ~50 MiB even
+            // when every header is at MAX_HEADER.
+            for part in again.chunks(50) {
+                let command = format!(
+                    "UID FETCH {} (UID RFC822.SIZE BODY.PEEK[HEADER]<0.{MAX_HEADER}> BODY.PEEK[TEXT]<0.{FETCH_PREFIX}>)",
+                    uid_set(part)
+                );
+                let reply = self.wire.run(&command, "UID FETCH")?;
+                for whole in parse_fetch(&reply)? {
+                    if let Some(f) = got.iter_mut().find(|f| f.r#ref == whole.r#ref) {
+                        *f = whole;
                     }
                 }
-                // A FETCH without our body is an unsolicited flag update: skip it.
-                let (Some(uid), Some(raw)) = (uid, raw) else {
-                    continue;
-                };
-                let truncated = size.is_some_and(|s| s > raw.len());
-                got.push(Fetched {
-                    r#ref: MsgRef::Uid(uid),
-                    file: None,
-                    raw,
-                    truncated,
-                });
             }
             got.sort_by_key(|f| match f.r#ref {
                 MsgRef::Uid(u) => u,
@@ -474,6 +471,58 @@ impl Source for ImapSource {
         }
         Ok(out)
     }
+}
+
+/// The messages in a `UID FETCH` reply: either `BODY[]<0>` (a first read) or
+/// `BODY[HEADER]<0>` + `BODY[TEXT]<0>` (the whole header, then the text).
+fn parse_fetch(reply: &super::wire::Reply) -> Result<Vec<Fetched>> {
+    use imap_proto::{AttributeValue, MessageSection, Response, SectionPath};
+    let mut got = Vec::new();
+    for r in reply.responses()? {
+        let Response::Fetch(_, attrs) = r else {
+            continue;
+        };
+        let (mut uid, mut size) = (None, None);
+        let (mut full, mut header, mut text) = (None, None, None);
+        for a in attrs {
+            let AttributeValue::BodySection { section, data, .. } = a else {
+                match a {
+                    AttributeValue::Uid(u) => uid = Some(u),
+                    AttributeValue::Rfc822Size(n) => size = Some(n as usize),
+                    _ => {}
+                }
+                continue;
+            };
+            let data = data.map(|d| d.into_owned()).unwrap_or_default();
+            match section {
+                None => full = Some(data),
+                Some(SectionPath::Full(MessageSection::Header)) => header = Some(data),
+                Some(SectionPath::Full(MessageSection::Text)) => text = Some(data),
+                Some(_) => {}
+            }
+        }
+        let raw = match (full, header, text) {
+            (Some(full), _, _) => full,
+            // A header cut at MAX_HEADER has no end: the text does not follow
+            // it (the same bytes `prefix::read_prefix` keeps).
+            (None, Some(h), _) if h.len() >= MAX_HEADER => h,
+            (None, Some(mut h), text) => {
+                h.extend(text.unwrap_or_default());
+                h
+            }
+            // A FETCH without our body is an unsolicited flag update: skip it.
+            (None, None, _) => continue,
+        };
+        let Some(uid) = uid else { continue };
+        let truncated = size.is_some_and(|s| s > raw.len());
+        got.push(Fetched {
+            r#ref: MsgRef::Uid(uid),
+            file: None,
+            raw,
+            truncated,
+        });
+    }
+    Ok(got)
 }
 
 /// After a reply was accepted: flags the answered message `\Answered`

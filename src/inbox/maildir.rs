@@ -3,10 +3,9 @@
 //! A message is known by its unique name (the part before `:2,`), so flag
 //! changes by another client do not make it new again.
 
-use super::{Fetched, Listing, MsgRef, Source, FETCH_PREFIX};
+use super::{prefix, Fetched, Listing, MsgRef, Source};
 use crate::store::Cursor;
 use anyhow::{Context, Result};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub struct MaildirSource {
@@ -51,13 +50,10 @@ impl MaildirSource {
     }
 }
 
-/// Reads at most `limit` bytes; reports whether the file was longer.
-pub(crate) fn read_prefix(path: &Path, limit: usize) -> std::io::Result<(Vec<u8>, bool)> {
-    let f = std::fs::File::open(path)?;
-    let len = f.metadata()?.len() as usize;
-    let mut buf = Vec::with_capacity(len.min(limit));
-    f.take(limit as u64).read_to_end(&mut buf)?;
-    Ok((buf, len > limit))
+/// Reads a message file by the shared rule ([`prefix::read_prefix`]), so a
+/// Maildir sync and `concierge inspect` read the same bytes.
+pub fn read_file_prefix(path: &Path) -> std::io::Result<(Vec<u8>, bool)> {
+    prefix::read_prefix(std::fs::File::open(path)?)
 }
 
 impl Source for MaildirSource {
@@ -101,7 +97,7 @@ impl Source for MaildirSource {
             let Some(path) = self.locate(name) else {
                 continue;
             };
-            let (raw, truncated) = read_prefix(&path, FETCH_PREFIX)
+            let (raw, truncated) = read_file_prefix(&path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             out.push(Fetched {
                 r#ref: r.clone(),
@@ -169,9 +165,11 @@ mod tests {
     fn big_files_are_read_as_a_prefix() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("big");
-        std::fs::write(&p, vec![b'a'; FETCH_PREFIX * 3]).unwrap();
-        let (raw, truncated) = read_prefix(&p, FETCH_PREFIX).unwrap();
-        assert_eq!(raw.len(), FETCH_PREFIX);
+        let mut m = b"From: a@b.example\r\n\r\n".to_vec();
+        m.extend(vec![b'a'; prefix::FETCH_PREFIX * 3]);
+        std::fs::write(&p, m).unwrap();
+        let (raw, truncated) = read_file_prefix(&p).unwrap();
+        assert_eq!(raw.len(), prefix::FETCH_PREFIX);
         assert!(truncated);
     }
 }

@@ -8,14 +8,13 @@
 
 pub mod imap;
 pub mod maildir;
+pub mod prefix;
 pub mod wire;
 
 use crate::store::Cursor;
 use anyhow::Result;
 
-/// How much of each message is fetched: enough for every header and the
-/// start of the text; attachments beyond it are never downloaded.
-pub const FETCH_PREFIX: usize = 16 * 1024;
+pub use prefix::{FETCH_PREFIX, MAX_HEADER};
 
 /// Messages fetched per round trip (keeps memory flat for any mailbox size).
 pub const BATCH: usize = 500;
@@ -36,7 +35,8 @@ pub struct Listing {
     pub refs: Vec<MsgRef>,
 }
 
-/// One fetched message (possibly only its first [`FETCH_PREFIX`] bytes).
+/// One fetched message, read by the rule in [`prefix`] (possibly only a
+/// prefix of it).
 #[derive(Debug, Clone)]
 pub struct Fetched {
     pub r#ref: MsgRef,

@@ -6,17 +6,15 @@
 //! - Names are RFC 2047-encoded by lettre; the body is UTF-8 text.
 //! - The reply goes to the requester's *account* email once the backend has
 //!   resolved one, and says so when that differs from the From of the request.
-//! - Sent over SMTP (TLS, STARTTLS, or plaintext to loopback only) or into a
-//!   Maildir outbox (the demo).
+//! - Sent over SMTP ([`super::smtp`]: one deadline for the whole send, a typed
+//!   outcome) or into a Maildir outbox (the demo).
 
-use crate::config::{is_loopback, Connection as ConnCfg, Security};
-use anyhow::{anyhow, bail, Context, Result};
+pub use super::smtp::SendError;
+use crate::config::Connection as ConnCfg;
+use anyhow::{anyhow, Context, Result};
 use lettre::message::{header::ContentType, Mailbox};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::Message;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// The message being answered.
 #[derive(Debug, Clone)]
@@ -122,10 +120,7 @@ pub fn build_reply(
 
 /// Where replies go.
 pub enum Sender {
-    Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
-        envelope_from: lettre::Address,
-    },
+    Smtp(super::smtp::SmtpSender),
     Maildir(PathBuf),
 }
 
@@ -138,86 +133,37 @@ impl Sender {
         let from: Mailbox = from
             .parse()
             .map_err(|e| anyhow!("[smtp] from: not an address ({e})"))?;
-        let tls = match cfg.security {
-            Security::None => {
-                if !is_loopback(&cfg.host) {
-                    bail!("[smtp] security = \"none\" is allowed only to a loopback address");
-                }
-                Tls::None
-            }
-            Security::Tls | Security::Starttls => {
-                let mut params = TlsParameters::builder(cfg.host.clone());
-                if let Some(ca) = &cfg.ca_file {
-                    let path = crate::config::expand_home(ca);
-                    let pem = std::fs::read(&path).with_context(|| {
-                        format!("cannot read [smtp] ca_file {}", path.display())
-                    })?;
-                    let cert = Certificate::from_pem(&pem)
-                        .map_err(|e| anyhow!("[smtp] ca_file {}: {e}", path.display()))?;
-                    params = params.add_root_certificate(cert);
-                }
-                let params = params.build_rustls().context("[smtp] TLS setup")?;
-                if cfg.security == Security::Tls {
-                    Tls::Wrapper(params)
-                } else {
-                    Tls::Required(params)
-                }
-            }
-        };
-        let mut builder =
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.host.as_str())
-                .port(cfg.port)
-                .tls(tls)
-                .timeout(Some(Duration::from_secs(30)));
-        if !cfg.username.is_empty() {
-            let password = cfg.password().context("[smtp] password")?;
-            builder = builder.credentials(Credentials::new(
-                cfg.username.clone(),
-                password.expose().to_string(),
-            ));
-        }
-        Ok(Sender::Smtp {
-            transport: builder.build(),
-            envelope_from: from.email,
-        })
+        Ok(Sender::Smtp(super::smtp::SmtpSender::new(cfg, from.email)?))
     }
 
     /// Sends `reply`; `Ok` only once the server accepted it (or the file is
-    /// in the outbox's `new/`).
-    pub async fn send(&self, reply: &Reply) -> Result<()> {
+    /// in the outbox's `new/`). Whether a failure left the outcome unknown
+    /// is [`SendError::is_unknown`]; the whole send takes at most
+    /// [`super::smtp::SEND_TIMEOUT`].
+    pub async fn send(&self, reply: &Reply) -> Result<(), SendError> {
         match self {
-            Sender::Smtp {
-                transport,
-                envelope_from,
-            } => {
-                let to: lettre::Address =
-                    reply.to.parse().map_err(|e| anyhow!("recipient: {e}"))?;
-                let envelope =
-                    lettre::address::Envelope::new(Some(envelope_from.clone()), vec![to])
-                        .map_err(|e| anyhow!("envelope: {e}"))?;
-                transport
-                    .send_raw(&envelope, &reply.bytes)
-                    .await
-                    .map_err(|e| {
-                        anyhow!(
-                            "the SMTP server did not accept the reply: {}",
-                            crate::intake::sanitize::single_line(&e.to_string()).text
-                        )
-                    })?;
-                Ok(())
+            Sender::Smtp(smtp) => {
+                let to: lettre::Address = reply.to.parse().map_err(|e| SendError::NotSent {
+                    host: "-".into(),
+                    text: format!("recipient: {e}"),
+                })?;
+                smtp.send(&to, &reply.bytes).await
             }
-            Sender::Maildir(dir) => deliver_maildir(dir, &reply.message_id, &reply.bytes),
+            Sender::Maildir(dir) => {
+                deliver_maildir(dir, &reply.message_id, &reply.bytes).map_err(|e| {
+                    SendError::NotSent {
+                        host: dir.display().to_string(),
+                        text: format!("{e:#}"),
+                    }
+                })
+            }
         }
     }
 }
 
-/// Writes a message into a Maildir the way the Maildir protocol wants:
-/// into `tmp/`, then renamed into `new/`.
+/// Writes a reply into a Maildir outbox through the one Maildir writer
+/// ([`super::maildir::write`]: tmp/, fsync, rename into new/).
 pub fn deliver_maildir(dir: &std::path::Path, unique: &str, bytes: &[u8]) -> Result<()> {
-    for sub in ["tmp", "new", "cur"] {
-        std::fs::create_dir_all(dir.join(sub))
-            .with_context(|| format!("cannot create {}", dir.join(sub).display()))?;
-    }
     let safe: String = unique
         .chars()
         .map(|c| {
@@ -233,10 +179,8 @@ pub fn deliver_maildir(dir: &std::path::Path, unique: &str, bytes: &[u8]) -> Res
         chrono::Utc::now().timestamp_micros(),
         safe
     );
-    let tmp = dir.join("tmp").join(&name);
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, dir.join("new").join(&name))
-        .context("cannot move the message into the outbox")?;
+    super::maildir::write(dir, &name, bytes)
+        .with_context(|| format!("cannot write into the outbox {}", dir.display()))?;
     Ok(())
 }
 

@@ -91,7 +91,7 @@ impl Mailer {
     /// A Maildir outbox at `dir` (created if missing).
     pub fn outbox(dir: &Path) -> Result<Mailer> {
         for sub in ["tmp", "new", "cur"] {
-            super::private::create_dir(&dir.join(sub))
+            std::fs::create_dir_all(dir.join(sub))
                 .with_context(|| format!("could not create the outbox {}", dir.display()))?;
         }
         Ok(Mailer::Outbox(dir.to_path_buf()))
@@ -147,25 +147,7 @@ fn percent_decode(s: &str) -> String {
 /// Writes into `dir/tmp/NAME`, syncs, then renames into `dir/new/NAME`
 /// (the Maildir delivery protocol). Idempotent by name.
 fn write_maildir(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let new = dir.join("new").join(name);
-    let already = new.exists()
-        || std::fs::read_dir(dir.join("cur"))?.any(|e| {
-            e.map(|e| e.file_name().to_string_lossy().starts_with(name))
-                .unwrap_or(false)
-        });
-    if already {
-        return Ok(());
-    }
-    let tmp = dir.join("tmp").join(name);
-    let mut f = super::private::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, &new)?;
-    if let Ok(d) = std::fs::File::open(dir.join("new")) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::mail::maildir::write(dir, name, bytes).map(|_| ())
 }
 
 /// What the link email says.

@@ -697,8 +697,9 @@ fn unique_maildir_name(name: &str) -> String {
     )
 }
 
-/// Test CA + leaf for `localhost` / `127.0.0.1`, made with rcgen.
-fn write_tls_files(dir: &Path) {
+/// Test CA + leaf for `localhost` / `127.0.0.1`, made with rcgen:
+/// `DIR/ca.pem` (trust this), `DIR/server.pem`, `DIR/server.key`.
+pub fn write_tls_files(dir: &Path) {
     use rcgen::{
         BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
         KeyPair, KeyUsagePurpose,

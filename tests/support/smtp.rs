@@ -53,6 +53,8 @@ pub struct SmtpSinkBuilder {
     fail_first: usize,
     lmtp: Option<(u16, String)>,
     tls: Option<(PathBuf, PathBuf)>,
+    implicit_tls: bool,
+    stall_after_data: bool,
 }
 
 impl SmtpSinkBuilder {
@@ -73,6 +75,18 @@ impl SmtpSinkBuilder {
     /// mail from a client that does not use it.
     pub fn require_starttls(mut self, cert: &Path, key: &Path) -> Self {
         self.tls = Some((cert.to_path_buf(), key.to_path_buf()));
+        self
+    }
+    /// Speak TLS from the first byte (implicit TLS, RFC 8314 §3.3) with this
+    /// certificate and key; no STARTTLS.
+    pub fn implicit_tls(mut self, cert: &Path, key: &Path) -> Self {
+        self.tls = Some((cert.to_path_buf(), key.to_path_buf()));
+        self.implicit_tls = true;
+        self
+    }
+    /// Take the message body, then never answer the end of DATA.
+    pub fn stall_after_data(mut self) -> Self {
+        self.stall_after_data = true;
         self
     }
     /// Starts the sink.
@@ -273,6 +287,12 @@ impl SmtpSink {
                 .arg(opts.fail_first.to_string());
             if let Some((cert, key)) = &opts.tls {
                 cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+                if opts.implicit_tls {
+                    cmd.arg("--implicit-tls");
+                }
+            }
+            if opts.stall_after_data {
+                cmd.arg("--stall-after-data");
             }
             if let Some((lmtp_port, user)) = &opts.lmtp {
                 cmd.arg("--lmtp-port")
@@ -305,7 +325,19 @@ impl SmtpSink {
                         ),
                     }
                 }
-                let last_err = match probe_banner(addr) {
+                // A TLS listener cannot be probed in plaintext: it is ready
+                // once it says it listens.
+                let probe = if opts.implicit_tls {
+                    let log = read_for_report(&dir.path().join("sink.log"));
+                    if log.contains("listening on") {
+                        Ok(())
+                    } else {
+                        Err("not listening yet".to_string())
+                    }
+                } else {
+                    probe_banner(addr)
+                };
+                let last_err = match probe {
                     Ok(()) => return SmtpSink { dir, port, child },
                     Err(e) => e,
                 };

@@ -5,6 +5,8 @@ Run with Debian's python3 (it has aiosmtpd):
     /usr/bin/python3 -u smtp_sink.py --port PORT --dir DIR
         [--fail-first N] [--lmtp-port P --lmtp-user USER]
         [--tls-cert PEM --tls-key PEM]   (then STARTTLS is required)
+        [--implicit-tls]                 (with the above: TLS from the first byte)
+        [--stall-after-data]             (never answer the end of DATA)
 
 For every accepted message it writes, in DIR:
     NNNNNN.eml   the message bytes as received (CRLF kept, dot-unstuffed)
@@ -50,7 +52,8 @@ def accept_any(server, session, envelope, mechanism, auth_data):
 
 
 class Handler:
-    def __init__(self, outdir, fail_first, lmtp_port, lmtp_user):
+    def __init__(self, outdir, fail_first, lmtp_port, lmtp_user, stall_after_data=False):
+        self.stall_after_data = stall_after_data
         self.outdir = outdir
         self.fail_remaining = fail_first
         self.lmtp_port = lmtp_port
@@ -77,6 +80,11 @@ class Handler:
 
     async def handle_DATA(self, server, session, envelope):
         meta = self._envelope_json(session, envelope)
+        if self.stall_after_data:
+            # The body has arrived; the final reply never comes (a stalled
+            # server: the client cannot know whether the mail was accepted).
+            print("smtp_sink: stalling after DATA", flush=True)
+            await asyncio.Event().wait()
         if self.fail_remaining > 0:
             self.fail_remaining -= 1
             self.rejected += 1
@@ -117,6 +125,8 @@ async def main():
     ap.add_argument("--lmtp-user", default="concierge")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--implicit-tls", action="store_true")
+    ap.add_argument("--stall-after-data", action="store_true")
     args = ap.parse_args()
     tls_context = None
     if args.tls_cert:
@@ -126,7 +136,13 @@ async def main():
 
     # aiosmtpd warns about its own deprecated login_data on every AUTH.
     logging.basicConfig(level=logging.ERROR)
-    handler = Handler(args.dir, args.fail_first, args.lmtp_port, args.lmtp_user)
+    handler = Handler(
+        args.dir, args.fail_first, args.lmtp_port, args.lmtp_user, args.stall_after_data
+    )
+    # Implicit TLS (RFC 8314, port 465 style): TLS from the first byte, no
+    # STARTTLS offered.
+    server_ssl = tls_context if args.implicit_tls else None
+    starttls_context = None if args.implicit_tls else tls_context
     loop = asyncio.get_running_loop()
 
     def factory():
@@ -136,13 +152,15 @@ async def main():
             enable_SMTPUTF8=True,
             auth_require_tls=False,
             authenticator=accept_any,
-            tls_context=tls_context,
-            require_starttls=tls_context is not None,
+            tls_context=starttls_context,
+            require_starttls=starttls_context is not None,
             loop=loop,
         )
 
     try:
-        server = await loop.create_server(factory, host="127.0.0.1", port=args.port)
+        server = await loop.create_server(
+            factory, host="127.0.0.1", port=args.port, ssl=server_ssl
+        )
     except OSError as e:
         print(f"smtp_sink: cannot listen on 127.0.0.1:{args.port}: {e}", file=sys.stderr, flush=True)
         sys.exit(4 if e.errno == errno.EADDRINUSE else 1)
