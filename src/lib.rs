@@ -18,6 +18,7 @@
 //! - [`sync`]: one poll of the configured inbox into the store; the IMAP poller.
 //! - [`text`]: small formatting shared by the screen and the backend's emails.
 //! - [`demo`]: `concierge demo`, everything on an embedded sandbox.
+//! - [`setup`]: `concierge init`, `check`, `completions`, `man`: the first day.
 
 pub mod backend;
 pub mod cli;
@@ -30,6 +31,7 @@ pub mod mail;
 pub mod refbackend;
 pub mod reply;
 pub mod secret;
+pub mod setup;
 pub mod store;
 pub mod sync;
 pub mod text;
