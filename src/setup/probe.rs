@@ -181,7 +181,7 @@ fn imap_failure(c: &Connection, e: ImapError) -> Vec<Line> {
         ImapError::Fatal { message, .. } if message.contains("certificate") => {
             vec![Line::fail(
                 "imap.tls",
-                format!("the server's certificate for {} is not trusted ({message}): set [imap] ca_file to your private CA's PEM file, or check that host is the name on the certificate", c.host),
+                format!("the server's certificate for {} is not trusted ({}): set [imap] ca_file to your private CA's PEM file, or check that host is the name on the certificate", c.host, cert_problem(&message)),
             )]
         }
         ImapError::Fatal { message, .. } | ImapError::Transport { message, .. } => {
@@ -196,6 +196,27 @@ fn imap_failure(c: &Connection, e: ImapError) -> Vec<Line> {
             )]
         }
     }
+}
+
+/// rustls' reason, in words (its Debug text is no help on a first day).
+fn cert_problem(message: &str) -> &'static str {
+    const WORDS: [(&str, &str); 5] = [
+        (
+            "UnknownIssuer",
+            "signed by a CA this machine does not trust",
+        ),
+        ("NotValidForName", "not issued for this host name"),
+        ("Expired", "expired"),
+        ("NotValidYet", "not valid yet"),
+        (
+            "CaUsedAsEndEntity",
+            "a CA certificate used as the server's own",
+        ),
+    ];
+    WORDS
+        .iter()
+        .find(|(k, _)| message.contains(k))
+        .map_or("the TLS library refused it", |(_, w)| w)
 }
 
 /// The capabilities Concierge uses, and what it does without each.
@@ -395,7 +416,7 @@ fn smtp_tls_failure(c: &Connection, e: &lettre::transport::smtp::Error) -> Strin
         || text.contains("Certificate")
         || text.contains("UnknownIssuer")
     {
-        format!("the server's certificate for {} is not trusted ({text}): set [smtp] ca_file to your private CA's PEM file", c.host)
+        format!("the server's certificate for {} is not trusted ({}): set [smtp] ca_file to your private CA's PEM file", c.host, cert_problem(&text))
     } else {
         let hint = match c.security {
             Security::Tls => "port 465 is \"tls\"; port 587 is usually \"starttls\"",
