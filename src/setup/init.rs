@@ -296,6 +296,14 @@ fn ask_imap(p: &mut Prompter, a: &InitArgs, prev: Option<&Connection>) -> Result
         Some("INBOX"),
         "imap-mailbox",
     )?;
+    let ca_file = if security == Security::None {
+        None
+    } else {
+        ask_ca(
+            p,
+            a.ca_file.clone().or(prev.and_then(|c| c.ca_file.clone())),
+        )?
+    };
     Ok(Connection {
         host,
         port,
@@ -304,10 +312,28 @@ fn ask_imap(p: &mut Prompter, a: &InitArgs, prev: Option<&Connection>) -> Result
         password_env,
         password_command,
         mailbox,
-        ca_file: a.ca_file.clone(),
+        ca_file,
         from: None,
         sent_mailbox: None,
     })
+}
+
+/// An extra CA to trust; it must be a readable file.
+fn ask_ca(p: &mut Prompter, given: Option<PathBuf>) -> Result<Option<PathBuf>> {
+    let given = given.map(|c| c.display().to_string());
+    let path = ask_parsed(
+        p,
+        "Extra CA certificate to trust, for a private CA (PEM file; Enter for none)",
+        given,
+        Some(""),
+        "ca-file",
+        |s| match s {
+            "" => Ok(None),
+            s if crate::config::expand_home(Path::new(s)).is_file() => Ok(Some(PathBuf::from(s))),
+            s => bail!("{s} is not a readable file"),
+        },
+    )?;
+    Ok(path)
 }
 
 fn sec_word(s: Security) -> &'static str {
@@ -376,12 +402,22 @@ fn ask_smtp(p: &mut Prompter, a: &InitArgs, imap: &Connection) -> Result<Connect
             "smtp-password-env",
         )?
     };
-    let default_from = format!("Ochre Concierge <{}>", imap.username);
-    let from = p.ask(
-        "From address of replies",
+    // The IMAP login is often the support address itself.
+    let default_from = imap
+        .username
+        .contains('@')
+        .then(|| format!("Ochre Concierge <{}>", imap.username));
+    let from = ask_parsed(
+        p,
+        "From address of replies, e.g. Ochre Concierge <hello@ochrehq.com>",
         a.smtp_from.clone(),
-        Some(&default_from),
+        default_from.as_deref(),
         "smtp-from",
+        |s| {
+            s.parse::<lettre::message::Mailbox>()
+                .map(|_| s.to_string())
+                .map_err(|e| anyhow!("{s:?} is not an address ({e})"))
+        },
     )?;
     Ok(Connection {
         host,
@@ -391,7 +427,7 @@ fn ask_smtp(p: &mut Prompter, a: &InitArgs, imap: &Connection) -> Result<Connect
         password_env,
         password_command,
         mailbox: "INBOX".into(),
-        ca_file: a.ca_file.clone(),
+        ca_file: a.ca_file.clone().or(imap.ca_file.clone()),
         from: Some(from),
         sent_mailbox: None,
     })
