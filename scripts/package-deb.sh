@@ -6,6 +6,7 @@
 #
 #   scripts/package-deb.sh            # needs cargo-deb: cargo install cargo-deb --locked
 #   SKIP_INSTALL=1 scripts/package-deb.sh   # build the .deb only
+#   NO_BUILD=1 scripts/package-deb.sh       # package target/release/concierge as it is
 #
 # Needs root (or sudo) for dpkg -i.
 set -eu
@@ -16,9 +17,11 @@ if ! cargo deb --version >/dev/null 2>&1; then
     exit 1
 fi
 
-cargo build --release --locked
+if [ "${NO_BUILD:-}" != 1 ]; then
+    cargo build --release --locked
+fi
 bin=target/release/concierge
-echo "binary: $(stat -c %s "$bin") bytes ($bin, stripped, LTO)"
+echo "binary: $(stat -c %s "$bin") bytes ($bin)"
 
 # Generated from the clap definitions, so they match this very binary.
 mkdir -p target/dist

@@ -263,10 +263,11 @@ fn ask_imap(p: &mut Prompter, a: &InitArgs, prev: Option<&Connection>) -> Result
         "imap-security",
         |s| parse_security(s, "IMAP"),
     )?;
-    let default_port = if security == Security::Starttls {
-        "143"
-    } else {
+    // RFC 8314: 993 is implicit TLS; 143 is STARTTLS (or plaintext, loopback only).
+    let default_port = if security == Security::Tls {
         "993"
+    } else {
+        "143"
     };
     let port = ask_parsed(
         p,

@@ -231,7 +231,7 @@ fn imap_capabilities(session: &mut imap::Session<imap::Connection>) -> Line {
             "IDLE",
             "new mail is found by polling every [intake] poll_seconds",
         ),
-        ("UIDPLUS", "none needed today"),
+        ("UIDPLUS", "nothing changes: Concierge does not use it yet"),
         ("SPECIAL-USE", "set [imap] sent_mailbox by hand"),
     ];
     let have: Vec<&str> = USED
