@@ -182,24 +182,28 @@ fn non_interactive_writes_a_private_config_that_check_passes_and_never_overwrite
 
 #[test]
 fn non_interactive_names_the_missing_flag_and_writes_nothing() {
-    let env = Env::start();
-    let o = env.run(
-        &[
+    // No server is needed: nothing is tried before every answer is known.
+    let home = tempfile::tempdir().unwrap();
+    let o = Command::new(BIN)
+        .args([
             "init",
             "--non-interactive",
             "--skip-checks",
             "--operator-name",
             "Ines",
-        ],
-        "",
-    );
+        ])
+        .env("XDG_CONFIG_HOME", home.path())
+        .env_remove("CONCIERGE_INIT_IMAP_HOST")
+        .output()
+        .unwrap();
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(
         out.contains("--imap-host") && out.contains("CONCIERGE_INIT_IMAP_HOST"),
         "{out}"
     );
-    assert!(!env.config_path().exists());
+    assert_eq!(out.matches("concierge:").count(), 1, "one line: {out}");
+    assert!(!home.path().join("concierge/config.toml").exists());
 }
 
 #[test]
