@@ -398,16 +398,28 @@ pub async fn smtp(c: &Connection, password: Option<&Secret>) -> Vec<Line> {
             Ok(_) => Line::ok("smtp.auth", format!("AUTH accepted for {}", c.username)),
             Err(e) if e.status().is_some() => Line::fail(
                 "smtp.auth",
-                format!("the server refused the login for {} ({}): check [smtp] username and the password in {}", c.username, super::one_line(&e.to_string()), secret_source(c)),
+                format!("the server refused the login for {} ({}): check [smtp] username and the password in {}", c.username, redacted(&e.to_string(), password), secret_source(c)),
             ),
             Err(e) => Line::fail(
                 "smtp.auth",
-                format!("AUTH did not work ({}): the server may not offer AUTH on this port; try 587 with \"starttls\"", super::one_line(&e.to_string())),
+                format!("AUTH did not work ({}): the server may not offer AUTH on this port; try 587 with \"starttls\"", redacted(&e.to_string(), password)),
             ),
         },
         Err(e) => Line::fail("smtp.auth", format!("{e:#}")),
     });
     lines
+}
+
+/// Server text after AUTH, with the password masked: the server has seen
+/// it (AUTH PLAIN carries it) and a hostile one could echo it back.
+fn redacted(server_text: &str, password: &Secret) -> String {
+    let text = super::one_line(server_text);
+    let p = password.expose();
+    if p.is_empty() {
+        text
+    } else {
+        text.replace(p, "***")
+    }
 }
 
 fn smtp_tls_failure(c: &Connection, e: &lettre::transport::smtp::Error) -> String {
@@ -536,4 +548,45 @@ pub fn store(path: &Path) -> Vec<Line> {
         Err(e) => Line::fail("store.audit", format!("cannot read the audit log ({e:#})")),
     });
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_echoed_password_is_masked() {
+        let pw = Secret::new("hunter2-very");
+        let t = redacted("535 5.7.8 bad credentials hunter2-very\r\n", &pw);
+        assert!(
+            !t.contains("hunter2-very") && t.contains("535 5.7.8"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn certificate_problems_in_words() {
+        assert_eq!(
+            cert_problem("InvalidCertificate(NotValidForName)"),
+            "not issued for this host name"
+        );
+        assert_eq!(cert_problem("something else"), "the TLS library refused it");
+    }
+
+    #[test]
+    fn a_command_secret_shows_only_its_program() {
+        let c = Connection {
+            host: "h".into(),
+            port: 1,
+            security: Security::Tls,
+            username: "u".into(),
+            password_env: None,
+            password_command: Some("pass show ochre/imap --vault private".into()),
+            mailbox: "INBOX".into(),
+            ca_file: None,
+            from: None,
+            sent_mailbox: None,
+        };
+        assert_eq!(secret_source(&c), "the command `pass`");
+    }
 }
