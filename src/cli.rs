@@ -64,6 +64,23 @@ pub enum Command {
         #[command(subcommand)]
         command: BackendCommand,
     },
+    /// Write a first config by answering questions (or from flags with
+    /// --non-interactive), trying each connection on the way.
+    Init(Box<crate::setup::init::InitArgs>),
+    /// Try every setting: config, secrets, IMAP, SMTP, backend, store.
+    /// One line per check; exit 0 when all pass, 1 otherwise.
+    Check {
+        /// One JSON object instead of lines (for monitoring).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the shell completion script (e.g. `concierge completions bash`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff; `concierge man | man -l -`).
+    Man,
 }
 
 #[derive(Debug, clap::Args)]
@@ -175,6 +192,26 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Some(Command::Demo) => crate::demo::run(),
+        Some(Command::Init(args)) => {
+            let stdin = std::io::stdin();
+            let mut input = stdin.lock();
+            let stdout = std::io::stdout();
+            crate::setup::init::run(
+                config_path.as_deref(),
+                &args,
+                Some(&mut input),
+                &mut stdout.lock(),
+            )
+        }
+        Some(Command::Check { json }) => crate::setup::check::run(config_path.as_deref(), json),
+        Some(Command::Completions { shell }) => {
+            crate::setup::docs::completions(shell, &mut std::io::stdout().lock())?;
+            Ok(0)
+        }
+        Some(Command::Man) => {
+            crate::setup::docs::man(&mut std::io::stdout().lock())?;
+            Ok(0)
+        }
     }
 }
 

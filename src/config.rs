@@ -36,12 +36,14 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct Operator {
     pub name: String,
+    /// The operator's email: their identity in a team store.
+    pub email: Option<String>,
 }
 
 impl Default for Operator {
     fn default() -> Self {
         let name = std::env::var("USER").unwrap_or_else(|_| "operator".into());
-        Operator { name }
+        Operator { name, email: None }
     }
 }
 
@@ -171,7 +173,7 @@ impl Config {
         let text = std::fs::read_to_string(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 anyhow!(
-                    "config file {} does not exist (pass --config FILE, or try `concierge demo`)",
+                    "config file {} does not exist: run `concierge init` to write one (or pass --config FILE, or try `concierge demo`)",
                     path.display()
                 )
             } else {

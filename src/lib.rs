@@ -26,6 +26,7 @@
 //! - [`tui`]: the screen: `state` (plain values), `update` (every decision,
 //!   no I/O), `ui` (drawing), `app` (the loop and its workers), `keys`.
 //! - [`demo`]: `concierge demo`, everything on an embedded sandbox.
+//! - [`setup`]: `concierge init`, `check`, `completions`, `man`: the first day.
 
 pub mod backend;
 pub mod cli;
@@ -40,6 +41,7 @@ pub mod ops;
 pub mod refbackend;
 pub mod reply;
 pub mod secret;
+pub mod setup;
 pub mod store;
 pub mod sync;
 pub mod text;
