@@ -11,6 +11,8 @@
 //! - [`estimate`]: turnaround estimates on business days.
 //! - [`mail`]: reply templates and sending (SMTP or a Maildir outbox).
 //! - [`reply`]: answering a request: compose, record, send, file.
+//! - [`stats`]: the team's figures (SLA, estimate accuracy, per operator) for
+//!   `concierge report` and the stats screen.
 //! - [`store`]: the SQLite store (requests, sync state) and the hash-chained
 //!   audit log.
 //! - [`backend`]: the typed client of the export backend API v1.
@@ -30,6 +32,7 @@ pub mod mail;
 pub mod refbackend;
 pub mod reply;
 pub mod secret;
+pub mod stats;
 pub mod store;
 pub mod sync;
 pub mod text;
