@@ -252,3 +252,81 @@ pub fn csv(
     let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(String::from_utf8(bytes)?)
 }
+
+/// `concierge report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// First day of the period (YYYY-MM-DD, the team's time zone; default:
+    /// 29 days before --until).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Last day of the period, included (YYYY-MM-DD; default: today).
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The figures as of this moment (RFC 3339; default: now): what counts
+    /// as open and overdue.
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+}
+
+fn parse_date(flag: &str, s: &str) -> Result<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| anyhow::anyhow!("{flag} {s:?}: expected a date, YYYY-MM-DD"))
+}
+
+/// The period `args` name, in the team's calendar.
+pub fn period(
+    args: &ReportArgs,
+    cal: &crate::estimate::Calendar,
+    now: DateTime<Utc>,
+) -> Result<Period> {
+    let today = now.with_timezone(&cal.tz()).date_naive();
+    let until = match &args.until {
+        Some(s) => parse_date("--until", s)?,
+        None => today,
+    };
+    let since = match &args.since {
+        Some(s) => parse_date("--since", s)?,
+        None => until - chrono::Duration::days(29),
+    };
+    if args.since.is_none() && args.until.is_none() {
+        return Ok(Period::last_days(30, now, cal));
+    }
+    Period::dates(since, until, cal)
+}
+
+/// Runs `concierge report` on the configured store; returns the exit code.
+pub fn run(cfg: &crate::config::Config, args: &ReportArgs) -> Result<i32> {
+    use anyhow::Context;
+    use std::io::Write;
+    let rates = &cfg.estimate;
+    let cal = rates.validate()?;
+    let now = match &args.at {
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .map_err(|e| anyhow::anyhow!("--at {s:?}: not an RFC 3339 time ({e})"))?
+            .with_timezone(&Utc),
+        None => Utc::now(),
+    };
+    let period = period(args, &cal, now)?;
+    let conn = super::load::open_read_only(&cfg.store_path()?)?;
+    let rows = super::load(&conn, &period)?;
+    let out = match args.format {
+        Format::Text => text(&super::compute(&rows, &period, rates, now)?, cal.tz()),
+        Format::Json => {
+            serde_json::to_string_pretty(&super::compute(&rows, &period, rates, now)?)? + "\n"
+        }
+        Format::Csv => csv(&rows.requests, &period, rates, now)?,
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(0),
+        // `| head`: a closed pipe ends quietly.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(e).context("cannot write to standard output"),
+    }
+}
