@@ -23,6 +23,7 @@
 pub mod fixture;
 pub mod load;
 pub mod report;
+pub mod screen;
 #[cfg(test)]
 mod tests;
 
@@ -156,7 +157,7 @@ impl Period {
         let days = days.max(1);
         let first = local_date(cal, now) - Duration::days(i64::from(days) - 1);
         Period {
-            label: format!("last {days} days"),
+            label: Period::label_for_days(days),
             since: local_midnight(cal, first),
             until: now,
             bucket: if days <= 31 {
@@ -165,6 +166,11 @@ impl Period {
                 BucketSize::Week
             },
         }
+    }
+
+    /// The label of [`Period::last_days`].
+    pub fn label_for_days(days: u32) -> String {
+        format!("last {days} days")
     }
 
     /// From the start of `since` to the end of `until` (both local dates,

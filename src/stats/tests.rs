@@ -248,8 +248,8 @@ fn the_store_reads_back_what_was_written() {
     store
         .conn()
         .execute_batch(
-            "INSERT INTO replies (request_id, message_id, template, to_addr, subject, bytes, state, created_at)
-               VALUES (4, 'failed@x', 'acknowledgement', 'x', 'Re', x'', 'failed', '2026-11-24T09:40:00.000Z');
+            "INSERT INTO replies (request_id, message_id, template, to_addr, subject, bytes, state, created_at, sent_at)
+               VALUES (4, 'failed@x', 'acknowledgement', 'x', 'Re', x'', 'failed', '2026-11-24T09:40:00.000Z', '2026-11-24T09:40:00.000Z');
              INSERT INTO audit (at, actor, action, subject, detail, prev_hash, hash)
                VALUES ('2026-11-24T09:30:00.000Z', 'intake', 'request.received', 'request:4', '{}', '', ''),
                       ('2026-11-24T09:31:00.000Z', 'kim', 'request.resolved', 'request:4', '{}', '', '');",
