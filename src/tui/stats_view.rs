@@ -478,3 +478,53 @@ mod tests {
         assert!(buf.content().iter().all(|c| c.bg == Color::Reset));
     }
 }
+
+/// The hooks into the queue screen: `S` opens, the loop's answer fills it,
+/// `Esc` goes back (through the real `update`).
+#[cfg(test)]
+mod hook_tests {
+    use crate::stats::screen::Model;
+    use crate::tui::msg::{Command, Msg};
+    use crate::tui::state::{Mode, State};
+    use crate::tui::update::update;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    fn key(c: KeyCode) -> Msg {
+        Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+    }
+
+    fn model(s: &State) -> &Model {
+        match &s.mode {
+            Mode::Stats(m) => m,
+            other => panic!("not on the stats screen: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn s_opens_the_stats_the_answer_fills_them_and_esc_goes_back() {
+        let rates = crate::stats::fixture::scenario_rates();
+        let now = crate::stats::fixture::scenario_now();
+        let mut s = State::new(Vec::new(), rates.clone(), "sam".into(), now);
+        assert_eq!(
+            update(&mut s, key(KeyCode::Char('S'))),
+            vec![Command::LoadStats { days: 30 }]
+        );
+        assert_eq!(model(&s).days, 30);
+        assert_eq!(
+            update(&mut s, key(KeyCode::Char('7'))),
+            vec![Command::LoadStats { days: 7 }]
+        );
+        let p = crate::stats::Period::last_days(7, now, &rates.validate().unwrap());
+        let fig = crate::stats::compute(&crate::stats::fixture::scenario(), &p, &rates, now);
+        update(&mut s, Msg::Stats { days: 7, result: fig.map_err(|e| e.to_string()) });
+        assert_eq!(model(&s).figures.as_ref().map(|f| f.requests.total), Some(2));
+        // `j` means nothing here: the queue does not move behind the screen.
+        assert!(update(&mut s, key(KeyCode::Char('j'))).is_empty());
+        assert!(matches!(s.mode, Mode::Stats(_)));
+        update(&mut s, key(KeyCode::Esc));
+        assert!(s.mode.is_normal());
+        // A late answer after leaving changes nothing.
+        update(&mut s, Msg::Stats { days: 7, result: Err("late".into()) });
+        assert!(s.mode.is_normal());
+    }
+}
