@@ -97,10 +97,14 @@ fn main() {
     eprintln!(
         "seeded {REQUESTS} requests in {:.1} s ({} KiB)",
         t.elapsed().as_secs_f64(),
-        std::fs::metadata(&path).map(|m| m.len() / 1024).unwrap_or(0)
+        std::fs::metadata(&path)
+            .map(|m| m.len() / 1024)
+            .unwrap_or(0)
     );
     let rates = Rates::default();
-    println!("| period | requests in it | load + figures + first frame (median of {runs}) | slowest |");
+    println!(
+        "| period | requests in it | load + figures + first frame (median of {runs}) | slowest |"
+    );
     println!("| --- | --- | --- | --- |");
     for days in [7, 30, 90] {
         let mut times = Vec::new();

@@ -516,15 +516,30 @@ mod hook_tests {
         );
         let p = crate::stats::Period::last_days(7, now, &rates.validate().unwrap());
         let fig = crate::stats::compute(&crate::stats::fixture::scenario(), &p, &rates, now);
-        update(&mut s, Msg::Stats { days: 7, result: fig.map_err(|e| e.to_string()) });
-        assert_eq!(model(&s).figures.as_ref().map(|f| f.requests.total), Some(2));
+        update(
+            &mut s,
+            Msg::Stats {
+                days: 7,
+                result: fig.map_err(|e| e.to_string()),
+            },
+        );
+        assert_eq!(
+            model(&s).figures.as_ref().map(|f| f.requests.total),
+            Some(2)
+        );
         // `j` means nothing here: the queue does not move behind the screen.
         assert!(update(&mut s, key(KeyCode::Char('j'))).is_empty());
         assert!(matches!(s.mode, Mode::Stats(_)));
         update(&mut s, key(KeyCode::Esc));
         assert!(s.mode.is_normal());
         // A late answer after leaving changes nothing.
-        update(&mut s, Msg::Stats { days: 7, result: Err("late".into()) });
+        update(
+            &mut s,
+            Msg::Stats {
+                days: 7,
+                result: Err("late".into()),
+            },
+        );
         assert!(s.mode.is_normal());
     }
 }
