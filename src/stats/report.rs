@@ -37,6 +37,12 @@ pub fn fmt_share(s: Option<f64>) -> String {
     }
 }
 
+/// A name for the terminal: sanitized at intake already; again here, as
+/// operator names come from config files.
+fn one_line(s: &str) -> String {
+    crate::intake::sanitize::single_line(s).text
+}
+
 fn local(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
 }
@@ -94,7 +100,9 @@ pub fn text(f: &Figures, tz: Tz) -> String {
             s,
             "  #{} {}: due {}, {} overdue",
             o.id,
-            o.workspace.as_deref().unwrap_or("(workspace unknown)"),
+            o.workspace
+                .as_deref()
+                .map_or("(workspace unknown)".into(), one_line),
             local(o.due, tz),
             fmt_hours(Some(o.hours_overdue))
         );
@@ -147,7 +155,12 @@ pub fn text(f: &Figures, tz: Tz) -> String {
         let _ = writeln!(
             s,
             "  {:<24} {:>7} {:>7} {:>8} {:>8} {:>5}",
-            o.name, o.handled, o.replies_sent, o.approved, o.rejected, o.notes
+            one_line(&o.name),
+            o.handled,
+            o.replies_sent,
+            o.approved,
+            o.rejected,
+            o.notes
         );
     }
     let unit = match p.bucket {
