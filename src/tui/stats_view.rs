@@ -77,24 +77,26 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, model: &Model) {
 
 /// The title line: the period on screen and the keys that change it.
 fn header(model: &Model) -> Line<'static> {
-    let mut spans = vec![Span::styled(" Team stats ", BOLD)];
-    for d in PERIODS {
-        let key = match d {
-            7 => '7',
-            30 => '3',
-            _ => '9',
-        };
-        let label = format!(" {key} {d} days ");
-        if d == model.days {
-            spans.push(Span::styled(format!("[{}]", label.trim()), BOLD));
-        } else {
-            spans.push(Span::styled(label, DIM));
-        }
-    }
+    let mut spans = vec![
+        Span::styled(" Team stats · ", BOLD),
+        Span::styled(crate::stats::Period::label_for_days(model.days), BOLD),
+    ];
     if model.stale() && model.figures.is_some() {
-        spans.push(Span::raw(" loading…"));
+        spans.push(Span::raw(" (loading…)"));
     }
-    spans.push(Span::styled("  Esc back", DIM));
+    let keys: Vec<String> = PERIODS
+        .iter()
+        .map(|d| d.to_string().chars().next().unwrap_or(' ').to_string())
+        .collect();
+    let days: Vec<String> = PERIODS.iter().map(u32::to_string).collect();
+    spans.push(Span::styled(
+        format!(
+            "   {}: last {} days · Esc back",
+            keys.join(" "),
+            days.join(", ")
+        ),
+        DIM,
+    ));
     Line::from(spans)
 }
 
@@ -183,19 +185,25 @@ impl Widget for StackedBars<'_> {
                     ((v as f64 / max as f64 * f64::from(plot_h)).round() as u16).max(1)
                 }
             };
+            // Each part ends where the running total ends, so the bar is as
+            // tall as its total; a part of one request still gets a row.
+            let (mut cum, mut top) = (0, 0);
             let mut y = area.y + plot_h;
             for ((glyph, color), v) in
                 [(EMAILED, b.emailed), (REJECTED, b.rejected), (OPEN, b.open)]
             {
-                for _ in 0..scale(v) {
-                    if y == area.y {
-                        break;
-                    }
+                if v == 0 {
+                    continue;
+                }
+                cum += v;
+                let end = scale(cum).max(top + 1).min(plot_h);
+                for _ in top..end {
                     y -= 1;
                     for dx in 0..bar_w {
                         buf[(x + dx, y)].set_char(glyph).set_fg(color);
                     }
                 }
+                top = end;
             }
             if bar_w >= 3 && b.total() > 0 && y > area.y {
                 buf.set_string(
@@ -321,8 +329,10 @@ fn draw_accuracy(frame: &mut Frame<'_>, area: Rect, f: &Figures) {
     let text = match &a.calibration {
         Some(c) => vec![
             Line::raw(format!(
-                "median {:.2}x over {} jobs",
-                c.median_ratio, a.jobs
+                "median {:.2}x over {} job{}",
+                c.median_ratio,
+                a.jobs,
+                if a.jobs == 1 { "" } else { "s" }
             )),
             Line::raw(format!(
                 "suggests {} messages/h",
@@ -427,11 +437,32 @@ mod tests {
     }
 
     #[test]
+    fn a_stacked_bar_is_as_tall_as_its_total() {
+        let d = |day| chrono::NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
+        let bucket = |day, emailed, rejected, open| Bucket {
+            start: d(day),
+            emailed,
+            rejected,
+            open,
+        };
+        // Plot 4 rows high (a row of dates below), 3 at most.
+        let area = Rect::new(0, 0, 12, 5);
+        let mut buf = Buffer::empty(area);
+        StackedBars(&[bucket(2, 1, 0, 1), bucket(3, 0, 1, 2)]).render(area, &mut buf);
+        let column = |x: u16| -> String { (0..4).map(|y| buf[(x, y)].symbol()).collect() };
+        // 2 of 3 → 2.67 → 3 rows: 1 emailed, then open up to the total.
+        assert_eq!(column(2), " ░░█");
+        // Bars 4 wide after a 2-column scale, a column apart. 3 of 3 → all
+        // 4 rows: 1 rejected (1.33 → 1), then open.
+        assert_eq!(column(7), "░░░▒");
+    }
+
+    #[test]
     fn loading_and_failing_say_so() {
         let mut m = Model::loading(90);
         let t = text(&draw(&m, 80, 24));
         assert!(t.contains("Reading the figures from the store"), "{t}");
-        assert!(t.contains("[9 90 days]"), "{t}");
+        assert!(t.contains("Team stats · last 90 days"), "{t}");
         m.loaded(90, Err("no store at /x.db".into()));
         let t = text(&draw(&m, 80, 24));
         assert!(t.contains("could not be read: no store at /x.db"), "{t}");
