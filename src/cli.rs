@@ -54,6 +54,9 @@ pub enum Command {
     Estimate(EstimateArgs),
     /// Answer a request with a template, in its thread (or retry a failed reply).
     Reply(ReplyArgs),
+    /// The team's figures: requests, time to first reply, time to link
+    /// emailed, share within the promise, estimate accuracy, per operator.
+    Report(crate::stats::report::ReportArgs),
     /// The hash-chained audit log.
     Audit {
         #[command(subcommand)]
@@ -178,6 +181,9 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Reply(args)) => {
             let cfg = Config::load(config_path.as_deref())?;
             reply_cmd(&cfg, args)
+        }
+        Some(Command::Report(args)) => {
+            crate::stats::report::run(&Config::load(config_path.as_deref())?, &args)
         }
         Some(Command::Audit {
             command: AuditCommand::Verify,

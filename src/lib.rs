@@ -17,6 +17,8 @@
 //! - [`estimate`]: turnaround estimates on business days.
 //! - [`mail`]: reply templates and sending (SMTP or a Maildir outbox).
 //! - [`reply`]: rendering a reply, building the message, filing it over IMAP.
+//! - [`stats`]: the team's figures (SLA, estimate accuracy, per operator) for
+//!   `concierge report` and the stats screen.
 //! - [`store`]: the SQLite store (requests, sync state) and the hash-chained
 //!   audit log.
 //! - [`backend`]: the typed client of the export backend API v1.
@@ -42,6 +44,7 @@ pub mod refbackend;
 pub mod reply;
 pub mod secret;
 pub mod setup;
+pub mod stats;
 pub mod store;
 pub mod sync;
 pub mod text;

@@ -462,6 +462,15 @@ impl Runtime {
                 vec![Msg::Edited(text)]
             }
             Command::LoadOutbox => vec![Msg::Outbox(read_outboxes(&self.outboxes))],
+            Command::LoadStats { days } => {
+                let path = self.store.conn().path().map(PathBuf::from);
+                let (rates, tx) = (self.rates.clone(), self.tx.clone());
+                tokio::task::spawn_blocking(move || {
+                    let result = crate::stats::screen::load_for_screen(path, &rates, days);
+                    let _ = tx.send(msg(Msg::Stats { days, result }));
+                });
+                vec![]
+            }
             Command::LoadThread { id } => match self.store.thread_messages(id) {
                 Ok(messages) => vec![Msg::Thread { id, messages }],
                 Err(e) => Self::failed(id, "reading the thread", e),

@@ -35,6 +35,7 @@ pub enum Action {
     CancelJob,
     RetryJob,
     Outbox,
+    Stats,
 }
 
 impl Action {
@@ -67,6 +68,7 @@ impl Action {
             Action::CancelJob => "cancel the running export",
             Action::RetryJob => "retry a failed export",
             Action::Outbox => "read the outbox (demo)",
+            Action::Stats => "the team's stats",
         }
     }
 }
@@ -154,6 +156,7 @@ impl Default for KeyMap {
             (Action::CancelJob, &["c"]),
             (Action::RetryJob, &["t"]),
             (Action::Outbox, &["o"]),
+            (Action::Stats, &["S"]),
         ];
         let mut map = Vec::new();
         for (action, keys) in defaults {

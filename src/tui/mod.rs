@@ -9,5 +9,6 @@ pub mod app;
 pub mod keys;
 pub mod msg;
 pub mod state;
+pub mod stats_view;
 pub mod ui;
 pub mod update;

@@ -69,6 +69,11 @@ pub enum Msg {
         id: i64,
         messages: Vec<crate::store::requests::ThreadMessage>,
     },
+    /// The stats screen's figures for the last `days` days.
+    Stats {
+        days: u32,
+        result: Result<crate::stats::Figures, String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -141,5 +146,9 @@ pub enum Command {
     /// Read a request's thread (for the detail pane).
     LoadThread {
         id: i64,
+    },
+    /// Read the stats screen's figures for the last `days` days.
+    LoadStats {
+        days: u32,
     },
 }

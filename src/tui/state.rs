@@ -402,6 +402,8 @@ pub enum Mode {
     Outbox {
         selected: usize,
     },
+    /// The team's stats (`S`).
+    Stats(Box<crate::stats::screen::Model>),
 }
 
 impl Mode {

@@ -61,7 +61,9 @@ pub fn render(f: &mut Frame<'_>, state: &mut State) {
         Constraint::Length(1),
     ])
     .areas(area);
-    if let Mode::Outbox { selected } = state.mode {
+    if let Mode::Stats(m) = &state.mode {
+        super::stats_view::render(f, top.union(main), m);
+    } else if let Mode::Outbox { selected } = state.mode {
         draw_outbox(f, top, main, state, selected);
     } else {
         draw_top(f, top, state);
@@ -1605,7 +1607,7 @@ fn popup<'a>(title: &str, color: Color) -> Block<'a> {
 
 fn draw_overlay(f: &mut Frame<'_>, area: Rect, state: &mut State) {
     match &state.mode {
-        Mode::Normal | Mode::Filter | Mode::Outbox { .. } => {}
+        Mode::Normal | Mode::Filter | Mode::Outbox { .. } | Mode::Stats(_) => {}
         Mode::Help => draw_help(f, area, state),
         Mode::Confirm(c) => draw_confirm(f, area, state, c),
         Mode::Pick { pick, selected } => draw_pick(f, area, pick, *selected),

@@ -221,6 +221,12 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             state.thread = Some((id, messages));
             vec![]
         }
+        Msg::Stats { days, result } => {
+            if let Mode::Stats(m) = &mut state.mode {
+                m.loaded(days, result);
+            }
+            vec![]
+        }
     }
 }
 
@@ -277,6 +283,17 @@ fn on_key(state: &mut State, k: KeyEvent) -> Vec<Command> {
                 _ => state.mode = Mode::Outbox { selected },
             }
             vec![]
+        }
+        Mode::Stats(mut m) => {
+            use crate::stats::screen::KeyOutcome;
+            let out = m.on_key(k.code);
+            if out != KeyOutcome::Close {
+                state.mode = Mode::Stats(m);
+            }
+            match out {
+                KeyOutcome::Load(days) => vec![Command::LoadStats { days }],
+                _ => vec![],
+            }
         }
         Mode::Pick { pick, selected } => on_pick_key(state, k, pick, selected),
         Mode::Confirm(c) => match k.code {
@@ -639,6 +656,10 @@ fn on_normal_key_inner(state: &mut State, k: KeyEvent) -> Vec<Command> {
         }
         Action::ScrollDetailUp => state.detail_scroll = state.detail_scroll.saturating_sub(5),
         Action::ScrollDetailDown => state.detail_scroll = state.detail_scroll.saturating_add(5),
+        Action::Stats => {
+            state.mode = Mode::Stats(Box::new(crate::stats::screen::Model::loading(30)));
+            return vec![Command::LoadStats { days: 30 }];
+        }
         Action::Outbox => {
             if state.has_outbox {
                 state.mode = Mode::Outbox { selected: 0 };
