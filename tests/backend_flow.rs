@@ -6,6 +6,8 @@
 //! forged links (404), and a `kill -9` in the middle of a job.
 
 mod backend_support;
+#[path = "support/proxy.rs"]
+mod proxy;
 mod support;
 
 use backend_support::*;
@@ -841,4 +843,49 @@ async fn a_link_that_expires_before_delivery_fails_the_job_and_its_zip_is_swept(
         "{} was not swept",
         zip.display()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_during_the_smtp_transaction_is_refused_and_the_link_goes_out_once() {
+    let sink = SmtpSink::start();
+    // the first SMTP connection stalls: the worker is inside its transaction
+    let proxy = proxy::Proxy::start(&format!("127.0.0.1:{}", sink.port())).await;
+    proxy.push(proxy::Fault::Stall);
+    let smtp = proxy.url.replace("http://", "smtp://");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--smtp", &smtp]);
+    let http = server.http();
+    let r = http
+        .start_export(ACME, "owner@acme.example", "flow-cancel-smtp-1")
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert!(
+        eventually(Duration::from_secs(120), || async {
+            proxy.connections() >= 1
+        })
+        .await,
+        "the worker never opened its SMTP connection\n{}",
+        server.log()
+    );
+    // too late to cancel: the message may be accepted at any moment
+    let c = http
+        .post(
+            &format!("/v1/exports/{id}/cancel"),
+            None,
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(c.status, 409, "{}", c.text());
+    assert_eq!(c.code(), "not_cancellable");
+    // the stalled transaction fails; the retry delivers the link, once
+    proxy.release();
+    http.wait_job(&id, Duration::from_secs(120), |j| {
+        assert!(j["status"] != "failed" && j["status"] != "cancelled", "{j}");
+        j["status"] == "emailed"
+    })
+    .await;
+    let mails = sink.wait_for(1, Duration::from_secs(30));
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].rcpt_to, vec!["owner@acme.example".to_string()]);
 }
