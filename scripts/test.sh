@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine with the Rust toolchain:
 # installs the real servers the integration tests start (Dovecot, an SMTP
-# sink, mbsync, Info-ZIP) when they are missing, then runs every test.
+# sink, mbsync, Info-ZIP, tmux) when they are missing, then runs every test.
 # The tests start and stop their own server instances on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,8 @@ need=()
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
 command -v mbsync >/dev/null 2>&1 || need+=(isync)
 command -v zip >/dev/null 2>&1 || need+=(zip)
+# tests/backend_demo.rs runs `concierge demo` in a real terminal
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 if ((${#need[@]})); then
   echo "scripts/test.sh: installing ${need[*]}" >&2
   SUDO=""

@@ -31,7 +31,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The demo on an embedded sandbox: nothing to install or configure.
-    Demo,
+    Demo {
+        /// Continue in the sandbox of an earlier demo (its store, inbox,
+        /// outbox and backend jobs) instead of a fresh one.
+        #[arg(long, value_name = "DIR")]
+        resume: Option<PathBuf>,
+    },
     /// One JSON line per mail file: kind, workspace, sender, authentication, warnings.
     Inspect {
         /// The only Authentication-Results authserv-id to trust
@@ -197,7 +202,7 @@ fn run(cli: Cli) -> Result<i32> {
             crate::refbackend::run(args)?;
             Ok(0)
         }
-        Some(Command::Demo) => crate::demo::run(),
+        Some(Command::Demo { resume }) => crate::demo::run(resume),
         Some(Command::Init(args)) => {
             let stdin = std::io::stdin();
             let mut input = stdin.lock();

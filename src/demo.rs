@@ -23,8 +23,64 @@ use std::process::{Child, Stdio};
 
 static DEMO_INBOX: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/assets/demo/inbox");
 
-/// Writes the embedded demo inbox as a Maildir under `root` (its `new/`).
+/// How long before "now" each demo mail arrived, in minutes, by file stem.
+///
+/// NOTE: relative to the moment the demo starts, so the queue shows a
+/// realistic mix of SLA colours on any day: fresh requests (minutes old),
+/// some hours old, and Northwind's four days old, past its one business
+/// day. A follow-up or auto-reply always comes after the mail it answers.
+const ARRIVED_MINUTES_AGO: &[(&str, i64)] = &[
+    ("01-acme-owner", 35),
+    ("02-northwind-owner", 4 * 24 * 60),
+    ("03-globex-admin", 50),
+    ("04-acme-agent", 3 * 60),
+    ("05-stranger", 7 * 60),
+    ("06-spoofed", 20 * 60),
+    ("07-acme-followup", 10),
+    ("08-northwind-ooo", 4 * 24 * 60 - 30),
+    ("09-report-question", 2 * 60),
+];
+
+/// `mail` with its `Date:` header (RFC 5322 §3.6.1) set to `minutes_ago`
+/// before `now`. Only the header section is touched; a mail without a
+/// Date header is returned unchanged.
+pub fn with_date(mail: &[u8], now: chrono::DateTime<chrono::Utc>, minutes_ago: i64) -> Vec<u8> {
+    let date = (now - chrono::Duration::minutes(minutes_ago)).to_rfc2822();
+    let mut out = Vec::with_capacity(mail.len() + 8);
+    let mut rest = mail;
+    let mut replaced = false;
+    while !rest.is_empty() {
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |i| i + 1);
+        let (line, tail) = rest.split_at(end);
+        // The blank line ends the header section.
+        if line == b"\n" || line == b"\r\n" {
+            out.extend_from_slice(rest);
+            break;
+        }
+        if !replaced && line.len() >= 5 && line[..5].eq_ignore_ascii_case(b"date:") {
+            let eol: &[u8] = if line.ends_with(b"\r\n") {
+                b"\r\n"
+            } else {
+                b"\n"
+            };
+            out.extend_from_slice(format!("Date: {date}").as_bytes());
+            out.extend_from_slice(eol);
+            replaced = true;
+        } else {
+            out.extend_from_slice(line);
+        }
+        rest = tail;
+    }
+    out
+}
+
+/// Writes the embedded demo inbox as a Maildir under `root` (its `new/`),
+/// each mail dated relative to now (see [`ARRIVED_MINUTES_AGO`]).
 pub fn write_maildir(root: &Path) -> Result<usize> {
+    let now = chrono::Utc::now();
     for sub in ["new", "cur", "tmp"] {
         std::fs::create_dir_all(root.join(sub))?;
     }
@@ -41,12 +97,19 @@ pub fn write_maildir(root: &Path) -> Result<usize> {
             .unwrap_or("msg");
         // Maildir-style unique names, in delivery order.
         let name = format!("{}.{:04}_{stem}.demo", 1_790_000_000 + i, i);
-        std::fs::write(root.join("new").join(name), f.contents())?;
+        let ago = ARRIVED_MINUTES_AGO
+            .iter()
+            .find(|(s, _)| *s == stem)
+            .map_or(60, |(_, m)| *m);
+        std::fs::write(
+            root.join("new").join(name),
+            with_date(f.contents(), now, ago),
+        )?;
     }
     Ok(files.len())
 }
 
-/// The sandbox directory: fresh for each run.
+/// The sandbox directory: fresh for each run (resume one with `--resume`).
 fn sandbox() -> Result<PathBuf> {
     let base = std::env::temp_dir().join(format!("concierge-demo-{}", std::process::id()));
     if base.exists() {
@@ -148,15 +211,29 @@ pub fn start_backend(
     })
 }
 
-pub fn run() -> Result<i32> {
+/// `concierge demo [--resume DIR]`.
+pub fn run(resume: Option<PathBuf>) -> Result<i32> {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return run_batch();
     }
-    let dir = sandbox()?;
+    let dir = match resume {
+        Some(d) => {
+            if !d.join("inbox").is_dir() || !d.join("concierge.db").is_file() {
+                anyhow::bail!(
+                    "{} is not a demo sandbox (no inbox/ and concierge.db in it)",
+                    d.display()
+                );
+            }
+            d
+        }
+        None => sandbox()?,
+    };
     let inbox = dir.join("inbox");
     let outbox = dir.join("outbox");
-    write_maildir(&inbox)?;
+    if !inbox.is_dir() {
+        write_maildir(&inbox)?;
+    }
     let exe = std::env::current_exe().context("cannot find this program")?;
     let backend = start_backend(&exe, &dir, &outbox, None)?;
     let client = crate::backend::BackendClient::new(
@@ -184,11 +261,36 @@ pub fn run() -> Result<i32> {
     let result = crate::tui::app::run(setup, Some(dir.join("concierge.log")));
     drop(backend);
     result?;
-    eprintln!(
-        "concierge demo: the sandbox (store, outbox, backend data) is in {}",
-        dir.display()
-    );
+    eprintln!("{}", exit_note(&dir, dir_size(&dir)));
     Ok(0)
+}
+
+/// What the demo says at exit: where its sandbox is, how big, how to
+/// continue in it and how to remove it.
+pub fn exit_note(dir: &Path, bytes: u64) -> String {
+    format!(
+        "concierge demo: the sandbox (store, inbox, outbox, backend jobs and exports) is in {} ({:.1} MB).\n\
+         Continue where you left off: concierge demo --resume {}\n\
+         Or remove it: rm -r {}",
+        dir.display(),
+        bytes as f64 / 1e6,
+        dir.display(),
+        dir.display()
+    )
+}
+
+/// The bytes of every file under `dir` (symlinks not followed).
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// Without a terminal: sync the demo inbox and print its JSON lines.
@@ -213,4 +315,72 @@ pub fn run_batch() -> Result<i32> {
         dir.display()
     );
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date_of(mail: &[u8]) -> chrono::DateTime<chrono::FixedOffset> {
+        let text = String::from_utf8_lossy(mail);
+        let line = text
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("date:"))
+            .expect("a Date header");
+        chrono::DateTime::parse_from_rfc2822(line[5..].trim()).expect("an RFC 2822 date")
+    }
+
+    #[test]
+    fn the_date_header_is_replaced_and_nothing_else() {
+        let now = chrono::Utc::now();
+        let mail = b"From: a@b\r\nDate: Mon, 23 Nov 2026 09:14:05 +0000\r\nSubject: x\r\n\r\nDate: in the body stays\r\n";
+        let out = with_date(mail, now, 90);
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert_eq!((now - date_of(&out).to_utc()).num_minutes(), 90);
+        assert!(text.starts_with("From: a@b\r\nDate: "), "{text}");
+        assert!(
+            text.ends_with("Subject: x\r\n\r\nDate: in the body stays\r\n"),
+            "{text}"
+        );
+        assert!(!text.contains("23 Nov 2026"));
+        // no Date header: unchanged
+        assert_eq!(
+            with_date(b"From: a@b\n\nbody\n", now, 5),
+            b"From: a@b\n\nbody\n"
+        );
+    }
+
+    #[test]
+    fn demo_mail_is_dated_relative_to_now_with_a_mix_of_ages() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = write_maildir(dir.path()).unwrap();
+        assert_eq!(n, ARRIVED_MINUTES_AGO.len(), "every demo mail has an age");
+        let now = chrono::Utc::now();
+        let mut ages = std::collections::HashMap::new();
+        for e in std::fs::read_dir(dir.path().join("new")).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let stem = ARRIVED_MINUTES_AGO
+                .iter()
+                .find(|(s, _)| name.contains(s))
+                .unwrap_or_else(|| panic!("{name} has no age"))
+                .0;
+            let age = (now - date_of(&std::fs::read(e.path()).unwrap()).to_utc()).num_minutes();
+            assert!(age >= 0, "{stem} is dated in the future");
+            ages.insert(stem, age);
+        }
+        // fresh, hours old, and one past any one-business-day promise
+        assert!(ages.values().any(|&a| a < 60));
+        assert!(ages.values().any(|&a| (60..24 * 60).contains(&a)));
+        assert!(ages.values().any(|&a| a > 3 * 24 * 60));
+        // replies come after what they answer
+        assert!(ages["07-acme-followup"] < ages["01-acme-owner"]);
+        assert!(ages["08-northwind-ooo"] < ages["02-northwind-owner"]);
+    }
+
+    #[test]
+    fn the_exit_note_names_the_sandbox_and_how_to_resume() {
+        let note = exit_note(Path::new("/tmp/concierge-demo-42"), 318_000_000);
+        assert!(note.contains("/tmp/concierge-demo-42 (318.0 MB)"), "{note}");
+        assert!(note.contains("concierge demo --resume /tmp/concierge-demo-42"));
+    }
 }

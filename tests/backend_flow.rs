@@ -6,6 +6,8 @@
 //! forged links (404), and a `kill -9` in the middle of a job.
 
 mod backend_support;
+#[path = "support/proxy.rs"]
+mod proxy;
 mod support;
 
 use backend_support::*;
@@ -171,10 +173,8 @@ async fn export_is_emailed_and_the_zip_follows_every_rule() {
             }
             let p = j["progress"].as_f64().unwrap();
             assert!((0.0..=1.0).contains(&p));
-            assert!(
-                p >= last_progress || s == "running",
-                "progress went back: {j}"
-            );
+            // every poll counts, `running` ones above all: that is where it moves
+            assert!(p >= last_progress, "progress went back: {j}");
             last_progress = p;
             assert_ne!(s, "failed", "{j}\n{}", server.log());
             s == "emailed"
@@ -520,10 +520,11 @@ async fn smtp_failures_are_retried_and_shown_on_the_job() {
 async fn expired_links_answer_410_and_forged_ones_404() {
     let dir = tempfile::tempdir().unwrap();
     let outbox = dir.path().join("outbox");
-    let server = Server::start(
-        &dir.path().join("data"),
-        &["--link-ttl", "4s", "--outbox", outbox.to_str().unwrap()],
-    );
+    // NOTE: the default 7-day TTL: a short one raced the build on a loaded
+    // machine. Expiry is shown below with a token the server's own key signs
+    // for this job with an expiry in the past.
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--outbox", outbox.to_str().unwrap()]);
     let http = server.http();
     let r = http
         .start_export(ACME, "owner@acme.example", "flow-expiry-1")
@@ -563,21 +564,23 @@ async fn expired_links_answer_410_and_forged_ones_404() {
         assert!(r.content_type.starts_with("text/html"));
     }
 
-    // expired → 410 with a readable page (poll: no fixed sleep)
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let r = loop {
-        let r = http.get_anon(&link).await;
-        if r.status == 410 {
-            break r;
-        }
-        assert!(
-            r.status == 200 && std::time::Instant::now() < deadline,
-            "the link never expired: {} {}",
-            r.status,
-            r.text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    // expired → 410 with a readable page: the same job's download, signed
+    // by the server's key with an expiry in the past
+    let key =
+        concierge::refbackend::links::LinkKey::load_or_create(&data.join("link.key")).unwrap();
+    let past = chrono::Utc::now().timestamp() - 60;
+    let expired = format!(
+        "{}/downloads/{}",
+        http.base,
+        key.sign_download(uuid::Uuid::parse_str(&id).unwrap(), past)
+    );
+    assert_eq!(
+        http.get_anon(&link).await.status,
+        200,
+        "the real link still works"
+    );
+    let r = http.get_anon(&expired).await;
+    assert_eq!(r.status, 410, "{}", r.text());
     assert!(r.content_type.starts_with("text/html"));
     let page = r.text();
     assert!(page.contains("expired"), "{page}");
@@ -681,5 +684,208 @@ async fn a_restart_mid_job_finishes_it_exactly_once() {
         let lines = b.split(|c| *c == b'\n').filter(|l| !l.is_empty()).count() as u64;
         assert_eq!(lines - 1, size[field].as_u64().unwrap(), "{file}");
     }
-    assert_eq!(sink.messages().len(), 1, "still exactly one email");
+    // a late duplicate would come from the same worker: let a second export
+    // (another workspace) go all the way through first, then count
+    let r = http
+        .start_export(ACME, "owner@acme.example", "flow-restart-2")
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let other = r.json()["id"].as_str().unwrap().to_string();
+    http.wait_job(&other, Duration::from_secs(120), |j| {
+        j["status"] == "emailed"
+    })
+    .await;
+    let all = sink.wait_for(2, Duration::from_secs(30));
+    let to_northwind = all
+        .iter()
+        .filter(|m| m.rcpt_to == vec!["ops@northwind.example".to_string()])
+        .count();
+    assert_eq!(to_northwind, 1, "still exactly one email to Northwind");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_delivery_and_its_record_never_emails_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let outbox = dir.path().join("outbox");
+    let out = ["--outbox", outbox.to_str().unwrap()];
+    // the process dies right after the link email is in the outbox, before
+    // `emailed` is recorded: the job stays `ready` with its sent-marker set
+    let mut server = Server::start_with_env(
+        &data,
+        &out,
+        &[("CONCIERGE_BACKEND_CRASH_AT", "after-email")],
+    );
+    let r = server
+        .http()
+        .start_export(ACME, "owner@acme.example", "flow-crash-email-1")
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let st = server.wait_exit(Duration::from_secs(300));
+    assert!(
+        st.is_some_and(|s| !s.success()),
+        "the crash point was not reached\n{}",
+        server.log()
+    );
+    let mails = |outbox: &std::path::Path| -> usize {
+        ["new", "cur"]
+            .iter()
+            .map(|d| std::fs::read_dir(outbox.join(d)).map_or(0, |r| r.count()))
+            .sum()
+    };
+    assert_eq!(
+        mails(&outbox),
+        1,
+        "the email was delivered before the crash"
+    );
+
+    // restart: recovery finds the `ready` job and finishes it without a second email
+    let server = Server::start(&data, &out);
+    let http = server.http();
+    let j = http
+        .wait_job(&id, Duration::from_secs(120), |j| {
+            assert_ne!(j["status"], "failed", "{j}");
+            j["status"] == "emailed"
+        })
+        .await;
+    assert!(j["emailed_at"].is_string());
+    // a late duplicate would come from the same worker: let a second export
+    // (another workspace) go all the way through first, then count
+    let r = http
+        .start_export(NORTHWIND, "ops@northwind.example", "flow-crash-email-2")
+        .await;
+    let other = r.json()["id"].as_str().unwrap().to_string();
+    http.wait_job(&other, Duration::from_secs(300), |j| {
+        j["status"] == "emailed"
+    })
+    .await;
+    assert_eq!(mails(&outbox), 2, "one email per job, none twice");
+}
+
+/// An SMTP URL where nothing listens: every delivery fails at once.
+fn dead_smtp() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("smtp://{}", l.local_addr().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_attempts_exhausted_fail_the_job_and_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = dead_smtp();
+    let server = Server::start(dir.path(), &["--smtp", &smtp, "--email-attempts", "2"]);
+    let http = server.http();
+    let r = http
+        .start_export(ACME, "owner@acme.example", "flow-attempts-1")
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let j = http
+        .wait_job(&id, Duration::from_secs(120), |j| {
+            assert_ne!(j["status"], "emailed", "{j}");
+            j["status"] == "failed"
+        })
+        .await;
+    let e = j["error"].as_str().unwrap();
+    assert!(e.contains("could not be delivered after 2 attempts"), "{e}");
+    assert!(j["finished_at"].is_string());
+    // a failed job is not live: a new export of the workspace may start
+    let r = http
+        .start_export(ACME, "owner@acme.example", "flow-attempts-2")
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_that_expires_before_delivery_fails_the_job_and_its_zip_is_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let smtp = dead_smtp();
+    // the email can never be delivered; the link lives 3 s
+    let args = ["--smtp", smtp.as_str(), "--link-ttl", "3s"];
+    let mut server = Server::start(&data, &args);
+    let http = server.http();
+    let r = http
+        .start_export(ACME, "owner@acme.example", "flow-ttl-1")
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let j = http
+        .wait_job(&id, Duration::from_secs(120), |j| {
+            assert_ne!(j["status"], "emailed", "{j}");
+            j["status"] == "failed"
+        })
+        .await;
+    let e = j["error"].as_str().unwrap();
+    assert!(
+        e.contains("the link expired before the email could be delivered"),
+        "{e}"
+    );
+    assert!(
+        j["link_expires_at"].is_null(),
+        "a failed job shows no link: {j}"
+    );
+
+    // the ZIP nobody can download any more is deleted by the sweep (which
+    // runs at start, then every minute)
+    let zip = data.join(format!("exports/{id}.zip"));
+    assert!(
+        zip.exists()
+            || server
+                .log()
+                .contains("deleted an export whose link expired"),
+        "the export was never built"
+    );
+    server.kill9();
+    let _server = Server::start(&data, &args);
+    assert!(
+        eventually(Duration::from_secs(60), || async { !zip.exists() }).await,
+        "{} was not swept",
+        zip.display()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_during_the_smtp_transaction_is_refused_and_the_link_goes_out_once() {
+    let sink = SmtpSink::start();
+    // the first SMTP connection stalls: the worker is inside its transaction
+    let proxy = proxy::Proxy::start(&format!("127.0.0.1:{}", sink.port())).await;
+    proxy.push(proxy::Fault::Stall);
+    let smtp = proxy.url.replace("http://", "smtp://");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--smtp", &smtp]);
+    let http = server.http();
+    let r = http
+        .start_export(ACME, "owner@acme.example", "flow-cancel-smtp-1")
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert!(
+        eventually(Duration::from_secs(120), || async {
+            proxy.connections() >= 1
+        })
+        .await,
+        "the worker never opened its SMTP connection\n{}",
+        server.log()
+    );
+    // too late to cancel: the message may be accepted at any moment
+    let c = http
+        .post(
+            &format!("/v1/exports/{id}/cancel"),
+            None,
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(c.status, 409, "{}", c.text());
+    assert_eq!(c.code(), "not_cancellable");
+    // the stalled transaction fails; the retry delivers the link, once
+    proxy.release();
+    http.wait_job(&id, Duration::from_secs(120), |j| {
+        assert!(j["status"] != "failed" && j["status"] != "cancelled", "{j}");
+        j["status"] == "emailed"
+    })
+    .await;
+    let mails = sink.wait_for(1, Duration::from_secs(30));
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].rcpt_to, vec!["owner@acme.example".to_string()]);
 }

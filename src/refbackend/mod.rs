@@ -86,6 +86,9 @@ pub struct ServeArgs {
     /// with it when it dies, even by kill -9.
     #[arg(long, hide = true)]
     pub exit_with_stdin: bool,
+    /// Attempts to deliver a link email before the job fails (for tests).
+    #[arg(long, hide = true, default_value_t = worker::EMAIL_MAX_ATTEMPTS, value_parser = clap::value_parser!(i64).range(1..=1000))]
+    pub email_attempts: i64,
 }
 
 /// Parses `7d`, `12h`, `10m`, `90s` (or bare seconds).
@@ -127,6 +130,7 @@ pub struct ServerConfig {
     pub workers: usize,
     pub token: Secret,
     pub limits: listen::Limits,
+    pub email_attempts: i64,
 }
 
 /// A server running in the background.
@@ -202,6 +206,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
         mailer,
         from,
         workers: cfg.workers.max(1),
+        email_attempts: cfg.email_attempts,
     }));
     worker::Backend::recover(&backend)?;
     let app = server::router(backend.clone());
@@ -264,6 +269,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
                 max_connections: args.max_connections as usize,
                 header_timeout: args.header_timeout,
             },
+            email_attempts: args.email_attempts,
         })
         .await?;
         eprintln!(

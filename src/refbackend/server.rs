@@ -76,6 +76,8 @@ pub fn err(status: StatusCode, code: &str, message: impl Into<String>) -> Respon
 /// Most bytes a `POST /v1/exports` body may have: the request is four short
 /// fields and a note, so 64 KiB is generous.
 pub const MAX_BODY: usize = 64 * 1024;
+/// The most of a too-large body read (and dropped) before answering 413.
+const DRAIN_MAX: u64 = 1024 * 1024;
 /// How long a client may take to send a body once its headers arrived.
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -134,7 +136,13 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+    if let Some(n) = declared.filter(|n| *n > MAX_BODY as u64) {
+        // NOTE: a client still writing its body when the answer comes and
+        // the connection closes sees a reset instead of the 413; up to
+        // 1 MiB is read and dropped first (never kept), so it gets the answer.
+        if n <= DRAIN_MAX {
+            let _ = tokio::time::timeout(BODY_TIMEOUT, drain(body)).await;
+        }
         return Err(too_large());
     }
     match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await {
@@ -158,6 +166,12 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
             "the body did not arrive in time",
         )),
     }
+}
+
+/// Reads a body to its end, keeping nothing.
+async fn drain(mut body: Body) {
+    use http_body_util::BodyExt;
+    while let Some(Ok(_)) = body.frame().await {}
 }
 
 /// 409 `export_in_progress`, naming the live job.

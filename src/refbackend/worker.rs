@@ -34,7 +34,7 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 /// (unless the link expires first).
 const EMAIL_RETRY_BASE: Duration = Duration::from_secs(1);
 const EMAIL_RETRY_CAP: Duration = Duration::from_secs(60);
-const EMAIL_MAX_ATTEMPTS: i64 = 30;
+pub const EMAIL_MAX_ATTEMPTS: i64 = 30;
 /// How often built exports whose link has expired are deleted.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
@@ -52,6 +52,7 @@ pub struct Backend {
     queue: mpsc::UnboundedSender<Uuid>,
     queue_rx: Mutex<Option<mpsc::UnboundedReceiver<Uuid>>>,
     workers: usize,
+    email_attempts: i64,
     cancels: Mutex<HashMap<Uuid, Arc<AtomicBool>>>,
     /// Jobs whose email is in an SMTP transaction right now.
     sending: Mutex<HashSet<Uuid>>,
@@ -70,6 +71,9 @@ pub struct BackendParts {
     pub mailer: Mailer,
     pub from: Mailbox,
     pub workers: usize,
+    /// Attempts to deliver a link email before the job fails
+    /// (default [`EMAIL_MAX_ATTEMPTS`]).
+    pub email_attempts: i64,
 }
 
 pub fn now_ms() -> i64 {
@@ -96,6 +100,7 @@ impl Backend {
             queue: tx,
             queue_rx: Mutex::new(Some(rx)),
             workers: p.workers,
+            email_attempts: p.email_attempts.max(1),
             cancels: Mutex::new(HashMap::new()),
             sending: Mutex::new(HashSet::new()),
             stopping: AtomicBool::new(false),
@@ -401,13 +406,14 @@ async fn email_job(b: Arc<Backend>, id: Uuid) {
         let result = b.mailer.deliver(&msg, &mail::outbox_name(id)).await;
         match result {
             Ok(()) => {
+                crash_point("after-email");
                 b.leave_sending(id, true);
                 return;
             }
             Err(e) => {
                 b.leave_sending(id, false);
                 attempt += 1;
-                if attempt >= EMAIL_MAX_ATTEMPTS {
+                if attempt >= b.email_attempts {
                     let _ = b.store.fail(
                         id,
                         &format!(
@@ -460,6 +466,20 @@ impl Backend {
             }
         }
         sending.remove(&id);
+    }
+}
+
+/// The environment variable of [`crash_point`].
+pub const CRASH_AT_ENV: &str = "CONCIERGE_BACKEND_CRASH_AT";
+
+/// A test hook: when [`CRASH_AT_ENV`] names this point, the process aborts
+/// here, like a kill -9 at exactly this step (no destructor, no store
+/// update). The fault tests use it for windows too narrow to hit from
+/// outside, e.g. "the email was delivered, `emailed` not yet recorded".
+fn crash_point(name: &str) {
+    if std::env::var(CRASH_AT_ENV).is_ok_and(|v| v == name) {
+        eprintln!("{CRASH_AT_ENV}={name}: aborting here");
+        std::process::abort();
     }
 }
 

@@ -29,6 +29,11 @@ impl Server {
     /// Starts the server on `127.0.0.1:0` with `--data data` and `extra`
     /// arguments; waits for its `listening on` line.
     pub fn start(data: &Path, extra: &[&str]) -> Server {
+        Self::start_with_env(data, extra, &[])
+    }
+
+    /// Like [`Server::start`], with extra environment variables.
+    pub fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         std::fs::create_dir_all(data).unwrap();
         let stderr = data.join(format!(
             "server-{}.stderr",
@@ -43,6 +48,7 @@ impl Server {
             .args(extra)
             .env("CONCIERGE_BACKEND_TOKEN", TOKEN)
             .env("CONCIERGE_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr).unwrap())
@@ -82,6 +88,23 @@ impl Server {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+    }
+
+    /// Polls until the process has exited on its own (e.g. at a crash
+    /// point); None if it still runs after `within`.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        let child = self.child.as_mut()?;
+        loop {
+            if let Ok(Some(st)) = child.try_wait() {
+                self.child = None;
+                return Some(st);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

@@ -24,7 +24,7 @@ pub enum Fault {
     /// Close the client's connection at once; nothing reaches the server.
     Drop,
     /// Forward the request; never forward the answer (hold the connection
-    /// until the client gives up).
+    /// until the client gives up, or until [`Proxy::release`]).
     Stall,
     /// Forward the request; forward only the first `n` bytes of the answer,
     /// then close both sides (0: the answer is lost entirely).
@@ -39,6 +39,7 @@ pub struct Proxy {
     pub url: String,
     faults: Arc<Mutex<VecDeque<Fault>>>,
     connections: Arc<AtomicUsize>,
+    release: tokio::sync::watch::Sender<u64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -56,17 +57,32 @@ impl Proxy {
         let faults = Arc::new(Mutex::new(VecDeque::new()));
         let connections = Arc::new(AtomicUsize::new(0));
         let (f, c, up) = (faults.clone(), connections.clone(), upstream.to_string());
+        let (release, release_rx) = tokio::sync::watch::channel(0u64);
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 c.fetch_add(1, Ordering::SeqCst);
                 let fault = f.lock().unwrap().pop_front();
-                tokio::spawn(handle(client, up.clone(), fault));
+                let stall = matches!(fault, Some(Fault::Stall));
+                let mut released = release_rx.clone();
+                let conn = handle(client, up.clone(), fault);
+                tokio::spawn(async move {
+                    if stall {
+                        // a stalled connection ends (both sides closed) on release
+                        tokio::select! {
+                            _ = conn => {}
+                            _ = released.changed() => {}
+                        }
+                    } else {
+                        conn.await
+                    }
+                });
             }
         });
         Proxy {
             url,
             faults,
             connections,
+            release,
             task,
         }
     }
@@ -74,6 +90,11 @@ impl Proxy {
     /// Queues a fault for the next connection that has none.
     pub fn push(&self, fault: Fault) {
         self.faults.lock().unwrap().push_back(fault);
+    }
+
+    /// Ends every stalled connection now (the client sees it closed).
+    pub fn release(&self) {
+        self.release.send_modify(|n| *n += 1);
     }
 
     /// Connections accepted so far.

@@ -27,6 +27,9 @@ use std::path::Path;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use uuid::Uuid;
 
+mod schema;
+use schema::*;
+
 /// The top-level entries of every export, in order.
 pub const ENTRIES: [&str; 8] = [
     "conversations.json",
@@ -217,6 +220,7 @@ fn produce(
     })
 }
 
+/// Every file of the export, in the order of the help article.
 fn produce_all(
     ws: &Workspace,
     opts: &ExportOptions<'_>,
@@ -224,8 +228,22 @@ fn produce_all(
     c: &mut WorkspaceSize,
 ) -> Result<(), Stopped> {
     out.flush()?;
+    write_conversations(ws, out, c)?;
+    write_messages(ws, opts, out, c)?;
+    write_customers(ws, out, c)?;
+    write_articles(ws, out, c)?;
+    write_categories(ws, out, c)?;
+    write_routing_rules(ws, out, c)?;
+    write_team(ws, out, c)?;
+    write_attachments(ws, out)
+}
 
-    // conversations.json
+/// `conversations.json`.
+fn write_conversations(
+    ws: &Workspace,
+    out: &mut Out,
+    c: &mut WorkspaceSize,
+) -> Result<(), Stopped> {
     out.file("conversations.json", "writing:conversations")?;
     out.line(&schema("conversation", conversation_fields()))?;
     for i in 0..ws.conversations() {
@@ -246,8 +264,16 @@ fn produce_all(
         })?;
         c.conversations += 1;
     }
+    Ok(())
+}
 
-    // messages.json
+/// `messages.json`, counting notes and attachments.
+fn write_messages(
+    ws: &Workspace,
+    opts: &ExportOptions<'_>,
+    out: &mut Out,
+    c: &mut WorkspaceSize,
+) -> Result<(), Stopped> {
     out.file("messages.json", "writing:messages")?;
     out.line(&schema("message", message_fields()))?;
     let mut body = String::with_capacity(1024);
@@ -292,8 +318,11 @@ fn produce_all(
             return Err(Stopped);
         }
     }
+    Ok(())
+}
 
-    // customers.json
+/// `customers.json`.
+fn write_customers(ws: &Workspace, out: &mut Out, c: &mut WorkspaceSize) -> Result<(), Stopped> {
     out.file("customers.json", "writing:customers")?;
     out.line(&schema("customer", customer_fields()))?;
     for k in 0..ws.customers() {
@@ -312,8 +341,11 @@ fn produce_all(
         })?;
         c.customers += 1;
     }
+    Ok(())
+}
 
-    // articles.json
+/// `articles.json`.
+fn write_articles(ws: &Workspace, out: &mut Out, c: &mut WorkspaceSize) -> Result<(), Stopped> {
     out.file("articles.json", "writing:articles")?;
     out.line(&schema("article", article_fields()))?;
     for a in 0..ws.articles() {
@@ -331,8 +363,11 @@ fn produce_all(
         })?;
         c.articles += 1;
     }
+    Ok(())
+}
 
-    // categories.json
+/// `categories.json`.
+fn write_categories(ws: &Workspace, out: &mut Out, c: &mut WorkspaceSize) -> Result<(), Stopped> {
     out.file("categories.json", "writing:categories")?;
     out.line(&schema("category", category_fields()))?;
     for k in 0..ws.categories() {
@@ -346,8 +381,15 @@ fn produce_all(
         })?;
         c.categories += 1;
     }
+    Ok(())
+}
 
-    // routing_rules.json
+/// `routing_rules.json`.
+fn write_routing_rules(
+    ws: &Workspace,
+    out: &mut Out,
+    c: &mut WorkspaceSize,
+) -> Result<(), Stopped> {
     out.file("routing_rules.json", "writing:routing_rules")?;
     out.line(&schema("routing_rule", routing_rule_fields()))?;
     for r in 0..ws.routing_rules() {
@@ -372,8 +414,11 @@ fn produce_all(
         })?;
         c.routing_rules += 1;
     }
+    Ok(())
+}
 
-    // team.json
+/// `team.json`: roles, BYOK keys as name and last 4 only.
+fn write_team(ws: &Workspace, out: &mut Out, c: &mut WorkspaceSize) -> Result<(), Stopped> {
     out.file("team.json", "writing:team")?;
     out.line(&schema("team_member", team_fields()))?;
     for m in &ws.members {
@@ -406,8 +451,11 @@ fn produce_all(
         })?;
         c.members += 1;
     }
+    Ok(())
+}
 
-    // attachments/
+/// `attachments/`: the small attachments' bytes (large ones are URLs).
+fn write_attachments(ws: &Workspace, out: &mut Out) -> Result<(), Stopped> {
     out.flush()?;
     out.phase = "writing:attachments";
     out.send(Piece::Dir("attachments/".into()))?;
@@ -593,146 +641,6 @@ struct ApiKeyRec {
 struct IntegrationRec<'a> {
     provider: &'a str,
     connected_at: Ts,
-}
-
-// ---- schema lines ----
-
-fn schema(entity: &str, fields: serde_json::Value) -> serde_json::Value {
-    json!({"schema": {"entity": entity, "version": 1, "fields": fields}})
-}
-
-const UUID: &str = "uuid";
-const DATETIME: &str = "datetime (ISO 8601, UTC, e.g. 2026-05-06T14:32:01Z)";
-
-fn conversation_fields() -> serde_json::Value {
-    json!({
-        "id": UUID,
-        "subject": "string",
-        "status": "enum: open | pending | snoozed | closed",
-        "channel": "enum: email | chat | web_form",
-        "priority": "enum: low | normal | high | urgent",
-        "customer_id": "uuid, references customers.json id",
-        "assignee_id": "uuid or null, references team.json id",
-        "tags": "array of string",
-        "message_count": "integer, records in messages.json with this conversation_id",
-        "created_at": DATETIME,
-        "updated_at": DATETIME,
-        "closed_at": "datetime or null (set when status is closed)",
-    })
-}
-
-fn message_fields() -> serde_json::Value {
-    json!({
-        "id": UUID,
-        "conversation_id": "uuid, references conversations.json id",
-        "author_type": "enum: customer | member",
-        "author_id": "uuid, references customers.json id (customer) or team.json id (member)",
-        "visibility": "enum: public | internal (internal: a note the customer never saw)",
-        "body": "string (plain text)",
-        "created_at": DATETIME,
-        "attachments": {
-            "type": "array of object",
-            "fields": {
-                "id": UUID,
-                "filename": "string",
-                "content_type": "string (MIME type)",
-                "size": "integer, bytes",
-                "sha256": "string, hex SHA-256 of the bytes",
-                "path": "string or null: the file inside this ZIP (attachments under 50 MB)",
-                "url": "string or null: a download URL (attachments of 50 MB or more), valid as long as the export link",
-                "url_expires_at": "datetime or null: when url stops working",
-            }
-        },
-    })
-}
-
-fn customer_fields() -> serde_json::Value {
-    json!({
-        "id": UUID,
-        "name": "string",
-        "email": "string",
-        "created_at": DATETIME,
-        "custom_fields": {
-            "type": "object",
-            "fields": {
-                "company": "string",
-                "region": "enum: EMEA | NA | LATAM | APAC",
-                "language": "string (ISO 639-1)",
-                "vip": "boolean",
-            }
-        },
-    })
-}
-
-fn article_fields() -> serde_json::Value {
-    json!({
-        "id": UUID,
-        "category_id": "uuid, references categories.json id",
-        "title": "string",
-        "body": "string (plain text)",
-        "status": "enum: published | draft",
-        "author_id": "uuid, references team.json id",
-        "created_at": DATETIME,
-        "updated_at": DATETIME,
-        "published_at": "datetime or null (null for drafts)",
-    })
-}
-
-fn category_fields() -> serde_json::Value {
-    json!({
-        "id": UUID,
-        "name": "string",
-        "description": "string",
-        "position": "integer, 0-based display order",
-        "created_at": DATETIME,
-    })
-}
-
-fn routing_rule_fields() -> serde_json::Value {
-    json!({
-        "id": UUID,
-        "name": "string",
-        "position": "integer, 0-based evaluation order",
-        "enabled": "boolean",
-        "match": "enum: all | any (how the conditions combine)",
-        "conditions": {
-            "type": "array of object",
-            "fields": {
-                "field": "enum: tag | subject | channel",
-                "operator": "enum: equals | contains",
-                "value": "string",
-            }
-        },
-        "actions": {
-            "type": "object",
-            "fields": {
-                "assign_to": "uuid or null, references team.json id",
-                "add_tag": "string or null",
-                "set_priority": "enum or null: low | normal | high | urgent",
-            }
-        },
-        "created_at": DATETIME,
-    })
-}
-
-fn team_fields() -> serde_json::Value {
-    json!({
-        "id": "uuid (the member id)",
-        "name": "string",
-        "email": "string",
-        "role": "enum: owner | admin | agent",
-        "created_at": DATETIME,
-        "api_keys": {
-            "type": "array of object",
-            "note": "bring-your-own API keys this member added: only the name and the last 4 characters, never the key",
-            "fields": {"name": "string", "last4": "string"}
-        },
-        "integrations": {
-            "type": "array of object",
-            "note": "integrations this member connected; their OAuth tokens are never exported",
-            "fields": {"provider": "string", "connected_at": DATETIME}
-        },
-    })
 }
 
 #[cfg(test)]
