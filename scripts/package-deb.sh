@@ -6,7 +6,7 @@
 #
 #   scripts/package-deb.sh            # needs cargo-deb: cargo install cargo-deb --locked
 #   SKIP_INSTALL=1 scripts/package-deb.sh   # build the .deb only
-#   NO_BUILD=1 scripts/package-deb.sh       # package target/release/concierge as it is
+#   NO_BUILD=1 scripts/package-deb.sh       # package target/dist/concierge as it is
 #
 # Needs root (or sudo) for dpkg -i.
 set -eu
@@ -18,9 +18,9 @@ if ! cargo deb --version >/dev/null 2>&1; then
 fi
 
 if [ "${NO_BUILD:-}" != 1 ]; then
-    cargo build --release --locked
+    cargo build --profile dist --locked
 fi
-bin=target/release/concierge
+bin=target/dist/concierge
 echo "binary: $(stat -c %s "$bin") bytes ($bin)"
 
 # Generated from the clap definitions, so they match this very binary.

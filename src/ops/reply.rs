@@ -127,11 +127,12 @@ pub struct OutcomeUnknown(pub String);
 pub fn outcome_of(result: &Result<()>) -> Outcome {
     match result {
         Ok(()) => Outcome::Accepted,
-        Err(e) if e.chain().any(|c| {
-            c.is::<OutcomeUnknown>()
-                || c.downcast_ref::<crate::mail::outgoing::SendError>()
-                    .is_some_and(|s| s.is_unknown())
-        }) =>
+        Err(e)
+            if e.chain().any(|c| {
+                c.is::<OutcomeUnknown>()
+                    || c.downcast_ref::<crate::mail::outgoing::SendError>()
+                        .is_some_and(|s| s.is_unknown())
+            }) =>
         {
             Outcome::Unknown(format!("{e:#}"))
         }

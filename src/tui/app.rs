@@ -542,7 +542,9 @@ impl Runtime {
         let tx = self.tx.clone();
         let config = self.config.clone();
         tokio::spawn(async move {
-            let outcome = crate::ops::reply::outcome_of(&sender.send(&reply).await.map_err(anyhow::Error::from));
+            let outcome = crate::ops::reply::outcome_of(
+                &sender.send(&reply).await.map_err(anyhow::Error::from),
+            );
             let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
                 if let Err(e) = crate::ops::reply::finish(&mut rt.store, reply_id, &outcome, &rt.operator) {
                     return Runtime::failed(id, "recording the reply", e);
