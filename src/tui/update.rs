@@ -869,6 +869,7 @@ mod tests {
             decision_reason: None,
             approval_override: None,
             idempotency_key: None,
+            export_body: None,
             job: None,
             notes: vec![Note {
                 author: "Sam".into(),
