@@ -10,7 +10,7 @@
 use crate::backend::api::WireExportRequest;
 use crate::backend::{ExportRequest, Job, JobStatus};
 use crate::domain::Check;
-use crate::store::requests::RequestView;
+use crate::store::requests::{JobSnap, RequestView};
 use crate::store::Store;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -72,6 +72,25 @@ pub fn frozen_body(req: &RequestView) -> Result<ExportRequest> {
             })
         }
         None => body_at_approval(req).map(|(b, _)| b),
+    }
+}
+
+/// The phase that marks a job the backend answered 404 for.
+pub const LOST: &str = "lost";
+
+/// The snapshot for a job the backend no longer knows: `failed` (so the
+/// request leaves Running and a retry, which first checks the backend for
+/// a live export of the workspace, starts a new key), phase [`LOST`], and
+/// the way forward in its error.
+pub fn lost(last: &JobSnap) -> JobSnap {
+    JobSnap {
+        status: JobStatus::Failed,
+        phase: Some(LOST.into()),
+        error: Some(format!(
+            "the backend no longer knows export {}: check it for a live export of the workspace, then retry (t) with a new key",
+            last.id
+        )),
+        ..last.clone()
     }
 }
 
@@ -147,6 +166,46 @@ mod tests {
         let later = s.load_request(1).unwrap();
         assert_eq!(frozen_body(&later).unwrap(), at_approval);
         assert_eq!(later.export_body, approved.export_body);
+    }
+
+    #[test]
+    fn a_job_the_backend_no_longer_knows_is_lost_and_retried_with_a_new_key() {
+        let mut s = Store::in_memory().unwrap();
+        let raw = "From: owner@acme.example\r\nMessage-ID: <r1@acme.example>\r\nSubject: Data export request: Acme\r\n\r\nhi\r\n";
+        let i = crate::intake::inspect(raw.as_bytes(), &crate::intake::Options::default());
+        let key = i.store_key(raw.as_bytes());
+        s.store_batch("INBOX", &[(i, key, None)], None).unwrap();
+        s.approve(1, "k", None, None, &[], "sam").unwrap();
+        let running = JobSnap {
+            id: Uuid::from_u128(3).to_string(),
+            status: JobStatus::Running,
+            phase: Some("writing:messages".into()),
+            progress: 0.4,
+            created_at: None,
+            finished_at: None,
+            emailed_at: None,
+            deliver_to: None,
+            link_expires_at: None,
+            error: None,
+        };
+        s.set_job(1, &running, "sam").unwrap();
+        s.set_job(1, &lost(&running), "sam").unwrap();
+        let v = s.load_request(1).unwrap();
+        assert_eq!(
+            v.state,
+            crate::domain::RequestState::Failed,
+            "no longer running"
+        );
+        let job = v.job.unwrap();
+        assert_eq!(job.phase.as_deref(), Some(LOST));
+        assert!(
+            job.error.unwrap().contains("retry"),
+            "a way forward is named"
+        );
+        // The way forward: a retry with a new key (the old one would only
+        // return the lost job's record, or nothing).
+        let new_key = s.retry_job(1, "sam").unwrap();
+        assert!(new_key.starts_with("k/retry"), "{new_key}");
     }
 
     #[test]

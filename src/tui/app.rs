@@ -799,10 +799,15 @@ impl Runtime {
         let mut last = job.clone();
         tokio::spawn(async move {
             let mut wait = fastest;
+            let mut down = false;
             loop {
                 tokio::time::sleep(wait).await;
                 match backend.job(job_id).await {
                     Ok(j) => {
+                        if std::mem::take(&mut down) {
+                            // The backend answers again: the status bar says so.
+                            let _ = tx.send(msg(Msg::Backend(Health::Up("backend".into()))));
+                        }
                         let snap = job_snap(&j);
                         let changed = snap != last;
                         let done = j.status.is_terminal();
@@ -823,7 +828,20 @@ impl Runtime {
                             (wait * 2).min(Duration::from_secs(30))
                         };
                     }
+                    // NOTE: a 404 is no outage: the backend answers, and
+                    // it does not know the job (data lost, another backend).
+                    // Following it forever would hide that; record it lost.
+                    Err(ApiError::NotFound { .. }) => {
+                        let snap = crate::ops::export::lost(&last);
+                        let _ = tx.send(msg(Msg::Job { id, job: snap }));
+                        let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
+                            rt.following.remove(&id);
+                            vec![]
+                        })));
+                        return;
+                    }
                     Err(e) => {
+                        down = true;
                         let _ = tx.send(msg(Msg::Backend(Health::Down(api_err(&e)))));
                         wait = (wait * 2).min(Duration::from_secs(60));
                     }

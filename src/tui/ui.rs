@@ -334,8 +334,9 @@ fn is_closed(row: &Row) -> bool {
 fn state_word(row: &Row) -> (&'static str, Style) {
     if row.req.state == RequestState::Failed {
         // A cancelled export is not a failure: staff chose it, and it retries.
-        return match row.req.job.as_ref().map(|j| j.status) {
-            Some(JobStatus::Cancelled) => ("cancelled", Style::new().fg(WARN)),
+        return match row.req.job.as_ref().map(|j| (j.status, j.phase.as_deref())) {
+            Some((JobStatus::Cancelled, _)) => ("cancelled", Style::new().fg(WARN)),
+            Some((_, Some(crate::ops::export::LOST))) => ("lost", Style::new().fg(BAD)),
             _ => ("failed", Style::new().fg(BAD)),
         };
     }
