@@ -1,7 +1,7 @@
 //! Everything the screen shows, as plain values: [`State`] is changed only
 //! by [`super::update::update`] and drawn only by [`super::ui::render`].
 
-use crate::domain::{AuthResult, ReplyState, RequestState};
+use crate::domain::{AuthResult, JobStatus, ReplyState, RequestState};
 use crate::estimate::{Estimate, Rates};
 use crate::mail::templates::Template;
 use crate::store::requests::RequestView;
@@ -193,6 +193,10 @@ impl Row {
             S::New | S::Waiting if self.unmet().is_empty() => Tab::Ready,
             S::New => Tab::New,
             S::Waiting => Tab::Waiting,
+            // A cancelled export runs no more: staff chose to stop it.
+            S::Failed if self.req.job.as_ref().map(|j| j.status) == Some(JobStatus::Cancelled) => {
+                Tab::Done
+            }
             S::Approved | S::Running | S::Failed => Tab::Running,
             S::Done => Tab::Done,
             S::Rejected => Tab::Rejected,

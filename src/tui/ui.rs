@@ -1156,6 +1156,17 @@ fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'static>> {
                 w,
             );
         }
+        if r.state.allows(crate::domain::Action::Retry) {
+            let key = first_key(state, Action::RetryJob).unwrap_or_else(|| "t".into());
+            marked(
+                &mut out,
+                1,
+                Span::styled("→", Style::new().fg(ACCENT)),
+                &format!("{key}: start the export again (the backend is asked for a live export of the workspace first)"),
+                Style::new(),
+                w,
+            );
+        }
     }
 
     // The workspace and the requester, as the backend reports them.

@@ -1367,6 +1367,29 @@ mod tests {
         assert!(update(&mut s, key('c')).is_empty());
         update(&mut s, key('t'));
         assert_eq!(update(&mut s, key('y')), vec![Command::RetryJob { id: 2 }]);
+        assert_eq!(s.rows[0].tab, Tab::Running, "a failed export still needs staff");
+    }
+
+    #[test]
+    fn a_cancelled_export_leaves_running_and_can_be_retried() {
+        let mut r = ready(1);
+        r.state = crate::domain::RequestState::Failed;
+        r.job = Some(JobSnap {
+            id: "j".into(),
+            status: crate::domain::JobStatus::Cancelled,
+            phase: None,
+            progress: 0.4,
+            created_at: None,
+            finished_at: None,
+            emailed_at: None,
+            deliver_to: None,
+            link_expires_at: None,
+            error: None,
+        });
+        let mut s = state(vec![r]);
+        assert_eq!(s.rows[0].tab, Tab::Done, "nothing runs any more");
+        update(&mut s, key('t'));
+        assert_eq!(update(&mut s, key('y')), vec![Command::RetryJob { id: 1 }]);
     }
 
     #[test]
