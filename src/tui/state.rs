@@ -330,6 +330,14 @@ pub enum Confirm {
         /// The request already got this template: the question says so.
         again: bool,
     },
+    /// Approving while another request of the same workspace has an
+    /// export running, or emailed with its link still valid.
+    ApproveDuplicate {
+        id: i64,
+        other: i64,
+        /// "running" or "emailed".
+        what: &'static str,
+    },
     Cancel {
         id: i64,
     },
@@ -370,6 +378,9 @@ impl Confirm {
             } => format!(
                 "Request #{id} already got {}. Send it AGAIN?",
                 template.file_stem()
+            ),
+            Confirm::ApproveDuplicate { id, other, what } => format!(
+                "Request #{other} of the same workspace has an export {what}. Approve a SECOND export for #{id}? (n, then x: reject_duplicate)"
             ),
             Confirm::Cancel { id } => format!("Cancel the running export of request #{id}?"),
             Confirm::Retry { id } => format!("Start the failed export of request #{id} again?"),
@@ -508,6 +519,33 @@ impl State {
     /// The selected request.
     pub fn current(&self) -> Option<&Row> {
         self.visible.get(self.selected).map(|&i| &self.rows[i])
+    }
+
+    /// Another request of `id`'s workspace whose export is running, or was
+    /// emailed in the last 7 days (its link still valid): (its id, "running"
+    /// or "emailed").
+    pub fn live_export_for_workspace(&self, id: i64) -> Option<(i64, &'static str)> {
+        let ws = self
+            .rows
+            .iter()
+            .find(|r| r.req.id == id)?
+            .req
+            .workspace_id
+            .clone()?;
+        let week_ago = self.now - chrono::Duration::days(7);
+        self.rows
+            .iter()
+            .filter(|r| r.req.id != id && r.req.workspace_id.as_deref() == Some(ws.as_str()))
+            .find_map(|r| {
+                if r.req.state.is_in_flight() {
+                    return Some((r.req.id, "running"));
+                }
+                let emailed = r.req.job.as_ref().and_then(|j| j.emailed_at.as_deref());
+                let recent = emailed
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .is_some_and(|t| t.with_timezone(&Utc) > week_ago);
+                (r.req.state == RequestState::Done && recent).then_some((r.req.id, "emailed"))
+            })
     }
 
     pub fn row_mut(&mut self, id: i64) -> Option<&mut Row> {

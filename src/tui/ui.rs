@@ -1806,7 +1806,9 @@ fn draw_confirm(f: &mut Frame<'_>, area: Rect, state: &State, c: &Confirm) {
             id,
             override_reason: Some(_),
         } => (*id, WARN),
-        Confirm::Reject { id, .. } | Confirm::Cancel { id } => (*id, BAD),
+        Confirm::Reject { id, .. }
+        | Confirm::Cancel { id }
+        | Confirm::ApproveDuplicate { id, .. } => (*id, BAD),
         Confirm::SendReply { id, .. } | Confirm::Retry { id } => (*id, ACCENT),
     };
     let row = state.current().filter(|r| r.req.id == id);
@@ -1837,6 +1839,14 @@ fn draw_confirm(f: &mut Frame<'_>, area: Rect, state: &State, c: &Confirm) {
             }
             detail.push((format!("Override: {reason}"), Style::new().fg(WARN)));
             detail.push((format!("The backend emails the link to {account}."), DIM));
+        }
+        Confirm::ApproveDuplicate { other, .. } => {
+            detail.push((
+                format!(
+                    "Two exports mean two link emails. #{other} already covers this workspace."
+                ),
+                Style::new().fg(WARN),
+            ));
         }
         Confirm::Reject { reason, .. } => {
             detail.push((format!("Reason: {reason}"), Style::new()));

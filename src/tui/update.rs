@@ -546,6 +546,12 @@ fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
                 again,
             }]
         }
+        Confirm::ApproveDuplicate { id, .. } => {
+            if let Some(row) = state.row_mut(id).map(|r| r.clone()) {
+                approve_checklist(state, &row);
+            }
+            vec![]
+        }
         Confirm::Cancel { id } => {
             set_pending(state, id, "cancelling the export");
             vec![Command::CancelJob { id }]
@@ -661,6 +667,20 @@ fn on_normal_key_inner(state: &mut State, k: KeyEvent) -> Vec<Command> {
     vec![]
 }
 
+/// The checklist step of approving: straight to the confirmation when it
+/// is complete, else the override reason first.
+fn approve_checklist(state: &mut State, row: &Row) {
+    if row.unmet().is_empty() {
+        state.mode = Mode::Confirm(Confirm::Approve {
+            id: row.req.id,
+            override_reason: None,
+        });
+    } else {
+        open_input(state, InputPurpose::ApproveOverride, "");
+        warn(state, format!("unmet: {}", row.unmet().join("; ")));
+    }
+}
+
 fn open_state(row: &Row) -> bool {
     row.req.state.is_open()
 }
@@ -739,15 +759,12 @@ fn on_request_action(state: &mut State, action: Action, row: &Row) -> Vec<Comman
                 );
                 return vec![];
             }
-            if row.unmet().is_empty() {
-                state.mode = Mode::Confirm(Confirm::Approve {
-                    id,
-                    override_reason: None,
-                });
-            } else {
-                open_input(state, InputPurpose::ApproveOverride, "");
-                warn(state, format!("unmet: {}", row.unmet().join("; ")));
+            // One export per workspace: a second one is an explicit choice.
+            if let Some((other, what)) = state.live_export_for_workspace(id) {
+                state.mode = Mode::Confirm(Confirm::ApproveDuplicate { id, other, what });
+                return vec![];
             }
+            approve_checklist(state, row);
         }
         Action::Resolve | Action::ChooseWorkspace | Action::AccountEmail if !open_state(row) => {
             warn(
@@ -1367,7 +1384,86 @@ mod tests {
         assert!(update(&mut s, key('c')).is_empty());
         update(&mut s, key('t'));
         assert_eq!(update(&mut s, key('y')), vec![Command::RetryJob { id: 2 }]);
-        assert_eq!(s.rows[0].tab, Tab::Running, "a failed export still needs staff");
+        assert_eq!(
+            s.rows[0].tab,
+            Tab::Running,
+            "a failed export still needs staff"
+        );
+    }
+
+    #[test]
+    fn a_second_export_for_a_workspace_needs_an_explicit_confirm() {
+        // Request 2 of the same workspace is running: approving 1 asks first.
+        let mut other = ready(2);
+        other.state = crate::domain::RequestState::Running;
+        let mut s = state(vec![ready(1), other.clone()]);
+        let at = |s: &mut State, id: i64| {
+            while s.current().map(|r| r.req.id) != Some(id) {
+                update(s, key('j'));
+            }
+        };
+        at(&mut s, 1);
+        assert!(update(&mut s, key('a')).is_empty());
+        assert!(
+            matches!(
+                s.mode,
+                Mode::Confirm(Confirm::ApproveDuplicate {
+                    id: 1,
+                    other: 2,
+                    ..
+                })
+            ),
+            "{:?}",
+            s.mode
+        );
+        if let Mode::Confirm(c) = &s.mode {
+            assert!(
+                c.question().contains("reject_duplicate"),
+                "{}",
+                c.question()
+            );
+        }
+        assert!(
+            update(&mut s, key('n')).is_empty(),
+            "declined: nothing starts"
+        );
+        assert!(s.mode.is_normal());
+        update(&mut s, key('a'));
+        assert!(
+            update(&mut s, key('y')).is_empty(),
+            "yes leads to the approval itself"
+        );
+        assert!(matches!(
+            s.mode,
+            Mode::Confirm(Confirm::Approve { id: 1, .. })
+        ));
+        assert!(matches!(
+            &update(&mut s, key('y'))[..],
+            [Command::Approve { id: 1, .. }]
+        ));
+
+        // Emailed 3 days ago counts; 10 days ago (link expired) does not.
+        for (days, asks) in [(3, true), (10, false)] {
+            let mut done = ready(2);
+            done.state = crate::domain::RequestState::Done;
+            done.job = Some(JobSnap {
+                id: "j".into(),
+                status: crate::domain::JobStatus::Emailed,
+                phase: None,
+                progress: 1.0,
+                created_at: None,
+                finished_at: None,
+                emailed_at: Some((now() - chrono::Duration::days(days)).to_rfc3339()),
+                deliver_to: None,
+                link_expires_at: None,
+                error: None,
+            });
+            let mut s = state(vec![ready(1), done]);
+            at(&mut s, 1);
+            update(&mut s, key('a'));
+            let asked = matches!(s.mode, Mode::Confirm(Confirm::ApproveDuplicate { .. }));
+            assert_eq!(asked, asks, "emailed {days} days ago");
+        }
     }
 
     #[test]
