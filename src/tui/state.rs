@@ -521,6 +521,39 @@ impl State {
         self.visible.get(self.selected).map(|&i| &self.rows[i])
     }
 
+    /// The other open or recent requests of `id`'s workspace, as (id, what
+    /// it is): open ones by state, exports running, and exports emailed in
+    /// the last 7 days (link still valid). Oldest first.
+    pub fn same_workspace(&self, id: i64) -> Vec<(i64, String)> {
+        let Some(ws) = self
+            .rows
+            .iter()
+            .find(|r| r.req.id == id)
+            .and_then(|r| r.req.workspace_id.clone())
+        else {
+            return Vec::new();
+        };
+        let week_ago = self.now - chrono::Duration::days(7);
+        let mut out: Vec<(i64, String)> = self
+            .rows
+            .iter()
+            .filter(|r| r.req.id != id && r.req.workspace_id.as_deref() == Some(ws.as_str()))
+            .filter_map(|r| {
+                let s = r.req.state;
+                if s.is_open() || s.is_in_flight() {
+                    return Some((r.req.id, s.to_string()));
+                }
+                let emailed = r.req.job.as_ref().and_then(|j| j.emailed_at.as_deref());
+                let recent = emailed
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .is_some_and(|t| t.with_timezone(&Utc) > week_ago);
+                (s == RequestState::Done && recent).then(|| (r.req.id, "emailed".to_string()))
+            })
+            .collect();
+        out.sort_by_key(|(i, _)| *i);
+        out
+    }
+
     /// Another request of `id`'s workspace whose export is running, or was
     /// emailed in the last 7 days (its link still valid): (its id, "running"
     /// or "emailed").

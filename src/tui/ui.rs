@@ -1194,6 +1194,20 @@ fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'static>> {
     if let Some(id) = &r.workspace_id {
         kv(&mut out, "", &fit(id, w.saturating_sub(LABEL)), DIM, w);
     }
+    let others = state.same_workspace(r.id);
+    if !others.is_empty() {
+        let list: Vec<String> = others
+            .iter()
+            .map(|(id, what)| format!("#{id} {what}"))
+            .collect();
+        kv(
+            &mut out,
+            "Others",
+            &format!("{} (same workspace)", list.join(", ")),
+            Style::new().fg(WARN),
+            w,
+        );
+    }
     if let Some(s) = &r.size {
         let mut items = vec![
             format!("{} messages", thousands(s.messages)),
