@@ -46,6 +46,11 @@ impl Tab {
 
 pub use crate::domain::Check;
 
+/// A template as staff read it ("estimate over 48h"), never its internal id.
+pub fn spoken(t: Template) -> String {
+    t.file_stem().replace('_', " ")
+}
+
 /// One checklist item's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckState {
@@ -291,11 +296,11 @@ impl InputPurpose {
                 "Accept failed sender authentication — reason (required)".into()
             }
             InputPurpose::RejectReason(t) => {
-                format!("Reject ({}) — reason (required)", t.file_stem())
+                format!("Reject ({}) — reason (required)", spoken(*t))
             }
-            InputPurpose::ReplyBody(t) => format!("Reply: {}", t.file_stem()),
+            InputPurpose::ReplyBody(t) => format!("Reply: {}", spoken(*t)),
             InputPurpose::RejectBody { template, .. } => {
-                format!("Rejection reply: {}", template.file_stem())
+                format!("Rejection reply: {}", spoken(*template))
             }
             InputPurpose::AccountEmail => "Account email the link goes to".into(),
         }
@@ -360,7 +365,10 @@ impl Confirm {
                 format!("Approve request #{id} WITH AN OVERRIDE and start the export?")
             }
             Confirm::Reject { id, template, .. } => {
-                format!("Reject request #{id} and send {}?", template.file_stem())
+                format!(
+                    "Reject request #{id} and send the \"{}\" reply?",
+                    spoken(*template).trim_start_matches("reject ")
+                )
             }
             Confirm::SendReply {
                 id,
@@ -368,7 +376,7 @@ impl Confirm {
                 again: false,
                 ..
             } => {
-                format!("Send {} to request #{id}?", template.file_stem())
+                format!("Send the {} reply to request #{id}?", spoken(*template))
             }
             Confirm::SendReply {
                 id,
@@ -376,8 +384,8 @@ impl Confirm {
                 again: true,
                 ..
             } => format!(
-                "Request #{id} already got {}. Send it AGAIN?",
-                template.file_stem()
+                "Request #{id} already got the {} reply. Send it AGAIN?",
+                spoken(*template)
             ),
             Confirm::ApproveDuplicate { id, other, what } => format!(
                 "Request #{other} of the same workspace has an export {what}. Approve a SECOND export for #{id}? (n, then x: reject_duplicate)"

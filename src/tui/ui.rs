@@ -1217,7 +1217,10 @@ fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'static>> {
             format!("{} articles", thousands(s.articles)),
             format!("{} categories", thousands(s.categories)),
             format!("{} routing rules", thousands(s.routing_rules)),
-            format!("{} members", thousands(s.members)),
+            match s.members {
+                1 => "1 member".to_string(),
+                n => format!("{} members", thousands(n)),
+            },
             format!(
                 "{} attachments ({})",
                 thousands(s.attachments),
