@@ -349,6 +349,10 @@ pub enum Confirm {
     Retry {
         id: i64,
     },
+    /// Quitting while `running` exports are being started or followed.
+    Quit {
+        running: usize,
+    },
 }
 
 impl Confirm {
@@ -389,6 +393,10 @@ impl Confirm {
             ),
             Confirm::ApproveDuplicate { id, other, what } => format!(
                 "Request #{other} of the same workspace has an export {what}. Approve a SECOND export for #{id}? (n, then x: reject_duplicate)"
+            ),
+            Confirm::Quit { running } => format!(
+                "{running} export{} still running. Quit anyway? (they go on at the backend and are followed again on the next start)",
+                if *running == 1 { " is" } else { "s are" }
             ),
             Confirm::Cancel { id } => format!("Cancel the running export of request #{id}?"),
             Confirm::Retry { id } => format!("Start the failed export of request #{id} again?"),

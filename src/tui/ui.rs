@@ -1827,6 +1827,8 @@ fn draw_confirm(f: &mut Frame<'_>, area: Rect, state: &State, c: &Confirm) {
         | Confirm::Cancel { id }
         | Confirm::ApproveDuplicate { id, .. } => (*id, BAD),
         Confirm::SendReply { id, .. } | Confirm::Retry { id } => (*id, ACCENT),
+        // Not about one request: no row matches id 0.
+        Confirm::Quit { .. } => (0, WARN),
     };
     let row = state.current().filter(|r| r.req.id == id);
     let account = row
@@ -1857,6 +1859,7 @@ fn draw_confirm(f: &mut Frame<'_>, area: Rect, state: &State, c: &Confirm) {
             detail.push((format!("Override: {reason}"), Style::new().fg(WARN)));
             detail.push((format!("The backend emails the link to {account}."), DIM));
         }
+        Confirm::Quit { .. } => {}
         Confirm::ApproveDuplicate { other, .. } => {
             detail.push((
                 format!(

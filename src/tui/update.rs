@@ -225,12 +225,17 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
 }
 
 fn on_key(state: &mut State, k: KeyEvent) -> Vec<Command> {
-    // Ctrl-C quits from anywhere.
+    // Ctrl-C quits from anywhere (asking first while an export runs; a
+    // second Ctrl-C at that question quits).
     if k.code == KeyCode::Char('c')
         && k.modifiers.contains(KeyModifiers::CONTROL)
         && !matches!(state.mode, Mode::Input { .. })
     {
-        state.quit = true;
+        if matches!(state.mode, Mode::Confirm(Confirm::Quit { .. })) {
+            state.quit = true;
+        } else {
+            quit(state);
+        }
         return vec![];
     }
     match std::mem::replace(&mut state.mode, Mode::Normal) {
@@ -552,6 +557,10 @@ fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
             }
             vec![]
         }
+        Confirm::Quit { .. } => {
+            state.quit = true;
+            vec![]
+        }
         Confirm::Cancel { id } => {
             set_pending(state, id, "cancelling the export");
             vec![Command::CancelJob { id }]
@@ -614,7 +623,7 @@ fn on_normal_key_inner(state: &mut State, k: KeyEvent) -> Vec<Command> {
         what.is_some()
     };
     match action {
-        Action::Quit => state.quit = true,
+        Action::Quit => quit(state),
         Action::Help => state.mode = Mode::Help,
         Action::Up => move_to(state, state.selected.saturating_sub(1)),
         Action::Down => move_to(state, state.selected + 1),
@@ -665,6 +674,21 @@ fn on_normal_key_inner(state: &mut State, k: KeyEvent) -> Vec<Command> {
         }
     }
     vec![]
+}
+
+/// Quits, or asks first while an export is being started or followed (it
+/// goes on at the backend and is followed again on the next start).
+fn quit(state: &mut State) {
+    let running = state
+        .rows
+        .iter()
+        .filter(|r| r.req.state.is_in_flight())
+        .count();
+    if running == 0 {
+        state.quit = true;
+    } else {
+        state.mode = Mode::Confirm(Confirm::Quit { running });
+    }
 }
 
 /// The checklist step of approving: straight to the confirmation when it
@@ -1614,5 +1638,28 @@ mod tests {
         assert!(s.mode.is_normal(), "any key closes the help");
         update(&mut s, key('q'));
         assert!(s.quit);
+    }
+
+    #[test]
+    fn quitting_while_an_export_runs_asks_first() {
+        let mut r = ready(1);
+        r.state = crate::domain::RequestState::Running;
+        let mut s = state(vec![r]);
+        update(&mut s, key('q'));
+        assert!(!s.quit);
+        assert!(matches!(
+            s.mode,
+            Mode::Confirm(Confirm::Quit { running: 1 })
+        ));
+        update(&mut s, key('n'));
+        assert!(!s.quit && s.mode.is_normal());
+        let ctrl_c = || Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+        update(&mut s, ctrl_c());
+        assert!(!s.quit, "Ctrl-C asks too");
+        update(&mut s, ctrl_c());
+        assert!(s.quit, "a second Ctrl-C quits");
+        let mut s = state(vec![ready(1)]);
+        update(&mut s, key('q'));
+        assert!(s.quit, "nothing running: no question");
     }
 }
