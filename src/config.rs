@@ -26,7 +26,7 @@ pub struct Config {
     pub estimate: crate::estimate::Rates,
     /// Key bindings: action → key or keys (see `concierge --help` and `?`).
     #[serde(default)]
-    pub keys: std::collections::BTreeMap<crate::tui::keys::Action, crate::tui::keys::KeySpec>,
+    pub keys: std::collections::BTreeMap<crate::keymap::Action, crate::keymap::KeySpec>,
     /// The file this was read from (for error messages).
     #[serde(skip)]
     pub path: PathBuf,
@@ -249,7 +249,7 @@ impl Config {
                 _ => {}
             }
         }
-        crate::tui::keys::KeyMap::with_overrides(&self.keys)
+        crate::keymap::KeyMap::with_overrides(&self.keys)
             .map_err(|e| anyhow!("config file {}: {e}", self.path.display()))?;
         self.estimate
             .validate()

@@ -14,6 +14,7 @@
 //!   table, and the store's typed refusals.
 //! - [`ops`]: the operations core (synchronous checks and store protocol;
 //!   callers own the network call), shared by the command line and the screen.
+//! - [`keymap`]: actions and their keys (`[keys]` in the config, the `?` help).
 //! - [`estimate`]: turnaround estimates on business days.
 //! - [`mail`]: reply templates and sending (SMTP or a Maildir outbox).
 //! - [`reply`]: rendering a reply, building the message, filing it over IMAP.
@@ -38,6 +39,7 @@ pub mod domain;
 pub mod estimate;
 pub mod inbox;
 pub mod intake;
+pub mod keymap;
 pub mod mail;
 pub mod ops;
 pub mod refbackend;

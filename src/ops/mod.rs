@@ -8,7 +8,10 @@
 //! a small runtime; the screen runs the network part in a worker and feeds
 //! the outcome back as a message. Neither repeats the protocol.
 //!
+//! - [`export`]: the export start body frozen at approval; which existing
+//!   job to adopt when a start was answered 409 or not at all.
 //! - [`reply`]: may this reply go out (state, earlier replies), compose it
 //!   with dates from now, record → send → record the outcome.
 
+pub mod export;
 pub mod reply;

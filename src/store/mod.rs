@@ -136,6 +136,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX notes_request ON notes(request_id);
     CREATE INDEX requests_state ON requests(state);
     "#,
+    // 4: the body of the export start, frozen at approval: a retry with the
+    // same Idempotency-Key sends the same bytes (a different body with the
+    // same key is a 409 `idempotency_conflict`).
+    r#"
+    ALTER TABLE requests ADD COLUMN export_body TEXT;
+    "#,
 ];
 
 /// Where a mailbox's incremental sync stands (RFC 3501 §2.3.1.1).

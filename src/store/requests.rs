@@ -98,6 +98,8 @@ pub struct RequestView {
     pub decision_reason: Option<String>,
     pub approval_override: Option<String>,
     pub idempotency_key: Option<String>,
+    /// The `POST /v1/exports` body (JSON), frozen at approval.
+    pub export_body: Option<String>,
     pub job: Option<JobSnap>,
     pub notes: Vec<Note>,
     pub replies: Vec<ReplySnap>,
@@ -123,7 +125,7 @@ pub struct Resolution {
 
 const SELECT: &str = "SELECT r.id, r.message_id, r.state, r.subject, r.requester, m.from_name, m.reply_to, r.account_email,
     r.received_at, r.workspace_name, r.workspace_id, r.workspace_verified, r.member_id, r.role, r.memberships, r.size,
-    m.dkim, m.spf, m.dmarc, m.warnings, r.auth_override, r.decision_reason, r.approval_override, r.idempotency_key, r.job
+    m.dkim, m.spf, m.dmarc, m.warnings, r.auth_override, r.decision_reason, r.approval_override, r.idempotency_key, r.job, r.export_body
     FROM requests r JOIN messages m ON m.message_id = r.message_id";
 
 fn row_to_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestView> {
@@ -159,6 +161,7 @@ fn row_to_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestView> {
         approval_override: r.get(22)?,
         idempotency_key: r.get(23)?,
         job: json(24)?.and_then(|s| serde_json::from_str(&s).ok()),
+        export_body: r.get(25)?,
         notes: Vec::new(),
         replies: Vec::new(),
         thread_len: 0,
@@ -400,12 +403,14 @@ impl Store {
         )
     }
 
-    /// Approves: stores the decision and the idempotency key the export will
-    /// be started with. Refuses a request that is already approved or beyond.
+    /// Approves: stores the decision, the idempotency key and the body the
+    /// export will be started with (`export_body`, never changed after).
+    /// Refuses a request that is already approved or beyond.
     pub fn approve(
         &mut self,
         id: i64,
         key: &str,
+        export_body: Option<&str>,
         override_reason: Option<&str>,
         unmet: &[Check],
         actor: &str,
@@ -426,8 +431,9 @@ impl Store {
         }
         let unmet: Vec<&str> = unmet.iter().map(|c| c.label()).collect();
         tx.execute(
-            "UPDATE requests SET state = 'approved', idempotency_key = ?2, approval_override = ?3, updated_at = ?4 WHERE id = ?1",
-            params![id, key, override_reason, now()],
+            "UPDATE requests SET state = 'approved', idempotency_key = ?2, approval_override = ?3, updated_at = ?4,
+               export_body = ?5 WHERE id = ?1",
+            params![id, key, override_reason, now(), export_body],
         )?;
         audit::append_tx(
             &tx,
@@ -637,9 +643,9 @@ mod tests {
     #[test]
     fn approval_is_once_and_retries_never_mint_a_key_for_a_live_job() {
         let mut s = store_with_request();
-        s.approve(1, "k", None, &[], "sam").unwrap();
+        s.approve(1, "k", None, None, &[], "sam").unwrap();
         assert!(
-            s.approve(1, "k2", None, &[], "sam").is_err(),
+            s.approve(1, "k2", None, None, &[], "sam").is_err(),
             "approved twice"
         );
         assert!(s.reject(1, "too late", "sam").is_err());
@@ -678,7 +684,7 @@ mod tests {
             s.set_job(1, &job("j1", "running"), "sam").is_err(),
             "a request that was never approved gets no job"
         );
-        s.approve(1, "k", None, &[], "sam").unwrap();
+        s.approve(1, "k", None, None, &[], "sam").unwrap();
         s.set_job(1, &job("j1", "running"), "sam").unwrap();
         s.set_job(1, &job("j1", "emailed"), "sam").unwrap();
         assert_eq!(s.load_request(1).unwrap().state, RequestState::Done);
@@ -740,7 +746,7 @@ mod tests {
         s.add_note(1, "sam", "Scope: all").unwrap();
         assert!(s.override_auth(1, "", "sam").is_err());
         assert!(
-            s.approve(1, "k", None, &[Check::ScopeNoteWritten], "sam")
+            s.approve(1, "k", None, None, &[Check::ScopeNoteWritten], "sam")
                 .is_err(),
             "unmet items need a reason"
         );
@@ -750,7 +756,7 @@ mod tests {
             Check::SpecificEstimateSent,
         ] {
             let e = s
-                .approve(1, "k", Some("customer is in a hurry"), &[hard], "sam")
+                .approve(1, "k", None, Some("customer is in a hurry"), &[hard], "sam")
                 .unwrap_err();
             assert!(
                 matches!(StoreError::of(&e), Some(StoreError::Conflict(_))),
@@ -760,6 +766,7 @@ mod tests {
         s.approve(
             1,
             "k",
+            None,
             Some("called the owner"),
             &[Check::ScopeNoteWritten],
             "sam",

@@ -11,7 +11,7 @@ use super::keys::KeyMap;
 use super::msg::{Command, Msg};
 use super::state::{Health, OutboxMail, State};
 use super::update::update;
-use crate::backend::{ApiError, BackendClient, ExportRequest, Job};
+use crate::backend::{ApiError, BackendClient, Job};
 use crate::estimate::Rates;
 use crate::mail::outgoing::{Reply, Sender};
 use crate::mail::templates::{Template, Templates};
@@ -349,26 +349,15 @@ impl Runtime {
                 override_reason,
                 unmet,
             } => {
-                let req = match self.store.load_request(id) {
-                    Ok(r) => r,
-                    Err(e) => return Self::failed(id, "approving", e),
-                };
-                let Some(ws) = req
-                    .workspace_id
-                    .as_deref()
-                    .and_then(|w| uuid::Uuid::parse_str(w).ok())
-                else {
-                    return Self::failed(id, "approving", "the workspace is not identified");
-                };
-                let key = crate::backend::idempotency_key(&req.message_id, ws);
-                if let Err(e) =
-                    self.store
-                        .approve(id, &key, override_reason.as_deref(), &unmet, &actor)
-                {
-                    return Self::failed(id, "approving", e);
-                }
+                let approved = crate::ops::export::approve(
+                    &mut self.store,
+                    id,
+                    override_reason.as_deref(),
+                    &unmet,
+                    &actor,
+                );
                 let mut out = self.reload(id);
-                match self.store.load_request(id) {
+                match approved {
                     Ok(req) => {
                         self.start_export(&req);
                         out.push(Msg::Done {
@@ -696,28 +685,17 @@ impl Runtime {
             }));
             return;
         };
-        let parsed = (
-            req.workspace_id
-                .as_deref()
-                .and_then(|w| uuid::Uuid::parse_str(w).ok()),
-            req.member_id
-                .as_deref()
-                .and_then(|m| uuid::Uuid::parse_str(m).ok()),
-        );
-        let (Some(workspace_id), Some(requested_by)) = parsed else {
-            self.send(msg(Msg::Failed {
-                id,
-                what: "starting the export".into(),
-                error: "workspace or requester not identified".into(),
-            }));
-            return;
-        };
-        let note = req.notes.last().map(|n| n.text.clone());
-        let body = ExportRequest {
-            workspace_id,
-            requested_by,
-            request_message_id: req.message_id.clone(),
-            note,
+        // The body stored at approval: a retry sends the same bytes.
+        let body = match crate::ops::export::frozen_body(req) {
+            Ok(b) => b,
+            Err(e) => {
+                self.send(msg(Msg::Failed {
+                    id,
+                    what: "starting the export".into(),
+                    error: format!("{e:#}"),
+                }));
+                return;
+            }
         };
         let tx = self.tx.clone();
         tokio::spawn(async move {
@@ -752,6 +730,41 @@ impl Runtime {
                             api_err(&e)
                         )))));
                         tokio::time::sleep(wait).await;
+                    }
+                    // A 409 (the key used with another body by an older
+                    // version, or another live export of the workspace):
+                    // an export exists. Find it and follow it, never a second.
+                    Err(e @ ApiError::Conflict { .. }) => {
+                        let now = chrono::Utc::now();
+                        let found = backend.jobs(body.workspace_id).await.ok().and_then(|jobs| {
+                            crate::ops::export::job_to_adopt(&jobs, now).map(job_snap)
+                        });
+                        let Some(snap) = found else {
+                            let _ = tx.send(msg(Msg::Failed {
+                                id,
+                                what: "starting the export".into(),
+                                error: format!(
+                                    "{}; no export of the workspace was found to adopt",
+                                    api_err(&e)
+                                ),
+                            }));
+                            return;
+                        };
+                        let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
+                            let mut out = rt.save_job(id, &snap);
+                            if let Ok(req) = rt.store.load_request(id) {
+                                rt.follow(id, &req);
+                            }
+                            out.push(Msg::Done {
+                                id,
+                                what: format!(
+                                    "the backend already had export {}: following it",
+                                    snap.id
+                                ),
+                            });
+                            out
+                        })));
+                        return;
                     }
                     Err(e) => {
                         let error = api_err(&e);
@@ -797,10 +810,15 @@ impl Runtime {
         let mut last = job.clone();
         tokio::spawn(async move {
             let mut wait = fastest;
+            let mut down = false;
             loop {
                 tokio::time::sleep(wait).await;
                 match backend.job(job_id).await {
                     Ok(j) => {
+                        if std::mem::take(&mut down) {
+                            // The backend answers again: the status bar says so.
+                            let _ = tx.send(msg(Msg::Backend(Health::Up("backend".into()))));
+                        }
                         let snap = job_snap(&j);
                         let changed = snap != last;
                         let done = j.status.is_terminal();
@@ -821,7 +839,20 @@ impl Runtime {
                             (wait * 2).min(Duration::from_secs(30))
                         };
                     }
+                    // NOTE: a 404 is no outage: the backend answers, and
+                    // it does not know the job (data lost, another backend).
+                    // Following it forever would hide that; record it lost.
+                    Err(ApiError::NotFound { .. }) => {
+                        let snap = crate::ops::export::lost(&last);
+                        let _ = tx.send(msg(Msg::Job { id, job: snap }));
+                        let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
+                            rt.following.remove(&id);
+                            vec![]
+                        })));
+                        return;
+                    }
                     Err(e) => {
+                        down = true;
                         let _ = tx.send(msg(Msg::Backend(Health::Down(api_err(&e)))));
                         wait = (wait * 2).min(Duration::from_secs(60));
                     }

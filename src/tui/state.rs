@@ -1,7 +1,7 @@
 //! Everything the screen shows, as plain values: [`State`] is changed only
 //! by [`super::update::update`] and drawn only by [`super::ui::render`].
 
-use crate::domain::{AuthResult, ReplyState, RequestState};
+use crate::domain::{AuthResult, JobStatus, ReplyState, RequestState};
 use crate::estimate::{Estimate, Rates};
 use crate::mail::templates::Template;
 use crate::store::requests::RequestView;
@@ -45,6 +45,11 @@ impl Tab {
 }
 
 pub use crate::domain::Check;
+
+/// A template as staff read it ("estimate over 48h"), never its internal id.
+pub fn spoken(t: Template) -> String {
+    t.file_stem().replace('_', " ")
+}
 
 /// One checklist item's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,6 +198,10 @@ impl Row {
             S::New | S::Waiting if self.unmet().is_empty() => Tab::Ready,
             S::New => Tab::New,
             S::Waiting => Tab::Waiting,
+            // A cancelled export runs no more: staff chose to stop it.
+            S::Failed if self.req.job.as_ref().map(|j| j.status) == Some(JobStatus::Cancelled) => {
+                Tab::Done
+            }
             S::Approved | S::Running | S::Failed => Tab::Running,
             S::Done => Tab::Done,
             S::Rejected => Tab::Rejected,
@@ -287,11 +296,11 @@ impl InputPurpose {
                 "Accept failed sender authentication — reason (required)".into()
             }
             InputPurpose::RejectReason(t) => {
-                format!("Reject ({}) — reason (required)", t.file_stem())
+                format!("Reject ({}) — reason (required)", spoken(*t))
             }
-            InputPurpose::ReplyBody(t) => format!("Reply: {}", t.file_stem()),
+            InputPurpose::ReplyBody(t) => format!("Reply: {}", spoken(*t)),
             InputPurpose::RejectBody { template, .. } => {
-                format!("Rejection reply: {}", template.file_stem())
+                format!("Rejection reply: {}", spoken(*template))
             }
             InputPurpose::AccountEmail => "Account email the link goes to".into(),
         }
@@ -326,11 +335,23 @@ pub enum Confirm {
         /// The request already got this template: the question says so.
         again: bool,
     },
+    /// Approving while another request of the same workspace has an
+    /// export running, or emailed with its link still valid.
+    ApproveDuplicate {
+        id: i64,
+        other: i64,
+        /// "running" or "emailed".
+        what: &'static str,
+    },
     Cancel {
         id: i64,
     },
     Retry {
         id: i64,
+    },
+    /// Quitting while `running` exports are being started or followed.
+    Quit {
+        running: usize,
     },
 }
 
@@ -348,7 +369,10 @@ impl Confirm {
                 format!("Approve request #{id} WITH AN OVERRIDE and start the export?")
             }
             Confirm::Reject { id, template, .. } => {
-                format!("Reject request #{id} and send {}?", template.file_stem())
+                format!(
+                    "Reject request #{id} and send the \"{}\" reply?",
+                    spoken(*template).trim_start_matches("reject ")
+                )
             }
             Confirm::SendReply {
                 id,
@@ -356,7 +380,7 @@ impl Confirm {
                 again: false,
                 ..
             } => {
-                format!("Send {} to request #{id}?", template.file_stem())
+                format!("Send the {} reply to request #{id}?", spoken(*template))
             }
             Confirm::SendReply {
                 id,
@@ -364,8 +388,15 @@ impl Confirm {
                 again: true,
                 ..
             } => format!(
-                "Request #{id} already got {}. Send it AGAIN?",
-                template.file_stem()
+                "Request #{id} already got the {} reply. Send it AGAIN?",
+                spoken(*template)
+            ),
+            Confirm::ApproveDuplicate { id, other, what } => format!(
+                "Request #{other} of the same workspace has an export {what}. Approve a SECOND export for #{id}? (n, then x: reject_duplicate)"
+            ),
+            Confirm::Quit { running } => format!(
+                "{running} export{} still running. Quit anyway? (they go on at the backend and are followed again on the next start)",
+                if *running == 1 { " is" } else { "s are" }
             ),
             Confirm::Cancel { id } => format!("Cancel the running export of request #{id}?"),
             Confirm::Retry { id } => format!("Start the failed export of request #{id} again?"),
@@ -506,6 +537,66 @@ impl State {
     /// The selected request.
     pub fn current(&self) -> Option<&Row> {
         self.visible.get(self.selected).map(|&i| &self.rows[i])
+    }
+
+    /// The other open or recent requests of `id`'s workspace, as (id, what
+    /// it is): open ones by state, exports running, and exports emailed in
+    /// the last 7 days (link still valid). Oldest first.
+    pub fn same_workspace(&self, id: i64) -> Vec<(i64, String)> {
+        let Some(ws) = self
+            .rows
+            .iter()
+            .find(|r| r.req.id == id)
+            .and_then(|r| r.req.workspace_id.clone())
+        else {
+            return Vec::new();
+        };
+        let week_ago = self.now - chrono::Duration::days(7);
+        let mut out: Vec<(i64, String)> = self
+            .rows
+            .iter()
+            .filter(|r| r.req.id != id && r.req.workspace_id.as_deref() == Some(ws.as_str()))
+            .filter_map(|r| {
+                let s = r.req.state;
+                if s.is_open() || s.is_in_flight() {
+                    return Some((r.req.id, s.to_string()));
+                }
+                let emailed = r.req.job.as_ref().and_then(|j| j.emailed_at.as_deref());
+                let recent = emailed
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .is_some_and(|t| t.with_timezone(&Utc) > week_ago);
+                (s == RequestState::Done && recent).then(|| (r.req.id, "emailed".to_string()))
+            })
+            .collect();
+        out.sort_by_key(|(i, _)| *i);
+        out
+    }
+
+    /// Another request of `id`'s workspace whose export is running, or was
+    /// emailed in the last 7 days (its link still valid): (its id, "running"
+    /// or "emailed").
+    pub fn live_export_for_workspace(&self, id: i64) -> Option<(i64, &'static str)> {
+        let ws = self
+            .rows
+            .iter()
+            .find(|r| r.req.id == id)?
+            .req
+            .workspace_id
+            .clone()?;
+        let week_ago = self.now - chrono::Duration::days(7);
+        self.rows
+            .iter()
+            .filter(|r| r.req.id != id && r.req.workspace_id.as_deref() == Some(ws.as_str()))
+            .find_map(|r| {
+                if r.req.state.is_in_flight() {
+                    return Some((r.req.id, "running"));
+                }
+                let emailed = r.req.job.as_ref().and_then(|j| j.emailed_at.as_deref());
+                let recent = emailed
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .is_some_and(|t| t.with_timezone(&Utc) > week_ago);
+                (r.req.state == RequestState::Done && recent).then_some((r.req.id, "emailed"))
+            })
     }
 
     pub fn row_mut(&mut self, id: i64) -> Option<&mut Row> {

@@ -336,8 +336,9 @@ fn is_closed(row: &Row) -> bool {
 fn state_word(row: &Row) -> (&'static str, Style) {
     if row.req.state == RequestState::Failed {
         // A cancelled export is not a failure: staff chose it, and it retries.
-        return match row.req.job.as_ref().map(|j| j.status) {
-            Some(JobStatus::Cancelled) => ("cancelled", Style::new().fg(WARN)),
+        return match row.req.job.as_ref().map(|j| (j.status, j.phase.as_deref())) {
+            Some((JobStatus::Cancelled, _)) => ("cancelled", Style::new().fg(WARN)),
+            Some((_, Some(crate::ops::export::LOST))) => ("lost", Style::new().fg(BAD)),
             _ => ("failed", Style::new().fg(BAD)),
         };
     }
@@ -1157,6 +1158,17 @@ fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'static>> {
                 w,
             );
         }
+        if r.state.allows(crate::domain::Action::Retry) {
+            let key = first_key(state, Action::RetryJob).unwrap_or_else(|| "t".into());
+            marked(
+                &mut out,
+                1,
+                Span::styled("→", Style::new().fg(ACCENT)),
+                &format!("{key}: start the export again (the backend is asked for a live export of the workspace first)"),
+                Style::new(),
+                w,
+            );
+        }
     }
 
     // The workspace and the requester, as the backend reports them.
@@ -1184,6 +1196,20 @@ fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'static>> {
     if let Some(id) = &r.workspace_id {
         kv(&mut out, "", &fit(id, w.saturating_sub(LABEL)), DIM, w);
     }
+    let others = state.same_workspace(r.id);
+    if !others.is_empty() {
+        let list: Vec<String> = others
+            .iter()
+            .map(|(id, what)| format!("#{id} {what}"))
+            .collect();
+        kv(
+            &mut out,
+            "Others",
+            &format!("{} (same workspace)", list.join(", ")),
+            Style::new().fg(WARN),
+            w,
+        );
+    }
     if let Some(s) = &r.size {
         let mut items = vec![
             format!("{} messages", thousands(s.messages)),
@@ -1193,7 +1219,10 @@ fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'static>> {
             format!("{} articles", thousands(s.articles)),
             format!("{} categories", thousands(s.categories)),
             format!("{} routing rules", thousands(s.routing_rules)),
-            format!("{} members", thousands(s.members)),
+            match s.members {
+                1 => "1 member".to_string(),
+                n => format!("{} members", thousands(n)),
+            },
             format!(
                 "{} attachments ({})",
                 thousands(s.attachments),
@@ -1796,8 +1825,12 @@ fn draw_confirm(f: &mut Frame<'_>, area: Rect, state: &State, c: &Confirm) {
             id,
             override_reason: Some(_),
         } => (*id, WARN),
-        Confirm::Reject { id, .. } | Confirm::Cancel { id } => (*id, BAD),
+        Confirm::Reject { id, .. }
+        | Confirm::Cancel { id }
+        | Confirm::ApproveDuplicate { id, .. } => (*id, BAD),
         Confirm::SendReply { id, .. } | Confirm::Retry { id } => (*id, ACCENT),
+        // Not about one request: no row matches id 0.
+        Confirm::Quit { .. } => (0, WARN),
     };
     let row = state.current().filter(|r| r.req.id == id);
     let account = row
@@ -1827,6 +1860,15 @@ fn draw_confirm(f: &mut Frame<'_>, area: Rect, state: &State, c: &Confirm) {
             }
             detail.push((format!("Override: {reason}"), Style::new().fg(WARN)));
             detail.push((format!("The backend emails the link to {account}."), DIM));
+        }
+        Confirm::Quit { .. } => {}
+        Confirm::ApproveDuplicate { other, .. } => {
+            detail.push((
+                format!(
+                    "Two exports mean two link emails. #{other} already covers this workspace."
+                ),
+                Style::new().fg(WARN),
+            ));
         }
         Confirm::Reject { reason, .. } => {
             detail.push((format!("Reason: {reason}"), Style::new()));
@@ -2271,6 +2313,7 @@ mod tests {
             decision_reason: None,
             approval_override: None,
             idempotency_key: None,
+            export_body: None,
             job: None,
             notes: vec![],
             replies: vec![],

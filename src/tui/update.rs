@@ -231,12 +231,17 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
 }
 
 fn on_key(state: &mut State, k: KeyEvent) -> Vec<Command> {
-    // Ctrl-C quits from anywhere.
+    // Ctrl-C quits from anywhere (asking first while an export runs; a
+    // second Ctrl-C at that question quits).
     if k.code == KeyCode::Char('c')
         && k.modifiers.contains(KeyModifiers::CONTROL)
         && !matches!(state.mode, Mode::Input { .. })
     {
-        state.quit = true;
+        if matches!(state.mode, Mode::Confirm(Confirm::Quit { .. })) {
+            state.quit = true;
+        } else {
+            quit(state);
+        }
         return vec![];
     }
     match std::mem::replace(&mut state.mode, Mode::Normal) {
@@ -563,6 +568,16 @@ fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
                 again,
             }]
         }
+        Confirm::ApproveDuplicate { id, .. } => {
+            if let Some(row) = state.row_mut(id).map(|r| r.clone()) {
+                approve_checklist(state, &row);
+            }
+            vec![]
+        }
+        Confirm::Quit { .. } => {
+            state.quit = true;
+            vec![]
+        }
         Confirm::Cancel { id } => {
             set_pending(state, id, "cancelling the export");
             vec![Command::CancelJob { id }]
@@ -625,7 +640,7 @@ fn on_normal_key_inner(state: &mut State, k: KeyEvent) -> Vec<Command> {
         what.is_some()
     };
     match action {
-        Action::Quit => state.quit = true,
+        Action::Quit => quit(state),
         Action::Help => state.mode = Mode::Help,
         Action::Up => move_to(state, state.selected.saturating_sub(1)),
         Action::Down => move_to(state, state.selected + 1),
@@ -680,6 +695,35 @@ fn on_normal_key_inner(state: &mut State, k: KeyEvent) -> Vec<Command> {
         }
     }
     vec![]
+}
+
+/// Quits, or asks first while an export is being started or followed (it
+/// goes on at the backend and is followed again on the next start).
+fn quit(state: &mut State) {
+    let running = state
+        .rows
+        .iter()
+        .filter(|r| r.req.state.is_in_flight())
+        .count();
+    if running == 0 {
+        state.quit = true;
+    } else {
+        state.mode = Mode::Confirm(Confirm::Quit { running });
+    }
+}
+
+/// The checklist step of approving: straight to the confirmation when it
+/// is complete, else the override reason first.
+fn approve_checklist(state: &mut State, row: &Row) {
+    if row.unmet().is_empty() {
+        state.mode = Mode::Confirm(Confirm::Approve {
+            id: row.req.id,
+            override_reason: None,
+        });
+    } else {
+        open_input(state, InputPurpose::ApproveOverride, "");
+        warn(state, format!("unmet: {}", row.unmet().join("; ")));
+    }
 }
 
 fn open_state(row: &Row) -> bool {
@@ -760,15 +804,12 @@ fn on_request_action(state: &mut State, action: Action, row: &Row) -> Vec<Comman
                 );
                 return vec![];
             }
-            if row.unmet().is_empty() {
-                state.mode = Mode::Confirm(Confirm::Approve {
-                    id,
-                    override_reason: None,
-                });
-            } else {
-                open_input(state, InputPurpose::ApproveOverride, "");
-                warn(state, format!("unmet: {}", row.unmet().join("; ")));
+            // One export per workspace: a second one is an explicit choice.
+            if let Some((other, what)) = state.live_export_for_workspace(id) {
+                state.mode = Mode::Confirm(Confirm::ApproveDuplicate { id, other, what });
+                return vec![];
             }
+            approve_checklist(state, row);
         }
         Action::Resolve | Action::ChooseWorkspace | Action::AccountEmail if !open_state(row) => {
             warn(
@@ -890,6 +931,7 @@ mod tests {
             decision_reason: None,
             approval_override: None,
             idempotency_key: None,
+            export_body: None,
             job: None,
             notes: vec![Note {
                 author: "Sam".into(),
@@ -1387,6 +1429,108 @@ mod tests {
         assert!(update(&mut s, key('c')).is_empty());
         update(&mut s, key('t'));
         assert_eq!(update(&mut s, key('y')), vec![Command::RetryJob { id: 2 }]);
+        assert_eq!(
+            s.rows[0].tab,
+            Tab::Running,
+            "a failed export still needs staff"
+        );
+    }
+
+    #[test]
+    fn a_second_export_for_a_workspace_needs_an_explicit_confirm() {
+        // Request 2 of the same workspace is running: approving 1 asks first.
+        let mut other = ready(2);
+        other.state = crate::domain::RequestState::Running;
+        let mut s = state(vec![ready(1), other.clone()]);
+        let at = |s: &mut State, id: i64| {
+            while s.current().map(|r| r.req.id) != Some(id) {
+                update(s, key('j'));
+            }
+        };
+        at(&mut s, 1);
+        assert!(update(&mut s, key('a')).is_empty());
+        assert!(
+            matches!(
+                s.mode,
+                Mode::Confirm(Confirm::ApproveDuplicate {
+                    id: 1,
+                    other: 2,
+                    ..
+                })
+            ),
+            "{:?}",
+            s.mode
+        );
+        if let Mode::Confirm(c) = &s.mode {
+            assert!(
+                c.question().contains("reject_duplicate"),
+                "{}",
+                c.question()
+            );
+        }
+        assert!(
+            update(&mut s, key('n')).is_empty(),
+            "declined: nothing starts"
+        );
+        assert!(s.mode.is_normal());
+        update(&mut s, key('a'));
+        assert!(
+            update(&mut s, key('y')).is_empty(),
+            "yes leads to the approval itself"
+        );
+        assert!(matches!(
+            s.mode,
+            Mode::Confirm(Confirm::Approve { id: 1, .. })
+        ));
+        assert!(matches!(
+            &update(&mut s, key('y'))[..],
+            [Command::Approve { id: 1, .. }]
+        ));
+
+        // Emailed 3 days ago counts; 10 days ago (link expired) does not.
+        for (days, asks) in [(3, true), (10, false)] {
+            let mut done = ready(2);
+            done.state = crate::domain::RequestState::Done;
+            done.job = Some(JobSnap {
+                id: "j".into(),
+                status: crate::domain::JobStatus::Emailed,
+                phase: None,
+                progress: 1.0,
+                created_at: None,
+                finished_at: None,
+                emailed_at: Some((now() - chrono::Duration::days(days)).to_rfc3339()),
+                deliver_to: None,
+                link_expires_at: None,
+                error: None,
+            });
+            let mut s = state(vec![ready(1), done]);
+            at(&mut s, 1);
+            update(&mut s, key('a'));
+            let asked = matches!(s.mode, Mode::Confirm(Confirm::ApproveDuplicate { .. }));
+            assert_eq!(asked, asks, "emailed {days} days ago");
+        }
+    }
+
+    #[test]
+    fn a_cancelled_export_leaves_running_and_can_be_retried() {
+        let mut r = ready(1);
+        r.state = crate::domain::RequestState::Failed;
+        r.job = Some(JobSnap {
+            id: "j".into(),
+            status: crate::domain::JobStatus::Cancelled,
+            phase: None,
+            progress: 0.4,
+            created_at: None,
+            finished_at: None,
+            emailed_at: None,
+            deliver_to: None,
+            link_expires_at: None,
+            error: None,
+        });
+        let mut s = state(vec![r]);
+        assert_eq!(s.rows[0].tab, Tab::Done, "nothing runs any more");
+        update(&mut s, key('t'));
+        assert_eq!(update(&mut s, key('y')), vec![Command::RetryJob { id: 1 }]);
     }
 
     #[test]
@@ -1515,5 +1659,28 @@ mod tests {
         assert!(s.mode.is_normal(), "any key closes the help");
         update(&mut s, key('q'));
         assert!(s.quit);
+    }
+
+    #[test]
+    fn quitting_while_an_export_runs_asks_first() {
+        let mut r = ready(1);
+        r.state = crate::domain::RequestState::Running;
+        let mut s = state(vec![r]);
+        update(&mut s, key('q'));
+        assert!(!s.quit);
+        assert!(matches!(
+            s.mode,
+            Mode::Confirm(Confirm::Quit { running: 1 })
+        ));
+        update(&mut s, key('n'));
+        assert!(!s.quit && s.mode.is_normal());
+        let ctrl_c = || Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+        update(&mut s, ctrl_c());
+        assert!(!s.quit, "Ctrl-C asks too");
+        update(&mut s, ctrl_c());
+        assert!(s.quit, "a second Ctrl-C quits");
+        let mut s = state(vec![ready(1)]);
+        update(&mut s, key('q'));
+        assert!(s.quit, "nothing running: no question");
     }
 }
