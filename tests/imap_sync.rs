@@ -43,6 +43,8 @@ fn plain(d: &Dovecot) -> Connection {
         username: d.user().into(),
         password_env: Some("UNUSED".into()),
         password_command: None,
+        auth: concierge::config::AuthKind::Password,
+        token_command: None,
         mailbox: "INBOX".into(),
         ca_file: None,
         from: None,
@@ -414,4 +416,66 @@ fn a_message_that_cannot_be_read_is_stored_as_malformed_not_dropped() {
         .contains(&concierge::intake::Warning::Malformed));
     let cursor = st.cursor(&src.mailbox_key()).unwrap().unwrap();
     assert_eq!(cursor.last_uid, 2);
+}
+
+fn oauth(d: &Dovecot, token_command: String) -> Connection {
+    let mut c = plain(d);
+    c.auth = concierge::config::AuthKind::Oauth2;
+    c.password_env = None;
+    c.token_command = Some(token_command);
+    c
+}
+
+#[test]
+fn oauth2_a_valid_token_is_accepted_an_expired_one_refused_a_refreshed_one_accepted() {
+    use support::oauth::Introspection;
+    let intro = Introspection::start(support::dovecot::USER);
+    let d = Dovecot::start_with_oauth2(&intro.url());
+    d.seed("m", &request(1, "Acme Support"));
+    intro.set_valid(&["tok-valid-1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let connect = |name: &str, tokens: &[&str]| {
+        let c = oauth(&d, Introspection::token_command(dir.path(), name, tokens));
+        let first = c.password().unwrap();
+        ImapSource::connect(&c, &first)
+    };
+
+    // Valid: accepted on the first try, the token fetched once.
+    let mut src = connect("valid", &["tok-valid-1"]).unwrap();
+    let (_sdir, mut st, _) = store();
+    assert_eq!(
+        sync_once(&mut src, &mut st, AUTHSERV).unwrap().stored.len(),
+        1
+    );
+    src.logout();
+    assert_eq!(Introspection::runs(dir.path(), "valid"), 1);
+
+    // The token printed first has expired: the command runs once more and
+    // the fresh token is accepted.
+    connect("refresh", &["tok-expired", "tok-valid-1"])
+        .unwrap()
+        .logout();
+    assert_eq!(Introspection::runs(dir.path(), "refresh"), 2);
+
+    // Always expired: one clear line, no token in it, exactly one retry.
+    let err = connect("expired", &["tok-expired-secret"]).err().unwrap();
+    assert!(matches!(err, ImapError::OauthRefused { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        !msg.contains('\n') && msg.contains("token_command"),
+        "{msg}"
+    );
+    assert!(!msg.contains("tok-expired-secret"), "{msg}");
+    assert!(!format!("{err:?}").contains("tok-expired-secret"));
+    assert_eq!(Introspection::runs(dir.path(), "expired"), 2);
+
+    // The read-write session (flagging \Answered, filing to Sent) too.
+    let c = oauth(
+        &d,
+        Introspection::token_command(dir.path(), "rw", &["tok-old", "tok-valid-1"]),
+    );
+    let first = c.password().unwrap();
+    let mut session = concierge::inbox::imap::connect(&c, &first).unwrap();
+    session.examine("INBOX").unwrap();
+    assert_eq!(Introspection::runs(dir.path(), "rw"), 2);
 }

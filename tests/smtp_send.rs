@@ -20,6 +20,8 @@ fn conn(port: u16, security: Security, ca_file: Option<std::path::PathBuf>) -> C
         username: String::new(),
         password_env: None,
         password_command: None,
+        auth: concierge::config::AuthKind::Password,
+        token_command: None,
         mailbox: "INBOX".into(),
         ca_file,
         from: Some("hello@ochrehq.com".into()),

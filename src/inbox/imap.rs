@@ -15,9 +15,9 @@
 //!   is fatal, never retried in a loop.
 
 use super::prefix::needs_whole_header;
-use super::wire::{quoted, Stream, Wire, WireError};
+use super::wire::{quoted, OauthMechanism, Stream, Wire, WireError};
 use super::{Fetched, Listing, MsgRef, Source, BATCH, FETCH_PREFIX, MAX_HEADER};
-use crate::config::{is_loopback, Connection as ConnCfg, Security};
+use crate::config::{is_loopback, AuthKind, Connection as ConnCfg, Security};
 use crate::intake::sanitize;
 use crate::secret::Secret;
 use crate::store::Cursor;
@@ -35,6 +35,8 @@ const IO_TIMEOUT: Duration = Duration::from_secs(60);
 pub enum ImapError {
     #[error("IMAP login refused for {user} at {host}: check the username and password")]
     Auth { user: String, host: String },
+    #[error("IMAP login refused for {user} at {host}: the access token from token_command was refused twice (expired, revoked, or without IMAP access)")]
+    OauthRefused { user: String, host: String },
     #[error("IMAP server {host}: {message}")]
     Fatal { host: String, message: String },
     #[error("IMAP server {host} unreachable: {message}")]
@@ -219,15 +221,60 @@ pub fn connect(cfg: &ConnCfg, password: &Secret) -> std::result::Result<Session,
             c
         }
     };
+    let refused = |e: imap::Error, oauth: bool| match e {
+        imap::Error::No(_) | imap::Error::Bad(_) if oauth => ImapError::OauthRefused {
+            user: clean(&cfg.username),
+            host: cfg.host.clone(),
+        },
+        imap::Error::No(_) | imap::Error::Bad(_) => ImapError::Auth {
+            user: clean(&cfg.username),
+            host: cfg.host.clone(),
+        },
+        other => io_err(cfg, other),
+    };
+    if cfg.auth != AuthKind::Oauth2 {
+        return client
+            .login(&cfg.username, password.expose())
+            .map_err(|(e, _)| refused(e, false));
+    }
+    // XOAUTH2 here: both Google and Microsoft 365 take it. One retry with a
+    // fresh token, as in `oauth_login`.
+    let client = match client.authenticate("XOAUTH2", &Xoauth2::new(&cfg.username, password)) {
+        Ok(session) => return Ok(session),
+        Err((imap::Error::No(_) | imap::Error::Bad(_), client)) => client,
+        Err((e, _)) => return Err(refused(e, true)),
+    };
+    let fresh = cfg.password().map_err(|e| ImapError::Fatal {
+        host: cfg.host.clone(),
+        message: clean(format!("{e:#}")),
+    })?;
     client
-        .login(&cfg.username, password.expose())
-        .map_err(|(e, _)| match e {
-            imap::Error::No(_) | imap::Error::Bad(_) => ImapError::Auth {
-                user: clean(&cfg.username),
-                host: cfg.host.clone(),
-            },
-            other => io_err(cfg, other),
-        })
+        .authenticate("XOAUTH2", &Xoauth2::new(&cfg.username, &fresh))
+        .map_err(|(e, _)| refused(e, true))
+}
+
+/// SASL XOAUTH2 for the `imap` crate: the initial response to the empty
+/// challenge, an empty answer to the error challenge that precedes a NO.
+struct Xoauth2(Secret);
+
+impl Xoauth2 {
+    fn new(user: &str, token: &Secret) -> Xoauth2 {
+        Xoauth2(Secret::new(format!(
+            "user={user}\x01auth=Bearer {}\x01\x01",
+            token.expose()
+        )))
+    }
+}
+
+impl imap::Authenticator for Xoauth2 {
+    type Response = String;
+    fn process(&self, challenge: &[u8]) -> String {
+        if challenge.is_empty() {
+            self.0.expose().to_string()
+        } else {
+            String::new()
+        }
+    }
 }
 
 /// A logged-in IMAP session over one mailbox, read-only.
@@ -279,7 +326,7 @@ fn wire_err(cfg: &ConnCfg, e: WireError) -> ImapError {
     }
 }
 
-fn has_idle(responses: &[imap_proto::Response<'_>]) -> bool {
+fn has_capability(responses: &[imap_proto::Response<'_>], name: &str) -> bool {
     responses.iter().any(|r| {
         let caps = match r {
             imap_proto::Response::Capabilities(c) => c,
@@ -293,9 +340,61 @@ fn has_idle(responses: &[imap_proto::Response<'_>]) -> bool {
             } => c,
             _ => return false,
         };
-        caps.iter()
-            .any(|c| matches!(c, imap_proto::Capability::Atom(a) if a.eq_ignore_ascii_case("IDLE")))
+        caps.iter().any(|c| match c {
+            imap_proto::Capability::Atom(a) => a.eq_ignore_ascii_case(name),
+            imap_proto::Capability::Auth(a) => name
+                .strip_prefix("AUTH=")
+                .is_some_and(|m| a.eq_ignore_ascii_case(m)),
+            _ => false,
+        })
     })
+}
+
+/// OAuth 2.0 login: OAUTHBEARER when offered, else XOAUTH2. NOTE: a token
+/// may expire between `token_command` printing it and the server checking it:
+/// on a refusal the command runs once more and the login is tried once more
+/// (issue 10), never in a loop.
+fn oauth_login(cfg: &ConnCfg, wire: &mut Wire, first: &Secret) -> Result<(), ImapError> {
+    let caps = wire
+        .run("CAPABILITY", "CAPABILITY")
+        .map_err(|e| wire_err(cfg, e))?;
+    let caps = caps.responses().map_err(|e| wire_err(cfg, e))?;
+    let mechanism = if has_capability(&caps, "AUTH=OAUTHBEARER") {
+        OauthMechanism::Oauthbearer
+    } else if has_capability(&caps, "AUTH=XOAUTH2") {
+        OauthMechanism::Xoauth2
+    } else {
+        return Err(ImapError::Fatal {
+            host: cfg.host.clone(),
+            message: "the server offers neither AUTH=OAUTHBEARER nor AUTH=XOAUTH2: use auth = \"password\"".into(),
+        });
+    };
+    let mut try_token = |token: &Secret| {
+        wire.authenticate_oauth(
+            mechanism,
+            &cfg.username,
+            &cfg.host,
+            cfg.port,
+            token.expose(),
+        )
+    };
+    match try_token(first) {
+        Ok(()) => return Ok(()),
+        Err(WireError::Refused { .. }) => {}
+        Err(e) => return Err(wire_err(cfg, e)),
+    }
+    let fresh = cfg.password().map_err(|e| ImapError::Fatal {
+        host: cfg.host.clone(),
+        message: clean(format!("{e:#}")),
+    })?;
+    match try_token(&fresh) {
+        Ok(()) => Ok(()),
+        Err(WireError::Refused { .. }) => Err(ImapError::OauthRefused {
+            user: clean(&cfg.username),
+            host: cfg.host.clone(),
+        }),
+        Err(e) => Err(wire_err(cfg, e)),
+    }
 }
 
 impl ImapSource {
@@ -323,20 +422,24 @@ impl ImapSource {
         if cfg.security != Security::Starttls {
             wire.greeting().map_err(|e| wire_err(cfg, e))?;
         }
-        match wire.login(&cfg.username, password.expose()) {
-            Ok(()) => {}
-            Err(WireError::Refused { .. }) => {
-                return Err(ImapError::Auth {
-                    user: clean(&cfg.username),
-                    host: cfg.host.clone(),
-                })
+        if cfg.auth == AuthKind::Oauth2 {
+            oauth_login(cfg, &mut wire, password)?;
+        } else {
+            match wire.login(&cfg.username, password.expose()) {
+                Ok(()) => {}
+                Err(WireError::Refused { .. }) => {
+                    return Err(ImapError::Auth {
+                        user: clean(&cfg.username),
+                        host: cfg.host.clone(),
+                    })
+                }
+                Err(e) => return Err(wire_err(cfg, e)),
             }
-            Err(e) => return Err(wire_err(cfg, e)),
         }
         let caps = wire
             .run("CAPABILITY", "CAPABILITY")
             .map_err(|e| wire_err(cfg, e))?;
-        let idle = has_idle(&caps.responses().map_err(|e| wire_err(cfg, e))?);
+        let idle = has_capability(&caps.responses().map_err(|e| wire_err(cfg, e))?, "IDLE");
         Ok(ImapSource {
             wire,
             mailbox,
