@@ -303,6 +303,14 @@ fn poller_recovers_after_the_server_restarts() {
         events.iter().any(|e| e.starts_with("Down")),
         "expected a Down event first: {events:?}"
     );
+    // The Down message names the server, and says what happened once.
+    for down in events.iter().filter(|e| e.starts_with("Down")) {
+        assert!(down.contains("127.0.0.1"), "{down}");
+        let words: Vec<&str> = down.split(": ").collect();
+        let mut unique = words.clone();
+        unique.dedup();
+        assert_eq!(words, unique, "repeated: {down}");
+    }
     drop(p);
     let st = Store::open(&store_path).unwrap();
     assert_eq!(st.request_count().unwrap(), 2);

@@ -46,7 +46,8 @@ pub enum OauthMechanism {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
-    #[error("{0}")]
+    // NOTE: transparent, so `{:#}` does not print the I/O error twice.
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     /// The server answered NO or BAD; its text is sanitized.
     #[error("the server refused {command}: {text}")]
@@ -421,6 +422,15 @@ mod tests {
         assert_eq!(Wire::literal_len(b"* OK done\r\n"), None);
         assert_eq!(Wire::literal_len(b"* OK {abc}\r\n"), None);
         assert_eq!(Wire::literal_len(b"{}\r\n"), None);
+    }
+
+    #[test]
+    fn a_dropped_connection_is_said_once() {
+        let e = anyhow::Error::from(WireError::Io(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the server closed the connection",
+        )));
+        assert_eq!(format!("{e:#}"), "the server closed the connection");
     }
 
     #[test]
