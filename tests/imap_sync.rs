@@ -487,3 +487,28 @@ fn oauth2_a_valid_token_is_accepted_an_expired_one_refused_a_refreshed_one_accep
     session.examine("INBOX").unwrap();
     assert_eq!(Introspection::runs(dir.path(), "rw"), 2);
 }
+
+#[test]
+fn a_mailbox_named_outside_ascii_is_synced() {
+    let d = Dovecot::start();
+    let name = "Anfragen Überfällig 台北";
+    let encoded = concierge::inbox::mutf7::encode(name);
+    assert!(encoded.is_ascii());
+    let mut s = d.imap_session();
+    s.create(&encoded).unwrap();
+    s.append(&encoded, &request(5, "Globex")).finish().unwrap();
+    s.logout().unwrap();
+    let mut c = plain(&d);
+    c.mailbox = name.into();
+    let (_dir, mut st, _) = store();
+    let mut src = ImapSource::connect(&c, &pw(&d)).unwrap();
+    let r = sync_once(&mut src, &mut st, AUTHSERV).unwrap();
+    assert_eq!(r.stored.len(), 1);
+    assert_eq!(r.stored[0].workspace.name.as_deref(), Some("Globex"));
+    // The server lists it under the encoded name, which decodes back.
+    let mut s = d.imap_session();
+    let names = s.list(None, Some("*")).unwrap();
+    assert!(names
+        .iter()
+        .any(|n| concierge::inbox::mutf7::decode(n.name()).as_deref() == Some(name)));
+}

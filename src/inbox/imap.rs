@@ -405,13 +405,15 @@ impl ImapSource {
                 message: "plaintext IMAP is allowed only to a loopback address; use security = \"tls\" or \"starttls\"".into(),
             });
         }
-        let mailbox = quoted(&cfg.mailbox).ok_or_else(|| ImapError::Fatal {
-            host: cfg.host.clone(),
-            message: format!(
-                "mailbox name {:?}: only ASCII names are supported",
-                cfg.mailbox
-            ),
-        })?;
+        // Names outside ASCII go as modified UTF-7 (RFC 3501 §5.1.3).
+        let mailbox =
+            quoted(&super::mutf7::encode(&cfg.mailbox)).ok_or_else(|| ImapError::Fatal {
+                host: cfg.host.clone(),
+                message: clean(format!(
+                    "mailbox name {:?} holds a line break or NUL",
+                    cfg.mailbox
+                )),
+            })?;
         let stream = tcp(cfg)?;
         let stream: Box<dyn Stream> = match cfg.security {
             Security::Tls => Box::new(handshake(cfg, stream)?),
@@ -639,8 +641,8 @@ pub fn file_reply(
     reply: &[u8],
 ) -> Result<(bool, bool)> {
     let mut session = connect(cfg, password)?;
-    let sent = cfg.sent_mailbox.clone().unwrap_or_else(|| "Sent".into());
-    session.select(&cfg.mailbox)?;
+    let sent = super::mutf7::encode(cfg.sent_mailbox.as_deref().unwrap_or("Sent"));
+    session.select(super::mutf7::encode(&cfg.mailbox))?;
     // NOTE: the id is sanitized text from the message; quote it as an IMAP
     // quoted string (RFC 3501 §4.3), refusing what cannot be quoted. HEADER
     // search matches substrings, so the hits are checked for the exact id
