@@ -512,3 +512,19 @@ fn a_mailbox_named_outside_ascii_is_synced() {
         .iter()
         .any(|n| concierge::inbox::mutf7::decode(n.name()).as_deref() == Some(name)));
 }
+
+#[test]
+fn without_sent_mailbox_the_copy_goes_to_the_mailbox_marked_sent() {
+    let d = Dovecot::start();
+    d.seed("m", &request(1, "Acme Support"));
+    let reply = b"From: hello@ochrehq.com\r\nTo: owner1@acme.example\r\n\
+Subject: Re: Data export request\r\nMessage-ID: <reply-1@ochrehq.com>\r\n\r\nOn it.\r\n";
+    let (flagged, copied) =
+        concierge::inbox::imap::file_reply(&plain(&d), &pw(&d), "req-1@acme.example", reply)
+            .unwrap();
+    assert!(flagged && copied);
+    // Dovecot marks "Sent Items" \Sent (RFC 6154); no "Sent" was created.
+    let mut s = d.imap_session();
+    assert_eq!(s.examine("Sent Items").unwrap().exists, 1);
+    assert!(s.examine("Sent").is_err());
+}

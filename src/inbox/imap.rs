@@ -630,6 +630,15 @@ fn parse_fetch(reply: &super::wire::Reply) -> Result<Vec<Fetched>> {
     Ok(got)
 }
 
+/// The mailbox for copies of sent replies among LISTed (name, marked
+/// `\Sent`) pairs: the one the server marks `\Sent` (RFC 6154 §2).
+pub fn sent_mailbox(listed: &[(String, bool)]) -> Option<String> {
+    listed
+        .iter()
+        .find(|(_, sent)| *sent)
+        .map(|(name, _)| name.clone())
+}
+
 /// After a reply was accepted: flags the answered message `\Answered`
 /// (found by its Message-ID, so a UIDVALIDITY change does not matter) and
 /// appends a copy of the reply, `\Seen`, to the Sent mailbox (created when
@@ -641,7 +650,32 @@ pub fn file_reply(
     reply: &[u8],
 ) -> Result<(bool, bool)> {
     let mut session = connect(cfg, password)?;
-    let sent = super::mutf7::encode(cfg.sent_mailbox.as_deref().unwrap_or("Sent"));
+    // NOTE: the Sent mailbox is settled before anything is flagged: a reply
+    // marked \Answered with no copy filed would hide that the copy is missing.
+    let (sent, may_create) = match cfg.sent_mailbox.as_deref() {
+        Some(name) => (super::mutf7::encode(name), true),
+        None => {
+            let names = session.list(Some(""), Some("*"))?;
+            let listed: Vec<(String, bool)> = names
+                .iter()
+                .map(|n| {
+                    let sent = n
+                        .attributes()
+                        .iter()
+                        .any(|a| matches!(a, imap_proto::NameAttribute::Sent));
+                    (n.name().to_string(), sent)
+                })
+                .collect();
+            let found = sent_mailbox(&listed).ok_or_else(|| {
+                anyhow!(
+                    "IMAP server {}: no mailbox is marked \\Sent (RFC 6154 SPECIAL-USE); \
+                     set [imap] sent_mailbox to the mailbox for copies of replies",
+                    cfg.host
+                )
+            })?;
+            (found, false)
+        }
+    };
     session.select(super::mutf7::encode(&cfg.mailbox))?;
     // NOTE: the id is sanitized text from the message; quote it as an IMAP
     // quoted string (RFC 3501 §4.3), refusing what cannot be quoted. HEADER
@@ -685,6 +719,7 @@ pub fn file_reply(
         .finish();
     let copied = match appended {
         Ok(_) => true,
+        Err(e) if !may_create => return Err(e.into()),
         Err(_) => {
             // Most likely [TRYCREATE]: the mailbox does not exist yet.
             session.create(&sent)?;
@@ -697,4 +732,22 @@ pub fn file_reply(
     };
     let _ = session.logout();
     Ok((flagged, copied))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sent_mailbox_is_the_one_marked_sent_or_none() {
+        let listed = vec![
+            ("INBOX".to_string(), false),
+            ("INBOX.Sent".to_string(), true),
+            ("Sent".to_string(), false),
+        ];
+        assert_eq!(sent_mailbox(&listed).as_deref(), Some("INBOX.Sent"));
+        // A folder merely called "Sent" is not taken for it.
+        assert_eq!(sent_mailbox(&listed[2..]), None);
+        assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
+    }
 }

@@ -391,6 +391,13 @@ mail_uid = {mu}
 mail_gid = {mg}
 mail_home = {d}/mail/%n
 mail_location = maildir:~/Maildir
+namespace inbox {{
+  inbox = yes
+  mailbox "Sent Items" {{
+    special_use = \Sent
+    auto = create
+  }}
+}}
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1
