@@ -72,6 +72,14 @@ fn first_and_incremental_sync_never_mark_seen() {
     }
     let (_dir, mut st, _) = store();
     let mut src = ImapSource::connect(&plain(&d), &pw(&d)).unwrap();
+    // What `concierge check` shows: the capabilities after login.
+    assert!(src.supports_idle());
+    assert!(
+        src.capabilities().iter().any(|c| c == "IDLE"),
+        "{:?}",
+        src.capabilities()
+    );
+    assert!(src.capabilities().iter().any(|c| c == "SPECIAL-USE"));
     let r = sync_once(&mut src, &mut st, AUTHSERV).unwrap();
     assert_eq!(r.seen, 10);
     assert_eq!(r.stored.len(), 5);

@@ -283,6 +283,8 @@ pub struct ImapSource {
     mailbox: String,
     key: String,
     idle: bool,
+    /// What the server announced after login (CAPABILITY), sanitized.
+    capabilities: Vec<String>,
 }
 
 /// Compresses sorted UIDs into an IMAP sequence set (`1:5,9,12:14`).
@@ -324,6 +326,29 @@ fn wire_err(cfg: &ConnCfg, e: WireError) -> ImapError {
             message: clean(other),
         },
     }
+}
+
+fn capability_names(responses: &[imap_proto::Response<'_>]) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in responses {
+        let caps = match r {
+            imap_proto::Response::Capabilities(c) => c,
+            imap_proto::Response::Done {
+                code: Some(imap_proto::ResponseCode::Capabilities(c)),
+                ..
+            } => c,
+            _ => continue,
+        };
+        for c in caps {
+            let name = match c {
+                imap_proto::Capability::Imap4rev1 => "IMAP4rev1".to_string(),
+                imap_proto::Capability::Atom(a) => a.to_string(),
+                imap_proto::Capability::Auth(a) => format!("AUTH={a}"),
+            };
+            out.push(clean(name));
+        }
+    }
+    out
 }
 
 fn has_capability(responses: &[imap_proto::Response<'_>], name: &str) -> bool {
@@ -441,7 +466,9 @@ impl ImapSource {
         let caps = wire
             .run("CAPABILITY", "CAPABILITY")
             .map_err(|e| wire_err(cfg, e))?;
-        let idle = has_capability(&caps.responses().map_err(|e| wire_err(cfg, e))?, "IDLE");
+        let responses = caps.responses().map_err(|e| wire_err(cfg, e))?;
+        let idle = has_capability(&responses, "IDLE");
+        let capabilities = capability_names(&responses);
         Ok(ImapSource {
             wire,
             mailbox,
@@ -450,11 +477,18 @@ impl ImapSource {
                 cfg.username, cfg.host, cfg.port, cfg.mailbox
             ),
             idle,
+            capabilities,
         })
     }
 
     pub fn supports_idle(&self) -> bool {
         self.idle
+    }
+
+    /// The server's capabilities after login (for `concierge check`): e.g.
+    /// `IMAP4rev1`, `IDLE`, `SPECIAL-USE`, `AUTH=PLAIN`.
+    pub fn capabilities(&self) -> &[String] {
+        &self.capabilities
     }
 
     /// Waits in IDLE until the mailbox changes or `timeout` passes.
