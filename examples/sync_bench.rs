@@ -538,6 +538,8 @@ fn conn(port: u16, user: &str) -> Connection {
         username: user.into(),
         password_env: None,
         password_command: None,
+        auth: concierge::config::AuthKind::Password,
+        token_command: None,
         mailbox: "INBOX".into(),
         ca_file: None,
         from: None,

@@ -95,6 +95,17 @@ pub enum Security {
     None,
 }
 
+/// How `[imap]`/`[smtp]` log in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthKind {
+    /// LOGIN / AUTH PLAIN with the password.
+    #[default]
+    Password,
+    /// OAuth 2.0 bearer token (RFC 7628 OAUTHBEARER, or Google's XOAUTH2).
+    Oauth2,
+}
+
 /// An IMAP or SMTP connection (`[imap]`, `[smtp]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,6 +116,11 @@ pub struct Connection {
     pub username: String,
     pub password_env: Option<String>,
     pub password_command: Option<String>,
+    /// `password` (default) or `oauth2` (SASL OAUTHBEARER / XOAUTH2 with the
+    /// access token `token_command` prints).
+    #[serde(default)]
+    pub auth: AuthKind,
+    pub token_command: Option<String>,
     #[serde(default = "default_mailbox")]
     pub mailbox: String,
     pub ca_file: Option<PathBuf>,
@@ -233,6 +249,27 @@ impl Config {
                     format!("\"none\" (plaintext) is allowed only to a loopback address, not to {:?}; use \"tls\" or \"starttls\"", c.host),
                 ));
             }
+            if c.auth == AuthKind::Oauth2 {
+                if c.token_command.is_none() {
+                    return Err(self.err(&format!("[{section}] token_command"), "missing: auth = \"oauth2\" needs a command that prints a fresh access token (e.g. \"oama access you@example.com\")"));
+                }
+                if c.password_env.is_some() || c.password_command.is_some() {
+                    return Err(self.err(&format!("[{section}] auth"), "\"oauth2\" logs in with token_command: remove password_env and password_command"));
+                }
+                if c.username.is_empty() {
+                    return Err(self.err(
+                        &format!("[{section}] username"),
+                        "must not be empty with auth = \"oauth2\"",
+                    ));
+                }
+                continue;
+            }
+            if c.token_command.is_some() {
+                return Err(self.err(
+                    &format!("[{section}] token_command"),
+                    "is used only with auth = \"oauth2\"",
+                ));
+            }
             // SMTP without a username sends without AUTH (a local relay).
             let needs_password = section == "imap" || !c.username.is_empty();
             match (&c.password_env, &c.password_command) {
@@ -288,7 +325,16 @@ impl Config {
 
 impl Connection {
     /// The password, from the environment or the command.
+    /// The password, or with `auth = "oauth2"` a fresh access token (run
+    /// `token_command` again for a new one).
     pub fn password(&self) -> Result<Secret> {
+        if self.auth == AuthKind::Oauth2 {
+            let cmd = self
+                .token_command
+                .as_deref()
+                .ok_or_else(|| anyhow!("token_command is not set"))?;
+            return secret::from_named_command(cmd, "token_command");
+        }
         match (&self.password_env, &self.password_command) {
             (Some(var), _) => secret::from_env(var),
             (None, Some(cmd)) => secret::from_command(cmd),
@@ -303,6 +349,39 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config> {
         Config::parse(text, Path::new("/etc/c.toml"))
+    }
+
+    fn imap_with(login: &str) -> Result<Config> {
+        parse(&format!(
+            "[operator]\nname = \"Sam\"\n[intake]\nauthserv_id = \"mx.ochrehq.com\"\nsource = \"imap\"\n\
+             [imap]\nhost = \"imap.example.com\"\nport = 993\nsecurity = \"tls\"\n\
+             username = \"hello@ochrehq.com\"\n{login}\n"
+        ))
+    }
+
+    #[test]
+    fn oauth2_needs_a_token_command_and_no_password() {
+        let ok = imap_with("auth = \"oauth2\"\ntoken_command = \"oama access hello@ochrehq.com\"")
+            .unwrap();
+        assert_eq!(ok.imap().unwrap().auth, AuthKind::Oauth2);
+        let err = imap_with("auth = \"oauth2\"").unwrap_err().to_string();
+        assert!(err.contains("[imap] token_command: missing"), "{err}");
+        let err = imap_with("auth = \"oauth2\"\ntoken_command = \"x\"\npassword_env = \"P\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("[imap] auth") && err.contains("remove password_env"),
+            "{err}"
+        );
+        let err = imap_with("password_env = \"P\"\ntoken_command = \"x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("only with auth = \"oauth2\""), "{err}");
+        let err = imap_with("auth = \"kerberos\"").unwrap_err().to_string();
+        assert!(
+            err.contains("kerberos") || err.contains("unknown variant"),
+            "{err}"
+        );
     }
 
     #[test]

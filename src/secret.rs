@@ -46,25 +46,31 @@ pub fn from_env(name: &str) -> Result<Secret> {
 /// takes the first line of its standard output as the secret. Its stderr and
 /// stdout never reach an error message.
 pub fn from_command(command: &str) -> Result<Secret> {
-    let argv =
-        shell_words::split(command).context("password_command is not a valid command line")?;
+    from_named_command(command, "password_command")
+}
+
+/// [`from_command`] for a setting named `key` (`password_command`,
+/// `token_command`): errors name the setting and the program, never output.
+pub fn from_named_command(command: &str, key: &str) -> Result<Secret> {
+    let argv = shell_words::split(command)
+        .with_context(|| format!("{key} is not a valid command line"))?;
     let Some((prog, args)) = argv.split_first() else {
-        bail!("password_command is empty");
+        bail!("{key} is empty");
     };
     let out = std::process::Command::new(prog)
         .args(args)
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output()
-        .with_context(|| format!("could not run password_command program {prog:?}"))?;
+        .with_context(|| format!("could not run {key} program {prog:?}"))?;
     if !out.status.success() {
-        bail!("password_command program {prog:?} failed ({})", out.status);
+        bail!("{key} program {prog:?} failed ({})", out.status);
     }
     let text = String::from_utf8(out.stdout)
-        .map_err(|_| anyhow::anyhow!("password_command program {prog:?} printed non-UTF-8"))?;
+        .map_err(|_| anyhow::anyhow!("{key} program {prog:?} printed non-UTF-8"))?;
     let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
     if line.is_empty() {
-        bail!("password_command program {prog:?} printed nothing");
+        bail!("{key} program {prog:?} printed nothing");
     }
     Ok(Secret(line.to_string()))
 }

@@ -313,7 +313,8 @@ fn run_poller(
                         src.logout();
                         return;
                     }
-                    Err(e) => format!("{e:#}"),
+                    // The host, once: what dropped and where.
+                    Err(e) => format!("IMAP server {}: {e:#}", cfg.host),
                 }
             }
             Err(e) if !e.is_retryable() => {

@@ -43,6 +43,8 @@ fn plain(d: &Dovecot) -> Connection {
         username: d.user().into(),
         password_env: Some("UNUSED".into()),
         password_command: None,
+        auth: concierge::config::AuthKind::Password,
+        token_command: None,
         mailbox: "INBOX".into(),
         ca_file: None,
         from: None,
@@ -70,6 +72,14 @@ fn first_and_incremental_sync_never_mark_seen() {
     }
     let (_dir, mut st, _) = store();
     let mut src = ImapSource::connect(&plain(&d), &pw(&d)).unwrap();
+    // What `concierge check` shows: the capabilities after login.
+    assert!(src.supports_idle());
+    assert!(
+        src.capabilities().iter().any(|c| c == "IDLE"),
+        "{:?}",
+        src.capabilities()
+    );
+    assert!(src.capabilities().iter().any(|c| c == "SPECIAL-USE"));
     let r = sync_once(&mut src, &mut st, AUTHSERV).unwrap();
     assert_eq!(r.seen, 10);
     assert_eq!(r.stored.len(), 5);
@@ -301,6 +311,14 @@ fn poller_recovers_after_the_server_restarts() {
         events.iter().any(|e| e.starts_with("Down")),
         "expected a Down event first: {events:?}"
     );
+    // The Down message names the server, and says what happened once.
+    for down in events.iter().filter(|e| e.starts_with("Down")) {
+        assert!(down.contains("127.0.0.1"), "{down}");
+        let words: Vec<&str> = down.split(": ").collect();
+        let mut unique = words.clone();
+        unique.dedup();
+        assert_eq!(words, unique, "repeated: {down}");
+    }
     drop(p);
     let st = Store::open(&store_path).unwrap();
     assert_eq!(st.request_count().unwrap(), 2);
@@ -414,4 +432,107 @@ fn a_message_that_cannot_be_read_is_stored_as_malformed_not_dropped() {
         .contains(&concierge::intake::Warning::Malformed));
     let cursor = st.cursor(&src.mailbox_key()).unwrap().unwrap();
     assert_eq!(cursor.last_uid, 2);
+}
+
+fn oauth(d: &Dovecot, token_command: String) -> Connection {
+    let mut c = plain(d);
+    c.auth = concierge::config::AuthKind::Oauth2;
+    c.password_env = None;
+    c.token_command = Some(token_command);
+    c
+}
+
+#[test]
+fn oauth2_a_valid_token_is_accepted_an_expired_one_refused_a_refreshed_one_accepted() {
+    use support::oauth::Introspection;
+    let intro = Introspection::start(support::dovecot::USER);
+    let d = Dovecot::start_with_oauth2(&intro.url());
+    d.seed("m", &request(1, "Acme Support"));
+    intro.set_valid(&["tok-valid-1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let connect = |name: &str, tokens: &[&str]| {
+        let c = oauth(&d, Introspection::token_command(dir.path(), name, tokens));
+        let first = c.password().unwrap();
+        ImapSource::connect(&c, &first)
+    };
+
+    // Valid: accepted on the first try, the token fetched once.
+    let mut src = connect("valid", &["tok-valid-1"]).unwrap();
+    let (_sdir, mut st, _) = store();
+    assert_eq!(
+        sync_once(&mut src, &mut st, AUTHSERV).unwrap().stored.len(),
+        1
+    );
+    src.logout();
+    assert_eq!(Introspection::runs(dir.path(), "valid"), 1);
+
+    // The token printed first has expired: the command runs once more and
+    // the fresh token is accepted.
+    connect("refresh", &["tok-expired", "tok-valid-1"])
+        .unwrap()
+        .logout();
+    assert_eq!(Introspection::runs(dir.path(), "refresh"), 2);
+
+    // Always expired: one clear line, no token in it, exactly one retry.
+    let err = connect("expired", &["tok-expired-secret"]).err().unwrap();
+    assert!(matches!(err, ImapError::OauthRefused { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        !msg.contains('\n') && msg.contains("token_command"),
+        "{msg}"
+    );
+    assert!(!msg.contains("tok-expired-secret"), "{msg}");
+    assert!(!format!("{err:?}").contains("tok-expired-secret"));
+    assert_eq!(Introspection::runs(dir.path(), "expired"), 2);
+
+    // The read-write session (flagging \Answered, filing to Sent) too.
+    let c = oauth(
+        &d,
+        Introspection::token_command(dir.path(), "rw", &["tok-old", "tok-valid-1"]),
+    );
+    let first = c.password().unwrap();
+    let mut session = concierge::inbox::imap::connect(&c, &first).unwrap();
+    session.examine("INBOX").unwrap();
+    assert_eq!(Introspection::runs(dir.path(), "rw"), 2);
+}
+
+#[test]
+fn a_mailbox_named_outside_ascii_is_synced() {
+    let d = Dovecot::start();
+    let name = "Anfragen Überfällig 台北";
+    let encoded = concierge::inbox::mutf7::encode(name);
+    assert!(encoded.is_ascii());
+    let mut s = d.imap_session();
+    s.create(&encoded).unwrap();
+    s.append(&encoded, &request(5, "Globex")).finish().unwrap();
+    s.logout().unwrap();
+    let mut c = plain(&d);
+    c.mailbox = name.into();
+    let (_dir, mut st, _) = store();
+    let mut src = ImapSource::connect(&c, &pw(&d)).unwrap();
+    let r = sync_once(&mut src, &mut st, AUTHSERV).unwrap();
+    assert_eq!(r.stored.len(), 1);
+    assert_eq!(r.stored[0].workspace.name.as_deref(), Some("Globex"));
+    // The server lists it under the encoded name, which decodes back.
+    let mut s = d.imap_session();
+    let names = s.list(None, Some("*")).unwrap();
+    assert!(names
+        .iter()
+        .any(|n| concierge::inbox::mutf7::decode(n.name()).as_deref() == Some(name)));
+}
+
+#[test]
+fn without_sent_mailbox_the_copy_goes_to_the_mailbox_marked_sent() {
+    let d = Dovecot::start();
+    d.seed("m", &request(1, "Acme Support"));
+    let reply = b"From: hello@ochrehq.com\r\nTo: owner1@acme.example\r\n\
+Subject: Re: Data export request\r\nMessage-ID: <reply-1@ochrehq.com>\r\n\r\nOn it.\r\n";
+    let (flagged, copied) =
+        concierge::inbox::imap::file_reply(&plain(&d), &pw(&d), "req-1@acme.example", reply)
+            .unwrap();
+    assert!(flagged && copied);
+    // Dovecot marks "Sent Items" \Sent (RFC 6154); no "Sent" was created.
+    let mut s = d.imap_session();
+    assert_eq!(s.examine("Sent Items").unwrap().exists, 1);
+    assert!(s.examine("Sent").is_err());
 }

@@ -20,6 +20,8 @@ fn conn(port: u16, security: Security, ca_file: Option<std::path::PathBuf>) -> C
         username: String::new(),
         password_env: None,
         password_command: None,
+        auth: concierge::config::AuthKind::Password,
+        token_command: None,
         mailbox: "INBOX".into(),
         ca_file,
         from: Some("hello@ochrehq.com".into()),
@@ -96,4 +98,39 @@ fn no_server_is_not_sent() {
     let s = sender(&conn(port, Security::None, None));
     let err = rt().block_on(s.send(&to(), MESSAGE)).unwrap_err();
     assert!(matches!(err, SendError::NotSent { .. }), "{err:?}");
+}
+
+#[test]
+fn oauth2_xoauth2_refreshes_a_refused_token_once() {
+    use support::oauth::Introspection;
+    let dir = tempfile::tempdir().unwrap();
+    let valid = dir.path().join("valid-tokens");
+    std::fs::write(&valid, "tok-smtp-valid\n").unwrap();
+    let sink = SmtpSink::builder().oauth_tokens(&valid).start();
+    let with_tokens = |name: &str, tokens: &[&str]| {
+        let mut c = conn(sink.port(), Security::None, None);
+        c.username = "hello@ochrehq.com".into();
+        c.auth = concierge::config::AuthKind::Oauth2;
+        c.token_command = Some(Introspection::token_command(dir.path(), name, tokens));
+        sender(&c)
+    };
+
+    // The first token printed has expired: fetched again, sent once.
+    let s = with_tokens("refresh", &["tok-smtp-expired", "tok-smtp-valid"]);
+    rt().block_on(s.send(&to(), MESSAGE)).unwrap();
+    assert_eq!(Introspection::runs(dir.path(), "refresh"), 2);
+    assert_eq!(sink.wait_for(1, Duration::from_secs(10)).len(), 1);
+
+    // Always refused: not sent, one clear line without the token.
+    let s = with_tokens("expired", &["tok-smtp-expired-secret"]);
+    let err = rt().block_on(s.send(&to(), MESSAGE)).unwrap_err();
+    assert!(matches!(err, SendError::NotSent { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("token_command") && !msg.contains('\n'),
+        "{msg}"
+    );
+    assert!(!format!("{err:?}").contains("tok-smtp-expired-secret"));
+    assert_eq!(Introspection::runs(dir.path(), "expired"), 2);
+    assert_eq!(sink.messages().len(), 1);
 }

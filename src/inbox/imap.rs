@@ -15,9 +15,9 @@
 //!   is fatal, never retried in a loop.
 
 use super::prefix::needs_whole_header;
-use super::wire::{quoted, Stream, Wire, WireError};
+use super::wire::{quoted, OauthMechanism, Stream, Wire, WireError};
 use super::{Fetched, Listing, MsgRef, Source, BATCH, FETCH_PREFIX, MAX_HEADER};
-use crate::config::{is_loopback, Connection as ConnCfg, Security};
+use crate::config::{is_loopback, AuthKind, Connection as ConnCfg, Security};
 use crate::intake::sanitize;
 use crate::secret::Secret;
 use crate::store::Cursor;
@@ -35,6 +35,8 @@ const IO_TIMEOUT: Duration = Duration::from_secs(60);
 pub enum ImapError {
     #[error("IMAP login refused for {user} at {host}: check the username and password")]
     Auth { user: String, host: String },
+    #[error("IMAP login refused for {user} at {host}: the access token from token_command was refused twice (expired, revoked, or without IMAP access)")]
+    OauthRefused { user: String, host: String },
     #[error("IMAP server {host}: {message}")]
     Fatal { host: String, message: String },
     #[error("IMAP server {host} unreachable: {message}")]
@@ -219,15 +221,60 @@ pub fn connect(cfg: &ConnCfg, password: &Secret) -> std::result::Result<Session,
             c
         }
     };
+    let refused = |e: imap::Error, oauth: bool| match e {
+        imap::Error::No(_) | imap::Error::Bad(_) if oauth => ImapError::OauthRefused {
+            user: clean(&cfg.username),
+            host: cfg.host.clone(),
+        },
+        imap::Error::No(_) | imap::Error::Bad(_) => ImapError::Auth {
+            user: clean(&cfg.username),
+            host: cfg.host.clone(),
+        },
+        other => io_err(cfg, other),
+    };
+    if cfg.auth != AuthKind::Oauth2 {
+        return client
+            .login(&cfg.username, password.expose())
+            .map_err(|(e, _)| refused(e, false));
+    }
+    // XOAUTH2 here: both Google and Microsoft 365 take it. One retry with a
+    // fresh token, as in `oauth_login`.
+    let client = match client.authenticate("XOAUTH2", &Xoauth2::new(&cfg.username, password)) {
+        Ok(session) => return Ok(session),
+        Err((imap::Error::No(_) | imap::Error::Bad(_), client)) => client,
+        Err((e, _)) => return Err(refused(e, true)),
+    };
+    let fresh = cfg.password().map_err(|e| ImapError::Fatal {
+        host: cfg.host.clone(),
+        message: clean(format!("{e:#}")),
+    })?;
     client
-        .login(&cfg.username, password.expose())
-        .map_err(|(e, _)| match e {
-            imap::Error::No(_) | imap::Error::Bad(_) => ImapError::Auth {
-                user: clean(&cfg.username),
-                host: cfg.host.clone(),
-            },
-            other => io_err(cfg, other),
-        })
+        .authenticate("XOAUTH2", &Xoauth2::new(&cfg.username, &fresh))
+        .map_err(|(e, _)| refused(e, true))
+}
+
+/// SASL XOAUTH2 for the `imap` crate: the initial response to the empty
+/// challenge, an empty answer to the error challenge that precedes a NO.
+struct Xoauth2(Secret);
+
+impl Xoauth2 {
+    fn new(user: &str, token: &Secret) -> Xoauth2 {
+        Xoauth2(Secret::new(format!(
+            "user={user}\x01auth=Bearer {}\x01\x01",
+            token.expose()
+        )))
+    }
+}
+
+impl imap::Authenticator for Xoauth2 {
+    type Response = String;
+    fn process(&self, challenge: &[u8]) -> String {
+        if challenge.is_empty() {
+            self.0.expose().to_string()
+        } else {
+            String::new()
+        }
+    }
 }
 
 /// A logged-in IMAP session over one mailbox, read-only.
@@ -236,6 +283,8 @@ pub struct ImapSource {
     mailbox: String,
     key: String,
     idle: bool,
+    /// What the server announced after login (CAPABILITY), sanitized.
+    capabilities: Vec<String>,
 }
 
 /// Compresses sorted UIDs into an IMAP sequence set (`1:5,9,12:14`).
@@ -279,7 +328,30 @@ fn wire_err(cfg: &ConnCfg, e: WireError) -> ImapError {
     }
 }
 
-fn has_idle(responses: &[imap_proto::Response<'_>]) -> bool {
+fn capability_names(responses: &[imap_proto::Response<'_>]) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in responses {
+        let caps = match r {
+            imap_proto::Response::Capabilities(c) => c,
+            imap_proto::Response::Done {
+                code: Some(imap_proto::ResponseCode::Capabilities(c)),
+                ..
+            } => c,
+            _ => continue,
+        };
+        for c in caps {
+            let name = match c {
+                imap_proto::Capability::Imap4rev1 => "IMAP4rev1".to_string(),
+                imap_proto::Capability::Atom(a) => a.to_string(),
+                imap_proto::Capability::Auth(a) => format!("AUTH={a}"),
+            };
+            out.push(clean(name));
+        }
+    }
+    out
+}
+
+fn has_capability(responses: &[imap_proto::Response<'_>], name: &str) -> bool {
     responses.iter().any(|r| {
         let caps = match r {
             imap_proto::Response::Capabilities(c) => c,
@@ -293,9 +365,61 @@ fn has_idle(responses: &[imap_proto::Response<'_>]) -> bool {
             } => c,
             _ => return false,
         };
-        caps.iter()
-            .any(|c| matches!(c, imap_proto::Capability::Atom(a) if a.eq_ignore_ascii_case("IDLE")))
+        caps.iter().any(|c| match c {
+            imap_proto::Capability::Atom(a) => a.eq_ignore_ascii_case(name),
+            imap_proto::Capability::Auth(a) => name
+                .strip_prefix("AUTH=")
+                .is_some_and(|m| a.eq_ignore_ascii_case(m)),
+            _ => false,
+        })
     })
+}
+
+/// OAuth 2.0 login: OAUTHBEARER when offered, else XOAUTH2. NOTE: a token
+/// may expire between `token_command` printing it and the server checking it:
+/// on a refusal the command runs once more and the login is tried once more
+/// (issue 10), never in a loop.
+fn oauth_login(cfg: &ConnCfg, wire: &mut Wire, first: &Secret) -> Result<(), ImapError> {
+    let caps = wire
+        .run("CAPABILITY", "CAPABILITY")
+        .map_err(|e| wire_err(cfg, e))?;
+    let caps = caps.responses().map_err(|e| wire_err(cfg, e))?;
+    let mechanism = if has_capability(&caps, "AUTH=OAUTHBEARER") {
+        OauthMechanism::Oauthbearer
+    } else if has_capability(&caps, "AUTH=XOAUTH2") {
+        OauthMechanism::Xoauth2
+    } else {
+        return Err(ImapError::Fatal {
+            host: cfg.host.clone(),
+            message: "the server offers neither AUTH=OAUTHBEARER nor AUTH=XOAUTH2: use auth = \"password\"".into(),
+        });
+    };
+    let mut try_token = |token: &Secret| {
+        wire.authenticate_oauth(
+            mechanism,
+            &cfg.username,
+            &cfg.host,
+            cfg.port,
+            token.expose(),
+        )
+    };
+    match try_token(first) {
+        Ok(()) => return Ok(()),
+        Err(WireError::Refused { .. }) => {}
+        Err(e) => return Err(wire_err(cfg, e)),
+    }
+    let fresh = cfg.password().map_err(|e| ImapError::Fatal {
+        host: cfg.host.clone(),
+        message: clean(format!("{e:#}")),
+    })?;
+    match try_token(&fresh) {
+        Ok(()) => Ok(()),
+        Err(WireError::Refused { .. }) => Err(ImapError::OauthRefused {
+            user: clean(&cfg.username),
+            host: cfg.host.clone(),
+        }),
+        Err(e) => Err(wire_err(cfg, e)),
+    }
 }
 
 impl ImapSource {
@@ -306,13 +430,15 @@ impl ImapSource {
                 message: "plaintext IMAP is allowed only to a loopback address; use security = \"tls\" or \"starttls\"".into(),
             });
         }
-        let mailbox = quoted(&cfg.mailbox).ok_or_else(|| ImapError::Fatal {
-            host: cfg.host.clone(),
-            message: format!(
-                "mailbox name {:?}: only ASCII names are supported",
-                cfg.mailbox
-            ),
-        })?;
+        // Names outside ASCII go as modified UTF-7 (RFC 3501 §5.1.3).
+        let mailbox =
+            quoted(&super::mutf7::encode(&cfg.mailbox)).ok_or_else(|| ImapError::Fatal {
+                host: cfg.host.clone(),
+                message: clean(format!(
+                    "mailbox name {:?} holds a line break or NUL",
+                    cfg.mailbox
+                )),
+            })?;
         let stream = tcp(cfg)?;
         let stream: Box<dyn Stream> = match cfg.security {
             Security::Tls => Box::new(handshake(cfg, stream)?),
@@ -323,20 +449,26 @@ impl ImapSource {
         if cfg.security != Security::Starttls {
             wire.greeting().map_err(|e| wire_err(cfg, e))?;
         }
-        match wire.login(&cfg.username, password.expose()) {
-            Ok(()) => {}
-            Err(WireError::Refused { .. }) => {
-                return Err(ImapError::Auth {
-                    user: clean(&cfg.username),
-                    host: cfg.host.clone(),
-                })
+        if cfg.auth == AuthKind::Oauth2 {
+            oauth_login(cfg, &mut wire, password)?;
+        } else {
+            match wire.login(&cfg.username, password.expose()) {
+                Ok(()) => {}
+                Err(WireError::Refused { .. }) => {
+                    return Err(ImapError::Auth {
+                        user: clean(&cfg.username),
+                        host: cfg.host.clone(),
+                    })
+                }
+                Err(e) => return Err(wire_err(cfg, e)),
             }
-            Err(e) => return Err(wire_err(cfg, e)),
         }
         let caps = wire
             .run("CAPABILITY", "CAPABILITY")
             .map_err(|e| wire_err(cfg, e))?;
-        let idle = has_idle(&caps.responses().map_err(|e| wire_err(cfg, e))?);
+        let responses = caps.responses().map_err(|e| wire_err(cfg, e))?;
+        let idle = has_capability(&responses, "IDLE");
+        let capabilities = capability_names(&responses);
         Ok(ImapSource {
             wire,
             mailbox,
@@ -345,11 +477,18 @@ impl ImapSource {
                 cfg.username, cfg.host, cfg.port, cfg.mailbox
             ),
             idle,
+            capabilities,
         })
     }
 
     pub fn supports_idle(&self) -> bool {
         self.idle
+    }
+
+    /// The server's capabilities after login (for `concierge check`): e.g.
+    /// `IMAP4rev1`, `IDLE`, `SPECIAL-USE`, `AUTH=PLAIN`.
+    pub fn capabilities(&self) -> &[String] {
+        &self.capabilities
     }
 
     /// Waits in IDLE until the mailbox changes or `timeout` passes.
@@ -525,6 +664,15 @@ fn parse_fetch(reply: &super::wire::Reply) -> Result<Vec<Fetched>> {
     Ok(got)
 }
 
+/// The mailbox for copies of sent replies among LISTed (name, marked
+/// `\Sent`) pairs: the one the server marks `\Sent` (RFC 6154 §2).
+pub fn sent_mailbox(listed: &[(String, bool)]) -> Option<String> {
+    listed
+        .iter()
+        .find(|(_, sent)| *sent)
+        .map(|(name, _)| name.clone())
+}
+
 /// After a reply was accepted: flags the answered message `\Answered`
 /// (found by its Message-ID, so a UIDVALIDITY change does not matter) and
 /// appends a copy of the reply, `\Seen`, to the Sent mailbox (created when
@@ -536,8 +684,33 @@ pub fn file_reply(
     reply: &[u8],
 ) -> Result<(bool, bool)> {
     let mut session = connect(cfg, password)?;
-    let sent = cfg.sent_mailbox.clone().unwrap_or_else(|| "Sent".into());
-    session.select(&cfg.mailbox)?;
+    // NOTE: the Sent mailbox is settled before anything is flagged: a reply
+    // marked \Answered with no copy filed would hide that the copy is missing.
+    let (sent, may_create) = match cfg.sent_mailbox.as_deref() {
+        Some(name) => (super::mutf7::encode(name), true),
+        None => {
+            let names = session.list(Some(""), Some("*"))?;
+            let listed: Vec<(String, bool)> = names
+                .iter()
+                .map(|n| {
+                    let sent = n
+                        .attributes()
+                        .iter()
+                        .any(|a| matches!(a, imap_proto::NameAttribute::Sent));
+                    (n.name().to_string(), sent)
+                })
+                .collect();
+            let found = sent_mailbox(&listed).ok_or_else(|| {
+                anyhow!(
+                    "IMAP server {}: no mailbox is marked \\Sent (RFC 6154 SPECIAL-USE); \
+                     set [imap] sent_mailbox to the mailbox for copies of replies",
+                    cfg.host
+                )
+            })?;
+            (found, false)
+        }
+    };
+    session.select(super::mutf7::encode(&cfg.mailbox))?;
     // NOTE: the id is sanitized text from the message; quote it as an IMAP
     // quoted string (RFC 3501 §4.3), refusing what cannot be quoted. HEADER
     // search matches substrings, so the hits are checked for the exact id
@@ -580,6 +753,7 @@ pub fn file_reply(
         .finish();
     let copied = match appended {
         Ok(_) => true,
+        Err(e) if !may_create => return Err(e.into()),
         Err(_) => {
             // Most likely [TRYCREATE]: the mailbox does not exist yet.
             session.create(&sent)?;
@@ -592,4 +766,22 @@ pub fn file_reply(
     };
     let _ = session.logout();
     Ok((flagged, copied))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sent_mailbox_is_the_one_marked_sent_or_none() {
+        let listed = vec![
+            ("INBOX".to_string(), false),
+            ("INBOX.Sent".to_string(), true),
+            ("Sent".to_string(), false),
+        ];
+        assert_eq!(sent_mailbox(&listed).as_deref(), Some("INBOX.Sent"));
+        // A folder merely called "Sent" is not taken for it.
+        assert_eq!(sent_mailbox(&listed[2..]), None);
+        assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
+    }
 }

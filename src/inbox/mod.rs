@@ -8,6 +8,7 @@
 
 pub mod imap;
 pub mod maildir;
+pub mod mutf7;
 pub mod prefix;
 pub mod wire;
 

@@ -35,9 +35,19 @@ const MAX_RESPONSE: usize = 256 * 1024 * 1024;
 /// The largest single line outside literals.
 const MAX_LINE: usize = 8 * 1024 * 1024;
 
+/// The SASL mechanism for an OAuth 2.0 token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OauthMechanism {
+    /// RFC 7628, the standard one.
+    Oauthbearer,
+    /// The older form Google and Microsoft 365 also accept.
+    Xoauth2,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
-    #[error("{0}")]
+    // NOTE: transparent, so `{:#}` does not print the I/O error twice.
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     /// The server answered NO or BAD; its text is sanitized.
     #[error("the server refused {command}: {text}")]
@@ -282,6 +292,71 @@ impl Wire {
         }
     }
 
+    /// Logs in with an OAuth 2.0 access token: SASL OAUTHBEARER (RFC 7628
+    /// §3.1) or XOAUTH2 (Google's and Microsoft's older form). On a refusal
+    /// the server sends an error challenge first; the empty response RFC 7628
+    /// §3.2.3 asks for ends the exchange. The token never appears in an error.
+    pub fn authenticate_oauth(
+        &mut self,
+        mechanism: OauthMechanism,
+        user: &str,
+        host: &str,
+        port: u16,
+        token: &str,
+    ) -> Result<(), WireError> {
+        use base64::Engine;
+        let initial = match mechanism {
+            OauthMechanism::Oauthbearer => format!(
+                "n,a={},\x01host={host}\x01port={port}\x01auth=Bearer {token}\x01\x01",
+                user.replace('=', "=3D").replace(',', "=2C")
+            ),
+            OauthMechanism::Xoauth2 => format!("user={user}\x01auth=Bearer {token}\x01\x01"),
+        };
+        let name = match mechanism {
+            OauthMechanism::Oauthbearer => "OAUTHBEARER",
+            OauthMechanism::Xoauth2 => "XOAUTH2",
+        };
+        let tag = self.send(&format!("AUTHENTICATE {name}"))?;
+        let mut line = Vec::new();
+        self.read_line(&mut line)?;
+        if !line.starts_with(b"+") {
+            return Err(WireError::Refused {
+                command: "AUTHENTICATE".into(),
+                text: clean(&String::from_utf8_lossy(&line)),
+                no: true,
+            });
+        }
+        let encoded = base64::engine::general_purpose::STANDARD.encode(initial);
+        let stream = self.conn.get_mut();
+        stream.write_all(encoded.as_bytes())?;
+        stream.write_all(b"\r\n")?;
+        stream.flush()?;
+        // An error challenge (`+ base64 JSON`) before the NO: answer it empty.
+        loop {
+            line.clear();
+            self.read_line(&mut line)?;
+            if line.starts_with(b"+") {
+                let stream = self.conn.get_mut();
+                stream.write_all(b"\r\n")?;
+                stream.flush()?;
+                continue;
+            }
+            if line.starts_with(format!("{tag} ").as_bytes()) {
+                break;
+            }
+        }
+        let rest = &line[tag.len()..];
+        if rest.starts_with(b" OK") {
+            Ok(())
+        } else {
+            Err(WireError::Refused {
+                command: "AUTHENTICATE".into(),
+                text: String::new(),
+                no: true,
+            })
+        }
+    }
+
     /// Waits in IDLE (RFC 2177) until the server reports something or
     /// `timeout` passes; returns whether something was reported.
     pub fn idle(&mut self, timeout: Duration, io_timeout: Duration) -> Result<bool, WireError> {
@@ -347,6 +422,15 @@ mod tests {
         assert_eq!(Wire::literal_len(b"* OK done\r\n"), None);
         assert_eq!(Wire::literal_len(b"* OK {abc}\r\n"), None);
         assert_eq!(Wire::literal_len(b"{}\r\n"), None);
+    }
+
+    #[test]
+    fn a_dropped_connection_is_said_once() {
+        let e = anyhow::Error::from(WireError::Io(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the server closed the connection",
+        )));
+        assert_eq!(format!("{e:#}"), "the server closed the connection");
     }
 
     #[test]

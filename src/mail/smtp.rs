@@ -12,10 +12,13 @@
 //!     (connection dropped, deadline passed) — the server may have accepted
 //!     it (RFC 5321 §4.1.1.4: only the reply to the end of data says so), so
 //!     the reply is recorded as `sending`, never blindly sent again.
+//! - Login with the password (PLAIN/LOGIN) or, with `auth = "oauth2"`, SASL
+//!   XOAUTH2 with a token from `token_command`, fetched once per send and
+//!   once more after a refusal.
 //! - Implicit TLS (RFC 8314, `security = "tls"`), STARTTLS (RFC 3207,
 //!   required, never opportunistic) or plaintext to loopback only.
 
-use crate::config::{is_loopback, Connection as ConnCfg, Security};
+use crate::config::{is_loopback, AuthKind, Connection as ConnCfg, Security};
 use anyhow::{anyhow, bail, Context, Result};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, Tls, TlsParameters};
@@ -57,8 +60,10 @@ impl SendError {
 
 /// How far a send got; read after the deadline to name the outcome.
 const CONNECTING: u8 = 0;
-const BODY_SENT: u8 = 1;
-const ACCEPTED: u8 = 2;
+const AUTHENTICATING: u8 = 1;
+const ENVELOPE: u8 = 2;
+const BODY_SENT: u8 = 3;
+const ACCEPTED: u8 = 4;
 
 /// An SMTP server from `[smtp]`, ready to send.
 pub struct SmtpSender {
@@ -66,6 +71,9 @@ pub struct SmtpSender {
     port: u16,
     tls: Tls,
     credentials: Option<Credentials>,
+    /// With `auth = "oauth2"`: the settings to run `token_command` from,
+    /// once per send (tokens live about an hour).
+    oauth: Option<Box<ConnCfg>>,
     envelope_from: lettre::Address,
     timeout: Duration,
 }
@@ -104,7 +112,8 @@ impl SmtpSender {
     /// envelope sender.
     pub fn new(cfg: &ConnCfg, envelope_from: lettre::Address) -> Result<SmtpSender> {
         let tls = tls_for(cfg)?;
-        let credentials = if cfg.username.is_empty() {
+        let oauth = (cfg.auth == AuthKind::Oauth2).then(|| Box::new(cfg.clone()));
+        let credentials = if cfg.username.is_empty() || oauth.is_some() {
             None
         } else {
             let password = cfg.password().context("[smtp] password")?;
@@ -118,6 +127,7 @@ impl SmtpSender {
             port: cfg.port,
             tls,
             credentials,
+            oauth,
             envelope_from,
             timeout: SEND_TIMEOUT,
         })
@@ -130,23 +140,71 @@ impl SmtpSender {
     }
 
     /// Sends `bytes` to `to`. `Ok` only once the server accepted the body.
+    /// With OAuth, a refused token is fetched again and tried once more.
     pub async fn send(&self, to: &lettre::Address, bytes: &[u8]) -> Result<(), SendError> {
+        let Some(cfg) = &self.oauth else {
+            let login = self.credentials.as_ref().map(|c| (c, Mechanism::Plain));
+            return self.attempt(to, bytes, login).await.0;
+        };
+        let token = |cfg: &ConnCfg| {
+            cfg.password()
+                .map(|t| Credentials::new(cfg.username.clone(), t.expose().to_string()))
+                .map_err(|e| SendError::NotSent {
+                    host: self.host.clone(),
+                    text: clean(format!("{e:#}")),
+                })
+        };
+        let first = token(cfg)?;
+        match self
+            .attempt(to, bytes, Some((&first, Mechanism::Xoauth2)))
+            .await
+        {
+            // A refused token: 535, or an error challenge lettre gives up on.
+            (Err(_), AUTHENTICATING) => {
+                let fresh = token(cfg)?;
+                let (result, stage) = self
+                    .attempt(to, bytes, Some((&fresh, Mechanism::Xoauth2)))
+                    .await;
+                match result {
+                    Err(_) if stage == AUTHENTICATING => Err(SendError::NotSent {
+                        host: self.host.clone(),
+                        text: "the access token from token_command was refused twice \
+                               (expired, revoked, or without SMTP access)"
+                            .into(),
+                    }),
+                    other => other,
+                }
+            }
+            (result, _) => result,
+        }
+    }
+
+    /// One connection and one try; also says how far it got.
+    async fn attempt(
+        &self,
+        to: &lettre::Address,
+        bytes: &[u8],
+        login: Option<(&Credentials, Mechanism)>,
+    ) -> (Result<(), SendError>, u8) {
         let stage = AtomicU8::new(CONNECTING);
-        let outcome = tokio::time::timeout(self.timeout, self.converse(to, bytes, &stage)).await;
+        let outcome =
+            tokio::time::timeout(self.timeout, self.converse(to, bytes, login, &stage)).await;
         let host = self.host.clone();
+        let reached = stage.load(Ordering::SeqCst);
         let text = match outcome {
-            Ok(Ok(())) => return Ok(()),
+            Ok(Ok(())) => return (Ok(()), reached),
             Ok(Err(Fail::Refused(code, text))) => {
-                return Err(SendError::Refused { host, code, text })
+                return (Err(SendError::Refused { host, code, text }), reached)
             }
             Ok(Err(Fail::Other(text))) => text,
             Err(_) => format!("no answer within {} s", self.timeout.as_secs()),
         };
-        match stage.load(Ordering::SeqCst) {
+        let result = match reached {
             ACCEPTED => Ok(()),
             BODY_SENT => Err(SendError::Unknown { host, text }),
             _ => Err(SendError::NotSent { host, text }),
-        }
+        };
+        (result, reached)
     }
 
     /// The conversation; [`Self::send`] names a failure by `stage`.
@@ -154,6 +212,7 @@ impl SmtpSender {
         &self,
         to: &lettre::Address,
         bytes: &[u8],
+        login: Option<(&Credentials, Mechanism)>,
         stage: &AtomicU8,
     ) -> Result<(), Fail> {
         let hello = ClientId::default();
@@ -178,11 +237,17 @@ impl SmtpSender {
                 .await
                 .map_err(|e| self.describe(e))?;
         }
-        if let Some(c) = &self.credentials {
-            conn.auth(&[Mechanism::Plain, Mechanism::Login], c)
+        if let Some((c, mechanism)) = login {
+            stage.store(AUTHENTICATING, Ordering::SeqCst);
+            let mechanisms: &[Mechanism] = match mechanism {
+                Mechanism::Xoauth2 => &[Mechanism::Xoauth2],
+                _ => &[Mechanism::Plain, Mechanism::Login],
+            };
+            conn.auth(mechanisms, c)
                 .await
                 .map_err(|e| self.describe(e))?;
         }
+        stage.store(ENVELOPE, Ordering::SeqCst);
         let mut params = Vec::new();
         // RFC 6152: an 8-bit body needs BODY=8BITMIME where offered.
         if !bytes.is_ascii() && conn.server_info().supports_feature(Extension::EightBitMime) {

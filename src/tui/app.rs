@@ -24,6 +24,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Where the inbox comes from.
+// One value per app: the size of `Connection` (grown by the OAuth settings)
+// does not matter here.
+#[allow(clippy::large_enum_variant)]
 pub enum Inbox {
     Maildir(PathBuf),
     Imap {

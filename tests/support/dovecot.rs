@@ -64,6 +64,9 @@ pub struct Dovecot {
     lmtp_port: u16,
     ids: Ids,
     child: Option<Child>,
+    /// An RFC 7662 introspection URL: then Dovecot also accepts OAuth 2.0
+    /// tokens (OAUTHBEARER, XOAUTH2) through its oauth2 passdb.
+    oauth2: Option<String>,
 }
 
 impl Dovecot {
@@ -71,6 +74,16 @@ impl Dovecot {
     /// users file and ports. Panics (with the Dovecot log) if it does not
     /// answer with a real `* OK` greeting within 10 s.
     pub fn start() -> Dovecot {
+        Self::start_with(None)
+    }
+
+    /// An instance that also accepts OAuth 2.0 bearer tokens, validated by
+    /// POSTing them to `introspection_url` (see [`super::oauth`]).
+    pub fn start_with_oauth2(introspection_url: &str) -> Dovecot {
+        Self::start_with(Some(introspection_url.to_string()))
+    }
+
+    fn start_with(oauth2: Option<String>) -> Dovecot {
         if !Path::new(DOVECOT_BIN).exists() {
             panic!("Dovecot is not installed: {INSTALL_HINT}");
         }
@@ -107,6 +120,7 @@ impl Dovecot {
             lmtp_port: 0,
             ids,
             child: None,
+            oauth2,
         };
         // Another process may take one of our ports between free_port() and
         // Dovecot's bind(): retry with fresh ports in that case.
@@ -324,6 +338,28 @@ impl Dovecot {
         )
     }
 
+    /// The auth part of the config: PLAIN/LOGIN, plus the oauth2 passdb
+    /// (only for the OAuth mechanisms) when asked for.
+    fn oauth_config(&self) -> String {
+        let Some(url) = &self.oauth2 else {
+            return "auth_mechanisms = plain login\n".into();
+        };
+        let d = self.dir.path().display();
+        let ext = format!(
+            "introspection_mode = post\nintrospection_url = {url}\n\
+             username_attribute = username\nactive_attribute = active\nactive_value = true\n"
+        );
+        write_file(
+            &self.dir.path().join("oauth2.conf.ext"),
+            ext.as_bytes(),
+            0o644,
+        );
+        format!(
+            "auth_mechanisms = plain login oauthbearer xoauth2\nauth_failure_delay = 0\nlogin_trusted_networks = 127.0.0.0/8\n\
+             passdb {{\n  driver = oauth2\n  mechanisms = oauthbearer xoauth2\n  args = {d}/oauth2.conf.ext\n}}\n"
+        )
+    }
+
     fn write_config(&self) {
         let d = self.dir.path().display().to_string();
         let ids = &self.ids;
@@ -343,8 +379,7 @@ ssl = yes
 ssl_cert = <{d}/server.pem
 ssl_key = <{d}/server.key
 disable_plaintext_auth = no
-auth_mechanisms = plain login
-passdb {{
+{oauth}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%n {d}/users
 }}
@@ -356,6 +391,13 @@ mail_uid = {mu}
 mail_gid = {mg}
 mail_home = {d}/mail/%n
 mail_location = maildir:~/Maildir
+namespace inbox {{
+  inbox = yes
+  mailbox "Sent Items" {{
+    special_use = \Sent
+    auto = create
+  }}
+}}
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1
@@ -374,6 +416,7 @@ service lmtp {{
   }}
 }}
 "#,
+            oauth = self.oauth_config(),
             imap = self.imap_port,
             imaps = self.imaps_port,
             lmtp = self.lmtp_port,

@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod dovecot;
+pub mod oauth;
 pub mod smtp;
 
 use std::collections::{HashMap, HashSet};

@@ -55,6 +55,7 @@ pub struct SmtpSinkBuilder {
     tls: Option<(PathBuf, PathBuf)>,
     implicit_tls: bool,
     stall_after_data: bool,
+    oauth_tokens: Option<PathBuf>,
 }
 
 impl SmtpSinkBuilder {
@@ -82,6 +83,12 @@ impl SmtpSinkBuilder {
     pub fn implicit_tls(mut self, cert: &Path, key: &Path) -> Self {
         self.tls = Some((cert.to_path_buf(), key.to_path_buf()));
         self.implicit_tls = true;
+        self
+    }
+    /// Offer AUTH XOAUTH2, accepting the tokens listed in `file` (one a
+    /// line, re-read on each login).
+    pub fn oauth_tokens(mut self, file: &Path) -> Self {
+        self.oauth_tokens = Some(file.to_path_buf());
         self
     }
     /// Take the message body, then never answer the end of DATA.
@@ -290,6 +297,9 @@ impl SmtpSink {
                 if opts.implicit_tls {
                     cmd.arg("--implicit-tls");
                 }
+            }
+            if let Some(tokens) = &opts.oauth_tokens {
+                cmd.arg("--oauth-tokens").arg(tokens);
             }
             if opts.stall_after_data {
                 cmd.arg("--stall-after-data");

@@ -25,6 +25,7 @@ Exit codes: 3 = aiosmtpd missing, 4 = port already in use.
 """
 
 import argparse
+import base64
 import asyncio
 import errno
 import json
@@ -52,8 +53,10 @@ def accept_any(server, session, envelope, mechanism, auth_data):
 
 
 class Handler:
-    def __init__(self, outdir, fail_first, lmtp_port, lmtp_user, stall_after_data=False):
+    def __init__(self, outdir, fail_first, lmtp_port, lmtp_user, stall_after_data=False,
+                 oauth_tokens=None):
         self.stall_after_data = stall_after_data
+        self.oauth_tokens = oauth_tokens
         self.outdir = outdir
         self.fail_remaining = fail_first
         self.lmtp_port = lmtp_port
@@ -77,6 +80,27 @@ class Handler:
     def _deliver_lmtp(self, mail_from, data):
         with smtplib.LMTP("127.0.0.1", self.lmtp_port) as lmtp:
             lmtp.sendmail(mail_from, [self.lmtp_user], data)
+
+    async def auth_XOAUTH2(self, server, args):
+        """SASL XOAUTH2: accepts the bearer tokens listed in --oauth-tokens
+        (re-read each time; a removed line is an expired token)."""
+        from aiosmtpd.smtp import AuthResult
+        if not self.oauth_tokens:
+            return AuthResult(success=False, handled=False)
+        if len(args) > 1:
+            blob = base64.b64decode(args[1])
+        else:
+            blob = await server.challenge_auth("", encode_to_b64=False)
+        fields = dict(
+            part.split(b"=", 1) if b"=" in part else (part, b"")
+            for part in blob.split(b"\x01") if part
+        )
+        token = fields.get(b"auth", b"").removeprefix(b"Bearer ").decode("ascii", "replace")
+        with open(self.oauth_tokens) as f:
+            valid = {line.strip() for line in f if line.strip()}
+        ok = token in valid
+        print(f"smtp_sink: XOAUTH2 {'accepted' if ok else 'refused'}", flush=True)
+        return AuthResult(success=ok, handled=False, auth_data=fields.get(b"user", b"").decode())
 
     async def handle_DATA(self, server, session, envelope):
         meta = self._envelope_json(session, envelope)
@@ -127,6 +151,7 @@ async def main():
     ap.add_argument("--tls-key")
     ap.add_argument("--implicit-tls", action="store_true")
     ap.add_argument("--stall-after-data", action="store_true")
+    ap.add_argument("--oauth-tokens")
     args = ap.parse_args()
     tls_context = None
     if args.tls_cert:
@@ -137,7 +162,8 @@ async def main():
     # aiosmtpd warns about its own deprecated login_data on every AUTH.
     logging.basicConfig(level=logging.ERROR)
     handler = Handler(
-        args.dir, args.fail_first, args.lmtp_port, args.lmtp_user, args.stall_after_data
+        args.dir, args.fail_first, args.lmtp_port, args.lmtp_user, args.stall_after_data,
+        args.oauth_tokens,
     )
     # Implicit TLS (RFC 8314, port 465 style): TLS from the first byte, no
     # STARTTLS offered.
