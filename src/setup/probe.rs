@@ -28,6 +28,15 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where a connection's password comes from, in words (never the value).
 fn secret_source(c: &Connection) -> String {
+    if c.auth == crate::config::AuthKind::Oauth2 {
+        let prog = c
+            .token_command
+            .as_deref()
+            .and_then(|cmd| shell_words::split(cmd).ok())
+            .and_then(|v| v.into_iter().next())
+            .unwrap_or_default();
+        return format!("the token command `{prog}`");
+    }
     match (&c.password_env, &c.password_command) {
         (Some(var), _) => format!("${var}"),
         (None, Some(cmd)) => {
@@ -176,6 +185,13 @@ fn imap_failure(c: &Connection, e: ImapError) -> Vec<Line> {
             Line::fail(
                 "imap.login",
                 format!("the server refused the login for {user}: check [imap] username and the password in {}", secret_source(c)),
+            ),
+        ],
+        ImapError::OauthRefused { user, .. } => vec![
+            tls_ok("imap.tls", c),
+            Line::fail(
+                "imap.login",
+                format!("the server refused the OAuth access token for {user} twice: run {} by hand, sign in again if it asks, and check the account has IMAP access", secret_source(c)),
             ),
         ],
         ImapError::Fatal { message, .. } if message.contains("certificate") => {
@@ -582,6 +598,8 @@ mod tests {
             username: "u".into(),
             password_env: None,
             password_command: Some("pass show ochre/imap --vault private".into()),
+            auth: Default::default(),
+            token_command: None,
             mailbox: "INBOX".into(),
             ca_file: None,
             from: None,

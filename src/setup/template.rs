@@ -214,6 +214,8 @@ mod tests {
             username: "hello@ochrehq.com".into(),
             password_env: Some("CONCIERGE_IMAP_PASSWORD".into()),
             password_command: None,
+            auth: Default::default(),
+            token_command: None,
             mailbox: "INBOX".into(),
             ca_file: None,
             from: None,

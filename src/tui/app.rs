@@ -734,6 +734,20 @@ impl Runtime {
                         )))));
                         tokio::time::sleep(wait).await;
                     }
+                    // NOTE: another request's export of this workspace is
+                    // live: its link goes to that requester, so it is not
+                    // adopted, and nothing is started (no `force` yet).
+                    Err(ApiError::ExportInProgress { job_id, .. }) => {
+                        let _ = tx.send(msg(Msg::Failed {
+                            id,
+                            what: "starting the export".into(),
+                            error: format!(
+                                "the backend already runs export {job_id} of this workspace for another request; \
+                                 nothing was started: reject this one with reject_duplicate, or retry once that export is done"
+                            ),
+                        }));
+                        return;
+                    }
                     // A 409 (the key used with another body by an older
                     // version, or another live export of the workspace):
                     // an export exists. Find it and follow it, never a second.
