@@ -1,14 +1,18 @@
 //! Stats screen benchmark: from pressing `S` to the first frame, on a store
 //! of 10,000 requests spread over the last 90 days — opening the store
 //! read-only, the four queries, the figures, and drawing at 120×40 and
-//! 80×24 into ratatui's `TestBackend`. Goal: under 100 ms.
+//! 80×24 into ratatui's `TestBackend` (the same steps as
+//! `stats::screen::load_figures` and `tui::stats_view::render`, timed one
+//! by one). Goal: under 100 ms.
 //!
 //! Run: `cargo run --release --example stats_bench` (`-- --runs N`, default
 //! 21). Prints the median and the slowest run per period.
 
 use chrono::{Duration as Days, Utc};
 use concierge::estimate::{Rates, Size};
-use concierge::stats::screen::{load_figures, Model};
+use concierge::stats::load::open_read_only;
+use concierge::stats::screen::Model;
+use concierge::stats::{compute, load, Period};
 use concierge::stats::{fixture, ActivityRow, HistoryRow, RequestRow, Rows};
 use concierge::store::Store;
 use ratatui::backend::TestBackend;
@@ -102,16 +106,25 @@ fn main() {
             .unwrap_or(0)
     );
     let rates = Rates::default();
-    println!(
-        "| period | requests in it | load + figures + first frame (median of {runs}) | slowest |"
-    );
-    println!("| --- | --- | --- | --- |");
+    println!("| period | requests in it | read (open + SQL) | figures | first frames | total (median of {runs}) | slowest total |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let med = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
     for days in [7, 30, 90] {
-        let mut times = Vec::new();
+        let (mut read, mut figs, mut frames, mut totals) = (vec![], vec![], vec![], vec![]);
         let mut total = 0;
         for _ in 0..runs {
-            let t = Instant::now();
-            let figures = load_figures(&path, &rates, days, now).expect("figures");
+            let t0 = Instant::now();
+            let cal = rates.validate().expect("rates");
+            let period = Period::last_days(days, now, &cal);
+            let conn = open_read_only(&path).expect("open");
+            let rows = load(&conn, &period).expect("load");
+            let t1 = Instant::now();
+            let figures = compute(&rows, &period, &rates, now).expect("figures");
+            let t2 = Instant::now();
             total = figures.requests.total;
             let mut model = Model::loading(days);
             model.loaded(days, Ok(figures));
@@ -120,14 +133,20 @@ fn main() {
                 term.draw(|f| concierge::tui::stats_view::render(f, f.area(), &model))
                     .expect("draw");
             }
-            times.push(t.elapsed());
+            let t3 = Instant::now();
+            read.push(t1 - t0);
+            figs.push(t2 - t1);
+            frames.push(t3 - t2);
+            totals.push(t3 - t0);
         }
-        times.sort();
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let slowest = *totals.iter().max().expect("runs");
         println!(
-            "| last {days} days | {total} | {:.1} ms | {:.1} ms |",
-            ms(times[times.len() / 2]),
-            ms(times[times.len() - 1])
+            "| last {days} days | {total} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
+            ms(med(read)),
+            ms(med(figs)),
+            ms(med(frames)),
+            ms(med(totals)),
+            ms(slowest)
         );
     }
 }
