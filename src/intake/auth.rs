@@ -110,7 +110,10 @@ fn lex(s: &str) -> Vec<Tok<'_>> {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            // NOTE: a stray `)` is skipped like whitespace; as a word
+            // delimiter that starts no word it once looped forever (found
+            // by the fuzz test, kept in `nothing_breaks_on_junk`).
+            b' ' | b'\t' | b'\r' | b'\n' | b')' => i += 1,
             b'(' => {
                 let mut depth = 0usize;
                 while i < b.len() {

@@ -365,12 +365,22 @@ fn nothing_breaks_on_junk() {
         "\\",
         "mx.ochrehq.com;;;; dkim = = pass",
         "@.@;/=\"",
+        ")",
+        "mx.ochrehq.com; dkim=pass ) x",
+        "a)b; c=d",
     ] {
         let _ = parse(s);
         let _ = evaluate([s], ID);
     }
     assert_eq!(parse(""), None);
     assert_eq!(parse("(only a comment)"), None);
+    // A stray `)` once made the lexer loop forever (found by the fuzz test).
+    assert_eq!(
+        evaluate(["mx.ochrehq.com; dkim=pass ) x"], ID)
+            .unwrap()
+            .dkim,
+        "pass"
+    );
 }
 
 // ---- The Python `authres` 1.2.0 test cases ----

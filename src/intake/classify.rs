@@ -83,6 +83,18 @@ static NARROW: LazyLock<Regex> = LazyLock::new(|| {
 static STRONG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(all (of )?(our|my|the) (\w+ ){0,2}data|(complete|full|entire|whole) (\w+ ){0,2}(export|copy|backup|archive|dump)|data export|data portability)\b").unwrap()
 });
+/// The writer asks for their own data: "our/my … data", or "we/I … need".
+/// NOTE: newsletters and spam speak to the reader ("Backup ALL your data",
+/// "export all your data from …"); a customer asking for an export speaks
+/// of their own. This rule took the free-text false positives on the
+/// measured ham/spam set from 1 in 200 to none (README "Classification").
+static OWN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b((our|my) (\w+ ){0,3}(data|workspace|account|conversations|tickets|history|records|everything)|(we|i|we'd|i'd) (\w+ ){0,3}(need|want|like|request|ask|asking|would))\b").unwrap()
+});
+/// Bulk-mail markers: a person asking for their export does not write these.
+static BULK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(unsubscribe|opt[- ]out|view (this|it) in your browser)\b").unwrap()
+});
 static WORKSPACE_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?im)^[ \t]*workspace[ \t]*:[ \t]*(.*?)[ \t]*$").unwrap());
 static MENTIONS_WORKSPACE: LazyLock<Regex> =
@@ -195,6 +207,8 @@ fn asks_for_everything(text: &str) -> bool {
         && WHOLE.is_match(text)
         && DATA.is_match(text)
         && (!NARROW.is_match(text) || STRONG.is_match(text))
+        && OWN.is_match(text)
+        && !BULK.is_match(text)
 }
 
 pub fn classify(s: &Signals<'_>) -> Kind {
@@ -327,6 +341,32 @@ mod tests {
             Kind::Other
         );
         assert_eq!(kind("Hello", "Love the product."), Kind::Other);
+    }
+
+    #[test]
+    fn newsletters_and_spam_are_not_requests() {
+        for (subject, body) in [
+            ("Backup your ALL your data", "Backup your ALL your data today with CloudSafe. 50% off!"),
+            ("Switch now", "Easily export all your data from Zendesk, Freshdesk and more in one click."),
+            ("Your weekly digest", "Tip: you can export all your workspace data. We need you to try it!\nUnsubscribe here."),
+        ] {
+            assert_eq!(kind(subject, body), Kind::Other, "{subject}");
+        }
+        // The same words from a customer, about their own data, still count.
+        assert_eq!(
+            kind(
+                "Backup",
+                "Could you back up all our data before we leave Ochre?"
+            ),
+            Kind::ExportRequest
+        );
+        assert_eq!(
+            kind(
+                "Leaving",
+                "I would like to export all the data in my workspace."
+            ),
+            Kind::ExportRequest
+        );
     }
 
     #[test]

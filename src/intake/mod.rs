@@ -460,36 +460,13 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool) -> Inspected {
     }
 
     // Authentication (RFC 8601): only our own server's verdict.
-    let fields = all_fields.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-    let auth = match auth::evaluate_headers(fields, opts.authserv_id) {
-        Some(mut a) => {
-            // DMARC vouches for the domain it evaluated (RFC 7489 §3.1: the
-            // RFC5322.From domain itself): it must be exactly the From domain
-            // Concierge shows, and there must be only one From. NOTE: exact,
-            // not aligned: `header.from=com` must not vouch for every .com.
-            let domain_mismatch = match (&a.dmarc_domain, &from) {
-                (Some(d), Some(f)) => !d.eq_ignore_ascii_case(domain_of(f).trim_end_matches('.')),
-                _ => false,
-            };
-            if a.dmarc == "pass" && (domain_mismatch || several_from) {
-                a.dmarc = "fail".into();
-            }
-            for (result, w) in [
-                (&a.dkim, Warning::DkimFail),
-                (&a.spf, Warning::SpfFail),
-                (&a.dmarc, Warning::DmarcFail),
-            ] {
-                if result != "pass" && result != "none" {
-                    warnings.push(w);
-                }
-            }
-            a
-        }
-        None => {
-            warnings.push(Warning::AuthMissing);
-            Auth::default()
-        }
-    };
+    let auth = trusted_auth(
+        &all_fields,
+        opts.authserv_id,
+        from.as_deref(),
+        several_from,
+        &mut warnings,
+    );
 
     if let Some(from) = &from {
         let fd = domain_of(from);
@@ -561,6 +538,47 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool) -> Inspected {
         warnings,
         body,
         unthreaded_kind,
+    }
+}
+
+/// The trusted verdict (see [`auth::evaluate_headers`]), with DMARC held to
+/// the one From shown, and the warnings it calls for.
+fn trusted_auth(
+    all_fields: &[(String, String)],
+    authserv_id: &str,
+    from: Option<&str>,
+    several_from: bool,
+    warnings: &mut Vec<Warning>,
+) -> Auth {
+    let fields = all_fields.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+    match auth::evaluate_headers(fields, authserv_id) {
+        Some(mut a) => {
+            // DMARC vouches for the domain it evaluated (RFC 7489 §3.1: the
+            // RFC5322.From domain itself): it must be exactly the From domain
+            // Concierge shows, and there must be only one From. NOTE: exact,
+            // not aligned: `header.from=com` must not vouch for every .com.
+            let domain_mismatch = match (&a.dmarc_domain, from) {
+                (Some(d), Some(f)) => !d.eq_ignore_ascii_case(domain_of(f).trim_end_matches('.')),
+                _ => false,
+            };
+            if a.dmarc == "pass" && (domain_mismatch || several_from) {
+                a.dmarc = "fail".into();
+            }
+            for (result, w) in [
+                (&a.dkim, Warning::DkimFail),
+                (&a.spf, Warning::SpfFail),
+                (&a.dmarc, Warning::DmarcFail),
+            ] {
+                if result != "pass" && result != "none" {
+                    warnings.push(w);
+                }
+            }
+            a
+        }
+        None => {
+            warnings.push(Warning::AuthMissing);
+            Auth::default()
+        }
     }
 }
 
