@@ -11,8 +11,14 @@ use std::path::Path;
 /// to `cur/` with flags) is not written again; returns whether it was
 /// written now.
 pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<bool> {
+    // NOTE: 0700 directories and 0600 files: link emails carry a download
+    // link to a customer's data.
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     for sub in ["tmp", "new", "cur"] {
-        std::fs::create_dir_all(dir.join(sub))?;
+        builder.create(dir.join(sub))?;
     }
     let new = dir.join("new").join(name);
     let already = new.exists()
@@ -24,7 +30,6 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<bool> {
         return Ok(false);
     }
     let tmp = dir.join("tmp").join(name);
-    // NOTE: 0600: link emails carry a download link to a customer's data.
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]

@@ -91,7 +91,7 @@ impl Mailer {
     /// A Maildir outbox at `dir` (created if missing).
     pub fn outbox(dir: &Path) -> Result<Mailer> {
         for sub in ["tmp", "new", "cur"] {
-            std::fs::create_dir_all(dir.join(sub))
+            super::private::create_dir(&dir.join(sub))
                 .with_context(|| format!("could not create the outbox {}", dir.display()))?;
         }
         Ok(Mailer::Outbox(dir.to_path_buf()))

@@ -291,9 +291,9 @@ fn mailbox_names(session: &mut imap::Session<imap::Connection>) -> String {
     }
 }
 
-/// Where copies of replies go: `[imap] sent_mailbox`, else "Sent". The
-/// server may mark another mailbox `\Sent` (RFC 6154): then copies would
-/// land in a second "Sent" nobody reads, so say which one to set.
+/// Where copies of replies go: `[imap] sent_mailbox`, else the mailbox the
+/// server marks `\Sent` (RFC 6154), as [`crate::inbox::imap::file_reply`]
+/// chooses; with neither, replies could not be filed, so say what to set.
 fn sent_mailbox(c: &Connection, session: &mut imap::Session<imap::Connection>) -> Line {
     let names = match session.list(Some(""), Some("*")) {
         Ok(n) => n,
@@ -318,17 +318,13 @@ fn sent_mailbox(c: &Connection, session: &mut imap::Session<imap::Connection>) -
             "imap.sent",
             format!("{s:?} does not exist yet; it is created with the first reply"),
         ),
-        (None, Some(m)) if m == "Sent" => {
-            Line::ok("imap.sent", "copies of replies go to \"Sent\" (marked \\Sent)")
-        }
-        (None, Some(m)) => Line::fail(
+        (None, Some(m)) => Line::ok(
             "imap.sent",
-            format!("the server marks {m:?} as Sent but replies would be copied to \"Sent\": set [imap] sent_mailbox = {m:?}"),
+            format!("copies of replies go to {m:?} (marked \\Sent)"),
         ),
-        (None, None) if exists("Sent") => Line::ok("imap.sent", "copies of replies go to \"Sent\""),
-        (None, None) => Line::ok(
+        (None, None) => Line::fail(
             "imap.sent",
-            "no Sent mailbox yet; \"Sent\" is created with the first reply",
+            "no mailbox is marked \\Sent (RFC 6154 SPECIAL-USE): set [imap] sent_mailbox to the mailbox for copies of replies",
         ),
     }
 }
