@@ -546,7 +546,11 @@ impl Runtime {
                     crate::ops::reply::Outcome::Accepted => {
                         out.push(Msg::Done {
                             id,
-                            what: format!("{} sent to {}", template.file_stem(), reply.to),
+                            what: format!(
+                                "the \"{}\" reply was sent to {}",
+                                template.file_stem().replace('_', " "),
+                                reply.to
+                            ),
                         });
                         rt.file_reply(id, reply_id, reply, config);
                     }

@@ -334,15 +334,26 @@ fn draw_accuracy(frame: &mut Frame<'_>, area: Rect, f: &Figures) {
                 a.jobs,
                 if a.jobs == 1 { "" } else { "s" }
             )),
-            Line::raw(format!(
-                "suggests {} messages/h",
-                crate::text::thousands(c.suggested_messages_per_hour.round() as u64)
-            )),
+            // NOTE: one or two exports say little (the demo's finish in
+            // seconds against an hour's estimate); a rate is suggested from 3.
+            if a.jobs >= MIN_JOBS_TO_SUGGEST {
+                Line::raw(format!(
+                    "suggests {} messages/h",
+                    crate::text::thousands(c.suggested_messages_per_hour.round() as u64)
+                ))
+            } else {
+                Line::raw(format!(
+                    "a rate is suggested from {MIN_JOBS_TO_SUGGEST} jobs"
+                ))
+            },
         ],
         None => vec![Line::raw("no finished exports yet")],
     };
     frame.render_widget(Paragraph::new(text), note);
 }
+
+/// Finished exports needed before a rate is suggested.
+const MIN_JOBS_TO_SUGGEST: usize = 3;
 
 fn draw_operators(frame: &mut Frame<'_>, area: Rect, f: &Figures, error: Option<&str>) {
     let title = match error {
@@ -455,6 +466,17 @@ mod tests {
         // Bars 4 wide after a 2-column scale, a column apart. 3 of 3 → all
         // 4 rows: 1 rejected (1.33 → 1), then open.
         assert_eq!(column(7), "░░░▒");
+    }
+
+    #[test]
+    fn one_or_two_finished_exports_suggest_no_rate() {
+        let mut m = model(30);
+        if let Some(f) = m.figures.as_mut() {
+            f.accuracy.jobs = 2;
+        }
+        let s = text(&draw(&m, 80, 24));
+        assert!(!s.contains("suggests"), "{s}");
+        assert!(s.contains("a rate is suggested from 3 jobs"), "{s}");
     }
 
     #[test]
