@@ -1288,9 +1288,19 @@ fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'static>> {
             w,
         );
     }
-    // The address on the same line when it fits, else whole on the next.
+    // NOTE: only an owner or admin gets a link; for anyone else, naming an
+    // address beside "link" would read as the very thing that never happens.
     const LINK: &str = "Export link goes to:";
-    if width(LINK) + 1 + width(account) <= w {
+    if !r.role.is_some_and(|role| role.may_request_export()) {
+        kv(
+            &mut out,
+            "",
+            "no export link: only an owner or admin of the workspace gets one",
+            DIM,
+            w,
+        );
+    } else if width(LINK) + 1 + width(account) <= w {
+        // The address on the same line when it fits, else whole on the next.
         out.push(Line::from(vec![
             Span::raw(format!("{LINK} ")),
             Span::styled(clean(account), bold),
@@ -2629,6 +2639,27 @@ mod tests {
         let mut s = demo_state();
         select(&mut s, 7);
         insta::assert_snapshot!(text(&draw(&mut s, 100, 30)));
+    }
+
+    #[test]
+    fn only_an_owner_or_admin_is_shown_a_link_address() {
+        let mut s = demo_state();
+        let mut detail = |id| {
+            s.tab = Tab::All;
+            s.refilter();
+            select(&mut s, id);
+            text(&draw(&mut s, 120, 60))
+        };
+        let owner = detail(1);
+        assert!(
+            owner.contains("Export link goes to: owner@acme.example"),
+            "{owner}"
+        );
+        for id in [4, 5] {
+            let t = detail(id);
+            assert!(!t.contains("Export link goes to"), "#{id}:\n{t}");
+            assert!(t.contains("no export link:"), "#{id}:\n{t}");
+        }
     }
 
     #[test]

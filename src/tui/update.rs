@@ -196,7 +196,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
-        Msg::Job { id, job } => vec![Command::SaveJob { id, job }],
+        Msg::Job { id, job } => {
+            announce_job(state, id, &job);
+            vec![Command::SaveJob { id, job }]
+        }
         Msg::Done { id, what } => {
             clear_pending(state, id);
             say(state, format!("#{id}: {what}"));
@@ -227,6 +230,43 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
+    }
+}
+
+/// Says so in the status line when request `id`'s job reaches an end it
+/// was not known to be at: the status line never keeps "the export is
+/// starting" after the link was emailed.
+fn announce_job(state: &mut State, id: i64, job: &crate::store::requests::JobSnap) {
+    use crate::domain::JobStatus;
+    let before = state
+        .rows
+        .iter()
+        .find(|r| r.req.id == id)
+        .and_then(|r| r.req.job.as_ref())
+        .map(|j| j.status);
+    if before == Some(job.status) || !job.is_terminal() {
+        return;
+    }
+    match job.status {
+        JobStatus::Emailed => say(
+            state,
+            format!(
+                "#{id}: export finished; the link was emailed to {}",
+                job.deliver_to.as_deref().unwrap_or("the account email")
+            ),
+        ),
+        JobStatus::Cancelled => say(
+            state,
+            format!("#{id}: export cancelled (t starts it again)"),
+        ),
+        JobStatus::Failed => warn(
+            state,
+            format!(
+                "#{id}: export failed: {} (t retries)",
+                job.error.as_deref().unwrap_or("no reason given")
+            ),
+        ),
+        _ => {}
     }
 }
 
@@ -1637,6 +1677,59 @@ mod tests {
             ),
             vec![Command::SaveJob { id: 1, job }]
         );
+    }
+
+    #[test]
+    fn a_finished_job_is_announced_once_and_replaces_the_starting_message() {
+        let mut s = state(vec![ready(1)]);
+        say(&mut s, "#1: approved: the export is starting");
+        let job = |status| JobSnap {
+            id: "j".into(),
+            status,
+            phase: None,
+            progress: 1.0,
+            created_at: None,
+            finished_at: None,
+            emailed_at: None,
+            deliver_to: Some("o***@acme.example".into()),
+            link_expires_at: None,
+            error: None,
+        };
+        update(
+            &mut s,
+            Msg::Job {
+                id: 1,
+                job: job(crate::domain::JobStatus::Running),
+            },
+        );
+        assert_eq!(
+            s.status.as_ref().unwrap().0,
+            "#1: approved: the export is starting"
+        );
+        update(
+            &mut s,
+            Msg::Job {
+                id: 1,
+                job: job(crate::domain::JobStatus::Emailed),
+            },
+        );
+        let (text, bad) = s.status.clone().unwrap();
+        assert_eq!(
+            text,
+            "#1: export finished; the link was emailed to o***@acme.example"
+        );
+        assert!(!bad);
+        // Once the row knows it, the same status again says nothing new.
+        s.rows[0].req.job = Some(job(crate::domain::JobStatus::Emailed));
+        say(&mut s, "something else");
+        update(
+            &mut s,
+            Msg::Job {
+                id: 1,
+                job: job(crate::domain::JobStatus::Emailed),
+            },
+        );
+        assert_eq!(s.status.as_ref().unwrap().0, "something else");
     }
 
     #[test]
