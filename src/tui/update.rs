@@ -361,6 +361,18 @@ fn on_key(state: &mut State, k: KeyEvent) -> Vec<Command> {
             let submit = (ctrl && k.code == KeyCode::Char('s'))
                 || (!purpose.multi_line() && k.code == KeyCode::Enter);
             if k.code == KeyCode::Esc {
+                // NOTE: a typed note or reason is not thrown away on one
+                // stray Esc: the first one asks, a second one discards.
+                let typed = !area.lines().join("").trim().is_empty();
+                let asked = error.as_deref() == Some(DISCARD_QUESTION);
+                if typed && matches!(purpose, InputPurpose::Note) && !asked {
+                    state.mode = Mode::Input {
+                        purpose,
+                        area,
+                        error: Some(DISCARD_QUESTION.into()),
+                    };
+                    return vec![];
+                }
                 say(state, "cancelled: nothing was saved or sent");
                 return vec![];
             }
@@ -387,6 +399,9 @@ fn on_key(state: &mut State, k: KeyEvent) -> Vec<Command> {
         }
     }
 }
+
+/// What the first Esc on a typed note says.
+const DISCARD_QUESTION: &str = "Esc again discards this note; Ctrl-S saves it";
 
 fn on_pick_key(state: &mut State, k: KeyEvent, pick: Pick, selected: usize) -> Vec<Command> {
     let n = match &pick {
@@ -1308,9 +1323,11 @@ mod tests {
                 text: "Scope: all\nincl. drafts".into()
             }]
         );
-        // Esc discards a draft.
+        // Esc asks once, a second Esc discards the draft.
         update(&mut s, key('n'));
         typed(&mut s, "oops");
+        assert!(update(&mut s, code(KeyCode::Esc)).is_empty());
+        assert!(!s.mode.is_normal());
         assert!(update(&mut s, code(KeyCode::Esc)).is_empty());
         assert!(s.mode.is_normal());
     }
@@ -1677,6 +1694,30 @@ mod tests {
             ),
             vec![Command::SaveJob { id: 1, job }]
         );
+    }
+
+    #[test]
+    fn esc_on_a_typed_note_asks_once_then_discards() {
+        let mut s = state(vec![ready(1)]);
+        update(&mut s, key('n'));
+        assert!(matches!(s.mode, Mode::Input { .. }));
+        // An empty note closes at once.
+        update(&mut s, code(KeyCode::Esc));
+        assert!(s.mode.is_normal());
+        update(&mut s, key('n'));
+        for c in "scope ok".chars() {
+            update(&mut s, key(c));
+        }
+        update(&mut s, code(KeyCode::Esc));
+        match &s.mode {
+            Mode::Input { area, error, .. } => {
+                assert_eq!(area.lines().join(""), "scope ok", "the text is kept");
+                assert_eq!(error.as_deref(), Some(DISCARD_QUESTION));
+            }
+            other => panic!("the first Esc closed the note: {other:?}"),
+        }
+        update(&mut s, code(KeyCode::Esc));
+        assert!(s.mode.is_normal(), "the second Esc discards");
     }
 
     #[test]
