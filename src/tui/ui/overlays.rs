@@ -1,0 +1,630 @@
+//! What the current mode draws on top: help, confirm, pickers, the input
+//! editor, the outbox.
+
+use super::*;
+
+/// A centered rectangle of at most `w` × `h`, inside `area`.
+pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+pub(super) fn popup<'a>(title: &str, color: Color) -> Block<'a> {
+    Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(Style::new().fg(color))
+        .title(Line::styled(
+            format!(" {} ", clean(title)),
+            Style::new().fg(color).add_modifier(Modifier::BOLD),
+        ))
+}
+
+pub(super) fn draw_overlay(f: &mut Frame<'_>, area: Rect, state: &mut State) {
+    match &state.mode {
+        Mode::Normal | Mode::Filter | Mode::Outbox { .. } | Mode::Stats(_) => {}
+        Mode::Help => draw_help(f, area, state),
+        Mode::Confirm(c) => draw_confirm(f, area, state, c),
+        Mode::Pick { pick, selected } => draw_pick(f, area, pick, *selected),
+        Mode::Input { .. } => draw_input(f, area, state),
+    }
+}
+
+/// Key names as the help shows them; compact (`^d`, `S-Tab`) on small screens.
+pub(super) fn keys_text(keys: &[String], compact: bool) -> String {
+    let keys: Vec<String> = if compact {
+        keys.iter()
+            .map(|k| k.replace("Ctrl-", "^").replace("Shift-Tab", "S-Tab"))
+            .collect()
+    } else {
+        keys.to_vec()
+    };
+    keys.join(" ")
+}
+
+/// A titled list of (keys, what they do); `true`: packed into a line or two.
+pub(super) type HelpSection = (&'static str, Vec<(String, String)>, bool);
+
+/// Every binding (from the key map, so rebound keys show as bound), by section.
+pub(super) fn help_sections(state: &State, compact: bool) -> Vec<HelpSection> {
+    let request_actions = [
+        Action::Approve,
+        Action::Reject,
+        Action::Reply,
+        Action::Note,
+        Action::Resolve,
+        Action::ChooseWorkspace,
+        Action::AccountEmail,
+        Action::OverrideAuth,
+        Action::CancelJob,
+        Action::RetryJob,
+        Action::Outbox,
+    ];
+    let bindings = state.keys.bindings();
+    let entry = |(a, k): &(Action, Vec<String>)| (keys_text(k, compact), a.describe().to_string());
+    let mut queue: Vec<(String, String)> = bindings
+        .iter()
+        .filter(|(a, _)| !request_actions.contains(a))
+        .map(entry)
+        .collect();
+    queue.push(("1…7".into(), "jump to a tab".into()));
+    queue.push(("Esc".into(), "clear the status line".into()));
+    let request = bindings
+        .iter()
+        .filter(|(a, _)| request_actions.contains(a))
+        .map(entry)
+        .collect();
+    let ctrl = |k: &str| {
+        if compact {
+            format!("^{k}")
+        } else {
+            format!("Ctrl-{k}")
+        }
+    };
+    // Each popup shows its own keys too, so these are packed tight.
+    let popup = vec![
+        (ctrl("S"), "send / save".into()),
+        (ctrl("E"), "$EDITOR".into()),
+        ("Enter".into(), "ok".into()),
+        ("Esc".into(), "cancel".into()),
+        ("y/n".into(), "confirm".into()),
+        (ctrl("C"), "quit".into()),
+    ];
+    vec![
+        ("Queue", queue, false),
+        ("Request", request, false),
+        ("In a popup", popup, true),
+    ]
+}
+
+/// Sections laid out in `w` columns: heading, then `key  description`
+/// with the description wrapped under itself; a blank line between sections.
+pub(super) fn help_lines(sections: &[HelpSection], w: usize) -> Vec<Line<'static>> {
+    let key_w = sections
+        .iter()
+        .filter(|(_, _, flow)| !flow)
+        .flat_map(|(_, e, _)| e.iter().map(|(k, _)| width(k)))
+        .max()
+        .unwrap_or(1)
+        .min(14);
+    let key_style = Style::new().fg(ACCENT).add_modifier(Modifier::BOLD);
+    let desc_w = w.saturating_sub(key_w + 2).max(8);
+    let mut out = Vec::new();
+    for (i, (title, entries, flow)) in sections.iter().enumerate() {
+        if i > 0 {
+            out.push(Line::raw(""));
+        }
+        out.push(heading(title));
+        if *flow {
+            let mut line: Vec<Span<'static>> = Vec::new();
+            let mut used = 0;
+            for (k, d) in entries {
+                let item = width(k) + 1 + width(d);
+                if used > 0 && used + 3 + item > w {
+                    out.push(Line::from(std::mem::take(&mut line)));
+                    used = 0;
+                }
+                if used > 0 {
+                    line.push(Span::styled(" · ", DIM));
+                    used += 3;
+                }
+                line.push(Span::styled(k.clone(), key_style));
+                line.push(Span::raw(format!(" {d}")));
+                used += item;
+            }
+            out.push(Line::from(line));
+            continue;
+        }
+        for (k, d) in entries {
+            for (j, part) in wrap(d, desc_w).into_iter().enumerate() {
+                let key = if j == 0 {
+                    format!("{:<key_w$}", fit(k, key_w))
+                } else {
+                    " ".repeat(key_w)
+                };
+                out.push(Line::from(vec![
+                    Span::styled(key, key_style),
+                    Span::raw("  "),
+                    Span::raw(part),
+                ]));
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn draw_help(f: &mut Frame<'_>, area: Rect, state: &State) {
+    let outer_w = area.width.min(104);
+    let inner_w = outer_w.saturating_sub(4) as usize;
+    let compact = area.width < NARROW;
+    let sections = help_sections(state, compact);
+    const GAP: usize = 3;
+    // Two columns when there is room: navigation on the left, the request
+    // actions and popup keys on the right, split where the taller is lowest.
+    let columns = if inner_w >= 70 {
+        let (left, right) = sections.split_at(1);
+        (24..=inner_w - GAP - 30)
+            .map(|lw| {
+                let (l, r) = (help_lines(left, lw), help_lines(right, inner_w - GAP - lw));
+                (l.len().max(r.len()), lw.abs_diff(inner_w / 2), lw, l, r)
+            })
+            .min_by_key(|(h, off, ..)| (*h, *off))
+            .map(|(_, _, lw, l, r)| (lw, l, r))
+    } else {
+        None
+    };
+    let height = match &columns {
+        Some((_, l, r)) => l.len().max(r.len()),
+        None => help_lines(&sections, inner_w).len(),
+    };
+    let rect = centered(area, outer_w, height as u16 + 2);
+    f.render_widget(Clear, rect);
+    let block = popup("Keys", ACCENT)
+        .padding(ratatui::widgets::Padding::horizontal(1))
+        .title_bottom(Line::styled(" any key closes ", DIM).right_aligned());
+    let inner = block.inner(rect);
+    f.render_widget(block, rect);
+    match columns {
+        Some((lw, left, right)) => {
+            let [l, _, r] = Layout::horizontal([
+                Constraint::Length(lw as u16),
+                Constraint::Length(GAP as u16),
+                Constraint::Min(0),
+            ])
+            .areas(inner);
+            f.render_widget(Paragraph::new(left), l);
+            f.render_widget(Paragraph::new(right), r);
+        }
+        None => f.render_widget(Paragraph::new(help_lines(&sections, inner_w)), inner),
+    }
+}
+
+pub(super) fn draw_confirm(f: &mut Frame<'_>, area: Rect, state: &State, c: &Confirm) {
+    let w = area.width.saturating_sub(4).min(64);
+    let text_w = w.saturating_sub(4) as usize;
+    let (id, color) = match c {
+        Confirm::Approve {
+            id,
+            override_reason: None,
+        } => (*id, OK),
+        Confirm::Approve {
+            id,
+            override_reason: Some(_),
+        } => (*id, WARN),
+        Confirm::Reject { id, .. }
+        | Confirm::Cancel { id }
+        | Confirm::ApproveDuplicate { id, .. } => (*id, BAD),
+        Confirm::SendReply { id, .. } | Confirm::Retry { id } => (*id, ACCENT),
+        // Not about one request: no row matches id 0.
+        Confirm::Quit { .. } => (0, WARN),
+    };
+    let row = state.current().filter(|r| r.req.id == id);
+    let account = row
+        .and_then(|r| r.req.account())
+        .unwrap_or("the account email")
+        .to_string();
+    let mut lines: Vec<Line<'static>> = wrap(&c.question(), text_w)
+        .into_iter()
+        .map(|l| Line::styled(l, Style::new().add_modifier(Modifier::BOLD)))
+        .collect();
+    let mut detail: Vec<(String, Style)> = Vec::new();
+    match c {
+        Confirm::Approve {
+            override_reason: None,
+            ..
+        } => {
+            detail.push((format!("The backend emails the link to {account}."), DIM));
+        }
+        Confirm::Approve {
+            override_reason: Some(reason),
+            ..
+        } => {
+            if let Some(r) = row {
+                for u in r.unmet() {
+                    detail.push((format!("✗ {u}"), Style::new().fg(BAD)));
+                }
+            }
+            detail.push((format!("Override: {reason}"), Style::new().fg(WARN)));
+            detail.push((format!("The backend emails the link to {account}."), DIM));
+        }
+        Confirm::Quit { .. } => {}
+        Confirm::ApproveDuplicate { other, .. } => {
+            detail.push((
+                format!(
+                    "Two exports mean two link emails. #{other} already covers this workspace."
+                ),
+                Style::new().fg(WARN),
+            ));
+        }
+        Confirm::Reject { reason, .. } => {
+            detail.push((format!("Reason: {reason}"), Style::new()));
+            detail.push((format!("The reply goes to {account}."), DIM));
+        }
+        Confirm::SendReply { body, .. } => {
+            detail.push((format!("To: {account}"), DIM));
+            detail.push((String::new(), DIM));
+            let body_lines = wrap_text(body, text_w);
+            let n = body_lines.len();
+            for l in body_lines.into_iter().take(8) {
+                detail.push((l, Style::new()));
+            }
+            if n > 8 {
+                detail.push((format!("… {} more lines", n - 8), DIM));
+            }
+        }
+        Confirm::Cancel { .. } | Confirm::Retry { .. } => {}
+    }
+    if !detail.is_empty() {
+        lines.push(Line::raw(""));
+        for (text, style) in detail {
+            for part in wrap_text(&text, text_w) {
+                lines.push(Line::styled(part, style));
+            }
+        }
+    }
+    lines.push(Line::raw(""));
+    lines.push(
+        Line::from(vec![
+            Span::styled("y", Style::new().fg(OK).add_modifier(Modifier::BOLD)),
+            Span::raw(" yes    "),
+            Span::styled("n", Style::new().fg(BAD).add_modifier(Modifier::BOLD)),
+            Span::raw(" / Esc no"),
+        ])
+        .centered(),
+    );
+    let rect = centered(area, w, lines.len() as u16 + 2);
+    f.render_widget(Clear, rect);
+    let block = popup("Confirm", color).padding(ratatui::widgets::Padding::horizontal(1));
+    let inner = block.inner(rect);
+    f.render_widget(block, rect);
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+pub(super) fn draw_pick(f: &mut Frame<'_>, area: Rect, pick: &Pick, selected: usize) {
+    let (title, items): (&str, Vec<(String, String)>) = match pick {
+        Pick::ReplyTemplate => (
+            "Reply with",
+            REPLY_TEMPLATES
+                .iter()
+                .map(|t| (template_words(*t), String::new()))
+                .collect(),
+        ),
+        Pick::RejectTemplate => (
+            "Reject: why",
+            REJECT_TEMPLATES
+                .iter()
+                .map(|t| (template_words(*t), String::new()))
+                .collect(),
+        ),
+        Pick::Workspace(list) => (
+            "Workspace",
+            list.iter()
+                .map(|(id, name)| (clean(name), clean(id)))
+                .collect(),
+        ),
+    };
+    let name_w = items.iter().map(|(n, _)| width(n)).max().unwrap_or(0);
+    let id_w = items.iter().map(|(_, i)| width(i)).max().unwrap_or(0);
+    let footer = "↑↓ move · Enter pick · Esc cancel";
+    let want = (4 + name_w + if id_w > 0 { 2 + id_w } else { 0 }).max(width(footer)) + 4;
+    let w = (want as u16).min(area.width.saturating_sub(4)).max(20);
+    let inner_w = w.saturating_sub(4) as usize;
+    let visible = (area.height.saturating_sub(6) as usize).max(1);
+    let start = selected
+        .saturating_sub(visible - 1)
+        .min(items.len().saturating_sub(visible));
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    for (i, (name, id)) in items.iter().enumerate().skip(start).take(visible) {
+        let num = if i < 9 {
+            format!("{} ", i + 1)
+        } else {
+            "  ".to_string()
+        };
+        let mut spans = vec![
+            Span::styled(
+                if i == selected { "›" } else { " " },
+                Style::new().fg(ACCENT).add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(num, Style::new().fg(ACCENT)),
+        ];
+        let room = inner_w.saturating_sub(3);
+        let nw = name_w.min(room);
+        spans.push(Span::raw(format!("{:<nw$}", fit(name, nw))));
+        if !id.is_empty() && room > nw + 2 {
+            spans.push(Span::styled(format!("  {}", fit(id, room - nw - 2)), DIM));
+        }
+        let line = Line::from(spans);
+        lines.push(if i == selected {
+            line.style(SELECTED)
+        } else {
+            line
+        });
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(fit(footer, inner_w), DIM));
+    let rect = centered(area, w, lines.len() as u16 + 2);
+    f.render_widget(Clear, rect);
+    let block = popup(title, ACCENT).padding(ratatui::widgets::Padding::horizontal(1));
+    let inner = block.inner(rect);
+    f.render_widget(block, rect);
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+pub(super) fn draw_input(f: &mut Frame<'_>, area: Rect, state: &mut State) {
+    // What the box is about, from the selected request (read before borrowing the text area).
+    let row = state.current();
+    let account = row.and_then(|r| r.req.account()).unwrap_or("—").to_string();
+    let mut context: Vec<(String, Style)> = Vec::new();
+    if let Mode::Input { purpose, .. } = &state.mode {
+        match purpose {
+            InputPurpose::ReplyBody(_)
+            | InputPurpose::RejectReason(_)
+            | InputPurpose::RejectBody { .. } => context.push((format!("To: {account}"), DIM)),
+            InputPurpose::ApproveOverride => {
+                for u in row.map(|r| r.unmet()).unwrap_or_default() {
+                    context.push((format!("✗ {u}"), Style::new().fg(BAD)));
+                }
+            }
+            InputPurpose::AuthOverride => {
+                if let Some(r) = row {
+                    let a = &r.req.auth;
+                    context.push((
+                        format!("dkim {} · spf {} · dmarc {}", a.dkim, a.spf, a.dmarc),
+                        Style::new().fg(BAD),
+                    ));
+                }
+            }
+            InputPurpose::AccountEmail => {
+                context.push((
+                    "The export link goes to this account's address.".into(),
+                    DIM,
+                ));
+            }
+            InputPurpose::Note => {}
+        }
+    }
+    let Mode::Input {
+        purpose,
+        area: text,
+        error,
+    } = &mut state.mode
+    else {
+        return;
+    };
+    let multi = purpose.multi_line();
+    let w = area
+        .width
+        .saturating_sub(4)
+        .min(if multi { 84 } else { 64 });
+    let inner_w = w.saturating_sub(4) as usize;
+    let context: Vec<Line<'static>> = context
+        .into_iter()
+        .flat_map(|(t, s)| {
+            wrap(&t, inner_w)
+                .into_iter()
+                .map(move |l| Line::styled(l, s))
+        })
+        .collect();
+    // Room to write, while the request stays in view around the box.
+    let text_h: u16 = if multi {
+        (area.height * 2 / 5).clamp(3, 14)
+    } else {
+        1
+    };
+    let error_h = u16::from(error.is_some());
+    let h = context.len() as u16 + u16::from(!context.is_empty()) + text_h + error_h + 2 + 2;
+    let rect = centered(area, w, h);
+    f.render_widget(Clear, rect);
+    let color = match purpose {
+        InputPurpose::ApproveOverride | InputPurpose::AuthOverride => WARN,
+        InputPurpose::RejectReason(_) => BAD,
+        _ => ACCENT,
+    };
+    let block = popup(&purpose.title(), color).padding(ratatui::widgets::Padding::horizontal(1));
+    let inner = block.inner(rect);
+    f.render_widget(block, rect);
+    let ctx_h = context.len() as u16 + u16::from(!context.is_empty());
+    let [ctx_area, text_area, error_area, _, footer_area] = Layout::vertical([
+        Constraint::Length(ctx_h),
+        Constraint::Min(1),
+        Constraint::Length(error_h),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    f.render_widget(Paragraph::new(context), ctx_area);
+    // Long notes and replies wrap; the cursor line is not underlined (calmer).
+    let wrap_mode = if multi {
+        ratatui_textarea::WrapMode::WordOrGlyph
+    } else {
+        ratatui_textarea::WrapMode::None
+    };
+    if text.wrap_mode() != wrap_mode {
+        text.set_wrap_mode(wrap_mode);
+    }
+    if text.cursor_line_style() != Style::new() {
+        text.set_cursor_line_style(Style::new());
+    }
+    f.render_widget(&**text, text_area);
+    if let Some(e) = error {
+        f.render_widget(
+            Paragraph::new(Line::styled(
+                fit(&format!("✗ {e}"), inner_w),
+                Style::new().fg(BAD).add_modifier(Modifier::BOLD),
+            )),
+            error_area,
+        );
+    }
+    let keys: &[(&str, &str)] = if multi {
+        &[
+            ("Ctrl-S", " save"),
+            ("Ctrl-E", " $EDITOR"),
+            ("Esc", " cancel"),
+        ]
+    } else {
+        &[("Enter", " ok"), ("Esc", " cancel")]
+    };
+    let mut spans = Vec::new();
+    for (i, (k, d)) in keys.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" · ", DIM));
+        }
+        spans.push(Span::styled(
+            *k,
+            Style::new().fg(ACCENT).add_modifier(Modifier::BOLD),
+        ));
+        spans.push(Span::styled(*d, DIM));
+    }
+    f.render_widget(
+        Paragraph::new(Line::from(spans).right_aligned()),
+        footer_area,
+    );
+}
+
+// ------------------------------------------------------------------- outbox
+
+pub(super) fn draw_outbox(
+    f: &mut Frame<'_>,
+    top: Rect,
+    main: Rect,
+    state: &State,
+    selected: usize,
+) {
+    let n = state.outbox.len();
+    let title = Line::from(vec![
+        Span::styled(
+            " concierge ",
+            Style::new().fg(ACCENT).add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(" Outbox "),
+        Span::styled(format!("{n} mail{}", if n == 1 { "" } else { "s" }), DIM),
+    ]);
+    f.render_widget(Paragraph::new(title), top);
+    f.render_widget(
+        Paragraph::new(Line::styled("↑↓ move · Esc back ", DIM).right_aligned()),
+        top,
+    );
+    if n == 0 {
+        let block = Block::bordered()
+            .border_type(BorderType::Rounded)
+            .border_style(DIM);
+        let inner = block.inner(main);
+        f.render_widget(block, main);
+        let y = inner.y + inner.height / 2;
+        f.render_widget(
+            Paragraph::new(Line::styled("The outbox is empty (or still loading).", DIM).centered()),
+            Rect {
+                y,
+                height: 1,
+                ..inner
+            },
+        );
+        return;
+    }
+    let sel = selected.min(n - 1);
+    let list_h = ((n as u16) + 2)
+        .clamp(3, (main.height / 3).max(5))
+        .min(main.height);
+    let [list_area, body_area] =
+        Layout::vertical([Constraint::Length(list_h), Constraint::Min(0)]).areas(main);
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(DIM)
+        .title(Line::styled(
+            " Sent ",
+            Style::new().add_modifier(Modifier::BOLD),
+        ));
+    let inner = block.inner(list_area);
+    f.render_widget(block, list_area);
+    let h = (inner.height as usize).max(1);
+    let start = sel.saturating_sub(h - 1).min(n.saturating_sub(h));
+    let iw = inner.width as usize;
+    let date_w = 12.min(iw / 4);
+    let to_w = 26.min(iw / 3);
+    let subj_w = iw.saturating_sub(2 + date_w + to_w + 2);
+    let lines: Vec<Line<'static>> = state.outbox[start..(start + h).min(n)]
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let i = start + i;
+            let date = fit(
+                &parse_time(&m.date)
+                    .map(|t| short_when(t, state))
+                    .unwrap_or_else(|| clean(&m.date)),
+                date_w,
+            );
+            let line = Line::from(vec![
+                Span::styled(
+                    if i == sel { "› " } else { "  " },
+                    Style::new().fg(ACCENT).add_modifier(Modifier::BOLD),
+                ),
+                Span::styled(format!("{date:<date_w$} "), DIM),
+                Span::raw(format!("{:<to_w$} ", fit(&m.to, to_w))),
+                Span::styled(
+                    fit(&m.subject, subj_w),
+                    Style::new().add_modifier(Modifier::BOLD),
+                ),
+            ]);
+            if i == sel {
+                line.style(SELECTED)
+            } else {
+                line
+            }
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), inner);
+    let m = &state.outbox[sel];
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(DIM)
+        .title(Line::styled(
+            format!(
+                " {} ",
+                fit(&m.subject, (body_area.width as usize).saturating_sub(6))
+            ),
+            Style::new().add_modifier(Modifier::BOLD),
+        ));
+    let inner = block.inner(body_area);
+    f.render_widget(block, body_area);
+    let bw = (inner.width as usize).saturating_sub(1).max(10);
+    let mut text: Vec<Line<'static>> = Vec::new();
+    kv(&mut text, "To", &m.to, Style::new(), bw);
+    kv(
+        &mut text,
+        "Date",
+        &when_str(&m.date, state),
+        Style::new(),
+        bw,
+    );
+    text.push(Line::raw(""));
+    text.extend(wrap_text(&m.body, bw).into_iter().map(Line::raw));
+    f.render_widget(
+        Paragraph::new(Text::from(text)).wrap(Wrap { trim: false }),
+        inner,
+    );
+}
