@@ -206,9 +206,20 @@ fn approve_to_emailed_and_a_rejection() {
         // Its real duration is kept beside the estimate, for calibration.
         let history = d.app.runtime.store.estimate_history().unwrap();
         assert_eq!(history.len(), 1);
-        // The job took real time: a duration of 0 would mean the clock was
-        // read from the wrong fields (or clamped away).
-        assert!(history[0].0 > 0.0 && history[0].1 > 0.0, "{history:?}");
+        // The recorded duration is the job's own, from its created and
+        // finished times (a fast export can take under the backend's
+        // one-second resolution, so 0 h is a real answer; reading other
+        // fields, or a clamp, would differ from this).
+        let at = |t: &Option<String>| {
+            chrono::DateTime::parse_from_rfc3339(t.as_deref().expect("time")).expect("RFC 3339")
+        };
+        let took = (at(&job.finished_at) - at(&job.created_at)).num_milliseconds();
+        assert!(took >= 0, "finished before created: {job:?}");
+        assert!(history[0].0 > 0.0, "no estimate recorded: {history:?}");
+        assert!(
+            (history[0].1 - took as f64 / 3_600_000.0).abs() < 1e-9,
+            "{history:?} vs {took} ms"
+        );
         assert!(job.link_expires_at.is_some());
         // The backend emailed the link to the account email.
         let mails = outbox_to(sb.dir.path(), "owner@acme.example");
