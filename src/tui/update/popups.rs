@@ -1,0 +1,253 @@
+//! Keys inside pop-ups (pickers, the input editor) and what a confirmed
+//! question does.
+
+use super::*;
+
+/// What the first Esc on a typed note says.
+pub(super) const DISCARD_QUESTION: &str = "Esc again discards this note; Ctrl-S saves it";
+
+pub(super) fn on_pick_key(
+    state: &mut State,
+    k: KeyEvent,
+    pick: Pick,
+    selected: usize,
+) -> Vec<Command> {
+    let n = match &pick {
+        Pick::ReplyTemplate => REPLY_TEMPLATES.len(),
+        Pick::RejectTemplate => REJECT_TEMPLATES.len(),
+        Pick::Workspace(list) => list.len(),
+    };
+    let Some(id) = state.current().map(|r| r.req.id) else {
+        return vec![];
+    };
+    match k.code {
+        KeyCode::Esc | KeyCode::Char('q') => {
+            say(state, "cancelled");
+            vec![]
+        }
+        KeyCode::Char('j') | KeyCode::Down => {
+            state.mode = Mode::Pick {
+                pick,
+                selected: (selected + 1).min(n.saturating_sub(1)),
+            };
+            vec![]
+        }
+        KeyCode::Char('k') | KeyCode::Up => {
+            state.mode = Mode::Pick {
+                pick,
+                selected: selected.saturating_sub(1),
+            };
+            vec![]
+        }
+        KeyCode::Char(c @ '1'..='9') if (c as usize - '1' as usize) < n => on_pick_key(
+            state,
+            KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE),
+            pick,
+            c as usize - '1' as usize,
+        ),
+        KeyCode::Enter => match pick {
+            Pick::ReplyTemplate => {
+                let template = REPLY_TEMPLATES[selected.min(n - 1)];
+                // A repeat is asked at the confirmation; a contradiction never goes.
+                let refusal = state
+                    .row_mut(id)
+                    .and_then(|r| ops::reply::check(&r.req, template, true).err());
+                if let Some(refusal) = refusal {
+                    state.mode = Mode::Normal;
+                    warn(state, refusal.to_string());
+                    return vec![];
+                }
+                set_pending(state, id, "composing the reply");
+                vec![Command::ComposeReply { id, template }]
+            }
+            Pick::RejectTemplate => {
+                let template = REJECT_TEMPLATES[selected.min(n - 1)];
+                open_input(state, InputPurpose::RejectReason(template), "");
+                vec![]
+            }
+            Pick::Workspace(list) => match list.get(selected) {
+                Some((workspace_id, workspace_name)) => vec![Command::ChooseWorkspace {
+                    id,
+                    workspace_id: workspace_id.clone(),
+                    workspace_name: workspace_name.clone(),
+                }],
+                None => vec![],
+            },
+        },
+        _ => {
+            state.mode = Mode::Pick { pick, selected };
+            vec![]
+        }
+    }
+}
+
+pub(super) fn submit_input(
+    state: &mut State,
+    purpose: InputPurpose,
+    area: Box<TextArea<'static>>,
+    text: String,
+) -> Vec<Command> {
+    let Some(row) = state.current() else {
+        return vec![];
+    };
+    let id = row.req.id;
+    let trimmed = text.trim().to_string();
+    let again = |state: &mut State, error: &str| {
+        state.mode = Mode::Input {
+            purpose: purpose.clone(),
+            area: area.clone(),
+            error: Some(error.to_string()),
+        };
+        vec![]
+    };
+    match purpose.clone() {
+        InputPurpose::Note => {
+            if trimmed.is_empty() {
+                return again(state, "a note needs some text");
+            }
+            vec![Command::AddNote { id, text: trimmed }]
+        }
+        InputPurpose::AuthOverride => {
+            if trimmed.len() < 5 {
+                return again(state, "type the reason (at least a few words)");
+            }
+            vec![Command::OverrideAuth {
+                id,
+                reason: trimmed,
+            }]
+        }
+        InputPurpose::ApproveOverride => {
+            if trimmed.len() < 5 {
+                return again(state, "type the reason (at least a few words)");
+            }
+            state.mode = Mode::Confirm(Confirm::Approve {
+                id,
+                override_reason: Some(trimmed),
+            });
+            vec![]
+        }
+        InputPurpose::RejectReason(template) => {
+            if trimmed.len() < 3 {
+                return again(state, "a rejection needs a reason");
+            }
+            set_pending(state, id, "composing the rejection");
+            vec![Command::ComposeRejection {
+                id,
+                template,
+                reason: trimmed,
+            }]
+        }
+        InputPurpose::RejectBody { template, reason } => {
+            if trimmed.is_empty() {
+                return again(state, "the reply is empty");
+            }
+            if text.contains("{{") {
+                return again(state, "the reply still holds a {{placeholder}}");
+            }
+            state.mode = Mode::Confirm(Confirm::Reject {
+                id,
+                template,
+                reason,
+                body: text,
+            });
+            vec![]
+        }
+        InputPurpose::ReplyBody(template) => {
+            if trimmed.is_empty() {
+                return again(state, "the reply is empty");
+            }
+            if text.contains("{{") {
+                return again(state, "the reply still holds a {{placeholder}}");
+            }
+            let again = state.row_mut(id).is_some_and(|r| {
+                matches!(
+                    ops::reply::check(&r.req, template, false),
+                    Err(ops::reply::Refusal::Repeat { .. })
+                )
+            });
+            state.mode = Mode::Confirm(Confirm::SendReply {
+                id,
+                template,
+                again,
+                body: text,
+            });
+            vec![]
+        }
+        InputPurpose::AccountEmail => {
+            let email = trimmed.to_lowercase();
+            let valid = email.split_once('@').is_some_and(|(l, d)| {
+                !l.is_empty() && d.contains('.') && !email.contains(char::is_whitespace)
+            });
+            if !valid {
+                return again(state, "that is not an email address");
+            }
+            vec![Command::SetAccountEmail { id, email }]
+        }
+    }
+}
+
+pub(super) fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
+    match c {
+        Confirm::Approve {
+            id,
+            override_reason,
+        } => {
+            let unmet = state
+                .row_mut(id)
+                .map(|r| r.unmet_checks())
+                .unwrap_or_default();
+            set_pending(state, id, "starting the export");
+            vec![Command::Approve {
+                id,
+                override_reason,
+                unmet,
+            }]
+        }
+        Confirm::Reject {
+            id,
+            template,
+            reason,
+            body,
+        } => {
+            set_pending(state, id, "rejecting");
+            vec![Command::Reject {
+                id,
+                template,
+                reason,
+                body,
+            }]
+        }
+        Confirm::SendReply {
+            id,
+            template,
+            body,
+            again,
+        } => {
+            set_pending(state, id, "sending the reply");
+            vec![Command::SendReply {
+                id,
+                template,
+                body,
+                again,
+            }]
+        }
+        Confirm::ApproveDuplicate { id, .. } => {
+            if let Some(row) = state.row_mut(id).map(|r| r.clone()) {
+                approve_checklist(state, &row);
+            }
+            vec![]
+        }
+        Confirm::Quit { .. } => {
+            state.quit = true;
+            vec![]
+        }
+        Confirm::Cancel { id } => {
+            set_pending(state, id, "cancelling the export");
+            vec![Command::CancelJob { id }]
+        }
+        Confirm::Retry { id } => {
+            set_pending(state, id, "restarting the export");
+            vec![Command::RetryJob { id }]
+        }
+    }
+}
