@@ -1,0 +1,219 @@
+//! The workers' own I/O: resolving a request against the backend, the
+//! inbox poller, reading the outbox.
+
+use super::*;
+
+/// The backend's view of a request: the requester's memberships (by account
+/// email), the workspace, its size.
+pub(super) async fn resolve(
+    backend: &BackendClient,
+    req: &RequestView,
+) -> Result<Resolution, ApiError> {
+    let email = req.account().unwrap_or_default().to_string();
+    let members = if email.is_empty() {
+        Vec::new()
+    } else {
+        backend.members(&email).await?
+    };
+    let memberships: Vec<Membership> = members
+        .iter()
+        .map(|m| Membership {
+            member_id: m.member_id.to_string(),
+            workspace_id: m.workspace_id.to_string(),
+            workspace_name: m.workspace_name.clone(),
+            email: m.email.clone(),
+            role: m.role,
+        })
+        .collect();
+    // Which workspace: the id the mail gave, else its name, else the only
+    // workspace the requester belongs to.
+    let named = req.workspace_name.as_deref().map(str::to_lowercase);
+    let mut workspace: Option<(String, String)> = None;
+    if let Some(id) = req
+        .workspace_id
+        .as_deref()
+        .and_then(|w| uuid::Uuid::parse_str(w).ok())
+    {
+        match backend.workspace(id).await {
+            Ok(d) => workspace = Some((d.workspace.id.to_string(), d.workspace.name)),
+            Err(ApiError::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if workspace.is_none() {
+        if let Some(name) = &named {
+            workspace = memberships
+                .iter()
+                .find(|m| m.workspace_name.to_lowercase() == *name)
+                .map(|m| (m.workspace_id.clone(), m.workspace_name.clone()));
+            if workspace.is_none() {
+                if let Some(w) = backend
+                    .workspaces(req.workspace_name.as_deref())
+                    .await?
+                    .into_iter()
+                    .next()
+                {
+                    workspace = Some((w.id.to_string(), w.name));
+                }
+            }
+        } else if memberships.len() == 1 {
+            workspace = Some((
+                memberships[0].workspace_id.clone(),
+                memberships[0].workspace_name.clone(),
+            ));
+        }
+    }
+    let size = match &workspace {
+        Some((id, _)) => {
+            let id = uuid::Uuid::parse_str(id).map_err(|_| ApiError::NotFound {
+                code: "bad_id".into(),
+                message: id.clone(),
+            })?;
+            Some(backend.workspace(id).await?.size)
+        }
+        None => None,
+    };
+    Ok(Resolution {
+        account_email: email,
+        memberships,
+        workspace,
+        size,
+    })
+}
+
+/// The inbox worker: new requests arrive as `Msg::Requests`.
+pub(super) fn start_inbox(
+    inbox: Inbox,
+    store_path: PathBuf,
+    authserv_id: String,
+    tx: mpsc::UnboundedSender<Event>,
+) {
+    match inbox {
+        Inbox::None => {}
+        Inbox::Maildir(dir) => {
+            tokio::task::spawn_blocking(move || {
+                let mut store = match Store::open(&store_path) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = tx.send(msg(Msg::Inbox(Health::Down(format!("{e:#}")))));
+                        return;
+                    }
+                };
+                let mut first = true;
+                loop {
+                    let result =
+                        crate::inbox::maildir::MaildirSource::new(&dir).and_then(|mut src| {
+                            crate::sync::sync_once(&mut src, &mut store, &authserv_id)
+                        });
+                    let ev = match result {
+                        Ok(report) => {
+                            if first {
+                                let _ = tx.send(msg(Msg::Inbox(Health::Up("Maildir".into()))));
+                                first = false;
+                            }
+                            let views: Vec<RequestView> = report
+                                .request_ids
+                                .iter()
+                                .filter_map(|&id| store.load_request(id).ok())
+                                .collect();
+                            (!views.is_empty()).then(|| msg(Msg::Requests(views)))
+                        }
+                        Err(e) => Some(msg(Msg::Inbox(Health::Down(format!("{e:#}"))))),
+                    };
+                    if let Some(ev) = ev {
+                        if tx.send(ev).is_err() {
+                            return;
+                        }
+                    }
+                    if tx.is_closed() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_secs(2));
+                }
+            });
+        }
+        Inbox::Imap { cfg, password } => {
+            let opts = crate::sync::PollerOptions {
+                authserv_id,
+                ..Default::default()
+            };
+            let poller = crate::sync::Poller::start(cfg, password, store_path.clone(), opts);
+            tokio::task::spawn_blocking(move || {
+                let store = Store::open(&store_path).ok();
+                for ev in poller.events.iter() {
+                    let m = match ev {
+                        crate::sync::PollerEvent::Connected { idle } => {
+                            Msg::Inbox(Health::Up(if idle {
+                                "IDLE".into()
+                            } else {
+                                "polling".into()
+                            }))
+                        }
+                        crate::sync::PollerEvent::Synced(_, ids) => {
+                            let views = store
+                                .as_ref()
+                                .map(|s| {
+                                    ids.iter()
+                                        .filter_map(|&id| s.load_request(id).ok())
+                                        .collect()
+                                })
+                                .unwrap_or_default();
+                            Msg::Requests(views)
+                        }
+                        crate::sync::PollerEvent::Down { error, retry_in } => {
+                            Msg::Inbox(Health::Down(format!(
+                                "{error}; retry in {}s",
+                                retry_in.as_secs().max(1)
+                            )))
+                        }
+                        crate::sync::PollerEvent::Fatal(e) => Msg::Inbox(Health::Down(e)),
+                    };
+                    if tx.send(msg(m)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// Reads the mail in the outbox Maildirs, newest first.
+pub fn read_outboxes(dirs: &[PathBuf]) -> Vec<OutboxMail> {
+    let mut files = Vec::new();
+    for d in dirs {
+        for sub in ["new", "cur"] {
+            if let Ok(rd) = std::fs::read_dir(d.join(sub)) {
+                files.extend(rd.flatten().map(|e| e.path()));
+            }
+        }
+    }
+    let mut mails: Vec<(std::time::SystemTime, OutboxMail)> = files
+        .iter()
+        .filter_map(|p| {
+            let raw = std::fs::read(p).ok()?;
+            let m = mail_parser::MessageParser::default().parse(&raw)?;
+            let clean = |s: &str| crate::intake::sanitize::single_line(s).text;
+            let to = m
+                .to()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .map(clean)
+                .unwrap_or_default();
+            let mtime = std::fs::metadata(p)
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            Some((
+                mtime,
+                OutboxMail {
+                    to,
+                    subject: clean(m.subject().unwrap_or("")),
+                    date: m.date().map(|d| d.to_rfc3339()).unwrap_or_default(),
+                    body: crate::intake::sanitize::multi_line(&m.body_text(0).unwrap_or_default())
+                        .text,
+                },
+            ))
+        })
+        .collect();
+    mails.sort_by_key(|m| std::cmp::Reverse(m.0));
+    mails.into_iter().map(|(_, m)| m).collect()
+}
