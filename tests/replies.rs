@@ -181,12 +181,12 @@ fn acknowledgement_goes_to_the_account_email_in_the_thread_and_is_filed() {
     assert!(audit::verify(store.conn()).unwrap().is_ok());
     let actions: Vec<String> = store
         .conn()
-        .prepare("SELECT action FROM audit ORDER BY seq")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+        .query_map(
+            "SELECT action FROM audit ORDER BY seq",
+            concierge::store::db::params![],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert!(
         actions.ends_with(&["reply.sending".into(), "reply.sent".into()]),
         "{actions:?}"

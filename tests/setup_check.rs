@@ -119,9 +119,8 @@ fn line<'a>(out: &'a str, check: &str) -> &'a str {
 
 /// Writes a store with two audit entries, as the app would.
 fn seed_store(path: &Path) {
-    drop(concierge::store::Store::open(path).unwrap());
-    let mut conn = rusqlite::Connection::open(path).unwrap();
-    let tx = conn.transaction().unwrap();
+    let store = concierge::store::Store::open(path).unwrap();
+    let tx = store.conn().transaction().unwrap();
     for action in ["note", "approve"] {
         concierge::store::audit::append_tx(
             &tx,

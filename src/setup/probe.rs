@@ -549,6 +549,7 @@ pub fn store(path: &Path) -> Vec<Line> {
     if version != want {
         return lines;
     }
+    let conn = crate::store::db::Conn::sqlite(conn);
     lines.push(match crate::store::audit::verify(&conn) {
         Ok(Ok(n)) => Line::ok("store.audit", format!("audit log intact ({n} entries)")),
         Ok(Err(broken)) => Line::fail(

@@ -8,18 +8,22 @@
 //! transaction: a crash never advances the cursor past an unstored message.
 
 pub mod audit;
+pub mod db;
+pub mod pg;
 pub mod replies;
 pub mod requests;
 
 use crate::intake::{Inspected, Kind};
 use anyhow::{Context, Result};
-use rusqlite::{params, Connection, OptionalExtension};
+use db::{params, Conn, Engine, OptionalExtension, Tx};
 use std::path::Path;
 
-/// The schema version this build writes (`PRAGMA user_version`).
+/// The schema version this build writes (SQLite: `PRAGMA user_version`;
+/// PostgreSQL: the `schema_version` table).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Schema migrations, applied in order; `PRAGMA user_version` counts them.
+/// Schema migrations, applied in order and counted by the schema version.
+/// Written in SQLite's DDL; PostgreSQL gets them through [`db::pg_ddl`].
 const MIGRATIONS: &[&str] = &[
     // 1: requests, messages, sync state, audit log.
     r#"
@@ -165,8 +169,13 @@ pub enum Stored {
 }
 
 pub struct Store {
-    conn: Connection,
+    conn: Conn,
 }
+
+/// The advisory lock key (any fixed 64-bit number) that serializes schema
+/// migrations of a PostgreSQL store: two operators starting at once do not
+/// both migrate.
+const PG_MIGRATE_LOCK: i64 = 0x636f_6e63_6d69_6731;
 
 pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -182,31 +191,75 @@ impl Store {
                 })?;
             }
         }
-        let conn = Connection::open(path)
+        let conn = rusqlite::Connection::open(path)
             .with_context(|| format!("cannot open the store {}", path.display()))?;
         Self::init(conn).with_context(|| format!("cannot prepare the store {}", path.display()))
     }
 
     /// An in-memory store, for tests.
     pub fn in_memory() -> Result<Store> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(rusqlite::Connection::open_in_memory()?)
     }
 
-    fn init(conn: Connection) -> Result<Store> {
+    /// Connects to a team store on PostgreSQL and migrates it.
+    pub fn connect_pg(target: &pg::PgTarget) -> Result<Store> {
+        let conn = pg::PgConn::connect(target).context("cannot connect to the team store")?;
+        let mut store = Store {
+            conn: Conn::pg(conn),
+        };
+        store.migrate().context("cannot prepare the team store")?;
+        Ok(store)
+    }
+
+    fn init(conn: rusqlite::Connection) -> Result<Store> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: a committed reply record or decision survives a power loss too.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = Store { conn };
+        let mut store = Store {
+            conn: Conn::sqlite(conn),
+        };
         store.migrate()?;
         Ok(store)
     }
 
-    fn migrate(&mut self) -> Result<()> {
-        let version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+    /// The schema version the store is at.
+    pub fn schema_version(&self) -> Result<i64> {
+        match self.conn.engine() {
+            Engine::Sqlite => self
+                .conn
+                .query_row("PRAGMA user_version", params![], |r| r.get(0)),
+            Engine::Postgres => Ok(self
+                .conn
+                .query_row("SELECT version FROM schema_version", params![], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .unwrap_or(0)),
+        }
+    }
+
+    /// Applies the pending migrations, each in its own transaction with
+    /// the version it brings. Returns (from, to).
+    pub fn migrate(&mut self) -> Result<(i64, i64)> {
+        let pg = self.conn.engine() == Engine::Postgres;
+        let tx = self.conn.transaction()?;
+        if pg {
+            tx.execute("SELECT pg_advisory_xact_lock(?1)", params![PG_MIGRATE_LOCK])?;
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL);
+                 INSERT INTO schema_version (version)
+                   SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version);",
+            )?;
+        }
+        let version = if pg {
+            tx.query_row("SELECT version FROM schema_version", params![], |r| {
+                r.get(0)
+            })?
+        } else {
+            tx.query_row("PRAGMA user_version", params![], |r| r.get::<_, i64>(0))?
+        };
         if version > MIGRATIONS.len() as i64 {
             anyhow::bail!(
                 "the store was written by a newer Concierge (schema {version}, this one knows {})",
@@ -214,26 +267,29 @@ impl Store {
             );
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
+            let v = (i + 1) as i64;
+            if pg {
+                tx.execute_batch(&db::pg_ddl(sql))?;
+                tx.execute("UPDATE schema_version SET version = ?1", params![v])?;
+            } else {
+                tx.execute_batch(sql)?;
+                // A pragma takes no parameter; `v` is our own number.
+                tx.execute_batch(&format!("PRAGMA user_version = {v}"))?;
+            }
         }
-        Ok(())
+        tx.commit()?;
+        Ok((version, MIGRATIONS.len() as i64))
     }
 
-    pub fn conn(&self) -> &Connection {
+    pub fn conn(&self) -> &Conn {
         &self.conn
     }
 
     pub fn cursor(&self, mailbox: &str) -> Result<Option<Cursor>> {
-        Ok(self
-            .conn
+        self.conn
             .query_row(
                 "SELECT uidvalidity, last_uid FROM sync_state WHERE mailbox = ?1",
-                [mailbox],
+                params![mailbox],
                 |r| {
                     Ok(Cursor {
                         uidvalidity: r.get(0)?,
@@ -241,7 +297,7 @@ impl Store {
                     })
                 },
             )
-            .optional()?)
+            .optional()
     }
 
     /// Stores a batch of inspected messages and, in the same transaction,
@@ -252,15 +308,13 @@ impl Store {
         items: &[(Inspected, String, Option<String>)],
         cursor: Option<Cursor>,
     ) -> Result<Vec<Stored>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(items.len());
         for (msg, key, maildir_name) in items {
             out.push(store_one(&tx, mailbox, msg, key)?);
             if let Some(name) = maildir_name {
                 tx.execute(
-                    "INSERT OR IGNORE INTO maildir_seen (mailbox, name) VALUES (?1, ?2)",
+                    "INSERT INTO maildir_seen (mailbox, name) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                     params![mailbox, name],
                 )?;
             }
@@ -291,31 +345,30 @@ impl Store {
 
     /// Number of requests in the store.
     pub fn request_count(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("SELECT COUNT(*) FROM requests", [], |r| r.get(0))?)
+        self.conn
+            .query_row("SELECT COUNT(*) FROM requests", params![], |r| r.get(0))
     }
 
     /// Message-IDs of the messages in a request's thread, oldest first.
     pub fn thread(&self, request_id: i64) -> Result<Vec<(String, String)>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT message_id, kind FROM messages WHERE request_id = ?1 ORDER BY id")?;
-        let rows = st.query_map([request_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.conn.query_map(
+            "SELECT message_id, kind FROM messages WHERE request_id = ?1 ORDER BY id",
+            params![request_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 }
 
 /// Finds the request a reply belongs to: by In-Reply-To/References, else by
 /// a `Re:` on the pre-filled subject from the same sender.
-fn find_thread(tx: &rusqlite::Transaction<'_>, msg: &Inspected) -> Result<Option<i64>> {
+fn find_thread(tx: &Tx<'_>, msg: &Inspected) -> Result<Option<i64>> {
     for id in msg.in_reply_to.iter().chain(msg.references.iter().rev()) {
         let found: Option<Option<i64>> = tx
             .query_row(
                 // Every stored message carries its request (a request's own
                 // message included).
                 "SELECT request_id FROM messages WHERE message_id = ?1",
-                [id],
+                params![id],
                 |r| r.get(0),
             )
             .optional()?;
@@ -337,19 +390,17 @@ fn find_thread(tx: &rusqlite::Transaction<'_>, msg: &Inspected) -> Result<Option
     Ok(None)
 }
 
-fn store_one(
-    tx: &rusqlite::Transaction<'_>,
-    mailbox: &str,
-    msg: &Inspected,
-    key: &str,
-) -> Result<Stored> {
+fn store_one(tx: &Tx<'_>, mailbox: &str, msg: &Inspected, key: &str) -> Result<Stored> {
     // Most mail is not about exports: nothing to look up or keep.
     if msg.kind == Kind::Other {
         return Ok(Stored::Ignored);
     }
     let exists = tx
-        .prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1")?
-        .query_row([key], |_| Ok(()))
+        .query_row(
+            "SELECT 1 FROM messages WHERE message_id = ?1",
+            params![key],
+            |_| Ok(()),
+        )
         .optional()?
         .is_some();
     if exists {
@@ -378,12 +429,12 @@ fn store_one(
                 .filter(|d| *d <= chrono::Utc::now())
                 .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
                 .unwrap_or_else(|| now.clone());
-            tx.execute(
+            let id: i64 = tx.query_row(
                 "INSERT INTO requests (message_id, state, workspace_name, workspace_id, requester, subject, received_at, updated_at)
-                 VALUES (?1, 'new', ?2, ?3, ?4, ?5, ?6, ?7)",
+                 VALUES (?1, 'new', ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
                 params![key, msg.workspace.name, msg.workspace.id, msg.from, msg.subject, received, now],
+                |r| r.get(0),
             )?;
-            let id = tx.last_insert_rowid();
             (Some(id), Stored::NewRequest(id))
         }
         Kind::FollowUp | Kind::AutoReply => match thread {

@@ -455,7 +455,7 @@ impl Runtime {
             }
             Command::LoadOutbox => vec![Msg::Outbox(read_outboxes(&self.outboxes))],
             Command::LoadStats { days } => {
-                let path = self.store.conn().path().map(PathBuf::from);
+                let path = self.store.conn().sqlite_path();
                 let (rates, tx) = (self.rates.clone(), self.tx.clone());
                 tokio::task::spawn_blocking(move || {
                     let result = crate::stats::screen::load_for_screen(path, &rates, days);

@@ -12,6 +12,7 @@
 
 pub mod dovecot;
 pub mod oauth;
+pub mod postgres;
 pub mod smtp;
 
 use std::collections::{HashMap, HashSet};
