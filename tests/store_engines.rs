@@ -129,9 +129,10 @@ fn decisions_are_once_and_retries_never_mint_a_key_for_a_live_job(mut s: Store) 
     assert_eq!(s.load_request(id).unwrap().state, RequestState::Approved);
     s.set_job(id, &job("j1", "failed"), "sam").unwrap();
     let first = s.retry_job(id, "sam").unwrap();
-    assert_eq!(first, "k/retry1");
+    assert!(first.starts_with("k/retry"), "{first}");
     s.set_job(id, &job("j2", "cancelled"), "sam").unwrap();
-    assert_eq!(s.retry_job(id, "sam").unwrap(), "k/retry2");
+    let second = s.retry_job(id, "sam").unwrap();
+    assert!(second.starts_with("k/retry") && second != first, "{second}");
     s.set_job(id, &job("j3", "running"), "sam").unwrap();
     assert!(s.retry_job(id, "sam").is_err());
     assert_eq!(s.unfinished_jobs().unwrap(), vec![id]);
@@ -238,10 +239,7 @@ fn tampering_with_the_audit_chain_is_named(mut s: Store) {
     }
     assert_eq!(audit::verify(s.conn()).unwrap(), Ok(3));
     s.conn()
-        .execute(
-            "UPDATE audit SET detail = ?1 WHERE seq = 2",
-            params!["{}"],
-        )
+        .execute("UPDATE audit SET detail = ?1 WHERE seq = 2", params!["{}"])
         .unwrap();
     assert_eq!(
         audit::verify(s.conn()).unwrap(),
@@ -264,9 +262,7 @@ fn typed_values_round_trip(s: Store) {
     let ddl = "CREATE TABLE kinds (id INTEGER PRIMARY KEY, i INTEGER, r REAL, t TEXT, b BLOB)";
     match c.engine() {
         Engine::Sqlite => c.execute_batch(ddl).unwrap(),
-        Engine::Postgres => c
-            .execute_batch(&concierge::store::db::pg_ddl(ddl))
-            .unwrap(),
+        Engine::Postgres => c.execute_batch(&concierge::store::db::pg_ddl(ddl)).unwrap(),
     }
     let id: i64 = c
         .query_row(
@@ -292,11 +288,9 @@ fn typed_values_round_trip(s: Store) {
         ]
     );
     let none: Option<i64> = c
-        .query_row(
-            "SELECT id FROM kinds WHERE id = ?1",
-            params![id + 1],
-            |r| r.get(0),
-        )
+        .query_row("SELECT id FROM kinds WHERE id = ?1", params![id + 1], |r| {
+            r.get(0)
+        })
         .optional()
         .unwrap();
     assert_eq!(none, None);
@@ -305,7 +299,9 @@ fn typed_values_round_trip(s: Store) {
         let tx = c.transaction().unwrap();
         tx.execute("INSERT INTO kinds (i) VALUES (?1)", params![7])
             .unwrap();
-        assert!(tx.execute("INSERT INTO nowhere (i) VALUES (?1)", params![7]).is_err());
+        assert!(tx
+            .execute("INSERT INTO nowhere (i) VALUES (?1)", params![7])
+            .is_err());
     }
     let n: i64 = c
         .query_row("SELECT COUNT(*) FROM kinds", params![], |r| r.get(0))

@@ -226,13 +226,13 @@ impl Store {
     /// replies and thread sizes.
     fn load(&self, only: Option<i64>) -> Result<Vec<RequestView>> {
         let mut views: Vec<RequestView> = self.conn.query_map(
-            &format!("{SELECT} WHERE ?1 IS NULL OR r.id = ?1 ORDER BY r.id"),
+            &format!("{SELECT} WHERE CAST(?1 AS BIGINT) IS NULL OR r.id = ?1 ORDER BY r.id"),
             params![only],
             row_to_view,
         )?;
         let index: HashMap<i64, usize> = views.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
         let rows = self.conn.query(
-            "SELECT request_id, author, text, created_at FROM notes WHERE ?1 IS NULL OR request_id = ?1 ORDER BY id",
+            "SELECT request_id, author, text, created_at FROM notes WHERE CAST(?1 AS BIGINT) IS NULL OR request_id = ?1 ORDER BY id",
             params![only],
         )?;
         for r in &rows {
@@ -246,7 +246,7 @@ impl Store {
         }
         let rows = self.conn.query(
             "SELECT request_id, id, template, state, to_addr, COALESCE(sent_at, created_at) FROM replies
-             WHERE ?1 IS NULL OR request_id = ?1 ORDER BY id",
+             WHERE CAST(?1 AS BIGINT) IS NULL OR request_id = ?1 ORDER BY id",
             params![only],
         )?;
         for r in &rows {
@@ -261,7 +261,7 @@ impl Store {
             }
         }
         let rows = self.conn.query(
-            "SELECT request_id, COUNT(*) FROM messages WHERE request_id IS NOT NULL AND (?1 IS NULL OR request_id = ?1)
+            "SELECT request_id, COUNT(*) FROM messages WHERE request_id IS NOT NULL AND (CAST(?1 AS BIGINT) IS NULL OR request_id = ?1)
              GROUP BY request_id",
             params![only],
         )?;

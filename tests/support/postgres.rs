@@ -162,7 +162,11 @@ impl Postgres {
     /// A new, empty database; its URL.
     pub fn fresh_database(&self) -> String {
         static N: AtomicU32 = AtomicU32::new(0);
-        let name = format!("t{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+        let name = format!(
+            "t{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
         let mut c = self.client("postgres");
         c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
         self.url(&name)
