@@ -316,3 +316,46 @@ fn migrating_again_changes_nothing(mut s: Store) {
     let engine = s.conn().engine();
     assert!(matches!(engine, Engine::Sqlite | Engine::Postgres));
 }
+
+/// Several operators append to one audit chain at once (each with its own
+/// connection, as separate processes would): every append succeeds and the
+/// result is one chain, no fork, no gap.
+fn concurrent_appends_make_one_chain(open: impl Fn() -> Store + Sync) {
+    const THREADS: usize = 6;
+    const EACH: usize = 25;
+    let mut first = open();
+    let id = request(&mut first, 1, "owner@acme.example");
+    std::thread::scope(|scope| {
+        for t in 0..THREADS {
+            let open = &open;
+            scope.spawn(move || {
+                let mut s = open();
+                for n in 0..EACH {
+                    s.add_note(id, &format!("op{t}"), &format!("note {n}"))
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let total = (THREADS * EACH) as i64 + 1;
+    assert_eq!(audit::verify(first.conn()).unwrap(), Ok(total));
+    assert_eq!(
+        first.load_request(id).unwrap().notes.len(),
+        THREADS * EACH,
+        "no note lost"
+    );
+}
+
+#[test]
+fn concurrent_appends_make_one_chain_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    concurrent_appends_make_one_chain(|| Store::open(&path).unwrap());
+}
+
+#[test]
+fn concurrent_appends_make_one_chain_on_postgres() {
+    let url = support::postgres::server().fresh_database();
+    let target = support::postgres::target(&url);
+    concurrent_appends_make_one_chain(|| Store::connect_pg(&target).unwrap());
+}
