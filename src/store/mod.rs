@@ -8,6 +8,8 @@
 //! transaction: a crash never advances the cursor past an unstored message.
 
 pub mod audit;
+pub mod cmd;
+pub mod copy;
 pub mod db;
 pub mod pg;
 pub mod replies;
@@ -184,6 +186,16 @@ pub(crate) fn now() -> String {
 impl Store {
     /// Opens (creating if needed) the store at `path` and migrates it.
     pub fn open(path: &Path) -> Result<Store> {
+        Self::open_with(path, true)
+    }
+
+    /// Opens the store without migrating it (`concierge store migrate`
+    /// reports the version it found, then migrates).
+    pub fn open_unmigrated(path: &Path) -> Result<Store> {
+        Self::open_with(path, false)
+    }
+
+    fn open_with(path: &Path, migrate: bool) -> Result<Store> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).with_context(|| {
@@ -193,25 +205,31 @@ impl Store {
         }
         let conn = rusqlite::Connection::open(path)
             .with_context(|| format!("cannot open the store {}", path.display()))?;
-        Self::init(conn).with_context(|| format!("cannot prepare the store {}", path.display()))
+        Self::init(conn, migrate)
+            .with_context(|| format!("cannot prepare the store {}", path.display()))
     }
 
     /// An in-memory store, for tests.
     pub fn in_memory() -> Result<Store> {
-        Self::init(rusqlite::Connection::open_in_memory()?)
+        Self::init(rusqlite::Connection::open_in_memory()?, true)
     }
 
     /// Connects to a team store on PostgreSQL and migrates it.
     pub fn connect_pg(target: &pg::PgTarget) -> Result<Store> {
-        let conn = pg::PgConn::connect(target).context("cannot connect to the team store")?;
-        let mut store = Store {
-            conn: Conn::pg(conn),
-        };
+        let mut store = Self::connect_pg_unmigrated(target)?;
         store.migrate().context("cannot prepare the team store")?;
         Ok(store)
     }
 
-    fn init(conn: rusqlite::Connection) -> Result<Store> {
+    /// Connects to a team store without migrating it.
+    pub fn connect_pg_unmigrated(target: &pg::PgTarget) -> Result<Store> {
+        let conn = pg::PgConn::connect(target).context("cannot connect to the team store")?;
+        Ok(Store {
+            conn: Conn::pg(conn),
+        })
+    }
+
+    fn init(conn: rusqlite::Connection, migrate: bool) -> Result<Store> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: a committed reply record or decision survives a power loss too.
@@ -220,7 +238,9 @@ impl Store {
         let mut store = Store {
             conn: Conn::sqlite(conn),
         };
-        store.migrate()?;
+        if migrate {
+            store.migrate()?;
+        }
         Ok(store)
     }
 

@@ -70,6 +70,21 @@ fn pg_err(e: postgres::Error) -> anyhow::Error {
     }
 }
 
+/// True when the URL carries a password (`user:password@host`): secrets
+/// come from the environment or a command, never from a file or argv.
+pub fn url_has_password(url: &str) -> bool {
+    let authority = url
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split(['/', '?'])
+        .next()
+        .unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(user, _)| user.contains(':'))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SslMode {
     Plain,
