@@ -516,19 +516,41 @@ fn a_mailbox_named_outside_ascii_is_synced(d: &mut dyn ImapServer) {
         .any(|n| concierge::inbox::mutf7::decode(n.name()).as_deref() == Some(name)));
 }
 
-#[test]
-fn without_sent_mailbox_the_copy_goes_to_the_mailbox_marked_sent() {
-    let d = &Dovecot::start();
-    d.seed("m", &request(1, "Acme Support"));
-    let reply = b"From: hello@ochrehq.com\r\nTo: owner1@acme.example\r\n\
+const REPLY: &[u8] = b"From: hello@ochrehq.com\r\nTo: owner1@acme.example\r\n\
 Subject: Re: Data export request\r\nMessage-ID: <reply-1@ochrehq.com>\r\n\r\nOn it.\r\n";
+
+/// Without `sent_mailbox`: Dovecot's copy goes to "Sent Items", which it
+/// marks `\Sent` (RFC 6154); Cyrus marks nothing and keeps its mailboxes in
+/// the personal namespace `INBOX.` (RFC 2342), so the copy goes to
+/// `INBOX.Sent`. No top-level "Sent" is created on either.
+fn without_sent_mailbox_the_copy_goes_to_the_servers_sent_mailbox(d: &mut dyn ImapServer) {
+    d.seed("m", &request(1, "Acme Support"));
     let (flagged, copied) =
-        concierge::inbox::imap::file_reply(&plain(d), &pw(d), "req-1@acme.example", reply).unwrap();
+        concierge::inbox::imap::file_reply(&plain(d), &pw(d), "req-1@acme.example", REPLY).unwrap();
     assert!(flagged && copied);
-    // Dovecot marks "Sent Items" \Sent (RFC 6154); no "Sent" was created.
     let mut s = d.imap_session();
-    assert_eq!(s.examine("Sent Items").unwrap().exists, 1);
+    assert_eq!(s.examine(d.sent_mailbox()).unwrap().exists, 1);
     assert!(s.examine("Sent").is_err());
+}
+
+#[test]
+fn without_any_sent_mailbox_nothing_is_flagged_and_the_error_says_what_was_looked_for() {
+    let d = support::cyrus::Cyrus::start();
+    d.seed("m", &request(1, "Acme Support"));
+    let mut s = d.imap_session();
+    s.delete("INBOX.Sent").unwrap();
+    let err = concierge::inbox::imap::file_reply(&plain(&d), &pw(&d), "req-1@acme.example", REPLY)
+        .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("\"INBOX.Sent\"") && msg.contains("RFC 2342") && msg.contains("sent_mailbox"),
+        "{msg}"
+    );
+    // Settled before flagging: the request is not marked answered.
+    s.examine("INBOX").unwrap();
+    let f = s.fetch("1", "FLAGS").unwrap();
+    let flags = f.iter().next().unwrap().flags().to_vec();
+    assert!(!flags.contains(&imap::types::Flag::Answered), "{flags:?}");
 }
 
 on_both_servers!(
@@ -537,4 +559,5 @@ on_both_servers!(
     poller_recovers_after_the_server_restarts,
     a_request_with_a_large_header_block_is_stored_and_classified_as_inspect_does,
     a_mailbox_named_outside_ascii_is_synced,
+    without_sent_mailbox_the_copy_goes_to_the_servers_sent_mailbox,
 );

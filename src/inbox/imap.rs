@@ -25,7 +25,7 @@ use anyhow::{anyhow, Result};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-type Session = imap::Session<imap::Connection>;
+pub(super) type Session = imap::Session<imap::Connection>;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
@@ -50,7 +50,7 @@ impl ImapError {
 }
 
 /// Server text is hostile too: one clean line, bounded.
-fn clean(s: impl std::fmt::Display) -> String {
+pub(super) fn clean(s: impl std::fmt::Display) -> String {
     let s = sanitize::single_line(&s.to_string()).text;
     crate::intake::classify::truncate_chars(&s, 300)
 }
@@ -491,6 +491,20 @@ impl ImapSource {
         &self.capabilities
     }
 
+    /// The personal namespace's prefix (RFC 2342), e.g. `INBOX.` on Cyrus and
+    /// Courier; "" when the server has no NAMESPACE (RFC 2342 §1) or no
+    /// personal namespace. imap-proto cannot parse the answer, so it is read
+    /// from the raw bytes.
+    pub fn personal_namespace(&mut self) -> Result<String> {
+        if !self.capabilities.iter().any(|c| c == "NAMESPACE") {
+            return Ok(String::new());
+        }
+        let reply = self.wire.run_unparsed("NAMESPACE", "NAMESPACE")?;
+        Ok(super::namespace::namespace_data(reply.bytes())
+            .and_then(|d| super::namespace::personal_prefix(&d))
+            .unwrap_or_default())
+    }
+
     /// Waits in IDLE until the mailbox changes or `timeout` passes.
     /// Returns true when something changed.
     pub fn idle(&mut self, timeout: Duration) -> Result<bool> {
@@ -675,8 +689,9 @@ pub fn sent_mailbox(listed: &[(String, bool)]) -> Option<String> {
 
 /// After a reply was accepted: flags the answered message `\Answered`
 /// (found by its Message-ID, so a UIDVALIDITY change does not matter) and
-/// appends a copy of the reply, `\Seen`, to the Sent mailbox (created when
-/// missing). Returns (flagged, copied).
+/// appends a copy of the reply, `\Seen`, to the Sent mailbox (the configured
+/// one, created when missing, or the one [`super::namespace::find_sent`]
+/// finds). Returns (flagged, copied).
 pub fn file_reply(
     cfg: &ConnCfg,
     password: &Secret,
@@ -688,27 +703,10 @@ pub fn file_reply(
     // marked \Answered with no copy filed would hide that the copy is missing.
     let (sent, may_create) = match cfg.sent_mailbox.as_deref() {
         Some(name) => (super::mutf7::encode(name), true),
-        None => {
-            let names = session.list(Some(""), Some("*"))?;
-            let listed: Vec<(String, bool)> = names
-                .iter()
-                .map(|n| {
-                    let sent = n
-                        .attributes()
-                        .iter()
-                        .any(|a| matches!(a, imap_proto::NameAttribute::Sent));
-                    (n.name().to_string(), sent)
-                })
-                .collect();
-            let found = sent_mailbox(&listed).ok_or_else(|| {
-                anyhow!(
-                    "IMAP server {}: no mailbox is marked \\Sent (RFC 6154 SPECIAL-USE); \
-                     set [imap] sent_mailbox to the mailbox for copies of replies",
-                    cfg.host
-                )
-            })?;
-            (found, false)
-        }
+        None => (
+            super::namespace::find_sent(&mut session, cfg, password)?,
+            false,
+        ),
     };
     session.select(super::mutf7::encode(&cfg.mailbox))?;
     // NOTE: the id is sanitized text from the message; quote it as an IMAP

@@ -9,6 +9,7 @@
 pub mod imap;
 pub mod maildir;
 pub mod mutf7;
+pub mod namespace;
 pub mod prefix;
 pub mod wire;
 

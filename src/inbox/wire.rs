@@ -93,6 +93,11 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The raw bytes, for responses imap-proto does not parse (NAMESPACE).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// Every response in order (untagged ones, then the tagged completion).
     pub fn responses(&self) -> Result<Vec<Response<'_>>, WireError> {
         let mut out = Vec::new();
@@ -220,6 +225,27 @@ impl Wire {
     pub fn run(&mut self, command: &str, shown: &str) -> Result<Reply, WireError> {
         let tag = self.send(command)?;
         let reply = self.read_reply(&tag)?;
+        Self::check(&reply, shown)?;
+        Ok(reply)
+    }
+
+    /// Like [`Wire::run`], for a command whose untagged answer imap-proto
+    /// cannot parse (NAMESPACE, RFC 2342): only the tagged completion line is
+    /// parsed; the caller reads [`Reply::bytes`].
+    pub fn run_unparsed(&mut self, command: &str, shown: &str) -> Result<Reply, WireError> {
+        let tag = self.send(command)?;
+        let reply = self.read_reply(&tag)?;
+        let body = reply.bytes.strip_suffix(b"\n").unwrap_or(&reply.bytes);
+        let start = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let last = Reply {
+            bytes: reply.bytes[start..].to_vec(),
+        };
+        Self::check(&last, shown)?;
+        Ok(reply)
+    }
+
+    /// NO and BAD (and BYE) completions as errors.
+    fn check(reply: &Reply, shown: &str) -> Result<(), WireError> {
         let (ok, bye, no, text) = {
             let responses = reply.responses()?;
             match responses.last() {
@@ -237,7 +263,7 @@ impl Wire {
             }
         };
         if ok {
-            Ok(reply)
+            Ok(())
         } else if bye {
             Err(WireError::Bye(text))
         } else {
