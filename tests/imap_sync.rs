@@ -553,6 +553,77 @@ fn without_any_sent_mailbox_nothing_is_flagged_and_the_error_says_what_was_looke
     assert!(!flags.contains(&imap::types::Flag::Answered), "{flags:?}");
 }
 
+/// A chatter message with a body of `kb` KB.
+fn long_chatter(n: usize, kb: usize) -> Vec<u8> {
+    let mut m = chatter(n);
+    while m.len() < kb * 1024 {
+        m.extend_from_slice(b"Some more words about adding a teammate to the workspace.\r\n");
+    }
+    m
+}
+
+/// Polls through the Courier-like proxy: (what the poll saw, bytes it cost).
+fn poll_counting(
+    src: &mut ImapSource,
+    st: &mut Store,
+    proxy: &support::forgetful::Forgetful,
+) -> (concierge::sync::SyncReport, u64) {
+    let before = proxy.bytes();
+    let r = sync_once(src, st, AUTHSERV).unwrap();
+    (r, proxy.bytes() - before)
+}
+
+#[test]
+fn a_server_without_uidnext_that_renumbers_on_every_poll_is_listed_by_message_id() {
+    let d = &Dovecot::start();
+    for i in 0..60 {
+        d.seed("m", &request(i, "Acme Support"));
+        d.seed("m", &long_chatter(i, 6));
+    }
+    let proxy = support::forgetful::Forgetful::start(d.imap_port(), false);
+    let mut cfg = plain(d);
+    cfg.port = proxy.port();
+    let (_dir, mut st, _) = store();
+    let mut src = ImapSource::connect(&cfg, &pw(d)).unwrap();
+    let (r, first) = poll_counting(&mut src, &mut st, &proxy);
+    assert_eq!((r.seen, r.stored.len()), (120, 60));
+    // Every later poll sees a new UIDVALIDITY: only Message-IDs travel.
+    for _ in 0..3 {
+        let (r, again) = poll_counting(&mut src, &mut st, &proxy);
+        assert_eq!(r.seen, 0, "a known message was fetched again");
+        assert!(again * 10 < first, "{again} bytes after {first}");
+    }
+    d.seed("m", &request(100, "Globex"));
+    let (r, _) = poll_counting(&mut src, &mut st, &proxy);
+    assert_eq!(r.seen, 1);
+    assert_eq!(r.stored[0].workspace.name.as_deref(), Some("Globex"));
+    assert_eq!(st.request_count().unwrap(), 61);
+}
+
+#[test]
+fn a_uidvalidity_that_changes_on_two_polls_in_a_row_switches_to_message_ids() {
+    let d = &Dovecot::start();
+    for i in 0..20 {
+        d.seed("m", &request(i, "Acme Support"));
+        d.seed("m", &long_chatter(i, 6));
+    }
+    let proxy = support::forgetful::Forgetful::start(d.imap_port(), true);
+    let mut cfg = plain(d);
+    cfg.port = proxy.port();
+    let (_dir, mut st, _) = store();
+    let mut src = ImapSource::connect(&cfg, &pw(d)).unwrap();
+    // First sync; one change is taken as a rebuilt mailbox (a full listing,
+    // nothing stored twice); the second in a row switches to Message-IDs,
+    // which lists everything once more and remembers it.
+    for _ in 0..3 {
+        assert_eq!(poll_counting(&mut src, &mut st, &proxy).0.seen, 40);
+    }
+    let (r, bytes) = poll_counting(&mut src, &mut st, &proxy);
+    assert_eq!(r.seen, 0);
+    assert!(bytes < 20 * 1024, "{bytes} bytes");
+    assert_eq!(st.request_count().unwrap(), 20);
+}
+
 on_both_servers!(
     first_and_incremental_sync_never_mark_seen,
     idle_delivers_a_new_request_without_waiting_for_the_poll,

@@ -13,6 +13,8 @@
 //!   well before the 29-minute limit) or sleeps when the server has no IDLE;
 //!   after a drop it reconnects with capped, jittered backoff. A refused login
 //!   is fatal, never retried in a loop.
+//! - A server that does not keep UIDs (Courier) is listed by Message-ID
+//!   instead: see [`super::unstable`].
 
 use super::prefix::needs_whole_header;
 use super::wire::{quoted, OauthMechanism, Stream, Wire, WireError};
@@ -24,6 +26,8 @@ use crate::store::Cursor;
 use anyhow::{anyhow, Result};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
+
+pub use super::namespace::sent_mailbox;
 
 pub(super) type Session = imap::Session<imap::Connection>;
 
@@ -285,6 +289,8 @@ pub struct ImapSource {
     idle: bool,
     /// What the server announced after login (CAPABILITY), sanitized.
     capabilities: Vec<String>,
+    /// Whether the server keeps its UIDs (see [`super::unstable`]).
+    watch: super::unstable::ValidityWatch,
 }
 
 /// Compresses sorted UIDs into an IMAP sequence set (`1:5,9,12:14`).
@@ -478,6 +484,7 @@ impl ImapSource {
             ),
             idle,
             capabilities,
+            watch: Default::default(),
         })
     }
 
@@ -544,6 +551,28 @@ impl Source for ImapSource {
         }
         let uidvalidity = uidvalidity
             .ok_or_else(|| anyhow!("the server reports no UIDVALIDITY for the mailbox"))?;
+        let was_unstable = self.watch.is_unstable();
+        if self
+            .watch
+            .observe(cursor.map(|c| c.uidvalidity), uidvalidity, uid_next)
+        {
+            if !was_unstable {
+                tracing::warn!(
+                    mailbox = %self.key,
+                    "the server does not keep UIDs (no UIDNEXT, or a new UIDVALIDITY on every \
+                     poll): listing by Message-ID from now on"
+                );
+            }
+            let listed = super::unstable::list_message_ids(&mut self.wire)?;
+            return Ok(Listing {
+                uidvalidity: Some(uidvalidity),
+                refs: listed.iter().map(|(u, _)| MsgRef::Uid(*u)).collect(),
+                message_ids: listed
+                    .into_iter()
+                    .filter_map(|(u, id)| id.map(|id| (u, id)))
+                    .collect(),
+            });
+        }
         let last = match cursor {
             Some(c) if c.uidvalidity == uidvalidity => c.last_uid,
             _ => 0,
@@ -553,6 +582,7 @@ impl Source for ImapSource {
             return Ok(Listing {
                 uidvalidity: Some(uidvalidity),
                 refs: Vec::new(),
+                message_ids: Vec::new(),
             });
         }
         // NOTE: `UID n:*` also returns the highest UID when it is below n.
@@ -570,6 +600,7 @@ impl Source for ImapSource {
         Ok(Listing {
             uidvalidity: Some(uidvalidity),
             refs: uids.into_iter().map(MsgRef::Uid).collect(),
+            message_ids: Vec::new(),
         })
     }
 
@@ -678,15 +709,6 @@ fn parse_fetch(reply: &super::wire::Reply) -> Result<Vec<Fetched>> {
     Ok(got)
 }
 
-/// The mailbox for copies of sent replies among LISTed (name, marked
-/// `\Sent`) pairs: the one the server marks `\Sent` (RFC 6154 §2).
-pub fn sent_mailbox(listed: &[(String, bool)]) -> Option<String> {
-    listed
-        .iter()
-        .find(|(_, sent)| *sent)
-        .map(|(name, _)| name.clone())
-}
-
 /// After a reply was accepted: flags the answered message `\Answered`
 /// (found by its Message-ID, so a UIDVALIDITY change does not matter) and
 /// appends a copy of the reply, `\Seen`, to the Sent mailbox (the configured
@@ -771,15 +793,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_sent_mailbox_is_the_one_marked_sent_or_none() {
-        let listed = vec![
-            ("INBOX".to_string(), false),
-            ("INBOX.Sent".to_string(), true),
-            ("Sent".to_string(), false),
-        ];
-        assert_eq!(sent_mailbox(&listed).as_deref(), Some("INBOX.Sent"));
-        // A folder merely called "Sent" is not taken for it.
-        assert_eq!(sent_mailbox(&listed[2..]), None);
+    fn uids_are_compressed_into_a_sequence_set() {
         assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
     }
 }

@@ -11,6 +11,7 @@ pub mod maildir;
 pub mod mutf7;
 pub mod namespace;
 pub mod prefix;
+pub mod unstable;
 pub mod wire;
 
 use crate::store::Cursor;
@@ -35,6 +36,10 @@ pub struct Listing {
     pub uidvalidity: Option<u32>,
     /// New messages, oldest first.
     pub refs: Vec<MsgRef>,
+    /// (UID, Message-ID) of the listed messages when the server's UIDs
+    /// cannot be trusted ([`unstable`]): the sync fetches only those whose
+    /// Message-ID it has not seen. Empty otherwise.
+    pub message_ids: Vec<(u32, String)>,
 }
 
 /// One fetched message, read by the rule in [`prefix`] (possibly only a

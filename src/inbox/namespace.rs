@@ -34,7 +34,7 @@ pub fn find_sent(
             (n.name().to_string(), sent)
         })
         .collect();
-    if let Some(found) = super::imap::sent_mailbox(&listed) {
+    if let Some(found) = sent_mailbox(&listed) {
         return Ok(found);
     }
     // A second, short session: the `imap` crate cannot read a NAMESPACE
@@ -55,6 +55,15 @@ pub fn find_sent(
             tried.join(", ")
         )
     })
+}
+
+/// The mailbox for copies of sent replies among LISTed (name, marked
+/// `\Sent`) pairs: the one the server marks `\Sent` (RFC 6154 §2).
+pub fn sent_mailbox(listed: &[(String, bool)]) -> Option<String> {
+    listed
+        .iter()
+        .find(|(_, sent)| *sent)
+        .map(|(name, _)| name.clone())
 }
 
 /// The first personal namespace's prefix from the data of a
@@ -144,6 +153,18 @@ mod tests {
         for bad in ["", "(", "((", r#"(("INBOX."#, "((INBOX NIL))", "{5}"] {
             assert_eq!(personal_prefix(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_sent_mailbox_is_the_one_marked_sent_or_none() {
+        let listed = vec![
+            ("INBOX".to_string(), false),
+            ("INBOX.Sent".to_string(), true),
+            ("Sent".to_string(), false),
+        ];
+        assert_eq!(sent_mailbox(&listed).as_deref(), Some("INBOX.Sent"));
+        // A folder merely called "Sent" is not taken for it.
+        assert_eq!(sent_mailbox(&listed[2..]), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@
 
 pub mod cyrus;
 pub mod dovecot;
+pub mod forgetful;
 pub mod imap_server;
 pub mod oauth;
 pub mod smtp;
