@@ -624,6 +624,37 @@ fn a_uidvalidity_that_changes_on_two_polls_in_a_row_switches_to_message_ids() {
     assert_eq!(st.request_count().unwrap(), 20);
 }
 
+/// The delay is the server's: measured on Dovecot, on Cyrus with idled, and
+/// on Cyrus without it (imapd polls every 2 s here, every 60 s by
+/// default). The figures are printed (`--nocapture`) for the README; the
+/// scratch mailbox is gone afterwards.
+#[test]
+fn the_idle_announcement_delay_is_measured_and_the_probe_mailbox_removed() {
+    use concierge::inbox::idle_delay::{measure, IdleDelay, PROBE_MAILBOX};
+    let servers: Vec<(&str, Box<dyn ImapServer>)> = vec![
+        ("Dovecot", Box::new(Dovecot::start())),
+        ("Cyrus with idled", Box::new(support::cyrus::Cyrus::start())),
+        (
+            "Cyrus without idled (imapidlepoll 2 s)",
+            Box::new(support::cyrus::Cyrus::start_without_idled(2)),
+        ),
+    ];
+    for (name, d) in &servers {
+        let delay = measure(&plain(&**d), &pw(&**d), Duration::from_secs(30)).unwrap();
+        eprintln!("{name}: {}", delay.describe());
+        assert!(
+            matches!(delay, IdleDelay::Announced(_)),
+            "{name}: {delay:?}"
+        );
+        let mut s = d.imap_session();
+        let left = s.list(None, Some("*")).unwrap();
+        assert!(
+            !left.iter().any(|n| n.name().contains(PROBE_MAILBOX)),
+            "{name}: probe mailbox left behind"
+        );
+    }
+}
+
 on_both_servers!(
     first_and_incremental_sync_never_mark_seen,
     idle_delivers_a_new_request_without_waiting_for_the_poll,

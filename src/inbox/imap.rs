@@ -512,6 +512,11 @@ impl ImapSource {
             .unwrap_or_default())
     }
 
+    /// The connection, for the IDLE delay probe.
+    pub(super) fn wire(&mut self) -> &mut Wire {
+        &mut self.wire
+    }
+
     /// Waits in IDLE until the mailbox changes or `timeout` passes.
     /// Returns true when something changed.
     pub fn idle(&mut self, timeout: Duration) -> Result<bool> {

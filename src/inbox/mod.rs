@@ -6,6 +6,7 @@
 //! IDLE in [`imap::Poller`]) and [`maildir::MaildirSource`] (the demo, and
 //! anyone who mirrors the inbox with mbsync).
 
+pub mod idle_delay;
 pub mod imap;
 pub mod maildir;
 pub mod mutf7;

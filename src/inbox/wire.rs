@@ -386,11 +386,19 @@ impl Wire {
     /// Waits in IDLE (RFC 2177) until the server reports something or
     /// `timeout` passes; returns whether something was reported.
     pub fn idle(&mut self, timeout: Duration, io_timeout: Duration) -> Result<bool, WireError> {
+        let (tag, early) = self.idle_start()?;
+        let changed = early || self.idle_wait(timeout, io_timeout)?;
+        self.idle_done(&tag)?;
+        Ok(changed)
+    }
+
+    /// Sends IDLE and reads up to the server's continuation. Returns the
+    /// tag and whether news came before the continuation (then there is
+    /// something to sync already).
+    pub fn idle_start(&mut self) -> Result<(String, bool), WireError> {
         let tag = self.send("IDLE")?;
         let mut line = Vec::new();
         self.read_line(&mut line)?;
-        // Untagged news may come before the continuation: it means there is
-        // something to sync, which the caller does after IDLE ends.
         let mut early = false;
         while line.starts_with(b"* ") {
             early = true;
@@ -398,7 +406,7 @@ impl Wire {
             self.read_line(&mut line)?;
         }
         if !line.starts_with(b"+") {
-            // Refused (or a completion): read what is left and report it.
+            // Refused (or a completion): report it.
             let text = String::from_utf8_lossy(&line).to_string();
             return Err(WireError::Refused {
                 command: "IDLE".into(),
@@ -406,31 +414,40 @@ impl Wire {
                 no: true,
             });
         }
-        self.conn.get_ref().set_read_timeout(Some(if early {
-            Duration::from_millis(1)
-        } else {
-            timeout
-        }))?;
-        line.clear();
-        let changed = early
-            || match self.read_line(&mut line) {
-                Ok(()) => true,
-                Err(WireError::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    false
-                }
-                Err(e) => return Err(e),
-            };
+        Ok((tag, early))
+    }
+
+    /// In IDLE: waits up to `timeout` for one untagged line (news).
+    pub fn idle_wait(
+        &mut self,
+        timeout: Duration,
+        io_timeout: Duration,
+    ) -> Result<bool, WireError> {
+        self.conn.get_ref().set_read_timeout(Some(timeout))?;
+        let mut line = Vec::new();
+        let changed = match self.read_line(&mut line) {
+            Ok(()) => true,
+            Err(WireError::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                false
+            }
+            Err(e) => return Err(e),
+        };
         self.conn.get_ref().set_read_timeout(Some(io_timeout))?;
+        Ok(changed)
+    }
+
+    /// Ends IDLE (`DONE`) and reads its completion.
+    pub fn idle_done(&mut self, tag: &str) -> Result<(), WireError> {
         let stream = self.conn.get_mut();
         stream.write_all(b"DONE\r\n")?;
         stream.flush()?;
-        self.read_reply(&tag)?;
-        Ok(changed)
+        self.read_reply(tag)?;
+        Ok(())
     }
 }
 
