@@ -258,16 +258,14 @@ impl Default for PollerOptions {
     }
 }
 
-/// Full jitter over an exponential, capped: a random wait in
-/// `[min, min(max, min * 2^attempt)]`.
+/// The wait before reconnecting after `attempt` failures in a row (0: the
+/// first retry): [`crate::net::Backoff`], never shorter than `min` (the
+/// first retry waits `min ..= 2·min`) nor longer than `max`.
 pub fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
-    use rand::Rng;
-    let cap = min.saturating_mul(1u32 << attempt.min(16)).min(max);
-    if cap <= min {
-        return min;
-    }
-    let ms = rand::thread_rng().gen_range(min.as_millis() as u64..=cap.as_millis() as u64);
-    Duration::from_millis(ms)
+    crate::net::Backoff::new(min.saturating_mul(2), max)
+        .delay(attempt.saturating_add(1))
+        .max(min)
+        .min(max)
 }
 
 /// The inbox worker: a thread that keeps the store in sync with IMAP.
