@@ -352,57 +352,8 @@ pub(crate) fn message(i: usize) -> Vec<u8> {
     };
     let html = !request && rng.below(4) == 0;
 
-    let mut subject;
-    let mut text;
-    let mut extra_headers = String::new();
-    if request {
-        let ws = format!("{} {}", rng.pick(LAST), i);
-        subject = format!("Data export request: {ws}");
-        let id = rng.next();
-        let notes_len = 200 + rng.below(400) as usize;
-        text = format!(
-            "This request was sent from the Ochre help center form.\r\n\r\n\
-             Workspace: {ws}\r\n\
-             Workspace ID: {:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}\r\n\
-             Requested by: {name} <{addr}>\r\n\
-             Role: owner\r\n\r\n\
-             Notes:\r\n{}",
-            id as u32,
-            (id >> 32) as u16,
-            (id >> 48) & 0xfff,
-            (id >> 20) & 0xfff,
-            rng.next() & 0xffff_ffff_ffff,
-            prose(&mut rng, notes_len)
-        );
-    } else {
-        let topic = rng.pick(TOPICS);
-        subject = format!("{topic} #{}", 1000 + rng.below(9000));
-        let body_len = shape.body_min + rng.below(shape.body_spread) as usize;
-        text = format!(
-            "Hi Ochre team,\r\n\r\n{}\r\n{}\r\n-- \r\n{name}\r\n",
-            prose(&mut rng, body_len),
-            rng.pick(&["Thanks!", "Best regards,", "Cheers,", "Kind regards,"])
-        );
-        if reply {
-            let j = rng.below(i as u64);
-            let parent = format!("<m{j}.{:x}@{}>", j * 7919, rng.pick(DOMAINS));
-            subject = format!("Re: {subject}");
-            extra_headers.push_str(&format!(
-                "In-Reply-To: {parent}\r\nReferences: {parent}\r\n"
-            ));
-            text.push_str("\r\n");
-            let quote_len = 200 + rng.below(800) as usize;
-            for l in prose(&mut rng, quote_len).lines() {
-                text.push_str("> ");
-                text.push_str(l);
-                text.push_str("\r\n");
-            }
-        }
-        if auto {
-            subject = format!("Automatic reply: {subject}");
-            extra_headers.push_str("Auto-Submitted: auto-replied\r\n");
-        }
-    }
+    let (subject, text, extra_headers) =
+        texts(&mut rng, i, (request, reply, auto), &name, &addr, &shape);
 
     let mut m = String::with_capacity(4096);
     m.push_str(&format!(
@@ -511,4 +462,68 @@ pub(crate) fn seed(dv: &Dovecot, range: std::ops::Range<usize>, acc: &mut Seeded
 
 pub(crate) fn contains(h: &[u8], n: &[u8]) -> bool {
     h.windows(n.len()).any(|w| w == n)
+}
+
+/// Subject, text and extra header lines of message `i` (a request, a reply,
+/// an auto-reply or a question).
+fn texts(
+    rng: &mut Rng,
+    i: usize,
+    (request, reply, auto): (bool, bool, bool),
+    name: &str,
+    addr: &str,
+    shape: &Shape,
+) -> (String, String, String) {
+    let mut subject;
+    let mut text;
+    let mut extra_headers = String::new();
+    if request {
+        let ws = format!("{} {}", rng.pick(LAST), i);
+        subject = format!("Data export request: {ws}");
+        let id = rng.next();
+        let notes_len = 200 + rng.below(400) as usize;
+        text = format!(
+            "This request was sent from the Ochre help center form.\r\n\r\n\
+             Workspace: {ws}\r\n\
+             Workspace ID: {:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}\r\n\
+             Requested by: {name} <{addr}>\r\n\
+             Role: owner\r\n\r\n\
+             Notes:\r\n{}",
+            id as u32,
+            (id >> 32) as u16,
+            (id >> 48) & 0xfff,
+            (id >> 20) & 0xfff,
+            rng.next() & 0xffff_ffff_ffff,
+            prose(rng, notes_len)
+        );
+    } else {
+        let topic = rng.pick(TOPICS);
+        subject = format!("{topic} #{}", 1000 + rng.below(9000));
+        let body_len = shape.body_min + rng.below(shape.body_spread) as usize;
+        text = format!(
+            "Hi Ochre team,\r\n\r\n{}\r\n{}\r\n-- \r\n{name}\r\n",
+            prose(rng, body_len),
+            rng.pick(&["Thanks!", "Best regards,", "Cheers,", "Kind regards,"])
+        );
+        if reply {
+            let j = rng.below(i as u64);
+            let parent = format!("<m{j}.{:x}@{}>", j * 7919, rng.pick(DOMAINS));
+            subject = format!("Re: {subject}");
+            extra_headers.push_str(&format!(
+                "In-Reply-To: {parent}\r\nReferences: {parent}\r\n"
+            ));
+            text.push_str("\r\n");
+            let quote_len = 200 + rng.below(800) as usize;
+            for l in prose(rng, quote_len).lines() {
+                text.push_str("> ");
+                text.push_str(l);
+                text.push_str("\r\n");
+            }
+        }
+        if auto {
+            subject = format!("Automatic reply: {subject}");
+            extra_headers.push_str("Auto-Submitted: auto-replied\r\n");
+        }
+    }
+    (subject, text, extra_headers)
 }
