@@ -156,12 +156,7 @@ pub struct Store {
 }
 
 /// True for a loopback host name or address: the only place plaintext may go.
-pub fn is_loopback(host: &str) -> bool {
-    let h = host.trim_start_matches('[').trim_end_matches(']');
-    h.eq_ignore_ascii_case("localhost")
-        || h.parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
+pub use crate::net::is_loopback;
 
 /// Expands a leading `~/`.
 pub fn expand_home(p: &Path) -> PathBuf {
