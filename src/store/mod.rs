@@ -217,6 +217,14 @@ impl Store {
             let tx = self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            // NOTE: another process may have migrated since `version` was
+            // read (the screen and the poller opening a new store at once:
+            // "table requests already exists", found by tests/fault_poller.rs);
+            // read it again under the write lock.
+            let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if now > i as i64 {
+                continue;
+            }
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;

@@ -172,6 +172,20 @@ impl Pty {
         code.unwrap()
     }
 
+    /// SIGKILL to the program of the current run (not to its shell, which
+    /// then records 137).
+    pub fn kill9(&self) {
+        let t = self.target();
+        let o = self.tmux(&["display-message", "-p", "-t", &t, "#{pane_pid}"]);
+        let sh: u32 = String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .parse()
+            .expect("the pane's pid");
+        let kids = support::descendants(sh);
+        assert!(!kids.is_empty(), "the screen is not running");
+        support::send_signal("KILL", &kids);
+    }
+
     /// What the program wrote to stderr over all runs.
     pub fn stderr(&self) -> String {
         support::read_for_report(&self.dir.join("stderr"))
@@ -187,6 +201,8 @@ impl Drop for Pty {
 /// The exit status `sh` reports for a program killed by SIGABRT (128 + 6):
 /// what a crash point ends in.
 pub const ABORTED: i32 = 134;
+/// The same for SIGKILL (128 + 9).
+pub const KILLED: i32 = 137;
 
 /// The world around the screen: the reference backend (link emails to a
 /// Maildir outbox), the demo mails in a Maildir inbox, the SMTP sink for
@@ -254,7 +270,34 @@ impl Sandbox {
         let data = data.to_str().unwrap();
         all.push(("XDG_DATA_HOME", data));
         all.extend_from_slice(env);
-        pty.spawn(&["--config", self.config.to_str().unwrap()], &all);
+        // Tall enough that the detail shows a request's replies unscrolled.
+        pty.spawn_sized(&["--config", self.config.to_str().unwrap()], &all, 120, 60);
+    }
+
+    /// Runs `concierge ARGS` (no terminal) with `config`; (exit code, stderr).
+    pub fn cli(&self, config: &Path, args: &[&str]) -> (i32, String) {
+        let o = Command::new(BIN)
+            .args(args)
+            .arg("--config")
+            .arg(config)
+            .env("SCREEN_TEST_TOKEN", backend_support::TOKEN)
+            .env("XDG_DATA_HOME", self.dir.path().join("xdg"))
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+
+    /// A copy of the config with replies going to SMTP port `port`.
+    pub fn config_with_smtp_port(&self, port: u16) -> PathBuf {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let old = format!("port = {}", self.smtp.port());
+        assert!(text.contains(&old));
+        let path = self.dir.path().join(format!("config-{port}.toml"));
+        std::fs::write(&path, text.replace(&old, &format!("port = {port}"))).unwrap();
+        path
     }
 
     pub fn store_path(&self) -> PathBuf {
