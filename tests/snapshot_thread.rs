@@ -95,6 +95,18 @@ fn state() -> (tempfile::TempDir, State) {
     let id = requests[0].id;
     let thread = store.thread_messages(id).unwrap();
     assert_eq!(thread.len(), 3);
+    // NOTE: checked here as well as on the screen, because ratatui itself
+    // drops zero-width characters such as U+202E when it fills cells: a
+    // bidi control the sanitizer let through would not show up below.
+    for m in &thread {
+        let fields = [Some(&m.subject), Some(&m.body), m.from_name.as_ref()];
+        for text in fields.into_iter().flatten() {
+            assert!(
+                !text.chars().any(|c| is_bidi(c) || c == '\u{1b}'),
+                "the store holds unsanitized text: {text:?}"
+            );
+        }
+    }
     let now = chrono::DateTime::parse_from_rfc3339("2026-11-25T11:00:00Z")
         .unwrap()
         .with_timezone(&chrono::Utc);
@@ -106,6 +118,13 @@ fn state() -> (tempfile::TempDir, State) {
     );
     s.thread = Some((id, thread));
     (dir, s)
+}
+
+/// The bidi controls of UAX #9 §2: marks, embeddings, overrides, isolates.
+fn is_bidi(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}')
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
 }
 
 /// Renders and returns the screen as text, one line per row, after
@@ -124,10 +143,7 @@ fn screen(s: &mut State, w: u16, h: u16) -> String {
         out.push('\n');
     }
     for c in out.chars() {
-        let bad = (c.is_control() && c != '\n')
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}')
-            || ('\u{202a}'..='\u{202e}').contains(&c)
-            || ('\u{2066}'..='\u{2069}').contains(&c);
+        let bad = (c.is_control() && c != '\n') || is_bidi(c);
         assert!(!bad, "{:?} reached the screen ({w}×{h}):\n{out}", c);
     }
     // Debris: what is left when only the ESC of a sequence is removed. The
