@@ -46,7 +46,7 @@ fn approving_twice_quickly_and_quitting_mid_export_start_one_export_and_one_emai
     // backend.
     pty.keys(&["q"]);
     pty.wait_screen("the quit question", Duration::from_secs(10), |s| {
-        s.contains("running")
+        s.contains("still running. Quit anyway?")
     });
     pty.keys(&["y"]);
     assert_eq!(
