@@ -53,7 +53,36 @@ pub fn approve(
     let (body, json) = body_at_approval(&req)?;
     let key = crate::backend::idempotency_key(&req.message_id, body.workspace_id);
     store.approve(id, &key, Some(&json), override_reason, unmet, actor)?;
+    crash_point(CRASH_AFTER_APPROVAL);
     store.load_request(id)
+}
+
+/// The environment variable of [`crash_point`]: the screen's crash tests
+/// (tests/crash_screen.rs) set it to the point where the process must die.
+pub const CRASH_AT_ENV: &str = "CONCIERGE_CRASH_AT";
+/// The approval and its key are stored; the backend was not asked yet.
+pub const CRASH_AFTER_APPROVAL: &str = "after-approval-record";
+/// The backend answered the start with its job; the job id is not stored.
+pub const CRASH_AFTER_START: &str = "after-start-post";
+
+/// A test hook: when [`CRASH_AT_ENV`] names `point`, the process aborts
+/// here, like a kill -9 at exactly this step (no destructor runs, nothing
+/// more is stored), for windows too narrow to hit from outside.
+///
+/// NOTE: compiled only into debug builds (`debug_assertions`). `cargo test`
+/// runs the binary as a debug build, so the crash tests need no extra flag
+/// in CI, while the `release` and `dist` builds people run do not contain
+/// the check at all: no environment variable can make a shipped binary
+/// abort. (A cargo feature would have had to be named in every test command,
+/// and a test run without it would have silently tested nothing.)
+pub fn crash_point(point: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var(CRASH_AT_ENV).is_ok_and(|v| v == point) {
+        eprintln!("{CRASH_AT_ENV}={point}: aborting here");
+        std::process::abort();
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = point;
 }
 
 /// The body to start (or start again) the export with: the one stored at

@@ -711,6 +711,7 @@ impl Runtime {
             loop {
                 match backend.start_export(&body, &key).await {
                     Ok(job) => {
+                        crate::ops::export::crash_point(crate::ops::export::CRASH_AFTER_START);
                         let snap = job_snap(&job);
                         let _ = tx.send(msg(Msg::Backend(Health::Up("backend".into()))));
                         let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
