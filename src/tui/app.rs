@@ -239,11 +239,13 @@ impl Runtime {
             Command::Approve {
                 id,
                 override_reason,
+                force,
                 ..
             } => {
                 tracing::info!(
                     request = id,
                     overridden = override_reason.is_some(),
+                    force,
                     "approve"
                 )
             }
@@ -351,6 +353,7 @@ impl Runtime {
                 id,
                 override_reason,
                 unmet,
+                force,
             } => {
                 let approved = crate::ops::export::approve(
                     &mut self.store,
@@ -358,6 +361,7 @@ impl Runtime {
                     override_reason.as_deref(),
                     &unmet,
                     &actor,
+                    force,
                 );
                 let mut out = self.reload(id);
                 match approved {
@@ -693,7 +697,7 @@ impl Runtime {
             return;
         };
         // The body stored at approval: a retry sends the same bytes.
-        let body = match crate::ops::export::frozen_body(req) {
+        let (body, force) = match crate::ops::export::frozen_body(req) {
             Ok(b) => b,
             Err(e) => {
                 self.send(msg(Msg::Failed {
@@ -709,7 +713,7 @@ impl Runtime {
             // Retried with backoff while unreachable: the same key never starts a second export.
             let mut attempt = 0u32;
             loop {
-                match backend.start_export(&body, &key).await {
+                match backend.start_export_with(&body, &key, force).await {
                     Ok(job) => {
                         let snap = job_snap(&job);
                         let _ = tx.send(msg(Msg::Backend(Health::Up("backend".into()))));
@@ -740,7 +744,8 @@ impl Runtime {
                     }
                     // NOTE: another request's export of this workspace is
                     // live: its link goes to that requester, so it is not
-                    // adopted, and nothing is started (no `force` yet).
+                    // adopted, and nothing is started. (A second export the
+                    // operator confirmed carries `force` and never gets here.)
                     Err(ApiError::ExportInProgress { job_id, .. }) => {
                         let _ = tx.send(msg(Msg::Failed {
                             id,

@@ -129,6 +129,8 @@ pub enum Command {
         id: i64,
         override_reason: Option<String>,
         unmet: Vec<crate::domain::Check>,
+        /// The operator confirmed a second export of the workspace.
+        force: bool,
     },
     SaveJob {
         id: i64,

@@ -268,8 +268,11 @@ impl Sort {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputPurpose {
     Note,
-    /// A reason for approving with unmet checklist items.
-    ApproveOverride,
+    /// A reason for approving with unmet checklist items; `force`: the
+    /// operator already confirmed a second export of the workspace.
+    ApproveOverride {
+        force: bool,
+    },
     /// A reason for accepting failed sender authentication.
     AuthOverride,
     /// The reason for a rejection, sent with the chosen template.
@@ -289,7 +292,7 @@ impl InputPurpose {
     pub fn title(&self) -> String {
         match self {
             InputPurpose::Note => "Scope-confirmation note".into(),
-            InputPurpose::ApproveOverride => {
+            InputPurpose::ApproveOverride { .. } => {
                 "Approve despite unmet items — reason (required)".into()
             }
             InputPurpose::AuthOverride => {
@@ -321,6 +324,9 @@ pub enum Confirm {
     Approve {
         id: i64,
         override_reason: Option<String>,
+        /// A second export of the workspace, confirmed by the operator
+        /// (`ApproveDuplicate`): the export body says `"force": true`.
+        force: bool,
     },
     Reject {
         id: i64,
@@ -360,14 +366,21 @@ impl Confirm {
         match self {
             Confirm::Approve {
                 id,
-                override_reason: None,
-            } => format!("Approve request #{id} and start the export?"),
-            Confirm::Approve {
-                id,
-                override_reason: Some(_),
-            } => {
-                format!("Approve request #{id} WITH AN OVERRIDE and start the export?")
-            }
+                override_reason,
+                force,
+            } => format!(
+                "Approve request #{id}{} and start {}?",
+                if override_reason.is_some() {
+                    " WITH AN OVERRIDE"
+                } else {
+                    ""
+                },
+                if *force {
+                    "a SECOND export of the workspace"
+                } else {
+                    "the export"
+                }
+            ),
             Confirm::Reject { id, template, .. } => {
                 format!(
                     "Reject request #{id} and send the \"{}\" reply?",

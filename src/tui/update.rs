@@ -525,14 +525,16 @@ fn quit(state: &mut State) {
 
 /// The checklist step of approving: straight to the confirmation when it
 /// is complete, else the override reason first.
-fn approve_checklist(state: &mut State, row: &Row) {
+/// `force`: a second export of the workspace was confirmed already.
+pub(super) fn approve_checklist(state: &mut State, row: &Row, force: bool) {
     if row.unmet().is_empty() {
         state.mode = Mode::Confirm(Confirm::Approve {
             id: row.req.id,
             override_reason: None,
+            force,
         });
     } else {
-        open_input(state, InputPurpose::ApproveOverride, "");
+        open_input(state, InputPurpose::ApproveOverride { force }, "");
         warn(state, format!("unmet: {}", row.unmet().join("; ")));
     }
 }
@@ -620,7 +622,7 @@ fn on_request_action(state: &mut State, action: Action, row: &Row) -> Vec<Comman
                 state.mode = Mode::Confirm(Confirm::ApproveDuplicate { id, other, what });
                 return vec![];
             }
-            approve_checklist(state, row);
+            approve_checklist(state, row, false);
         }
         Action::Resolve | Action::ChooseWorkspace | Action::AccountEmail if !open_state(row) => {
             warn(

@@ -211,11 +211,9 @@ pub(super) fn draw_confirm(f: &mut Frame<'_>, area: Rect, state: &State, c: &Con
         Confirm::Approve {
             id,
             override_reason: None,
+            force: false,
         } => (*id, OK),
-        Confirm::Approve {
-            id,
-            override_reason: Some(_),
-        } => (*id, WARN),
+        Confirm::Approve { id, .. } => (*id, WARN),
         Confirm::Reject { id, .. }
         | Confirm::Cancel { id }
         | Confirm::ApproveDuplicate { id, .. } => (*id, BAD),
@@ -385,7 +383,7 @@ pub(super) fn draw_input(f: &mut Frame<'_>, area: Rect, state: &mut State) {
             InputPurpose::ReplyBody(_)
             | InputPurpose::RejectReason(_)
             | InputPurpose::RejectBody { .. } => context.push((format!("To: {account}"), DIM)),
-            InputPurpose::ApproveOverride => {
+            InputPurpose::ApproveOverride { .. } => {
                 for u in row.map(|r| r.unmet()).unwrap_or_default() {
                     context.push((format!("✗ {u}"), Style::new().fg(BAD)));
                 }
@@ -441,7 +439,7 @@ pub(super) fn draw_input(f: &mut Frame<'_>, area: Rect, state: &mut State) {
     let rect = centered(area, w, h);
     f.render_widget(Clear, rect);
     let color = match purpose {
-        InputPurpose::ApproveOverride | InputPurpose::AuthOverride => WARN,
+        InputPurpose::ApproveOverride { .. } | InputPurpose::AuthOverride => WARN,
         InputPurpose::RejectReason(_) => BAD,
         _ => ACCENT,
     };

@@ -475,6 +475,7 @@ fn confirm_overlay() {
     s.mode = Mode::Confirm(Confirm::Approve {
         id: 6,
         override_reason: Some("Ada confirmed by phone that she sent it".into()),
+        force: false,
     });
     let approve = text(&draw(&mut s, 80, 24));
     select(&mut s, 4);

@@ -116,13 +116,14 @@ pub(super) fn submit_input(
                 reason: trimmed,
             }]
         }
-        InputPurpose::ApproveOverride => {
+        InputPurpose::ApproveOverride { force } => {
             if trimmed.len() < 5 {
                 return again(state, "type the reason (at least a few words)");
             }
             state.mode = Mode::Confirm(Confirm::Approve {
                 id,
                 override_reason: Some(trimmed),
+                force,
             });
             vec![]
         }
@@ -191,6 +192,7 @@ pub(super) fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
         Confirm::Approve {
             id,
             override_reason,
+            force,
         } => {
             let unmet = state
                 .row_mut(id)
@@ -201,6 +203,7 @@ pub(super) fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
                 id,
                 override_reason,
                 unmet,
+                force,
             }]
         }
         Confirm::Reject {
@@ -233,7 +236,7 @@ pub(super) fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
         }
         Confirm::ApproveDuplicate { id, .. } => {
             if let Some(row) = state.row_mut(id).map(|r| r.clone()) {
-                approve_checklist(state, &row);
+                approve_checklist(state, &row, true);
             }
             vec![]
         }

@@ -131,7 +131,8 @@ fn a_complete_checklist_approves_after_confirmation() {
         s.mode,
         Mode::Confirm(Confirm::Approve {
             id: 1,
-            override_reason: None
+            override_reason: None,
+            force: false,
         })
     ));
     let cmds = update(&mut s, key('y'));
@@ -140,7 +141,8 @@ fn a_complete_checklist_approves_after_confirmation() {
         vec![Command::Approve {
             id: 1,
             override_reason: None,
-            unmet: vec![]
+            unmet: vec![],
+            force: false,
         }]
     );
     assert!(s.is_pending(1));
@@ -177,7 +179,7 @@ fn each_unmet_gate_demands_a_typed_override() {
             matches!(
                 &s.mode,
                 Mode::Input {
-                    purpose: InputPurpose::ApproveOverride,
+                    purpose: InputPurpose::ApproveOverride { force: false },
                     ..
                 }
             ),
@@ -605,11 +607,30 @@ fn a_second_export_for_a_workspace_needs_an_explicit_confirm() {
     );
     assert!(matches!(
         s.mode,
-        Mode::Confirm(Confirm::Approve { id: 1, .. })
+        Mode::Confirm(Confirm::Approve {
+            id: 1,
+            force: true,
+            ..
+        })
     ));
     assert!(matches!(
         &update(&mut s, key('y'))[..],
-        [Command::Approve { id: 1, .. }]
+        [Command::Approve {
+            id: 1,
+            force: true,
+            ..
+        }]
+    ));
+    // Without the duplicate question, nothing is forced.
+    let mut s = state(vec![ready(1)]);
+    update(&mut s, key('a'));
+    assert!(matches!(
+        &update(&mut s, key('y'))[..],
+        [Command::Approve {
+            id: 1,
+            force: false,
+            ..
+        }]
     ));
 
     // Emailed 3 days ago counts; 10 days ago (link expired) does not.
