@@ -170,10 +170,12 @@ impl App {
             runtime.dispatch(Command::Resolve { id });
         }
         if let Some(id) = state.current().map(|r| r.req.id) {
-            if let Some(Msg::Thread { id, messages }) =
-                runtime.dispatch(Command::LoadThread { id }).pop()
-            {
-                state.thread = Some((id, messages));
+            // Through `update`, which also marks its follow-ups read.
+            let mut pending = runtime.dispatch(Command::LoadThread { id });
+            while let Some(m) = pending.pop() {
+                for cmd in update(&mut state, m) {
+                    pending.extend(runtime.dispatch(cmd));
+                }
             }
         }
         Ok(App { state, runtime })
@@ -467,6 +469,10 @@ impl Runtime {
                 });
                 vec![]
             }
+            Command::MarkSeen { id } => match self.store.mark_seen(id, &actor) {
+                Ok(()) => self.reload(id),
+                Err(e) => Self::failed(id, "marking the follow-ups read", e),
+            },
             Command::LoadThread { id } => match self.store.thread_messages(id) {
                 Ok(messages) => vec![Msg::Thread { id, messages }],
                 Err(e) => Self::failed(id, "reading the thread", e),

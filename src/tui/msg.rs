@@ -149,6 +149,10 @@ pub enum Command {
     LoadThread {
         id: i64,
     },
+    /// The operator opened the request: its follow-ups so far are read.
+    MarkSeen {
+        id: i64,
+    },
     /// Read the stats screen's figures for the last `days` days.
     LoadStats {
         days: u32,

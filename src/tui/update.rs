@@ -128,6 +128,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
         Msg::Requests(reqs) => {
             let mut cmds = Vec::new();
             let n = reqs.len();
+            let ids: Vec<i64> = reqs.iter().map(|r| r.id).collect();
             for req in reqs {
                 let new = state.row_mut(req.id).is_none();
                 let id = req.id;
@@ -141,7 +142,21 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
                 }
             }
             state.refilter();
-            if n > 0 {
+            let unread: Vec<String> = state
+                .rows
+                .iter()
+                .filter(|r| ids.contains(&r.req.id) && r.req.seen.unread(&state.operator) > 0)
+                .map(|r| format!("#{}", r.req.id))
+                .collect();
+            if !unread.is_empty() {
+                say(
+                    state,
+                    format!(
+                        "the customer wrote again on {} (✉ in the queue)",
+                        unread.join(", ")
+                    ),
+                );
+            } else if n > 0 {
                 say(
                     state,
                     format!("{n} new or updated request(s) from the inbox"),
@@ -222,6 +237,14 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
         }
         Msg::Thread { id, messages } => {
             state.thread = Some((id, messages));
+            // Shown in the detail pane: the customer's follow-ups are read.
+            let unread = state
+                .current()
+                .filter(|r| r.req.id == id)
+                .is_some_and(|r| r.req.seen.unread(&state.operator) > 0);
+            if unread {
+                return vec![Command::MarkSeen { id }];
+            }
             vec![]
         }
         Msg::Stats { days, result } => {

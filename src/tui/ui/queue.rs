@@ -23,7 +23,7 @@ pub(super) const HEADERS: [&str; NCOLS] = [
     "est",
     "",
 ];
-pub(super) const CAPS: [usize; NCOLS] = [7, 13, 8, 40, 40, 5, 5, 8, 6];
+pub(super) const CAPS: [usize; NCOLS] = [7, 13, 8, 40, 40, 5, 5, 8, 8];
 /// Columns given up, in this order, when the queue is too narrow.
 pub(super) const DROP_ORDER: [usize; 4] = [C_SIZE, C_ROLE, C_STATE, C_EST];
 /// Space the flexible columns want at least before others are dropped.
@@ -43,6 +43,14 @@ pub(super) fn queue_cells(row: &Row, state: &State) -> [QCell; NCOLS] {
     let mut flags = Vec::new();
     if state.is_pending(r.id) || row.resolving {
         flags.push((spinner(state).to_string(), Style::new().fg(ACCENT)));
+    }
+    let unread = r.seen.unread(&state.operator);
+    if unread > 0 {
+        // The customer wrote since this operator last opened the request.
+        flags.push((
+            format!("✉{unread}"),
+            Style::new().fg(ACCENT).add_modifier(Modifier::BOLD),
+        ));
     }
     if !r.warnings.is_empty() {
         flags.push((format!("⚠{}", r.warnings.len()), Style::new().fg(WARN)));

@@ -84,6 +84,7 @@ fn base(id: i64, from: &str, name: &str, received: &str) -> RequestView {
         notes: vec![],
         replies: vec![],
         thread_len: 1,
+        seen: Default::default(),
     }
 }
 

@@ -63,6 +63,7 @@ fn ready(id: i64) -> RequestView {
         }],
         replies: vec![],
         thread_len: 1,
+        seen: Default::default(),
     }
 }
 
@@ -905,4 +906,37 @@ fn quitting_while_an_export_runs_asks_first() {
     let mut s = state(vec![ready(1)]);
     update(&mut s, key('q'));
     assert!(s.quit, "nothing running: no question");
+}
+
+#[test]
+fn a_follow_up_marks_the_row_says_so_and_opening_the_request_clears_it() {
+    let mut s = state(vec![ready(1), ready(2)]);
+    let op = s.operator.clone();
+    // Request 2 (not selected) gets a follow-up its operator has not seen.
+    let mut r2 = ready(2);
+    r2.seen.follow_ups = vec![7];
+    r2.seen.by = vec![(op.clone(), 5), ("someone else".into(), 9)];
+    update(&mut s, Msg::Requests(vec![r2.clone()]));
+    let (said, _) = s.status.clone().expect("the status line says nothing");
+    assert!(said.contains("#2"), "{said}");
+    assert_eq!(s.row_mut(2).unwrap().req.seen.unread(&op), 1);
+    // Selecting it shows it in the detail pane: once its thread is there,
+    // the follow-up is marked read.
+    while s.current().map(|r| r.req.id) != Some(2) {
+        update(&mut s, key('j'));
+    }
+    let thread = |id| Msg::Thread {
+        id,
+        messages: vec![],
+    };
+    assert_eq!(update(&mut s, thread(2)), vec![Command::MarkSeen { id: 2 }]);
+    // The store's answer: read. Nothing more to mark (no loop).
+    r2.seen.by[0].1 = 7;
+    update(&mut s, Msg::RequestUpdated(r2));
+    assert!(update(&mut s, thread(2)).is_empty());
+    // A thread loaded for a row that is not selected marks nothing.
+    let mut r1 = ready(1);
+    r1.seen.follow_ups = vec![8];
+    update(&mut s, Msg::RequestUpdated(r1));
+    assert!(update(&mut s, thread(1)).is_empty());
 }
