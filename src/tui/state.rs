@@ -564,25 +564,30 @@ impl State {
         else {
             return Vec::new();
         };
-        let week_ago = self.now - chrono::Duration::days(7);
         let mut out: Vec<(i64, String)> = self
             .rows
             .iter()
             .filter(|r| r.req.id != id && r.req.workspace_id.as_deref() == Some(ws.as_str()))
-            .filter_map(|r| {
-                let s = r.req.state;
-                if s.is_open() || s.is_in_flight() {
-                    return Some((r.req.id, s.to_string()));
-                }
-                let emailed = r.req.job.as_ref().and_then(|j| j.emailed_at.as_deref());
-                let recent = emailed
-                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                    .is_some_and(|t| t.with_timezone(&Utc) > week_ago);
-                (s == RequestState::Done && recent).then(|| (r.req.id, "emailed".to_string()))
-            })
+            .filter_map(|r| self.open_or_recent(r).map(|what| (r.req.id, what)))
             .collect();
         out.sort_by_key(|(i, _)| *i);
         out
+    }
+
+    /// Whether `r` counts against a second export of its workspace, and as
+    /// what: open (by state), its export running, or emailed in the last
+    /// 7 days (the link still valid).
+    pub fn open_or_recent(&self, r: &Row) -> Option<String> {
+        let s = r.req.state;
+        if s.is_open() || s.is_in_flight() {
+            return Some(s.to_string());
+        }
+        let week_ago = self.now - chrono::Duration::days(7);
+        let emailed = r.req.job.as_ref().and_then(|j| j.emailed_at.as_deref());
+        let recent = emailed
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|t| t.with_timezone(&Utc) > week_ago);
+        (s == RequestState::Done && recent).then(|| "emailed".to_string())
     }
 
     /// Another request of `id`'s workspace whose export is running, or was

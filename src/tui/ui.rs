@@ -543,6 +543,8 @@ mod queue;
 mod status;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_rows;
 
 use detail::*;
 use overlays::*;

@@ -2,6 +2,7 @@
 //! least needed first), drawn only for the window on screen.
 
 use super::*;
+use std::collections::HashMap;
 
 // Columns, in order: id, due, state, workspace, requester, role, msgs, est, flags.
 pub(super) const C_STATE: usize = 2;
@@ -33,7 +34,53 @@ pub(super) const REQ_MIN: usize = 14;
 /// One cell: styled pieces of text.
 pub(super) type QCell = Vec<(String, Style)>;
 
-pub(super) fn queue_cells(row: &Row, state: &State) -> [QCell; NCOLS] {
+/// For the workspaces of the rows on screen: how many requests of each are
+/// open, exporting, or emailed in the last 7 days (one pass over the queue
+/// per frame, not one per row).
+pub(super) fn open_per_workspace<'a>(state: &'a State, shown: &[usize]) -> HashMap<&'a str, usize> {
+    let mut counts: HashMap<&str, usize> = shown
+        .iter()
+        .filter_map(|&i| state.rows[i].req.workspace_id.as_deref())
+        .map(|w| (w, 0))
+        .collect();
+    for r in &state.rows {
+        if let Some(n) = r
+            .req
+            .workspace_id
+            .as_deref()
+            .and_then(|w| counts.get_mut(w))
+        {
+            if state.open_or_recent(r).is_some() {
+                *n += 1;
+            }
+        }
+    }
+    counts
+}
+
+/// The other open or recent requests of `row`'s workspace (see
+/// [`open_per_workspace`]), counted only on rows still undecided or
+/// exporting: there a second export is the question.
+fn others_of_workspace(row: &Row, per_ws: &HashMap<&str, usize>) -> usize {
+    if !(row.req.state.is_open() || row.req.state.is_in_flight()) {
+        return 0;
+    }
+    let all = row
+        .req
+        .workspace_id
+        .as_deref()
+        .and_then(|w| per_ws.get(w))
+        .copied()
+        .unwrap_or(0);
+    // The row itself is open or exporting, so it is one of them.
+    all.saturating_sub(1)
+}
+
+pub(super) fn queue_cells(
+    row: &Row,
+    state: &State,
+    per_ws: &HashMap<&str, usize>,
+) -> [QCell; NCOLS] {
     let r = &row.req;
     let one = |s: String, st: Style| vec![(s, st)];
     let (due, due_style) = sla(row, state.now);
@@ -43,6 +90,15 @@ pub(super) fn queue_cells(row: &Row, state: &State) -> [QCell; NCOLS] {
     let mut flags = Vec::new();
     if state.is_pending(r.id) || row.resolving {
         flags.push((spinner(state).to_string(), Style::new().fg(ACCENT)));
+    }
+    let others = others_of_workspace(row, per_ws);
+    if others > 0 {
+        // Another request of the same workspace is open or recent: a
+        // second export is a question (`ApproveDuplicate`).
+        flags.push((
+            format!("+{others}"),
+            Style::new().fg(WARN).add_modifier(Modifier::BOLD),
+        ));
     }
     let unread = r.seen.unread(&state.operator);
     if unread > 0 {
@@ -195,9 +251,10 @@ pub(super) fn draw_queue(f: &mut Frame<'_>, area: Rect, state: &mut State, narro
     }
     let body_h = inner.height.saturating_sub(1) as usize;
     let range = scroll_window(state, body_h);
+    let per_ws = open_per_workspace(state, &state.visible[range.clone()]);
     let cells: Vec<[QCell; NCOLS]> = state.visible[range.clone()]
         .iter()
-        .map(|&i| queue_cells(&state.rows[i], state))
+        .map(|&i| queue_cells(&state.rows[i], state, &per_ws))
         .collect();
     let closed: Vec<bool> = state.visible[range.clone()]
         .iter()

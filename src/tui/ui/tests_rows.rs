@@ -1,0 +1,59 @@
+//! Buffer assertions on the queue's rows: the marks a row carries and the
+//! columns every width keeps.
+
+use super::tests::{base, draw, now, select, text};
+use super::*;
+use crate::domain::RequestState;
+use crate::estimate::Rates;
+
+/// The screen line that shows queue row `#id`.
+fn row_line(screen: &str, id: i64) -> String {
+    let tag = format!("#{id} ");
+    screen
+        .lines()
+        .find(|l| l.contains(&tag) && l.find(&tag) < Some(8))
+        .unwrap_or_else(|| panic!("no row #{id}:\n{screen}"))
+        .to_string()
+}
+
+#[test]
+fn rows_mark_other_requests_of_the_workspace_and_unread_follow_ups() {
+    let a = base(1, "owner@acme.example", "Ada", "2026-11-25T08:00:00Z");
+    let mut b = base(2, "admin@acme.example", "Bo", "2026-11-25T09:00:00Z");
+    b.seen.follow_ups = vec![12];
+    b.seen.by = vec![("Sam".into(), 10)];
+    let mut rejected = base(3, "agent@acme.example", "Andy", "2026-11-25T07:00:00Z");
+    rejected.state = RequestState::Rejected;
+    let mut other = base(4, "it@globex.example", "IT", "2026-11-25T07:30:00Z");
+    other.workspace_id = Some("9d27f5e1-0c3b-4a86-b7e2-1f48a6c3d905".into());
+    other.workspace_name = Some("Globex".into());
+    let mut s = State::new(
+        vec![a, b, rejected, other],
+        Rates::default(),
+        "Sam".into(),
+        now(),
+    );
+    select(&mut s, 4);
+    let screen = text(&draw(&mut s, 120, 40));
+    // #1 and #2 are both open for Acme: each names the other.
+    assert!(row_line(&screen, 1).contains("+1"), "{screen}");
+    assert!(row_line(&screen, 2).contains("+1"), "{screen}");
+    // #2's customer wrote after Sam last opened it; #1 has no follow-up.
+    assert!(row_line(&screen, 2).contains("✉1"), "{screen}");
+    assert!(!row_line(&screen, 1).contains('✉'), "{screen}");
+    // A decided request carries no mark; Globex has no other request.
+    assert!(!row_line(&screen, 3).contains('+'), "{screen}");
+    assert!(!row_line(&screen, 4).contains('+'), "{screen}");
+    // Another operator's view of the same store: #2 is read for Kim.
+    let mut s = State::new(
+        s.rows.iter().map(|r| r.req.clone()).collect(),
+        Rates::default(),
+        "Kim".into(),
+        now(),
+    );
+    if let Some(r) = s.row_mut(2) {
+        r.req.seen.by.push(("Kim".into(), 12));
+    }
+    let screen = text(&draw(&mut s, 120, 40));
+    assert!(!row_line(&screen, 2).contains('✉'), "{screen}");
+}
