@@ -7,7 +7,7 @@ pub(super) fn health(name: &str, h: &Health) -> Vec<Span<'static>> {
     let (mark, color, text) = match h {
         Health::Up(s) => ("●", OK, s.as_str()),
         Health::Down(s) => ("✗", BAD, s.as_str()),
-        Health::Unknown => ("○", Color::DarkGray, "…"),
+        Health::Unknown => ("○", Color::Reset, "…"),
     };
     let mut v = vec![
         Span::styled(format!("{name} "), DIM),

@@ -578,14 +578,18 @@ fn colours() {
     select(&mut s, 1);
     s.status = Some(("#4: sending the reply failed: SMTP 451".into(), true));
     let t = draw(&mut s, 120, 40);
-    // SLA: overdue red, under a day yellow, over a day green, no estimate grey.
-    assert_eq!(fg_at(&t, "overdue 14m"), BAD);
-    assert_eq!(fg_at(&t, "21h "), WARN);
-    assert_eq!(fg_at(&t, "2d 2h"), OK);
-    assert_eq!(fg_at(&t, "13h ago"), Color::DarkGray);
+    // SLA: late red, under a day yellow, over a day green.
+    assert_eq!(fg_at(&t, "late 14m"), BAD);
+    assert_eq!(fg_at(&t, "in 21h"), WARN);
+    assert_eq!(fg_at(&t, "in 2d"), OK);
     // Checklist of #1: met items green.
     assert_eq!(fg_at(&t, "✔ Workspace identified"), OK);
-    assert_eq!(fg_at(&t, "dmarc pass"), Color::DarkGray, "the label");
+    // Labels are faint, not a fixed grey (colour 8 is Solarized Dark's
+    // background).
+    let buf = t.backend().buffer();
+    let (x, y) = find(buf, "dmarc pass").unwrap();
+    assert_eq!(buf[(x, y)].fg, Color::Reset, "the label");
+    assert!(buf[(x, y)].modifier.contains(Modifier::DIM), "the label");
     assert_eq!(fg_at(&t, "#4: sending"), BAD);
     assert_eq!(fg_at(&t, "●"), OK);
     // Spoofed: the DMARC mark in the queue, the failed verdicts and unmet items.
@@ -598,10 +602,15 @@ fn colours() {
     let (x, y) = find(buf, "dmarc fail").unwrap();
     assert_eq!(buf[(x + 6, y)].fg, BAD);
     assert_eq!(fg_at(&t, "✗ Sender authenticated"), BAD);
-    // The selected row is highlighted.
+    // The selected row is in reverse video (no fixed grey band), its
+    // cells keep their colours.
     let (x, y) = find(buf, "› #6").unwrap();
-    assert_eq!(buf[(x + 2, y)].bg, Color::Indexed(237));
+    assert_eq!(buf[(x + 2, y)].bg, Color::Reset);
+    assert!(buf[(x + 2, y)].modifier.contains(Modifier::REVERSED));
     assert_eq!(buf[(x + 2, y)].fg, ACCENT);
+    assert!(!buf.content.iter().any(|c| c.fg == Color::DarkGray
+        || c.bg == Color::DarkGray
+        || matches!(c.bg, Color::Indexed(_))));
     // The running job's gauge.
     select(&mut s, 2);
     let t = draw(&mut s, 120, 40);

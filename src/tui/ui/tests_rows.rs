@@ -5,6 +5,7 @@ use super::tests::{base, draw, now, select, text};
 use super::*;
 use crate::domain::RequestState;
 use crate::estimate::Rates;
+use ratatui::style::{Color, Modifier};
 
 /// The screen line that shows queue row `#id`.
 fn row_line(screen: &str, id: i64) -> String {
@@ -56,4 +57,66 @@ fn rows_mark_other_requests_of_the_workspace_and_unread_follow_ups() {
     }
     let screen = text(&draw(&mut s, 120, 40));
     assert!(!row_line(&screen, 2).contains('✉'), "{screen}");
+}
+
+#[test]
+fn no_color_keeps_emphasis_and_turns_the_selected_tab_to_reverse() {
+    let mut s = super::tests::demo_state();
+    let t = draw(&mut s, 120, 40);
+    let mut owned = t.backend().buffer().clone();
+    let buf = &mut owned;
+    let (x, y) = super::tests::find(buf, "All 8").unwrap();
+    assert_ne!(
+        buf[(x, y)].bg,
+        Color::Reset,
+        "the selected tab has a colour"
+    );
+    strip_colours(buf);
+    assert!(buf
+        .content
+        .iter()
+        .all(|c| c.fg == Color::Reset && c.bg == Color::Reset));
+    assert!(buf[(x, y)].modifier.contains(Modifier::REVERSED));
+    let (x, y) = super::tests::find(buf, "› #").unwrap();
+    assert!(buf[(x + 2, y)].modifier.contains(Modifier::REVERSED));
+}
+
+#[test]
+fn state_and_role_stay_and_columns_keep_their_width_at_every_width() {
+    for w in [80u16, 100, 120, 160, 200] {
+        let mut s = super::tests::demo_state();
+        let screen = text(&draw(&mut s, w, 40));
+        let header = screen
+            .lines()
+            .find(|l| l.contains(" id ") && l.contains("requester"))
+            .unwrap_or_else(|| panic!("no header at {w}:\n{screen}"));
+        for col in ["due", "state", "role"] {
+            assert!(header.contains(col), "{col} missing at {w}:\n{screen}");
+        }
+        // Scrolling to other rows (here: another selection) moves no column.
+        let at = |screen: &str| {
+            let h = screen.lines().find(|l| l.contains(" id ")).unwrap();
+            ["due", "state", "workspace", "requester", "role"].map(|c| h.find(c))
+        };
+        super::tests::select(&mut s, 5);
+        let other = text(&draw(&mut s, w, 40));
+        assert_eq!(at(&screen), at(&other), "at {w}");
+    }
+}
+
+#[test]
+fn the_due_column_is_labelled_and_never_cut() {
+    let mut s = super::tests::demo_state();
+    for w in [80u16, 120, 200] {
+        let screen = text(&draw(&mut s, w, 40));
+        let late = row_line(&screen, 2);
+        assert!(late.contains("late 1d"), "{late}");
+        assert!(!late.contains("late 1d…"), "{late}");
+        assert!(row_line(&screen, 1).contains("in 21h"), "{screen}");
+        for id in 1..=8 {
+            let line = row_line(&screen, id);
+            let queue_part = line.split("││").next().unwrap();
+            assert!(!queue_part.contains(" ago"), "an unlabelled age:\n{screen}");
+        }
+    }
 }
