@@ -276,6 +276,10 @@ impl Runtime {
                     Ok(()) => {
                         let mut out = self.reload(id);
                         out.extend(self.resolve(id));
+                        out.push(Msg::Done {
+                            id,
+                            what: format!("linked to {email}; looking up its workspaces"),
+                        });
                         out
                     }
                     Err(e) => Self::failed(id, "linking the account email", e),
@@ -293,6 +297,10 @@ impl Runtime {
                     Ok(()) => {
                         let mut out = self.reload(id);
                         out.extend(self.resolve(id));
+                        out.push(Msg::Done {
+                            id,
+                            what: format!("workspace set to {workspace_name}; looking up its size"),
+                        });
                         out
                     }
                     Err(e) => Self::failed(id, "choosing the workspace", e),
@@ -311,7 +319,15 @@ impl Runtime {
             },
             Command::OverrideAuth { id, reason } => {
                 match self.store.override_auth(id, &reason, &actor) {
-                    Ok(()) => self.reload(id),
+                    Ok(()) => {
+                        let mut out = self.reload(id);
+                        out.push(Msg::Done {
+                            id,
+                            what: "sender authentication accepted; the reason is in the audit log"
+                                .into(),
+                        });
+                        out
+                    }
                     Err(e) => Self::failed(id, "recording the override", e),
                 }
             }

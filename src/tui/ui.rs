@@ -65,7 +65,7 @@ pub fn render(f: &mut Frame<'_>, state: &mut State) {
     let [top, main, bottom] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(0),
-        Constraint::Length(1),
+        Constraint::Length(status_height(state, area.width)),
     ])
     .areas(area);
     if let Mode::Stats(m) = &state.mode {

@@ -181,6 +181,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             match result {
                 Ok(resolution) => {
                     state.backend = Health::Up("backend".into());
+                    // Said for the request on screen (an `R`, or a new
+                    // account email): the lookups of new mail stay quiet.
+                    if state.current().map(|r| r.req.id) == Some(id) {
+                        say(state, format!("#{id}: {}", found(&resolution)));
+                    }
                     vec![Command::SaveResolution { id, resolution }]
                 }
                 Err(e) => {
@@ -562,6 +567,23 @@ pub(super) fn approve_checklist(state: &mut State, row: &Row, force: bool) {
     }
 }
 
+/// What a lookup found, in words for the status line.
+fn found(r: &crate::store::requests::Resolution) -> String {
+    let Some((ws_id, name)) = &r.workspace else {
+        return format!(
+            "looked up: {} workspace(s) for {}, none identified (w: choose one)",
+            r.memberships.len(),
+            r.account_email
+        );
+    };
+    let role = r
+        .memberships
+        .iter()
+        .find(|m| &m.workspace_id == ws_id)
+        .map_or("no member".to_string(), |m| m.role.to_string());
+    format!("looked up: {name}, {} is {role}", r.account_email)
+}
+
 fn open_state(row: &Row) -> bool {
     row.req.state.is_open()
 }
@@ -660,6 +682,10 @@ fn on_request_action(state: &mut State, action: Action, row: &Row) -> Vec<Comman
             if let Some(r) = state.row_mut(id) {
                 r.resolving = true;
             }
+            say(
+                state,
+                format!("#{id}: looking up the requester and workspace again"),
+            );
             return vec![Command::Resolve { id }];
         }
         Action::ChooseWorkspace => {

@@ -120,3 +120,21 @@ fn the_due_column_is_labelled_and_never_cut() {
         }
     }
 }
+
+#[test]
+fn long_advice_in_the_status_line_is_wrapped_not_cut() {
+    let advice = "#4: starting the export failed: the backend already runs export 3c9e0f7a-5d21-4b8e-a6f3-7e2d1c0b9a84 of this workspace for another request; nothing was started: reject this one with reject_duplicate, or retry once that export is done";
+    for (w, h) in [(80u16, 24u16), (120, 40)] {
+        let mut s = super::tests::demo_state();
+        s.status = Some((advice.into(), true));
+        let screen = text(&draw(&mut s, w, h));
+        let flat: String = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains("once that export is done"), "{screen}");
+        assert!(flat.contains("reject_duplicate"), "{screen}");
+        // The hints keep their own line: the bottom line.
+        let last = screen.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+        assert!(last.contains("help"), "{screen}");
+        // The tab bar is still on the first line.
+        assert!(screen.lines().next().unwrap().contains("All 8"), "{screen}");
+    }
+}

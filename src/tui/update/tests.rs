@@ -940,3 +940,45 @@ fn a_follow_up_marks_the_row_says_so_and_opening_the_request_clears_it() {
     update(&mut s, Msg::RequestUpdated(r1));
     assert!(update(&mut s, thread(1)).is_empty());
 }
+
+#[test]
+fn a_lookup_again_says_what_it_found_for_the_request_on_screen_only() {
+    let mut s = state(vec![ready(1), ready(2)]);
+    let id = s.current().unwrap().req.id;
+    let other = if id == 1 { 2 } else { 1 };
+    assert_eq!(update(&mut s, key('R')), vec![Command::Resolve { id }]);
+    assert!(s.status.as_ref().unwrap().0.contains("looking up"));
+    let resolution = |ws: Option<(String, String)>| crate::store::requests::Resolution {
+        account_email: "owner@acme.example".into(),
+        memberships: vec![Membership {
+            member_id: "m".into(),
+            workspace_id: "w1".into(),
+            workspace_name: "Acme Support".into(),
+            email: "owner@acme.example".into(),
+            role: crate::domain::Role::Owner,
+        }],
+        workspace: ws,
+        size: None,
+    };
+    s.status = None;
+    update(
+        &mut s,
+        Msg::Resolved {
+            id: other,
+            result: Ok(resolution(None)),
+        },
+    );
+    assert_eq!(s.status, None, "another request's lookup stays quiet");
+    update(
+        &mut s,
+        Msg::Resolved {
+            id,
+            result: Ok(resolution(Some(("w1".into(), "Acme Support".into())))),
+        },
+    );
+    let said = s.status.clone().unwrap().0;
+    assert!(
+        said.contains("Acme Support") && said.contains("owner"),
+        "{said}"
+    );
+}
