@@ -15,7 +15,7 @@
 //! drops control characters, and [`fit`] cuts long fields with `…` by display
 //! width, so a hostile subject can neither move the cursor nor push columns.
 
-use super::keys::Action;
+use super::keys::{Action, Scope, FIXED_KEYS};
 use super::state::{CheckState, Confirm, Health, InputPurpose, Mode, Pick, Row, State, Tab};
 use super::update::{REJECT_TEMPLATES, REPLY_TEMPLATES};
 use crate::domain::{AuthResult, JobStatus, ReplyState, RequestState};

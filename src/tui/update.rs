@@ -1,7 +1,7 @@
 //! `update(state, msg) -> commands`: every decision the screen makes, with
 //! no I/O, so each is tested with plain values.
 
-use super::keys::Action;
+use super::keys::{Action, Scope};
 use super::msg::{Command, Msg};
 use super::state::{Confirm, Health, InputPurpose, Mode, Pick, Row, State, Tab};
 use crate::domain::{self, AuthResult, Role};
@@ -341,14 +341,16 @@ fn on_key(state: &mut State, k: KeyEvent) -> Vec<Command> {
         }
         Mode::Outbox { selected } => {
             let n = state.outbox.len();
-            match k.code {
-                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('o') => {}
-                KeyCode::Char('j') | KeyCode::Down => {
+            match state.keys.action_in(Scope::Popup, k) {
+                Some(Action::No) => {}
+                // The key that opened it closes it too.
+                _ if state.keys.action(k) == Some(Action::Outbox) => {}
+                Some(Action::ItemDown) => {
                     state.mode = Mode::Outbox {
                         selected: (selected + 1).min(n.saturating_sub(1)),
                     }
                 }
-                KeyCode::Char('k') | KeyCode::Up => {
+                Some(Action::ItemUp) => {
                     state.mode = Mode::Outbox {
                         selected: selected.saturating_sub(1),
                     }
@@ -359,7 +361,16 @@ fn on_key(state: &mut State, k: KeyEvent) -> Vec<Command> {
         }
         Mode::Stats(mut m) => {
             use crate::stats::screen::KeyOutcome;
-            let out = m.on_key(k.code);
+            // The stats screen speaks key codes: the key map's actions are
+            // handed over as the codes it knows; its period digits as typed.
+            let code = match state.keys.action_in(Scope::Stats, k) {
+                Some(Action::NextPeriod) => KeyCode::Tab,
+                Some(Action::PrevPeriod) => KeyCode::BackTab,
+                Some(Action::CloseStats) => KeyCode::Esc,
+                _ if matches!(k.code, KeyCode::Char('7' | '3' | '9')) => k.code,
+                _ => KeyCode::Null,
+            };
+            let out = m.on_key(code);
             if out != KeyOutcome::Close {
                 state.mode = Mode::Stats(m);
             }
@@ -369,9 +380,9 @@ fn on_key(state: &mut State, k: KeyEvent) -> Vec<Command> {
             }
         }
         Mode::Pick { pick, selected } => on_pick_key(state, k, pick, selected),
-        Mode::Confirm(c) => match k.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => confirmed(state, c),
-            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+        Mode::Confirm(c) => match state.keys.action_in(Scope::Popup, k) {
+            Some(Action::Yes) => confirmed(state, c),
+            Some(Action::No) => {
                 say(state, "cancelled");
                 vec![]
             }
@@ -385,10 +396,10 @@ fn on_key(state: &mut State, k: KeyEvent) -> Vec<Command> {
             mut area,
             error,
         } => {
-            let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
-            let submit = (ctrl && k.code == KeyCode::Char('s'))
-                || (!purpose.multi_line() && k.code == KeyCode::Enter);
-            if k.code == KeyCode::Esc {
+            let act = state.keys.action_in(Scope::Editor, k);
+            let submit =
+                act == Some(Action::Save) || (!purpose.multi_line() && k.code == KeyCode::Enter);
+            if act == Some(Action::CancelEdit) {
                 // NOTE: a typed note or reason is not thrown away on one
                 // stray Esc: the first one asks, a second one discards.
                 let typed = !area.lines().join("").trim().is_empty();
@@ -404,7 +415,7 @@ fn on_key(state: &mut State, k: KeyEvent) -> Vec<Command> {
                 say(state, "cancelled: nothing was saved or sent");
                 return vec![];
             }
-            if ctrl && k.code == KeyCode::Char('e') {
+            if act == Some(Action::OpenEditor) {
                 let text = area.lines().join("\n");
                 state.mode = Mode::Input {
                     purpose,

@@ -138,3 +138,67 @@ fn long_advice_in_the_status_line_is_wrapped_not_cut() {
         assert!(screen.lines().next().unwrap().contains("All 8"), "{screen}");
     }
 }
+
+/// The help's entries (keys, what), legend left out.
+fn help_entries(s: &State, compact: bool) -> Vec<(String, String)> {
+    help_sections(s, compact)
+        .into_iter()
+        .filter(|(title, ..)| *title != "Marks")
+        .flat_map(|(_, e, _)| e)
+        .collect()
+}
+
+#[test]
+fn the_help_shows_every_bound_key_of_every_mode_and_nothing_unbound() {
+    use crate::tui::keys::{Action, KeyMap, KeySpec};
+    let mut s = super::tests::demo_state();
+    // Rebound keys show as bound, in the queue and in the editor alike.
+    let mut o = std::collections::BTreeMap::new();
+    o.insert(Action::Approve, KeySpec::One("A".into()));
+    o.insert(Action::Save, KeySpec::One("ctrl-w".into()));
+    s.keys = KeyMap::with_overrides(&o).unwrap();
+    for compact in [false, true] {
+        let entries = help_entries(&s, compact);
+        let bindings = s.keys.bindings();
+        let shown_keys = |a: Action| {
+            let keys = &bindings.iter().find(|(b, _)| *b == a).unwrap().1;
+            keys_text(keys, compact)
+        };
+        for (a, _) in &bindings {
+            let k = shown_keys(*a);
+            assert!(
+                entries
+                    .iter()
+                    .any(|(e, _)| e == &k || e.split(" / ").any(|p| p == k)),
+                "{a:?} ({k}) is bound but not in the help"
+            );
+        }
+        assert!(entries
+            .iter()
+            .any(|(k, d)| k == "A" && d.contains("approve")));
+        assert!(entries.iter().any(|(k, _)| k == "^W" || k == "Ctrl-W"));
+        for (k, d) in &entries {
+            let bound = k
+                .split(" / ")
+                .all(|p| bindings.iter().any(|(a, _)| shown_keys(*a) == p));
+            let fixed = FIXED_KEYS
+                .iter()
+                .any(|(_, fk, fd)| keys_text(&[fk.to_string()], compact) == *k && fd == d);
+            assert!(bound || fixed, "help line {k:?} {d:?} is bound to nothing");
+        }
+    }
+    // Every line is on screen, under the tab bar, at 80×24 and 120×40.
+    s.mode = Mode::Help;
+    for (w, h) in [(80u16, 24u16), (120, 40)] {
+        let screen = text(&draw(&mut s, w, h));
+        assert!(screen.lines().next().unwrap().contains("All 8"), "{screen}");
+        let flat: String = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+        for (k, d) in help_entries(&s, w < NARROW) {
+            let first = d.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+            assert!(
+                flat.contains(&first),
+                "{k} {d:?} not on screen at {w}×{h}:\n{screen}"
+            );
+        }
+    }
+}

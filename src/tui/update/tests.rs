@@ -982,3 +982,34 @@ fn a_lookup_again_says_what_it_found_for_the_request_on_screen_only() {
         "{said}"
     );
 }
+
+#[test]
+fn keys_in_the_editor_and_in_questions_come_from_the_key_map() {
+    use crate::tui::keys::{Action as A, KeyMap, KeySpec};
+    let mut s = state(vec![ready(1)]);
+    let mut o = std::collections::BTreeMap::new();
+    o.insert(A::Save, KeySpec::One("ctrl-w".into()));
+    o.insert(A::Yes, KeySpec::One("o".into()));
+    s.keys = KeyMap::with_overrides(&o).unwrap();
+    update(&mut s, key('n'));
+    for c in "scope ok".chars() {
+        update(&mut s, key(c));
+    }
+    assert!(
+        update(&mut s, ctrl('s')).is_empty(),
+        "Ctrl-S is no longer save"
+    );
+    assert!(matches!(
+        &update(&mut s, ctrl('w'))[..],
+        [Command::AddNote { id: 1, .. }]
+    ));
+    s.mode = Mode::Normal;
+    update(&mut s, key('a'));
+    assert!(matches!(s.mode, Mode::Confirm(_)));
+    assert!(update(&mut s, key('y')).is_empty());
+    assert!(matches!(s.mode, Mode::Confirm(_)), "y is no longer yes");
+    assert!(matches!(
+        &update(&mut s, key('o'))[..],
+        [Command::Approve { id: 1, .. }]
+    ));
+}
