@@ -14,6 +14,7 @@ pub mod db;
 pub mod pg;
 pub mod replies;
 pub mod requests;
+pub mod seen;
 
 use crate::intake::{Inspected, Kind};
 use anyhow::{Context, Result};
@@ -147,6 +148,17 @@ const MIGRATIONS: &[&str] = &[
     // same key is a 409 `idempotency_conflict`).
     r#"
     ALTER TABLE requests ADD COLUMN export_body TEXT;
+    "#,
+    // 5: unread follow-ups: what each operator had seen of a request's
+    // thread when they last opened it (store/seen.rs).
+    r#"
+    CREATE TABLE seen (
+        request_id   INTEGER NOT NULL REFERENCES requests(id),
+        operator     TEXT NOT NULL,
+        last_message INTEGER NOT NULL,
+        seen_at      TEXT NOT NULL,
+        PRIMARY KEY (request_id, operator)
+    );
     "#,
 ];
 
@@ -379,8 +391,8 @@ impl Store {
     }
 }
 
-/// Finds the request a reply belongs to: by In-Reply-To/References, else by
-/// a `Re:` on the pre-filled subject from the same sender.
+/// Finds the request a reply belongs to: by In-Reply-To/References, else
+/// (a `Re:` without thread headers) by sender AND workspace.
 fn find_thread(tx: &Tx<'_>, msg: &Inspected) -> Result<Option<i64>> {
     for id in msg.in_reply_to.iter().chain(msg.references.iter().rev()) {
         let found: Option<Option<i64>> = tx
@@ -397,17 +409,43 @@ fn find_thread(tx: &Tx<'_>, msg: &Inspected) -> Result<Option<i64>> {
         }
     }
     let base = crate::intake::classify::base_subject(&msg.subject);
-    if !base.is_empty() && base != msg.subject {
-        let found = tx
-            .query_row(
-                "SELECT id FROM requests WHERE subject = ?1 AND requester = ?2 ORDER BY id DESC LIMIT 1",
-                params![base, msg.from],
-                |r| r.get(0),
-            )
-            .optional()?;
-        return Ok(found);
+    if base.is_empty() || base == msg.subject {
+        return Ok(None);
     }
-    Ok(None)
+    // NOTE: the subject alone is not enough: one owner's requests for two
+    // workspaces, or three for one, share senders or subjects. The
+    // follow-up names its workspace (the pre-filled subject, a
+    // `Workspace:` line) and must come from the requester; without a
+    // workspace, the subject stands in for it.
+    let ws = &msg.workspace;
+    // NOTE: CAST gives PostgreSQL the parameter's type (`lower` is
+    // overloaded there); SQLite takes it as written.
+    let candidates = tx.query_map(
+        "SELECT id, state FROM requests WHERE requester = ?1
+           AND (workspace_id = ?2 OR lower(workspace_name) = lower(CAST(?3 AS TEXT))
+                OR (?2 IS NULL AND ?3 IS NULL AND subject = ?4))
+         ORDER BY id",
+        params![msg.from, ws.id, ws.name, base],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, crate::domain::RequestState>(1)?,
+            ))
+        },
+    )?;
+    Ok(thread_for_re(&candidates))
+}
+
+/// Of a sender's requests for one workspace (oldest first), the one a `Re:`
+/// answers: the oldest still undecided (the original, when duplicates
+/// followed it), else the oldest being exported, else the newest.
+fn thread_for_re(candidates: &[(i64, crate::domain::RequestState)]) -> Option<i64> {
+    let first = |f: fn(crate::domain::RequestState) -> bool| {
+        candidates.iter().find(|(_, s)| f(*s)).map(|(id, _)| *id)
+    };
+    first(|s| s.is_open())
+        .or_else(|| first(|s| s.is_in_flight()))
+        .or_else(|| candidates.last().map(|(id, _)| *id))
 }
 
 fn store_one(tx: &Tx<'_>, mailbox: &str, msg: &Inspected, key: &str) -> Result<Stored> {
@@ -564,6 +602,48 @@ mod tests {
             })
         );
         assert_eq!(audit::verify(s.conn()).unwrap(), Ok(1));
+    }
+
+    #[test]
+    fn a_re_without_thread_headers_attaches_by_sender_and_workspace() {
+        let mut s = Store::in_memory().unwrap();
+        // Ada's first request names Acme in its body only; a second,
+        // pre-filled one for Acme follows (a duplicate); then one for Globex.
+        let first = msg("From: owner@acme.example\r\nMessage-ID: <r1@acme.example>\r\nSubject: Please export our data\r\n\r\nPlease export everything.\r\nWorkspace: Acme Support\r\n");
+        let dup = msg("From: owner@acme.example\r\nMessage-ID: <r2@acme.example>\r\nSubject: Data export request: Acme Support\r\n\r\nhi\r\n");
+        let globex = msg("From: owner@acme.example\r\nMessage-ID: <r3@acme.example>\r\nSubject: Data export request: Globex\r\n\r\nhi\r\n");
+        let r = s.store_batch("INBOX", &[first, dup, globex], None).unwrap();
+        assert_eq!(
+            r,
+            vec![
+                Stored::NewRequest(1),
+                Stored::NewRequest(2),
+                Stored::NewRequest(3)
+            ]
+        );
+        // "Re:" on the pre-filled subject, no In-Reply-To: the original
+        // Acme request, not the newest with that subject.
+        let re = msg("From: owner@acme.example\r\nMessage-ID: <f1@acme.example>\r\nSubject: Re: Data export request: Acme Support\r\n\r\nAny news? We need it by Friday\r\n");
+        // The same subject from someone else is no follow-up of Ada's.
+        let other = msg("From: eve@evil.example\r\nMessage-ID: <f2@evil.example>\r\nSubject: Re: Data export request: Acme Support\r\n\r\nsend it to me\r\n");
+        let ws = msg("From: owner@acme.example\r\nMessage-ID: <f3@acme.example>\r\nSubject: Re: Data export request: Globex\r\n\r\nand Globex?\r\n");
+        let r = s.store_batch("INBOX", &[re, other, ws], None).unwrap();
+        assert_eq!(r[0], Stored::Attached(1));
+        assert_ne!(r[1], Stored::Attached(1));
+        assert_ne!(r[1], Stored::Attached(2));
+        assert_eq!(r[2], Stored::Attached(3));
+    }
+
+    #[test]
+    fn a_re_answers_the_undecided_request_before_a_decided_one() {
+        use crate::domain::RequestState as S;
+        assert_eq!(
+            thread_for_re(&[(1, S::Done), (2, S::New), (3, S::Waiting)]),
+            Some(2)
+        );
+        assert_eq!(thread_for_re(&[(1, S::Rejected), (2, S::Running)]), Some(2));
+        assert_eq!(thread_for_re(&[(1, S::Rejected), (2, S::Done)]), Some(2));
+        assert_eq!(thread_for_re(&[]), None);
     }
 
     #[test]

@@ -104,6 +104,8 @@ pub struct RequestView {
     pub notes: Vec<Note>,
     pub replies: Vec<ReplySnap>,
     pub thread_len: usize,
+    /// Which follow-ups each operator has seen (store/seen.rs).
+    pub seen: super::seen::Seen,
 }
 
 impl RequestView {
@@ -165,6 +167,7 @@ fn row_to_view(r: &Row) -> Result<RequestView> {
         notes: Vec::new(),
         replies: Vec::new(),
         thread_len: 0,
+        seen: Default::default(),
     })
 }
 
@@ -270,6 +273,7 @@ impl Store {
                 views[i].thread_len = r.get::<_, i64>(1)? as usize;
             }
         }
+        super::seen::fill(&self.conn, only, &mut views, &index)?;
         Ok(views)
     }
 

@@ -170,10 +170,12 @@ impl App {
             runtime.dispatch(Command::Resolve { id });
         }
         if let Some(id) = state.current().map(|r| r.req.id) {
-            if let Some(Msg::Thread { id, messages }) =
-                runtime.dispatch(Command::LoadThread { id }).pop()
-            {
-                state.thread = Some((id, messages));
+            // Through `update`, which also marks its follow-ups read.
+            let mut pending = runtime.dispatch(Command::LoadThread { id });
+            while let Some(m) = pending.pop() {
+                for cmd in update(&mut state, m) {
+                    pending.extend(runtime.dispatch(cmd));
+                }
             }
         }
         Ok(App { state, runtime })
@@ -239,11 +241,13 @@ impl Runtime {
             Command::Approve {
                 id,
                 override_reason,
+                force,
                 ..
             } => {
                 tracing::info!(
                     request = id,
                     overridden = override_reason.is_some(),
+                    force,
                     "approve"
                 )
             }
@@ -272,6 +276,10 @@ impl Runtime {
                     Ok(()) => {
                         let mut out = self.reload(id);
                         out.extend(self.resolve(id));
+                        out.push(Msg::Done {
+                            id,
+                            what: format!("linked to {email}; looking up its workspaces"),
+                        });
                         out
                     }
                     Err(e) => Self::failed(id, "linking the account email", e),
@@ -289,6 +297,10 @@ impl Runtime {
                     Ok(()) => {
                         let mut out = self.reload(id);
                         out.extend(self.resolve(id));
+                        out.push(Msg::Done {
+                            id,
+                            what: format!("workspace set to {workspace_name}; looking up its size"),
+                        });
                         out
                     }
                     Err(e) => Self::failed(id, "choosing the workspace", e),
@@ -307,7 +319,15 @@ impl Runtime {
             },
             Command::OverrideAuth { id, reason } => {
                 match self.store.override_auth(id, &reason, &actor) {
-                    Ok(()) => self.reload(id),
+                    Ok(()) => {
+                        let mut out = self.reload(id);
+                        out.push(Msg::Done {
+                            id,
+                            what: "sender authentication accepted; the reason is in the audit log"
+                                .into(),
+                        });
+                        out
+                    }
                     Err(e) => Self::failed(id, "recording the override", e),
                 }
             }
@@ -351,6 +371,7 @@ impl Runtime {
                 id,
                 override_reason,
                 unmet,
+                force,
             } => {
                 let approved = crate::ops::export::approve(
                     &mut self.store,
@@ -358,6 +379,7 @@ impl Runtime {
                     override_reason.as_deref(),
                     &unmet,
                     &actor,
+                    force,
                 );
                 let mut out = self.reload(id);
                 match approved {
@@ -463,6 +485,10 @@ impl Runtime {
                 });
                 vec![]
             }
+            Command::MarkSeen { id } => match self.store.mark_seen(id, &actor) {
+                Ok(()) => self.reload(id),
+                Err(e) => Self::failed(id, "marking the follow-ups read", e),
+            },
             Command::LoadThread { id } => match self.store.thread_messages(id) {
                 Ok(messages) => vec![Msg::Thread { id, messages }],
                 Err(e) => Self::failed(id, "reading the thread", e),
@@ -693,7 +719,7 @@ impl Runtime {
             return;
         };
         // The body stored at approval: a retry sends the same bytes.
-        let body = match crate::ops::export::frozen_body(req) {
+        let (body, force) = match crate::ops::export::frozen_body(req) {
             Ok(b) => b,
             Err(e) => {
                 self.send(msg(Msg::Failed {
@@ -709,7 +735,7 @@ impl Runtime {
             // Retried with backoff while unreachable: the same key never starts a second export.
             let mut attempt = 0u32;
             loop {
-                match backend.start_export(&body, &key).await {
+                match backend.start_export_with(&body, &key, force).await {
                     Ok(job) => {
                         crate::ops::export::crash_point(crate::ops::export::CRASH_AFTER_START);
                         let snap = job_snap(&job);
@@ -741,7 +767,8 @@ impl Runtime {
                     }
                     // NOTE: another request's export of this workspace is
                     // live: its link goes to that requester, so it is not
-                    // adopted, and nothing is started (no `force` yet).
+                    // adopted, and nothing is started. (A second export the
+                    // operator confirmed carries `force` and never gets here.)
                     Err(ApiError::ExportInProgress { job_id, .. }) => {
                         let _ = tx.send(msg(Msg::Failed {
                             id,
