@@ -10,10 +10,10 @@
 //! "After" is by the messages' row ids, not by time: a follow-up stored in
 //! the same millisecond as the opening would otherwise count as read.
 
+use super::db::{params, Conn};
 use super::requests::RequestView;
 use super::Store;
 use anyhow::Result;
-use super::db::{params, Conn};
 use std::collections::HashMap;
 
 /// What a request's view carries to tell which follow-ups are unread.
@@ -70,7 +70,7 @@ pub(crate) fn fill(
 ) -> Result<()> {
     let rows = conn.query(
         "SELECT request_id, id FROM messages
-         WHERE kind = 'follow_up' AND request_id IS NOT NULL AND (?1 IS NULL OR request_id = ?1)
+         WHERE kind = 'follow_up' AND request_id IS NOT NULL AND (CAST(?1 AS BIGINT) IS NULL OR request_id = ?1)
          ORDER BY id",
         params![only],
     )?;
@@ -80,7 +80,7 @@ pub(crate) fn fill(
         }
     }
     let rows = conn.query(
-        "SELECT request_id, operator, last_message FROM seen WHERE ?1 IS NULL OR request_id = ?1",
+        "SELECT request_id, operator, last_message FROM seen WHERE CAST(?1 AS BIGINT) IS NULL OR request_id = ?1",
         params![only],
     )?;
     for r in &rows {
