@@ -11,8 +11,25 @@
 //! Both engines keep their prepared statements: SQLite through rusqlite's
 //! statement cache, PostgreSQL in a per-connection map (see [`super::pg`]).
 //! A [`Tx`] is `BEGIN IMMEDIATE` on SQLite (writers queue up instead of
-//! failing with SQLITE_BUSY at commit) and `BEGIN` on PostgreSQL; dropping
-//! it without [`Tx::commit`] rolls back.
+//! failing with SQLITE_BUSY at commit) and `BEGIN` on PostgreSQL (READ
+//! COMMITTED); dropping it without [`Tx::commit`] rolls back.
+//!
+//! Porting rusqlite code to this interface:
+//! - `use rusqlite::{params, OptionalExtension}` → `use
+//!   crate::store::db::{params, OptionalExtension, Row, Tx}`;
+//! - `[x]` / `[]` as parameters → `params![x]` / `params![]`;
+//! - `conn.transaction_with_behavior(Immediate)?` → `conn.transaction()?`;
+//!   `&rusqlite::Transaction<'_>` → `&Tx<'_>` (it derefs to [`Conn`]);
+//! - `prepare(..)?.query_map(p, f)?.collect::<rusqlite::Result<_>>()?` →
+//!   `conn.query_map(sql, p, f)?` (rows come back as a `Vec`); a
+//!   `rows.next()?` loop → `for r in &conn.query(sql, p)?`;
+//! - closures take `&Row` and return `anyhow::Result`; `r.get(0)?` and
+//!   `r.get::<_, T>(0)?` keep their shape;
+//! - `last_insert_rowid()` → `INSERT ... RETURNING id` read with `query_row`;
+//! - a parameter PostgreSQL cannot type from its use (only `?1 IS NULL`)
+//!   needs a cast: `CAST(?1 AS BIGINT) IS NULL`; `SUM(bigint)` is NUMERIC
+//!   there: `CAST(SUM(x) AS BIGINT)`; booleans are stored as 0/1 integers;
+//! - domain enums bind and read as their words (`ToValue`/`FromValue`).
 
 use super::pg::PgConn;
 use anyhow::{anyhow, Context, Result};
