@@ -359,3 +359,49 @@ fn concurrent_appends_make_one_chain_on_postgres() {
     let target = support::postgres::target(&url);
     concurrent_appends_make_one_chain(|| Store::connect_pg(&target).unwrap());
 }
+
+/// `sslmode=verify-full`: TLS with the server's certificate checked against
+/// `ca_file` (rustls); without the CA the connection is refused, not
+/// downgraded; the password never shows in the error.
+#[test]
+fn verify_full_uses_tls_and_refuses_an_unknown_ca() {
+    let pg = support::postgres::server();
+    let url = pg.fresh_database();
+    let tls_url = format!(
+        "{}?sslmode=verify-full",
+        url.replace("@127.0.0.1:", "@localhost:")
+    );
+    let mut t = support::postgres::target(&tls_url);
+    t.ca_file = Some(pg.ca_file());
+    let s = Store::connect_pg(&t).unwrap();
+    let ssl: bool = s
+        .conn()
+        .query_row(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            params![],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(ssl, "the connection is not TLS");
+    // The plain test connection is not: the check above can tell.
+    let plain = Store::connect_pg(&support::postgres::target(&url)).unwrap();
+    let ssl: bool = plain
+        .conn()
+        .query_row(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            params![],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!ssl);
+
+    t.ca_file = None;
+    let e = format!(
+        "{:#}",
+        Store::connect_pg(&t)
+            .err()
+            .expect("an unknown CA is refused")
+    );
+    assert!(e.to_lowercase().contains("certificate"), "{e}");
+    assert!(!e.contains(support::postgres::PASSWORD), "{e}");
+}

@@ -66,7 +66,17 @@ fn pg_err(e: postgres::Error) -> anyhow::Error {
             db.message(),
             db.code().code()
         ),
-        None => anyhow!("PostgreSQL: {e}"),
+        None => {
+            // The cause (e.g. the TLS verifier's "unknown issuer") is in
+            // the source chain; none of it carries the password.
+            let mut msg = format!("PostgreSQL: {e}");
+            let mut src = std::error::Error::source(&e);
+            while let Some(c) = src {
+                msg.push_str(&format!(": {c}"));
+                src = c.source();
+            }
+            anyhow!(msg)
+        }
     }
 }
 
