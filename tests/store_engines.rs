@@ -275,7 +275,7 @@ fn typed_values_round_trip(s: Store) {
         .query_row(
             "SELECT i, r, t, b, NULL FROM kinds WHERE id = ?1",
             params![id],
-            |r| Ok(r.values().to_vec()),
+            |r| r.to_values(),
         )
         .unwrap();
     assert_eq!(
