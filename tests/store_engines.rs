@@ -405,3 +405,51 @@ fn verify_full_uses_tls_and_refuses_an_unknown_ca() {
     assert!(e.to_lowercase().contains("certificate"), "{e}");
     assert!(!e.contains(support::postgres::PASSWORD), "{e}");
 }
+
+/// Operators approving the same request at once, each on their own
+/// connection: exactly one approval, one audit entry for it.
+fn simultaneous_approvals_make_one_decision(open: impl Fn() -> Store + Sync) {
+    const THREADS: usize = 6;
+    let mut first = open();
+    let id = request(&mut first, 1, "owner@acme.example");
+    let barrier = std::sync::Barrier::new(THREADS);
+    let wins: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (open, barrier) = (&open, &barrier);
+                scope.spawn(move || {
+                    let mut s = open();
+                    barrier.wait();
+                    s.approve(id, &format!("key-{t}"), None, None, &[], &format!("op{t}"))
+                        .is_ok() as usize
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(wins, 1, "one decision");
+    let approvals: i64 = first
+        .conn()
+        .query_row(
+            "SELECT COUNT(*) FROM audit WHERE action = 'request.approved'",
+            params![],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(approvals, 1);
+    assert!(audit::verify(first.conn()).unwrap().is_ok());
+}
+
+#[test]
+fn simultaneous_approvals_make_one_decision_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    simultaneous_approvals_make_one_decision(|| Store::open(&path).unwrap());
+}
+
+#[test]
+fn simultaneous_approvals_make_one_decision_on_postgres() {
+    let url = support::postgres::server().fresh_database();
+    let target = support::postgres::target(&url);
+    simultaneous_approvals_make_one_decision(|| Store::connect_pg(&target).unwrap());
+}

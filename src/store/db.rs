@@ -11,8 +11,10 @@
 //! Both engines keep their prepared statements: SQLite through rusqlite's
 //! statement cache, PostgreSQL in a per-connection map (see [`super::pg`]).
 //! A [`Tx`] is `BEGIN IMMEDIATE` on SQLite (writers queue up instead of
-//! failing with SQLITE_BUSY at commit) and `BEGIN` on PostgreSQL (READ
-//! COMMITTED); dropping it without [`Tx::commit`] rolls back.
+//! failing with SQLITE_BUSY at commit) and `BEGIN` plus a transaction-scoped
+//! advisory lock on PostgreSQL, so write transactions are serialized on both
+//! engines and code written for one behaves the same on the other; dropping
+//! it without [`Tx::commit`] rolls back.
 //!
 //! Porting rusqlite code to this interface:
 //! - `use rusqlite::{params, OptionalExtension}` → `use
@@ -478,7 +480,11 @@ impl Conn {
     pub fn transaction(&self) -> Result<Tx<'_>> {
         let begin = match self.engine() {
             Engine::Sqlite => "BEGIN IMMEDIATE",
-            Engine::Postgres => "BEGIN",
+            // One writer at a time, as on SQLite: a read-check-write (is the
+            // request still `new`? then approve) cannot interleave with
+            // another operator's. The lock is the transaction's, released at
+            // COMMIT/ROLLBACK or when the session dies.
+            Engine::Postgres => PG_BEGIN,
         };
         self.execute_batch(begin)?;
         Ok(Tx {
@@ -487,6 +493,9 @@ impl Conn {
         })
     }
 }
+
+/// The store's writer lock on PostgreSQL (any fixed 64-bit key).
+const PG_BEGIN: &str = "BEGIN; SELECT pg_advisory_xact_lock(7163782623765329001)";
 
 /// An open transaction; rolls back when dropped uncommitted.
 pub struct Tx<'a> {
