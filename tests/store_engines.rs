@@ -453,3 +453,23 @@ fn simultaneous_approvals_make_one_decision_on_postgres() {
     let target = support::postgres::target(&url);
     simultaneous_approvals_make_one_decision(|| Store::connect_pg(&target).unwrap());
 }
+
+/// A wrong password is one clear error that names neither password.
+#[test]
+fn a_wrong_password_is_a_clear_error_without_secrets() {
+    let url = support::postgres::server().fresh_database();
+    let mut t = support::postgres::target(&url);
+    t.password = Some(concierge::secret::Secret::new("wrong-pw-4471"));
+    let e = format!(
+        "{:#}",
+        Store::connect_pg(&t)
+            .err()
+            .expect("a wrong password is refused")
+    );
+    assert!(e.contains("password authentication failed"), "{e}");
+    assert!(
+        !e.contains("wrong-pw-4471") && !e.contains(support::postgres::PASSWORD),
+        "{e}"
+    );
+    assert!(!format!("{:?}", concierge::store::Location::Postgres(t)).contains("wrong-pw-4471"));
+}
