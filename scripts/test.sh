@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine with the Rust toolchain:
 # installs the real servers the integration tests start (Dovecot, Cyrus IMAP,
-# an SMTP sink, mbsync, Info-ZIP, tmux) when they are missing, then runs every test.
+# an SMTP sink, mbsync, Info-ZIP, tmux, PostgreSQL) when they are missing, then runs every test.
 # The tests start and stop their own server instances on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,9 @@ command -v mbsync >/dev/null 2>&1 || need+=(isync)
 command -v zip >/dev/null 2>&1 || need+=(zip)
 # tests/backend_demo.rs runs `concierge demo` in a real terminal
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# tests/store_*.rs start their own PostgreSQL (initdb + pg_ctl)
+command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ] \
+  || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # Cyrus IMAP 3.6, the second IMAP server the tests start
 # (tests/support/cyrus.rs). Its package conflicts with dovecot-imapd, so it is
 # unpacked (dpkg -x) instead of installed; only the libraries it links are

@@ -335,8 +335,8 @@ fn open_source(cfg: &Config) -> Result<Box<dyn Source>> {
 }
 
 fn sync_cmd(cfg: &Config, once: bool) -> Result<i32> {
-    let store_path = cfg.store_path()?;
-    let mut store = Store::open(&store_path)?;
+    let store_path = cfg.store_location()?;
+    let mut store = Store::open_at(&store_path)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if once || cfg.intake.source == SourceKind::Maildir {
@@ -465,7 +465,7 @@ fn estimate_cmd(args: EstimateArgs, config: Option<&Path>) -> Result<i32> {
     let rates = cfg.as_ref().map(|c| c.estimate.clone()).unwrap_or_default();
     if args.calibration {
         let cfg = cfg.as_ref().context("no config")?;
-        let store = Store::open(&cfg.store_path()?)?;
+        let store = cfg.open_store()?;
         let history = store.estimate_history()?;
         match crate::estimate::calibrate(&rates, &history) {
             Some(c) => println!("{}", serde_json::to_string(&c)?),
@@ -499,7 +499,7 @@ fn estimate_cmd(args: EstimateArgs, config: Option<&Path>) -> Result<i32> {
 fn reply_cmd(cfg: &Config, args: ReplyArgs) -> Result<i32> {
     use crate::mail::outgoing::Sender;
     use crate::mail::templates::{Template, Templates};
-    let mut store = Store::open(&cfg.store_path()?)?;
+    let mut store = cfg.open_store()?;
     let from = cfg
         .smtp
         .as_ref()
@@ -600,7 +600,7 @@ fn tui_cmd(cfg: Config) -> Result<i32> {
         }
     };
     let setup = crate::tui::app::Setup {
-        store_path: cfg.store_path()?,
+        store_path: cfg.store_location()?,
         operator: cfg.operator.name.clone(),
         rates: cfg.estimate.clone(),
         keys: crate::tui::keys::KeyMap::with_overrides(&cfg.keys)?,

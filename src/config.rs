@@ -376,10 +376,15 @@ impl Config {
     /// Opens the configured store (team store when `[store] url` is set,
     /// else the SQLite file), migrated.
     pub fn open_store(&self) -> Result<crate::store::Store> {
-        match self.store_target()? {
-            Some(t) => crate::store::Store::connect_pg(&t),
-            None => crate::store::Store::open(&self.store_path()?),
-        }
+        crate::store::Store::open_at(&self.store_location()?)
+    }
+
+    /// Where the store is: `[store] url` (a team store), else the file.
+    pub fn store_location(&self) -> Result<crate::store::Location> {
+        Ok(match self.store_target()? {
+            Some(t) => crate::store::Location::Postgres(t),
+            None => crate::store::Location::Sqlite(self.store_path()?),
+        })
     }
 
     /// The store path: `[store] path` or the XDG data dir.

@@ -55,9 +55,9 @@ macro_rules! words {
         }
 
         impl $crate::store::db::FromValue for $ty {
-            fn from_value(v: &$crate::store::db::Value) -> Result<Self, String> {
+            fn from_value(v: $crate::store::db::ValueRef<'_>) -> Result<Self, String> {
                 match v {
-                    $crate::store::db::Value::Text(s) => $ty::parse(s)
+                    $crate::store::db::ValueRef::Text(s) => $ty::parse(s)
                         .ok_or_else(|| format!("unknown {} {s:?}", stringify!($ty))),
                     _ => Err(format!("expected a {} word", stringify!($ty))),
                 }

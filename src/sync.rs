@@ -11,7 +11,6 @@ use crate::intake::{self, Inspected};
 use crate::secret::Secret;
 use crate::store::{Cursor, Store, Stored};
 use anyhow::Result;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -280,9 +279,10 @@ impl Poller {
     pub fn start(
         cfg: ConnCfg,
         password: Secret,
-        store_path: PathBuf,
+        store_path: impl Into<crate::store::Location>,
         opts: PollerOptions,
     ) -> Poller {
+        let store_path = store_path.into();
         let (tx, rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
@@ -308,12 +308,12 @@ impl Drop for Poller {
 fn run_poller(
     cfg: ConnCfg,
     password: Secret,
-    store_path: PathBuf,
+    store_path: crate::store::Location,
     opts: PollerOptions,
     tx: mpsc::Sender<PollerEvent>,
     stop: Arc<AtomicBool>,
 ) {
-    let mut store = match Store::open(&store_path) {
+    let mut store = match Store::open_at(&store_path) {
         Ok(s) => s,
         Err(e) => {
             let _ = tx.send(PollerEvent::Fatal(format!("{e:#}")));

@@ -275,7 +275,7 @@ fn typed_values_round_trip(s: Store) {
         .query_row(
             "SELECT i, r, t, b, NULL FROM kinds WHERE id = ?1",
             params![id],
-            |r| Ok(r.values().to_vec()),
+            |r| r.to_values(),
         )
         .unwrap();
     assert_eq!(
@@ -358,4 +358,118 @@ fn concurrent_appends_make_one_chain_on_postgres() {
     let url = support::postgres::server().fresh_database();
     let target = support::postgres::target(&url);
     concurrent_appends_make_one_chain(|| Store::connect_pg(&target).unwrap());
+}
+
+/// `sslmode=verify-full`: TLS with the server's certificate checked against
+/// `ca_file` (rustls); without the CA the connection is refused, not
+/// downgraded; the password never shows in the error.
+#[test]
+fn verify_full_uses_tls_and_refuses_an_unknown_ca() {
+    let pg = support::postgres::server();
+    let url = pg.fresh_database();
+    let tls_url = format!(
+        "{}?sslmode=verify-full",
+        url.replace("@127.0.0.1:", "@localhost:")
+    );
+    let mut t = support::postgres::target(&tls_url);
+    t.ca_file = Some(pg.ca_file());
+    let s = Store::connect_pg(&t).unwrap();
+    let ssl: bool = s
+        .conn()
+        .query_row(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            params![],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(ssl, "the connection is not TLS");
+    // The plain test connection is not: the check above can tell.
+    let plain = Store::connect_pg(&support::postgres::target(&url)).unwrap();
+    let ssl: bool = plain
+        .conn()
+        .query_row(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            params![],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!ssl);
+
+    t.ca_file = None;
+    let e = format!(
+        "{:#}",
+        Store::connect_pg(&t)
+            .err()
+            .expect("an unknown CA is refused")
+    );
+    assert!(e.to_lowercase().contains("certificate"), "{e}");
+    assert!(!e.contains(support::postgres::PASSWORD), "{e}");
+}
+
+/// Operators approving the same request at once, each on their own
+/// connection: exactly one approval, one audit entry for it.
+fn simultaneous_approvals_make_one_decision(open: impl Fn() -> Store + Sync) {
+    const THREADS: usize = 6;
+    let mut first = open();
+    let id = request(&mut first, 1, "owner@acme.example");
+    let barrier = std::sync::Barrier::new(THREADS);
+    let wins: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (open, barrier) = (&open, &barrier);
+                scope.spawn(move || {
+                    let mut s = open();
+                    barrier.wait();
+                    s.approve(id, &format!("key-{t}"), None, None, &[], &format!("op{t}"))
+                        .is_ok() as usize
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(wins, 1, "one decision");
+    let approvals: i64 = first
+        .conn()
+        .query_row(
+            "SELECT COUNT(*) FROM audit WHERE action = 'request.approved'",
+            params![],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(approvals, 1);
+    assert!(audit::verify(first.conn()).unwrap().is_ok());
+}
+
+#[test]
+fn simultaneous_approvals_make_one_decision_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    simultaneous_approvals_make_one_decision(|| Store::open(&path).unwrap());
+}
+
+#[test]
+fn simultaneous_approvals_make_one_decision_on_postgres() {
+    let url = support::postgres::server().fresh_database();
+    let target = support::postgres::target(&url);
+    simultaneous_approvals_make_one_decision(|| Store::connect_pg(&target).unwrap());
+}
+
+/// A wrong password is one clear error that names neither password.
+#[test]
+fn a_wrong_password_is_a_clear_error_without_secrets() {
+    let url = support::postgres::server().fresh_database();
+    let mut t = support::postgres::target(&url);
+    t.password = Some(concierge::secret::Secret::new("wrong-pw-4471"));
+    let e = format!(
+        "{:#}",
+        Store::connect_pg(&t)
+            .err()
+            .expect("a wrong password is refused")
+    );
+    assert!(e.contains("password authentication failed"), "{e}");
+    assert!(
+        !e.contains("wrong-pw-4471") && !e.contains(support::postgres::PASSWORD),
+        "{e}"
+    );
+    assert!(!format!("{:?}", concierge::store::Location::Postgres(t)).contains("wrong-pw-4471"));
 }

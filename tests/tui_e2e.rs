@@ -37,7 +37,7 @@ fn setup(sb: &Sandbox) -> Setup {
     )
     .unwrap();
     Setup {
-        store_path: sb.dir.path().join("concierge.db"),
+        store_path: sb.dir.path().join("concierge.db").into(),
         operator: "Sam".into(),
         rates: concierge::estimate::Rates::default(),
         keys: concierge::tui::keys::KeyMap::default(),

@@ -107,7 +107,7 @@ pub fn copy(src: &Store, dst: &Store) -> Result<Copied> {
                 params![n],
             )?;
             for r in &rows {
-                tx.execute(&insert, r.values())
+                tx.execute(&insert, &r.to_values()?)
                     .with_context(|| format!("copying a row of {t}"))?;
             }
             n += rows.len() as i64;

@@ -11,12 +11,31 @@
 //! Both engines keep their prepared statements: SQLite through rusqlite's
 //! statement cache, PostgreSQL in a per-connection map (see [`super::pg`]).
 //! A [`Tx`] is `BEGIN IMMEDIATE` on SQLite (writers queue up instead of
-//! failing with SQLITE_BUSY at commit) and `BEGIN` on PostgreSQL; dropping
+//! failing with SQLITE_BUSY at commit) and `BEGIN` plus a transaction-scoped
+//! advisory lock on PostgreSQL, so write transactions are serialized on both
+//! engines and code written for one behaves the same on the other; dropping
 //! it without [`Tx::commit`] rolls back.
+//!
+//! Porting rusqlite code to this interface:
+//! - `use rusqlite::{params, OptionalExtension}` → `use
+//!   crate::store::db::{params, OptionalExtension, Row, Tx}`;
+//! - `[x]` / `[]` as parameters → `params![x]` / `params![]`;
+//! - `conn.transaction_with_behavior(Immediate)?` → `conn.transaction()?`;
+//!   `&rusqlite::Transaction<'_>` → `&Tx<'_>` (it derefs to [`Conn`]);
+//! - `prepare(..)?.query_map(p, f)?.collect::<rusqlite::Result<_>>()?` →
+//!   `conn.query_map(sql, p, f)?` (rows come back as a `Vec`); a
+//!   `rows.next()?` loop → `for r in &conn.query(sql, p)?`;
+//! - closures take `&Row` and return `anyhow::Result`; `r.get(0)?` and
+//!   `r.get::<_, T>(0)?` keep their shape;
+//! - `last_insert_rowid()` → `INSERT ... RETURNING id` read with `query_row`;
+//! - a parameter PostgreSQL cannot type from its use (only `?1 IS NULL`)
+//!   needs a cast: `CAST(?1 AS BIGINT) IS NULL`; `SUM(bigint)` is NUMERIC
+//!   there: `CAST(SUM(x) AS BIGINT)`; booleans are stored as 0/1 integers;
+//! - domain enums bind and read as their words (`ToValue`/`FromValue`).
 
 use super::pg::PgConn;
-use anyhow::{anyhow, Context, Result};
-use rusqlite::types::{ToSqlOutput, ValueRef};
+use anyhow::{anyhow, Result};
+use rusqlite::types::ToSqlOutput;
 
 /// One SQL value, as both engines store it.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,32 +120,68 @@ impl ToValue for Vec<u8> {
     }
 }
 
+/// A borrowed column value: what [`FromValue`] reads from, so SQLite rows
+/// are converted straight from the engine's buffer (one copy, as with
+/// rusqlite itself).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueRef<'a> {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(&'a str),
+    Blob(&'a [u8]),
+}
+
+impl Value {
+    pub fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(i) => ValueRef::Int(*i),
+            Value::Real(f) => ValueRef::Real(*f),
+            Value::Text(t) => ValueRef::Text(t),
+            Value::Blob(b) => ValueRef::Blob(b),
+        }
+    }
+}
+
+impl ValueRef<'_> {
+    pub fn to_owned_value(self) -> Value {
+        match self {
+            ValueRef::Null => Value::Null,
+            ValueRef::Int(i) => Value::Int(i),
+            ValueRef::Real(f) => Value::Real(f),
+            ValueRef::Text(t) => Value::Text(t.to_string()),
+            ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+        }
+    }
+}
+
 /// A Rust value a column can be read as.
 pub trait FromValue: Sized {
     /// `Err` names what was expected; the caller adds the column.
-    fn from_value(v: &Value) -> std::result::Result<Self, String>;
+    fn from_value(v: ValueRef<'_>) -> std::result::Result<Self, String>;
 }
 
-fn mismatch<T>(want: &str, v: &Value) -> std::result::Result<T, String> {
+fn mismatch<T>(want: &str, v: ValueRef<'_>) -> std::result::Result<T, String> {
     let got = match v {
-        Value::Null => "NULL",
-        Value::Int(_) => "an integer",
-        Value::Real(_) => "a real",
-        Value::Text(_) => "text",
-        Value::Blob(_) => "a blob",
+        ValueRef::Null => "NULL",
+        ValueRef::Int(_) => "an integer",
+        ValueRef::Real(_) => "a real",
+        ValueRef::Text(_) => "text",
+        ValueRef::Blob(_) => "a blob",
     };
     Err(format!("expected {want}, found {got}"))
 }
 
 impl FromValue for Value {
-    fn from_value(v: &Value) -> std::result::Result<Self, String> {
-        Ok(v.clone())
+    fn from_value(v: ValueRef<'_>) -> std::result::Result<Self, String> {
+        Ok(v.to_owned_value())
     }
 }
 impl<T: FromValue> FromValue for Option<T> {
-    fn from_value(v: &Value) -> std::result::Result<Self, String> {
+    fn from_value(v: ValueRef<'_>) -> std::result::Result<Self, String> {
         match v {
-            Value::Null => Ok(None),
+            ValueRef::Null => Ok(None),
             v => T::from_value(v).map(Some),
         }
     }
@@ -134,9 +189,9 @@ impl<T: FromValue> FromValue for Option<T> {
 macro_rules! int_from_value {
     ($($t:ty),*) => {$(
         impl FromValue for $t {
-            fn from_value(v: &Value) -> std::result::Result<Self, String> {
+            fn from_value(v: ValueRef<'_>) -> std::result::Result<Self, String> {
                 match v {
-                    Value::Int(i) => <$t>::try_from(*i)
+                    ValueRef::Int(i) => <$t>::try_from(i)
                         .map_err(|_| format!("{i} does not fit in {}", stringify!($t))),
                     v => mismatch("an integer", v),
                 }
@@ -146,35 +201,35 @@ macro_rules! int_from_value {
 }
 int_from_value!(i32, i64, u32, u64, usize);
 impl FromValue for bool {
-    fn from_value(v: &Value) -> std::result::Result<Self, String> {
+    fn from_value(v: ValueRef<'_>) -> std::result::Result<Self, String> {
         match v {
-            Value::Int(i) => Ok(*i != 0),
+            ValueRef::Int(i) => Ok(i != 0),
             v => mismatch("a boolean (0 or 1)", v),
         }
     }
 }
 impl FromValue for f64 {
-    fn from_value(v: &Value) -> std::result::Result<Self, String> {
+    fn from_value(v: ValueRef<'_>) -> std::result::Result<Self, String> {
         match v {
-            Value::Real(f) => Ok(*f),
-            Value::Int(i) => Ok(*i as f64),
+            ValueRef::Real(f) => Ok(f),
+            ValueRef::Int(i) => Ok(i as f64),
             v => mismatch("a number", v),
         }
     }
 }
 impl FromValue for String {
-    fn from_value(v: &Value) -> std::result::Result<Self, String> {
+    fn from_value(v: ValueRef<'_>) -> std::result::Result<Self, String> {
         match v {
-            Value::Text(s) => Ok(s.clone()),
+            ValueRef::Text(s) => Ok(s.to_string()),
             v => mismatch("text", v),
         }
     }
 }
 impl FromValue for Vec<u8> {
-    fn from_value(v: &Value) -> std::result::Result<Self, String> {
+    fn from_value(v: ValueRef<'_>) -> std::result::Result<Self, String> {
         match v {
-            Value::Blob(b) => Ok(b.clone()),
-            Value::Text(s) => Ok(s.as_bytes().to_vec()),
+            ValueRef::Blob(b) => Ok(b.to_vec()),
+            ValueRef::Text(s) => Ok(s.as_bytes().to_vec()),
             v => mismatch("a blob", v),
         }
     }
@@ -190,32 +245,73 @@ impl RowIndex for usize {
     }
 }
 
-/// One result row, read out of the engine.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    values: Vec<Value>,
+/// One result row: read out of the engine (PostgreSQL, [`Conn::query`]) or
+/// read in place from SQLite's buffer while a query runs.
+pub struct Row<'a> {
+    inner: RowInner<'a>,
 }
 
-impl Row {
-    pub fn new(values: Vec<Value>) -> Row {
-        Row { values }
+enum RowInner<'a> {
+    Owned(Vec<Value>),
+    Sqlite(&'a rusqlite::Row<'a>),
+}
+
+impl std::fmt::Debug for Row<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Row").field(&self.to_values()).finish()
+    }
+}
+
+fn from_sqlite(v: rusqlite::types::ValueRef<'_>) -> std::result::Result<ValueRef<'_>, String> {
+    Ok(match v {
+        rusqlite::types::ValueRef::Null => ValueRef::Null,
+        rusqlite::types::ValueRef::Integer(i) => ValueRef::Int(i),
+        rusqlite::types::ValueRef::Real(f) => ValueRef::Real(f),
+        rusqlite::types::ValueRef::Text(t) => ValueRef::Text(
+            std::str::from_utf8(t).map_err(|_| "text that is not UTF-8".to_string())?,
+        ),
+        rusqlite::types::ValueRef::Blob(b) => ValueRef::Blob(b),
+    })
+}
+
+impl Row<'static> {
+    pub fn new(values: Vec<Value>) -> Row<'static> {
+        Row {
+            inner: RowInner::Owned(values),
+        }
+    }
+}
+
+impl Row<'_> {
+    pub fn len(&self) -> usize {
+        match &self.inner {
+            RowInner::Owned(v) => v.len(),
+            RowInner::Sqlite(r) => r.as_ref().column_count(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Column `i` as `T`; a missing column or a wrong type is an error
     /// naming the column (never a panic).
     pub fn get<I: RowIndex, T: FromValue>(&self, i: I) -> Result<T> {
         let i = i.index();
-        let v = self.values.get(i).ok_or_else(|| {
-            anyhow!(
-                "column {i} is not in the result ({} columns)",
-                self.values.len()
-            )
-        })?;
-        T::from_value(v).map_err(|e| anyhow!("column {i}: {e}"))
+        let missing = || anyhow!("column {i} is not in the result ({} columns)", self.len());
+        let got = match &self.inner {
+            RowInner::Owned(v) => T::from_value(v.get(i).ok_or_else(missing)?.as_ref()),
+            RowInner::Sqlite(r) => {
+                let v = r.get_ref(i).map_err(|_| missing())?;
+                from_sqlite(v).and_then(T::from_value)
+            }
+        };
+        got.map_err(|e| anyhow!("column {i}: {e}"))
     }
 
-    pub fn values(&self) -> &[Value] {
-        &self.values
+    /// Every column, owned.
+    pub fn to_values(&self) -> Result<Vec<Value>> {
+        (0..self.len()).map(|i| self.get(i)).collect()
     }
 }
 
@@ -257,26 +353,15 @@ pub struct Conn {
 
 impl rusqlite::ToSql for Value {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        use rusqlite::types::ValueRef as R;
         Ok(ToSqlOutput::Borrowed(match self {
-            Value::Null => ValueRef::Null,
-            Value::Int(i) => ValueRef::Integer(*i),
-            Value::Real(f) => ValueRef::Real(*f),
-            Value::Text(s) => ValueRef::Text(s.as_bytes()),
-            Value::Blob(b) => ValueRef::Blob(b),
+            Value::Null => R::Null,
+            Value::Int(i) => R::Integer(*i),
+            Value::Real(f) => R::Real(*f),
+            Value::Text(s) => R::Text(s.as_bytes()),
+            Value::Blob(b) => R::Blob(b),
         }))
     }
-}
-
-fn from_sqlite(v: ValueRef<'_>) -> Result<Value> {
-    Ok(match v {
-        ValueRef::Null => Value::Null,
-        ValueRef::Integer(i) => Value::Int(i),
-        ValueRef::Real(f) => Value::Real(f),
-        ValueRef::Text(t) => {
-            Value::Text(String::from_utf8(t.to_vec()).context("a text column is not valid UTF-8")?)
-        }
-        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
-    })
 }
 
 impl Conn {
@@ -332,33 +417,36 @@ impl Conn {
         }
     }
 
-    /// Every row of a query (at most `limit`).
-    fn rows(&self, sql: &str, params: &[Value], limit: Option<usize>) -> Result<Vec<Row>> {
+    /// Runs `f` on each row (at most `limit`), in place on SQLite.
+    fn each<T>(
+        &self,
+        sql: &str,
+        params: &[Value],
+        limit: Option<usize>,
+        mut f: impl FnMut(&Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
         match &self.inner {
             Inner::Sqlite(c) => {
                 let mut st = c.prepare_cached(sql)?;
-                let n = st.column_count();
                 let mut rows = st.query(rusqlite::params_from_iter(params.iter()))?;
                 let mut out = Vec::new();
                 while let Some(r) = rows.next()? {
-                    let mut values = Vec::with_capacity(n);
-                    for i in 0..n {
-                        values.push(from_sqlite(r.get_ref(i)?)?);
-                    }
-                    out.push(Row::new(values));
+                    out.push(f(&Row {
+                        inner: RowInner::Sqlite(r),
+                    })?);
                     if limit.is_some_and(|l| out.len() >= l) {
                         break;
                     }
                 }
                 Ok(out)
             }
-            Inner::Pg(p) => p.query(sql, params, limit),
+            Inner::Pg(p) => p.query(sql, params, limit)?.iter().map(f).collect(),
         }
     }
 
-    /// Every row of a query.
-    pub fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
-        self.rows(sql, params, None)
+    /// Every row of a query, read out.
+    pub fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row<'static>>> {
+        self.each(sql, params, None, |r| r.to_values().map(Row::new))
     }
 
     /// Every row, mapped.
@@ -366,9 +454,9 @@ impl Conn {
         &self,
         sql: &str,
         params: &[Value],
-        mut f: impl FnMut(&Row) -> Result<T>,
+        f: impl FnMut(&Row<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
-        self.rows(sql, params, None)?.iter().map(&mut f).collect()
+        self.each(sql, params, None, f)
     }
 
     /// The first row, mapped; [`NoRows`] when there is none (see
@@ -377,17 +465,26 @@ impl Conn {
         &self,
         sql: &str,
         params: &[Value],
-        f: impl FnOnce(&Row) -> Result<T>,
+        f: impl FnOnce(&Row<'_>) -> Result<T>,
     ) -> Result<T> {
-        let rows = self.rows(sql, params, Some(1))?;
-        f(rows.first().ok_or(NoRows)?)
+        let mut f = Some(f);
+        let mut out = self.each(sql, params, Some(1), |r| {
+            // `each` stops after one row: `f` runs at most once.
+            f.take()
+                .map_or_else(|| Err(anyhow!("a second row")), |f| f(r))
+        })?;
+        out.pop().ok_or_else(|| NoRows.into())
     }
 
     /// Starts a transaction (see the module doc).
     pub fn transaction(&self) -> Result<Tx<'_>> {
         let begin = match self.engine() {
             Engine::Sqlite => "BEGIN IMMEDIATE",
-            Engine::Postgres => "BEGIN",
+            // One writer at a time, as on SQLite: a read-check-write (is the
+            // request still `new`? then approve) cannot interleave with
+            // another operator's. The lock is the transaction's, released at
+            // COMMIT/ROLLBACK or when the session dies.
+            Engine::Postgres => PG_BEGIN,
         };
         self.execute_batch(begin)?;
         Ok(Tx {
@@ -396,6 +493,9 @@ impl Conn {
         })
     }
 }
+
+/// The store's writer lock on PostgreSQL (any fixed 64-bit key).
+const PG_BEGIN: &str = "BEGIN; SELECT pg_advisory_xact_lock(7163782623765329001)";
 
 /// An open transaction; rolls back when dropped uncommitted.
 pub struct Tx<'a> {

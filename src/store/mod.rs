@@ -11,6 +11,7 @@ pub mod audit;
 pub mod cmd;
 pub mod copy;
 pub mod db;
+pub mod location;
 pub mod pg;
 pub mod replies;
 pub mod requests;
@@ -19,6 +20,7 @@ pub mod seen;
 use crate::intake::{Inspected, Kind};
 use anyhow::{Context, Result};
 use db::{params, Conn, Engine, OptionalExtension, Tx};
+pub use location::Location;
 use std::path::Path;
 
 /// The schema version this build writes (SQLite: `PRAGMA user_version`;
@@ -196,9 +198,18 @@ pub(crate) fn now() -> String {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `path` and migrates it.
+    /// Opens (creating if needed) the SQLite store at `path` and migrates it.
     pub fn open(path: &Path) -> Result<Store> {
         Self::open_with(path, true)
+    }
+
+    /// Opens the store wherever it is — the SQLite file or a team store —
+    /// and migrates it.
+    pub fn open_at(at: &Location) -> Result<Store> {
+        match at {
+            Location::Sqlite(path) => Self::open_with(path, true),
+            Location::Postgres(target) => Self::connect_pg(target),
+        }
     }
 
     /// Opens the store without migrating it (`concierge store migrate`

@@ -66,7 +66,17 @@ fn pg_err(e: postgres::Error) -> anyhow::Error {
             db.message(),
             db.code().code()
         ),
-        None => anyhow!("PostgreSQL: {e}"),
+        None => {
+            // The cause (e.g. the TLS verifier's "unknown issuer") is in
+            // the source chain; none of it carries the password.
+            let mut msg = format!("PostgreSQL: {e}");
+            let mut src = std::error::Error::source(&e);
+            while let Some(c) = src {
+                msg.push_str(&format!(": {c}"));
+                src = c.source();
+            }
+            anyhow!(msg)
+        }
     }
 }
 
@@ -240,10 +250,15 @@ impl PgConn {
         self.run(move |st| st.client.batch_execute(&sql).map_err(pg_err))
     }
 
-    pub fn query(&self, sql: &str, params: &[Value], limit: Option<usize>) -> Result<Vec<Row>> {
+    pub fn query(
+        &self,
+        sql: &str,
+        params: &[Value],
+        limit: Option<usize>,
+    ) -> Result<Vec<Row<'static>>> {
         let sql = pg_sql(sql)?;
         let params = params.to_vec();
-        self.run(move |st| {
+        let rows: Vec<Vec<Value>> = self.run(move |st| {
             let stmt = st.statement(&sql)?;
             let refs: Vec<&(dyn ToSql + Sync)> =
                 params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
@@ -259,10 +274,10 @@ impl PgConn {
                                 .map_err(|e| anyhow!("column {i}: {e}"))
                         })
                         .collect::<Result<Vec<_>>>()
-                        .map(Row::new)
                 })
                 .collect()
-        })
+        })?;
+        Ok(rows.into_iter().map(Row::new).collect())
     }
 }
 

@@ -39,7 +39,7 @@ pub enum Inbox {
 
 /// Everything the app needs, already validated.
 pub struct Setup {
-    pub store_path: PathBuf,
+    pub store_path: crate::store::Location,
     pub operator: String,
     pub rates: Rates,
     pub keys: KeyMap,
@@ -119,7 +119,7 @@ fn job_snap(j: &Job) -> JobSnap {
 impl App {
     /// Opens the store, loads every request and starts the workers.
     pub fn start(setup: Setup, tx: mpsc::UnboundedSender<Event>) -> Result<App> {
-        let store = Store::open(&setup.store_path)?;
+        let store = Store::open_at(&setup.store_path)?;
         let requests = store.load_requests()?;
         let mut state = State::new(
             requests,

@@ -93,6 +93,8 @@ impl Postgres {
         let data = dir.path().join("data");
         let pwfile = dir.path().join("pw");
         std::fs::write(&pwfile, PASSWORD).unwrap();
+        // TLS on as well (plaintext stays allowed): ca.pem, server.pem/.key.
+        super::dovecot::write_tls_files(dir.path());
         if is_root() {
             run(
                 {
@@ -134,7 +136,8 @@ impl Postgres {
             // fsync off: a test server's data is thrown away anyway.
             let opts = format!(
                 "-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={s} \
-                 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+                 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
+                 -c ssl=on -c ssl_cert_file={s}/server.pem -c ssl_key_file={s}/server.key"
             );
             let log = format!("{s}/server.log");
             let ok = pg_command(
@@ -152,6 +155,11 @@ impl Postgres {
             }
         }
         panic!("the test PostgreSQL did not start (see its server.log)");
+    }
+
+    /// The test CA that signed the server's certificate (for `localhost`).
+    pub fn ca_file(&self) -> PathBuf {
+        self._dir.path().join("ca.pem")
     }
 
     /// The URL of database `db` (no password in it: that comes separately).
