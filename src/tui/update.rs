@@ -181,9 +181,13 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             match result {
                 Ok(resolution) => {
                     state.backend = Health::Up("backend".into());
-                    // Said for the request on screen (an `R`, or a new
-                    // account email): the lookups of new mail stay quiet.
-                    if state.current().map(|r| r.req.id) == Some(id) {
+                    // Said when the operator asked (`R`, `e`, `w`: the
+                    // status says "#id: … looking up …"); the lookups of
+                    // new mail stay quiet.
+                    let asked = state.status.as_ref().is_some_and(|(s, _)| {
+                        s.starts_with(&format!("#{id}: ")) && s.contains("looking up")
+                    });
+                    if asked {
                         say(state, format!("#{id}: {}", found(&resolution)));
                     }
                     vec![Command::SaveResolution { id, resolution }]

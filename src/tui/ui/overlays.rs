@@ -47,6 +47,31 @@ pub(super) fn keys_text(keys: &[String], compact: bool) -> String {
     keys.join(" ")
 }
 
+/// `action`'s keys, " / "-separated, without the upper-case twins of
+/// letters ("y", not "y / Y"); `default` when unbound.
+fn bound_keys(state: &State, action: Action, default: &str) -> String {
+    let keys: Vec<String> = state
+        .keys
+        .bindings()
+        .into_iter()
+        .find(|(a, _)| *a == action)
+        .map(|(_, k)| k)
+        .unwrap_or_default();
+    let shown: Vec<&str> = keys
+        .iter()
+        .filter(|k| {
+            let lower = k.to_lowercase();
+            *k == &lower || !keys.contains(&lower) || k.chars().count() > 1
+        })
+        .map(String::as_str)
+        .collect();
+    if shown.is_empty() {
+        default.to_string()
+    } else {
+        shown.join(" / ")
+    }
+}
+
 /// A titled list of (keys, what they do); `true`: packed into a line or two.
 pub(super) type HelpSection = (&'static str, Vec<(String, String)>, bool);
 
@@ -372,11 +397,18 @@ pub(super) fn draw_confirm(f: &mut Frame<'_>, area: Rect, state: &State, c: &Con
     }
     lines.push(Line::raw(""));
     lines.push(
+        // The answers' keys as the key map has them (rebindable).
         Line::from(vec![
-            Span::styled("y", Style::new().fg(OK).add_modifier(Modifier::BOLD)),
+            Span::styled(
+                bound_keys(state, Action::Yes, "y"),
+                Style::new().fg(OK).add_modifier(Modifier::BOLD),
+            ),
             Span::raw(" yes    "),
-            Span::styled("n", Style::new().fg(BAD).add_modifier(Modifier::BOLD)),
-            Span::raw(" / Esc no"),
+            Span::styled(
+                bound_keys(state, Action::No, "n"),
+                Style::new().fg(BAD).add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(" no"),
         ])
         .centered(),
     );

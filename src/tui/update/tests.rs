@@ -942,7 +942,7 @@ fn a_follow_up_marks_the_row_says_so_and_opening_the_request_clears_it() {
 }
 
 #[test]
-fn a_lookup_again_says_what_it_found_for_the_request_on_screen_only() {
+fn a_lookup_again_says_what_it_found_and_other_lookups_stay_quiet() {
     let mut s = state(vec![ready(1), ready(2)]);
     let id = s.current().unwrap().req.id;
     let other = if id == 1 { 2 } else { 1 };
@@ -960,7 +960,6 @@ fn a_lookup_again_says_what_it_found_for_the_request_on_screen_only() {
         workspace: ws,
         size: None,
     };
-    s.status = None;
     update(
         &mut s,
         Msg::Resolved {
@@ -968,7 +967,11 @@ fn a_lookup_again_says_what_it_found_for_the_request_on_screen_only() {
             result: Ok(resolution(None)),
         },
     );
-    assert_eq!(s.status, None, "another request's lookup stays quiet");
+    let said = s.status.clone().unwrap().0;
+    assert!(
+        said.contains("looking up"),
+        "another request's lookup stays quiet: {said}"
+    );
     update(
         &mut s,
         Msg::Resolved {
@@ -1012,4 +1015,22 @@ fn keys_in_the_editor_and_in_questions_come_from_the_key_map() {
         &update(&mut s, key('o'))[..],
         [Command::Approve { id: 1, .. }]
     ));
+}
+
+#[test]
+fn a_lookup_nobody_asked_for_says_nothing() {
+    let mut s = state(vec![ready(1)]);
+    update(
+        &mut s,
+        Msg::Resolved {
+            id: 1,
+            result: Ok(crate::store::requests::Resolution {
+                account_email: "owner@acme.example".into(),
+                memberships: vec![],
+                workspace: None,
+                size: None,
+            }),
+        },
+    );
+    assert_eq!(s.status, None);
 }
