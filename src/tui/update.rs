@@ -45,9 +45,19 @@ fn text_area(initial: &str) -> Box<TextArea<'static>> {
 }
 
 fn open_input(state: &mut State, purpose: InputPurpose, initial: &str) {
+    let mut area = text_area(initial);
+    // A reply to read before it goes opens at its greeting, not scrolled
+    // to its signature (the greeting was out of sight at 80×24).
+    if matches!(
+        purpose,
+        InputPurpose::ReplyBody(_) | InputPurpose::RejectBody { .. }
+    ) {
+        area.move_cursor(ratatui_textarea::CursorMove::Top);
+        area.move_cursor(ratatui_textarea::CursorMove::Head);
+    }
     state.mode = Mode::Input {
         purpose,
-        area: text_area(initial),
+        area,
         error: None,
     };
 }

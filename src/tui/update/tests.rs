@@ -444,6 +444,8 @@ fn reply_flow_composes_edits_and_confirms() {
             ..
         }
     ));
+    // It opens at the greeting: End goes to the end of the line.
+    update(&mut s, code(KeyCode::End));
     typed(&mut s, ", more");
     update(&mut s, ctrl('s'));
     let cmds = update(&mut s, key('y'));
@@ -1033,4 +1035,28 @@ fn a_lookup_nobody_asked_for_says_nothing() {
         },
     );
     assert_eq!(s.status, None);
+}
+
+#[test]
+fn a_reply_to_read_opens_at_its_greeting_and_a_note_at_its_end() {
+    let mut s = state(vec![ready(1)]);
+    let body = "Hello Ada,\n\nline\nline\nline\n\nBest regards,\nSam";
+    update(
+        &mut s,
+        Msg::ReplyComposed {
+            id: 1,
+            template: Template::Acknowledgement,
+            body: body.into(),
+        },
+    );
+    let Mode::Input { area, .. } = &s.mode else {
+        panic!("{:?}", s.mode)
+    };
+    assert_eq!(area.cursor(), (0, 0));
+    s.mode = Mode::Normal;
+    open_input(&mut s, InputPurpose::Note, "a\nb");
+    let Mode::Input { area, .. } = &s.mode else {
+        panic!()
+    };
+    assert_eq!(area.cursor(), (1, 1));
 }
