@@ -255,12 +255,21 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             vec![]
         }
         Msg::Thread { id, messages } => {
+            // NOTE: asked once per thread shown (a new id, or a message
+            // more): the store's answer reloads the thread, and a store
+            // that did not record it (another operator name) must not
+            // start an endless mark-reload loop.
+            let grown = state
+                .thread
+                .as_ref()
+                .is_none_or(|(t, m)| *t != id || m.len() != messages.len());
             state.thread = Some((id, messages));
             // Shown in the detail pane: the customer's follow-ups are read.
-            let unread = state
-                .current()
-                .filter(|r| r.req.id == id)
-                .is_some_and(|r| r.req.seen.unread(&state.operator) > 0);
+            let unread = grown
+                && state
+                    .current()
+                    .filter(|r| r.req.id == id)
+                    .is_some_and(|r| r.req.seen.unread(&state.operator) > 0);
             if unread {
                 return vec![Command::MarkSeen { id }];
             }

@@ -932,7 +932,30 @@ fn a_follow_up_marks_the_row_says_so_and_opening_the_request_clears_it() {
         messages: vec![],
     };
     assert_eq!(update(&mut s, thread(2)), vec![Command::MarkSeen { id: 2 }]);
-    // The store's answer: read. Nothing more to mark (no loop).
+    // A store that did not record it (still unread) is not asked again
+    // for the same thread: no mark-reload loop.
+    update(&mut s, Msg::RequestUpdated(r2.clone()));
+    assert!(update(&mut s, thread(2)).is_empty());
+    // A message more in the thread (the customer wrote again) is asked.
+    let msg = crate::store::requests::ThreadMessage {
+        kind: "follow_up".into(),
+        from: Some("owner@acme.example".into()),
+        from_name: None,
+        date: None,
+        subject: "Re: x".into(),
+        body: "any news?".into(),
+    };
+    assert_eq!(
+        update(
+            &mut s,
+            Msg::Thread {
+                id: 2,
+                messages: vec![msg]
+            }
+        ),
+        vec![Command::MarkSeen { id: 2 }]
+    );
+    // The store's answer: read. Nothing more to mark.
     r2.seen.by[0].1 = 7;
     update(&mut s, Msg::RequestUpdated(r2));
     assert!(update(&mut s, thread(2)).is_empty());
