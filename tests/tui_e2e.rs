@@ -460,3 +460,58 @@ fn a_confirmed_second_export_of_a_workspace_is_forced_and_runs() {
         assert_eq!(links, 1, "{to}");
     }
 }
+
+#[test]
+fn a_follow_up_is_marked_until_the_request_is_opened_and_only_for_that_operator() {
+    let sb = sandbox();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let id = rt.block_on(async {
+        let mut d = Driver::start(setup(&sb)).await;
+        // The demo's "any news?" follow-up joins Ada's request, unread.
+        d.until("the follow-up marked", Duration::from_secs(30), |a| {
+            a.state.rows.iter().any(|r| r.req.seen.unread("Sam") == 1)
+        })
+        .await;
+        let (said, _) = d.app.state.status.clone().unwrap_or_default();
+        let id = d
+            .app
+            .state
+            .rows
+            .iter()
+            .find(|r| r.req.seen.unread("Sam") == 1)
+            .unwrap()
+            .req
+            .id;
+        assert!(
+            said.contains(&format!("#{id}")) || d.app.state.current().map(|r| r.req.id) == Some(id),
+            "the status line names it: {said}"
+        );
+        // Opening it (selecting it shows it in the detail pane) reads it.
+        d.select("owner@acme.example");
+        d.key(KeyCode::Char('g'));
+        for _ in 0..d.app.state.visible.len() {
+            if d.app.state.current().map(|r| r.req.id) == Some(id) {
+                break;
+            }
+            d.key(KeyCode::Char('j'));
+        }
+        assert_eq!(d.app.state.current().map(|r| r.req.id), Some(id));
+        d.until("the follow-up read", Duration::from_secs(10), |a| {
+            a.state
+                .rows
+                .iter()
+                .any(|r| r.req.id == id && r.req.seen.unread("Sam") == 0)
+        })
+        .await;
+        id
+    });
+    // In the store: read for Sam, still unread for another operator.
+    let store = Store::open(&sb.dir.path().join("concierge.db")).unwrap();
+    let req = store.load_request(id).unwrap();
+    assert_eq!(req.seen.unread("Sam"), 0);
+    assert_eq!(req.seen.unread("Kim"), 1);
+}

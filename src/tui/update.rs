@@ -45,9 +45,19 @@ fn text_area(initial: &str) -> Box<TextArea<'static>> {
 }
 
 fn open_input(state: &mut State, purpose: InputPurpose, initial: &str) {
+    let mut area = text_area(initial);
+    // A reply to read before it goes opens at its greeting, not scrolled
+    // to its signature (the greeting was out of sight at 80×24).
+    if matches!(
+        purpose,
+        InputPurpose::ReplyBody(_) | InputPurpose::RejectBody { .. }
+    ) {
+        area.move_cursor(ratatui_textarea::CursorMove::Top);
+        area.move_cursor(ratatui_textarea::CursorMove::Head);
+    }
     state.mode = Mode::Input {
         purpose,
-        area: text_area(initial),
+        area,
         error: None,
     };
 }
@@ -181,9 +191,13 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             match result {
                 Ok(resolution) => {
                     state.backend = Health::Up("backend".into());
-                    // Said for the request on screen (an `R`, or a new
-                    // account email): the lookups of new mail stay quiet.
-                    if state.current().map(|r| r.req.id) == Some(id) {
+                    // Said when the operator asked (`R`, `e`, `w`: the
+                    // status says "#id: … looking up …"); the lookups of
+                    // new mail stay quiet.
+                    let asked = state.status.as_ref().is_some_and(|(s, _)| {
+                        s.starts_with(&format!("#{id}: ")) && s.contains("looking up")
+                    });
+                    if asked {
                         say(state, format!("#{id}: {}", found(&resolution)));
                     }
                     vec![Command::SaveResolution { id, resolution }]
@@ -241,12 +255,21 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             vec![]
         }
         Msg::Thread { id, messages } => {
+            // NOTE: asked once per thread shown (a new id, or a message
+            // more): the store's answer reloads the thread, and a store
+            // that did not record it (another operator name) must not
+            // start an endless mark-reload loop.
+            let grown = state
+                .thread
+                .as_ref()
+                .is_none_or(|(t, m)| *t != id || m.len() != messages.len());
             state.thread = Some((id, messages));
             // Shown in the detail pane: the customer's follow-ups are read.
-            let unread = state
-                .current()
-                .filter(|r| r.req.id == id)
-                .is_some_and(|r| r.req.seen.unread(&state.operator) > 0);
+            let unread = grown
+                && state
+                    .current()
+                    .filter(|r| r.req.id == id)
+                    .is_some_and(|r| r.req.seen.unread(&state.operator) > 0);
             if unread {
                 return vec![Command::MarkSeen { id }];
             }

@@ -30,7 +30,10 @@ pub(super) fn draw_overlay(f: &mut Frame<'_>, area: Rect, state: &mut State) {
         Mode::Normal | Mode::Filter | Mode::Outbox { .. } | Mode::Stats(_) => {}
         Mode::Help => draw_help(f, area, state),
         Mode::Confirm(c) => draw_confirm(f, area, state, c),
-        Mode::Pick { pick, selected } => draw_pick(f, area, pick, *selected),
+        Mode::Pick { pick, selected } => {
+            let footer = popup_footer(state, "pick", "cancel");
+            draw_pick(f, area, pick, *selected, &footer)
+        }
         Mode::Input { .. } => draw_input(f, area, state),
     }
 }
@@ -45,6 +48,31 @@ pub(super) fn keys_text(keys: &[String], compact: bool) -> String {
         keys.to_vec()
     };
     keys.join(" ")
+}
+
+/// `action`'s keys, " / "-separated, without the upper-case twins of
+/// letters ("y", not "y / Y"); `default` when unbound.
+fn bound_keys(state: &State, action: Action, default: &str) -> String {
+    let keys: Vec<String> = state
+        .keys
+        .bindings()
+        .into_iter()
+        .find(|(a, _)| *a == action)
+        .map(|(_, k)| k)
+        .unwrap_or_default();
+    let shown: Vec<&str> = keys
+        .iter()
+        .filter(|k| {
+            let lower = k.to_lowercase();
+            *k == &lower || !keys.contains(&lower) || k.chars().count() > 1
+        })
+        .map(String::as_str)
+        .collect();
+    if shown.is_empty() {
+        default.to_string()
+    } else {
+        shown.join(" / ")
+    }
 }
 
 /// A titled list of (keys, what they do); `true`: packed into a line or two.
@@ -372,11 +400,18 @@ pub(super) fn draw_confirm(f: &mut Frame<'_>, area: Rect, state: &State, c: &Con
     }
     lines.push(Line::raw(""));
     lines.push(
+        // The answers' keys as the key map has them (rebindable).
         Line::from(vec![
-            Span::styled("y", Style::new().fg(OK).add_modifier(Modifier::BOLD)),
+            Span::styled(
+                bound_keys(state, Action::Yes, "y"),
+                Style::new().fg(OK).add_modifier(Modifier::BOLD),
+            ),
             Span::raw(" yes    "),
-            Span::styled("n", Style::new().fg(BAD).add_modifier(Modifier::BOLD)),
-            Span::raw(" / Esc no"),
+            Span::styled(
+                bound_keys(state, Action::No, "n"),
+                Style::new().fg(BAD).add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(" no"),
         ])
         .centered(),
     );
@@ -388,7 +423,49 @@ pub(super) fn draw_confirm(f: &mut Frame<'_>, area: Rect, state: &State, c: &Con
     f.render_widget(Paragraph::new(lines), inner);
 }
 
-pub(super) fn draw_pick(f: &mut Frame<'_>, area: Rect, pick: &Pick, selected: usize) {
+/// "↑ ↓ move · Enter pick · Esc cancel", from the key map's first keys.
+fn popup_footer(state: &State, choose: &str, close: &str) -> String {
+    let key = |a: Action, d: &str| first_key(state, a).unwrap_or_else(|| d.to_string());
+    // The arrows read better than j/k when both are bound.
+    let arrow = |a: Action, arrow: &str, d: &str| {
+        let bound = state
+            .keys
+            .bindings()
+            .into_iter()
+            .any(|(b, k)| b == a && k.iter().any(|k| k == arrow));
+        if bound {
+            arrow.to_string()
+        } else {
+            key(a, d)
+        }
+    };
+    format!(
+        "{}{} move · {} {choose} · {} {close}",
+        arrow(Action::ItemUp, "↑", "k"),
+        arrow(Action::ItemDown, "↓", "j"),
+        key(Action::Choose, "Enter"),
+        if state
+            .keys
+            .bindings()
+            .into_iter()
+            .any(|(a, k)| a == Action::No && k.iter().any(|k| k == "Esc"))
+        {
+            "Esc".to_string()
+        } else {
+            key(Action::No, "Esc")
+        },
+    )
+}
+
+/// The outbox's keys: move and back.
+fn popup_footer_short(state: &State) -> String {
+    let full = popup_footer(state, "", "back");
+    let (mv, rest) = full.split_once(" · ").unwrap_or((&full, ""));
+    let back = rest.rsplit(" · ").next().unwrap_or("Esc back");
+    format!("{mv} · {back}")
+}
+
+pub(super) fn draw_pick(f: &mut Frame<'_>, area: Rect, pick: &Pick, selected: usize, footer: &str) {
     let (title, items): (&str, Vec<(String, String)>) = match pick {
         Pick::ReplyTemplate => (
             "Reply with",
@@ -413,7 +490,6 @@ pub(super) fn draw_pick(f: &mut Frame<'_>, area: Rect, pick: &Pick, selected: us
     };
     let name_w = items.iter().map(|(n, _)| width(n)).max().unwrap_or(0);
     let id_w = items.iter().map(|(_, i)| width(i)).max().unwrap_or(0);
-    let footer = "↑↓ move · Enter pick · Esc cancel";
     let want = (4 + name_w + if id_w > 0 { 2 + id_w } else { 0 }).max(width(footer)) + 4;
     let w = (want as u16).min(area.width.saturating_sub(4)).max(20);
     let inner_w = w.saturating_sub(4) as usize;
@@ -624,7 +700,9 @@ pub(super) fn draw_outbox(
     ]);
     f.render_widget(Paragraph::new(title), top);
     f.render_widget(
-        Paragraph::new(Line::styled("↑↓ move · Esc back ", DIM).right_aligned()),
+        Paragraph::new(
+            Line::styled(format!("{} ", popup_footer_short(state)), DIM).right_aligned(),
+        ),
         top,
     );
     if n == 0 {

@@ -444,6 +444,8 @@ fn reply_flow_composes_edits_and_confirms() {
             ..
         }
     ));
+    // It opens at the greeting: End goes to the end of the line.
+    update(&mut s, code(KeyCode::End));
     typed(&mut s, ", more");
     update(&mut s, ctrl('s'));
     let cmds = update(&mut s, key('y'));
@@ -930,7 +932,30 @@ fn a_follow_up_marks_the_row_says_so_and_opening_the_request_clears_it() {
         messages: vec![],
     };
     assert_eq!(update(&mut s, thread(2)), vec![Command::MarkSeen { id: 2 }]);
-    // The store's answer: read. Nothing more to mark (no loop).
+    // A store that did not record it (still unread) is not asked again
+    // for the same thread: no mark-reload loop.
+    update(&mut s, Msg::RequestUpdated(r2.clone()));
+    assert!(update(&mut s, thread(2)).is_empty());
+    // A message more in the thread (the customer wrote again) is asked.
+    let msg = crate::store::requests::ThreadMessage {
+        kind: "follow_up".into(),
+        from: Some("owner@acme.example".into()),
+        from_name: None,
+        date: None,
+        subject: "Re: x".into(),
+        body: "any news?".into(),
+    };
+    assert_eq!(
+        update(
+            &mut s,
+            Msg::Thread {
+                id: 2,
+                messages: vec![msg]
+            }
+        ),
+        vec![Command::MarkSeen { id: 2 }]
+    );
+    // The store's answer: read. Nothing more to mark.
     r2.seen.by[0].1 = 7;
     update(&mut s, Msg::RequestUpdated(r2));
     assert!(update(&mut s, thread(2)).is_empty());
@@ -942,7 +967,7 @@ fn a_follow_up_marks_the_row_says_so_and_opening_the_request_clears_it() {
 }
 
 #[test]
-fn a_lookup_again_says_what_it_found_for_the_request_on_screen_only() {
+fn a_lookup_again_says_what_it_found_and_other_lookups_stay_quiet() {
     let mut s = state(vec![ready(1), ready(2)]);
     let id = s.current().unwrap().req.id;
     let other = if id == 1 { 2 } else { 1 };
@@ -960,7 +985,6 @@ fn a_lookup_again_says_what_it_found_for_the_request_on_screen_only() {
         workspace: ws,
         size: None,
     };
-    s.status = None;
     update(
         &mut s,
         Msg::Resolved {
@@ -968,7 +992,11 @@ fn a_lookup_again_says_what_it_found_for_the_request_on_screen_only() {
             result: Ok(resolution(None)),
         },
     );
-    assert_eq!(s.status, None, "another request's lookup stays quiet");
+    let said = s.status.clone().unwrap().0;
+    assert!(
+        said.contains("looking up"),
+        "another request's lookup stays quiet: {said}"
+    );
     update(
         &mut s,
         Msg::Resolved {
@@ -1012,4 +1040,46 @@ fn keys_in_the_editor_and_in_questions_come_from_the_key_map() {
         &update(&mut s, key('o'))[..],
         [Command::Approve { id: 1, .. }]
     ));
+}
+
+#[test]
+fn a_lookup_nobody_asked_for_says_nothing() {
+    let mut s = state(vec![ready(1)]);
+    update(
+        &mut s,
+        Msg::Resolved {
+            id: 1,
+            result: Ok(crate::store::requests::Resolution {
+                account_email: "owner@acme.example".into(),
+                memberships: vec![],
+                workspace: None,
+                size: None,
+            }),
+        },
+    );
+    assert_eq!(s.status, None);
+}
+
+#[test]
+fn a_reply_to_read_opens_at_its_greeting_and_a_note_at_its_end() {
+    let mut s = state(vec![ready(1)]);
+    let body = "Hello Ada,\n\nline\nline\nline\n\nBest regards,\nSam";
+    update(
+        &mut s,
+        Msg::ReplyComposed {
+            id: 1,
+            template: Template::Acknowledgement,
+            body: body.into(),
+        },
+    );
+    let Mode::Input { area, .. } = &s.mode else {
+        panic!("{:?}", s.mode)
+    };
+    assert_eq!(area.cursor(), (0, 0));
+    s.mode = Mode::Normal;
+    open_input(&mut s, InputPurpose::Note, "a\nb");
+    let Mode::Input { area, .. } = &s.mode else {
+        panic!()
+    };
+    assert_eq!(area.cursor(), (1, 1));
 }
