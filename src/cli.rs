@@ -487,7 +487,8 @@ fn reply_cmd(cfg: &Config, args: ReplyArgs) -> Result<i32> {
     let target = store.reply_target(request_id)?;
     // Refused before any backend call: no acknowledgement after a decision,
     // the same template twice only with --force.
-    crate::ops::reply::check(&store.load_request(request_id)?, template, args.force)?;
+    let read = store.load_request(request_id)?;
+    crate::ops::reply::check(&read, template, args.force)?;
     let needs_size = matches!(
         template,
         Template::Acknowledgement | Template::EstimateOver48h
@@ -521,6 +522,9 @@ fn reply_cmd(cfg: &Config, args: ReplyArgs) -> Result<i32> {
         &reply,
         args.force,
         &cfg.operator.name,
+        // The version read before composing: a change while the reply was
+        // written (a colleague's reply, the customer's) stops it.
+        Some(read.version),
     )?;
     runtime()?.block_on(crate::reply::send(&mut store, &sender, cfg, id, &reply))?;
     println!("reply {id} sent to {}", reply.to);

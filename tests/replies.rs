@@ -90,7 +90,7 @@ fn acknowledgement_goes_to_the_account_email_in_the_thread_and_is_filed() {
 
     // The backend resolved the requester's account email: the reply goes there.
     store
-        .set_account_email(1, "owner@acme.example", "Sam Concierge")
+        .set_account_email(1, "owner@acme.example", "Sam Concierge", None)
         .unwrap();
     let target = store.reply_target(1).unwrap();
     let templates = Templates::load(None).unwrap();
@@ -126,6 +126,7 @@ fn acknowledgement_goes_to_the_account_email_in_the_thread_and_is_filed() {
         &built,
         false,
         "Sam Concierge",
+        None,
     )
     .unwrap();
     rt.block_on(reply::send(&mut store, &sender, &cfg, id, &built))
@@ -244,6 +245,7 @@ fn a_failed_send_is_recorded_and_a_retry_sends_exactly_once() {
         &built,
         false,
         "Sam",
+        None,
     )
     .unwrap();
     let err = rt

@@ -11,6 +11,7 @@ use crate::backend::api::WireExportRequest;
 use crate::backend::{ExportRequest, Job, JobStatus};
 use crate::domain::Check;
 use crate::store::requests::{JobSnap, RequestView};
+use crate::store::team::Seen;
 use crate::store::Store;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -48,11 +49,17 @@ pub fn approve(
     override_reason: Option<&str>,
     unmet: &[Check],
     actor: &str,
+    seen: Seen,
 ) -> Result<RequestView> {
     let req = store.load_request(id)?;
     let (body, json) = body_at_approval(&req)?;
     let key = crate::backend::idempotency_key(&req.message_id, body.workspace_id);
-    store.approve(id, &key, Some(&json), override_reason, unmet, actor)?;
+    // The body is built from the request as read just now; the store
+    // refuses the approval if it is no longer at the version the operator
+    // saw (or, with `seen` None, at the version just read), so the stored
+    // body never mixes two versions.
+    let seen = Some(seen.unwrap_or(req.version));
+    store.approve(id, &key, Some(&json), override_reason, unmet, actor, seen)?;
     store.load_request(id)
 }
 
@@ -153,7 +160,7 @@ mod tests {
         };
         s.set_resolution(1, &res, "sam").unwrap();
         s.add_note(1, "sam", "Scope: everything").unwrap();
-        let approved = approve(&mut s, 1, None, &[], "sam").unwrap();
+        let approved = approve(&mut s, 1, None, &[], "sam", None).unwrap();
         let at_approval = frozen_body(&approved).unwrap();
         assert_eq!(at_approval.note.as_deref(), Some("Scope: everything"));
         assert_eq!(
@@ -175,7 +182,7 @@ mod tests {
         let i = crate::intake::inspect(raw.as_bytes(), &crate::intake::Options::default());
         let key = i.store_key(raw.as_bytes());
         s.store_batch("INBOX", &[(i, key, None)], None).unwrap();
-        s.approve(1, "k", None, None, &[], "sam").unwrap();
+        s.approve(1, "k", None, None, &[], "sam", None).unwrap();
         let running = JobSnap {
             id: Uuid::from_u128(3).to_string(),
             status: JobStatus::Running,
@@ -204,7 +211,7 @@ mod tests {
         );
         // The way forward: a retry with a new key (the old one would only
         // return the lost job's record, or nothing).
-        let new_key = s.retry_job(1, "sam").unwrap();
+        let new_key = s.retry_job(1, "sam", None).unwrap();
         assert!(new_key.starts_with("k/retry"), "{new_key}");
     }
 

@@ -14,6 +14,7 @@ use crate::estimate::{Rates, Size};
 use crate::mail::outgoing::Reply;
 use crate::mail::templates::{Template, Templates};
 use crate::store::requests::RequestView;
+use crate::store::team::Seen;
 use crate::store::Store;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -101,9 +102,15 @@ pub fn begin(
     reply: &Reply,
     again: bool,
     actor: &str,
+    seen: Seen,
 ) -> Result<i64> {
-    check(&store.load_request(id)?, template, again)?;
-    store.reply_begin(id, template.file_stem(), reply, actor)
+    let req = store.load_request(id)?;
+    check(&req, template, again)?;
+    // Checked against what was just read when the caller saw nothing
+    // itself (the command line reads, then acts): a change between this
+    // check and the record still stops it.
+    let seen = Some(seen.unwrap_or(req.version));
+    store.reply_begin(id, template.file_stem(), reply, actor, seen)
 }
 
 /// What the SMTP server (or the outbox) did with a reply.
@@ -252,6 +259,7 @@ mod tests {
             &reply(1),
             false,
             "sam",
+            None,
         )
         .unwrap();
         finish(&mut s, id, &Outcome::Accepted, "sam").unwrap();
@@ -262,6 +270,7 @@ mod tests {
             &reply(2),
             false,
             "sam",
+            None,
         )
         .unwrap_err();
         assert!(
@@ -269,11 +278,29 @@ mod tests {
             "{e:#}"
         );
         // Asked for: it goes.
-        begin(&mut s, 1, Template::Acknowledgement, &reply(3), true, "sam").unwrap();
+        begin(
+            &mut s,
+            1,
+            Template::Acknowledgement,
+            &reply(3),
+            true,
+            "sam",
+            None,
+        )
+        .unwrap();
         // Another template is no repeat.
-        begin(&mut s, 1, Template::ScopeQuestion, &reply(4), false, "sam").unwrap();
+        begin(
+            &mut s,
+            1,
+            Template::ScopeQuestion,
+            &reply(4),
+            false,
+            "sam",
+            None,
+        )
+        .unwrap();
 
-        s.reject(1, "not an owner", "sam").unwrap();
+        s.reject(1, "not an owner", "sam", None).unwrap();
         let v = s.load_request(1).unwrap();
         assert_eq!(v.state, RequestState::Rejected);
         for again in [false, true] {
@@ -298,6 +325,7 @@ mod tests {
             &reply(1),
             false,
             "sam",
+            None,
         )
         .unwrap();
         let lost: Result<()> = Err(anyhow::Error::new(OutcomeUnknown(

@@ -268,7 +268,7 @@ impl Runtime {
                 }
             }
             Command::SetAccountEmail { id, email } => {
-                match self.store.set_account_email(id, &email, &actor) {
+                match self.store.set_account_email(id, &email, &actor, None) {
                     Ok(()) => {
                         let mut out = self.reload(id);
                         out.extend(self.resolve(id));
@@ -284,7 +284,7 @@ impl Runtime {
             } => {
                 match self
                     .store
-                    .set_workspace(id, &workspace_id, &workspace_name, &actor)
+                    .set_workspace(id, &workspace_id, &workspace_name, &actor, None)
                 {
                     Ok(()) => {
                         let mut out = self.reload(id);
@@ -306,7 +306,7 @@ impl Runtime {
                 Err(e) => Self::failed(id, "saving the note", e),
             },
             Command::OverrideAuth { id, reason } => {
-                match self.store.override_auth(id, &reason, &actor) {
+                match self.store.override_auth(id, &reason, &actor, None) {
                     Ok(()) => self.reload(id),
                     Err(e) => Self::failed(id, "recording the override", e),
                 }
@@ -340,7 +340,7 @@ impl Runtime {
                 reason,
                 body,
             } => {
-                if let Err(e) = self.store.reject(id, &reason, &actor) {
+                if let Err(e) = self.store.reject(id, &reason, &actor, None) {
                     return Self::failed(id, "rejecting", e);
                 }
                 let mut out = self.reload(id);
@@ -358,6 +358,7 @@ impl Runtime {
                     override_reason.as_deref(),
                     &unmet,
                     &actor,
+                    None,
                 );
                 let mut out = self.reload(id);
                 match approved {
@@ -474,7 +475,7 @@ impl Runtime {
     /// the backend reported the job dead) and starts the export.
     fn retry_now(&mut self, id: i64) -> Vec<Msg> {
         let actor = self.operator.clone();
-        match self.store.retry_job(id, &actor) {
+        match self.store.retry_job(id, &actor, None) {
             Ok(_) => {
                 let mut out = self.reload(id);
                 if let Ok(req) = self.store.load_request(id) {
@@ -527,6 +528,7 @@ impl Runtime {
             &reply,
             again,
             &self.operator,
+            None,
         ) {
             Ok(r) => r,
             Err(e) => return Self::failed(id, "recording the reply", format!("{e:#}")),

@@ -84,6 +84,9 @@ fn base(id: i64, from: &str, name: &str, received: &str) -> RequestView {
         notes: vec![],
         replies: vec![],
         thread_len: 1,
+        version: 0,
+        claimed_by: None,
+        claimed_by_name: None,
     }
 }
 

@@ -63,6 +63,9 @@ fn ready(id: i64) -> RequestView {
         }],
         replies: vec![],
         thread_len: 1,
+        version: 0,
+        claimed_by: None,
+        claimed_by_name: None,
     }
 }
 
