@@ -353,4 +353,48 @@ mod tests {
         // Two retries racing: the second finds it taken.
         assert!(s.reply_retry(id, false, "sam").is_err());
     }
+
+    #[test]
+    fn a_reply_written_before_the_customer_wrote_again_stops_and_nothing_is_recorded() {
+        let mut s = store();
+        let seen = s.load_request(1).unwrap().version;
+        let follow = "From: owner@acme.example\r\nMessage-ID: <f1@acme.example>\r\nIn-Reply-To: <r1@acme.example>\r\nSubject: Re: Data export request: Acme Support\r\n\r\nPlease only export March.\r\n";
+        let i = inspect(follow.as_bytes(), &Options::default());
+        let key = i.store_key(follow.as_bytes());
+        s.store_batch("INBOX", &[(i, key, None)], None).unwrap();
+        let e = begin(
+            &mut s,
+            1,
+            Template::Acknowledgement,
+            &reply(1),
+            false,
+            "sam",
+            Some(seen),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(StoreError::of(&e), Some(StoreError::Stale { .. })),
+            "{e:#}"
+        );
+        assert!(
+            e.to_string()
+                .contains("the customer replied: “Please only export March.”"),
+            "{e}"
+        );
+        assert!(
+            s.replies(1).unwrap().is_empty(),
+            "nothing recorded, nothing sent"
+        );
+        // Read again (what `concierge reply` does): it goes.
+        begin(
+            &mut s,
+            1,
+            Template::Acknowledgement,
+            &reply(1),
+            false,
+            "sam",
+            None,
+        )
+        .unwrap();
+    }
 }

@@ -209,6 +209,23 @@ impl Runtime {
         }
     }
 
+    /// A refused store change: the collision stop becomes the request as
+    /// it is now plus [`Msg::Stale`] (what changed, to review and redo);
+    /// anything else is [`Self::failed`].
+    fn refused(&self, id: i64, what: &str, e: anyhow::Error) -> Vec<Msg> {
+        if let Some(crate::domain::StoreError::Stale { .. }) = crate::domain::StoreError::of(&e) {
+            tracing::info!(request = id, "{what} stopped: the request changed");
+            let mut out = self.reload(id);
+            out.push(Msg::Stale {
+                id,
+                what: what.into(),
+                text: e.to_string(),
+            });
+            return out;
+        }
+        Self::failed(id, what, e)
+    }
+
     fn failed(id: i64, what: &str, e: impl std::fmt::Display) -> Vec<Msg> {
         tracing::warn!(request = id, "{what} failed: {e}");
         vec![Msg::Failed {
@@ -253,7 +270,7 @@ impl Runtime {
             Command::SendReply { id, template, .. } => {
                 tracing::info!(request = id, template = template.file_stem(), "reply")
             }
-            Command::CancelJob { id } | Command::RetryJob { id } => {
+            Command::CancelJob { id, .. } | Command::RetryJob { id, .. } => {
                 tracing::info!(request = id, "{cmd:?}")
             }
             _ => tracing::debug!("{cmd:?}"),
@@ -267,31 +284,32 @@ impl Runtime {
                     Err(e) => Self::failed(id, "saving the lookup", e),
                 }
             }
-            Command::SetAccountEmail { id, email } => {
-                match self.store.set_account_email(id, &email, &actor, None) {
+            Command::SetAccountEmail { id, email, seen } => {
+                match self.store.set_account_email(id, &email, &actor, seen) {
                     Ok(()) => {
                         let mut out = self.reload(id);
                         out.extend(self.resolve(id));
                         out
                     }
-                    Err(e) => Self::failed(id, "linking the account email", e),
+                    Err(e) => self.refused(id, "linking the account email", e),
                 }
             }
             Command::ChooseWorkspace {
                 id,
                 workspace_id,
                 workspace_name,
+                seen,
             } => {
                 match self
                     .store
-                    .set_workspace(id, &workspace_id, &workspace_name, &actor, None)
+                    .set_workspace(id, &workspace_id, &workspace_name, &actor, seen)
                 {
                     Ok(()) => {
                         let mut out = self.reload(id);
                         out.extend(self.resolve(id));
                         out
                     }
-                    Err(e) => Self::failed(id, "choosing the workspace", e),
+                    Err(e) => self.refused(id, "choosing the workspace", e),
                 }
             }
             Command::AddNote { id, text } => match self.store.add_note(id, &actor, &text) {
@@ -305,10 +323,10 @@ impl Runtime {
                 }
                 Err(e) => Self::failed(id, "saving the note", e),
             },
-            Command::OverrideAuth { id, reason } => {
-                match self.store.override_auth(id, &reason, &actor, None) {
+            Command::OverrideAuth { id, reason, seen } => {
+                match self.store.override_auth(id, &reason, &actor, seen) {
                     Ok(()) => self.reload(id),
-                    Err(e) => Self::failed(id, "recording the override", e),
+                    Err(e) => self.refused(id, "recording the override", e),
                 }
             }
             Command::ComposeReply { id, template } => match self.compose(id, template) {
@@ -320,7 +338,8 @@ impl Runtime {
                 template,
                 body,
                 again,
-            } => self.send_reply(id, template, &body, again),
+                seen,
+            } => self.send_reply(id, template, &body, again, seen),
             Command::ComposeRejection {
                 id,
                 template,
@@ -339,18 +358,23 @@ impl Runtime {
                 template,
                 reason,
                 body,
+                seen,
             } => {
-                if let Err(e) = self.store.reject(id, &reason, &actor, None) {
-                    return Self::failed(id, "rejecting", e);
+                if let Err(e) = self.store.reject(id, &reason, &actor, seen) {
+                    return self.refused(id, "rejecting", e);
                 }
                 let mut out = self.reload(id);
-                out.extend(self.send_reply(id, template, &body, false));
+                // The rejection bumped the version by exactly one: its own
+                // reply carries that, so only a change by someone else in
+                // between stops it.
+                out.extend(self.send_reply(id, template, &body, false, seen.map(|v| v + 1)));
                 out
             }
             Command::Approve {
                 id,
                 override_reason,
                 unmet,
+                seen,
             } => {
                 let approved = crate::ops::export::approve(
                     &mut self.store,
@@ -358,7 +382,7 @@ impl Runtime {
                     override_reason.as_deref(),
                     &unmet,
                     &actor,
-                    None,
+                    seen,
                 );
                 let mut out = self.reload(id);
                 match approved {
@@ -369,16 +393,20 @@ impl Runtime {
                             what: "approved: the export is starting".into(),
                         });
                     }
-                    Err(e) => out.extend(Self::failed(id, "approving", e)),
+                    Err(e) => out.extend(self.refused(id, "approving", e)),
                 }
                 out
             }
             Command::SaveJob { id, job } => self.save_job(id, &job),
-            Command::CancelJob { id } => {
+            Command::CancelJob { id, seen } => {
                 let (Some(backend), Ok(req)) = (self.backend.clone(), self.store.load_request(id))
                 else {
                     return Self::failed(id, "cancelling", "no backend");
                 };
+                // The collision stop and the record, before the backend hears of it.
+                if let Err(e) = self.store.cancel_requested(id, seen, &actor) {
+                    return self.refused(id, "cancelling", e);
+                }
                 let Some(job_id) = req
                     .job
                     .as_ref()
@@ -410,7 +438,7 @@ impl Runtime {
                 });
                 vec![]
             }
-            Command::RetryJob { id } => {
+            Command::RetryJob { id, seen } => {
                 // Never a second live export: ask the backend first.
                 let (Some(backend), Ok(req)) = (self.backend.clone(), self.store.load_request(id))
                 else {
@@ -436,9 +464,9 @@ impl Runtime {
                                     live.status.as_str()
                                 ),
                             }),
-                            None => {
-                                Event::Apply(Box::new(move |rt: &mut Runtime| rt.retry_now(id)))
-                            }
+                            None => Event::Apply(Box::new(move |rt: &mut Runtime| {
+                                rt.retry_now(id, seen)
+                            })),
                         },
                         Err(e) => msg(Msg::Failed {
                             id,
@@ -473,9 +501,9 @@ impl Runtime {
 
     /// Records the retry (same key when no job was created, a new one when
     /// the backend reported the job dead) and starts the export.
-    fn retry_now(&mut self, id: i64) -> Vec<Msg> {
+    fn retry_now(&mut self, id: i64, seen: Option<i64>) -> Vec<Msg> {
         let actor = self.operator.clone();
-        match self.store.retry_job(id, &actor, None) {
+        match self.store.retry_job(id, &actor, seen) {
             Ok(_) => {
                 let mut out = self.reload(id);
                 if let Ok(req) = self.store.load_request(id) {
@@ -487,7 +515,7 @@ impl Runtime {
                 });
                 out
             }
-            Err(e) => Self::failed(id, "retrying", e),
+            Err(e) => self.refused(id, "retrying", e),
         }
     }
 
@@ -509,7 +537,14 @@ impl Runtime {
         crate::ops::reply::compose(&self.store, id, template, &compose)
     }
 
-    fn send_reply(&mut self, id: i64, template: Template, body: &str, again: bool) -> Vec<Msg> {
+    fn send_reply(
+        &mut self,
+        id: i64,
+        template: Template,
+        body: &str,
+        again: bool,
+        seen: Option<i64>,
+    ) -> Vec<Msg> {
         let Some(sender) = self.sender.clone() else {
             return Self::failed(id, "sending the reply", "no [smtp] configured");
         };
@@ -528,9 +563,15 @@ impl Runtime {
             &reply,
             again,
             &self.operator,
-            None,
+            seen,
         ) {
             Ok(r) => r,
+            Err(e)
+                if crate::domain::StoreError::of(&e)
+                    .is_some_and(|s| matches!(s, crate::domain::StoreError::Stale { .. })) =>
+            {
+                return self.refused(id, "sending the reply", e)
+            }
             Err(e) => return Self::failed(id, "recording the reply", format!("{e:#}")),
         };
         let tx = self.tx.clone();

@@ -494,6 +494,10 @@ pub struct State {
     pub has_outbox: bool,
     pub quit: bool,
     pub keys: super::keys::KeyMap,
+    /// The request an action was started on and the version the screen
+    /// showed then: the action carries it, and the store stops it when the
+    /// request changed since (the collision stop, `store::team`).
+    pub action_seen: Option<(i64, i64)>,
 }
 
 impl State {
@@ -529,9 +533,23 @@ impl State {
             has_outbox: false,
             quit: false,
             keys: super::keys::KeyMap::default(),
+            action_seen: None,
         };
         s.refilter();
         s
+    }
+
+    /// The version of request `id` its pending action started from: the
+    /// one captured when the operator began it, else the one on screen.
+    pub fn seen(&self, id: i64) -> Option<i64> {
+        match self.action_seen {
+            Some((i, v)) if i == id => Some(v),
+            _ => self
+                .rows
+                .iter()
+                .find(|r| r.req.id == id)
+                .map(|r| r.req.version),
+        }
     }
 
     /// The selected request.

@@ -205,6 +205,21 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             say(state, format!("#{id}: {what}"));
             vec![]
         }
+        Msg::Stale { id, what, text } => {
+            clear_pending(state, id);
+            state.action_seen = None;
+            // Review: the request as it is now is selected (the runtime
+            // sent its fresh copy first) and its thread reloaded.
+            if let Some(pos) = state
+                .visible
+                .iter()
+                .position(|&i| state.rows[i].req.id == id)
+            {
+                move_to(state, pos);
+            }
+            warn(state, format!("#{id}: {what} stopped: {text}"));
+            vec![Command::LoadThread { id }]
+        }
         Msg::Failed { id, what, error } => {
             clear_pending(state, id);
             warn(state, format!("#{id}: {what} failed: {error}"));
@@ -543,6 +558,9 @@ fn open_state(row: &Row) -> bool {
 
 fn on_request_action(state: &mut State, action: Action, row: &Row) -> Vec<Command> {
     let id = row.req.id;
+    // Whatever this key starts (a pick, a text, a question) acts on the
+    // version on screen now, not on one that arrives while it is open.
+    state.action_seen = Some((id, row.req.version));
     match action {
         Action::Note => open_input(state, InputPurpose::Note, ""),
         Action::Reply => {

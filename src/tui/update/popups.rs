@@ -68,6 +68,7 @@ pub(super) fn on_pick_key(
             Pick::Workspace(list) => match list.get(selected) {
                 Some((workspace_id, workspace_name)) => vec![Command::ChooseWorkspace {
                     id,
+                    seen: state.seen(id),
                     workspace_id: workspace_id.clone(),
                     workspace_name: workspace_name.clone(),
                 }],
@@ -113,6 +114,7 @@ pub(super) fn submit_input(
             }
             vec![Command::OverrideAuth {
                 id,
+                seen: state.seen(id),
                 reason: trimmed,
             }]
         }
@@ -181,7 +183,11 @@ pub(super) fn submit_input(
             if !valid {
                 return again(state, "that is not an email address");
             }
-            vec![Command::SetAccountEmail { id, email }]
+            vec![Command::SetAccountEmail {
+                id,
+                email,
+                seen: state.seen(id),
+            }]
         }
     }
 }
@@ -199,6 +205,7 @@ pub(super) fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
             set_pending(state, id, "starting the export");
             vec![Command::Approve {
                 id,
+                seen: state.seen(id),
                 override_reason,
                 unmet,
             }]
@@ -212,6 +219,7 @@ pub(super) fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
             set_pending(state, id, "rejecting");
             vec![Command::Reject {
                 id,
+                seen: state.seen(id),
                 template,
                 reason,
                 body,
@@ -226,6 +234,7 @@ pub(super) fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
             set_pending(state, id, "sending the reply");
             vec![Command::SendReply {
                 id,
+                seen: state.seen(id),
                 template,
                 body,
                 again,
@@ -243,11 +252,17 @@ pub(super) fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
         }
         Confirm::Cancel { id } => {
             set_pending(state, id, "cancelling the export");
-            vec![Command::CancelJob { id }]
+            vec![Command::CancelJob {
+                id,
+                seen: state.seen(id),
+            }]
         }
         Confirm::Retry { id } => {
             set_pending(state, id, "restarting the export");
-            vec![Command::RetryJob { id }]
+            vec![Command::RetryJob {
+                id,
+                seen: state.seen(id),
+            }]
         }
     }
 }
