@@ -40,7 +40,10 @@ pub enum Inbox {
 /// Everything the app needs, already validated.
 pub struct Setup {
     pub store_path: PathBuf,
+    /// The operator's display name (signs replies, shown to colleagues).
     pub operator: String,
+    /// `[operator] email`: the identity in the store; `None` uses the name.
+    pub operator_email: Option<String>,
     pub rates: Rates,
     pub keys: KeyMap,
     pub templates: Templates,
@@ -78,6 +81,8 @@ pub struct Runtime {
     templates: Templates,
     rates: Rates,
     operator: String,
+    /// The operator's id in the store: audit actor, notes, claims.
+    actor: String,
     from: String,
     outboxes: Vec<PathBuf>,
     config: Option<crate::config::Config>,
@@ -119,7 +124,14 @@ fn job_snap(j: &Job) -> JobSnap {
 impl App {
     /// Opens the store, loads every request and starts the workers.
     pub fn start(setup: Setup, tx: mpsc::UnboundedSender<Event>) -> Result<App> {
-        let store = Store::open(&setup.store_path)?;
+        let mut store = Store::open(&setup.store_path)?;
+        let actor = crate::config::Operator {
+            name: setup.operator.clone(),
+            email: setup.operator_email.clone(),
+        }
+        .id();
+        // Colleagues' screens show this name for our changes and claims.
+        store.register_operator(&actor, &setup.operator)?;
         let requests = store.load_requests()?;
         let mut state = State::new(
             requests,
@@ -128,6 +140,7 @@ impl App {
             chrono::Utc::now(),
         );
         state.keys = setup.keys;
+        state.operator_id = actor.clone();
         state.has_outbox = !setup.outboxes.is_empty();
         if setup.backend.is_none() {
             state.backend = Health::Down("not configured".into());
@@ -140,6 +153,7 @@ impl App {
             templates: setup.templates,
             rates: setup.rates,
             operator: setup.operator,
+            actor,
             from: setup.from,
             outboxes: setup.outboxes,
             config: setup.config,
@@ -275,7 +289,7 @@ impl Runtime {
             }
             _ => tracing::debug!("{cmd:?}"),
         }
-        let actor = self.operator.clone();
+        let actor = self.actor.clone();
         match cmd {
             Command::Resolve { id } => self.resolve(id),
             Command::SaveResolution { id, resolution } => {
@@ -502,7 +516,7 @@ impl Runtime {
     /// Records the retry (same key when no job was created, a new one when
     /// the backend reported the job dead) and starts the export.
     fn retry_now(&mut self, id: i64, seen: Option<i64>) -> Vec<Msg> {
-        let actor = self.operator.clone();
+        let actor = self.actor.clone();
         match self.store.retry_job(id, &actor, seen) {
             Ok(_) => {
                 let mut out = self.reload(id);
@@ -562,7 +576,7 @@ impl Runtime {
             template,
             &reply,
             again,
-            &self.operator,
+            &self.actor,
             seen,
         ) {
             Ok(r) => r,
@@ -581,7 +595,7 @@ impl Runtime {
                 &sender.send(&reply).await.map_err(anyhow::Error::from),
             );
             let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
-                if let Err(e) = crate::ops::reply::finish(&mut rt.store, reply_id, &outcome, &rt.operator) {
+                if let Err(e) = crate::ops::reply::finish(&mut rt.store, reply_id, &outcome, &rt.actor) {
                     return Runtime::failed(id, "recording the reply", e);
                 }
                 let mut out = rt.reload(id);
@@ -651,7 +665,7 @@ impl Runtime {
     }
 
     fn save_job(&mut self, id: i64, job: &JobSnap) -> Vec<Msg> {
-        if let Err(e) = self.store.set_job(id, job, &self.operator) {
+        if let Err(e) = self.store.set_job(id, job, &self.actor) {
             return Self::failed(id, "saving the job", e);
         }
         self.record_duration(id, job);

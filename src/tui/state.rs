@@ -498,6 +498,9 @@ pub struct State {
     /// showed then: the action carries it, and the store stops it when the
     /// request changed since (the collision stop, `store::team`).
     pub action_seen: Option<(i64, i64)>,
+    /// The operator's id in the store (`[operator] email`, else the name):
+    /// what claims are compared with ("Mine").
+    pub operator_id: String,
 }
 
 impl State {
@@ -534,7 +537,9 @@ impl State {
             quit: false,
             keys: super::keys::KeyMap::default(),
             action_seen: None,
+            operator_id: String::new(),
         };
+        s.operator_id = s.operator.clone();
         s.refilter();
         s
     }
