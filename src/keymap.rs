@@ -36,6 +36,10 @@ pub enum Action {
     RetryJob,
     Outbox,
     Stats,
+    /// Take the request for oneself (again: give it back).
+    Claim,
+    /// Show only one's own claims ("Mine"), or everything again.
+    Mine,
 }
 
 impl Action {
@@ -69,6 +73,8 @@ impl Action {
             Action::RetryJob => "retry a failed export",
             Action::Outbox => "read the outbox (demo)",
             Action::Stats => "the team's stats",
+            Action::Claim => "take it (again: give it back)",
+            Action::Mine => "only yours (Mine), or all again",
         }
     }
 }
@@ -157,6 +163,8 @@ impl Default for KeyMap {
             (Action::RetryJob, &["t"]),
             (Action::Outbox, &["o"]),
             (Action::Stats, &["S"]),
+            (Action::Claim, &["m"]),
+            (Action::Mine, &["M"]),
         ];
         let mut map = Vec::new();
         for (action, keys) in defaults {

@@ -494,4 +494,50 @@ mod tests {
         }
         assert!(audit::verify(s.conn()).unwrap().is_ok());
     }
+
+    #[test]
+    fn a_take_over_is_audited_with_the_previous_holder_and_never_blind() {
+        let mut s = Store::in_memory().unwrap();
+        store_with_request(&mut s);
+        s.register_operator("kim@ochrehq.com", "Kim").unwrap();
+        s.register_operator("sam@ochrehq.com", "Sam").unwrap();
+        let c = s.claim(1, "kim@ochrehq.com", None).unwrap();
+        assert_eq!((c.by.as_str(), c.name.as_str()), ("kim@ochrehq.com", "Kim"));
+        let v = s.load_request(1).unwrap();
+        assert_eq!(v.claimed_by_name.as_deref(), Some("Kim"));
+        // Sam saw it free: refused, Kim holds it now.
+        let e = s.claim(1, "sam@ochrehq.com", None).unwrap_err();
+        assert!(
+            matches!(StoreError::of(&e), Some(StoreError::Conflict(m)) if m.contains("held by Kim")),
+            "{e:#}"
+        );
+        assert!(
+            s.release(1, "sam@ochrehq.com").is_err(),
+            "only the holder gives it back"
+        );
+        // Confirmed against Kim: taken, and the audit names Kim.
+        s.claim(1, "sam@ochrehq.com", Some("kim@ochrehq.com"))
+            .unwrap();
+        let previous: String = s
+            .conn()
+            .query_row(
+                "SELECT detail FROM audit WHERE action = 'request.claimed' ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(previous.contains("kim@ochrehq.com"), "{previous}");
+        s.release(1, "sam@ochrehq.com").unwrap();
+        assert_eq!(s.claim_of(1).unwrap(), None);
+        let n: i64 = s
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM audit WHERE action IN ('request.claimed', 'request.released')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 3);
+        assert!(audit::verify(s.conn()).unwrap().is_ok());
+    }
 }

@@ -492,6 +492,34 @@ impl Runtime {
                 });
                 vec![]
             }
+            Command::Claim { id, holder_seen } => {
+                match self.store.claim(id, &actor, holder_seen.as_deref()) {
+                    Ok(_) => {
+                        let mut out = self.reload(id);
+                        out.push(Msg::Done {
+                            id,
+                            what: "it is yours (m gives it back)".into(),
+                        });
+                        out
+                    }
+                    Err(e) => {
+                        let mut out = self.reload(id);
+                        out.extend(Self::failed(id, "taking it", e));
+                        out
+                    }
+                }
+            }
+            Command::Release { id } => match self.store.release(id, &actor) {
+                Ok(()) => {
+                    let mut out = self.reload(id);
+                    out.push(Msg::Done {
+                        id,
+                        what: "given back".into(),
+                    });
+                    out
+                }
+                Err(e) => Self::failed(id, "giving it back", e),
+            },
             Command::Edit(text) => {
                 // The terminal loop handles the editor; without one, keep the text.
                 vec![Msg::Edited(text)]

@@ -163,6 +163,16 @@ pub enum Command {
         /// The request version the operator saw (the collision stop).
         seen: Option<i64>,
     },
+    /// Take request `id` for this operator; `holder_seen` is who held it on
+    /// screen (a take-over was confirmed against that holder).
+    Claim {
+        id: i64,
+        holder_seen: Option<String>,
+    },
+    /// Give request `id` back.
+    Release {
+        id: i64,
+    },
     /// Open the text in `$EDITOR`.
     Edit(String),
     LoadOutbox,

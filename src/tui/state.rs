@@ -346,6 +346,13 @@ pub enum Confirm {
     Cancel {
         id: i64,
     },
+    /// Taking a request someone else holds.
+    TakeOver {
+        id: i64,
+        /// Their display name, and their id as the screen saw it.
+        holder: String,
+        holder_id: String,
+    },
     Retry {
         id: i64,
     },
@@ -391,6 +398,9 @@ impl Confirm {
                 "Request #{id} already got the {} reply. Send it AGAIN?",
                 spoken(*template)
             ),
+            Confirm::TakeOver { id, holder, .. } => {
+                format!("{holder} holds request #{id}. Take it over?")
+            }
             Confirm::ApproveDuplicate { id, other, what } => format!(
                 "Request #{other} of the same workspace has an export {what}. Approve a SECOND export for #{id}? (n, then x: reject_duplicate)"
             ),
@@ -501,6 +511,8 @@ pub struct State {
     /// The operator's id in the store (`[operator] email`, else the name):
     /// what claims are compared with ("Mine").
     pub operator_id: String,
+    /// "Mine": only the requests this operator holds are listed.
+    pub mine: bool,
 }
 
 impl State {
@@ -538,6 +550,7 @@ impl State {
             keys: super::keys::KeyMap::default(),
             action_seen: None,
             operator_id: String::new(),
+            mine: false,
         };
         s.operator_id = s.operator.clone();
         s.refilter();
@@ -648,6 +661,7 @@ impl State {
             .iter()
             .enumerate()
             .filter(|(_, r)| self.tab == Tab::All || r.tab == self.tab)
+            .filter(|(_, r)| !self.mine || r.req.claimed_by.as_deref() == Some(&self.operator_id))
             .filter(|(_, r)| needle.is_empty() || r.haystack().contains(&needle))
             .map(|(i, _)| i)
             .collect();

@@ -501,6 +501,18 @@ fn on_normal_key_inner(state: &mut State, k: KeyEvent) -> Vec<Command> {
             state.mode = Mode::Stats(Box::new(crate::stats::screen::Model::loading(30)));
             return vec![Command::LoadStats { days: 30 }];
         }
+        Action::Mine => {
+            state.mine = !state.mine;
+            state.refilter();
+            say(
+                state,
+                if state.mine {
+                    "Mine: only the requests you hold"
+                } else {
+                    "all requests"
+                },
+            );
+        }
         Action::Outbox => {
             if state.has_outbox {
                 state.mode = Mode::Outbox { selected: 0 };
@@ -692,6 +704,7 @@ fn on_request_action(state: &mut State, action: Action, row: &Row) -> Vec<Comman
             }
             state.mode = Mode::Confirm(Confirm::Cancel { id });
         }
+        Action::Claim => return claim(state, row),
         Action::RetryJob => {
             if !row.req.state.allows(domain::Action::Retry) {
                 warn(state, "only a failed export can be retried");
@@ -702,6 +715,27 @@ fn on_request_action(state: &mut State, action: Action, row: &Row) -> Vec<Comman
         _ => {}
     }
     vec![]
+}
+
+/// `m`: takes an unheld request, gives one's own back, and asks before
+/// taking a colleague's (the store refuses if the holder changed meanwhile).
+fn claim(state: &mut State, row: &Row) -> Vec<Command> {
+    let id = row.req.id;
+    match (&row.req.claimed_by, &row.req.claimed_by_name) {
+        (None, _) => vec![Command::Claim {
+            id,
+            holder_seen: None,
+        }],
+        (Some(by), _) if *by == state.operator_id => vec![Command::Release { id }],
+        (Some(by), name) => {
+            state.mode = Mode::Confirm(Confirm::TakeOver {
+                id,
+                holder: name.clone().unwrap_or_else(|| by.clone()),
+                holder_id: by.clone(),
+            });
+            vec![]
+        }
+    }
 }
 
 mod popups;

@@ -63,6 +63,7 @@ pub(super) fn help_sections(state: &State, compact: bool) -> Vec<HelpSection> {
         Action::OverrideAuth,
         Action::CancelJob,
         Action::RetryJob,
+        Action::Claim,
         Action::Outbox,
     ];
     let bindings = state.keys.bindings();
@@ -218,6 +219,7 @@ pub(super) fn draw_confirm(f: &mut Frame<'_>, area: Rect, state: &State, c: &Con
         } => (*id, WARN),
         Confirm::Reject { id, .. }
         | Confirm::Cancel { id }
+        | Confirm::TakeOver { id, .. }
         | Confirm::ApproveDuplicate { id, .. } => (*id, BAD),
         Confirm::SendReply { id, .. } | Confirm::Retry { id } => (*id, ACCENT),
         // Not about one request: no row matches id 0.
@@ -278,6 +280,9 @@ pub(super) fn draw_confirm(f: &mut Frame<'_>, area: Rect, state: &State, c: &Con
             }
         }
         Confirm::Cancel { .. } | Confirm::Retry { .. } => {}
+        Confirm::TakeOver { .. } => {
+            detail.push(("The change is recorded in the audit log.".into(), DIM));
+        }
     }
     if !detail.is_empty() {
         lines.push(Line::raw(""));

@@ -257,6 +257,10 @@ pub(super) fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
                 seen: state.seen(id),
             }]
         }
+        Confirm::TakeOver { id, holder_id, .. } => vec![Command::Claim {
+            id,
+            holder_seen: Some(holder_id),
+        }],
         Confirm::Retry { id } => {
             set_pending(state, id, "restarting the export");
             vec![Command::RetryJob {

@@ -954,3 +954,56 @@ fn an_action_carries_the_version_on_screen_when_it_began_and_a_stop_says_what_ch
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn m_takes_a_free_request_gives_ones_own_back_and_asks_before_taking_a_colleagues() {
+    let mut free = ready(1);
+    free.version = 2;
+    let mut mine = ready(2);
+    mine.claimed_by = Some("Sam".into());
+    mine.claimed_by_name = Some("Sam".into());
+    let mut kims = ready(3);
+    kims.claimed_by = Some("kim@ochrehq.com".into());
+    kims.claimed_by_name = Some("Kim".into());
+    let mut s = state(vec![free, mine, kims]);
+    let select = |s: &mut State, id: i64| {
+        s.selected = s
+            .visible
+            .iter()
+            .position(|&i| s.rows[i].req.id == id)
+            .unwrap();
+    };
+    select(&mut s, 1);
+    assert_eq!(
+        update(&mut s, key('m')),
+        vec![Command::Claim {
+            id: 1,
+            holder_seen: None
+        }]
+    );
+    select(&mut s, 2);
+    assert_eq!(update(&mut s, key('m')), vec![Command::Release { id: 2 }]);
+    select(&mut s, 3);
+    assert!(update(&mut s, key('m')).is_empty(), "asks first");
+    match &s.mode {
+        Mode::Confirm(c) => assert!(
+            c.question().contains("Kim holds request #3"),
+            "{}",
+            c.question()
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        update(&mut s, key('y')),
+        vec![Command::Claim {
+            id: 3,
+            holder_seen: Some("kim@ochrehq.com".into())
+        }]
+    );
+    // "Mine" lists only what this operator holds.
+    update(&mut s, key('M'));
+    let shown: Vec<i64> = s.visible.iter().map(|&i| s.rows[i].req.id).collect();
+    assert_eq!(shown, vec![2]);
+    update(&mut s, key('M'));
+    assert_eq!(s.visible.len(), 3);
+}
