@@ -223,23 +223,6 @@ impl Runtime {
         }
     }
 
-    /// A refused store change: the collision stop becomes the request as
-    /// it is now plus [`Msg::Stale`] (what changed, to review and redo);
-    /// anything else is [`Self::failed`].
-    fn refused(&self, id: i64, what: &str, e: anyhow::Error) -> Vec<Msg> {
-        if let Some(crate::domain::StoreError::Stale { .. }) = crate::domain::StoreError::of(&e) {
-            tracing::info!(request = id, "{what} stopped: the request changed");
-            let mut out = self.reload(id);
-            out.push(Msg::Stale {
-                id,
-                what: what.into(),
-                text: e.to_string(),
-            });
-            return out;
-        }
-        Self::failed(id, what, e)
-    }
-
     fn failed(id: i64, what: &str, e: impl std::fmt::Display) -> Vec<Msg> {
         tracing::warn!(request = id, "{what} failed: {e}");
         vec![Msg::Failed {
@@ -492,34 +475,8 @@ impl Runtime {
                 });
                 vec![]
             }
-            Command::Claim { id, holder_seen } => {
-                match self.store.claim(id, &actor, holder_seen.as_deref()) {
-                    Ok(_) => {
-                        let mut out = self.reload(id);
-                        out.push(Msg::Done {
-                            id,
-                            what: "it is yours (m gives it back)".into(),
-                        });
-                        out
-                    }
-                    Err(e) => {
-                        let mut out = self.reload(id);
-                        out.extend(Self::failed(id, "taking it", e));
-                        out
-                    }
-                }
-            }
-            Command::Release { id } => match self.store.release(id, &actor) {
-                Ok(()) => {
-                    let mut out = self.reload(id);
-                    out.push(Msg::Done {
-                        id,
-                        what: "given back".into(),
-                    });
-                    out
-                }
-                Err(e) => Self::failed(id, "giving it back", e),
-            },
+            Command::Claim { id, holder_seen } => self.claim(id, holder_seen.as_deref()),
+            Command::Release { id } => self.release(id),
             Command::Edit(text) => {
                 // The terminal loop handles the editor; without one, keep the text.
                 vec![Msg::Edited(text)]
@@ -968,6 +925,7 @@ impl Runtime {
     }
 }
 
+mod team;
 mod terminal;
 mod workers;
 
