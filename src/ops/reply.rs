@@ -105,6 +105,17 @@ pub fn begin(
     seen: Seen,
 ) -> Result<i64> {
     let req = store.load_request(id)?;
+    // A colleague's reply would also trip the repeat check below; the
+    // collision stop goes first because it says who did what.
+    if let Some(seen) = seen.filter(|&v| v != req.version) {
+        return Err(crate::domain::StoreError::Stale {
+            id,
+            seen,
+            now: req.version,
+            changes: store.changes_since(id, seen)?,
+        }
+        .into());
+    }
     check(&req, template, again)?;
     // Checked against what was just read when the caller saw nothing
     // itself (the command line reads, then acts): a change between this
