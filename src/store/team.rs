@@ -43,6 +43,18 @@ const QUOTE_MAX: usize = 60;
 /// `seen`. Call inside the action's transaction, before its first write.
 pub(crate) fn check_version(tx: &Transaction<'_>, id: i64, seen: Seen) -> Result<()> {
     let Some(seen) = seen else { return Ok(()) };
+    // NOTE: an UPDATE, not a SELECT: it takes the row's write lock, so on
+    // PostgreSQL (READ COMMITTED) a second operator waits for the first
+    // one's commit and then finds the version moved (the WHERE is checked
+    // again on the newest row); a plain read would let both through. On
+    // SQLite the IMMEDIATE transaction already serializes the two.
+    let locked = tx.execute(
+        "UPDATE requests SET version = version WHERE id = ?1 AND version = ?2",
+        params![id, seen],
+    )?;
+    if locked == 1 {
+        return Ok(());
+    }
     let current: Option<i64> = tx
         .query_row("SELECT version FROM requests WHERE id = ?1", [id], |r| {
             r.get(0)
