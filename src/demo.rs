@@ -244,7 +244,7 @@ pub fn run(resume: Option<PathBuf>) -> Result<i32> {
     .map_err(|e| anyhow!("{e}"))?;
     let operator = std::env::var("USER").unwrap_or_else(|_| "demo".into());
     let setup = crate::tui::app::Setup {
-        store_path: dir.join("concierge.db"),
+        store_path: dir.join("concierge.db").into(),
         operator,
         operator_email: None,
         rates: crate::estimate::Rates::default(),

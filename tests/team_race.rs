@@ -143,11 +143,11 @@ fn operator(
             _ => "link",
         };
         let result: anyhow::Result<bool> = match what {
-            "approve" => {
-                ops::export::approve(&mut store, id, None, &[], id_, Some(seen)).and_then(|req| {
-                    let body = ops::export::frozen_body(&req)?;
+            "approve" => ops::export::approve(&mut store, id, None, &[], id_, Some(seen), false)
+                .and_then(|req| {
+                    let (body, force) = ops::export::frozen_body(&req)?;
                     let key = req.idempotency_key.clone().unwrap_or_default();
-                    let job = rt.block_on(client.start_export(&body, &key))?;
+                    let job = rt.block_on(client.start_export_with(&body, &key, force))?;
                     let snap = JobSnap {
                         id: job.id.to_string(),
                         status: job.status,
@@ -162,8 +162,7 @@ fn operator(
                     };
                     store.set_job(id, &snap, id_)?;
                     Ok(true)
-                })
-            }
+                }),
             "reject" => store.reject(id, "raced", id_, Some(seen)).map(|_| true),
             "reply" => {
                 let template = if rng.gen_bool(0.5) {
@@ -315,7 +314,7 @@ fn operators_racing_on_one_store_never_duplicate_an_export_or_a_reply_or_act_on_
             .conn()
             .query_row(
                 "SELECT COUNT(*) FROM audit WHERE subject = ?1 AND action IN ('request.approved', 'request.rejected')",
-                [format!("request:{id}")],
+                concierge::store::db::params![format!("request:{id}")],
                 |r| r.get(0),
             )
             .unwrap();

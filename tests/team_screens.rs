@@ -27,7 +27,7 @@ fn setup(
     )
     .unwrap();
     Setup {
-        store_path: dir.join("concierge.db"),
+        store_path: dir.join("concierge.db").into(),
         operator: who.0.into(),
         operator_email: Some(who.1.into()),
         rates: concierge::estimate::Rates::default(),

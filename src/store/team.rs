@@ -24,10 +24,10 @@
 //!   account and workspace again: every open screen follows jobs and runs
 //!   lookups, so bumping on those would stop every action every few seconds.
 
+use super::db::{params, Conn, OptionalExtension, Tx};
 use super::{audit, now, Store};
 use crate::domain::{Action, Changed, StoreError};
 use anyhow::{bail, Result};
-use rusqlite::{params, OptionalExtension, Transaction};
 
 /// The version of a request its operator saw; `None` when no operator saw
 /// anything to act on (the intake, a job follower, a one-shot command that
@@ -41,7 +41,7 @@ const QUOTE_MAX: usize = 60;
 
 /// Refuses with [`StoreError::Stale`] when the request is no longer at
 /// `seen`. Call inside the action's transaction, before its first write.
-pub(crate) fn check_version(tx: &Transaction<'_>, id: i64, seen: Seen) -> Result<()> {
+pub(crate) fn check_version(tx: &Tx<'_>, id: i64, seen: Seen) -> Result<()> {
     let Some(seen) = seen else { return Ok(()) };
     // NOTE: an UPDATE, not a SELECT: it takes the row's write lock, so on
     // PostgreSQL (READ COMMITTED) a second operator waits for the first
@@ -56,9 +56,11 @@ pub(crate) fn check_version(tx: &Transaction<'_>, id: i64, seen: Seen) -> Result
         return Ok(());
     }
     let current: Option<i64> = tx
-        .query_row("SELECT version FROM requests WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT version FROM requests WHERE id = ?1",
+            params![id],
+            |r| r.get(0),
+        )
         .optional()?;
     let current = current.ok_or(StoreError::NotFound {
         what: "request",
@@ -78,16 +80,16 @@ pub(crate) fn check_version(tx: &Transaction<'_>, id: i64, seen: Seen) -> Result
 
 /// Bumps the request's version and logs what `actor` (an operator id)
 /// did; returns the new version. Call inside the change's transaction.
-pub(crate) fn bump(tx: &Transaction<'_>, id: i64, actor: &str, what: &str) -> Result<i64> {
+pub(crate) fn bump(tx: &Tx<'_>, id: i64, actor: &str, what: &str) -> Result<i64> {
     let who = display_name(tx, actor)?;
     bump_as(tx, id, &who, what)
 }
 
 /// [`bump`] with the display name given ("the customer").
-pub(crate) fn bump_as(tx: &Transaction<'_>, id: i64, who: &str, what: &str) -> Result<i64> {
+pub(crate) fn bump_as(tx: &Tx<'_>, id: i64, who: &str, what: &str) -> Result<i64> {
     let version: i64 = tx.query_row(
         "UPDATE requests SET version = version + 1 WHERE id = ?1 RETURNING version",
-        [id],
+        params![id],
         |r| r.get(0),
     )?;
     tx.execute(
@@ -98,27 +100,29 @@ pub(crate) fn bump_as(tx: &Transaction<'_>, id: i64, who: &str, what: &str) -> R
 }
 
 /// The changes to request `id` after version `seen`, oldest first.
-pub fn changes_since(conn: &rusqlite::Connection, id: i64, seen: i64) -> Result<Vec<Changed>> {
-    let mut st = conn.prepare_cached(
+pub fn changes_since(conn: &Conn, id: i64, seen: i64) -> Result<Vec<Changed>> {
+    conn.query_map(
         "SELECT version, at, who, what FROM request_changes WHERE request_id = ?1 AND version > ?2 ORDER BY version",
-    )?;
-    let rows = st.query_map(params![id, seen], |r| {
-        Ok(Changed {
-            version: r.get(0)?,
-            at: r.get(1)?,
-            who: r.get(2)?,
-            what: r.get(3)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        params![id, seen],
+        |r| {
+            Ok(Changed {
+                version: r.get(0)?,
+                at: r.get(1)?,
+                who: r.get(2)?,
+                what: r.get(3)?,
+            })
+        },
+    )
 }
 
 /// An operator's display name: the registered name, else the id itself.
-fn display_name(conn: &rusqlite::Connection, actor: &str) -> Result<String> {
+fn display_name(conn: &Conn, actor: &str) -> Result<String> {
     let name: Option<String> = conn
-        .query_row("SELECT name FROM operators WHERE id = ?1", [actor], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT name FROM operators WHERE id = ?1",
+            params![actor],
+            |r| r.get(0),
+        )
         .optional()?;
     Ok(name.unwrap_or_else(|| actor.to_string()))
 }
@@ -169,9 +173,11 @@ impl Store {
     /// The request's current version.
     pub fn version(&self, id: i64) -> Result<i64> {
         self.conn
-            .query_row("SELECT version FROM requests WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT version FROM requests WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
             .optional()?
             .ok_or_else(|| {
                 StoreError::NotFound {
@@ -199,9 +205,7 @@ impl Store {
     /// `request.claimed` with the previous holder. Taking one's own claim
     /// again changes nothing.
     pub fn claim(&mut self, id: i64, by: &str, holder_seen: Option<&str>) -> Result<Claim> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
         let previous = claim_of(&tx, id)?;
         let holder = previous.as_ref().map(|c| c.by.as_str());
         if holder == Some(by) {
@@ -235,9 +239,7 @@ impl Store {
     /// Gives request `id` back; only its holder can. Audited as
     /// `request.released`.
     pub fn release(&mut self, id: i64, by: &str) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
         match claim_of(&tx, id)? {
             Some(c) if c.by == by => {}
             Some(c) => bail!(StoreError::Conflict(format!(
@@ -248,7 +250,7 @@ impl Store {
         }
         tx.execute(
             "UPDATE requests SET claimed_by = NULL, claimed_at = NULL WHERE id = ?1",
-            [id],
+            params![id],
         )?;
         audit::append_tx(
             &tx,
@@ -264,9 +266,7 @@ impl Store {
     /// Records that `actor` asks the backend to cancel the export, after
     /// the collision check: the cancel is sent only once this is stored.
     pub fn cancel_requested(&mut self, id: i64, seen: Seen, actor: &str) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
         check_version(&tx, id, seen)?;
         super::requests::ensure_allows(&tx, id, Action::Cancel)?;
         bump(&tx, id, actor, "cancelled the export")?;
@@ -282,11 +282,11 @@ impl Store {
     }
 }
 
-fn claim_of(conn: &rusqlite::Connection, id: i64) -> Result<Option<Claim>> {
+fn claim_of(conn: &Conn, id: i64) -> Result<Option<Claim>> {
     let row: Option<(Option<String>, Option<String>)> = conn
         .query_row(
             "SELECT claimed_by, claimed_at FROM requests WHERE id = ?1",
-            [id],
+            params![id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
@@ -497,7 +497,7 @@ mod tests {
                 .conn()
                 .query_row(
                     "SELECT COUNT(*) FROM audit WHERE subject = ?1 AND action IN ('request.approved', 'request.rejected')",
-                    [format!("request:{id}")],
+                    params![format!("request:{id}")],
                     |r| r.get(0),
                 )
                 .unwrap();
@@ -534,7 +534,7 @@ mod tests {
             .conn()
             .query_row(
                 "SELECT detail FROM audit WHERE action = 'request.claimed' ORDER BY seq DESC LIMIT 1",
-                [],
+                params![],
                 |r| r.get(0),
             )
             .unwrap();
@@ -545,7 +545,7 @@ mod tests {
             .conn()
             .query_row(
                 "SELECT COUNT(*) FROM audit WHERE action IN ('request.claimed', 'request.released')",
-                [],
+                params![],
                 |r| r.get(0),
             )
             .unwrap();

@@ -39,7 +39,7 @@ pub enum Inbox {
 
 /// Everything the app needs, already validated.
 pub struct Setup {
-    pub store_path: PathBuf,
+    pub store_path: crate::store::Location,
     /// The operator's display name (signs replies, shown to colleagues).
     pub operator: String,
     /// `[operator] email`: the identity in the store; `None` uses the name.
@@ -124,7 +124,7 @@ fn job_snap(j: &Job) -> JobSnap {
 impl App {
     /// Opens the store, loads every request and starts the workers.
     pub fn start(setup: Setup, tx: mpsc::UnboundedSender<Event>) -> Result<App> {
-        let mut store = Store::open(&setup.store_path)?;
+        let mut store = Store::open_at(&setup.store_path)?;
         let actor = crate::config::Operator {
             name: setup.operator.clone(),
             email: setup.operator_email.clone(),
@@ -184,10 +184,12 @@ impl App {
             runtime.dispatch(Command::Resolve { id });
         }
         if let Some(id) = state.current().map(|r| r.req.id) {
-            if let Some(Msg::Thread { id, messages }) =
-                runtime.dispatch(Command::LoadThread { id }).pop()
-            {
-                state.thread = Some((id, messages));
+            // Through `update`, which also marks its follow-ups read.
+            let mut pending = runtime.dispatch(Command::LoadThread { id });
+            while let Some(m) = pending.pop() {
+                for cmd in update(&mut state, m) {
+                    pending.extend(runtime.dispatch(cmd));
+                }
             }
         }
         Ok(App { state, runtime })
@@ -253,11 +255,13 @@ impl Runtime {
             Command::Approve {
                 id,
                 override_reason,
+                force,
                 ..
             } => {
                 tracing::info!(
                     request = id,
                     overridden = override_reason.is_some(),
+                    force,
                     "approve"
                 )
             }
@@ -286,6 +290,10 @@ impl Runtime {
                     Ok(()) => {
                         let mut out = self.reload(id);
                         out.extend(self.resolve(id));
+                        out.push(Msg::Done {
+                            id,
+                            what: format!("linked to {email}; looking up its workspaces"),
+                        });
                         out
                     }
                     Err(e) => self.refused(id, "linking the account email", e),
@@ -304,6 +312,10 @@ impl Runtime {
                     Ok(()) => {
                         let mut out = self.reload(id);
                         out.extend(self.resolve(id));
+                        out.push(Msg::Done {
+                            id,
+                            what: format!("workspace set to {workspace_name}; looking up its size"),
+                        });
                         out
                     }
                     Err(e) => self.refused(id, "choosing the workspace", e),
@@ -322,7 +334,15 @@ impl Runtime {
             },
             Command::OverrideAuth { id, reason, seen } => {
                 match self.store.override_auth(id, &reason, &actor, seen) {
-                    Ok(()) => self.reload(id),
+                    Ok(()) => {
+                        let mut out = self.reload(id);
+                        out.push(Msg::Done {
+                            id,
+                            what: "sender authentication accepted; the reason is in the audit log"
+                                .into(),
+                        });
+                        out
+                    }
                     Err(e) => self.refused(id, "recording the override", e),
                 }
             }
@@ -372,6 +392,7 @@ impl Runtime {
                 override_reason,
                 unmet,
                 seen,
+                force,
             } => {
                 let approved = crate::ops::export::approve(
                     &mut self.store,
@@ -380,6 +401,7 @@ impl Runtime {
                     &unmet,
                     &actor,
                     seen,
+                    force,
                 );
                 let mut out = self.reload(id);
                 match approved {
@@ -483,7 +505,7 @@ impl Runtime {
             }
             Command::LoadOutbox => vec![Msg::Outbox(read_outboxes(&self.outboxes))],
             Command::LoadStats { days } => {
-                let path = self.store.conn().path().map(PathBuf::from);
+                let path = self.store.conn().sqlite_path();
                 let (rates, tx) = (self.rates.clone(), self.tx.clone());
                 tokio::task::spawn_blocking(move || {
                     let result = crate::stats::screen::load_for_screen(path, &rates, days);
@@ -491,6 +513,10 @@ impl Runtime {
                 });
                 vec![]
             }
+            Command::MarkSeen { id } => match self.store.mark_seen(id, &actor) {
+                Ok(()) => self.reload(id),
+                Err(e) => Self::failed(id, "marking the follow-ups read", e),
+            },
             Command::LoadThread { id } => match self.store.thread_messages(id) {
                 Ok(messages) => vec![Msg::Thread { id, messages }],
                 Err(e) => Self::failed(id, "reading the thread", e),
@@ -735,7 +761,7 @@ impl Runtime {
             return;
         };
         // The body stored at approval: a retry sends the same bytes.
-        let body = match crate::ops::export::frozen_body(req) {
+        let (body, force) = match crate::ops::export::frozen_body(req) {
             Ok(b) => b,
             Err(e) => {
                 self.send(msg(Msg::Failed {
@@ -751,8 +777,9 @@ impl Runtime {
             // Retried with backoff while unreachable: the same key never starts a second export.
             let mut attempt = 0u32;
             loop {
-                match backend.start_export(&body, &key).await {
+                match backend.start_export_with(&body, &key, force).await {
                     Ok(job) => {
+                        crate::ops::export::crash_point(crate::ops::export::CRASH_AFTER_START);
                         let snap = job_snap(&job);
                         let _ = tx.send(msg(Msg::Backend(Health::Up("backend".into()))));
                         let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
@@ -782,7 +809,8 @@ impl Runtime {
                     }
                     // NOTE: another request's export of this workspace is
                     // live: its link goes to that requester, so it is not
-                    // adopted, and nothing is started (no `force` yet).
+                    // adopted, and nothing is started. (A second export the
+                    // operator confirmed carries `force` and never gets here.)
                     Err(ApiError::ExportInProgress { job_id, .. }) => {
                         let _ = tx.send(msg(Msg::Failed {
                             id,

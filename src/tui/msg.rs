@@ -148,6 +148,8 @@ pub enum Command {
         unmet: Vec<crate::domain::Check>,
         /// The request version the operator saw (the collision stop).
         seen: Option<i64>,
+        /// The operator confirmed a second export of the workspace.
+        force: bool,
     },
     SaveJob {
         id: i64,
@@ -178,6 +180,10 @@ pub enum Command {
     LoadOutbox,
     /// Read a request's thread (for the detail pane).
     LoadThread {
+        id: i64,
+    },
+    /// The operator opened the request: its follow-ups so far are read.
+    MarkSeen {
         id: i64,
     },
     /// Read the stats screen's figures for the last `days` days.

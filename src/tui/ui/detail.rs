@@ -206,10 +206,8 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
                 let (left, style) = sla(row, state.now);
                 let rel = if is_closed(row) {
                     String::new()
-                } else if left.starts_with("overdue") {
-                    format!(" ({left})")
                 } else {
-                    format!(" (in {left})")
+                    format!(" ({left})")
                 };
                 kv(
                     &mut out,
@@ -238,9 +236,9 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
             CheckState::Overridden(reason) => ("✔", WARN, format!(" — overridden: {reason}")),
             // The dim dash says it where the words would wrap.
             CheckState::NotNeeded if width(check.label()) + 16 <= w => {
-                ("–", Color::DarkGray, " — not needed".to_string())
+                ("–", Color::Reset, " — not needed".to_string())
             }
-            CheckState::NotNeeded => ("–", Color::DarkGray, String::new()),
+            CheckState::NotNeeded => ("–", Color::Reset, String::new()),
             CheckState::Unmet(why) => ("✗", BAD, format!(" — {why}")),
         };
         let text_style = match st {

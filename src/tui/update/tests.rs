@@ -66,6 +66,7 @@ fn ready(id: i64) -> RequestView {
         version: 0,
         claimed_by: None,
         claimed_by_name: None,
+        seen: Default::default(),
     }
 }
 
@@ -134,7 +135,8 @@ fn a_complete_checklist_approves_after_confirmation() {
         s.mode,
         Mode::Confirm(Confirm::Approve {
             id: 1,
-            override_reason: None
+            override_reason: None,
+            force: false,
         })
     ));
     let cmds = update(&mut s, key('y'));
@@ -144,7 +146,8 @@ fn a_complete_checklist_approves_after_confirmation() {
             id: 1,
             seen: Some(0),
             override_reason: None,
-            unmet: vec![]
+            unmet: vec![],
+            force: false,
         }]
     );
     assert!(s.is_pending(1));
@@ -181,7 +184,7 @@ fn each_unmet_gate_demands_a_typed_override() {
             matches!(
                 &s.mode,
                 Mode::Input {
-                    purpose: InputPurpose::ApproveOverride,
+                    purpose: InputPurpose::ApproveOverride { force: false },
                     ..
                 }
             ),
@@ -626,11 +629,30 @@ fn a_second_export_for_a_workspace_needs_an_explicit_confirm() {
     );
     assert!(matches!(
         s.mode,
-        Mode::Confirm(Confirm::Approve { id: 1, .. })
+        Mode::Confirm(Confirm::Approve {
+            id: 1,
+            force: true,
+            ..
+        })
     ));
     assert!(matches!(
         &update(&mut s, key('y'))[..],
-        [Command::Approve { id: 1, .. }]
+        [Command::Approve {
+            id: 1,
+            force: true,
+            ..
+        }]
+    ));
+    // Without the duplicate question, nothing is forced.
+    let mut s = state(vec![ready(1)]);
+    update(&mut s, key('a'));
+    assert!(matches!(
+        &update(&mut s, key('y'))[..],
+        [Command::Approve {
+            id: 1,
+            force: false,
+            ..
+        }]
     ));
 
     // Emailed 3 days ago counts; 10 days ago (link expired) does not.
@@ -1006,4 +1028,110 @@ fn m_takes_a_free_request_gives_ones_own_back_and_asks_before_taking_a_colleague
     assert_eq!(shown, vec![2]);
     update(&mut s, key('M'));
     assert_eq!(s.visible.len(), 3);
+}
+
+#[test]
+fn a_follow_up_marks_the_row_says_so_and_opening_the_request_clears_it() {
+    let mut s = state(vec![ready(1), ready(2)]);
+    let op = s.operator.clone();
+    // Request 2 (not selected) gets a follow-up its operator has not seen.
+    let mut r2 = ready(2);
+    r2.seen.follow_ups = vec![7];
+    r2.seen.by = vec![(op.clone(), 5), ("someone else".into(), 9)];
+    update(&mut s, Msg::Requests(vec![r2.clone()]));
+    let (said, _) = s.status.clone().expect("the status line says nothing");
+    assert!(said.contains("#2"), "{said}");
+    assert_eq!(s.row_mut(2).unwrap().req.seen.unread(&op), 1);
+    // Selecting it shows it in the detail pane: once its thread is there,
+    // the follow-up is marked read.
+    while s.current().map(|r| r.req.id) != Some(2) {
+        update(&mut s, key('j'));
+    }
+    let thread = |id| Msg::Thread {
+        id,
+        messages: vec![],
+    };
+    assert_eq!(update(&mut s, thread(2)), vec![Command::MarkSeen { id: 2 }]);
+    // The store's answer: read. Nothing more to mark (no loop).
+    r2.seen.by[0].1 = 7;
+    update(&mut s, Msg::RequestUpdated(r2));
+    assert!(update(&mut s, thread(2)).is_empty());
+    // A thread loaded for a row that is not selected marks nothing.
+    let mut r1 = ready(1);
+    r1.seen.follow_ups = vec![8];
+    update(&mut s, Msg::RequestUpdated(r1));
+    assert!(update(&mut s, thread(1)).is_empty());
+}
+
+#[test]
+fn a_lookup_again_says_what_it_found_for_the_request_on_screen_only() {
+    let mut s = state(vec![ready(1), ready(2)]);
+    let id = s.current().unwrap().req.id;
+    let other = if id == 1 { 2 } else { 1 };
+    assert_eq!(update(&mut s, key('R')), vec![Command::Resolve { id }]);
+    assert!(s.status.as_ref().unwrap().0.contains("looking up"));
+    let resolution = |ws: Option<(String, String)>| crate::store::requests::Resolution {
+        account_email: "owner@acme.example".into(),
+        memberships: vec![Membership {
+            member_id: "m".into(),
+            workspace_id: "w1".into(),
+            workspace_name: "Acme Support".into(),
+            email: "owner@acme.example".into(),
+            role: crate::domain::Role::Owner,
+        }],
+        workspace: ws,
+        size: None,
+    };
+    s.status = None;
+    update(
+        &mut s,
+        Msg::Resolved {
+            id: other,
+            result: Ok(resolution(None)),
+        },
+    );
+    assert_eq!(s.status, None, "another request's lookup stays quiet");
+    update(
+        &mut s,
+        Msg::Resolved {
+            id,
+            result: Ok(resolution(Some(("w1".into(), "Acme Support".into())))),
+        },
+    );
+    let said = s.status.clone().unwrap().0;
+    assert!(
+        said.contains("Acme Support") && said.contains("owner"),
+        "{said}"
+    );
+}
+
+#[test]
+fn keys_in_the_editor_and_in_questions_come_from_the_key_map() {
+    use crate::tui::keys::{Action as A, KeyMap, KeySpec};
+    let mut s = state(vec![ready(1)]);
+    let mut o = std::collections::BTreeMap::new();
+    o.insert(A::Save, KeySpec::One("ctrl-w".into()));
+    o.insert(A::Yes, KeySpec::One("o".into()));
+    s.keys = KeyMap::with_overrides(&o).unwrap();
+    update(&mut s, key('n'));
+    for c in "scope ok".chars() {
+        update(&mut s, key(c));
+    }
+    assert!(
+        update(&mut s, ctrl('s')).is_empty(),
+        "Ctrl-S is no longer save"
+    );
+    assert!(matches!(
+        &update(&mut s, ctrl('w'))[..],
+        [Command::AddNote { id: 1, .. }]
+    ));
+    s.mode = Mode::Normal;
+    update(&mut s, key('a'));
+    assert!(matches!(s.mode, Mode::Confirm(_)));
+    assert!(update(&mut s, key('y')).is_empty());
+    assert!(matches!(s.mode, Mode::Confirm(_)), "y is no longer yes");
+    assert!(matches!(
+        &update(&mut s, key('o'))[..],
+        [Command::Approve { id: 1, .. }]
+    ));
 }
