@@ -16,6 +16,7 @@ pub mod pg;
 pub mod replies;
 pub mod requests;
 pub mod seen;
+pub mod team;
 
 use crate::intake::{Inspected, Kind};
 use anyhow::{Context, Result};
@@ -160,6 +161,28 @@ const MIGRATIONS: &[&str] = &[
         last_message INTEGER NOT NULL,
         seen_at      TEXT NOT NULL,
         PRIMARY KEY (request_id, operator)
+    );
+    "#,
+    // 6: team mode (see `team`): the request version every collision-checked
+    // action carries, the change log that says what a version changed, the
+    // operators' display names, and claims.
+    r#"
+    ALTER TABLE requests ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE requests ADD COLUMN claimed_by TEXT;
+    ALTER TABLE requests ADD COLUMN claimed_at TEXT;
+    CREATE TABLE request_changes (
+        id         INTEGER PRIMARY KEY,
+        request_id INTEGER NOT NULL REFERENCES requests(id),
+        version    INTEGER NOT NULL,
+        at         TEXT NOT NULL,
+        who        TEXT NOT NULL,
+        what       TEXT NOT NULL,
+        UNIQUE (request_id, version)
+    );
+    CREATE TABLE operators (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        updated_at TEXT NOT NULL
     );
     "#,
 ];
@@ -512,6 +535,18 @@ fn store_one(tx: &Tx<'_>, mailbox: &str, msg: &Inspected, key: &str) -> Result<S
                     "UPDATE requests SET updated_at = ?2 WHERE id = ?1",
                     params![id, now],
                 )?;
+                // The customer wrote again: an action decided on the thread
+                // as it was must stop (the collision stop, `team`).
+                if kind == Kind::AutoReply {
+                    team::bump_as(tx, id, "an automatic reply", "arrived")?;
+                } else {
+                    team::bump_as(
+                        tx,
+                        id,
+                        "the customer",
+                        &format!("replied: {}", team::customer_said(&msg.body)),
+                    )?;
+                }
                 (Some(id), Stored::Attached(id))
             }
             None => return Ok(Stored::Ignored),

@@ -40,7 +40,10 @@ pub enum Inbox {
 /// Everything the app needs, already validated.
 pub struct Setup {
     pub store_path: crate::store::Location,
+    /// The operator's display name (signs replies, shown to colleagues).
     pub operator: String,
+    /// `[operator] email`: the identity in the store; `None` uses the name.
+    pub operator_email: Option<String>,
     pub rates: Rates,
     pub keys: KeyMap,
     pub templates: Templates,
@@ -78,6 +81,8 @@ pub struct Runtime {
     templates: Templates,
     rates: Rates,
     operator: String,
+    /// The operator's id in the store: audit actor, notes, claims.
+    actor: String,
     from: String,
     outboxes: Vec<PathBuf>,
     config: Option<crate::config::Config>,
@@ -119,7 +124,14 @@ fn job_snap(j: &Job) -> JobSnap {
 impl App {
     /// Opens the store, loads every request and starts the workers.
     pub fn start(setup: Setup, tx: mpsc::UnboundedSender<Event>) -> Result<App> {
-        let store = Store::open_at(&setup.store_path)?;
+        let mut store = Store::open_at(&setup.store_path)?;
+        let actor = crate::config::Operator {
+            name: setup.operator.clone(),
+            email: setup.operator_email.clone(),
+        }
+        .id();
+        // Colleagues' screens show this name for our changes and claims.
+        store.register_operator(&actor, &setup.operator)?;
         let requests = store.load_requests()?;
         let mut state = State::new(
             requests,
@@ -128,6 +140,7 @@ impl App {
             chrono::Utc::now(),
         );
         state.keys = setup.keys;
+        state.operator_id = actor.clone();
         state.has_outbox = !setup.outboxes.is_empty();
         if setup.backend.is_none() {
             state.backend = Health::Down("not configured".into());
@@ -140,6 +153,7 @@ impl App {
             templates: setup.templates,
             rates: setup.rates,
             operator: setup.operator,
+            actor,
             from: setup.from,
             outboxes: setup.outboxes,
             config: setup.config,
@@ -257,12 +271,12 @@ impl Runtime {
             Command::SendReply { id, template, .. } => {
                 tracing::info!(request = id, template = template.file_stem(), "reply")
             }
-            Command::CancelJob { id } | Command::RetryJob { id } => {
+            Command::CancelJob { id, .. } | Command::RetryJob { id, .. } => {
                 tracing::info!(request = id, "{cmd:?}")
             }
             _ => tracing::debug!("{cmd:?}"),
         }
-        let actor = self.operator.clone();
+        let actor = self.actor.clone();
         match cmd {
             Command::Resolve { id } => self.resolve(id),
             Command::SaveResolution { id, resolution } => {
@@ -271,8 +285,8 @@ impl Runtime {
                     Err(e) => Self::failed(id, "saving the lookup", e),
                 }
             }
-            Command::SetAccountEmail { id, email } => {
-                match self.store.set_account_email(id, &email, &actor) {
+            Command::SetAccountEmail { id, email, seen } => {
+                match self.store.set_account_email(id, &email, &actor, seen) {
                     Ok(()) => {
                         let mut out = self.reload(id);
                         out.extend(self.resolve(id));
@@ -282,17 +296,18 @@ impl Runtime {
                         });
                         out
                     }
-                    Err(e) => Self::failed(id, "linking the account email", e),
+                    Err(e) => self.refused(id, "linking the account email", e),
                 }
             }
             Command::ChooseWorkspace {
                 id,
                 workspace_id,
                 workspace_name,
+                seen,
             } => {
                 match self
                     .store
-                    .set_workspace(id, &workspace_id, &workspace_name, &actor)
+                    .set_workspace(id, &workspace_id, &workspace_name, &actor, seen)
                 {
                     Ok(()) => {
                         let mut out = self.reload(id);
@@ -303,7 +318,7 @@ impl Runtime {
                         });
                         out
                     }
-                    Err(e) => Self::failed(id, "choosing the workspace", e),
+                    Err(e) => self.refused(id, "choosing the workspace", e),
                 }
             }
             Command::AddNote { id, text } => match self.store.add_note(id, &actor, &text) {
@@ -317,8 +332,8 @@ impl Runtime {
                 }
                 Err(e) => Self::failed(id, "saving the note", e),
             },
-            Command::OverrideAuth { id, reason } => {
-                match self.store.override_auth(id, &reason, &actor) {
+            Command::OverrideAuth { id, reason, seen } => {
+                match self.store.override_auth(id, &reason, &actor, seen) {
                     Ok(()) => {
                         let mut out = self.reload(id);
                         out.push(Msg::Done {
@@ -328,7 +343,7 @@ impl Runtime {
                         });
                         out
                     }
-                    Err(e) => Self::failed(id, "recording the override", e),
+                    Err(e) => self.refused(id, "recording the override", e),
                 }
             }
             Command::ComposeReply { id, template } => match self.compose(id, template) {
@@ -340,7 +355,8 @@ impl Runtime {
                 template,
                 body,
                 again,
-            } => self.send_reply(id, template, &body, again),
+                seen,
+            } => self.send_reply(id, template, &body, again, seen),
             Command::ComposeRejection {
                 id,
                 template,
@@ -359,18 +375,23 @@ impl Runtime {
                 template,
                 reason,
                 body,
+                seen,
             } => {
-                if let Err(e) = self.store.reject(id, &reason, &actor) {
-                    return Self::failed(id, "rejecting", e);
+                if let Err(e) = self.store.reject(id, &reason, &actor, seen) {
+                    return self.refused(id, "rejecting", e);
                 }
                 let mut out = self.reload(id);
-                out.extend(self.send_reply(id, template, &body, false));
+                // The rejection bumped the version by exactly one: its own
+                // reply carries that, so only a change by someone else in
+                // between stops it.
+                out.extend(self.send_reply(id, template, &body, false, seen.map(|v| v + 1)));
                 out
             }
             Command::Approve {
                 id,
                 override_reason,
                 unmet,
+                seen,
                 force,
             } => {
                 let approved = crate::ops::export::approve(
@@ -379,6 +400,7 @@ impl Runtime {
                     override_reason.as_deref(),
                     &unmet,
                     &actor,
+                    seen,
                     force,
                 );
                 let mut out = self.reload(id);
@@ -390,16 +412,20 @@ impl Runtime {
                             what: "approved: the export is starting".into(),
                         });
                     }
-                    Err(e) => out.extend(Self::failed(id, "approving", e)),
+                    Err(e) => out.extend(self.refused(id, "approving", e)),
                 }
                 out
             }
             Command::SaveJob { id, job } => self.save_job(id, &job),
-            Command::CancelJob { id } => {
+            Command::CancelJob { id, seen } => {
                 let (Some(backend), Ok(req)) = (self.backend.clone(), self.store.load_request(id))
                 else {
                     return Self::failed(id, "cancelling", "no backend");
                 };
+                // The collision stop and the record, before the backend hears of it.
+                if let Err(e) = self.store.cancel_requested(id, seen, &actor) {
+                    return self.refused(id, "cancelling", e);
+                }
                 let Some(job_id) = req
                     .job
                     .as_ref()
@@ -431,7 +457,7 @@ impl Runtime {
                 });
                 vec![]
             }
-            Command::RetryJob { id } => {
+            Command::RetryJob { id, seen } => {
                 // Never a second live export: ask the backend first.
                 let (Some(backend), Ok(req)) = (self.backend.clone(), self.store.load_request(id))
                 else {
@@ -457,9 +483,9 @@ impl Runtime {
                                     live.status.as_str()
                                 ),
                             }),
-                            None => {
-                                Event::Apply(Box::new(move |rt: &mut Runtime| rt.retry_now(id)))
-                            }
+                            None => Event::Apply(Box::new(move |rt: &mut Runtime| {
+                                rt.retry_now(id, seen)
+                            })),
                         },
                         Err(e) => msg(Msg::Failed {
                             id,
@@ -471,6 +497,8 @@ impl Runtime {
                 });
                 vec![]
             }
+            Command::Claim { id, holder_seen } => self.claim(id, holder_seen.as_deref()),
+            Command::Release { id } => self.release(id),
             Command::Edit(text) => {
                 // The terminal loop handles the editor; without one, keep the text.
                 vec![Msg::Edited(text)]
@@ -498,9 +526,9 @@ impl Runtime {
 
     /// Records the retry (same key when no job was created, a new one when
     /// the backend reported the job dead) and starts the export.
-    fn retry_now(&mut self, id: i64) -> Vec<Msg> {
-        let actor = self.operator.clone();
-        match self.store.retry_job(id, &actor) {
+    fn retry_now(&mut self, id: i64, seen: Option<i64>) -> Vec<Msg> {
+        let actor = self.actor.clone();
+        match self.store.retry_job(id, &actor, seen) {
             Ok(_) => {
                 let mut out = self.reload(id);
                 if let Ok(req) = self.store.load_request(id) {
@@ -512,7 +540,7 @@ impl Runtime {
                 });
                 out
             }
-            Err(e) => Self::failed(id, "retrying", e),
+            Err(e) => self.refused(id, "retrying", e),
         }
     }
 
@@ -534,7 +562,14 @@ impl Runtime {
         crate::ops::reply::compose(&self.store, id, template, &compose)
     }
 
-    fn send_reply(&mut self, id: i64, template: Template, body: &str, again: bool) -> Vec<Msg> {
+    fn send_reply(
+        &mut self,
+        id: i64,
+        template: Template,
+        body: &str,
+        again: bool,
+        seen: Option<i64>,
+    ) -> Vec<Msg> {
         let Some(sender) = self.sender.clone() else {
             return Self::failed(id, "sending the reply", "no [smtp] configured");
         };
@@ -552,9 +587,16 @@ impl Runtime {
             template,
             &reply,
             again,
-            &self.operator,
+            &self.actor,
+            seen,
         ) {
             Ok(r) => r,
+            Err(e)
+                if crate::domain::StoreError::of(&e)
+                    .is_some_and(|s| matches!(s, crate::domain::StoreError::Stale { .. })) =>
+            {
+                return self.refused(id, "sending the reply", e)
+            }
             Err(e) => return Self::failed(id, "recording the reply", format!("{e:#}")),
         };
         let tx = self.tx.clone();
@@ -564,7 +606,7 @@ impl Runtime {
                 &sender.send(&reply).await.map_err(anyhow::Error::from),
             );
             let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
-                if let Err(e) = crate::ops::reply::finish(&mut rt.store, reply_id, &outcome, &rt.operator) {
+                if let Err(e) = crate::ops::reply::finish(&mut rt.store, reply_id, &outcome, &rt.actor) {
                     return Runtime::failed(id, "recording the reply", e);
                 }
                 let mut out = rt.reload(id);
@@ -634,7 +676,7 @@ impl Runtime {
     }
 
     fn save_job(&mut self, id: i64, job: &JobSnap) -> Vec<Msg> {
-        if let Err(e) = self.store.set_job(id, job, &self.operator) {
+        if let Err(e) = self.store.set_job(id, job, &self.actor) {
             return Self::failed(id, "saving the job", e);
         }
         self.record_duration(id, job);
@@ -911,6 +953,7 @@ impl Runtime {
     }
 }
 
+mod team;
 mod terminal;
 mod workers;
 
