@@ -122,6 +122,16 @@ pub fn copy(src: &Store, dst: &Store) -> Result<Copied> {
                 .iter()
                 .filter(|k| cols.iter().any(|c| c == *k))
             {
+                // Only an identity has a sequence to move: the `operators`
+                // table's `id` is an e-mail address (TEXT).
+                let seq: Option<String> = tx.query_row(
+                    "SELECT pg_get_serial_sequence(?1, ?2)",
+                    params![t.as_str(), *key],
+                    |r| r.get(0),
+                )?;
+                if seq.is_none() {
+                    continue;
+                }
                 tx.execute(
                     &format!(
                         "SELECT setval(pg_get_serial_sequence(?1, ?2), GREATEST(MAX({k}), 1), MAX({k}) IS NOT NULL) FROM {}",
