@@ -58,16 +58,15 @@ pub struct Setup {
     pub job_poll: Duration,
 }
 
-/// Work a worker hands back to the loop, to run with the runtime's store.
-pub type Apply = Box<dyn FnOnce(&mut Runtime) -> Vec<Msg> + Send>;
-
-/// A message for the loop: for `update`, or work for the runtime with the store.
+/// A message for the loop: for `update`, or a worker's outcome for the
+/// runtime to record in the store (plain data: it can be logged and replayed).
 // NOTE: events are moved once through a channel; boxing the big ones buys nothing.
 #[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
 pub enum Event {
     Msg(Msg),
-    /// Runs on the loop with the runtime (store writes after network work).
-    Apply(Apply),
+    /// What a worker's network work came to, applied by [`Runtime::apply`].
+    Outcome(Outcome),
 }
 
 pub struct Runtime {
@@ -86,6 +85,8 @@ pub struct Runtime {
     following: std::collections::HashSet<i64>,
     /// Bounds concurrent backend lookups (a big store resolves gradually).
     lookups: Arc<tokio::sync::Semaphore>,
+    /// Text `update` asked to open in `$EDITOR`, for the terminal to take.
+    edit: Option<String>,
 }
 
 pub struct App {
@@ -146,6 +147,7 @@ impl App {
             job_poll: setup.job_poll,
             following: Default::default(),
             lookups: Arc::new(tokio::sync::Semaphore::new(4)),
+            edit: None,
         };
         start_inbox(
             setup.inbox,
@@ -179,17 +181,26 @@ impl App {
         Ok(App { state, runtime })
     }
 
-    /// One event through update and the runtime.
-    pub fn handle(&mut self, event: Event) {
+    /// One event through update and the runtime; returns the commands
+    /// `update` gave, in order (for a log, or a replay test).
+    pub fn handle(&mut self, event: Event) -> Vec<Command> {
         let mut queue = match event {
             Event::Msg(m) => vec![m],
-            Event::Apply(f) => f(&mut self.runtime),
+            Event::Outcome(o) => self.runtime.apply(o),
         };
+        let mut given = Vec::new();
         while let Some(m) = queue.pop() {
             for cmd in update(&mut self.state, m) {
+                given.push(cmd.clone());
                 queue.extend(self.runtime.dispatch(cmd));
             }
         }
+        given
+    }
+
+    /// The text `update` asked to open in `$EDITOR` (`Command::Edit`), once.
+    pub fn take_edit(&mut self) -> Option<String> {
+        self.runtime.edit.take()
     }
 }
 
@@ -235,32 +246,68 @@ impl Runtime {
 
     /// Carries out one command; returns messages to feed back right away.
     pub fn dispatch(&mut self, cmd: Command) -> Vec<Msg> {
-        match &cmd {
+        log_command(&cmd);
+        match cmd {
+            Command::Resolve { id } => self.resolve(id),
+            Command::ComposeReply { id, template } => match self.compose(id, template) {
+                Ok(body) => vec![Msg::ReplyComposed { id, template, body }],
+                Err(e) => Self::failed(id, "composing the reply", format!("{e:#}")),
+            },
+            Command::SendReply {
+                id,
+                template,
+                body,
+                again,
+            } => self.send_reply(id, template, &body, again),
+            Command::ComposeRejection {
+                id,
+                template,
+                reason,
+            } => match self.compose(id, template) {
+                Ok(body) => vec![Msg::RejectionComposed {
+                    id,
+                    template,
+                    reason,
+                    body,
+                }],
+                Err(e) => Self::failed(id, "composing the rejection reply", format!("{e:#}")),
+            },
             Command::Approve {
                 id,
                 override_reason,
-                ..
-            } => {
-                tracing::info!(
-                    request = id,
-                    overridden = override_reason.is_some(),
-                    "approve"
-                )
+                unmet,
+            } => self.approve(id, override_reason.as_deref(), &unmet),
+            Command::SaveJob { id, job } => self.save_job(id, &job),
+            Command::CancelJob { id } => self.cancel_job(id),
+            Command::RetryJob { id } => self.retry_job(id),
+            Command::Edit(text) => {
+                // Only the terminal can lend the screen to `$EDITOR`: it
+                // takes this after the event (`App::take_edit`).
+                self.edit = Some(text);
+                vec![]
             }
-            Command::Reject { id, template, .. } => {
-                tracing::info!(request = id, template = template.file_stem(), "reject")
+            Command::LoadOutbox => vec![Msg::Outbox(read_outboxes(&self.outboxes))],
+            Command::LoadStats { days } => {
+                let path = self.store.conn().path().map(PathBuf::from);
+                let (rates, tx) = (self.rates.clone(), self.tx.clone());
+                tokio::task::spawn_blocking(move || {
+                    let result = crate::stats::screen::load_for_screen(path, &rates, days);
+                    let _ = tx.send(msg(Msg::Stats { days, result }));
+                });
+                vec![]
             }
-            Command::SendReply { id, template, .. } => {
-                tracing::info!(request = id, template = template.file_stem(), "reply")
-            }
-            Command::CancelJob { id } | Command::RetryJob { id } => {
-                tracing::info!(request = id, "{cmd:?}")
-            }
-            _ => tracing::debug!("{cmd:?}"),
+            Command::LoadThread { id } => match self.store.thread_messages(id) {
+                Ok(messages) => vec![Msg::Thread { id, messages }],
+                Err(e) => Self::failed(id, "reading the thread", e),
+            },
+            store_only => self.write(store_only),
         }
+    }
+
+    /// The commands that are one store write, then a fresh copy of the row.
+    fn write(&mut self, cmd: Command) -> Vec<Msg> {
         let actor = self.operator.clone();
         match cmd {
-            Command::Resolve { id } => self.resolve(id),
             Command::SaveResolution { id, resolution } => {
                 match self.store.set_resolution(id, &resolution, &actor) {
                     Ok(()) => self.reload(id),
@@ -311,29 +358,6 @@ impl Runtime {
                     Err(e) => Self::failed(id, "recording the override", e),
                 }
             }
-            Command::ComposeReply { id, template } => match self.compose(id, template) {
-                Ok(body) => vec![Msg::ReplyComposed { id, template, body }],
-                Err(e) => Self::failed(id, "composing the reply", format!("{e:#}")),
-            },
-            Command::SendReply {
-                id,
-                template,
-                body,
-                again,
-            } => self.send_reply(id, template, &body, again),
-            Command::ComposeRejection {
-                id,
-                template,
-                reason,
-            } => match self.compose(id, template) {
-                Ok(body) => vec![Msg::RejectionComposed {
-                    id,
-                    template,
-                    reason,
-                    body,
-                }],
-                Err(e) => Self::failed(id, "composing the rejection reply", format!("{e:#}")),
-            },
             Command::Reject {
                 id,
                 template,
@@ -347,149 +371,41 @@ impl Runtime {
                 out.extend(self.send_reply(id, template, &body, false));
                 out
             }
-            Command::Approve {
-                id,
-                override_reason,
-                unmet,
-            } => {
-                let approved = crate::ops::export::approve(
-                    &mut self.store,
-                    id,
-                    override_reason.as_deref(),
-                    &unmet,
-                    &actor,
-                );
-                let mut out = self.reload(id);
-                match approved {
-                    Ok(req) => {
-                        self.start_export(&req);
-                        out.push(Msg::Done {
-                            id,
-                            what: "approved: the export is starting".into(),
-                        });
-                    }
-                    Err(e) => out.extend(Self::failed(id, "approving", e)),
-                }
-                out
-            }
-            Command::SaveJob { id, job } => self.save_job(id, &job),
-            Command::CancelJob { id } => {
-                let (Some(backend), Ok(req)) = (self.backend.clone(), self.store.load_request(id))
-                else {
-                    return Self::failed(id, "cancelling", "no backend");
-                };
-                let Some(job_id) = req
-                    .job
-                    .as_ref()
-                    .and_then(|j| uuid::Uuid::parse_str(&j.id).ok())
-                else {
-                    return Self::failed(id, "cancelling", "the export has not started yet");
-                };
-                let tx = self.tx.clone();
-                tokio::spawn(async move {
-                    let ev = match backend.cancel(job_id).await {
-                        Ok(job) => {
-                            let snap = job_snap(&job);
-                            Event::Apply(Box::new(move |rt: &mut Runtime| {
-                                let mut out = rt.save_job(id, &snap);
-                                out.push(Msg::Done {
-                                    id,
-                                    what: "export cancelled".into(),
-                                });
-                                out
-                            }))
-                        }
-                        Err(e) => msg(Msg::Failed {
-                            id,
-                            what: "cancelling".into(),
-                            error: api_err(&e),
-                        }),
-                    };
-                    let _ = tx.send(ev);
-                });
+            other => {
+                tracing::error!("not a store write: {other:?}");
                 vec![]
             }
-            Command::RetryJob { id } => {
-                // Never a second live export: ask the backend first.
-                let (Some(backend), Ok(req)) = (self.backend.clone(), self.store.load_request(id))
-                else {
-                    return Self::failed(id, "retrying", "no backend");
-                };
-                let Some(ws) = req
-                    .workspace_id
-                    .as_deref()
-                    .and_then(|w| uuid::Uuid::parse_str(w).ok())
-                else {
-                    return Self::failed(id, "retrying", "the workspace is not identified");
-                };
-                let tx = self.tx.clone();
-                tokio::spawn(async move {
-                    let ev = match backend.jobs(ws).await {
-                        Ok(jobs) => match jobs.iter().find(|j| !j.status.is_terminal()) {
-                            Some(live) => msg(Msg::Failed {
-                                id,
-                                what: "retrying".into(),
-                                error: format!(
-                                    "export {} of this workspace is still {}",
-                                    live.id,
-                                    live.status.as_str()
-                                ),
-                            }),
-                            None => {
-                                Event::Apply(Box::new(move |rt: &mut Runtime| rt.retry_now(id)))
-                            }
-                        },
-                        Err(e) => msg(Msg::Failed {
-                            id,
-                            what: "retrying".into(),
-                            error: api_err(&e),
-                        }),
-                    };
-                    let _ = tx.send(ev);
-                });
-                vec![]
-            }
-            Command::Edit(text) => {
-                // The terminal loop handles the editor; without one, keep the text.
-                vec![Msg::Edited(text)]
-            }
-            Command::LoadOutbox => vec![Msg::Outbox(read_outboxes(&self.outboxes))],
-            Command::LoadStats { days } => {
-                let path = self.store.conn().path().map(PathBuf::from);
-                let (rates, tx) = (self.rates.clone(), self.tx.clone());
-                tokio::task::spawn_blocking(move || {
-                    let result = crate::stats::screen::load_for_screen(path, &rates, days);
-                    let _ = tx.send(msg(Msg::Stats { days, result }));
-                });
-                vec![]
-            }
-            Command::LoadThread { id } => match self.store.thread_messages(id) {
-                Ok(messages) => vec![Msg::Thread { id, messages }],
-                Err(e) => Self::failed(id, "reading the thread", e),
-            },
         }
     }
 
-    /// Records the retry (same key when no job was created, a new one when
-    /// the backend reported the job dead) and starts the export.
-    fn retry_now(&mut self, id: i64) -> Vec<Msg> {
-        let actor = self.operator.clone();
-        match self.store.retry_job(id, &actor) {
-            Ok(_) => {
-                let mut out = self.reload(id);
-                if let Ok(req) = self.store.load_request(id) {
-                    self.start_export(&req);
-                }
+    fn approve(
+        &mut self,
+        id: i64,
+        override_reason: Option<&str>,
+        unmet: &[crate::domain::Check],
+    ) -> Vec<Msg> {
+        let approved = crate::ops::export::approve(
+            &mut self.store,
+            id,
+            override_reason,
+            unmet,
+            &self.operator,
+        );
+        let mut out = self.reload(id);
+        match approved {
+            Ok(req) => {
+                self.start_export(&req);
                 out.push(Msg::Done {
                     id,
-                    what: "the export is starting again".into(),
+                    what: "approved: the export is starting".into(),
                 });
-                out
             }
-            Err(e) => Self::failed(id, "retrying", e),
+            Err(e) => out.extend(Self::failed(id, "approving", e)),
         }
+        out
     }
 
+    /// Renders a template for a request (the ops core composes).
     fn compose(&self, id: i64, template: Template) -> Result<String> {
         let req = self.store.load_request(id)?;
         let compose = crate::ops::reply::Compose {
@@ -506,142 +422,6 @@ impl Runtime {
             now: chrono::Utc::now(),
         };
         crate::ops::reply::compose(&self.store, id, template, &compose)
-    }
-
-    fn send_reply(&mut self, id: i64, template: Template, body: &str, again: bool) -> Vec<Msg> {
-        let Some(sender) = self.sender.clone() else {
-            return Self::failed(id, "sending the reply", "no [smtp] configured");
-        };
-        let reply = match self
-            .store
-            .reply_target(id)
-            .and_then(|t| crate::reply::build(&self.from, &t, body))
-        {
-            Ok(r) => r,
-            Err(e) => return Self::failed(id, "building the reply", format!("{e:#}")),
-        };
-        let reply_id = match crate::ops::reply::begin(
-            &mut self.store,
-            id,
-            template,
-            &reply,
-            again,
-            &self.operator,
-        ) {
-            Ok(r) => r,
-            Err(e) => return Self::failed(id, "recording the reply", format!("{e:#}")),
-        };
-        let tx = self.tx.clone();
-        let config = self.config.clone();
-        tokio::spawn(async move {
-            let outcome = crate::ops::reply::outcome_of(
-                &sender.send(&reply).await.map_err(anyhow::Error::from),
-            );
-            let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
-                if let Err(e) = crate::ops::reply::finish(&mut rt.store, reply_id, &outcome, &rt.operator) {
-                    return Runtime::failed(id, "recording the reply", e);
-                }
-                let mut out = rt.reload(id);
-                match outcome {
-                    crate::ops::reply::Outcome::Accepted => {
-                        out.push(Msg::Done {
-                            id,
-                            what: format!(
-                                "the \"{}\" reply was sent to {}",
-                                template.file_stem().replace('_', " "),
-                                reply.to
-                            ),
-                        });
-                        rt.file_reply(id, reply_id, reply, config);
-                    }
-                    crate::ops::reply::Outcome::Refused(e) => out.extend(Runtime::failed(
-                        id,
-                        "sending the reply (it is kept; retry with `concierge reply --retry`)",
-                        e,
-                    )),
-                    crate::ops::reply::Outcome::Unknown(e) => out.extend(Runtime::failed(
-                        id,
-                        "sending the reply: it may have been delivered (check Sent; resend only with `concierge reply --retry N --force`)",
-                        e,
-                    )),
-                }
-                out
-            })));
-        });
-        vec![]
-    }
-
-    /// `\Answered` and the Sent copy, on a blocking thread.
-    fn file_reply(
-        &self,
-        id: i64,
-        reply_id: i64,
-        reply: Reply,
-        config: Option<crate::config::Config>,
-    ) {
-        let Some(cfg) = config else { return };
-        let (Some(imap), crate::config::SourceKind::Imap) = (cfg.imap.clone(), cfg.intake.source)
-        else {
-            return;
-        };
-        let Ok(answered) = self.store.reply_target(id).map(|t| t.answered.message_id) else {
-            return;
-        };
-        let tx = self.tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let result = imap
-                .password()
-                .and_then(|pw| crate::inbox::imap::file_reply(&imap, &pw, &answered, &reply.bytes));
-            let ev = match result {
-                Ok((flagged, copied)) => Event::Apply(Box::new(move |rt: &mut Runtime| {
-                    let _ = rt.store.reply_imap_done(reply_id, flagged, copied);
-                    vec![]
-                })),
-                Err(e) => msg(Msg::Failed {
-                    id,
-                    what: "filing the reply over IMAP".into(),
-                    error: format!("{e:#}"),
-                }),
-            };
-            let _ = tx.send(ev);
-        });
-    }
-
-    fn save_job(&mut self, id: i64, job: &JobSnap) -> Vec<Msg> {
-        if let Err(e) = self.store.set_job(id, job, &self.operator) {
-            return Self::failed(id, "saving the job", e);
-        }
-        self.record_duration(id, job);
-        self.reload(id)
-    }
-
-    /// A finished job's real duration, kept beside its estimate so the rates
-    /// can be calibrated (`concierge estimate --calibration`).
-    fn record_duration(&mut self, id: i64, job: &JobSnap) {
-        if job.status != crate::domain::JobStatus::Emailed {
-            return;
-        }
-        let parse = |s: &Option<String>| {
-            s.as_deref()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        };
-        let (Some(start), Some(end)) = (parse(&job.created_at), parse(&job.finished_at)) else {
-            return;
-        };
-        let Ok(req) = self.store.load_request(id) else {
-            return;
-        };
-        let Some(size) = req.size else { return };
-        let size = size.for_estimate();
-        let actual = (end - start).num_milliseconds().max(0) as f64 / 3_600_000.0;
-        let estimated = self.rates.hours(&size);
-        let _ = self.store.record_job_duration(
-            &job.id,
-            req.workspace_id.as_deref(),
-            &size,
-            estimated,
-            actual,
-        );
     }
 
     /// Asks the backend about the requester and the workspace.
@@ -679,213 +459,45 @@ impl Runtime {
         });
         vec![]
     }
+}
 
-    /// Starts (or, with the same key, finds again) the export of an approved
-    /// request, then follows it.
-    fn start_export(&mut self, req: &RequestView) {
-        let id = req.id;
-        let (Some(backend), Some(key)) = (self.backend.clone(), req.idempotency_key.clone()) else {
-            self.send(msg(Msg::Failed {
-                id,
-                what: "starting the export".into(),
-                error: "no backend configured".into(),
-            }));
-            return;
-        };
-        // The body stored at approval: a retry sends the same bytes.
-        let body = match crate::ops::export::frozen_body(req) {
-            Ok(b) => b,
-            Err(e) => {
-                self.send(msg(Msg::Failed {
-                    id,
-                    what: "starting the export".into(),
-                    error: format!("{e:#}"),
-                }));
-                return;
-            }
-        };
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            // Retried with backoff while unreachable: the same key never starts a second export.
-            let mut attempt = 0u32;
-            loop {
-                match backend.start_export(&body, &key).await {
-                    Ok(job) => {
-                        let snap = job_snap(&job);
-                        let _ = tx.send(msg(Msg::Backend(Health::Up("backend".into()))));
-                        let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
-                            let out = rt.save_job(id, &snap);
-                            if let Ok(req) = rt.store.load_request(id) {
-                                rt.follow(id, &req);
-                            }
-                            out
-                        })));
-                        return;
-                    }
-                    // NOTE: an unknown outcome (no answer, 5xx, 429, an answer
-                    // we cannot read) may mean the job exists: keep asking
-                    // with the same key, which can only return that job.
-                    Err(e) if e.is_transient() || matches!(e, ApiError::Protocol { .. }) => {
-                        let wait = crate::sync::backoff(
-                            attempt,
-                            Duration::from_secs(1),
-                            Duration::from_secs(60),
-                        );
-                        attempt += 1;
-                        let _ = tx.send(msg(Msg::Backend(Health::Down(format!(
-                            "{}; retrying",
-                            api_err(&e)
-                        )))));
-                        tokio::time::sleep(wait).await;
-                    }
-                    // NOTE: another request's export of this workspace is
-                    // live: its link goes to that requester, so it is not
-                    // adopted, and nothing is started (no `force` yet).
-                    Err(ApiError::ExportInProgress { job_id, .. }) => {
-                        let _ = tx.send(msg(Msg::Failed {
-                            id,
-                            what: "starting the export".into(),
-                            error: format!(
-                                "the backend already runs export {job_id} of this workspace for another request; \
-                                 nothing was started: reject this one with reject_duplicate, or retry once that export is done"
-                            ),
-                        }));
-                        return;
-                    }
-                    // A 409 (the key used with another body by an older
-                    // version, or another live export of the workspace):
-                    // an export exists. Find it and follow it, never a second.
-                    Err(e @ ApiError::Conflict { .. }) => {
-                        let now = chrono::Utc::now();
-                        let found = backend.jobs(body.workspace_id).await.ok().and_then(|jobs| {
-                            crate::ops::export::job_to_adopt(&jobs, now).map(job_snap)
-                        });
-                        let Some(snap) = found else {
-                            let _ = tx.send(msg(Msg::Failed {
-                                id,
-                                what: "starting the export".into(),
-                                error: format!(
-                                    "{}; no export of the workspace was found to adopt",
-                                    api_err(&e)
-                                ),
-                            }));
-                            return;
-                        };
-                        let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
-                            let mut out = rt.save_job(id, &snap);
-                            if let Ok(req) = rt.store.load_request(id) {
-                                rt.follow(id, &req);
-                            }
-                            out.push(Msg::Done {
-                                id,
-                                what: format!(
-                                    "the backend already had export {}: following it",
-                                    snap.id
-                                ),
-                            });
-                            out
-                        })));
-                        return;
-                    }
-                    Err(e) => {
-                        let error = api_err(&e);
-                        let snap = JobSnap {
-                            id: String::new(),
-                            status: crate::domain::JobStatus::Failed,
-                            phase: None,
-                            progress: 0.0,
-                            created_at: None,
-                            finished_at: None,
-                            emailed_at: None,
-                            deliver_to: None,
-                            link_expires_at: None,
-                            error: Some(error.clone()),
-                        };
-                        let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
-                            let mut out = rt.save_job(id, &snap);
-                            out.extend(Runtime::failed(id, "starting the export", error));
-                            out
-                        })));
-                        return;
-                    }
-                }
-            }
-        });
-    }
-
-    /// Follows a job until it is emailed (or fails), with backoff while
-    /// nothing changes or the backend is down.
-    fn follow(&mut self, id: i64, req: &RequestView) {
-        let Some(backend) = self.backend.clone() else {
-            return;
-        };
-        let Some(job) = &req.job else { return };
-        if job.is_terminal() || !self.following.insert(id) {
-            return;
+/// One line in the log per command; the decisions at `info`.
+fn log_command(cmd: &Command) {
+    match cmd {
+        Command::Approve {
+            id,
+            override_reason,
+            ..
+        } => {
+            tracing::info!(
+                request = id,
+                overridden = override_reason.is_some(),
+                "approve"
+            )
         }
-        let Ok(job_id) = uuid::Uuid::parse_str(&job.id) else {
-            return;
-        };
-        let tx = self.tx.clone();
-        let fastest = self.job_poll;
-        let mut last = job.clone();
-        tokio::spawn(async move {
-            let mut wait = fastest;
-            let mut down = false;
-            loop {
-                tokio::time::sleep(wait).await;
-                match backend.job(job_id).await {
-                    Ok(j) => {
-                        if std::mem::take(&mut down) {
-                            // The backend answers again: the status bar says so.
-                            let _ = tx.send(msg(Msg::Backend(Health::Up("backend".into()))));
-                        }
-                        let snap = job_snap(&j);
-                        let changed = snap != last;
-                        let done = j.status.is_terminal();
-                        if changed {
-                            last = snap.clone();
-                            let _ = tx.send(msg(Msg::Job { id, job: snap }));
-                        }
-                        if done {
-                            let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
-                                rt.following.remove(&id);
-                                vec![]
-                            })));
-                            return;
-                        }
-                        wait = if changed {
-                            fastest
-                        } else {
-                            (wait * 2).min(Duration::from_secs(30))
-                        };
-                    }
-                    // NOTE: a 404 is no outage: the backend answers, and
-                    // it does not know the job (data lost, another backend).
-                    // Following it forever would hide that; record it lost.
-                    Err(ApiError::NotFound { .. }) => {
-                        let snap = crate::ops::export::lost(&last);
-                        let _ = tx.send(msg(Msg::Job { id, job: snap }));
-                        let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
-                            rt.following.remove(&id);
-                            vec![]
-                        })));
-                        return;
-                    }
-                    Err(e) => {
-                        down = true;
-                        let _ = tx.send(msg(Msg::Backend(Health::Down(api_err(&e)))));
-                        wait = (wait * 2).min(Duration::from_secs(60));
-                    }
-                }
-            }
-        });
+        Command::Reject { id, template, .. } => {
+            tracing::info!(request = id, template = template.file_stem(), "reject")
+        }
+        Command::SendReply { id, template, .. } => {
+            tracing::info!(request = id, template = template.file_stem(), "reply")
+        }
+        Command::CancelJob { id } | Command::RetryJob { id } => {
+            tracing::info!(request = id, "{cmd:?}")
+        }
+        _ => tracing::debug!("{cmd:?}"),
     }
 }
 
+mod jobs;
+mod outcome;
+mod replies;
 mod terminal;
+#[cfg(test)]
+mod tests;
 mod workers;
 
+use outcome::outcome;
+pub use outcome::Outcome;
 pub use terminal::{default_log_path, run};
 pub use workers::read_outboxes;
 use workers::*;

@@ -13,7 +13,7 @@ use crossterm::event::KeyEvent;
 
 // NOTE: messages are moved once through a channel; boxing the big ones buys nothing.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Msg {
     Key(KeyEvent),
     /// Pasted text (bracketed paste).
@@ -63,6 +63,8 @@ pub enum Msg {
     },
     /// `$EDITOR` returned this text.
     Edited(String),
+    /// `$EDITOR` could not run or failed; the text is kept as it was.
+    EditorFailed(String),
     Outbox(Vec<OutboxMail>),
     /// A request's thread from the store.
     Thread {

@@ -216,6 +216,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
+        Msg::EditorFailed(error) => {
+            warn(state, format!("$EDITOR: {error}"));
+            vec![]
+        }
         Msg::Outbox(mails) => {
             state.outbox = mails;
             vec![]

@@ -45,31 +45,22 @@ pub(super) async fn run_async(setup: Setup) -> Result<()> {
                 _ = tokio::time::sleep(tick) => Some(Event::Msg(Msg::Tick(chrono::Utc::now()))),
             };
             let Some(event) = event else { continue };
-            // $EDITOR needs the terminal: handle it here.
-            if let Event::Msg(Msg::Key(k)) = &event {
-                if k.code == crossterm::event::KeyCode::Char('e')
-                    && k.modifiers.contains(crossterm::event::KeyModifiers::CONTROL)
-                {
-                    if let crate::tui::state::Mode::Input { area, .. } = &app.state.mode {
-                        let text = area.lines().join("\n");
-                        ratatui::restore();
-                        let editor = std::env::var("VISUAL")
-                            .or_else(|_| std::env::var("EDITOR"))
-                            .unwrap_or_else(|_| "vi".into());
-                        let edited = edit_in_editor(&text, &editor);
-                        terminal = ratatui::init();
-                        terminal.clear()?;
-                        match edited {
-                            Ok(t) => app.handle(Event::Msg(Msg::Edited(t))),
-                            Err(e) => app.state.status = Some((format!("$EDITOR: {e:#}"), true)),
-                        }
-                        terminal.draw(|f| crate::tui::ui::render(f, &mut app.state))?;
-                        continue;
-                    }
-                }
-            }
             app.state.now = chrono::Utc::now();
             app.handle(event);
+            // `update` asked for `$EDITOR` (Ctrl-E): it needs the terminal.
+            if let Some(text) = app.take_edit() {
+                ratatui::restore();
+                let editor = std::env::var("VISUAL")
+                    .or_else(|_| std::env::var("EDITOR"))
+                    .unwrap_or_else(|_| "vi".into());
+                let edited = edit_in_editor(&text, &editor);
+                terminal = ratatui::init();
+                terminal.clear()?;
+                app.handle(Event::Msg(match edited {
+                    Ok(t) => Msg::Edited(t),
+                    Err(e) => Msg::EditorFailed(format!("{e:#}")),
+                }));
+            }
             if app.state.quit {
                 return Ok(());
             }
