@@ -8,6 +8,7 @@
 //! transaction: a crash never advances the cursor past an unstored message.
 
 pub mod audit;
+pub mod changes;
 pub mod replies;
 pub mod requests;
 
@@ -141,6 +142,17 @@ const MIGRATIONS: &[&str] = &[
     // same key is a 409 `idempotency_conflict`).
     r#"
     ALTER TABLE requests ADD COLUMN export_body TEXT;
+    "#,
+    // 5: the change feed (`changes.rs`): what open screens reload.
+    r#"
+    CREATE TABLE changes (
+        seq        INTEGER PRIMARY KEY,
+        request_id INTEGER,
+        kind       TEXT NOT NULL,
+        actor      TEXT NOT NULL,
+        at         TEXT NOT NULL
+    );
+    CREATE INDEX changes_at ON changes(at);
     "#,
 ];
 
@@ -425,7 +437,11 @@ fn store_one(
             now,
         ],
     )?;
+    if let Stored::Attached(id) = stored {
+        changes::record(tx, Some(id), "message.attached", "intake")?;
+    }
     if let Stored::NewRequest(id) = stored {
+        changes::record(tx, Some(id), "request.received", "intake")?;
         audit::append_tx(
             tx,
             "intake",

@@ -209,6 +209,7 @@ impl Store {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = change(&tx)?;
         audit::append_tx(&tx, actor, action, &format!("request:{id}"), &detail)?;
+        super::changes::record(&tx, Some(id), action, actor)?;
         tx.commit()?;
         Ok(out)
     }
@@ -338,6 +339,7 @@ impl Store {
                 "role": member.map(|m| m.role),
             }),
         )?;
+        super::changes::record(&tx, Some(id), "request.resolved", actor)?;
         tx.commit()?;
         Ok(())
     }
@@ -442,6 +444,7 @@ impl Store {
             &format!("request:{id}"),
             &serde_json::json!({ "idempotency_key": key, "override": override_reason, "unmet": unmet }),
         )?;
+        super::changes::record(&tx, Some(id), "request.approved", actor)?;
         tx.commit()?;
         Ok(())
     }
@@ -514,6 +517,10 @@ impl Store {
                 &serde_json::json!({ "job": job.id, "status": job.status, "error": job.error }),
             )?;
         }
+        // Progress too (not audited): every screen's bar moves.
+        if old.as_ref() != Some(job) {
+            super::changes::record(&tx, Some(id), "job.status", actor)?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -574,6 +581,7 @@ impl Store {
             &format!("request:{id}"),
             &serde_json::json!({ "idempotency_key": new_key }),
         )?;
+        super::changes::record(&tx, Some(id), "job.retry", actor)?;
         tx.commit()?;
         Ok(new_key)
     }

@@ -121,6 +121,15 @@ impl App {
     /// Opens the store, loads every request and starts the workers.
     pub fn start(setup: Setup, tx: mpsc::UnboundedSender<Event>) -> Result<App> {
         let store = Store::open(&setup.store_path)?;
+        // The feed's position first: a change committed while the rows load
+        // is read again (reloading a row twice is harmless; missing one is not).
+        let seq = crate::store::changes::last_seq(store.conn())?;
+        if let Err(e) = crate::store::changes::prune(
+            store.conn(),
+            chrono::Utc::now() - crate::store::changes::KEEP,
+        ) {
+            tracing::warn!("pruning the change feed: {e:#}");
+        }
         let requests = store.load_requests()?;
         let mut state = State::new(
             requests,
@@ -155,6 +164,7 @@ impl App {
             setup.authserv_id,
             tx.clone(),
         );
+        live::start_feed(setup.store_path.clone(), seq, tx.clone());
         runtime.resume()?;
         // Requests the backend has not been asked about yet.
         let unresolved: Vec<i64> = state
@@ -296,6 +306,7 @@ impl Runtime {
                 });
                 vec![]
             }
+            Command::Reload { ids } => self.reload_all(&ids),
             Command::LoadThread { id } => match self.store.thread_messages(id) {
                 Ok(messages) => vec![Msg::Thread { id, messages }],
                 Err(e) => Self::failed(id, "reading the thread", e),
@@ -489,6 +500,7 @@ fn log_command(cmd: &Command) {
 }
 
 mod jobs;
+mod live;
 mod outcome;
 mod replies;
 mod terminal;

@@ -76,6 +76,9 @@ pub enum Msg {
         days: u32,
         result: Result<crate::stats::Figures, String>,
     },
+    /// Changes committed to the store (by any screen or process), oldest
+    /// first, from the change feed.
+    Changed(Vec<crate::store::changes::Change>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -152,5 +155,9 @@ pub enum Command {
     /// Read the stats screen's figures for the last `days` days.
     LoadStats {
         days: u32,
+    },
+    /// Read these requests again from the store (another screen changed them).
+    Reload {
+        ids: Vec<i64>,
     },
 }

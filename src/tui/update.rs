@@ -129,7 +129,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             let mut cmds = Vec::new();
             let n = reqs.len();
             for req in reqs {
-                let new = state.row_mut(req.id).is_none();
+                // NOTE: the change feed may have shown the row already; a
+                // row nobody is looking up yet still is "new" here.
+                let new = state.row_mut(req.id).is_none_or(|r| {
+                    !r.resolving && !r.lookup_failed && r.req.memberships.is_empty()
+                });
                 let id = req.id;
                 let unresolved = !req.workspace_verified && req.account_email.is_none();
                 upsert(state, req);
@@ -216,6 +220,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
+        Msg::Changed(changes) => live::changed(state, changes),
         Msg::EditorFailed(error) => {
             warn(state, format!("$EDITOR: {error}"));
             vec![]
@@ -690,6 +695,7 @@ fn on_request_action(state: &mut State, action: Action, row: &Row) -> Vec<Comman
     vec![]
 }
 
+mod live;
 mod popups;
 #[cfg(test)]
 mod tests;

@@ -106,7 +106,8 @@ fn script_after_edit() -> Vec<Event> {
 
 #[tokio::test]
 async fn a_recorded_run_replays_to_the_same_commands_and_state_twice() {
-    // The live run: scripted keys, then whatever the workers report.
+    // The live run: scripted keys, then whatever the workers (and the
+    // change feed) report.
     let live_dir = tempfile::tempdir().unwrap();
     let (mut app, mut rx) = app_on(live_dir.path());
     let mut recorded = Vec::new();
@@ -134,10 +135,6 @@ async fn a_recorded_run_replays_to_the_same_commands_and_state_twice() {
             .await
             .expect("the reply's outcome within 20 s")
             .unwrap();
-        assert!(
-            matches!(ev, Event::Outcome(_)),
-            "workers report outcomes here: {ev:?}"
-        );
         recorded.push(ev.clone());
         commands.push(app.handle(ev));
     }
