@@ -200,3 +200,45 @@ async fn a_request_stored_by_the_poller_appears_on_an_open_screen() {
         .iter()
         .any(|r| r.req.from.as_deref() == Some("owner2@acme.example")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_screen_sees_who_else_has_a_request_open_and_what_they_write() {
+    use concierge::store::presence::Activity;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("team.db");
+    seed(&path, 3);
+    let mut sam = Screen::open(&path, "Sam");
+    let mut kim = Screen::open(&path, "Kim");
+    let id = sam.app.state.current().unwrap().req.id;
+    kim.until(
+        "Sam viewing, on Kim's screen",
+        Duration::from_secs(10),
+        |a| a.state.others_on(id).any(|p| p.operator == "Sam"),
+    )
+    .await;
+    sam.key(KeyCode::Char('n'));
+    kim.until("Sam writing a note", Duration::from_secs(10), |a| {
+        a.state
+            .others_on(id)
+            .any(|p| p.operator == "Sam" && p.activity == Activity::WritingNote)
+    })
+    .await;
+    // Sam closes the screen: the entry goes at once.
+    drop(sam);
+    kim.until("Sam gone", Duration::from_secs(10), |a| {
+        a.state.others.iter().all(|p| p.operator != "Sam")
+    })
+    .await;
+    // A second screen as Kim: both are told.
+    let mut twin = Screen::open(&path, "Kim");
+    let said = |a: &App| {
+        a.state
+            .status
+            .as_ref()
+            .is_some_and(|(s, warning)| *warning && s.contains("open as Kim too"))
+    };
+    assert!(said(&twin.app), "{:?}", twin.app.state.status);
+    kim.until("Kim told of the twin", Duration::from_secs(10), said)
+        .await;
+    twin.drain();
+}

@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod changes;
+pub mod presence;
 pub mod replies;
 pub mod requests;
 
@@ -153,6 +154,24 @@ const MIGRATIONS: &[&str] = &[
         at         TEXT NOT NULL
     );
     CREATE INDEX changes_at ON changes(at);
+    "#,
+    // 6: presence (who has which request open, writing what) and the inbox
+    // poller's lease (`presence.rs`).
+    r#"
+    CREATE TABLE presence (
+        session      TEXT PRIMARY KEY,
+        operator     TEXT NOT NULL,
+        request_id   INTEGER,
+        activity     TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL
+    );
+    CREATE TABLE poller_lease (
+        name         TEXT PRIMARY KEY,
+        holder       TEXT NOT NULL,
+        session      TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL,
+        expires_at   TEXT NOT NULL
+    );
     "#,
 ];
 

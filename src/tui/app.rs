@@ -87,6 +87,9 @@ pub struct Runtime {
     lookups: Arc<tokio::sync::Semaphore>,
     /// Text `update` asked to open in `$EDITOR`, for the terminal to take.
     edit: Option<String>,
+    /// This screen's presence session, and what it last told the store.
+    session: String,
+    presence_sent: Option<(Option<i64>, crate::store::presence::Activity)>,
 }
 
 pub struct App {
@@ -157,14 +160,26 @@ impl App {
             following: Default::default(),
             lookups: Arc::new(tokio::sync::Semaphore::new(4)),
             edit: None,
+            session: crate::store::presence::session_id(),
+            presence_sent: None,
         };
+        let may_poll = (!matches!(setup.inbox, Inbox::None))
+            .then(|| Arc::new(std::sync::atomic::AtomicBool::new(false)));
+        live::start_feed(setup.store_path.clone(), seq, tx.clone());
+        live::start_heartbeat(
+            setup.store_path.clone(),
+            runtime.session.clone(),
+            runtime.operator.clone(),
+            may_poll.clone(),
+            tx.clone(),
+        );
         start_inbox(
             setup.inbox,
             setup.store_path.clone(),
             setup.authserv_id,
+            may_poll,
             tx.clone(),
         );
-        live::start_feed(setup.store_path.clone(), seq, tx.clone());
         runtime.resume()?;
         // Requests the backend has not been asked about yet.
         let unresolved: Vec<i64> = state
@@ -181,6 +196,13 @@ impl App {
             }
             runtime.dispatch(Command::Resolve { id });
         }
+        let mut app = App { state, runtime };
+        app.runtime.publish_presence(&app.state);
+        let others = app.runtime.dispatch(Command::LoadPresence);
+        for m in others {
+            update(&mut app.state, m);
+        }
+        let (state, runtime) = (&mut app.state, &mut app.runtime);
         if let Some(id) = state.current().map(|r| r.req.id) {
             if let Some(Msg::Thread { id, messages }) =
                 runtime.dispatch(Command::LoadThread { id }).pop()
@@ -188,7 +210,7 @@ impl App {
                 state.thread = Some((id, messages));
             }
         }
-        Ok(App { state, runtime })
+        Ok(app)
     }
 
     /// One event through update and the runtime; returns the commands
@@ -205,6 +227,7 @@ impl App {
                 queue.extend(self.runtime.dispatch(cmd));
             }
         }
+        self.runtime.publish_presence(&self.state);
         given
     }
 
@@ -307,6 +330,7 @@ impl Runtime {
                 vec![]
             }
             Command::Reload { ids } => self.reload_all(&ids),
+            Command::LoadPresence => self.load_presence(),
             Command::LoadThread { id } => match self.store.thread_messages(id) {
                 Ok(messages) => vec![Msg::Thread { id, messages }],
                 Err(e) => Self::failed(id, "reading the thread", e),

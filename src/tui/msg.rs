@@ -79,6 +79,8 @@ pub enum Msg {
     /// Changes committed to the store (by any screen or process), oldest
     /// first, from the change feed.
     Changed(Vec<crate::store::changes::Change>),
+    /// The other screens' presence entries, as the store has them now.
+    Presence(Vec<crate::store::presence::Presence>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -160,4 +162,6 @@ pub enum Command {
     Reload {
         ids: Vec<i64>,
     },
+    /// Read the other screens' presence entries again.
+    LoadPresence,
 }

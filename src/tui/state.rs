@@ -494,6 +494,9 @@ pub struct State {
     pub has_outbox: bool,
     pub quit: bool,
     pub keys: super::keys::KeyMap,
+    /// Other running screens on the store: who has which request open,
+    /// writing what (team mode).
+    pub others: Vec<crate::store::presence::Presence>,
 }
 
 impl State {
@@ -529,6 +532,7 @@ impl State {
             has_outbox: false,
             quit: false,
             keys: super::keys::KeyMap::default(),
+            others: Vec::new(),
         };
         s.refilter();
         s
@@ -665,6 +669,11 @@ impl State {
             .and_then(|id| self.visible.iter().position(|&i| self.rows[i].req.id == id))
             .unwrap_or(0)
             .min(self.visible.len().saturating_sub(1));
+    }
+
+    /// The other screens that have request `id` open.
+    pub fn others_on(&self, id: i64) -> impl Iterator<Item = &crate::store::presence::Presence> {
+        self.others.iter().filter(move |p| p.request_id == Some(id))
     }
 
     pub fn is_pending(&self, id: i64) -> bool {

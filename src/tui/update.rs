@@ -221,6 +221,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             vec![]
         }
         Msg::Changed(changes) => live::changed(state, changes),
+        Msg::Presence(others) => live::presence(state, others),
         Msg::EditorFailed(error) => {
             warn(state, format!("$EDITOR: {error}"));
             vec![]
@@ -695,7 +696,7 @@ fn on_request_action(state: &mut State, action: Action, row: &Row) -> Vec<Comman
     vec![]
 }
 
-mod live;
+pub(crate) mod live;
 mod popups;
 #[cfg(test)]
 mod tests;

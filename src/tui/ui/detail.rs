@@ -95,6 +95,26 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
         );
     }
 
+    // Team mode: who else has it open, and what they are writing.
+    let others: Vec<String> = state
+        .others_on(r.id)
+        .map(|p| format!("{} ({})", clean(&p.operator), p.activity.as_str()))
+        .collect();
+    if !others.is_empty() {
+        let writing = state
+            .others_on(r.id)
+            .any(|p| p.activity != crate::store::presence::Activity::Viewing);
+        let color = if writing { WARN } else { ACCENT };
+        marked(
+            &mut out,
+            0,
+            Span::styled(if writing { "✎" } else { "●" }, Style::new().fg(color)),
+            &format!("also open: {}", others.join(", ")),
+            Style::new().fg(color),
+            w,
+        );
+    }
+
     // The mail.
     for part in wrap(&r.subject, w) {
         out.push(Line::styled(part, bold));

@@ -23,7 +23,7 @@ pub(super) const HEADERS: [&str; NCOLS] = [
     "est",
     "",
 ];
-pub(super) const CAPS: [usize; NCOLS] = [7, 13, 8, 40, 40, 5, 5, 8, 6];
+pub(super) const CAPS: [usize; NCOLS] = [7, 13, 8, 40, 40, 5, 5, 8, 14];
 /// Columns given up, in this order, when the queue is too narrow.
 pub(super) const DROP_ORDER: [usize; 4] = [C_SIZE, C_ROLE, C_STATE, C_EST];
 /// Space the flexible columns want at least before others are dropped.
@@ -49,6 +49,23 @@ pub(super) fn queue_cells(row: &Row, state: &State) -> [QCell; NCOLS] {
     }
     if dmarc_unaccepted(row) {
         flags.push(("✗".to_string(), Style::new().fg(BAD)));
+    }
+    // Team mode: who else has it open (✎ writing, ● viewing).
+    if let Some(p) = state.others_on(r.id).next() {
+        let writing = p.activity != crate::store::presence::Activity::Viewing;
+        let (mark, color) = if writing {
+            ("✎", WARN)
+        } else {
+            ("●", ACCENT)
+        };
+        let more = state.others_on(r.id).count() - 1;
+        let name = fit(&clean(&p.operator), 8);
+        let text = if more > 0 {
+            format!("{mark}{name}+{more}")
+        } else {
+            format!("{mark}{name}")
+        };
+        flags.push((text, Style::new().fg(color)));
     }
     [
         one(format!("#{}", r.id), Style::new().fg(ACCENT)),

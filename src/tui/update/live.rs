@@ -1,22 +1,66 @@
 //! Team mode in `update`: what the screen does when the store says that
 //! another screen (or process) changed something.
 
-use super::{say, Command, State};
+use super::{say, warn, Command, State};
 use crate::store::changes::Change;
+use crate::store::presence::{Activity, Presence};
+use crate::tui::state::{InputPurpose, Mode};
+
+/// What this screen is doing, for its presence entry: the selected request
+/// and whether a note, reply or rejection is being written for it.
+pub fn presence_of(state: &State) -> (Option<i64>, Activity) {
+    let activity = match &state.mode {
+        Mode::Input { purpose, .. } => match purpose {
+            InputPurpose::Note => Activity::WritingNote,
+            InputPurpose::ReplyBody(_) => Activity::WritingReply,
+            InputPurpose::RejectReason(_) | InputPurpose::RejectBody { .. } => {
+                Activity::WritingRejection
+            }
+            _ => Activity::Viewing,
+        },
+        _ => Activity::Viewing,
+    };
+    (state.current().map(|r| r.req.id), activity)
+}
+
+/// The other screens as they stand; two screens with this operator's name
+/// are told so (their notes and claims would look like one person's).
+pub(super) fn presence(state: &mut State, others: Vec<Presence>) -> Vec<Command> {
+    let twin = others.iter().any(|p| p.operator == state.operator);
+    let was_twin = state.others.iter().any(|p| p.operator == state.operator);
+    state.others = others;
+    if twin && !was_twin {
+        warn(
+            state,
+            format!(
+                "another Concierge is open as {} too: set [operator] to tell you apart",
+                state.operator
+            ),
+        );
+    }
+    vec![]
+}
 
 /// Reloads only the requests the changes name (the open detail's thread
 /// follows from `RequestUpdated`), and says what another operator did to
 /// the selected request.
 pub(super) fn changed(state: &mut State, changes: Vec<Change>) -> Vec<Command> {
-    let mut ids: Vec<i64> = changes.iter().filter_map(|c| c.request_id).collect();
+    // Presence moves are read from `presence`; the request row is unchanged.
+    let presence = changes.iter().any(|c| c.kind == "presence");
+    let mut ids: Vec<i64> = changes
+        .iter()
+        .filter(|c| c.kind != "presence")
+        .filter_map(|c| c.request_id)
+        .collect();
     ids.sort_unstable();
     ids.dedup();
     let current = state.current().map(|r| r.req.id);
-    if let Some(c) = changes
-        .iter()
-        .rev()
-        .find(|c| c.request_id.is_some() && c.request_id == current && c.actor != state.operator)
-    {
+    if let Some(c) = changes.iter().rev().find(|c| {
+        c.request_id.is_some()
+            && c.request_id == current
+            && c.actor != state.operator
+            && c.kind != "presence"
+    }) {
         say(
             state,
             format!(
@@ -27,10 +71,14 @@ pub(super) fn changed(state: &mut State, changes: Vec<Change>) -> Vec<Command> {
             ),
         );
     }
-    if ids.is_empty() {
-        return vec![];
+    let mut cmds = Vec::new();
+    if !ids.is_empty() {
+        cmds.push(Command::Reload { ids });
     }
-    vec![Command::Reload { ids }]
+    if presence {
+        cmds.push(Command::LoadPresence);
+    }
+    cmds
 }
 
 /// A change's kind in words.
@@ -73,9 +121,46 @@ mod tests {
                 change(2, Some(1), "job.status", "Kim"),
                 change(3, Some(3), "reply.sent", "Kim"),
                 change(4, None, "poller", "Kim"),
+                change(5, Some(2), "presence", "Kim"),
             ],
         );
-        assert_eq!(cmds, vec![Command::Reload { ids: vec![1, 3] }]);
+        assert_eq!(
+            cmds,
+            vec![Command::Reload { ids: vec![1, 3] }, Command::LoadPresence]
+        );
+    }
+
+    fn entry(operator: &str, id: i64, activity: Activity) -> Presence {
+        Presence {
+            session: format!("{operator}-1"),
+            operator: operator.into(),
+            request_id: Some(id),
+            activity,
+        }
+    }
+
+    #[test]
+    fn writing_a_note_or_a_reply_is_what_others_see() {
+        let mut s = state(vec![ready(1), ready(2)]);
+        let id = s.current().unwrap().req.id;
+        assert_eq!(presence_of(&s), (Some(id), Activity::Viewing));
+        crate::tui::update::update(&mut s, crate::tui::update::tests::key('n'));
+        assert_eq!(presence_of(&s), (Some(id), Activity::WritingNote));
+    }
+
+    #[test]
+    fn a_second_screen_with_the_same_name_is_told_once() {
+        let mut s = state(vec![ready(1)]);
+        presence(&mut s, vec![entry("Kim", 1, Activity::WritingReply)]);
+        assert_eq!(s.status, None);
+        assert_eq!(s.others_on(1).count(), 1);
+        let me = s.operator.clone();
+        presence(&mut s, vec![entry(&me, 1, Activity::Viewing)]);
+        let (text, is_warning) = s.status.clone().unwrap();
+        assert!(is_warning && text.contains("open as Sam too"), "{text}");
+        s.status = None;
+        presence(&mut s, vec![entry(&me, 1, Activity::Viewing)]);
+        assert_eq!(s.status, None, "said once, not on every heartbeat");
     }
 
     #[test]

@@ -104,7 +104,7 @@ pub(super) fn state(reqs: Vec<RequestView>) -> State {
     State::new(reqs, Rates::default(), "Sam".into(), now())
 }
 
-fn key(c: char) -> Msg {
+pub(super) fn key(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
 

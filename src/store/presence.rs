@@ -1,0 +1,323 @@
+//! Presence and the inbox poller's lease: who has which request open and
+//! what they are writing, and which running Concierge polls the inbox.
+//!
+//! Both are rows kept alive by a heartbeat ([`BEAT`]); a row whose
+//! heartbeat is older than [`STALE`] belongs to a process that died (kill
+//! -9, a closed laptop) and is ignored, then swept. Times are RFC 3339 UTC
+//! text written from Rust with one format, so they compare as text.
+//! Changes a screen must see are recorded in the change feed.
+
+use super::changes;
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::time::Duration;
+
+/// How often a screen (and the poller) renews its row.
+pub const BEAT: Duration = Duration::from_secs(5);
+/// A row older than this is a dead process's. With a 5 s beat and a 5 s
+/// sweep, an entry is gone from every screen within 20 + 5 = 25 s of its
+/// process dying (the issue asks for 30 s).
+pub const STALE: chrono::TimeDelta = chrono::TimeDelta::seconds(20);
+/// The poller's lease lasts this long after its last renewal: another
+/// Concierge takes over within 30 s of the holder dying.
+pub const LEASE: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
+
+/// What an operator is doing with a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    Viewing,
+    WritingNote,
+    WritingReply,
+    WritingRejection,
+}
+
+impl Activity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Activity::Viewing => "viewing",
+            Activity::WritingNote => "writing a note",
+            Activity::WritingReply => "writing a reply",
+            Activity::WritingRejection => "writing a rejection",
+        }
+    }
+
+    fn parse(s: &str) -> Activity {
+        match s {
+            "writing a note" => Activity::WritingNote,
+            "writing a reply" => Activity::WritingReply,
+            "writing a rejection" => Activity::WritingRejection,
+            _ => Activity::Viewing,
+        }
+    }
+}
+
+/// One running screen's entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presence {
+    /// Unique per running screen ([`session_id`]).
+    pub session: String,
+    pub operator: String,
+    pub request_id: Option<i64>,
+    pub activity: Activity,
+}
+
+/// A fresh id for this process's screen: the pid and the start time, so a
+/// restarted process (same pid later) is another session.
+pub fn session_id() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    )
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Says where this screen is and what it does; records a change for the
+/// request it left and the one it is on, when either differs.
+pub fn set(conn: &Connection, me: &Presence, now: DateTime<Utc>) -> Result<()> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    let old: Option<(Option<i64>, String)> = tx
+        .query_row(
+            "SELECT request_id, activity FROM presence WHERE session = ?1",
+            [&me.session],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    tx.execute(
+        "INSERT INTO presence (session, operator, request_id, activity, heartbeat_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (session) DO UPDATE SET operator = excluded.operator,
+           request_id = excluded.request_id, activity = excluded.activity,
+           heartbeat_at = excluded.heartbeat_at",
+        params![
+            me.session,
+            me.operator,
+            me.request_id,
+            me.activity.as_str(),
+            ts(now)
+        ],
+    )?;
+    let (old_id, old_activity) = match &old {
+        Some((id, a)) => (*id, Some(a.as_str())),
+        None => (None, None),
+    };
+    if old.is_none() || old_id != me.request_id || old_activity != Some(me.activity.as_str()) {
+        if old_id != me.request_id {
+            if let Some(id) = old_id {
+                changes::record(&tx, Some(id), "presence", &me.operator)?;
+            }
+        }
+        changes::record(&tx, me.request_id, "presence", &me.operator)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Renews this screen's heartbeat (no change: nothing moved) and sweeps
+/// dead screens' entries, announcing the requests they had open.
+pub fn beat(conn: &Connection, session: &str, now: DateTime<Utc>) -> Result<()> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute(
+        "UPDATE presence SET heartbeat_at = ?2 WHERE session = ?1",
+        params![session, ts(now)],
+    )?;
+    let dead: Vec<(String, Option<i64>)> = {
+        let mut st = tx.prepare(
+            "DELETE FROM presence WHERE heartbeat_at < ?1 RETURNING operator, request_id",
+        )?;
+        let rows = st.query_map([ts(now - STALE)], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (operator, id) in dead {
+        changes::record(&tx, id, "presence", &operator)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Removes this screen's entry (on quit).
+pub fn leave(conn: &Connection, session: &str) -> Result<()> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    let gone: Option<(String, Option<i64>)> = tx
+        .query_row(
+            "DELETE FROM presence WHERE session = ?1 RETURNING operator, request_id",
+            [session],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((operator, id)) = gone {
+        changes::record(&tx, id, "presence", &operator)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Every live entry but `session`'s own (the table holds one row per open
+/// screen: reading it whole is cheaper than choosing).
+pub fn others(conn: &Connection, session: &str, now: DateTime<Utc>) -> Result<Vec<Presence>> {
+    let mut st = conn.prepare_cached(
+        "SELECT session, operator, request_id, activity FROM presence
+         WHERE session <> ?1 AND heartbeat_at >= ?2 ORDER BY operator, session",
+    )?;
+    let rows = st.query_map(params![session, ts(now - STALE)], |r| {
+        Ok(Presence {
+            session: r.get(0)?,
+            operator: r.get(1)?,
+            request_id: r.get(2)?,
+            activity: Activity::parse(&r.get::<_, String>(3)?),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Who holds the inbox poller's lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub holder: String,
+    pub session: String,
+    pub expires_at: String,
+}
+
+/// Takes or renews the inbox poller's lease for `session`: granted when
+/// nobody holds it, this session does, or the holder's lease expired (it
+/// died). One transaction, so two Concierges never both get it. Returns
+/// the lease as it stands (compare its session with yours).
+pub fn take_lease(
+    conn: &Connection,
+    session: &str,
+    holder: &str,
+    now: DateTime<Utc>,
+) -> Result<Lease> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    let before = lease_tx(&tx)?.map(|l| l.session);
+    tx.execute(
+        "INSERT INTO poller_lease (name, holder, session, heartbeat_at, expires_at)
+         VALUES ('inbox', ?1, ?2, ?3, ?4)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, session = excluded.session,
+           heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at
+         WHERE poller_lease.session = excluded.session OR poller_lease.expires_at < excluded.heartbeat_at",
+        params![holder, session, ts(now), ts(now + LEASE)],
+    )?;
+    let lease = lease_tx(&tx)?.context("the lease row exists after the upsert")?;
+    // A new holder is a change every screen's status bar shows.
+    if lease.session == session && before.as_deref() != Some(session) {
+        changes::record(&tx, None, "poller", holder)?;
+    }
+    tx.commit()?;
+    Ok(lease)
+}
+
+/// Gives the lease up (on quit), so another takes over at its next try.
+pub fn release_lease(conn: &Connection, session: &str) -> Result<()> {
+    conn.execute(
+        "DELETE FROM poller_lease WHERE name = 'inbox' AND session = ?1",
+        [session],
+    )?;
+    Ok(())
+}
+
+/// The lease as it stands, expired or not.
+pub fn lease(conn: &Connection) -> Result<Option<Lease>> {
+    lease_tx(conn)
+}
+
+fn lease_tx(conn: &Connection) -> Result<Option<Lease>> {
+    Ok(conn
+        .query_row(
+            "SELECT holder, session, expires_at FROM poller_lease WHERE name = 'inbox'",
+            [],
+            |r| {
+                Ok(Lease {
+                    holder: r.get(0)?,
+                    session: r.get(1)?,
+                    expires_at: r.get(2)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{changes, Store};
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_790_000_000 + secs, 0).unwrap()
+    }
+
+    fn me(session: &str, operator: &str, id: Option<i64>, activity: Activity) -> Presence {
+        Presence {
+            session: session.into(),
+            operator: operator.into(),
+            request_id: id,
+            activity,
+        }
+    }
+
+    #[test]
+    fn moves_are_announced_heartbeats_are_not_and_the_dead_are_swept() {
+        let s = Store::in_memory().unwrap();
+        let c = s.conn();
+        set(c, &me("a", "Kim", Some(1), Activity::Viewing), at(0)).unwrap();
+        set(c, &me("b", "Sam", Some(1), Activity::WritingReply), at(0)).unwrap();
+        let seq = changes::last_seq(c).unwrap();
+        // Kim moves on to request 2: both requests change.
+        set(c, &me("a", "Kim", Some(2), Activity::Viewing), at(1)).unwrap();
+        let moved: Vec<_> = changes::after(c, seq, 10)
+            .unwrap()
+            .into_iter()
+            .map(|ch| ch.request_id)
+            .collect();
+        assert_eq!(moved, vec![Some(1), Some(2)]);
+        // Heartbeats move nothing.
+        let seq = changes::last_seq(c).unwrap();
+        beat(c, "a", at(15)).unwrap();
+        assert_eq!(changes::last_seq(c).unwrap(), seq);
+        assert_eq!(
+            others(c, "a", at(15)).unwrap(),
+            vec![me("b", "Sam", Some(1), Activity::WritingReply)]
+        );
+        // Sam's process died at 0: ignored after 20 s, swept by Kim's beat.
+        assert!(others(c, "a", at(21)).unwrap().is_empty());
+        beat(c, "a", at(21)).unwrap();
+        let swept = changes::after(c, seq, 10).unwrap();
+        assert_eq!(swept.len(), 1);
+        assert_eq!(
+            (swept[0].request_id, swept[0].actor.as_str()),
+            (Some(1), "Sam")
+        );
+        assert_eq!(others(c, "b", at(21)).unwrap().len(), 1, "Kim is alive");
+        leave(c, "a").unwrap();
+        assert!(others(c, "b", at(21)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn one_lease_holder_until_it_stops_renewing() {
+        let s = Store::in_memory().unwrap();
+        let c = s.conn();
+        assert_eq!(take_lease(c, "kim-1", "Kim", at(0)).unwrap().holder, "Kim");
+        // Sam asks while Kim renews: Kim keeps it.
+        assert_eq!(take_lease(c, "sam-1", "Sam", at(10)).unwrap().holder, "Kim");
+        assert_eq!(take_lease(c, "kim-1", "Kim", at(20)).unwrap().holder, "Kim");
+        assert_eq!(take_lease(c, "sam-1", "Sam", at(49)).unwrap().holder, "Kim");
+        // Kim stopped at 20: the lease expires at 50, and Sam takes over.
+        let l = take_lease(c, "sam-1", "Sam", at(51)).unwrap();
+        assert_eq!((l.holder.as_str(), l.session.as_str()), ("Sam", "sam-1"));
+        assert_eq!(take_lease(c, "kim-1", "Kim", at(52)).unwrap().holder, "Sam");
+        // Each new holder is announced once.
+        let pollers: Vec<_> = changes::after(c, 0, 10)
+            .unwrap()
+            .into_iter()
+            .filter(|ch| ch.kind == "poller")
+            .map(|ch| ch.actor)
+            .collect();
+        assert_eq!(pollers, vec!["Kim", "Sam"]);
+        release_lease(c, "sam-1").unwrap();
+        assert_eq!(take_lease(c, "kim-1", "Kim", at(53)).unwrap().holder, "Kim");
+    }
+}
