@@ -41,6 +41,10 @@ pub struct Screen {
 
 impl Screen {
     pub fn open(path: &Path, operator: &str) -> Screen {
+        Screen::with_inbox(path, operator, Inbox::None)
+    }
+
+    pub fn with_inbox(path: &Path, operator: &str, inbox: Inbox) -> Screen {
         let setup = Setup {
             store_path: path.to_path_buf(),
             operator: operator.into(),
@@ -50,7 +54,7 @@ impl Screen {
             backend: None,
             sender: None,
             from: "Ochre Concierge <hello@ochrehq.com>".into(),
-            inbox: Inbox::None,
+            inbox,
             authserv_id: "mx.ochrehq.com".into(),
             outboxes: vec![],
             config: None,
@@ -241,4 +245,144 @@ async fn each_screen_sees_who_else_has_a_request_open_and_what_they_write() {
     kim.until("Kim told of the twin", Duration::from_secs(10), said)
         .await;
     twin.drain();
+}
+
+/// Drops mail `n` into a Maildir as a delivery agent does (tmp/, then new/).
+fn deliver(maildir: &Path, n: u32) {
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    let name = format!("{n}.live.host");
+    std::fs::write(maildir.join("tmp").join(&name), mail(n)).unwrap();
+    std::fs::rename(
+        maildir.join("tmp").join(&name),
+        maildir.join("new").join(&name),
+    )
+    .unwrap();
+}
+
+fn requests_in(path: &Path) -> i64 {
+    Store::open(path).unwrap().request_count().unwrap()
+}
+
+fn maildir_screen(path: &Path, maildir: &Path, operator: &str) -> Screen {
+    Screen::with_inbox(path, operator, Inbox::Maildir(maildir.to_path_buf()))
+}
+
+/// Not a test on its own: the child process of the takeover test (a
+/// Concierge polling the inbox until it is killed). Returns at once unless
+/// that test started it.
+#[test]
+fn child_screen_for_the_takeover_test() {
+    let Ok(dir) = std::env::var("CONCIERGE_TEAM_CHILD") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async move {
+        let mut lee = maildir_screen(&dir.join("team.db"), &dir.join("inbox"), "Lee");
+        // Runs until killed.
+        lee.until("killed", Duration::from_secs(600), |_| false)
+            .await;
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_concierge_polls_and_another_takes_over_within_30_s_of_a_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, inbox) = (dir.path().join("team.db"), dir.path().join("inbox"));
+    deliver(&inbox, 1);
+    Store::open(&path).unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_screen_for_the_takeover_test",
+            "--nocapture",
+        ])
+        .env("CONCIERGE_TEAM_CHILD", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lease_holder = |path: &Path| {
+        concierge::store::presence::lease(Store::open(path).unwrap().conn())
+            .unwrap()
+            .map(|l| l.holder)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(lease_holder(&path).as_deref() == Some("Lee") && requests_in(&path) == 1) {
+        assert!(Instant::now() < deadline, "the child never polled");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Kim's Concierge starts: it does not poll, and says who does.
+    let mut kim = maildir_screen(&path, &inbox, "Kim");
+    kim.until("inbox: polled by Lee", Duration::from_secs(10), |a| {
+        a.state.inbox == concierge::tui::state::Health::Up("polled by Lee".into())
+    })
+    .await;
+    deliver(&inbox, 2);
+    kim.until(
+        "mail 2 stored by Lee, shown to Kim",
+        Duration::from_secs(10),
+        |a| a.state.rows.len() == 2,
+    )
+    .await;
+    assert_eq!(lease_holder(&path).as_deref(), Some("Lee"));
+    // kill -9: no goodbye, the lease just stops being renewed.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = Instant::now();
+    deliver(&inbox, 3);
+    kim.until("Kim polls mail 3", Duration::from_secs(45), |a| {
+        a.state.rows.len() == 3
+    })
+    .await;
+    let took = killed.elapsed();
+    println!("takeover after kill -9: {took:?}");
+    assert_eq!(lease_holder(&path).as_deref(), Some("Kim"));
+    // The lease is 25 s and Kim asks every 5 s; 2 s more for the Maildir poll.
+    assert!(took <= Duration::from_secs(32), "took {took:?}");
+    assert_eq!(requests_in(&path), 3);
+}
+
+#[test]
+fn two_pollers_racing_store_each_message_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, inbox) = (dir.path().join("team.db"), dir.path().join("inbox"));
+    deliver(&inbox, 1);
+    Store::open(&path).unwrap();
+    let poller = |path: std::path::PathBuf, inbox: std::path::PathBuf| {
+        std::thread::spawn(move || {
+            let mut store = Store::open(&path).unwrap();
+            let mut stored = 0;
+            for _ in 0..60 {
+                let mut src = concierge::inbox::maildir::MaildirSource::new(&inbox).unwrap();
+                let report = concierge::sync::sync_once(&mut src, &mut store, "mx.ochrehq.com")
+                    .expect("a poll never fails on the other's writes");
+                stored += report.stored.len();
+            }
+            stored
+        })
+    };
+    let a = poller(path.clone(), inbox.clone());
+    let b = poller(path.clone(), inbox.clone());
+    for n in 2..=40 {
+        deliver(&inbox, n);
+    }
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+    // One last poll picks up anything delivered after both finished.
+    let mut store = Store::open(&path).unwrap();
+    let mut src = concierge::inbox::maildir::MaildirSource::new(&inbox).unwrap();
+    let last = concierge::sync::sync_once(&mut src, &mut store, "mx.ochrehq.com").unwrap();
+    assert_eq!(
+        a + b + last.stored.len(),
+        40,
+        "each mail stored once: {a} + {b}"
+    );
+    assert_eq!(store.request_count().unwrap(), 40);
+    let messages: i64 = store
+        .conn()
+        .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(messages, 40);
 }
