@@ -534,6 +534,6 @@ mod workers;
 
 use outcome::outcome;
 pub use outcome::Outcome;
-pub use terminal::{default_log_path, run};
+pub use terminal::{default_log_path, run, run_with};
 pub use workers::read_outboxes;
 use workers::*;

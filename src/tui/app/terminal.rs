@@ -5,6 +5,11 @@ use super::*;
 
 /// Runs the app on the terminal until the user quits.
 pub fn run(setup: Setup, log_file: Option<PathBuf>) -> Result<()> {
+    run_with(setup, log_file, None)
+}
+
+/// [`run`], with a first line for the status bar (the demo's join hint).
+pub fn run_with(setup: Setup, log_file: Option<PathBuf>, hello: Option<String>) -> Result<()> {
     // NOTE: never log to the terminal while the screen is up; a file, or nothing.
     if let Some(path) = log_file {
         init_log(&path);
@@ -14,15 +19,18 @@ pub fn run(setup: Setup, log_file: Option<PathBuf>) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(run_async(setup))
+    rt.block_on(run_async(setup, hello))
 }
 
-pub(super) async fn run_async(setup: Setup) -> Result<()> {
+pub(super) async fn run_async(setup: Setup, hello: Option<String>) -> Result<()> {
     use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
     use futures_util::StreamExt;
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut app = App::start(setup, tx.clone())?;
+    if let Some(text) = hello {
+        app.state.status = Some((text, false));
+    }
     let mut terminal = ratatui::init();
     crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste).ok();
     let mut events = EventStream::new();

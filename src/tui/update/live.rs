@@ -43,7 +43,8 @@ pub(super) fn presence(state: &mut State, others: Vec<Presence>) -> Vec<Command>
 
 /// Reloads only the requests the changes name (the open detail's thread
 /// follows from `RequestUpdated`), and says what another operator did to
-/// the selected request.
+/// the selected request (not the inbox's doing: the poller's screen says
+/// that already, and every poll would hide the line).
 pub(super) fn changed(state: &mut State, changes: Vec<Change>) -> Vec<Command> {
     // Presence moves are read from `presence`; the request row is unchanged.
     let presence = changes.iter().any(|c| c.kind == "presence");
@@ -59,6 +60,7 @@ pub(super) fn changed(state: &mut State, changes: Vec<Change>) -> Vec<Command> {
         c.request_id.is_some()
             && c.request_id == current
             && c.actor != state.operator
+            && c.actor != "intake"
             && c.kind != "presence"
     }) {
         say(
