@@ -63,14 +63,38 @@ pub struct Presence {
     pub activity: Activity,
 }
 
-/// A fresh id for this process's screen: the pid and the start time, so a
+/// A fresh id for this process's screen: host, pid and start time, so a
 /// restarted process (same pid later) is another session.
 pub fn session_id() -> String {
     format!(
-        "{}-{}",
+        "{}/{}/{}",
+        hostname(),
         std::process::id(),
         Utc::now().timestamp_nanos_opt().unwrap_or_default()
     )
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Whether `session` is a process of this machine that no longer runs
+/// (Linux: no `/proc/PID`). A solo operator restarting after a crash then
+/// polls at once instead of waiting out the dead process's lease; a
+/// session of another machine, or of an unknown form, is never judged.
+pub fn is_dead_here(session: &str) -> bool {
+    let mut parts = session.split('/');
+    let (Some(host), Some(pid), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let here = hostname();
+    !here.is_empty()
+        && host == here
+        && pid.parse::<u32>().is_ok()
+        && std::path::Path::new("/proc/self").exists()
+        && !std::path::Path::new("/proc").join(pid).exists()
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -184,8 +208,8 @@ pub struct Lease {
 }
 
 /// Takes or renews the inbox poller's lease for `session`: granted when
-/// nobody holds it, this session does, or the holder's lease expired (it
-/// died). One transaction, so two Concierges never both get it. Returns
+/// nobody holds it, this session does, the holder's lease expired (it
+/// died), or the holder is a dead process of this machine. One transaction, so two Concierges never both get it. Returns
 /// the lease as it stands (compare its session with yours).
 pub fn take_lease(
     conn: &Connection,
@@ -195,6 +219,15 @@ pub fn take_lease(
 ) -> Result<Lease> {
     let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
     let before = lease_tx(&tx)?.map(|l| l.session);
+    if let Some(dead) = before
+        .as_deref()
+        .filter(|b| *b != session && is_dead_here(b))
+    {
+        tx.execute(
+            "DELETE FROM poller_lease WHERE name = 'inbox' AND session = ?1",
+            [dead],
+        )?;
+    }
     tx.execute(
         "INSERT INTO poller_lease (name, holder, session, heartbeat_at, expires_at)
          VALUES ('inbox', ?1, ?2, ?3, ?4)
@@ -320,5 +353,23 @@ mod tests {
         assert_eq!(pollers, vec!["Kim", "Sam"]);
         release_lease(c, "sam-1").unwrap();
         assert_eq!(take_lease(c, "kim-1", "Kim", at(53)).unwrap().holder, "Kim");
+    }
+
+    #[test]
+    fn a_dead_process_of_this_machine_loses_the_lease_at_once() {
+        let s = Store::in_memory().unwrap();
+        let c = s.conn();
+        let mine = session_id();
+        assert!(!is_dead_here(&mine), "this process runs");
+        // A pid above the kernel's limit (4194304) never runs.
+        let dead = format!("{}/4194305/1", hostname());
+        assert!(is_dead_here(&dead));
+        assert!(
+            !is_dead_here("other-host/4194305/1"),
+            "not judged from here"
+        );
+        take_lease(c, &dead, "Kim", at(0)).unwrap();
+        let l = take_lease(c, &mine, "Sam", at(1)).unwrap();
+        assert_eq!(l.session, mine, "no 25 s wait after a crash");
     }
 }
