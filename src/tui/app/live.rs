@@ -15,6 +15,9 @@ pub(super) fn start_feed(path: PathBuf, mut seq: i64, tx: mpsc::UnboundedSender<
     let spawned = std::thread::Builder::new()
         .name("change-feed".into())
         .spawn(move || {
+            // NOTE: the one engine-specific part. PostgreSQL wakes on
+            // LISTEN/NOTIFY instead (another `Wakeup`); reading the feed
+            // after a wake-up is the same query on both engines.
             let mut wake = match changes::DataVersion::open(&path, changes::CHECK_EVERY) {
                 Ok(w) => w,
                 Err(e) => {
