@@ -381,6 +381,9 @@ fn serve(
             .send(PollerEvent::Synced(report.stored, report.request_ids))
             .is_err()
         {
+            // Nobody listens any more: stop for good (`Ok` alone means
+            // "reconnect later" when the lease went elsewhere).
+            stop.store(true, Ordering::SeqCst);
             return Ok(());
         }
         if stop.load(Ordering::SeqCst) {
