@@ -55,7 +55,7 @@ fn main() {
         let key = i.store_key(raw.as_bytes());
         writer.store_batch("INBOX", &[(i, key, None)], None).unwrap();
         let setup = Setup {
-            store_path: path.clone(),
+            store_path: path.clone().into(),
             operator: "Sam".into(),
             rates: Default::default(),
             keys: Default::default(),

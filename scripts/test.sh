@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine with the Rust toolchain:
-# installs the real servers the integration tests start (Dovecot, an SMTP
-# sink, mbsync, Info-ZIP, tmux) when they are missing, then runs every test.
+# installs the real servers the integration tests start (Dovecot, Cyrus IMAP,
+# an SMTP sink, mbsync, Info-ZIP, tmux, PostgreSQL) when they are missing, then runs every test.
 # The tests start and stop their own server instances on free loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,12 +16,35 @@ command -v mbsync >/dev/null 2>&1 || need+=(isync)
 command -v zip >/dev/null 2>&1 || need+=(zip)
 # tests/backend_demo.rs runs `concierge demo` in a real terminal
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# tests/store_*.rs start their own PostgreSQL (initdb + pg_ctl)
+command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ] \
+  || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# Cyrus IMAP 3.6, the second IMAP server the tests start
+# (tests/support/cyrus.rs). Its package conflicts with dovecot-imapd, so it is
+# unpacked (dpkg -x) instead of installed; only the libraries it links are
+# installed.
+for lib in libpcre3 libxapian30 libical3; do
+  dpkg-query -W -f='${Status}' "$lib" 2>/dev/null | grep -q 'ok installed' || need+=("$lib")
+done
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+updated=""
 if ((${#need[@]})); then
   echo "scripts/test.sh: installing ${need[*]}" >&2
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
+  updated=1
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+cyrus_root=${CONCIERGE_CYRUS_ROOT:-/opt/concierge-test/cyrus}
+if [ ! -x "$cyrus_root/usr/lib/cyrus/bin/master" ]; then
+  echo "scripts/test.sh: unpacking cyrus-imapd and cyrus-common into $cyrus_root" >&2
+  [ -n "$updated" ] || $SUDO apt-get update -qq
+  debs=$(mktemp -d)
+  chmod 777 "$debs" # apt-get download runs as _apt where it can
+  (cd "$debs" && apt-get download -qq cyrus-imapd cyrus-common)
+  $SUDO mkdir -p "$cyrus_root"
+  for deb in "$debs"/*.deb; do $SUDO dpkg -x "$deb" "$cyrus_root"; done
+  rm -rf "$debs"
 fi
 
 # The benchmarks (examples/) must keep compiling; they are run by hand.

@@ -74,6 +74,12 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The store itself: schema migrations, and moving a solo store into a
+    /// team store.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// The reference export backend.
     Backend {
         #[command(subcommand)]
@@ -150,6 +156,27 @@ pub enum AuditCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Bring the configured store's schema up to date; prints from → to.
+    Migrate,
+    /// Copy the configured store (every request, message, note, reply,
+    /// job, estimate and the audit chain) into an empty team store.
+    Copy {
+        /// The team store: postgres://user@host/db?sslmode=verify-full
+        /// (no password in it).
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// The environment variable holding the team store's password
+        /// (default: [store] password_env / password_command).
+        #[arg(long, value_name = "NAME")]
+        password_env: Option<String>,
+        /// An extra trust anchor for the team store's certificate.
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum BackendCommand {
     /// Serve the export backend API v1 (token from CONCIERGE_BACKEND_TOKEN).
     Serve(crate::refbackend::ServeArgs),
@@ -201,7 +228,11 @@ fn run(cli: Cli) -> Result<i32> {
             command: AuditCommand::Verify,
         }) => {
             let cfg = Config::load(config_path.as_deref())?;
-            audit_verify(&cfg.store_path()?)
+            audit_verify(&cfg)
+        }
+        Some(Command::Store { command }) => {
+            let cfg = Config::load(config_path.as_deref())?;
+            crate::store::cmd::run(&cfg, command)
         }
         Some(Command::Backend {
             command: BackendCommand::Serve(args),
@@ -318,8 +349,8 @@ fn open_source(cfg: &Config) -> Result<Box<dyn Source>> {
 }
 
 fn sync_cmd(cfg: &Config, once: bool) -> Result<i32> {
-    let store_path = cfg.store_path()?;
-    let mut store = Store::open(&store_path)?;
+    let store_path = cfg.store_location()?;
+    let mut store = Store::open_at(&store_path)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if once || cfg.intake.source == SourceKind::Maildir {
@@ -377,11 +408,17 @@ fn sync_cmd(cfg: &Config, once: bool) -> Result<i32> {
     Ok(0)
 }
 
-fn audit_verify(store_path: &Path) -> Result<i32> {
-    if !store_path.is_file() {
-        anyhow::bail!("no store at {}", store_path.display());
-    }
-    let store = Store::open(store_path)?;
+fn audit_verify(cfg: &Config) -> Result<i32> {
+    let store = match cfg.store_target()? {
+        Some(t) => Store::connect_pg(&t)?,
+        None => {
+            let store_path = cfg.store_path()?;
+            if !store_path.is_file() {
+                anyhow::bail!("no store at {}", store_path.display());
+            }
+            Store::open(&store_path)?
+        }
+    };
     match audit::verify(store.conn())? {
         Ok(n) => {
             println!("audit log intact: {n} entries");
@@ -442,7 +479,7 @@ fn estimate_cmd(args: EstimateArgs, config: Option<&Path>) -> Result<i32> {
     let rates = cfg.as_ref().map(|c| c.estimate.clone()).unwrap_or_default();
     if args.calibration {
         let cfg = cfg.as_ref().context("no config")?;
-        let store = Store::open(&cfg.store_path()?)?;
+        let store = cfg.open_store()?;
         let history = store.estimate_history()?;
         match crate::estimate::calibrate(&rates, &history) {
             Some(c) => println!("{}", serde_json::to_string(&c)?),
@@ -476,7 +513,7 @@ fn estimate_cmd(args: EstimateArgs, config: Option<&Path>) -> Result<i32> {
 fn reply_cmd(cfg: &Config, args: ReplyArgs) -> Result<i32> {
     use crate::mail::outgoing::Sender;
     use crate::mail::templates::{Template, Templates};
-    let mut store = Store::open(&cfg.store_path()?)?;
+    let mut store = cfg.open_store()?;
     let from = cfg
         .smtp
         .as_ref()
@@ -577,7 +614,7 @@ fn tui_cmd(cfg: Config) -> Result<i32> {
         }
     };
     let setup = crate::tui::app::Setup {
-        store_path: cfg.store_path()?,
+        store_path: cfg.store_location()?,
         operator: cfg.operator.name.clone(),
         rates: cfg.estimate.clone(),
         keys: crate::tui::keys::KeyMap::with_overrides(&cfg.keys)?,

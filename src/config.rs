@@ -144,16 +144,19 @@ pub struct Backend {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Store {
+    /// The solo store's SQLite file.
     pub path: Option<PathBuf>,
+    /// A team store: `postgres://user@host/db?sslmode=verify-full`. The
+    /// password never goes here: `password_env` or `password_command`.
+    pub url: Option<String>,
+    pub password_env: Option<String>,
+    pub password_command: Option<String>,
+    /// An extra trust anchor for the team store's TLS certificate.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// True for a loopback host name or address: the only place plaintext may go.
-pub fn is_loopback(host: &str) -> bool {
-    let h = host.trim_start_matches('[').trim_end_matches(']');
-    h.eq_ignore_ascii_case("localhost")
-        || h.parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
+pub use crate::net::is_loopback;
 
 /// Expands a leading `~/`.
 pub fn expand_home(p: &Path) -> PathBuf {
@@ -286,6 +289,7 @@ impl Config {
                 _ => {}
             }
         }
+        self.validate_store()?;
         crate::keymap::KeyMap::with_overrides(&self.keys)
             .map_err(|e| anyhow!("config file {}: {e}", self.path.display()))?;
         self.estimate
@@ -309,6 +313,77 @@ impl Config {
                 "[imap]",
                 "section missing (needed because [intake] source = \"imap\")",
             )
+        })
+    }
+
+    fn validate_store(&self) -> Result<()> {
+        let st = &self.store;
+        let Some(url) = &st.url else {
+            for (key, set) in [
+                ("password_env", st.password_env.is_some()),
+                ("password_command", st.password_command.is_some()),
+                ("ca_file", st.ca_file.is_some()),
+            ] {
+                if set {
+                    return Err(self.err(
+                        &format!("[store] {key}"),
+                        "is used only with [store] url (a team store on PostgreSQL)",
+                    ));
+                }
+            }
+            return Ok(());
+        };
+        // NOTE: the URL itself is never echoed: it might hold a password.
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(self.err("[store] url", "must start with postgres:// (e.g. postgres://concierge@db.internal/concierge?sslmode=verify-full)"));
+        }
+        if crate::store::pg::url_has_password(url) {
+            return Err(self.err(
+                "[store] url",
+                "must not contain a password: use password_env or password_command",
+            ));
+        }
+        if st.password_env.is_some() && st.password_command.is_some() {
+            return Err(self.err(
+                "[store] password_command",
+                "set either password_env or password_command, not both",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The team store's connection, when `[store] url` is set; the password
+    /// is read now, from `password_env` or `password_command`.
+    pub fn store_target(&self) -> Result<Option<crate::store::pg::PgTarget>> {
+        let st = &self.store;
+        let Some(url) = &st.url else {
+            return Ok(None);
+        };
+        let password = match (&st.password_env, &st.password_command) {
+            (Some(var), _) => Some(secret::from_env(var).context("[store] password_env")?),
+            (None, Some(cmd)) => {
+                Some(secret::from_command(cmd).context("[store] password_command")?)
+            }
+            (None, None) => None,
+        };
+        Ok(Some(crate::store::pg::PgTarget {
+            url: url.clone(),
+            password,
+            ca_file: st.ca_file.clone(),
+        }))
+    }
+
+    /// Opens the configured store (team store when `[store] url` is set,
+    /// else the SQLite file), migrated.
+    pub fn open_store(&self) -> Result<crate::store::Store> {
+        crate::store::Store::open_at(&self.store_location()?)
+    }
+
+    /// Where the store is: `[store] url` (a team store), else the file.
+    pub fn store_location(&self) -> Result<crate::store::Location> {
+        Ok(match self.store_target()? {
+            Some(t) => crate::store::Location::Postgres(t),
+            None => crate::store::Location::Sqlite(self.store_path()?),
         })
     }
 

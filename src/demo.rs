@@ -265,7 +265,7 @@ pub fn run(resume: Option<PathBuf>) -> Result<i32> {
     }
     eprintln!("concierge demo: {hint}");
     let setup = crate::tui::app::Setup {
-        store_path: dir.join("concierge.db"),
+        store_path: dir.join("concierge.db").into(),
         operator,
         rates: crate::estimate::Rates::default(),
         keys: crate::tui::keys::KeyMap::default(),
@@ -328,7 +328,7 @@ pub fn join(dir: &Path, name: &str) -> Result<i32> {
     .map_err(|e| anyhow!("{e}"))?;
     let outbox = dir.join("outbox");
     let setup = crate::tui::app::Setup {
-        store_path: dir.join("concierge.db"),
+        store_path: dir.join("concierge.db").into(),
         operator: name.to_string(),
         rates: crate::estimate::Rates::default(),
         keys: crate::tui::keys::KeyMap::default(),

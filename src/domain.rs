@@ -48,6 +48,22 @@ macro_rules! words {
             }
         }
 
+        impl $crate::store::db::ToValue for $ty {
+            fn to_value(&self) -> $crate::store::db::Value {
+                $crate::store::db::Value::Text(self.as_str().to_string())
+            }
+        }
+
+        impl $crate::store::db::FromValue for $ty {
+            fn from_value(v: $crate::store::db::ValueRef<'_>) -> Result<Self, String> {
+                match v {
+                    $crate::store::db::ValueRef::Text(s) => $ty::parse(s)
+                        .ok_or_else(|| format!("unknown {} {s:?}", stringify!($ty))),
+                    _ => Err(format!("expected a {} word", stringify!($ty))),
+                }
+            }
+        }
+
         impl FromSql for $ty {
             fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
                 let s = v.as_str()?;

@@ -1,5 +1,12 @@
-//! Keys → [`Action`]s. Every binding can be changed in `[keys]` of the
-//! config, e.g. `approve = "A"` or `down = ["j", "down", "ctrl-n"]`.
+//! Keys → [`Action`]s, for every mode of the screen: the queue and the
+//! detail pane, pop-ups (questions, pickers, the outbox), the text editor
+//! and the stats screen. Every binding can be changed in `[keys]` of the
+//! config, e.g. `approve = "A"`, `down = ["j", "down", "ctrl-n"]` or
+//! `save = "ctrl-w"`; the help screen is generated from this map.
+//!
+//! Each action belongs to one [`Scope`] (the mode it acts in); one key can
+//! mean one thing per scope (`j` is "next request" in the queue and "next
+//! item" in a picker), never two things in one scope.
 
 use anyhow::{anyhow, bail, Result};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -36,7 +43,46 @@ pub enum Action {
     RetryJob,
     Outbox,
     Stats,
+    // Pop-ups: questions, pickers, the outbox.
+    Yes,
+    No,
+    Choose,
+    ItemUp,
+    ItemDown,
+    // The text editor (notes, reasons, reply bodies).
+    Save,
+    OpenEditor,
+    CancelEdit,
+    // The stats screen.
+    NextPeriod,
+    PrevPeriod,
+    CloseStats,
 }
+
+/// Where an action applies: the mode whose keys it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// The queue and the detail pane (normal mode).
+    Queue,
+    /// Questions, pickers and the outbox.
+    Popup,
+    /// The text editor.
+    Editor,
+    /// The stats screen.
+    Stats,
+}
+
+/// Keys that are not in the map, with what they do, by scope: digits,
+/// typing, and Esc where it only backs out. The help shows them; they
+/// cannot be rebound.
+pub const FIXED_KEYS: &[(Scope, &str, &str)] = &[
+    (Scope::Queue, "1…7", "jump to a tab"),
+    (Scope::Queue, "Esc", "back / clear status"),
+    (Scope::Queue, "Ctrl-C", "quit (not in editor)"),
+    (Scope::Popup, "1…9", "choose that item"),
+    (Scope::Editor, "Enter", "ok (one-line fields)"),
+    (Scope::Stats, "7 3 9", "7, 30, 90 days"),
+];
 
 impl Action {
     /// What the action does, for the help screen.
@@ -52,23 +98,45 @@ impl Action {
             Action::Bottom => "last request",
             Action::NextTab => "next tab",
             Action::PrevTab => "previous tab",
-            Action::Filter => "filter the queue (Esc clears)",
-            Action::Sort => "change the sort (due, newest, workspace)",
-            Action::Zoom => "read the whole thread",
+            Action::Filter => "filter the queue",
+            Action::Sort => "sort (due, newest, …)",
+            Action::Zoom => "the whole thread",
             Action::ScrollDetailUp => "scroll the detail up",
             Action::ScrollDetailDown => "scroll the detail down",
-            Action::Approve => "approve and start the export",
-            Action::Reject => "reject with a reason and its reply",
+            Action::Approve => "approve, start the export",
+            Action::Reject => "reject: reason, reply",
             Action::Reply => "reply from a template",
-            Action::Note => "add a scope-confirmation note",
-            Action::Resolve => "look the requester and workspace up again",
-            Action::ChooseWorkspace => "choose the workspace from the requester's memberships",
-            Action::AccountEmail => "link the request to an account email",
-            Action::OverrideAuth => "accept failed sender authentication (reason)",
+            Action::Note => "scope-confirmation note",
+            Action::Resolve => "look it up again",
+            Action::ChooseWorkspace => "choose the workspace",
+            Action::AccountEmail => "link an account email",
+            Action::OverrideAuth => "accept failed sender auth",
             Action::CancelJob => "cancel the running export",
             Action::RetryJob => "retry a failed export",
-            Action::Outbox => "read the outbox (demo)",
+            Action::Outbox => "the outbox (demo)",
             Action::Stats => "the team's stats",
+            Action::Yes => "yes",
+            Action::No => "no / close",
+            Action::Choose => "choose",
+            Action::ItemUp => "previous item",
+            Action::ItemDown => "next item",
+            Action::Save => "save / send",
+            Action::OpenEditor => "edit in $EDITOR",
+            Action::CancelEdit => "cancel",
+            Action::NextPeriod => "next period",
+            Action::PrevPeriod => "previous period",
+            Action::CloseStats => "close",
+        }
+    }
+
+    /// The mode the action acts in.
+    pub fn scope(self) -> Scope {
+        use Action as A;
+        match self {
+            A::Yes | A::No | A::Choose | A::ItemUp | A::ItemDown => Scope::Popup,
+            A::Save | A::OpenEditor | A::CancelEdit => Scope::Editor,
+            A::NextPeriod | A::PrevPeriod | A::CloseStats => Scope::Stats,
+            _ => Scope::Queue,
         }
     }
 }
@@ -157,6 +225,17 @@ impl Default for KeyMap {
             (Action::RetryJob, &["t"]),
             (Action::Outbox, &["o"]),
             (Action::Stats, &["S"]),
+            (Action::Yes, &["y", "Y"]),
+            (Action::No, &["n", "N", "esc", "q"]),
+            (Action::Choose, &["enter"]),
+            (Action::ItemUp, &["k", "up"]),
+            (Action::ItemDown, &["j", "down"]),
+            (Action::Save, &["ctrl-s"]),
+            (Action::OpenEditor, &["ctrl-e"]),
+            (Action::CancelEdit, &["esc"]),
+            (Action::NextPeriod, &["tab", "l", "right"]),
+            (Action::PrevPeriod, &["backtab", "h", "left"]),
+            (Action::CloseStats, &["esc", "q", "S"]),
         ];
         let mut map = Vec::new();
         for (action, keys) in defaults {
@@ -192,16 +271,27 @@ impl KeyMap {
             km.map.retain(|(_, a)| a != action);
             for k in keys {
                 let key = norm(parse_key(&k).map_err(|e| anyhow!("[keys] {action:?}: {e}"))?);
-                km.map.retain(|(kk, _)| *kk != key);
+                // Taken from another action of the same mode only.
+                km.map
+                    .retain(|(kk, a)| *kk != key || a.scope() != action.scope());
                 km.map.push((key, *action));
             }
         }
         Ok(km)
     }
 
+    /// The queue's action for `k` (normal mode).
     pub fn action(&self, k: KeyEvent) -> Option<Action> {
+        self.action_in(Scope::Queue, k)
+    }
+
+    /// The action `k` stands for in `scope`.
+    pub fn action_in(&self, scope: Scope, k: KeyEvent) -> Option<Action> {
         let key = norm(k);
-        self.map.iter().find(|(kk, _)| *kk == key).map(|(_, a)| *a)
+        self.map
+            .iter()
+            .find(|(kk, a)| *kk == key && a.scope() == scope)
+            .map(|(_, a)| *a)
     }
 
     /// Every action with its keys, for the help screen.
@@ -212,11 +302,24 @@ impl KeyMap {
         }
         out.into_iter().collect()
     }
+
+    /// The KeyEvent of `action`'s first key (for translating a rebound key
+    /// into what a screen with its own key handling expects).
+    pub fn first_key(&self, action: Action) -> Option<KeyEvent> {
+        self.map
+            .iter()
+            .find(|(_, a)| *a == action)
+            .map(|((code, mods), _)| KeyEvent::new(*code, *mods))
+    }
 }
 
 pub fn show_key(code: KeyCode, mods: KeyModifiers) -> String {
     let base = match code {
         KeyCode::Char(' ') => "space".to_string(),
+        // Ctrl-S, as terminals and manuals write it (Ctrl-s is the same key).
+        KeyCode::Char(c) if mods.contains(KeyModifiers::CONTROL) => {
+            c.to_ascii_uppercase().to_string()
+        }
         KeyCode::Char(c) => c.to_string(),
         KeyCode::Enter => "Enter".into(),
         KeyCode::Esc => "Esc".into(),
@@ -290,6 +393,30 @@ mod tests {
         assert_eq!(
             km.action(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::CONTROL)),
             Some(Action::Quit)
+        );
+    }
+
+    #[test]
+    fn one_key_means_one_thing_per_mode() {
+        let km = KeyMap::default();
+        assert_eq!(km.action_in(Scope::Popup, key('j')), Some(Action::ItemDown));
+        assert_eq!(km.action(key('j')), Some(Action::Down));
+        assert_eq!(km.action(key('y')), None, "y means nothing in the queue");
+        let ctrl_s = KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL);
+        assert_eq!(km.action_in(Scope::Editor, ctrl_s), Some(Action::Save));
+        // Rebinding in one mode leaves the other modes' keys alone.
+        let mut o = BTreeMap::new();
+        o.insert(Action::Yes, KeySpec::One("j".into()));
+        let km = KeyMap::with_overrides(&o).unwrap();
+        assert_eq!(km.action_in(Scope::Popup, key('j')), Some(Action::Yes));
+        assert_eq!(km.action_in(Scope::Popup, key('y')), None);
+        assert_eq!(km.action(key('j')), Some(Action::Down));
+        assert_eq!(
+            km.action_in(
+                Scope::Popup,
+                KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)
+            ),
+            Some(Action::ItemDown)
         );
     }
 

@@ -17,6 +17,7 @@
 //! - [`keymap`]: actions and their keys (`[keys]` in the config, the `?` help).
 //! - [`estimate`]: turnaround estimates on business days.
 //! - [`mail`]: reply templates and sending (SMTP or a Maildir outbox).
+//! - [`net`]: the one retry backoff and the one loopback rule.
 //! - [`reply`]: rendering a reply, building the message, filing it over IMAP.
 //! - [`stats`]: the team's figures (SLA, estimate accuracy, per operator) for
 //!   `concierge report` and the stats screen.
@@ -41,6 +42,7 @@ pub mod inbox;
 pub mod intake;
 pub mod keymap;
 pub mod mail;
+pub mod net;
 pub mod ops;
 pub mod refbackend;
 pub mod reply;

@@ -11,7 +11,6 @@ use crate::intake::{self, Inspected};
 use crate::secret::Secret;
 use crate::store::{Cursor, Store, Stored};
 use anyhow::Result;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -40,10 +39,16 @@ pub fn sync_once(
     let cursor = store.cursor(&key)?;
     let listing = source.list_new(cursor)?;
     let mut refs = listing.refs;
+    // A server that does not keep UIDs lists by Message-ID
+    // (inbox::unstable): those seen before are not fetched again.
+    let ids: std::collections::HashMap<u32, String> = listing.message_ids.into_iter().collect();
+    let seen = |name: &str| store.maildir_seen(&key, name).unwrap_or(false);
     // Maildir has no UIDs: skip names already stored.
     refs.retain(|r| match r {
-        MsgRef::File(name) => !store.maildir_seen(&key, name).unwrap_or(false),
-        MsgRef::Uid(_) => true,
+        MsgRef::File(name) => !seen(name),
+        MsgRef::Uid(u) => ids
+            .get(u)
+            .is_none_or(|id| !seen(&crate::inbox::unstable::seen_name(id))),
     });
     let mut report = SyncReport::default();
     let mut last_uid = match (cursor, listing.uidvalidity) {
@@ -95,6 +100,7 @@ pub fn sync_once(
                 Err(_) => anyhow::bail!("the fetching thread stopped"),
             };
             let mut items = inspect_all(&fetched, &opts_full);
+            remember_message_ids(&mut items, &ids);
             // NOTE: the cursor never passes a message that was not stored
             // (or read and found to be no export mail): it stops before the
             // first listed UID the FETCH did not return. A message expunged
@@ -169,6 +175,19 @@ fn keep_unreadable(items: &mut [(Inspected, String, Option<String>)]) -> Vec<boo
             unreadable
         })
         .collect()
+}
+
+/// Listed by Message-ID: each fetched message is remembered as seen under
+/// its Message-ID (in place of a Maildir name), so the next poll skips it.
+fn remember_message_ids(
+    items: &mut [(Inspected, String, Option<String>)],
+    ids: &std::collections::HashMap<u32, String>,
+) {
+    for (msg, _, name) in items.iter_mut() {
+        if let Some(id) = msg.uid.and_then(|u| ids.get(&u)) {
+            *name = Some(crate::inbox::unstable::seen_name(id));
+        }
+    }
 }
 
 /// Inspects fetched messages: (message, store key, Maildir name).
@@ -252,16 +271,14 @@ impl Default for PollerOptions {
     }
 }
 
-/// Full jitter over an exponential, capped: a random wait in
-/// `[min, min(max, min * 2^attempt)]`.
+/// The wait before reconnecting after `attempt` failures in a row (0: the
+/// first retry): [`crate::net::Backoff`], never shorter than `min` (the
+/// first retry waits `min ..= 2·min`) nor longer than `max`.
 pub fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
-    use rand::Rng;
-    let cap = min.saturating_mul(1u32 << attempt.min(16)).min(max);
-    if cap <= min {
-        return min;
-    }
-    let ms = rand::thread_rng().gen_range(min.as_millis() as u64..=cap.as_millis() as u64);
-    Duration::from_millis(ms)
+    crate::net::Backoff::new(min.saturating_mul(2), max)
+        .delay(attempt.saturating_add(1))
+        .max(min)
+        .min(max)
 }
 
 /// The inbox worker: a thread that keeps the store in sync with IMAP.
@@ -276,9 +293,10 @@ impl Poller {
     pub fn start(
         cfg: ConnCfg,
         password: Secret,
-        store_path: PathBuf,
+        store_path: impl Into<crate::store::Location>,
         opts: PollerOptions,
     ) -> Poller {
+        let store_path = store_path.into();
         let (tx, rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
@@ -304,12 +322,12 @@ impl Drop for Poller {
 fn run_poller(
     cfg: ConnCfg,
     password: Secret,
-    store_path: PathBuf,
+    store_path: crate::store::Location,
     opts: PollerOptions,
     tx: mpsc::Sender<PollerEvent>,
     stop: Arc<AtomicBool>,
 ) {
-    let mut store = match Store::open(&store_path) {
+    let mut store = match Store::open_at(&store_path) {
         Ok(s) => s,
         Err(e) => {
             let _ = tx.send(PollerEvent::Fatal(format!("{e:#}")));

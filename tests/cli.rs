@@ -282,7 +282,10 @@ fn reply_dry_run_retry_and_force_end_to_end() {
     let store = concierge::store::Store::open(&db).unwrap();
     store
         .conn()
-        .execute("UPDATE replies SET state = 'sending' WHERE id = 2", [])
+        .execute(
+            "UPDATE replies SET state = 'sending' WHERE id = 2",
+            concierge::store::db::params![],
+        )
         .unwrap();
     drop(store);
     let o = run(&["reply", "--retry", "2"]);

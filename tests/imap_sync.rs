@@ -1,4 +1,5 @@
-//! The inbox against a real Dovecot started by the test harness: first and
+//! The inbox against real servers started by the test harness (Dovecot, and
+//! Cyrus for the bodies listed in `on_both_servers!` at the end): first and
 //! incremental sync, read-only access, UIDVALIDITY changes, TLS, STARTTLS,
 //! the poller's IDLE, reconnects and fatal errors.
 
@@ -13,6 +14,7 @@ use concierge::store::Store;
 use concierge::sync::{sync_once, Poller, PollerEvent, PollerOptions};
 use std::time::{Duration, Instant};
 use support::dovecot::Dovecot;
+use support::imap_server::ImapServer;
 
 const AUTHSERV: &str = "mx.ochrehq.com";
 
@@ -35,7 +37,7 @@ fn chatter(n: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-fn plain(d: &Dovecot) -> Connection {
+fn plain(d: &dyn ImapServer) -> Connection {
     Connection {
         host: "127.0.0.1".into(),
         port: d.imap_port(),
@@ -52,7 +54,7 @@ fn plain(d: &Dovecot) -> Connection {
     }
 }
 
-fn pw(d: &Dovecot) -> Secret {
+fn pw(d: &dyn ImapServer) -> Secret {
     Secret::new(d.password())
 }
 
@@ -63,15 +65,13 @@ fn store() -> (tempfile::TempDir, Store, std::path::PathBuf) {
     (dir, s, path)
 }
 
-#[test]
-fn first_and_incremental_sync_never_mark_seen() {
-    let d = Dovecot::start();
+fn first_and_incremental_sync_never_mark_seen(d: &mut dyn ImapServer) {
     for i in 0..5 {
         d.seed("m", &request(i, "Acme Support"));
         d.seed("m", &chatter(i));
     }
     let (_dir, mut st, _) = store();
-    let mut src = ImapSource::connect(&plain(&d), &pw(&d)).unwrap();
+    let mut src = ImapSource::connect(&plain(d), &pw(d)).unwrap();
     // What `concierge check` shows: the capabilities after login.
     assert!(src.supports_idle());
     assert!(
@@ -119,12 +119,12 @@ fn first_and_incremental_sync_never_mark_seen() {
 
 #[test]
 fn uidvalidity_change_resyncs_without_duplicates() {
-    let mut d = Dovecot::start();
+    let d = &mut Dovecot::start();
     for i in 0..3 {
         d.seed("m", &request(i, "Acme Support"));
     }
     let (_dir, mut st, _) = store();
-    let mut src = ImapSource::connect(&plain(&d), &pw(&d)).unwrap();
+    let mut src = ImapSource::connect(&plain(d), &pw(d)).unwrap();
     assert_eq!(
         sync_once(&mut src, &mut st, AUTHSERV).unwrap().stored.len(),
         3
@@ -136,7 +136,7 @@ fn uidvalidity_change_resyncs_without_duplicates() {
     let new_validity = d.reset_uidvalidity();
     assert_ne!(new_validity, before.uidvalidity);
     d.seed("m", &request(3, "Northwind Traders"));
-    let mut src = ImapSource::connect(&plain(&d), &pw(&d)).unwrap();
+    let mut src = ImapSource::connect(&plain(d), &pw(d)).unwrap();
     let r = sync_once(&mut src, &mut st, AUTHSERV).unwrap();
     // Everything was looked at again, but only the new request is new.
     assert_eq!(r.seen, 4);
@@ -153,8 +153,8 @@ fn uidvalidity_change_resyncs_without_duplicates() {
 
 #[test]
 fn wrong_password_is_one_clear_error() {
-    let d = Dovecot::start();
-    let err = ImapSource::connect(&plain(&d), &Secret::new("not-the-password"))
+    let d = &Dovecot::start();
+    let err = ImapSource::connect(&plain(d), &Secret::new("not-the-password"))
         .err()
         .unwrap();
     assert!(matches!(err, ImapError::Auth { .. }), "{err:?}");
@@ -168,7 +168,7 @@ fn wrong_password_is_one_clear_error() {
     // The poller stops with one fatal event instead of retrying.
     let dir = tempfile::tempdir().unwrap();
     let p = Poller::start(
-        plain(&d),
+        plain(d),
         Secret::new("not-the-password"),
         dir.path().join("c.db"),
         PollerOptions::default(),
@@ -183,36 +183,36 @@ fn wrong_password_is_one_clear_error() {
 
 #[test]
 fn tls_with_test_ca_and_untrusted_without_it() {
-    let d = Dovecot::start();
+    let d = &Dovecot::start();
     d.seed("m", &request(1, "Acme Support"));
-    let mut cfg = plain(&d);
+    let mut cfg = plain(d);
     cfg.host = "localhost".into();
     cfg.port = d.imaps_port();
     cfg.security = Security::Tls;
     cfg.ca_file = Some(d.ca_file());
     let (_dir, mut st, _) = store();
-    let mut src = ImapSource::connect(&cfg, &pw(&d)).unwrap();
+    let mut src = ImapSource::connect(&cfg, &pw(d)).unwrap();
     assert_eq!(
         sync_once(&mut src, &mut st, AUTHSERV).unwrap().stored.len(),
         1
     );
 
     cfg.ca_file = None;
-    let err = ImapSource::connect(&cfg, &pw(&d)).err().unwrap();
+    let err = ImapSource::connect(&cfg, &pw(d)).err().unwrap();
     assert!(!err.is_retryable(), "{err:?}");
     assert!(err.to_string().contains("certificate"), "{err}");
 }
 
 #[test]
 fn starttls_upgrades_the_plaintext_port() {
-    let d = Dovecot::start();
+    let d = &Dovecot::start();
     d.seed("m", &request(1, "Acme Support"));
-    let mut cfg = plain(&d);
+    let mut cfg = plain(d);
     cfg.host = "localhost".into();
     cfg.security = Security::Starttls;
     cfg.ca_file = Some(d.ca_file());
     let (_dir, mut st, _) = store();
-    let mut src = ImapSource::connect(&cfg, &pw(&d)).unwrap();
+    let mut src = ImapSource::connect(&cfg, &pw(d)).unwrap();
     assert_eq!(
         sync_once(&mut src, &mut st, AUTHSERV).unwrap().stored.len(),
         1
@@ -251,9 +251,7 @@ fn wait_for_synced(p: &Poller, message_id: &str, within: Duration) -> Vec<String
     panic!("no Synced event with {message_id} within {within:?}; events: {seen:?}");
 }
 
-#[test]
-fn idle_delivers_a_new_request_without_waiting_for_the_poll() {
-    let d = Dovecot::start();
+fn idle_delivers_a_new_request_without_waiting_for_the_poll(d: &mut dyn ImapServer) {
     let dir = tempfile::tempdir().unwrap();
     let opts = PollerOptions {
         authserv_id: AUTHSERV.into(),
@@ -262,7 +260,7 @@ fn idle_delivers_a_new_request_without_waiting_for_the_poll() {
         idle_timeout: Duration::from_secs(600),
         ..PollerOptions::default()
     };
-    let p = Poller::start(plain(&d), pw(&d), dir.path().join("c.db"), opts);
+    let p = Poller::start(plain(d), pw(d), dir.path().join("c.db"), opts);
     match p.events.recv_timeout(Duration::from_secs(20)).unwrap() {
         PollerEvent::Connected { idle } => assert!(idle, "Dovecot offers IDLE"),
         other => panic!("{other:?}"),
@@ -287,9 +285,7 @@ fn idle_delivers_a_new_request_without_waiting_for_the_poll() {
     );
 }
 
-#[test]
-fn poller_recovers_after_the_server_restarts() {
-    let mut d = Dovecot::start();
+fn poller_recovers_after_the_server_restarts(d: &mut dyn ImapServer) {
     d.seed("m", &request(1, "Acme Support"));
     let dir = tempfile::tempdir().unwrap();
     let store_path = dir.path().join("c.db");
@@ -300,12 +296,12 @@ fn poller_recovers_after_the_server_restarts() {
         backoff_max: Duration::from_millis(500),
         ..PollerOptions::default()
     };
-    let p = Poller::start(plain(&d), pw(&d), store_path.clone(), opts);
+    let p = Poller::start(plain(d), pw(d), store_path.clone(), opts);
     wait_for_synced(&p, "req-1@acme.example", Duration::from_secs(20));
 
     d.stop();
-    d.seed("m", &request(2, "Globex"));
     d.start_again();
+    d.seed("m", &request(2, "Globex"));
     let events = wait_for_synced(&p, "req-2@acme.example", Duration::from_secs(30));
     assert!(
         events.iter().any(|e| e.starts_with("Down")),
@@ -356,9 +352,9 @@ fn relayed_request(n: usize, header_kb: usize, body_kb: usize) -> Vec<u8> {
     m.into_bytes()
 }
 
-#[test]
-fn a_request_with_a_large_header_block_is_stored_and_classified_as_inspect_does() {
-    let d = Dovecot::start();
+fn a_request_with_a_large_header_block_is_stored_and_classified_as_inspect_does(
+    d: &mut dyn ImapServer,
+) {
     // 20 and 40 KB headers, past the 16 KiB first read; one with a long
     // text (truncated read), one short; and a normal request after them.
     let mails = [relayed_request(1, 20, 40), relayed_request(2, 40, 1)];
@@ -367,7 +363,7 @@ fn a_request_with_a_large_header_block_is_stored_and_classified_as_inspect_does(
     }
     d.seed("m", &request(3, "Acme Support"));
     let (dir, mut st, _) = store();
-    let mut src = ImapSource::connect(&plain(&d), &pw(&d)).unwrap();
+    let mut src = ImapSource::connect(&plain(d), &pw(d)).unwrap();
     let r = sync_once(&mut src, &mut st, AUTHSERV).unwrap();
     assert_eq!(r.seen, 3);
     let names: Vec<_> = r
@@ -413,14 +409,14 @@ fn a_request_with_a_large_header_block_is_stored_and_classified_as_inspect_does(
 
 #[test]
 fn a_message_that_cannot_be_read_is_stored_as_malformed_not_dropped() {
-    let d = Dovecot::start();
+    let d = &Dovecot::start();
     d.seed(
         "m",
         b"\x00\x01\x02 no header at all \xff\xfe\r\n\r\n\x1b[31m",
     );
     d.seed("m", &chatter(1));
     let (_dir, mut st, _) = store();
-    let mut src = ImapSource::connect(&plain(&d), &pw(&d)).unwrap();
+    let mut src = ImapSource::connect(&plain(d), &pw(d)).unwrap();
     let r = sync_once(&mut src, &mut st, AUTHSERV).unwrap();
     assert_eq!(r.seen, 2);
     // Kept for a human to look at, with its warning; chatter is not kept.
@@ -446,12 +442,12 @@ fn oauth(d: &Dovecot, token_command: String) -> Connection {
 fn oauth2_a_valid_token_is_accepted_an_expired_one_refused_a_refreshed_one_accepted() {
     use support::oauth::Introspection;
     let intro = Introspection::start(support::dovecot::USER);
-    let d = Dovecot::start_with_oauth2(&intro.url());
+    let d = &Dovecot::start_with_oauth2(&intro.url());
     d.seed("m", &request(1, "Acme Support"));
     intro.set_valid(&["tok-valid-1"]);
     let dir = tempfile::tempdir().unwrap();
     let connect = |name: &str, tokens: &[&str]| {
-        let c = oauth(&d, Introspection::token_command(dir.path(), name, tokens));
+        let c = oauth(d, Introspection::token_command(dir.path(), name, tokens));
         let first = c.password().unwrap();
         ImapSource::connect(&c, &first)
     };
@@ -487,7 +483,7 @@ fn oauth2_a_valid_token_is_accepted_an_expired_one_refused_a_refreshed_one_accep
 
     // The read-write session (flagging \Answered, filing to Sent) too.
     let c = oauth(
-        &d,
+        d,
         Introspection::token_command(dir.path(), "rw", &["tok-old", "tok-valid-1"]),
     );
     let first = c.password().unwrap();
@@ -496,20 +492,19 @@ fn oauth2_a_valid_token_is_accepted_an_expired_one_refused_a_refreshed_one_accep
     assert_eq!(Introspection::runs(dir.path(), "rw"), 2);
 }
 
-#[test]
-fn a_mailbox_named_outside_ascii_is_synced() {
-    let d = Dovecot::start();
-    let name = "Anfragen Überfällig 台北";
+fn a_mailbox_named_outside_ascii_is_synced(d: &mut dyn ImapServer) {
+    // Inside the personal namespace: Cyrus refuses a top-level mailbox.
+    let name = &format!("{}Anfragen Überfällig 台北", d.personal_prefix());
     let encoded = concierge::inbox::mutf7::encode(name);
     assert!(encoded.is_ascii());
     let mut s = d.imap_session();
     s.create(&encoded).unwrap();
     s.append(&encoded, &request(5, "Globex")).finish().unwrap();
     s.logout().unwrap();
-    let mut c = plain(&d);
+    let mut c = plain(d);
     c.mailbox = name.into();
     let (_dir, mut st, _) = store();
-    let mut src = ImapSource::connect(&c, &pw(&d)).unwrap();
+    let mut src = ImapSource::connect(&c, &pw(d)).unwrap();
     let r = sync_once(&mut src, &mut st, AUTHSERV).unwrap();
     assert_eq!(r.stored.len(), 1);
     assert_eq!(r.stored[0].workspace.name.as_deref(), Some("Globex"));
@@ -521,19 +516,20 @@ fn a_mailbox_named_outside_ascii_is_synced() {
         .any(|n| concierge::inbox::mutf7::decode(n.name()).as_deref() == Some(name)));
 }
 
-#[test]
-fn without_sent_mailbox_the_copy_goes_to_the_mailbox_marked_sent() {
-    let d = Dovecot::start();
-    d.seed("m", &request(1, "Acme Support"));
-    let reply = b"From: hello@ochrehq.com\r\nTo: owner1@acme.example\r\n\
+const REPLY: &[u8] = b"From: hello@ochrehq.com\r\nTo: owner1@acme.example\r\n\
 Subject: Re: Data export request\r\nMessage-ID: <reply-1@ochrehq.com>\r\n\r\nOn it.\r\n";
+
+/// Without `sent_mailbox`: Dovecot's copy goes to "Sent Items", which it
+/// marks `\Sent` (RFC 6154); Cyrus marks nothing and keeps its mailboxes in
+/// the personal namespace `INBOX.` (RFC 2342), so the copy goes to
+/// `INBOX.Sent`. No top-level "Sent" is created on either.
+fn without_sent_mailbox_the_copy_goes_to_the_servers_sent_mailbox(d: &mut dyn ImapServer) {
+    d.seed("m", &request(1, "Acme Support"));
     let (flagged, copied) =
-        concierge::inbox::imap::file_reply(&plain(&d), &pw(&d), "req-1@acme.example", reply)
-            .unwrap();
+        concierge::inbox::imap::file_reply(&plain(d), &pw(d), "req-1@acme.example", REPLY).unwrap();
     assert!(flagged && copied);
-    // Dovecot marks "Sent Items" \Sent (RFC 6154); no "Sent" was created.
     let mut s = d.imap_session();
-    assert_eq!(s.examine("Sent Items").unwrap().exists, 1);
+    assert_eq!(s.examine(d.sent_mailbox()).unwrap().exists, 1);
     assert!(s.examine("Sent").is_err());
 }
 
@@ -596,3 +592,134 @@ fn the_imap_poller_polls_only_while_it_holds_the_lease() {
     mine.store(true, Ordering::SeqCst);
     wait_for_synced(&p, "req-9@acme.example", Duration::from_secs(20));
 }
+
+#[test]
+fn without_any_sent_mailbox_nothing_is_flagged_and_the_error_says_what_was_looked_for() {
+    let d = support::cyrus::Cyrus::start();
+    d.seed("m", &request(1, "Acme Support"));
+    let mut s = d.imap_session();
+    s.delete("INBOX.Sent").unwrap();
+    let err = concierge::inbox::imap::file_reply(&plain(&d), &pw(&d), "req-1@acme.example", REPLY)
+        .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("\"INBOX.Sent\"") && msg.contains("RFC 2342") && msg.contains("sent_mailbox"),
+        "{msg}"
+    );
+    // Settled before flagging: the request is not marked answered.
+    s.examine("INBOX").unwrap();
+    let f = s.fetch("1", "FLAGS").unwrap();
+    let flags = f.iter().next().unwrap().flags().to_vec();
+    assert!(!flags.contains(&imap::types::Flag::Answered), "{flags:?}");
+}
+
+/// A chatter message with a body of `kb` KB.
+fn long_chatter(n: usize, kb: usize) -> Vec<u8> {
+    let mut m = chatter(n);
+    while m.len() < kb * 1024 {
+        m.extend_from_slice(b"Some more words about adding a teammate to the workspace.\r\n");
+    }
+    m
+}
+
+/// Polls through the Courier-like proxy: (what the poll saw, bytes it cost).
+fn poll_counting(
+    src: &mut ImapSource,
+    st: &mut Store,
+    proxy: &support::forgetful::Forgetful,
+) -> (concierge::sync::SyncReport, u64) {
+    let before = proxy.bytes();
+    let r = sync_once(src, st, AUTHSERV).unwrap();
+    (r, proxy.bytes() - before)
+}
+
+#[test]
+fn a_server_without_uidnext_that_renumbers_on_every_poll_is_listed_by_message_id() {
+    let d = &Dovecot::start();
+    for i in 0..60 {
+        d.seed("m", &request(i, "Acme Support"));
+        d.seed("m", &long_chatter(i, 6));
+    }
+    let proxy = support::forgetful::Forgetful::start(d.imap_port(), false);
+    let mut cfg = plain(d);
+    cfg.port = proxy.port();
+    let (_dir, mut st, _) = store();
+    let mut src = ImapSource::connect(&cfg, &pw(d)).unwrap();
+    let (r, first) = poll_counting(&mut src, &mut st, &proxy);
+    assert_eq!((r.seen, r.stored.len()), (120, 60));
+    // Every later poll sees a new UIDVALIDITY: only Message-IDs travel.
+    for _ in 0..3 {
+        let (r, again) = poll_counting(&mut src, &mut st, &proxy);
+        assert_eq!(r.seen, 0, "a known message was fetched again");
+        assert!(again * 10 < first, "{again} bytes after {first}");
+    }
+    d.seed("m", &request(100, "Globex"));
+    let (r, _) = poll_counting(&mut src, &mut st, &proxy);
+    assert_eq!(r.seen, 1);
+    assert_eq!(r.stored[0].workspace.name.as_deref(), Some("Globex"));
+    assert_eq!(st.request_count().unwrap(), 61);
+}
+
+#[test]
+fn a_uidvalidity_that_changes_on_two_polls_in_a_row_switches_to_message_ids() {
+    let d = &Dovecot::start();
+    for i in 0..20 {
+        d.seed("m", &request(i, "Acme Support"));
+        d.seed("m", &long_chatter(i, 6));
+    }
+    let proxy = support::forgetful::Forgetful::start(d.imap_port(), true);
+    let mut cfg = plain(d);
+    cfg.port = proxy.port();
+    let (_dir, mut st, _) = store();
+    let mut src = ImapSource::connect(&cfg, &pw(d)).unwrap();
+    // First sync; one change is taken as a rebuilt mailbox (a full listing,
+    // nothing stored twice); the second in a row switches to Message-IDs,
+    // which lists everything once more and remembers it.
+    for _ in 0..3 {
+        assert_eq!(poll_counting(&mut src, &mut st, &proxy).0.seen, 40);
+    }
+    let (r, bytes) = poll_counting(&mut src, &mut st, &proxy);
+    assert_eq!(r.seen, 0);
+    assert!(bytes < 20 * 1024, "{bytes} bytes");
+    assert_eq!(st.request_count().unwrap(), 20);
+}
+
+/// The delay is the server's: measured on Dovecot, on Cyrus with idled, and
+/// on Cyrus without it (imapd polls every 2 s here, every 60 s by
+/// default). The figures are printed (`--nocapture`) for the README; the
+/// scratch mailbox is gone afterwards.
+#[test]
+fn the_idle_announcement_delay_is_measured_and_the_probe_mailbox_removed() {
+    use concierge::inbox::idle_delay::{measure, IdleDelay, PROBE_MAILBOX};
+    let servers: Vec<(&str, Box<dyn ImapServer>)> = vec![
+        ("Dovecot", Box::new(Dovecot::start())),
+        ("Cyrus with idled", Box::new(support::cyrus::Cyrus::start())),
+        (
+            "Cyrus without idled (imapidlepoll 2 s)",
+            Box::new(support::cyrus::Cyrus::start_without_idled(2)),
+        ),
+    ];
+    for (name, d) in &servers {
+        let delay = measure(&plain(&**d), &pw(&**d), Duration::from_secs(30)).unwrap();
+        eprintln!("{name}: {}", delay.describe());
+        assert!(
+            matches!(delay, IdleDelay::Announced(_)),
+            "{name}: {delay:?}"
+        );
+        let mut s = d.imap_session();
+        let left = s.list(None, Some("*")).unwrap();
+        assert!(
+            !left.iter().any(|n| n.name().contains(PROBE_MAILBOX)),
+            "{name}: probe mailbox left behind"
+        );
+    }
+}
+
+on_both_servers!(
+    first_and_incremental_sync_never_mark_seen,
+    idle_delivers_a_new_request_without_waiting_for_the_poll,
+    poller_recovers_after_the_server_restarts,
+    a_request_with_a_large_header_block_is_stored_and_classified_as_inspect_does,
+    a_mailbox_named_outside_ascii_is_synced,
+    without_sent_mailbox_the_copy_goes_to_the_servers_sent_mailbox,
+);

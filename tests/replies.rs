@@ -1,8 +1,8 @@
 //! Replies against real servers: an SMTP sink started by the test receives
 //! the reply (threading headers, encoding, recipients checked on the bytes),
-//! and a real Dovecot shows the original flagged `\Answered` and a copy in
-//! Sent. A temporary SMTP failure leaves a `failed` reply that a retry sends
-//! exactly once.
+//! and real IMAP servers (Dovecot and Cyrus) show the original flagged
+//! `\Answered` and a copy in Sent. A temporary SMTP failure leaves a
+//! `failed` reply that a retry sends exactly once.
 
 mod support;
 
@@ -18,6 +18,7 @@ use concierge::store::{audit, Store};
 use concierge::sync::sync_once;
 use std::time::Duration;
 use support::dovecot::Dovecot;
+use support::imap_server::{ImapServer, Server};
 use support::smtp::SmtpSink;
 
 const REQUEST: &str = "From: =?utf-8?Q?Ada_=C3=96wner?= <ada.personal@gmail.example>\r\n\
@@ -27,7 +28,7 @@ Date: Mon, 23 Nov 2026 09:14:05 +0000\r\n\
 Authentication-Results: mx.ochrehq.com; dkim=pass; spf=pass; dmarc=pass\r\n\r\n\
 Workspace: Acme Support\r\n";
 
-fn config(dir: &std::path::Path, d: &Dovecot, smtp_port: u16) -> Config {
+fn config(dir: &std::path::Path, d: &dyn ImapServer, smtp_port: u16) -> Config {
     let text = format!(
         r#"
 [operator]
@@ -40,7 +41,7 @@ port = {imap}
 security = "none"
 username = "{user}"
 password_env = "CONCIERGE_TEST_IMAP_PASSWORD"
-sent_mailbox = "Sent"
+sent_mailbox = "{sent}"
 [smtp]
 host = "127.0.0.1"
 port = {smtp_port}
@@ -52,6 +53,7 @@ path = "{store}"
 "#,
         imap = d.imap_port(),
         user = d.user(),
+        sent = configured_sent(d),
         store = dir.join("c.db").display()
     );
     let path = dir.join("config.toml");
@@ -59,8 +61,17 @@ path = "{store}"
     Config::load(Some(&path)).unwrap()
 }
 
-/// Seeds the request into Dovecot and syncs it into the store.
-fn setup(d: &Dovecot, cfg: &Config) -> Store {
+/// The `sent_mailbox` the config names: Cyrus refuses a top-level `Sent`,
+/// its mailboxes live in the personal namespace `INBOX.` (RFC 2342).
+fn configured_sent(d: &dyn ImapServer) -> &'static str {
+    match d.kind() {
+        Server::Dovecot => "Sent",
+        Server::Cyrus => "INBOX.Sent",
+    }
+}
+
+/// Seeds the request into the server and syncs it into the store.
+fn setup(d: &dyn ImapServer, cfg: &Config) -> Store {
     std::env::set_var("CONCIERGE_TEST_IMAP_PASSWORD", d.password());
     d.seed("req", REQUEST.as_bytes());
     let mut store = Store::open(&cfg.store_path().unwrap()).unwrap();
@@ -80,13 +91,11 @@ fn header<'a>(text: &'a str, name: &str) -> Option<&'a str> {
         .map(|l| l[name.len() + 1..].trim())
 }
 
-#[test]
-fn acknowledgement_goes_to_the_account_email_in_the_thread_and_is_filed() {
-    let d = Dovecot::start();
+fn acknowledgement_goes_to_the_account_email_in_the_thread_and_is_filed(d: &mut dyn ImapServer) {
     let sink = SmtpSink::start();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), &d, sink.port());
-    let mut store = setup(&d, &cfg);
+    let cfg = config(dir.path(), d, sink.port());
+    let mut store = setup(d, &cfg);
 
     // The backend resolved the requester's account email: the reply goes there.
     store
@@ -181,12 +190,12 @@ fn acknowledgement_goes_to_the_account_email_in_the_thread_and_is_filed() {
     assert!(audit::verify(store.conn()).unwrap().is_ok());
     let actions: Vec<String> = store
         .conn()
-        .prepare("SELECT action FROM audit ORDER BY seq")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+        .query_map(
+            "SELECT action FROM audit ORDER BY seq",
+            concierge::store::db::params![],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert!(
         actions.ends_with(&["reply.sending".into(), "reply.sent".into()]),
         "{actions:?}"
@@ -199,7 +208,7 @@ fn acknowledgement_goes_to_the_account_email_in_the_thread_and_is_filed() {
     let flags = f.iter().next().unwrap().flags().to_vec();
     assert!(flags.contains(&imap::types::Flag::Answered), "{flags:?}");
     assert!(!flags.contains(&imap::types::Flag::Seen), "{flags:?}");
-    let mb = s.examine("Sent").unwrap();
+    let mb = s.examine(configured_sent(d)).unwrap();
     assert_eq!(mb.exists, 1);
     let f = s
         .fetch("1", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]")
@@ -209,13 +218,11 @@ fn acknowledgement_goes_to_the_account_email_in_the_thread_and_is_filed() {
     assert!(hdr.contains(&row.message_id), "{hdr}");
 }
 
-#[test]
-fn a_failed_send_is_recorded_and_a_retry_sends_exactly_once() {
-    let d = Dovecot::start();
+fn a_failed_send_is_recorded_and_a_retry_sends_exactly_once(d: &mut dyn ImapServer) {
     let sink = SmtpSink::start_failing(1);
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), &d, sink.port());
-    let mut store = setup(&d, &cfg);
+    let cfg = config(dir.path(), d, sink.port());
+    let mut store = setup(d, &cfg);
     let target = store.reply_target(1).unwrap();
     let templates = Templates::load(None).unwrap();
     let body = reply::compose(
@@ -280,13 +287,13 @@ fn a_failed_send_is_recorded_and_a_retry_sends_exactly_once() {
 
 #[test]
 fn replies_go_over_starttls_with_auth_and_a_private_ca() {
-    let d = Dovecot::start();
+    let d = &Dovecot::start();
     let sink = SmtpSink::builder()
         .require_starttls(&d.dir().join("server.pem"), &d.dir().join("server.key"))
         .start();
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path(), &d, sink.port());
-    let store = setup(&d, &cfg);
+    let mut cfg = config(dir.path(), d, sink.port());
+    let store = setup(d, &cfg);
     let mut smtp = cfg.smtp.take().unwrap();
     smtp.host = "localhost".into();
     smtp.security = concierge::config::Security::Starttls;
@@ -319,3 +326,8 @@ fn replies_go_over_starttls_with_auth_and_a_private_ca() {
     assert!(!msg.contains("smtp-secret"), "{msg}");
     assert_eq!(sink.messages().len(), 1);
 }
+
+on_both_servers!(
+    acknowledgement_goes_to_the_account_email_in_the_thread_and_is_filed,
+    a_failed_send_is_recorded_and_a_retry_sends_exactly_once,
+);

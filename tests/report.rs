@@ -22,7 +22,7 @@ fn setup() -> Setup {
         .conn()
         .execute(
             "UPDATE requests SET workspace_name = '=HYPERLINK(\"http://x\",\"a, b\")' WHERE id = 2",
-            [],
+            concierge::store::db::params![],
         )
         .unwrap();
     drop(store);

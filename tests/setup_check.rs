@@ -119,9 +119,8 @@ fn line<'a>(out: &'a str, check: &str) -> &'a str {
 
 /// Writes a store with two audit entries, as the app would.
 fn seed_store(path: &Path) {
-    drop(concierge::store::Store::open(path).unwrap());
-    let mut conn = rusqlite::Connection::open(path).unwrap();
-    let tx = conn.transaction().unwrap();
+    let store = concierge::store::Store::open(path).unwrap();
+    let tx = store.conn().transaction().unwrap();
     for action in ["note", "approve"] {
         concierge::store::audit::append_tx(
             &tx,
@@ -156,6 +155,7 @@ fn every_check_passes_then_each_broken_setting_names_itself() {
         "imap.capabilities",
         "imap.mailbox",
         "imap.sent",
+        "imap.idle",
         "smtp.from",
         "smtp.secret",
         "smtp.connect",
@@ -169,6 +169,10 @@ fn every_check_passes_then_each_broken_setting_names_itself() {
         assert!(line(&out, check).starts_with("✓ "), "{check}:\n{out}");
     }
     assert!(line(&out, "imap.capabilities").contains("IDLE"), "{out}");
+    assert!(
+        line(&out, "imap.idle").contains("new mail announced after"),
+        "{out}"
+    );
     assert!(line(&out, "smtp.tls").contains("STARTTLS"), "{out}");
     // AUTH and NOOP only: nothing was sent.
     assert!(env.smtp.messages().is_empty());

@@ -1,9 +1,12 @@
-//! Two screens on one SQLite store: what one writes, the other shows, by the
-//! change feed (no reload of everything). Real store file, the same `App`
-//! the terminal runs, driven by key presses; no sleeps, conditions polled
-//! with a deadline.
+//! Two screens on one store: what one writes, the other shows, by the
+//! change feed (no reload of everything). A real SQLite file, and a real
+//! PostgreSQL database (tests/support/postgres.rs) where the feed wakes on
+//! LISTEN/NOTIFY; the same `App` the terminal runs, driven by key presses;
+//! no sleeps, conditions polled with a deadline.
 
-use concierge::store::Store;
+mod support;
+
+use concierge::store::{Location, Store};
 use concierge::tui::app::{App, Event, Inbox, Setup};
 use concierge::tui::msg::{Command, Msg};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -20,8 +23,8 @@ fn mail(n: u32) -> String {
 }
 
 /// Stores `n` requests, as the inbox poller would.
-fn seed(path: &Path, n: u32) {
-    let mut store = Store::open(path).unwrap();
+fn seed(at: impl Into<Location>, n: u32) {
+    let mut store = Store::open_at(&at.into()).unwrap();
     for i in 1..=n {
         let raw = mail(i);
         let inspected = concierge::intake::inspect(raw.as_bytes(), &Default::default());
@@ -40,13 +43,13 @@ pub struct Screen {
 }
 
 impl Screen {
-    pub fn open(path: &Path, operator: &str) -> Screen {
-        Screen::with_inbox(path, operator, Inbox::None)
+    pub fn open(at: impl Into<Location>, operator: &str) -> Screen {
+        Screen::with_inbox(at, operator, Inbox::None)
     }
 
-    pub fn with_inbox(path: &Path, operator: &str, inbox: Inbox) -> Screen {
+    pub fn with_inbox(at: impl Into<Location>, operator: &str, inbox: Inbox) -> Screen {
         let setup = Setup {
-            store_path: path.to_path_buf(),
+            store_path: at.into(),
             operator: operator.into(),
             rates: concierge::estimate::Rates::default(),
             keys: concierge::tui::keys::KeyMap::default(),
@@ -135,7 +138,46 @@ impl Screen {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_note_written_on_one_screen_appears_on_the_other_and_only_its_row_reloads() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("team.db");
+    a_note_reaches_the_other_screen(dir.path().join("team.db").into()).await;
+}
+
+/// The PostgreSQL feed has no polling at all: without the writer's NOTIFY
+/// nothing would wake Kim's watcher (a mutation that drops `pg_notify`
+/// turns this red).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_note_reaches_the_other_screen_by_notify() {
+    a_note_reaches_the_other_screen(pg_location()).await;
+}
+
+/// A fresh database of this binary's PostgreSQL server. On a thread of its
+/// own: the test harness's sync client cannot run on a tokio thread.
+fn pg_location() -> Location {
+    std::thread::spawn(|| {
+        let url = support::postgres::server().fresh_database();
+        Location::Postgres(support::postgres::target(&url))
+    })
+    .join()
+    .unwrap()
+}
+
+/// Kim's feed has read once when its screen shows Sam's first note (from
+/// its first read or a wake-up); a second note can then only arrive by a
+/// wake-up, so the engine's wake-up is what this checks.
+async fn a_note_reaches_the_other_screen(path: Location) {
+    let (mut sam, mut kim, id) = first_note_reaches_the_other_screen(path).await;
+    sam.key(KeyCode::Char('n'));
+    sam.typed("and the archive");
+    sam.ctrl('s');
+    kim.until("Sam's second note", Duration::from_secs(10), |a| {
+        a.state
+            .rows
+            .iter()
+            .any(|r| r.req.id == id && r.req.notes.len() == 2)
+    })
+    .await;
+}
+
+async fn first_note_reaches_the_other_screen(path: Location) -> (Screen, Screen, i64) {
     seed(&path, 5);
     let mut sam = Screen::open(&path, "Sam");
     let mut kim = Screen::open(&path, "Kim");
@@ -173,6 +215,7 @@ async fn a_note_written_on_one_screen_appears_on_the_other_and_only_its_row_relo
         let status = kim.app.state.status.clone().unwrap().0;
         assert!(status.contains("note added by Sam"), "{status}");
     }
+    (sam, kim, id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,9 +250,17 @@ async fn a_request_stored_by_the_poller_appears_on_an_open_screen() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_screen_sees_who_else_has_a_request_open_and_what_they_write() {
-    use concierge::store::presence::Activity;
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("team.db");
+    presence_reaches_the_other_screen(dir.path().join("team.db").into()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_each_screen_sees_who_else_has_a_request_open() {
+    presence_reaches_the_other_screen(pg_location()).await;
+}
+
+async fn presence_reaches_the_other_screen(path: Location) {
+    use concierge::store::presence::Activity;
     seed(&path, 3);
     let mut sam = Screen::open(&path, "Sam");
     let mut kim = Screen::open(&path, "Kim");
@@ -382,7 +433,63 @@ fn two_pollers_racing_store_each_message_exactly_once() {
     assert_eq!(store.request_count().unwrap(), 40);
     let messages: i64 = store
         .conn()
-        .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM messages",
+            concierge::store::db::params![],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(messages, 40);
+}
+
+/// PostgreSQL: the poller's lease goes to another Concierge as soon as the
+/// holder's store connection is gone, whatever machine it ran on (the
+/// server knows its connections), not 25 s later when the lease expires.
+/// The clock handed to `take_lease` stays 1 s after the holder took it, so
+/// expiry cannot be what hands it over.
+#[test]
+fn on_postgres_the_lease_is_taken_over_when_its_holders_connection_dies() {
+    use concierge::store::presence::{lease, take_lease};
+    let Location::Postgres(target) = pg_location() else {
+        unreachable!()
+    };
+    let t0 = chrono::Utc::now();
+    let t1 = t0 + chrono::TimeDelta::seconds(1);
+    // Sessions of another machine: `is_dead_here` never judges them.
+    let (lee_session, kim_session) = ("lee-laptop/4242/1", "kim-laptop/4242/1");
+    let lee = Store::connect_pg(&target).unwrap();
+    let kim = Store::connect_pg(&target).unwrap();
+    let held = take_lease(lee.conn(), lee_session, "Lee", t0).unwrap();
+    assert_eq!(held.session, lee_session);
+    assert!(held.conn.is_some(), "the holder's connection is recorded");
+    // Lee's connection lives: Kim asks and stands by.
+    let asked = take_lease(kim.conn(), kim_session, "Kim", t1).unwrap();
+    assert_eq!(asked.holder, "Lee");
+    assert_eq!(
+        take_lease(lee.conn(), lee_session, "Lee", t1)
+            .unwrap()
+            .holder,
+        "Lee"
+    );
+    // Lee's Concierge dies: its connection closes (the server notices as
+    // the socket closes; polled with a deadline).
+    drop(lee);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let l = take_lease(kim.conn(), kim_session, "Kim", t1).unwrap();
+        if l.session == kim_session {
+            break;
+        }
+        assert!(Instant::now() < deadline, "Kim never took over: {l:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(lease(kim.conn()).unwrap().unwrap().holder, "Kim");
+    // The new holder is announced on the feed, once per holder.
+    let pollers: Vec<_> = concierge::store::changes::after(kim.conn(), 0, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.kind == "poller")
+        .map(|c| c.actor)
+        .collect();
+    assert_eq!(pollers, vec!["Lee", "Kim"]);
 }

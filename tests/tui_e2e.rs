@@ -37,7 +37,7 @@ fn setup(sb: &Sandbox) -> Setup {
     )
     .unwrap();
     Setup {
-        store_path: sb.dir.path().join("concierge.db"),
+        store_path: sb.dir.path().join("concierge.db").into(),
         operator: "Sam".into(),
         rates: concierge::estimate::Rates::default(),
         keys: concierge::tui::keys::KeyMap::default(),
@@ -350,4 +350,170 @@ fn a_restart_mid_job_resumes_following_and_never_starts_a_second_export() {
             .count(),
         1
     );
+}
+
+#[test]
+fn a_confirmed_second_export_of_a_workspace_is_forced_and_runs() {
+    let sb = sandbox();
+    // Acme's admin asks too, an hour after the owner.
+    let admin_mail = format!(
+        "Return-Path: <admin@acme.example>\r\n\
+         Authentication-Results: mx.ochrehq.com; dkim=pass header.d=acme.example; spf=pass smtp.mailfrom=acme.example; dmarc=pass header.from=acme.example\r\n\
+         From: Bo Admin <admin@acme.example>\r\nTo: hello@ochrehq.com\r\n\
+         Subject: Data export request: Acme Support\r\nDate: {}\r\n\
+         Message-ID: <req-0100@acme.example>\r\n\r\n\
+         Please export our workspace.\r\n\r\nWorkspace: Acme Support\r\n",
+        chrono::Utc::now().to_rfc2822()
+    );
+    std::fs::write(
+        sb.dir.path().join("inbox/new/1790000100.0100_admin.e2e"),
+        admin_mail,
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut d = Driver::start(setup(&sb)).await;
+        let resolved = |a: &App, from: &str| {
+            a.state.rows.iter().any(|r| {
+                r.req.from.as_deref() == Some(from) && r.req.role.is_some() && r.req.size.is_some()
+            })
+        };
+        d.until(
+            "both Acme requests resolved",
+            Duration::from_secs(30),
+            |a| resolved(a, "owner@acme.example") && resolved(a, "admin@acme.example"),
+        )
+        .await;
+        let owner = d.select("owner@acme.example");
+        d.key(KeyCode::Char('n'));
+        d.typed("Scope confirmed with Ada.");
+        d.ctrl('s');
+        d.key(KeyCode::Char('a'));
+        d.key(KeyCode::Char('y'));
+        d.until("the owner's export started", Duration::from_secs(30), |a| {
+            a.state
+                .rows
+                .iter()
+                .any(|r| r.req.id == owner && r.req.job.as_ref().is_some_and(|j| !j.id.is_empty()))
+        })
+        .await;
+
+        d.clear_filter();
+        let admin = d.select("admin@acme.example");
+        d.key(KeyCode::Char('n'));
+        d.typed("Scope confirmed with the admin too.");
+        d.ctrl('s');
+        // Declined: nothing is approved or started.
+        d.key(KeyCode::Char('a'));
+        assert!(
+            matches!(
+                d.app.state.mode,
+                concierge::tui::state::Mode::Confirm(
+                    concierge::tui::state::Confirm::ApproveDuplicate { .. }
+                )
+            ),
+            "{:?}",
+            d.app.state.mode
+        );
+        d.key(KeyCode::Char('n'));
+        assert!(d.req(admin).state.is_open(), "{:?}", d.req(admin).state);
+        assert!(d.req(admin).export_body.is_none());
+        // Confirmed twice (the duplicate, then the approval): forced.
+        d.key(KeyCode::Char('a'));
+        d.key(KeyCode::Char('y'));
+        d.key(KeyCode::Char('y'));
+        d.until("both Acme exports emailed", Duration::from_secs(120), |a| {
+            let failed = a
+                .state
+                .rows
+                .iter()
+                .find(|r| r.req.id == admin && r.req.state == RequestState::Failed);
+            assert!(failed.is_none(), "{:?}", failed.map(|r| &r.req.job));
+            [owner, admin].iter().all(|id| {
+                a.state
+                    .rows
+                    .iter()
+                    .any(|r| r.req.id == *id && r.req.state == RequestState::Done)
+            })
+        })
+        .await;
+        let body = d.req(admin).export_body.clone().unwrap();
+        assert!(body.contains(r#""force":true"#), "{body}");
+        assert!(!d.req(owner).export_body.clone().unwrap().contains("force"));
+        let ws = uuid::Uuid::parse_str(d.req(admin).workspace_id.as_deref().unwrap()).unwrap();
+        let client = concierge::backend::BackendClient::new(
+            &sb.backend.url,
+            concierge::secret::Secret::new(sb.backend.token.clone()),
+            "e2e",
+        )
+        .unwrap();
+        let jobs = client.jobs(ws).await.unwrap();
+        assert_eq!(jobs.len(), 2, "{jobs:?}");
+    });
+    for to in ["owner@acme.example", "admin@acme.example"] {
+        let links = outbox_to(sb.dir.path(), to)
+            .iter()
+            .filter(|m| m.body.contains("/downloads/"))
+            .count();
+        assert_eq!(links, 1, "{to}");
+    }
+}
+
+#[test]
+fn a_follow_up_is_marked_until_the_request_is_opened_and_only_for_that_operator() {
+    let sb = sandbox();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let id = rt.block_on(async {
+        let mut d = Driver::start(setup(&sb)).await;
+        // The demo's "any news?" follow-up joins Ada's request, unread.
+        d.until("the follow-up marked", Duration::from_secs(30), |a| {
+            a.state.rows.iter().any(|r| r.req.seen.unread("Sam") == 1)
+        })
+        .await;
+        let (said, _) = d.app.state.status.clone().unwrap_or_default();
+        let id = d
+            .app
+            .state
+            .rows
+            .iter()
+            .find(|r| r.req.seen.unread("Sam") == 1)
+            .unwrap()
+            .req
+            .id;
+        assert!(
+            said.contains(&format!("#{id}")) || d.app.state.current().map(|r| r.req.id) == Some(id),
+            "the status line names it: {said}"
+        );
+        // Opening it (selecting it shows it in the detail pane) reads it.
+        d.select("owner@acme.example");
+        d.key(KeyCode::Char('g'));
+        for _ in 0..d.app.state.visible.len() {
+            if d.app.state.current().map(|r| r.req.id) == Some(id) {
+                break;
+            }
+            d.key(KeyCode::Char('j'));
+        }
+        assert_eq!(d.app.state.current().map(|r| r.req.id), Some(id));
+        d.until("the follow-up read", Duration::from_secs(10), |a| {
+            a.state
+                .rows
+                .iter()
+                .any(|r| r.req.id == id && r.req.seen.unread("Sam") == 0)
+        })
+        .await;
+        id
+    });
+    // In the store: read for Sam, still unread for another operator.
+    let store = Store::open(&sb.dir.path().join("concierge.db")).unwrap();
+    let req = store.load_request(id).unwrap();
+    assert_eq!(req.seen.unread("Sam"), 0);
+    assert_eq!(req.seen.unread("Kim"), 1);
 }

@@ -16,7 +16,6 @@
 use super::api::{self, ErrorBody, IDEMPOTENCY_HEADER, OPERATOR_HEADER};
 use super::{ExportRequest, Job, Member, Workspace, WorkspaceDetails};
 use crate::secret::Secret;
-use rand::Rng;
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -109,13 +108,7 @@ impl RetryPolicy {
     /// "equal jitter", half fixed and half random, so that retrying clients
     /// spread out without ever retrying immediately.
     pub fn delay(&self, attempt: u32) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
-        let d = exp.min(self.cap);
-        let half = d / 2;
-        let jitter = rand::thread_rng().gen_range(0..=half.as_millis() as u64);
-        half + Duration::from_millis(jitter)
+        crate::net::Backoff::new(self.base, self.cap).delay(attempt)
     }
 }
 
@@ -439,14 +432,7 @@ fn describe_transport(e: &reqwest::Error) -> String {
 }
 
 fn is_loopback(url: &Url) -> bool {
-    let Some(h) = url.host_str() else {
-        return false;
-    };
-    let h = h.trim_start_matches('[').trim_end_matches(']');
-    h.eq_ignore_ascii_case("localhost")
-        || h.parse::<std::net::IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
+    url.host_str().is_some_and(crate::net::is_loopback)
 }
 
 /// A header value from a display name: printable ASCII kept, anything else

@@ -13,6 +13,8 @@
 //!   well before the 29-minute limit) or sleeps when the server has no IDLE;
 //!   after a drop it reconnects with capped, jittered backoff. A refused login
 //!   is fatal, never retried in a loop.
+//! - A server that does not keep UIDs (Courier) is listed by Message-ID
+//!   instead: see [`super::unstable`].
 
 use super::prefix::needs_whole_header;
 use super::wire::{quoted, OauthMechanism, Stream, Wire, WireError};
@@ -25,7 +27,9 @@ use anyhow::{anyhow, Result};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-type Session = imap::Session<imap::Connection>;
+pub use super::namespace::sent_mailbox;
+
+pub(super) type Session = imap::Session<imap::Connection>;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
@@ -50,7 +54,7 @@ impl ImapError {
 }
 
 /// Server text is hostile too: one clean line, bounded.
-fn clean(s: impl std::fmt::Display) -> String {
+pub(super) fn clean(s: impl std::fmt::Display) -> String {
     let s = sanitize::single_line(&s.to_string()).text;
     crate::intake::classify::truncate_chars(&s, 300)
 }
@@ -285,6 +289,8 @@ pub struct ImapSource {
     idle: bool,
     /// What the server announced after login (CAPABILITY), sanitized.
     capabilities: Vec<String>,
+    /// Whether the server keeps its UIDs (see [`super::unstable`]).
+    watch: super::unstable::ValidityWatch,
 }
 
 /// Compresses sorted UIDs into an IMAP sequence set (`1:5,9,12:14`).
@@ -478,6 +484,7 @@ impl ImapSource {
             ),
             idle,
             capabilities,
+            watch: Default::default(),
         })
     }
 
@@ -489,6 +496,25 @@ impl ImapSource {
     /// `IMAP4rev1`, `IDLE`, `SPECIAL-USE`, `AUTH=PLAIN`.
     pub fn capabilities(&self) -> &[String] {
         &self.capabilities
+    }
+
+    /// The personal namespace's prefix (RFC 2342), e.g. `INBOX.` on Cyrus and
+    /// Courier; "" when the server has no NAMESPACE (RFC 2342 §1) or no
+    /// personal namespace. imap-proto cannot parse the answer, so it is read
+    /// from the raw bytes.
+    pub fn personal_namespace(&mut self) -> Result<String> {
+        if !self.capabilities.iter().any(|c| c == "NAMESPACE") {
+            return Ok(String::new());
+        }
+        let reply = self.wire.run_unparsed("NAMESPACE", "NAMESPACE")?;
+        Ok(super::namespace::namespace_data(reply.bytes())
+            .and_then(|d| super::namespace::personal_prefix(&d))
+            .unwrap_or_default())
+    }
+
+    /// The connection, for the IDLE delay probe.
+    pub(super) fn wire(&mut self) -> &mut Wire {
+        &mut self.wire
     }
 
     /// Waits in IDLE until the mailbox changes or `timeout` passes.
@@ -530,6 +556,28 @@ impl Source for ImapSource {
         }
         let uidvalidity = uidvalidity
             .ok_or_else(|| anyhow!("the server reports no UIDVALIDITY for the mailbox"))?;
+        let was_unstable = self.watch.is_unstable();
+        if self
+            .watch
+            .observe(cursor.map(|c| c.uidvalidity), uidvalidity, uid_next)
+        {
+            if !was_unstable {
+                tracing::warn!(
+                    mailbox = %self.key,
+                    "the server does not keep UIDs (no UIDNEXT, or a new UIDVALIDITY on every \
+                     poll): listing by Message-ID from now on"
+                );
+            }
+            let listed = super::unstable::list_message_ids(&mut self.wire)?;
+            return Ok(Listing {
+                uidvalidity: Some(uidvalidity),
+                refs: listed.iter().map(|(u, _)| MsgRef::Uid(*u)).collect(),
+                message_ids: listed
+                    .into_iter()
+                    .filter_map(|(u, id)| id.map(|id| (u, id)))
+                    .collect(),
+            });
+        }
         let last = match cursor {
             Some(c) if c.uidvalidity == uidvalidity => c.last_uid,
             _ => 0,
@@ -539,6 +587,7 @@ impl Source for ImapSource {
             return Ok(Listing {
                 uidvalidity: Some(uidvalidity),
                 refs: Vec::new(),
+                message_ids: Vec::new(),
             });
         }
         // NOTE: `UID n:*` also returns the highest UID when it is below n.
@@ -556,6 +605,7 @@ impl Source for ImapSource {
         Ok(Listing {
             uidvalidity: Some(uidvalidity),
             refs: uids.into_iter().map(MsgRef::Uid).collect(),
+            message_ids: Vec::new(),
         })
     }
 
@@ -664,19 +714,11 @@ fn parse_fetch(reply: &super::wire::Reply) -> Result<Vec<Fetched>> {
     Ok(got)
 }
 
-/// The mailbox for copies of sent replies among LISTed (name, marked
-/// `\Sent`) pairs: the one the server marks `\Sent` (RFC 6154 §2).
-pub fn sent_mailbox(listed: &[(String, bool)]) -> Option<String> {
-    listed
-        .iter()
-        .find(|(_, sent)| *sent)
-        .map(|(name, _)| name.clone())
-}
-
 /// After a reply was accepted: flags the answered message `\Answered`
 /// (found by its Message-ID, so a UIDVALIDITY change does not matter) and
-/// appends a copy of the reply, `\Seen`, to the Sent mailbox (created when
-/// missing). Returns (flagged, copied).
+/// appends a copy of the reply, `\Seen`, to the Sent mailbox (the configured
+/// one, created when missing, or the one [`super::namespace::find_sent`]
+/// finds). Returns (flagged, copied).
 pub fn file_reply(
     cfg: &ConnCfg,
     password: &Secret,
@@ -688,27 +730,10 @@ pub fn file_reply(
     // marked \Answered with no copy filed would hide that the copy is missing.
     let (sent, may_create) = match cfg.sent_mailbox.as_deref() {
         Some(name) => (super::mutf7::encode(name), true),
-        None => {
-            let names = session.list(Some(""), Some("*"))?;
-            let listed: Vec<(String, bool)> = names
-                .iter()
-                .map(|n| {
-                    let sent = n
-                        .attributes()
-                        .iter()
-                        .any(|a| matches!(a, imap_proto::NameAttribute::Sent));
-                    (n.name().to_string(), sent)
-                })
-                .collect();
-            let found = sent_mailbox(&listed).ok_or_else(|| {
-                anyhow!(
-                    "IMAP server {}: no mailbox is marked \\Sent (RFC 6154 SPECIAL-USE); \
-                     set [imap] sent_mailbox to the mailbox for copies of replies",
-                    cfg.host
-                )
-            })?;
-            (found, false)
-        }
+        None => (
+            super::namespace::find_sent(&mut session, cfg, password)?,
+            false,
+        ),
     };
     session.select(super::mutf7::encode(&cfg.mailbox))?;
     // NOTE: the id is sanitized text from the message; quote it as an IMAP
@@ -773,15 +798,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_sent_mailbox_is_the_one_marked_sent_or_none() {
-        let listed = vec![
-            ("INBOX".to_string(), false),
-            ("INBOX.Sent".to_string(), true),
-            ("Sent".to_string(), false),
-        ];
-        assert_eq!(sent_mailbox(&listed).as_deref(), Some("INBOX.Sent"));
-        // A folder merely called "Sent" is not taken for it.
-        assert_eq!(sent_mailbox(&listed[2..]), None);
+    fn uids_are_compressed_into_a_sequence_set() {
         assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
     }
 }

@@ -86,6 +86,7 @@ impl Source for MaildirSource {
         Ok(Listing {
             uidvalidity: None,
             refs: names.into_iter().map(MsgRef::File).collect(),
+            message_ids: Vec::new(),
         })
     }
 

@@ -6,10 +6,13 @@
 //! IDLE in [`imap::Poller`]) and [`maildir::MaildirSource`] (the demo, and
 //! anyone who mirrors the inbox with mbsync).
 
+pub mod idle_delay;
 pub mod imap;
 pub mod maildir;
 pub mod mutf7;
+pub mod namespace;
 pub mod prefix;
+pub mod unstable;
 pub mod wire;
 
 use crate::store::Cursor;
@@ -34,6 +37,10 @@ pub struct Listing {
     pub uidvalidity: Option<u32>,
     /// New messages, oldest first.
     pub refs: Vec<MsgRef>,
+    /// (UID, Message-ID) of the listed messages when the server's UIDs
+    /// cannot be trusted ([`unstable`]): the sync fetches only those whose
+    /// Message-ID it has not seen. Empty otherwise.
+    pub message_ids: Vec<(u32, String)>,
 }
 
 /// One fetched message, read by the rule in [`prefix`] (possibly only a

@@ -93,6 +93,11 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// The raw bytes, for responses imap-proto does not parse (NAMESPACE).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// Every response in order (untagged ones, then the tagged completion).
     pub fn responses(&self) -> Result<Vec<Response<'_>>, WireError> {
         let mut out = Vec::new();
@@ -220,6 +225,27 @@ impl Wire {
     pub fn run(&mut self, command: &str, shown: &str) -> Result<Reply, WireError> {
         let tag = self.send(command)?;
         let reply = self.read_reply(&tag)?;
+        Self::check(&reply, shown)?;
+        Ok(reply)
+    }
+
+    /// Like [`Wire::run`], for a command whose untagged answer imap-proto
+    /// cannot parse (NAMESPACE, RFC 2342): only the tagged completion line is
+    /// parsed; the caller reads [`Reply::bytes`].
+    pub fn run_unparsed(&mut self, command: &str, shown: &str) -> Result<Reply, WireError> {
+        let tag = self.send(command)?;
+        let reply = self.read_reply(&tag)?;
+        let body = reply.bytes.strip_suffix(b"\n").unwrap_or(&reply.bytes);
+        let start = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let last = Reply {
+            bytes: reply.bytes[start..].to_vec(),
+        };
+        Self::check(&last, shown)?;
+        Ok(reply)
+    }
+
+    /// NO and BAD (and BYE) completions as errors.
+    fn check(reply: &Reply, shown: &str) -> Result<(), WireError> {
         let (ok, bye, no, text) = {
             let responses = reply.responses()?;
             match responses.last() {
@@ -237,7 +263,7 @@ impl Wire {
             }
         };
         if ok {
-            Ok(reply)
+            Ok(())
         } else if bye {
             Err(WireError::Bye(text))
         } else {
@@ -360,11 +386,19 @@ impl Wire {
     /// Waits in IDLE (RFC 2177) until the server reports something or
     /// `timeout` passes; returns whether something was reported.
     pub fn idle(&mut self, timeout: Duration, io_timeout: Duration) -> Result<bool, WireError> {
+        let (tag, early) = self.idle_start()?;
+        let changed = early || self.idle_wait(timeout, io_timeout)?;
+        self.idle_done(&tag)?;
+        Ok(changed)
+    }
+
+    /// Sends IDLE and reads up to the server's continuation. Returns the
+    /// tag and whether news came before the continuation (then there is
+    /// something to sync already).
+    pub fn idle_start(&mut self) -> Result<(String, bool), WireError> {
         let tag = self.send("IDLE")?;
         let mut line = Vec::new();
         self.read_line(&mut line)?;
-        // Untagged news may come before the continuation: it means there is
-        // something to sync, which the caller does after IDLE ends.
         let mut early = false;
         while line.starts_with(b"* ") {
             early = true;
@@ -372,7 +406,7 @@ impl Wire {
             self.read_line(&mut line)?;
         }
         if !line.starts_with(b"+") {
-            // Refused (or a completion): read what is left and report it.
+            // Refused (or a completion): report it.
             let text = String::from_utf8_lossy(&line).to_string();
             return Err(WireError::Refused {
                 command: "IDLE".into(),
@@ -380,31 +414,40 @@ impl Wire {
                 no: true,
             });
         }
-        self.conn.get_ref().set_read_timeout(Some(if early {
-            Duration::from_millis(1)
-        } else {
-            timeout
-        }))?;
-        line.clear();
-        let changed = early
-            || match self.read_line(&mut line) {
-                Ok(()) => true,
-                Err(WireError::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    false
-                }
-                Err(e) => return Err(e),
-            };
+        Ok((tag, early))
+    }
+
+    /// In IDLE: waits up to `timeout` for one untagged line (news).
+    pub fn idle_wait(
+        &mut self,
+        timeout: Duration,
+        io_timeout: Duration,
+    ) -> Result<bool, WireError> {
+        self.conn.get_ref().set_read_timeout(Some(timeout))?;
+        let mut line = Vec::new();
+        let changed = match self.read_line(&mut line) {
+            Ok(()) => true,
+            Err(WireError::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                false
+            }
+            Err(e) => return Err(e),
+        };
         self.conn.get_ref().set_read_timeout(Some(io_timeout))?;
+        Ok(changed)
+    }
+
+    /// Ends IDLE (`DONE`) and reads its completion.
+    pub fn idle_done(&mut self, tag: &str) -> Result<(), WireError> {
         let stream = self.conn.get_mut();
         stream.write_all(b"DONE\r\n")?;
         stream.flush()?;
-        self.read_reply(&tag)?;
-        Ok(changed)
+        self.read_reply(tag)?;
+        Ok(())
     }
 }
 

@@ -17,8 +17,11 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 /// The body for approving `req` now: workspace, requester, the request's
-/// Message-ID and the latest scope note. Also the JSON that is stored.
-pub fn body_at_approval(req: &RequestView) -> Result<(ExportRequest, String)> {
+/// Message-ID and the latest scope note. Also the JSON that is stored;
+/// with `force` (a second export of the workspace the operator confirmed)
+/// it says `"force": true`, so that every retry under the same key sends
+/// those bytes and the backend never answers 409 `export_in_progress`.
+pub fn body_at_approval(req: &RequestView, force: bool) -> Result<(ExportRequest, String)> {
     let workspace_id = req
         .workspace_id
         .as_deref()
@@ -35,43 +38,77 @@ pub fn body_at_approval(req: &RequestView) -> Result<(ExportRequest, String)> {
         request_message_id: req.message_id.clone(),
         note: req.notes.last().map(|n| n.text.clone()),
     };
-    let json = serde_json::to_string(&WireExportRequest::from(&body))?;
+    let mut wire = WireExportRequest::from(&body);
+    wire.force = force;
+    let json = serde_json::to_string(&wire)?;
     Ok((body, json))
 }
 
 /// Approves request `id`: the checklist refusals and the transition are the
 /// store's; the Idempotency-Key and the body are decided here, once, and
-/// stored with the decision. Returns the request as approved.
+/// stored with the decision (`force` frozen into the body: see
+/// [`body_at_approval`]). Returns the request as approved.
 pub fn approve(
     store: &mut Store,
     id: i64,
     override_reason: Option<&str>,
     unmet: &[Check],
     actor: &str,
+    force: bool,
 ) -> Result<RequestView> {
     let req = store.load_request(id)?;
-    let (body, json) = body_at_approval(&req)?;
+    let (body, json) = body_at_approval(&req, force)?;
     let key = crate::backend::idempotency_key(&req.message_id, body.workspace_id);
     store.approve(id, &key, Some(&json), override_reason, unmet, actor)?;
+    crash_point(CRASH_AFTER_APPROVAL);
     store.load_request(id)
 }
 
-/// The body to start (or start again) the export with: the one stored at
-/// approval; for a request approved before bodies were stored, the one
-/// approval would have built.
-pub fn frozen_body(req: &RequestView) -> Result<ExportRequest> {
+/// The environment variable of [`crash_point`]: the screen's crash tests
+/// (tests/crash_screen.rs) set it to the point where the process must die.
+pub const CRASH_AT_ENV: &str = "CONCIERGE_CRASH_AT";
+/// The approval and its key are stored; the backend was not asked yet.
+pub const CRASH_AFTER_APPROVAL: &str = "after-approval-record";
+/// The backend answered the start with its job; the job id is not stored.
+pub const CRASH_AFTER_START: &str = "after-start-post";
+
+/// A test hook: when [`CRASH_AT_ENV`] names `point`, the process aborts
+/// here, like a kill -9 at exactly this step (no destructor runs, nothing
+/// more is stored), for windows too narrow to hit from outside.
+///
+/// NOTE: compiled only into debug builds (`debug_assertions`). `cargo test`
+/// runs the binary as a debug build, so the crash tests need no extra flag
+/// in CI, while the `release` and `dist` builds people run do not contain
+/// the check at all: no environment variable can make a shipped binary
+/// abort. (A cargo feature would have had to be named in every test command,
+/// and a test run without it would have silently tested nothing.)
+pub fn crash_point(point: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var(CRASH_AT_ENV).is_ok_and(|v| v == point) {
+        eprintln!("{CRASH_AT_ENV}={point}: aborting here");
+        std::process::abort();
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = point;
+}
+
+/// The body to start (or start again) the export with, and its `force`
+/// flag: the ones stored at approval; for a request approved before bodies
+/// were stored, the ones approval would have built (never forced).
+pub fn frozen_body(req: &RequestView) -> Result<(ExportRequest, bool)> {
     match &req.export_body {
         Some(json) => {
             let w: WireExportRequest =
                 serde_json::from_str(json).context("the stored export body is unreadable")?;
-            Ok(ExportRequest {
+            let body = ExportRequest {
                 workspace_id: w.workspace_id,
                 requested_by: w.requested_by,
                 request_message_id: w.request_message_id,
                 note: w.note,
-            })
+            };
+            Ok((body, w.force))
         }
-        None => body_at_approval(req).map(|(b, _)| b),
+        None => body_at_approval(req, false).map(|(b, _)| (b, false)),
     }
 }
 
@@ -130,8 +167,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_body_is_frozen_at_approval_and_a_later_note_does_not_change_it() {
+    /// A store with one Acme request, resolved to workspace 7, member 8.
+    fn resolved_store() -> (Store, Uuid, Uuid) {
         use crate::store::requests::{Membership, Resolution};
         let mut s = Store::in_memory().unwrap();
         let raw = "From: owner@acme.example\r\nMessage-ID: <r1@acme.example>\r\nSubject: Data export request: Acme\r\n\r\nhi\r\n";
@@ -152,9 +189,17 @@ mod tests {
             size: None,
         };
         s.set_resolution(1, &res, "sam").unwrap();
+        (s, ws, member)
+    }
+
+    #[test]
+    fn the_body_is_frozen_at_approval_and_a_later_note_does_not_change_it() {
+        let (mut s, ws, member) = resolved_store();
         s.add_note(1, "sam", "Scope: everything").unwrap();
-        let approved = approve(&mut s, 1, None, &[], "sam").unwrap();
-        let at_approval = frozen_body(&approved).unwrap();
+        let approved = approve(&mut s, 1, None, &[], "sam", false).unwrap();
+        let (at_approval, forced) = frozen_body(&approved).unwrap();
+        assert!(!forced, "no duplicate confirm, no force");
+        assert!(!approved.export_body.as_deref().unwrap().contains("force"));
         assert_eq!(at_approval.note.as_deref(), Some("Scope: everything"));
         assert_eq!(
             (at_approval.workspace_id, at_approval.requested_by),
@@ -164,8 +209,35 @@ mod tests {
         // but the body the backend sees under this key stays the same bytes.
         s.add_note(1, "sam", "Retrying after the outage").unwrap();
         let later = s.load_request(1).unwrap();
-        assert_eq!(frozen_body(&later).unwrap(), at_approval);
+        assert_eq!(frozen_body(&later).unwrap(), (at_approval, false));
         assert_eq!(later.export_body, approved.export_body);
+    }
+
+    #[test]
+    fn a_confirmed_second_export_freezes_force_into_the_body_and_its_retries() {
+        let (mut s, _, _) = resolved_store();
+        let approved = approve(&mut s, 1, None, &[], "sam", true).unwrap();
+        let json = approved.export_body.clone().unwrap();
+        assert!(json.contains(r#""force":true"#), "{json}");
+        assert!(frozen_body(&approved).unwrap().1);
+        // A retry with a new key sends the same bytes, force included.
+        let failed = JobSnap {
+            id: Uuid::from_u128(3).to_string(),
+            status: JobStatus::Failed,
+            phase: None,
+            progress: 0.0,
+            created_at: None,
+            finished_at: None,
+            emailed_at: None,
+            deliver_to: None,
+            link_expires_at: None,
+            error: Some("disk full".into()),
+        };
+        s.set_job(1, &failed, "sam").unwrap();
+        s.retry_job(1, "sam").unwrap();
+        let retried = s.load_request(1).unwrap();
+        assert_eq!(retried.export_body.as_deref(), Some(json.as_str()));
+        assert!(frozen_body(&retried).unwrap().1);
     }
 
     #[test]

@@ -52,11 +52,7 @@ impl Mailer {
         }
         let mut b = match u.scheme() {
             "smtp" => {
-                let loopback = host.eq_ignore_ascii_case("localhost")
-                    || host
-                        .parse::<std::net::IpAddr>()
-                        .map(|ip| ip.is_loopback())
-                        .unwrap_or(false);
+                let loopback = crate::net::is_loopback(&host);
                 if !loopback {
                     bail!(
                         "--smtp {url:?}: plaintext smtp:// is allowed only to a loopback address; use smtps:// or smtp+starttls://"

@@ -19,7 +19,6 @@ use crate::backend::JobStatus;
 use crate::secret::Secret;
 use anyhow::{Context, Result};
 use lettre::message::Mailbox;
-use rand::Rng;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -484,10 +483,8 @@ fn crash_point(name: &str) {
 }
 
 fn backoff(attempt: i64) -> Duration {
-    let exp = EMAIL_RETRY_BASE.saturating_mul(1u32 << (attempt - 1).clamp(0, 16) as u32);
-    let d = exp.min(EMAIL_RETRY_CAP);
-    let jitter = rand::thread_rng().gen_range(0..=d.as_millis() as u64 / 4);
-    d + Duration::from_millis(jitter)
+    let attempt = u32::try_from(attempt.max(1)).unwrap_or(u32::MAX);
+    crate::net::Backoff::new(EMAIL_RETRY_BASE, EMAIL_RETRY_CAP).delay(attempt)
 }
 
 fn compose(b: &Backend, job: &JobRow, expires: i64) -> Result<lettre::Message> {

@@ -161,9 +161,26 @@ pub fn imap(c: &Connection, password: Option<&Secret>) -> Vec<Line> {
             ),
         ),
     });
-    lines.push(sent_mailbox(c, &mut session));
+    lines.push(sent_mailbox(c, password, &mut session));
     let _ = session.logout();
+    lines.push(idle_delay(c, password));
     lines
+}
+
+/// NOTE: 65 s covers one default 60 s `imapidlepoll` of Cyrus without
+/// idled (and Courier's), so even those servers get a measured figure.
+const IDLE_PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(65);
+
+/// How fast the server announces new mail in IDLE (a scratch mailbox is
+/// created and deleted: see [`crate::inbox::idle_delay`]).
+fn idle_delay(c: &Connection, password: &Secret) -> Line {
+    match crate::inbox::idle_delay::measure(c, password, IDLE_PROBE_WAIT) {
+        Ok(d) => Line::ok("imap.idle", d.describe()),
+        Err(e) => Line::fail(
+            "imap.idle",
+            format!("could not measure the IDLE delay ({e:#}); polls still find new mail"),
+        ),
+    }
 }
 
 fn tls_ok(check: &'static str, c: &Connection) -> Line {
@@ -292,9 +309,13 @@ fn mailbox_names(session: &mut imap::Session<imap::Connection>) -> String {
 }
 
 /// Where copies of replies go: `[imap] sent_mailbox`, else the mailbox the
-/// server marks `\Sent` (RFC 6154), as [`crate::inbox::imap::file_reply`]
-/// chooses; with neither, replies could not be filed, so say what to set.
-fn sent_mailbox(c: &Connection, session: &mut imap::Session<imap::Connection>) -> Line {
+/// server marks `\Sent` (RFC 6154), else Sent in the personal namespace
+/// (RFC 2342), as [`crate::inbox::imap::file_reply`] chooses; with neither, replies could not be filed, so say what to set.
+fn sent_mailbox(
+    c: &Connection,
+    password: &Secret,
+    session: &mut imap::Session<imap::Connection>,
+) -> Line {
     let names = match session.list(Some(""), Some("*")) {
         Ok(n) => n,
         Err(e) => return Line::fail("imap.sent", format!("LIST failed: {e}")),
@@ -322,10 +343,17 @@ fn sent_mailbox(c: &Connection, session: &mut imap::Session<imap::Connection>) -
             "imap.sent",
             format!("copies of replies go to {m:?} (marked \\Sent)"),
         ),
-        (None, None) => Line::fail(
-            "imap.sent",
-            "no mailbox is marked \\Sent (RFC 6154 SPECIAL-USE): set [imap] sent_mailbox to the mailbox for copies of replies",
-        ),
+        // The personal namespace (RFC 2342), as file_reply looks next.
+        (None, None) => match crate::inbox::namespace::find_sent(session, c, password) {
+            Ok(m) => Line::ok(
+                "imap.sent",
+                format!(
+                    "copies of replies go to {:?} (in the personal namespace)",
+                    crate::inbox::mutf7::decode(&m).unwrap_or(m)
+                ),
+            ),
+            Err(e) => Line::fail("imap.sent", format!("{e:#}")),
+        },
     }
 }
 
@@ -549,6 +577,7 @@ pub fn store(path: &Path) -> Vec<Line> {
     if version != want {
         return lines;
     }
+    let conn = crate::store::db::Conn::sqlite(conn);
     lines.push(match crate::store::audit::verify(&conn) {
         Ok(Ok(n)) => Line::ok("store.audit", format!("audit log intact ({n} entries)")),
         Ok(Err(broken)) => Line::fail(

@@ -7,10 +7,10 @@
 //! `audit verify` fails on such a store. Only the figures read it.
 
 use super::Rows;
+use crate::store::db::params;
 use crate::store::Store;
 use anyhow::Result;
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::params;
 
 fn t(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -20,7 +20,7 @@ fn t(t: DateTime<Utc>) -> String {
 /// `rejected_at` without a matching `request.rejected` activity row gets
 /// one by the actor `fixture`.
 pub fn write(store: &Store, rows: &Rows) -> Result<()> {
-    let tx = store.conn().unchecked_transaction()?;
+    let tx = store.conn().transaction()?;
     let mut audit = Vec::new();
     for r in &rows.requests {
         let msg_id = format!("fixture-{}@stats.example", r.id);

@@ -5,8 +5,8 @@
 //! detail, prev_hash). Editing, deleting or reordering any entry breaks the
 //! chain from that entry on, which `concierge audit verify` reports.
 
+use super::db::{params, Conn, OptionalExtension, Tx};
 use anyhow::Result;
-use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 /// The `prev_hash` of the first entry.
@@ -25,19 +25,31 @@ fn entry_hash(
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
+/// The advisory lock key that serializes audit appends on PostgreSQL.
+const PG_AUDIT_LOCK: i64 = 0x636f_6e63_6175_6474;
+
 /// Appends an entry inside the caller's transaction (so the entry and the
 /// change it records commit together). Returns its sequence number.
+///
+/// Appends are serialized, so the chain never forks: on SQLite the
+/// transaction is `BEGIN IMMEDIATE` (one writer at a time); on PostgreSQL
+/// a transaction-scoped advisory lock is taken before the head is read and
+/// held until the caller commits, so a concurrent appender reads the head
+/// this one writes.
 pub fn append_tx(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     actor: &str,
     action: &str,
     subject: &str,
     detail: &serde_json::Value,
 ) -> Result<i64> {
+    if tx.engine() == super::db::Engine::Postgres {
+        tx.execute("SELECT pg_advisory_xact_lock(?1)", params![PG_AUDIT_LOCK])?;
+    }
     let last: Option<(i64, String)> = tx
         .query_row(
             "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-            [],
+            params![],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
@@ -67,48 +79,43 @@ pub enum Broken {
 }
 
 /// Walks the whole chain. `Ok(n)`: intact with `n` entries.
-pub fn verify(conn: &Connection) -> Result<std::result::Result<i64, Broken>> {
-    let mut st = conn.prepare(
-        "SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit ORDER BY seq",
-    )?;
-    let mut rows = st.query([])?;
+pub fn verify(conn: &Conn) -> Result<std::result::Result<i64, Broken>> {
+    // Read in pages of 5,000 entries (~1.5 MB): a long chain never sits in
+    // memory whole.
+    const PAGE: i64 = 5_000;
     let mut prev_hash = GENESIS.to_string();
-    let mut expected = 1i64;
-    let mut count = 0;
-    while let Some(r) = rows.next()? {
-        let seq: i64 = r.get(0)?;
-        let (at, actor, action, subject, detail, prev, hash): (
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-            String,
-        ) = (
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-            r.get(7)?,
-        );
-        if seq != expected {
-            return Ok(Err(Broken::Gap { seq, expected }));
+    let mut count = 0i64;
+    loop {
+        let rows = conn.query(
+            "SELECT seq, at, actor, action, subject, detail, prev_hash, hash FROM audit
+             WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            params![count, PAGE],
+        )?;
+        for r in &rows {
+            let seq: i64 = r.get(0)?;
+            let expected = count + 1;
+            if seq != expected {
+                return Ok(Err(Broken::Gap { seq, expected }));
+            }
+            let text = |i: usize| r.get::<_, String>(i);
+            let (prev, hash) = (text(6)?, text(7)?);
+            let (at, actor, action, subject, detail) =
+                (text(1)?, text(2)?, text(3)?, text(4)?, text(5)?);
+            if entry_hash(seq, &at, &actor, &action, &subject, &detail, &prev) != hash {
+                return Ok(Err(Broken::Altered { seq }));
+            }
+            if prev != prev_hash {
+                return Ok(Err(Broken::Unlinked {
+                    seq,
+                    prev_seq: seq - 1,
+                }));
+            }
+            prev_hash = hash;
+            count = seq;
         }
-        if entry_hash(seq, &at, &actor, &action, &subject, &detail, &prev) != hash {
-            return Ok(Err(Broken::Altered { seq }));
+        if (rows.len() as i64) < PAGE {
+            break;
         }
-        if prev != prev_hash {
-            return Ok(Err(Broken::Unlinked {
-                seq,
-                prev_seq: seq - 1,
-            }));
-        }
-        prev_hash = hash;
-        expected += 1;
-        count += 1;
     }
     Ok(Ok(count))
 }
@@ -119,12 +126,9 @@ mod tests {
     use crate::store::Store;
 
     fn store_with(n: usize) -> Store {
-        let mut s = Store::in_memory().unwrap();
+        let s = Store::in_memory().unwrap();
         for i in 0..n {
-            let tx = s
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .unwrap();
+            let tx = s.conn.transaction().unwrap();
             append_tx(
                 &tx,
                 "sam",
@@ -150,7 +154,7 @@ mod tests {
         s.conn()
             .execute(
                 "UPDATE audit SET detail = '{\"text\":99}' WHERE seq = 3",
-                [],
+                params![],
             )
             .unwrap();
         assert_eq!(verify(s.conn()).unwrap(), Err(Broken::Altered { seq: 3 }));
@@ -160,7 +164,7 @@ mod tests {
     fn removed_entry_is_named() {
         let s = store_with(5);
         s.conn()
-            .execute("DELETE FROM audit WHERE seq = 2", [])
+            .execute("DELETE FROM audit WHERE seq = 2", params![])
             .unwrap();
         assert_eq!(
             verify(s.conn()).unwrap(),
@@ -177,15 +181,17 @@ mod tests {
         // An attacker who recomputes entry 2's own hash still breaks the link to entry 3.
         let (at, prev): (String, String) = s
             .conn()
-            .query_row("SELECT at, prev_hash FROM audit WHERE seq = 2", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT at, prev_hash FROM audit WHERE seq = 2",
+                params![],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .unwrap();
         let h = entry_hash(2, &at, "mallory", "note.added", "request:1", "{}", &prev);
         s.conn()
             .execute(
                 "UPDATE audit SET actor='mallory', detail='{}', hash=?1 WHERE seq=2",
-                [h],
+                params![h],
             )
             .unwrap();
         assert_eq!(

@@ -7,13 +7,14 @@
 //! and reloads only the requests they name. Only the wake-up differs per
 //! engine: SQLite has no notifications between processes, so
 //! [`DataVersion`] checks `PRAGMA data_version` on its own connection (it
-//! changes whenever another connection commits); PostgreSQL can wake on
-//! LISTEN/NOTIFY instead. Reading the feed is the same SQL on both.
+//! changes whenever another connection commits); on PostgreSQL [`record`]
+//! NOTIFYs and [`Listen`] waits on LISTEN. Reading the feed is the same SQL
+//! on both ([`watch`] picks the wake-up).
 //!
 //! # Recipe for a new write path
 //!
 //! ```text
-//! let tx = conn.transaction_with_behavior(Immediate)?;
+//! let tx = conn.transaction()?;
 //! tx.execute("UPDATE requests SET … WHERE id = ?1", params![id, …])?;
 //! audit::append_tx(&tx, actor, "claim.taken", &format!("request:{id}"), &detail)?;
 //! changes::record(&tx, Some(id), "claim.taken", actor)?;   // ← one line
@@ -25,13 +26,17 @@
 //! (`message.attached`, `presence`). Writes made through
 //! `Store::audited` record their change already.
 
-use anyhow::Result;
-use rusqlite::{params, Connection};
+use super::db::{params, Conn, Engine};
+use super::location::Location;
+use anyhow::{Context, Result};
 use std::time::{Duration, Instant};
 
 /// How long `changes` rows are kept: a screen that was asleep longer than
 /// this reloads everything instead (a day: far beyond any laptop lid).
 pub const KEEP: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
+/// The PostgreSQL channel a commit with changes notifies.
+pub const CHANNEL: &str = "concierge_changes";
 
 /// One committed change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,50 +50,61 @@ pub struct Change {
     pub at: String,
 }
 
-/// Appends a change inside the caller's transaction.
-pub fn record(conn: &Connection, request_id: Option<i64>, kind: &str, actor: &str) -> Result<()> {
-    conn.prepare_cached(
+/// Appends a change inside the caller's transaction. On PostgreSQL it also
+/// notifies [`CHANNEL`]: the notification is delivered at COMMIT and never
+/// for a rolled-back transaction, and identical notifications of one
+/// transaction are folded into one (PostgreSQL docs, NOTIFY).
+///
+/// NOTE: seq comes from an identity column on PostgreSQL, which hands out
+/// numbers at INSERT, not at COMMIT. Readers never skip a row because every
+/// write transaction holds the store's writer lock (`db::Conn::transaction`),
+/// so seqs commit in order. Callers record only inside such a transaction.
+pub fn record(conn: &Conn, request_id: Option<i64>, kind: &str, actor: &str) -> Result<()> {
+    conn.execute(
         "INSERT INTO changes (request_id, kind, actor, at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![request_id, kind, actor, super::now()])?;
+        params![request_id, kind, actor, super::now()],
+    )?;
+    if conn.engine() == Engine::Postgres {
+        conn.execute("SELECT pg_notify(?1, '')", params![CHANNEL])?;
+    }
     Ok(())
 }
 
 /// The newest seq (0 for an empty feed): where a screen starts reading.
-pub fn last_seq(conn: &Connection) -> Result<i64> {
-    Ok(
-        conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
-            r.get(0)
-        })?,
+pub fn last_seq(conn: &Conn) -> Result<i64> {
+    conn.query_row(
+        "SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM changes",
+        params![],
+        |r| r.get(0),
     )
 }
 
 /// The changes committed after `seq`, oldest first (at most `limit`).
-pub fn after(conn: &Connection, seq: i64, limit: i64) -> Result<Vec<Change>> {
-    let mut st = conn.prepare_cached(
+pub fn after(conn: &Conn, seq: i64, limit: i64) -> Result<Vec<Change>> {
+    conn.query_map(
         "SELECT seq, request_id, kind, actor, at FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-    )?;
-    let rows = st.query_map(params![seq, limit], |r| {
-        Ok(Change {
-            seq: r.get(0)?,
-            request_id: r.get(1)?,
-            kind: r.get(2)?,
-            actor: r.get(3)?,
-            at: r.get(4)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        params![seq, limit],
+        |r| {
+            Ok(Change {
+                seq: r.get(0)?,
+                request_id: r.get(1)?,
+                kind: r.get(2)?,
+                actor: r.get(3)?,
+                at: r.get(4)?,
+            })
+        },
+    )
 }
 
 /// Deletes changes older than `before`, always keeping the newest row so
 /// that seq never restarts below what a screen has read (SQLite reuses
 /// `MAX(rowid) + 1` once the table is empty).
-pub fn prune(conn: &Connection, before: chrono::DateTime<chrono::Utc>) -> Result<usize> {
+pub fn prune(conn: &Conn, before: chrono::DateTime<chrono::Utc>) -> Result<usize> {
     let before = before.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    Ok(conn.execute(
+    conn.execute(
         "DELETE FROM changes WHERE at < ?1 AND seq < (SELECT MAX(seq) FROM changes)",
         params![before],
-    )?)
+    )
 }
 
 /// What tells a reader that the store may have changed. Per engine.
@@ -96,12 +112,24 @@ pub trait Wakeup: Send {
     /// Returns `true` as soon as the store may have changed, `false` after
     /// `max` without a change.
     fn wait(&mut self, max: Duration) -> Result<bool>;
+    /// The connection to read the feed with after a wake-up.
+    fn conn(&self) -> &Conn;
+}
+
+/// The wake-up for the store at `at`: [`DataVersion`] on SQLite,
+/// [`Listen`] on PostgreSQL. Open it BEFORE reading the feed once, so a
+/// commit in between is either read or wakes it.
+pub fn watch(at: &Location) -> Result<Box<dyn Wakeup>> {
+    Ok(match at {
+        Location::Sqlite(path) => Box::new(DataVersion::open(path, CHECK_EVERY)?),
+        Location::Postgres(target) => Box::new(Listen::open(target)?),
+    })
 }
 
 /// SQLite's wake-up: `PRAGMA data_version` on a connection of its own,
 /// which changes whenever any other connection (in any process) commits.
 pub struct DataVersion {
-    conn: Connection,
+    conn: Conn,
     last: i64,
     every: Duration,
 }
@@ -113,25 +141,20 @@ pub const CHECK_EVERY: Duration = Duration::from_millis(50);
 
 impl DataVersion {
     pub fn open(path: &std::path::Path, every: Duration) -> Result<DataVersion> {
-        let conn = Connection::open_with_flags(
+        let raw = rusqlite::Connection::open_with_flags(
             path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        conn.busy_timeout(Duration::from_secs(5))?;
+        raw.busy_timeout(Duration::from_secs(5))?;
+        let conn = Conn::sqlite(raw);
         let last = data_version(&conn)?;
         Ok(DataVersion { conn, last, every })
     }
-
-    /// The connection, to read the feed with after a wake-up.
-    pub fn conn(&self) -> &Connection {
-        &self.conn
-    }
 }
 
-fn data_version(conn: &Connection) -> Result<i64> {
-    Ok(conn
-        .prepare_cached("PRAGMA data_version")?
-        .query_row([], |r| r.get(0))?)
+/// SQLite only: PostgreSQL has no such pragma (it wakes on NOTIFY).
+fn data_version(conn: &Conn) -> Result<i64> {
+    conn.query_row("PRAGMA data_version", params![], |r| r.get(0))
 }
 
 impl Wakeup for DataVersion {
@@ -149,6 +172,72 @@ impl Wakeup for DataVersion {
             }
             std::thread::sleep(self.every.min(left));
         }
+    }
+
+    fn conn(&self) -> &Conn {
+        &self.conn
+    }
+}
+
+/// PostgreSQL's wake-up: `LISTEN` on a client of its own (the `postgres`
+/// crate's notifications, waited on with a timeout so the thread can
+/// stop), plus a store connection to read the feed with. No polling: an
+/// idle screen costs one blocked socket read.
+pub struct Listen {
+    target: super::pg::PgTarget,
+    client: Option<postgres::Client>,
+    conn: Conn,
+}
+
+fn listen_client(target: &super::pg::PgTarget) -> Result<postgres::Client> {
+    let mut client = super::pg::client(target)?;
+    client
+        .batch_execute(&format!("LISTEN {CHANNEL}"))
+        .map_err(super::pg::pg_err)
+        .context("listening for the store's changes")?;
+    Ok(client)
+}
+
+impl Listen {
+    /// Must not run on a tokio runtime's thread (the sync client blocks on
+    /// its own runtime): the feed watcher is a plain thread.
+    pub fn open(target: &super::pg::PgTarget) -> Result<Listen> {
+        let client = listen_client(target)?;
+        let conn = Conn::pg(super::pg::PgConn::connect(target)?);
+        Ok(Listen {
+            target: target.clone(),
+            client: Some(client),
+            conn,
+        })
+    }
+}
+
+impl Wakeup for Listen {
+    fn wait(&mut self, max: Duration) -> Result<bool> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let Some(client) = self.client.as_mut() else {
+            // The listening connection broke: listen again, then say
+            // "changed", since notifications sent meanwhile are lost.
+            self.client = Some(listen_client(&self.target)?);
+            return Ok(true);
+        };
+        let woken = {
+            let mut notes = client.notifications();
+            let first = notes.timeout_iter(max).next();
+            if let Ok(Some(_)) = first {
+                // Drain what else is buffered: one read covers them all.
+                while let Ok(Some(_)) = notes.iter().next() {}
+            }
+            first.map(|n| n.is_some())
+        };
+        woken.map_err(|e| {
+            self.client = None;
+            super::pg::pg_err(e).context("waiting for the store's changes")
+        })
+    }
+
+    fn conn(&self) -> &Conn {
+        &self.conn
     }
 }
 

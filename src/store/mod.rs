@@ -9,19 +9,28 @@
 
 pub mod audit;
 pub mod changes;
+pub mod cmd;
+pub mod copy;
+pub mod db;
+pub mod location;
+pub mod pg;
 pub mod presence;
 pub mod replies;
 pub mod requests;
+pub mod seen;
 
 use crate::intake::{Inspected, Kind};
 use anyhow::{Context, Result};
-use rusqlite::{params, Connection, OptionalExtension};
+use db::{params, Conn, Engine, OptionalExtension, Tx};
+pub use location::Location;
 use std::path::Path;
 
-/// The schema version this build writes (`PRAGMA user_version`).
+/// The schema version this build writes (SQLite: `PRAGMA user_version`;
+/// PostgreSQL: the `schema_version` table).
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// Schema migrations, applied in order; `PRAGMA user_version` counts them.
+/// Schema migrations, applied in order and counted by the schema version.
+/// Written in SQLite's DDL; PostgreSQL gets them through [`db::pg_ddl`].
 const MIGRATIONS: &[&str] = &[
     // 1: requests, messages, sync state, audit log.
     r#"
@@ -144,7 +153,18 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE requests ADD COLUMN export_body TEXT;
     "#,
-    // 5: the change feed (`changes.rs`): what open screens reload.
+    // 5: unread follow-ups: what each operator had seen of a request's
+    // thread when they last opened it (store/seen.rs).
+    r#"
+    CREATE TABLE seen (
+        request_id   INTEGER NOT NULL REFERENCES requests(id),
+        operator     TEXT NOT NULL,
+        last_message INTEGER NOT NULL,
+        seen_at      TEXT NOT NULL,
+        PRIMARY KEY (request_id, operator)
+    );
+    "#,
+    // 6: the change feed (`changes.rs`): what open screens reload.
     r#"
     CREATE TABLE changes (
         seq        INTEGER PRIMARY KEY,
@@ -155,7 +175,7 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX changes_at ON changes(at);
     "#,
-    // 6: presence (who has which request open, writing what) and the inbox
+    // 7: presence (who has which request open, writing what) and the inbox
     // poller's lease (`presence.rs`).
     r#"
     CREATE TABLE presence (
@@ -170,7 +190,8 @@ const MIGRATIONS: &[&str] = &[
         holder       TEXT NOT NULL,
         session      TEXT NOT NULL,
         heartbeat_at TEXT NOT NULL,
-        expires_at   TEXT NOT NULL
+        expires_at   TEXT NOT NULL,
+        conn         TEXT
     );
     "#,
 ];
@@ -196,16 +217,40 @@ pub enum Stored {
 }
 
 pub struct Store {
-    conn: Connection,
+    conn: Conn,
 }
+
+/// The advisory lock key (any fixed 64-bit number) that serializes schema
+/// migrations of a PostgreSQL store: two operators starting at once do not
+/// both migrate.
+const PG_MIGRATE_LOCK: i64 = 0x636f_6e63_6d69_6731;
 
 pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `path` and migrates it.
+    /// Opens (creating if needed) the SQLite store at `path` and migrates it.
     pub fn open(path: &Path) -> Result<Store> {
+        Self::open_with(path, true)
+    }
+
+    /// Opens the store wherever it is — the SQLite file or a team store —
+    /// and migrates it.
+    pub fn open_at(at: &Location) -> Result<Store> {
+        match at {
+            Location::Sqlite(path) => Self::open_with(path, true),
+            Location::Postgres(target) => Self::connect_pg(target),
+        }
+    }
+
+    /// Opens the store without migrating it (`concierge store migrate`
+    /// reports the version it found, then migrates).
+    pub fn open_unmigrated(path: &Path) -> Result<Store> {
+        Self::open_with(path, false)
+    }
+
+    fn open_with(path: &Path, migrate: bool) -> Result<Store> {
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).with_context(|| {
@@ -213,31 +258,83 @@ impl Store {
                 })?;
             }
         }
-        let conn = Connection::open(path)
+        let conn = rusqlite::Connection::open(path)
             .with_context(|| format!("cannot open the store {}", path.display()))?;
-        Self::init(conn).with_context(|| format!("cannot prepare the store {}", path.display()))
+        Self::init(conn, migrate)
+            .with_context(|| format!("cannot prepare the store {}", path.display()))
     }
 
     /// An in-memory store, for tests.
     pub fn in_memory() -> Result<Store> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(rusqlite::Connection::open_in_memory()?, true)
     }
 
-    fn init(conn: Connection) -> Result<Store> {
+    /// Connects to a team store on PostgreSQL and migrates it.
+    pub fn connect_pg(target: &pg::PgTarget) -> Result<Store> {
+        let mut store = Self::connect_pg_unmigrated(target)?;
+        store.migrate().context("cannot prepare the team store")?;
+        Ok(store)
+    }
+
+    /// Connects to a team store without migrating it.
+    pub fn connect_pg_unmigrated(target: &pg::PgTarget) -> Result<Store> {
+        let conn = pg::PgConn::connect(target).context("cannot connect to the team store")?;
+        Ok(Store {
+            conn: Conn::pg(conn),
+        })
+    }
+
+    fn init(conn: rusqlite::Connection, migrate: bool) -> Result<Store> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: a committed reply record or decision survives a power loss too.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = Store { conn };
-        store.migrate()?;
+        let mut store = Store {
+            conn: Conn::sqlite(conn),
+        };
+        if migrate {
+            store.migrate()?;
+        }
         Ok(store)
     }
 
-    fn migrate(&mut self) -> Result<()> {
-        let version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+    /// The schema version the store is at.
+    pub fn schema_version(&self) -> Result<i64> {
+        match self.conn.engine() {
+            Engine::Sqlite => self
+                .conn
+                .query_row("PRAGMA user_version", params![], |r| r.get(0)),
+            Engine::Postgres => Ok(self
+                .conn
+                .query_row("SELECT version FROM schema_version", params![], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .unwrap_or(0)),
+        }
+    }
+
+    /// Applies the pending migrations, each in its own transaction with
+    /// the version it brings. Returns (from, to).
+    pub fn migrate(&mut self) -> Result<(i64, i64)> {
+        let pg = self.conn.engine() == Engine::Postgres;
+        let tx = self.conn.transaction()?;
+        if pg {
+            tx.execute("SELECT pg_advisory_xact_lock(?1)", params![PG_MIGRATE_LOCK])?;
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL);
+                 INSERT INTO schema_version (version)
+                   SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM schema_version);",
+            )?;
+        }
+        let version = if pg {
+            tx.query_row("SELECT version FROM schema_version", params![], |r| {
+                r.get(0)
+            })?
+        } else {
+            tx.query_row("PRAGMA user_version", params![], |r| r.get::<_, i64>(0))?
+        };
         if version > MIGRATIONS.len() as i64 {
             anyhow::bail!(
                 "the store was written by a newer Concierge (schema {version}, this one knows {})",
@@ -245,26 +342,29 @@ impl Store {
             );
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
+            let v = (i + 1) as i64;
+            if pg {
+                tx.execute_batch(&db::pg_ddl(sql))?;
+                tx.execute("UPDATE schema_version SET version = ?1", params![v])?;
+            } else {
+                tx.execute_batch(sql)?;
+                // A pragma takes no parameter; `v` is our own number.
+                tx.execute_batch(&format!("PRAGMA user_version = {v}"))?;
+            }
         }
-        Ok(())
+        tx.commit()?;
+        Ok((version, MIGRATIONS.len() as i64))
     }
 
-    pub fn conn(&self) -> &Connection {
+    pub fn conn(&self) -> &Conn {
         &self.conn
     }
 
     pub fn cursor(&self, mailbox: &str) -> Result<Option<Cursor>> {
-        Ok(self
-            .conn
+        self.conn
             .query_row(
                 "SELECT uidvalidity, last_uid FROM sync_state WHERE mailbox = ?1",
-                [mailbox],
+                params![mailbox],
                 |r| {
                     Ok(Cursor {
                         uidvalidity: r.get(0)?,
@@ -272,7 +372,7 @@ impl Store {
                     })
                 },
             )
-            .optional()?)
+            .optional()
     }
 
     /// Stores a batch of inspected messages and, in the same transaction,
@@ -283,15 +383,13 @@ impl Store {
         items: &[(Inspected, String, Option<String>)],
         cursor: Option<Cursor>,
     ) -> Result<Vec<Stored>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(items.len());
         for (msg, key, maildir_name) in items {
             out.push(store_one(&tx, mailbox, msg, key)?);
             if let Some(name) = maildir_name {
                 tx.execute(
-                    "INSERT OR IGNORE INTO maildir_seen (mailbox, name) VALUES (?1, ?2)",
+                    "INSERT INTO maildir_seen (mailbox, name) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                     params![mailbox, name],
                 )?;
             }
@@ -322,31 +420,30 @@ impl Store {
 
     /// Number of requests in the store.
     pub fn request_count(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("SELECT COUNT(*) FROM requests", [], |r| r.get(0))?)
+        self.conn
+            .query_row("SELECT COUNT(*) FROM requests", params![], |r| r.get(0))
     }
 
     /// Message-IDs of the messages in a request's thread, oldest first.
     pub fn thread(&self, request_id: i64) -> Result<Vec<(String, String)>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT message_id, kind FROM messages WHERE request_id = ?1 ORDER BY id")?;
-        let rows = st.query_map([request_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.conn.query_map(
+            "SELECT message_id, kind FROM messages WHERE request_id = ?1 ORDER BY id",
+            params![request_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 }
 
-/// Finds the request a reply belongs to: by In-Reply-To/References, else by
-/// a `Re:` on the pre-filled subject from the same sender.
-fn find_thread(tx: &rusqlite::Transaction<'_>, msg: &Inspected) -> Result<Option<i64>> {
+/// Finds the request a reply belongs to: by In-Reply-To/References, else
+/// (a `Re:` without thread headers) by sender AND workspace.
+fn find_thread(tx: &Tx<'_>, msg: &Inspected) -> Result<Option<i64>> {
     for id in msg.in_reply_to.iter().chain(msg.references.iter().rev()) {
         let found: Option<Option<i64>> = tx
             .query_row(
                 // Every stored message carries its request (a request's own
                 // message included).
                 "SELECT request_id FROM messages WHERE message_id = ?1",
-                [id],
+                params![id],
                 |r| r.get(0),
             )
             .optional()?;
@@ -355,32 +452,56 @@ fn find_thread(tx: &rusqlite::Transaction<'_>, msg: &Inspected) -> Result<Option
         }
     }
     let base = crate::intake::classify::base_subject(&msg.subject);
-    if !base.is_empty() && base != msg.subject {
-        let found = tx
-            .query_row(
-                "SELECT id FROM requests WHERE subject = ?1 AND requester = ?2 ORDER BY id DESC LIMIT 1",
-                params![base, msg.from],
-                |r| r.get(0),
-            )
-            .optional()?;
-        return Ok(found);
+    if base.is_empty() || base == msg.subject {
+        return Ok(None);
     }
-    Ok(None)
+    // NOTE: the subject alone is not enough: one owner's requests for two
+    // workspaces, or three for one, share senders or subjects. The
+    // follow-up names its workspace (the pre-filled subject, a
+    // `Workspace:` line) and must come from the requester; without a
+    // workspace, the subject stands in for it.
+    let ws = &msg.workspace;
+    // NOTE: CAST gives PostgreSQL the parameter's type (`lower` is
+    // overloaded there); SQLite takes it as written.
+    let candidates = tx.query_map(
+        "SELECT id, state FROM requests WHERE requester = ?1
+           AND (workspace_id = ?2 OR lower(workspace_name) = lower(CAST(?3 AS TEXT))
+                OR (?2 IS NULL AND ?3 IS NULL AND subject = ?4))
+         ORDER BY id",
+        params![msg.from, ws.id, ws.name, base],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, crate::domain::RequestState>(1)?,
+            ))
+        },
+    )?;
+    Ok(thread_for_re(&candidates))
 }
 
-fn store_one(
-    tx: &rusqlite::Transaction<'_>,
-    mailbox: &str,
-    msg: &Inspected,
-    key: &str,
-) -> Result<Stored> {
+/// Of a sender's requests for one workspace (oldest first), the one a `Re:`
+/// answers: the oldest still undecided (the original, when duplicates
+/// followed it), else the oldest being exported, else the newest.
+fn thread_for_re(candidates: &[(i64, crate::domain::RequestState)]) -> Option<i64> {
+    let first = |f: fn(crate::domain::RequestState) -> bool| {
+        candidates.iter().find(|(_, s)| f(*s)).map(|(id, _)| *id)
+    };
+    first(|s| s.is_open())
+        .or_else(|| first(|s| s.is_in_flight()))
+        .or_else(|| candidates.last().map(|(id, _)| *id))
+}
+
+fn store_one(tx: &Tx<'_>, mailbox: &str, msg: &Inspected, key: &str) -> Result<Stored> {
     // Most mail is not about exports: nothing to look up or keep.
     if msg.kind == Kind::Other {
         return Ok(Stored::Ignored);
     }
     let exists = tx
-        .prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1")?
-        .query_row([key], |_| Ok(()))
+        .query_row(
+            "SELECT 1 FROM messages WHERE message_id = ?1",
+            params![key],
+            |_| Ok(()),
+        )
         .optional()?
         .is_some();
     if exists {
@@ -409,12 +530,12 @@ fn store_one(
                 .filter(|d| *d <= chrono::Utc::now())
                 .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
                 .unwrap_or_else(|| now.clone());
-            tx.execute(
+            let id: i64 = tx.query_row(
                 "INSERT INTO requests (message_id, state, workspace_name, workspace_id, requester, subject, received_at, updated_at)
-                 VALUES (?1, 'new', ?2, ?3, ?4, ?5, ?6, ?7)",
+                 VALUES (?1, 'new', ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
                 params![key, msg.workspace.name, msg.workspace.id, msg.from, msg.subject, received, now],
+                |r| r.get(0),
             )?;
-            let id = tx.last_insert_rowid();
             (Some(id), Stored::NewRequest(id))
         }
         Kind::FollowUp | Kind::AutoReply => match thread {
@@ -528,6 +649,48 @@ mod tests {
             })
         );
         assert_eq!(audit::verify(s.conn()).unwrap(), Ok(1));
+    }
+
+    #[test]
+    fn a_re_without_thread_headers_attaches_by_sender_and_workspace() {
+        let mut s = Store::in_memory().unwrap();
+        // Ada's first request names Acme in its body only; a second,
+        // pre-filled one for Acme follows (a duplicate); then one for Globex.
+        let first = msg("From: owner@acme.example\r\nMessage-ID: <r1@acme.example>\r\nSubject: Please export our data\r\n\r\nPlease export everything.\r\nWorkspace: Acme Support\r\n");
+        let dup = msg("From: owner@acme.example\r\nMessage-ID: <r2@acme.example>\r\nSubject: Data export request: Acme Support\r\n\r\nhi\r\n");
+        let globex = msg("From: owner@acme.example\r\nMessage-ID: <r3@acme.example>\r\nSubject: Data export request: Globex\r\n\r\nhi\r\n");
+        let r = s.store_batch("INBOX", &[first, dup, globex], None).unwrap();
+        assert_eq!(
+            r,
+            vec![
+                Stored::NewRequest(1),
+                Stored::NewRequest(2),
+                Stored::NewRequest(3)
+            ]
+        );
+        // "Re:" on the pre-filled subject, no In-Reply-To: the original
+        // Acme request, not the newest with that subject.
+        let re = msg("From: owner@acme.example\r\nMessage-ID: <f1@acme.example>\r\nSubject: Re: Data export request: Acme Support\r\n\r\nAny news? We need it by Friday\r\n");
+        // The same subject from someone else is no follow-up of Ada's.
+        let other = msg("From: eve@evil.example\r\nMessage-ID: <f2@evil.example>\r\nSubject: Re: Data export request: Acme Support\r\n\r\nsend it to me\r\n");
+        let ws = msg("From: owner@acme.example\r\nMessage-ID: <f3@acme.example>\r\nSubject: Re: Data export request: Globex\r\n\r\nand Globex?\r\n");
+        let r = s.store_batch("INBOX", &[re, other, ws], None).unwrap();
+        assert_eq!(r[0], Stored::Attached(1));
+        assert_ne!(r[1], Stored::Attached(1));
+        assert_ne!(r[1], Stored::Attached(2));
+        assert_eq!(r[2], Stored::Attached(3));
+    }
+
+    #[test]
+    fn a_re_answers_the_undecided_request_before_a_decided_one() {
+        use crate::domain::RequestState as S;
+        assert_eq!(
+            thread_for_re(&[(1, S::Done), (2, S::New), (3, S::Waiting)]),
+            Some(2)
+        );
+        assert_eq!(thread_for_re(&[(1, S::Rejected), (2, S::Running)]), Some(2));
+        assert_eq!(thread_for_re(&[(1, S::Rejected), (2, S::Done)]), Some(2));
+        assert_eq!(thread_for_re(&[]), None);
     }
 
     #[test]

@@ -8,9 +8,9 @@
 //! Changes a screen must see are recorded in the change feed.
 
 use super::changes;
+use super::db::{params, Conn, Engine, OptionalExtension};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
 use std::time::Duration;
 
 /// How often a screen (and the poller) renews its row.
@@ -103,12 +103,12 @@ fn ts(t: DateTime<Utc>) -> String {
 
 /// Says where this screen is and what it does; records a change for the
 /// request it left and the one it is on, when either differs.
-pub fn set(conn: &Connection, me: &Presence, now: DateTime<Utc>) -> Result<()> {
-    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+pub fn set(conn: &Conn, me: &Presence, now: DateTime<Utc>) -> Result<()> {
+    let tx = conn.transaction()?;
     let old: Option<(Option<i64>, String)> = tx
         .query_row(
             "SELECT request_id, activity FROM presence WHERE session = ?1",
-            [&me.session],
+            params![me.session],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
@@ -144,19 +144,17 @@ pub fn set(conn: &Connection, me: &Presence, now: DateTime<Utc>) -> Result<()> {
 
 /// Renews this screen's heartbeat (no change: nothing moved) and sweeps
 /// dead screens' entries, announcing the requests they had open.
-pub fn beat(conn: &Connection, session: &str, now: DateTime<Utc>) -> Result<()> {
-    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+pub fn beat(conn: &Conn, session: &str, now: DateTime<Utc>) -> Result<()> {
+    let tx = conn.transaction()?;
     tx.execute(
         "UPDATE presence SET heartbeat_at = ?2 WHERE session = ?1",
         params![session, ts(now)],
     )?;
-    let dead: Vec<(String, Option<i64>)> = {
-        let mut st = tx.prepare(
-            "DELETE FROM presence WHERE heartbeat_at < ?1 RETURNING operator, request_id",
-        )?;
-        let rows = st.query_map([ts(now - STALE)], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
+    let dead: Vec<(String, Option<i64>)> = tx.query_map(
+        "DELETE FROM presence WHERE heartbeat_at < ?1 RETURNING operator, request_id",
+        params![ts(now - STALE)],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     for (operator, id) in dead {
         changes::record(&tx, id, "presence", &operator)?;
     }
@@ -165,12 +163,12 @@ pub fn beat(conn: &Connection, session: &str, now: DateTime<Utc>) -> Result<()> 
 }
 
 /// Removes this screen's entry (on quit).
-pub fn leave(conn: &Connection, session: &str) -> Result<()> {
-    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+pub fn leave(conn: &Conn, session: &str) -> Result<()> {
+    let tx = conn.transaction()?;
     let gone: Option<(String, Option<i64>)> = tx
         .query_row(
             "DELETE FROM presence WHERE session = ?1 RETURNING operator, request_id",
-            [session],
+            params![session],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
@@ -183,20 +181,20 @@ pub fn leave(conn: &Connection, session: &str) -> Result<()> {
 
 /// Every live entry but `session`'s own (the table holds one row per open
 /// screen: reading it whole is cheaper than choosing).
-pub fn others(conn: &Connection, session: &str, now: DateTime<Utc>) -> Result<Vec<Presence>> {
-    let mut st = conn.prepare_cached(
+pub fn others(conn: &Conn, session: &str, now: DateTime<Utc>) -> Result<Vec<Presence>> {
+    conn.query_map(
         "SELECT session, operator, request_id, activity FROM presence
          WHERE session <> ?1 AND heartbeat_at >= ?2 ORDER BY operator, session",
-    )?;
-    let rows = st.query_map(params![session, ts(now - STALE)], |r| {
-        Ok(Presence {
-            session: r.get(0)?,
-            operator: r.get(1)?,
-            request_id: r.get(2)?,
-            activity: Activity::parse(&r.get::<_, String>(3)?),
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        params![session, ts(now - STALE)],
+        |r| {
+            Ok(Presence {
+                session: r.get(0)?,
+                operator: r.get(1)?,
+                request_id: r.get(2)?,
+                activity: Activity::parse(&r.get::<_, String>(3)?),
+            })
+        },
+    )
 }
 
 /// Who holds the inbox poller's lease.
@@ -205,36 +203,39 @@ pub struct Lease {
     pub holder: String,
     pub session: String,
     pub expires_at: String,
+    /// PostgreSQL: the holder's connection (`pid@backend_start`), gone
+    /// from `pg_stat_activity` as soon as the connection dies.
+    pub conn: Option<String>,
 }
 
 /// Takes or renews the inbox poller's lease for `session`: granted when
 /// nobody holds it, this session does, the holder's lease expired (it
-/// died), or the holder is a dead process of this machine. One transaction, so two Concierges never both get it. Returns
-/// the lease as it stands (compare its session with yours).
-pub fn take_lease(
-    conn: &Connection,
-    session: &str,
-    holder: &str,
-    now: DateTime<Utc>,
-) -> Result<Lease> {
-    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
-    let before = lease_tx(&tx)?.map(|l| l.session);
-    if let Some(dead) = before
-        .as_deref()
-        .filter(|b| *b != session && is_dead_here(b))
-    {
-        tx.execute(
-            "DELETE FROM poller_lease WHERE name = 'inbox' AND session = ?1",
-            [dead],
-        )?;
+/// died), or the holder is gone at once: a dead process of this machine,
+/// or (PostgreSQL) a holder whose store connection has closed — the server
+/// knows, whichever machine it ran on. One transaction (the store's writer
+/// lock on both engines), so two Concierges never both get it. Returns the
+/// lease as it stands (compare its session with yours).
+pub fn take_lease(conn: &Conn, session: &str, holder: &str, now: DateTime<Utc>) -> Result<Lease> {
+    let tx = conn.transaction()?;
+    let before = lease_tx(&tx)?;
+    if let Some(b) = &before {
+        if b.session != session && holder_is_gone(&tx, b)? {
+            tx.execute(
+                "DELETE FROM poller_lease WHERE name = 'inbox' AND session = ?1",
+                params![b.session],
+            )?;
+        }
     }
+    let before = before.map(|l| l.session);
+    let me = my_connection(&tx)?;
     tx.execute(
-        "INSERT INTO poller_lease (name, holder, session, heartbeat_at, expires_at)
-         VALUES ('inbox', ?1, ?2, ?3, ?4)
+        "INSERT INTO poller_lease (name, holder, session, heartbeat_at, expires_at, conn)
+         VALUES ('inbox', ?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, session = excluded.session,
-           heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at
+           heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at,
+           conn = excluded.conn
          WHERE poller_lease.session = excluded.session OR poller_lease.expires_at < excluded.heartbeat_at",
-        params![holder, session, ts(now), ts(now + LEASE)],
+        params![holder, session, ts(now), ts(now + LEASE), me],
     )?;
     let lease = lease_tx(&tx)?.context("the lease row exists after the upsert")?;
     // A new holder is a change every screen's status bar shows.
@@ -246,33 +247,68 @@ pub fn take_lease(
 }
 
 /// Gives the lease up (on quit), so another takes over at its next try.
-pub fn release_lease(conn: &Connection, session: &str) -> Result<()> {
+pub fn release_lease(conn: &Conn, session: &str) -> Result<()> {
     conn.execute(
         "DELETE FROM poller_lease WHERE name = 'inbox' AND session = ?1",
-        [session],
+        params![session],
     )?;
     Ok(())
 }
 
+/// PostgreSQL: this connection as the server names it, `pid@backend_start`
+/// (a pid alone may be reused by a later connection). None on SQLite.
+fn my_connection(conn: &Conn) -> Result<Option<String>> {
+    if conn.engine() != Engine::Postgres {
+        return Ok(None);
+    }
+    conn.query_row(
+        "SELECT CAST(pid AS TEXT) || '@' || CAST(backend_start AS TEXT)
+         FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+        params![],
+        |r| r.get(0),
+    )
+    .map(Some)
+}
+
+/// Whether the lease's holder is certainly gone (see [`take_lease`]).
+fn holder_is_gone(conn: &Conn, lease: &Lease) -> Result<bool> {
+    if is_dead_here(&lease.session) {
+        return Ok(true);
+    }
+    let Some(held_by) = lease.conn.as_deref() else {
+        return Ok(false);
+    };
+    if conn.engine() != Engine::Postgres {
+        return Ok(false);
+    }
+    let alive: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM pg_stat_activity
+         WHERE CAST(pid AS TEXT) || '@' || CAST(backend_start AS TEXT) = ?1",
+        params![held_by],
+        |r| r.get(0),
+    )?;
+    Ok(alive == 0)
+}
+
 /// The lease as it stands, expired or not.
-pub fn lease(conn: &Connection) -> Result<Option<Lease>> {
+pub fn lease(conn: &Conn) -> Result<Option<Lease>> {
     lease_tx(conn)
 }
 
-fn lease_tx(conn: &Connection) -> Result<Option<Lease>> {
-    Ok(conn
-        .query_row(
-            "SELECT holder, session, expires_at FROM poller_lease WHERE name = 'inbox'",
-            [],
-            |r| {
-                Ok(Lease {
-                    holder: r.get(0)?,
-                    session: r.get(1)?,
-                    expires_at: r.get(2)?,
-                })
-            },
-        )
-        .optional()?)
+fn lease_tx(conn: &Conn) -> Result<Option<Lease>> {
+    conn.query_row(
+        "SELECT holder, session, expires_at, conn FROM poller_lease WHERE name = 'inbox'",
+        params![],
+        |r| {
+            Ok(Lease {
+                holder: r.get(0)?,
+                session: r.get(1)?,
+                expires_at: r.get(2)?,
+                conn: r.get(3)?,
+            })
+        },
+    )
+    .optional()
 }
 
 #[cfg(test)]

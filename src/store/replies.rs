@@ -7,11 +7,11 @@
 //! in `sending` (a crash mid-send) may or may not have gone out: retrying it
 //! needs `force`, after a look at the Sent folder.
 
+use super::db::{params, OptionalExtension, Row};
 use super::{audit, now, Store};
 use crate::domain::{ReplyState, StoreError};
 use crate::mail::outgoing::{Answered, Reply};
 use anyhow::{bail, Context, Result};
-use rusqlite::{params, OptionalExtension};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplyRow {
@@ -58,7 +58,7 @@ impl Store {
             .query_row(
                 "SELECT r.workspace_name, r.workspace_id, r.account_email, r.requester, m.from_name
                  FROM requests r JOIN messages m ON m.message_id = r.message_id WHERE r.id = ?1",
-                [request_id],
+                params![request_id],
                 |r| {
                     Ok((
                         r.get::<_, Option<String>>(0)?,
@@ -85,7 +85,7 @@ impl Store {
             .query_row(
                 "SELECT message_id, refs, subject, from_addr, from_name FROM messages
                  WHERE request_id = ?1 AND kind != 'auto_reply' ORDER BY id DESC LIMIT 1",
-                [request_id],
+                params![request_id],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .context("the request has no message to answer")?;
@@ -132,15 +132,13 @@ impl Store {
         reply: &Reply,
         actor: &str,
     ) -> Result<i64> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(
+        let tx = self.conn.transaction()?;
+        let id: i64 = tx.query_row(
             "INSERT INTO replies (request_id, message_id, template, to_addr, subject, bytes, state, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'sending', ?7)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'sending', ?7) RETURNING id",
             params![request_id, reply.message_id, template, reply.to, reply.subject, reply.bytes, now()],
+            |r| r.get(0),
         )?;
-        let id = tx.last_insert_rowid();
         audit::append_tx(
             &tx,
             actor,
@@ -168,12 +166,10 @@ impl Store {
         }
         let (subject, bytes): (String, Vec<u8>) = self.conn.query_row(
             "SELECT subject, bytes FROM replies WHERE id = ?1",
-            [reply_id],
+            params![reply_id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
         // Conditional, so two retries racing (two staff, two terminals)
         // cannot both take the reply: the second finds it `sending`.
         let allowed = if force {
@@ -183,7 +179,7 @@ impl Store {
         };
         let changed = tx.execute(
             &format!("UPDATE replies SET state = 'sending', error = NULL WHERE id = ?1 AND state IN {allowed}"),
-            [reply_id],
+            params![reply_id],
         )?;
         if changed != 1 {
             bail!(StoreError::Conflict(format!(
@@ -218,9 +214,7 @@ impl Store {
         actor: &str,
     ) -> Result<()> {
         let row = self.reply(reply_id)?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
         match outcome {
             Ok(()) => {
                 tx.execute(
@@ -293,7 +287,7 @@ impl Store {
         self.conn
             .query_row(
                 "SELECT id, request_id, message_id, template, to_addr, state, error, answered_flag, sent_copy FROM replies WHERE id = ?1",
-                [reply_id],
+                params![reply_id],
                 row_to_reply,
             )
             .optional()?
@@ -301,11 +295,11 @@ impl Store {
     }
 
     pub fn replies(&self, request_id: i64) -> Result<Vec<ReplyRow>> {
-        let mut st = self.conn.prepare(
+        self.conn.query_map(
             "SELECT id, request_id, message_id, template, to_addr, state, error, answered_flag, sent_copy FROM replies WHERE request_id = ?1 ORDER BY id",
-        )?;
-        let rows = st.query_map([request_id], row_to_reply)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            params![request_id],
+            row_to_reply,
+        )
     }
 
     /// Keeps a finished job's real duration next to its estimate.
@@ -318,8 +312,8 @@ impl Store {
         actual_hours: f64,
     ) -> Result<()> {
         self.conn.execute(
-            "INSERT OR IGNORE INTO estimate_history (job_id, workspace_id, messages, customers, attachment_bytes, large_attachments, estimated_hours, actual_hours, finished_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO estimate_history (job_id, workspace_id, messages, customers, attachment_bytes, large_attachments, estimated_hours, actual_hours, finished_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (job_id) DO NOTHING",
             params![
                 job_id,
                 workspace_id,
@@ -337,11 +331,11 @@ impl Store {
 
     /// (estimated, actual) hours of every finished job, oldest first.
     pub fn estimate_history(&self) -> Result<Vec<(f64, f64)>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT estimated_hours, actual_hours FROM estimate_history ORDER BY id")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.conn.query_map(
+            "SELECT estimated_hours, actual_hours FROM estimate_history ORDER BY id",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 }
 
@@ -361,7 +355,7 @@ pub fn greeting_name(name: &str) -> Option<String> {
     Some(name.to_string())
 }
 
-fn row_to_reply(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReplyRow> {
+fn row_to_reply(r: &Row) -> Result<ReplyRow> {
     Ok(ReplyRow {
         id: r.get(0)?,
         request_id: r.get(1)?,

@@ -5,11 +5,11 @@
 //! idempotency key are stored; a note is stored before anything else
 //! happens), so a crash at any point leaves a state the next start resumes.
 
+use super::db::{params, OptionalExtension, Row, Tx};
 use super::{audit, now, Store};
 use crate::domain::{Action, Check, JobStatus, ReplyState, RequestState, Role, StoreError};
 use crate::intake::{Auth, Warning};
 use anyhow::{bail, Context, Result};
-use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -104,6 +104,8 @@ pub struct RequestView {
     pub notes: Vec<Note>,
     pub replies: Vec<ReplySnap>,
     pub thread_len: usize,
+    /// Which follow-ups each operator has seen (store/seen.rs).
+    pub seen: super::seen::Seen,
 }
 
 impl RequestView {
@@ -128,8 +130,8 @@ const SELECT: &str = "SELECT r.id, r.message_id, r.state, r.subject, r.requester
     m.dkim, m.spf, m.dmarc, m.warnings, r.auth_override, r.decision_reason, r.approval_override, r.idempotency_key, r.job, r.export_body
     FROM requests r JOIN messages m ON m.message_id = r.message_id";
 
-fn row_to_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestView> {
-    let json = |i: usize| -> rusqlite::Result<Option<String>> { r.get(i) };
+fn row_to_view(r: &Row) -> Result<RequestView> {
+    let json = |i: usize| -> Result<Option<String>> { r.get(i) };
     Ok(RequestView {
         id: r.get(0)?,
         message_id: r.get(1)?,
@@ -165,25 +167,24 @@ fn row_to_view(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestView> {
         notes: Vec::new(),
         replies: Vec::new(),
         thread_len: 0,
+        seen: Default::default(),
     })
 }
 
 /// Who and what is exported is fixed once a request is decided.
-pub(crate) fn ensure_open(tx: &rusqlite::Transaction<'_>, id: i64) -> Result<()> {
+pub(crate) fn ensure_open(tx: &Tx<'_>, id: i64) -> Result<()> {
     ensure_allows(tx, id, Action::EditTarget).map(|_| ())
 }
 
 /// The request's state, when it allows `action` (the transition table in
 /// [`crate::domain`]); else the typed refusal.
-pub(crate) fn ensure_allows(
-    tx: &rusqlite::Transaction<'_>,
-    id: i64,
-    action: Action,
-) -> Result<RequestState> {
+pub(crate) fn ensure_allows(tx: &Tx<'_>, id: i64, action: Action) -> Result<RequestState> {
     let state: Option<RequestState> = tx
-        .query_row("SELECT state FROM requests WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT state FROM requests WHERE id = ?1",
+            params![id],
+            |r| r.get(0),
+        )
         .optional()?;
     let state = state.ok_or(StoreError::NotFound {
         what: "request",
@@ -202,11 +203,9 @@ impl Store {
         action: &str,
         id: i64,
         detail: serde_json::Value,
-        change: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+        change: impl FnOnce(&Tx<'_>) -> Result<T>,
     ) -> Result<T> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
         let out = change(&tx)?;
         audit::append_tx(&tx, actor, action, &format!("request:{id}"), &detail)?;
         super::changes::record(&tx, Some(id), action, actor)?;
@@ -230,18 +229,17 @@ impl Store {
     /// Requests (all, or the one with `only`'s id) with their notes,
     /// replies and thread sizes.
     fn load(&self, only: Option<i64>) -> Result<Vec<RequestView>> {
-        let mut st = self.conn.prepare(&format!(
-            "{SELECT} WHERE ?1 IS NULL OR r.id = ?1 ORDER BY r.id"
-        ))?;
-        let mut views: Vec<RequestView> = st
-            .query_map([only], row_to_view)?
-            .collect::<rusqlite::Result<_>>()?;
-        let index: HashMap<i64, usize> = views.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
-        let mut st = self.conn.prepare(
-            "SELECT request_id, author, text, created_at FROM notes WHERE ?1 IS NULL OR request_id = ?1 ORDER BY id",
+        let mut views: Vec<RequestView> = self.conn.query_map(
+            &format!("{SELECT} WHERE CAST(?1 AS BIGINT) IS NULL OR r.id = ?1 ORDER BY r.id"),
+            params![only],
+            row_to_view,
         )?;
-        let mut rows = st.query([only])?;
-        while let Some(r) = rows.next()? {
+        let index: HashMap<i64, usize> = views.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
+        let rows = self.conn.query(
+            "SELECT request_id, author, text, created_at FROM notes WHERE CAST(?1 AS BIGINT) IS NULL OR request_id = ?1 ORDER BY id",
+            params![only],
+        )?;
+        for r in &rows {
             if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
                 views[i].notes.push(Note {
                     author: r.get(1)?,
@@ -250,12 +248,12 @@ impl Store {
                 });
             }
         }
-        let mut st = self.conn.prepare(
+        let rows = self.conn.query(
             "SELECT request_id, id, template, state, to_addr, COALESCE(sent_at, created_at) FROM replies
-             WHERE ?1 IS NULL OR request_id = ?1 ORDER BY id",
+             WHERE CAST(?1 AS BIGINT) IS NULL OR request_id = ?1 ORDER BY id",
+            params![only],
         )?;
-        let mut rows = st.query([only])?;
-        while let Some(r) = rows.next()? {
+        for r in &rows {
             if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
                 views[i].replies.push(ReplySnap {
                     id: r.get(1)?,
@@ -266,25 +264,26 @@ impl Store {
                 });
             }
         }
-        let mut st = self.conn.prepare(
-            "SELECT request_id, COUNT(*) FROM messages WHERE request_id IS NOT NULL AND (?1 IS NULL OR request_id = ?1)
+        let rows = self.conn.query(
+            "SELECT request_id, COUNT(*) FROM messages WHERE request_id IS NOT NULL AND (CAST(?1 AS BIGINT) IS NULL OR request_id = ?1)
              GROUP BY request_id",
+            params![only],
         )?;
-        let mut rows = st.query([only])?;
-        while let Some(r) = rows.next()? {
+        for r in &rows {
             if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
                 views[i].thread_len = r.get::<_, i64>(1)? as usize;
             }
         }
+        super::seen::fill(&self.conn, only, &mut views, &index)?;
         Ok(views)
     }
 
     /// The thread's messages, oldest first (the detail pane's mail view).
     pub fn thread_messages(&self, id: i64) -> Result<Vec<ThreadMessage>> {
-        let mut st = self.conn.prepare(
+        self.conn.query_map(
             "SELECT kind, from_addr, from_name, date, subject, body FROM messages WHERE request_id = ?1 ORDER BY id",
-        )?;
-        let rows = st.query_map([id], |r| {
+            params![id],
+            |r| {
             Ok(ThreadMessage {
                 kind: r.get(0)?,
                 from: r.get(1)?,
@@ -293,15 +292,12 @@ impl Store {
                 subject: r.get(4)?,
                 body: r.get(5)?,
             })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
     }
 
     /// Records what the backend says about the requester and the workspace.
     pub fn set_resolution(&mut self, id: i64, res: &Resolution, actor: &str) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
         ensure_open(&tx, id)?;
         let (ws_id, ws_name) = match &res.workspace {
             Some((i, n)) => (Some(i.clone()), Some(n.clone())),
@@ -417,9 +413,7 @@ impl Store {
         unmet: &[Check],
         actor: &str,
     ) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
         ensure_allows(&tx, id, Action::Approve)?;
         if let Some(hard) = unmet.iter().find(|c| !c.overridable()) {
             return Err(StoreError::Conflict(format!(
@@ -472,13 +466,13 @@ impl Store {
     /// take a `done` request back to `running`), and any job on a request
     /// that was never approved. The same snapshot again is a no-op.
     pub fn set_job(&mut self, id: i64, job: &JobSnap, actor: &str) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
         let (current, old): (Option<RequestState>, Option<String>) = tx
-            .query_row("SELECT state, job FROM requests WHERE id = ?1", [id], |r| {
-                Ok((Some(r.get(0)?), r.get(1)?))
-            })
+            .query_row(
+                "SELECT state, job FROM requests WHERE id = ?1",
+                params![id],
+                |r| Ok((Some(r.get(0)?), r.get(1)?)),
+            )
             .optional()?
             .unwrap_or((None, None));
         let current = current.ok_or(StoreError::NotFound {
@@ -531,13 +525,11 @@ impl Store {
     /// only return that job, so the key gets a retry suffix, recorded before
     /// the new start.
     pub fn retry_job(&mut self, id: i64, actor: &str) -> Result<String> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
         ensure_allows(&tx, id, Action::Retry)?;
         let (key, job): (Option<String>, Option<String>) = tx.query_row(
             "SELECT idempotency_key, job FROM requests WHERE id = ?1",
-            [id],
+            params![id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         let job: Option<JobSnap> = job.and_then(|j| serde_json::from_str(&j).ok());
@@ -558,7 +550,7 @@ impl Store {
             let base = base.split("/retry").next().unwrap_or("").to_string();
             let n: i64 = tx.query_row(
                 "SELECT COUNT(*) FROM audit WHERE subject = ?1 AND action = 'job.retry'",
-                [format!("request:{id}")],
+                params![format!("request:{id}")],
                 |r| r.get(0),
             )?;
             format!("{base}/retry{}", n + 1)
@@ -589,15 +581,14 @@ impl Store {
     /// For `reject_duplicate`: another open or running request for the same
     /// workspace, as "who, when" (one query, not a load of every request).
     pub fn other_request_for_workspace(&self, id: i64) -> Result<Option<String>> {
-        Ok(self
-            .conn
+        self.conn
             .query_row(
                 "SELECT COALESCE(m.from_name, o.requester, ''), substr(o.received_at, 1, 10)
                  FROM requests r JOIN requests o ON o.workspace_id = r.workspace_id AND o.id != r.id
                  JOIN messages m ON m.message_id = o.message_id
                  WHERE r.id = ?1 AND o.state IN ('new', 'waiting', 'approved', 'running')
                  ORDER BY o.id LIMIT 1",
-                [id],
+                params![id],
                 |r| {
                     Ok(format!(
                         "{} of {}",
@@ -606,16 +597,16 @@ impl Store {
                     ))
                 },
             )
-            .optional()?)
+            .optional()
     }
 
     /// Requests whose export must be started or followed (after a restart).
     pub fn unfinished_jobs(&self) -> Result<Vec<i64>> {
-        let mut st = self.conn.prepare(
+        self.conn.query_map(
             "SELECT id FROM requests WHERE state IN ('approved', 'running') ORDER BY id",
-        )?;
-        let rows = st.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            params![],
+            |r| r.get(0),
+        )
     }
 }
 

@@ -39,7 +39,7 @@ pub enum Inbox {
 
 /// Everything the app needs, already validated.
 pub struct Setup {
-    pub store_path: PathBuf,
+    pub store_path: crate::store::Location,
     pub operator: String,
     pub rates: Rates,
     pub keys: KeyMap,
@@ -123,7 +123,7 @@ fn job_snap(j: &Job) -> JobSnap {
 impl App {
     /// Opens the store, loads every request and starts the workers.
     pub fn start(setup: Setup, tx: mpsc::UnboundedSender<Event>) -> Result<App> {
-        let store = Store::open(&setup.store_path)?;
+        let store = Store::open_at(&setup.store_path)?;
         // The feed's position first: a change committed while the rows load
         // is read again (reloading a row twice is harmless; missing one is not).
         let seq = crate::store::changes::last_seq(store.conn())?;
@@ -204,10 +204,12 @@ impl App {
         }
         let (state, runtime) = (&mut app.state, &mut app.runtime);
         if let Some(id) = state.current().map(|r| r.req.id) {
-            if let Some(Msg::Thread { id, messages }) =
-                runtime.dispatch(Command::LoadThread { id }).pop()
-            {
-                state.thread = Some((id, messages));
+            // Through `update`, which also marks its follow-ups read.
+            let mut pending = runtime.dispatch(Command::LoadThread { id });
+            while let Some(m) = pending.pop() {
+                for cmd in update(state, m) {
+                    pending.extend(runtime.dispatch(cmd));
+                }
             }
         }
         Ok(app)
@@ -309,7 +311,8 @@ impl Runtime {
                 id,
                 override_reason,
                 unmet,
-            } => self.approve(id, override_reason.as_deref(), &unmet),
+                force,
+            } => self.approve(id, override_reason.as_deref(), &unmet, force),
             Command::SaveJob { id, job } => self.save_job(id, &job),
             Command::CancelJob { id } => self.cancel_job(id),
             Command::RetryJob { id } => self.retry_job(id),
@@ -321,7 +324,7 @@ impl Runtime {
             }
             Command::LoadOutbox => vec![Msg::Outbox(read_outboxes(&self.outboxes))],
             Command::LoadStats { days } => {
-                let path = self.store.conn().path().map(PathBuf::from);
+                let path = self.store.conn().sqlite_path();
                 let (rates, tx) = (self.rates.clone(), self.tx.clone());
                 tokio::task::spawn_blocking(move || {
                     let result = crate::stats::screen::load_for_screen(path, &rates, days);
@@ -331,6 +334,10 @@ impl Runtime {
             }
             Command::Reload { ids } => self.reload_all(&ids),
             Command::LoadPresence => self.load_presence(),
+            Command::MarkSeen { id } => match self.store.mark_seen(id, &self.operator) {
+                Ok(()) => self.reload(id),
+                Err(e) => Self::failed(id, "marking the follow-ups read", e),
+            },
             Command::LoadThread { id } => match self.store.thread_messages(id) {
                 Ok(messages) => vec![Msg::Thread { id, messages }],
                 Err(e) => Self::failed(id, "reading the thread", e),
@@ -354,6 +361,10 @@ impl Runtime {
                     Ok(()) => {
                         let mut out = self.reload(id);
                         out.extend(self.resolve(id));
+                        out.push(Msg::Done {
+                            id,
+                            what: format!("linked to {email}; looking up its workspaces"),
+                        });
                         out
                     }
                     Err(e) => Self::failed(id, "linking the account email", e),
@@ -371,6 +382,10 @@ impl Runtime {
                     Ok(()) => {
                         let mut out = self.reload(id);
                         out.extend(self.resolve(id));
+                        out.push(Msg::Done {
+                            id,
+                            what: format!("workspace set to {workspace_name}; looking up its size"),
+                        });
                         out
                     }
                     Err(e) => Self::failed(id, "choosing the workspace", e),
@@ -389,7 +404,15 @@ impl Runtime {
             },
             Command::OverrideAuth { id, reason } => {
                 match self.store.override_auth(id, &reason, &actor) {
-                    Ok(()) => self.reload(id),
+                    Ok(()) => {
+                        let mut out = self.reload(id);
+                        out.push(Msg::Done {
+                            id,
+                            what: "sender authentication accepted; the reason is in the audit log"
+                                .into(),
+                        });
+                        out
+                    }
                     Err(e) => Self::failed(id, "recording the override", e),
                 }
             }
@@ -418,6 +441,7 @@ impl Runtime {
         id: i64,
         override_reason: Option<&str>,
         unmet: &[crate::domain::Check],
+        force: bool,
     ) -> Vec<Msg> {
         let approved = crate::ops::export::approve(
             &mut self.store,
@@ -425,6 +449,7 @@ impl Runtime {
             override_reason,
             unmet,
             &self.operator,
+            force,
         );
         let mut out = self.reload(id);
         match approved {
@@ -502,11 +527,13 @@ fn log_command(cmd: &Command) {
         Command::Approve {
             id,
             override_reason,
+            force,
             ..
         } => {
             tracing::info!(
                 request = id,
                 overridden = override_reason.is_some(),
+                force,
                 "approve"
             )
         }

@@ -136,6 +136,8 @@ pub enum Command {
         id: i64,
         override_reason: Option<String>,
         unmet: Vec<crate::domain::Check>,
+        /// The operator confirmed a second export of the workspace.
+        force: bool,
     },
     SaveJob {
         id: i64,
@@ -152,6 +154,10 @@ pub enum Command {
     LoadOutbox,
     /// Read a request's thread (for the detail pane).
     LoadThread {
+        id: i64,
+    },
+    /// The operator opened the request: its follow-ups so far are read.
+    MarkSeen {
         id: i64,
     },
     /// Read the stats screen's figures for the last `days` days.

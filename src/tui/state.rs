@@ -268,8 +268,11 @@ impl Sort {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputPurpose {
     Note,
-    /// A reason for approving with unmet checklist items.
-    ApproveOverride,
+    /// A reason for approving with unmet checklist items; `force`: the
+    /// operator already confirmed a second export of the workspace.
+    ApproveOverride {
+        force: bool,
+    },
     /// A reason for accepting failed sender authentication.
     AuthOverride,
     /// The reason for a rejection, sent with the chosen template.
@@ -289,7 +292,7 @@ impl InputPurpose {
     pub fn title(&self) -> String {
         match self {
             InputPurpose::Note => "Scope-confirmation note".into(),
-            InputPurpose::ApproveOverride => {
+            InputPurpose::ApproveOverride { .. } => {
                 "Approve despite unmet items — reason (required)".into()
             }
             InputPurpose::AuthOverride => {
@@ -321,6 +324,9 @@ pub enum Confirm {
     Approve {
         id: i64,
         override_reason: Option<String>,
+        /// A second export of the workspace, confirmed by the operator
+        /// (`ApproveDuplicate`): the export body says `"force": true`.
+        force: bool,
     },
     Reject {
         id: i64,
@@ -360,14 +366,21 @@ impl Confirm {
         match self {
             Confirm::Approve {
                 id,
-                override_reason: None,
-            } => format!("Approve request #{id} and start the export?"),
-            Confirm::Approve {
-                id,
-                override_reason: Some(_),
-            } => {
-                format!("Approve request #{id} WITH AN OVERRIDE and start the export?")
-            }
+                override_reason,
+                force,
+            } => format!(
+                "Approve request #{id}{} and start {}?",
+                if override_reason.is_some() {
+                    " WITH AN OVERRIDE"
+                } else {
+                    ""
+                },
+                if *force {
+                    "a SECOND export of the workspace"
+                } else {
+                    "the export"
+                }
+            ),
             Confirm::Reject { id, template, .. } => {
                 format!(
                     "Reject request #{id} and send the \"{}\" reply?",
@@ -555,25 +568,30 @@ impl State {
         else {
             return Vec::new();
         };
-        let week_ago = self.now - chrono::Duration::days(7);
         let mut out: Vec<(i64, String)> = self
             .rows
             .iter()
             .filter(|r| r.req.id != id && r.req.workspace_id.as_deref() == Some(ws.as_str()))
-            .filter_map(|r| {
-                let s = r.req.state;
-                if s.is_open() || s.is_in_flight() {
-                    return Some((r.req.id, s.to_string()));
-                }
-                let emailed = r.req.job.as_ref().and_then(|j| j.emailed_at.as_deref());
-                let recent = emailed
-                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                    .is_some_and(|t| t.with_timezone(&Utc) > week_ago);
-                (s == RequestState::Done && recent).then(|| (r.req.id, "emailed".to_string()))
-            })
+            .filter_map(|r| self.open_or_recent(r).map(|what| (r.req.id, what)))
             .collect();
         out.sort_by_key(|(i, _)| *i);
         out
+    }
+
+    /// Whether `r` counts against a second export of its workspace, and as
+    /// what: open (by state), its export running, or emailed in the last
+    /// 7 days (the link still valid).
+    pub fn open_or_recent(&self, r: &Row) -> Option<String> {
+        let s = r.req.state;
+        if s.is_open() || s.is_in_flight() {
+            return Some(s.to_string());
+        }
+        let week_ago = self.now - chrono::Duration::days(7);
+        let emailed = r.req.job.as_ref().and_then(|j| j.emailed_at.as_deref());
+        let recent = emailed
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|t| t.with_timezone(&Utc) > week_ago);
+        (s == RequestState::Done && recent).then(|| "emailed".to_string())
     }
 
     /// Another request of `id`'s workspace whose export is running, or was

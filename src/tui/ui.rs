@@ -15,7 +15,7 @@
 //! drops control characters, and [`fit`] cuts long fields with `…` by display
 //! width, so a hostile subject can neither move the cursor nor push columns.
 
-use super::keys::Action;
+use super::keys::{Action, Scope, FIXED_KEYS};
 use super::state::{CheckState, Confirm, Health, InputPurpose, Mode, Pick, Row, State, Tab};
 use super::update::{REJECT_TEMPLATES, REPLY_TEMPLATES};
 use crate::domain::{AuthResult, JobStatus, ReplyState, RequestState};
@@ -34,15 +34,22 @@ use ratatui::widgets::{
 use ratatui::Frame;
 
 /// Below this width the detail pane goes under the queue instead of beside it.
-pub const NARROW: u16 = 100;
+/// NOTE: 110, not 100: side by side at 100 columns the queue had 50, too
+/// few for state and role beside workspace and requester (issue 9).
+pub const NARROW: u16 = 110;
 
 const ACCENT: Color = Color::Cyan;
 const OK: Color = Color::Green;
 const WARN: Color = Color::Yellow;
 const BAD: Color = Color::Red;
-const DIM: Style = Style::new().fg(Color::DarkGray);
-/// The selected queue row: a dark grey band that keeps the cells' colours readable.
-const SELECTED: Style = Style::new().bg(Color::Indexed(237));
+/// Labels and secondary text: the terminal's faint attribute, not a grey.
+/// NOTE: colour 8 (DarkGray) is the background of Solarized Dark, and a
+/// fixed grey reads on dark themes only; faint text holds on every theme.
+const DIM: Style = Style::new().add_modifier(Modifier::DIM);
+/// The selected queue row: reverse video keeps it visible on light and dark
+/// themes alike (a fixed grey 237 band was dark on dark in a light theme),
+/// and under NO_COLOR.
+const SELECTED: Style = Style::new().add_modifier(Modifier::REVERSED);
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 /// Draws the whole screen.
@@ -58,7 +65,7 @@ pub fn render(f: &mut Frame<'_>, state: &mut State) {
     let [top, main, bottom] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(0),
-        Constraint::Length(1),
+        Constraint::Length(status_height(state, area.width)),
     ])
     .areas(area);
     if let Mode::Stats(m) = &state.mode {
@@ -78,6 +85,29 @@ pub fn render(f: &mut Frame<'_>, state: &mut State) {
     }
     draw_status(f, bottom, state);
     draw_overlay(f, area, state);
+    if no_color() {
+        strip_colours(f.buffer_mut());
+    }
+}
+
+/// Whether the user asked for no colour (<https://no-color.org>: `NO_COLOR`
+/// set and not empty), read once.
+fn no_color() -> bool {
+    static NO_COLOR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *NO_COLOR.get_or_init(|| std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()))
+}
+
+/// Removes every colour from a drawn frame, keeping bold, faint and
+/// reverse; what was marked by a background colour (the selected tab)
+/// becomes reverse video, so it still stands out.
+fn strip_colours(buf: &mut ratatui::buffer::Buffer) {
+    for cell in buf.content.iter_mut() {
+        if cell.bg != Color::Reset {
+            cell.modifier.insert(Modifier::REVERSED);
+        }
+        cell.fg = Color::Reset;
+        cell.bg = Color::Reset;
+    }
 }
 
 // ---------------------------------------------------------------- text helpers
@@ -353,25 +383,35 @@ fn state_word(row: &Row) -> (&'static str, Style) {
     }
 }
 
-/// Time left until the promise falls due: green over a day, yellow under,
-/// red overdue; grey age when there is no estimate or the request is closed.
+/// Time left until the promise falls due ("in 21h", "late 1d 2h"): green
+/// over a day, yellow under, red late; a faint dash when there is no
+/// estimate or the request is decided (no age: an unlabelled age in the due
+/// column read like a due time).
 fn sla(row: &Row, now: DateTime<Utc>) -> (String, Style) {
-    let received = parse_time(&row.req.received_at);
     match row.due {
         Some(due) if !is_closed(row) => {
             let left = (due - now).num_seconds();
             if left < 0 {
-                (format!("overdue {}", duration(-left)), Style::new().fg(BAD))
+                (format!("late {}", due_span(-left)), Style::new().fg(BAD))
             } else if left < 24 * 3600 {
-                (duration(left), Style::new().fg(WARN))
+                (format!("in {}", due_span(left)), Style::new().fg(WARN))
             } else {
-                (duration(left), Style::new().fg(OK))
+                (format!("in {}", due_span(left)), Style::new().fg(OK))
             }
         }
-        _ => (
-            received.map(|r| ago(r, now)).unwrap_or_else(|| "—".into()),
-            DIM,
-        ),
+        // Decided, or no estimate yet (size unknown): no promise to count
+        // down. The detail pane says when it arrived.
+        _ => ("—".into(), DIM),
+    }
+}
+
+/// A span for the due column, at most 7 characters ("1d 23h"): hours and
+/// minutes matter within two days; beyond, days alone.
+fn due_span(secs: i64) -> String {
+    if secs >= 2 * 86_400 {
+        format!("{}d", secs / 86_400)
+    } else {
+        duration(secs)
     }
 }
 
@@ -543,6 +583,8 @@ mod queue;
 mod status;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_rows;
 
 use detail::*;
 use overlays::*;

@@ -1,7 +1,7 @@
 //! `update(state, msg) -> commands`: every decision the screen makes, with
 //! no I/O, so each is tested with plain values.
 
-use super::keys::Action;
+use super::keys::{Action, Scope};
 use super::msg::{Command, Msg};
 use super::state::{Confirm, Health, InputPurpose, Mode, Pick, Row, State, Tab};
 use crate::domain::{self, AuthResult, Role};
@@ -45,9 +45,19 @@ fn text_area(initial: &str) -> Box<TextArea<'static>> {
 }
 
 fn open_input(state: &mut State, purpose: InputPurpose, initial: &str) {
+    let mut area = text_area(initial);
+    // A reply to read before it goes opens at its greeting, not scrolled
+    // to its signature (the greeting was out of sight at 80×24).
+    if matches!(
+        purpose,
+        InputPurpose::ReplyBody(_) | InputPurpose::RejectBody { .. }
+    ) {
+        area.move_cursor(ratatui_textarea::CursorMove::Top);
+        area.move_cursor(ratatui_textarea::CursorMove::Head);
+    }
     state.mode = Mode::Input {
         purpose,
-        area: text_area(initial),
+        area,
         error: None,
     };
 }
@@ -128,6 +138,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
         Msg::Requests(reqs) => {
             let mut cmds = Vec::new();
             let n = reqs.len();
+            let ids: Vec<i64> = reqs.iter().map(|r| r.id).collect();
             for req in reqs {
                 // NOTE: the change feed may have shown the row already; a
                 // row nobody is looking up yet still is "new" here.
@@ -145,7 +156,21 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
                 }
             }
             state.refilter();
-            if n > 0 {
+            let unread: Vec<String> = state
+                .rows
+                .iter()
+                .filter(|r| ids.contains(&r.req.id) && r.req.seen.unread(&state.operator) > 0)
+                .map(|r| format!("#{}", r.req.id))
+                .collect();
+            if !unread.is_empty() {
+                say(
+                    state,
+                    format!(
+                        "the customer wrote again on {} (✉ in the queue)",
+                        unread.join(", ")
+                    ),
+                );
+            } else if n > 0 {
                 say(
                     state,
                     format!("{n} new or updated request(s) from the inbox"),
@@ -170,6 +195,15 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             match result {
                 Ok(resolution) => {
                     state.backend = Health::Up("backend".into());
+                    // Said when the operator asked (`R`, `e`, `w`: the
+                    // status says "#id: … looking up …"); the lookups of
+                    // new mail stay quiet.
+                    let asked = state.status.as_ref().is_some_and(|(s, _)| {
+                        s.starts_with(&format!("#{id}: ")) && s.contains("looking up")
+                    });
+                    if asked {
+                        say(state, format!("#{id}: {}", found(&resolution)));
+                    }
                     vec![Command::SaveResolution { id, resolution }]
                 }
                 Err(e) => {
@@ -231,7 +265,24 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             vec![]
         }
         Msg::Thread { id, messages } => {
+            // NOTE: asked once per thread shown (a new id, or a message
+            // more): the store's answer reloads the thread, and a store
+            // that did not record it (another operator name) must not
+            // start an endless mark-reload loop.
+            let grown = state
+                .thread
+                .as_ref()
+                .is_none_or(|(t, m)| *t != id || m.len() != messages.len());
             state.thread = Some((id, messages));
+            // Shown in the detail pane: the customer's follow-ups are read.
+            let unread = grown
+                && state
+                    .current()
+                    .filter(|r| r.req.id == id)
+                    .is_some_and(|r| r.req.seen.unread(&state.operator) > 0);
+            if unread {
+                return vec![Command::MarkSeen { id }];
+            }
             vec![]
         }
         Msg::Stats { days, result } => {
@@ -323,14 +374,16 @@ fn on_key(state: &mut State, k: KeyEvent) -> Vec<Command> {
         }
         Mode::Outbox { selected } => {
             let n = state.outbox.len();
-            match k.code {
-                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('o') => {}
-                KeyCode::Char('j') | KeyCode::Down => {
+            match state.keys.action_in(Scope::Popup, k) {
+                Some(Action::No) => {}
+                // The key that opened it closes it too.
+                _ if state.keys.action(k) == Some(Action::Outbox) => {}
+                Some(Action::ItemDown) => {
                     state.mode = Mode::Outbox {
                         selected: (selected + 1).min(n.saturating_sub(1)),
                     }
                 }
-                KeyCode::Char('k') | KeyCode::Up => {
+                Some(Action::ItemUp) => {
                     state.mode = Mode::Outbox {
                         selected: selected.saturating_sub(1),
                     }
@@ -341,7 +394,16 @@ fn on_key(state: &mut State, k: KeyEvent) -> Vec<Command> {
         }
         Mode::Stats(mut m) => {
             use crate::stats::screen::KeyOutcome;
-            let out = m.on_key(k.code);
+            // The stats screen speaks key codes: the key map's actions are
+            // handed over as the codes it knows; its period digits as typed.
+            let code = match state.keys.action_in(Scope::Stats, k) {
+                Some(Action::NextPeriod) => KeyCode::Tab,
+                Some(Action::PrevPeriod) => KeyCode::BackTab,
+                Some(Action::CloseStats) => KeyCode::Esc,
+                _ if matches!(k.code, KeyCode::Char('7' | '3' | '9')) => k.code,
+                _ => KeyCode::Null,
+            };
+            let out = m.on_key(code);
             if out != KeyOutcome::Close {
                 state.mode = Mode::Stats(m);
             }
@@ -351,9 +413,9 @@ fn on_key(state: &mut State, k: KeyEvent) -> Vec<Command> {
             }
         }
         Mode::Pick { pick, selected } => on_pick_key(state, k, pick, selected),
-        Mode::Confirm(c) => match k.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => confirmed(state, c),
-            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+        Mode::Confirm(c) => match state.keys.action_in(Scope::Popup, k) {
+            Some(Action::Yes) => confirmed(state, c),
+            Some(Action::No) => {
                 say(state, "cancelled");
                 vec![]
             }
@@ -367,10 +429,10 @@ fn on_key(state: &mut State, k: KeyEvent) -> Vec<Command> {
             mut area,
             error,
         } => {
-            let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
-            let submit = (ctrl && k.code == KeyCode::Char('s'))
-                || (!purpose.multi_line() && k.code == KeyCode::Enter);
-            if k.code == KeyCode::Esc {
+            let act = state.keys.action_in(Scope::Editor, k);
+            let submit =
+                act == Some(Action::Save) || (!purpose.multi_line() && k.code == KeyCode::Enter);
+            if act == Some(Action::CancelEdit) {
                 // NOTE: a typed note or reason is not thrown away on one
                 // stray Esc: the first one asks, a second one discards.
                 let typed = !area.lines().join("").trim().is_empty();
@@ -386,7 +448,7 @@ fn on_key(state: &mut State, k: KeyEvent) -> Vec<Command> {
                 say(state, "cancelled: nothing was saved or sent");
                 return vec![];
             }
-            if ctrl && k.code == KeyCode::Char('e') {
+            if act == Some(Action::OpenEditor) {
                 let text = area.lines().join("\n");
                 state.mode = Mode::Input {
                     purpose,
@@ -535,16 +597,35 @@ fn quit(state: &mut State) {
 
 /// The checklist step of approving: straight to the confirmation when it
 /// is complete, else the override reason first.
-fn approve_checklist(state: &mut State, row: &Row) {
+/// `force`: a second export of the workspace was confirmed already.
+pub(super) fn approve_checklist(state: &mut State, row: &Row, force: bool) {
     if row.unmet().is_empty() {
         state.mode = Mode::Confirm(Confirm::Approve {
             id: row.req.id,
             override_reason: None,
+            force,
         });
     } else {
-        open_input(state, InputPurpose::ApproveOverride, "");
+        open_input(state, InputPurpose::ApproveOverride { force }, "");
         warn(state, format!("unmet: {}", row.unmet().join("; ")));
     }
+}
+
+/// What a lookup found, in words for the status line.
+fn found(r: &crate::store::requests::Resolution) -> String {
+    let Some((ws_id, name)) = &r.workspace else {
+        return format!(
+            "looked up: {} workspace(s) for {}, none identified (w: choose one)",
+            r.memberships.len(),
+            r.account_email
+        );
+    };
+    let role = r
+        .memberships
+        .iter()
+        .find(|m| &m.workspace_id == ws_id)
+        .map_or("no member".to_string(), |m| m.role.to_string());
+    format!("looked up: {name}, {} is {role}", r.account_email)
 }
 
 fn open_state(row: &Row) -> bool {
@@ -630,7 +711,7 @@ fn on_request_action(state: &mut State, action: Action, row: &Row) -> Vec<Comman
                 state.mode = Mode::Confirm(Confirm::ApproveDuplicate { id, other, what });
                 return vec![];
             }
-            approve_checklist(state, row);
+            approve_checklist(state, row, false);
         }
         Action::Resolve | Action::ChooseWorkspace | Action::AccountEmail if !open_state(row) => {
             warn(
@@ -645,6 +726,10 @@ fn on_request_action(state: &mut State, action: Action, row: &Row) -> Vec<Comman
             if let Some(r) = state.row_mut(id) {
                 r.resolving = true;
             }
+            say(
+                state,
+                format!("#{id}: looking up the requester and workspace again"),
+            );
             return vec![Command::Resolve { id }];
         }
         Action::ChooseWorkspace => {

@@ -45,14 +45,14 @@ const DROP_DEADLINE: Duration = Duration::from_secs(2);
 
 /// Who the Dovecot processes run as.
 #[derive(Clone, Debug)]
-struct Ids {
+pub(super) struct Ids {
     /// True when the tests run as root.
-    root: bool,
-    internal_user: String,
-    internal_group: String,
-    login_user: String,
-    mail_uid: u32,
-    mail_gid: u32,
+    pub(super) root: bool,
+    pub(super) internal_user: String,
+    pub(super) internal_group: String,
+    pub(super) login_user: String,
+    pub(super) mail_uid: u32,
+    pub(super) mail_gid: u32,
 }
 
 /// A running private Dovecot instance. Stopped (SIGTERM) and its temp dir
@@ -547,7 +547,7 @@ pub fn tls_connector(ca_file: &Path) -> rustls_connector::RustlsConnector {
 /// One readiness probe: connect, read the greeting, require a real
 /// `* OK ... ready.` (not "Waiting for authentication process"), then LOGIN
 /// and LOGOUT so that the auth process is known to work.
-fn probe_greeting(addr: SocketAddr) -> Result<(), String> {
+pub(super) fn probe_greeting(addr: SocketAddr) -> Result<(), String> {
     let stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500))
         .map_err(|e| format!("connect: {e}"))?;
     stream
@@ -594,7 +594,7 @@ fn probe_greeting(addr: SocketAddr) -> Result<(), String> {
     }
 }
 
-fn make_temp_dir() -> tempfile::TempDir {
+pub(super) fn make_temp_dir() -> tempfile::TempDir {
     // Unix socket paths under base_dir must stay below ~108 bytes: use /tmp
     // when TMPDIR is long.
     let base = std::env::temp_dir();
@@ -625,7 +625,7 @@ fn make_temp_dir() -> tempfile::TempDir {
     dir
 }
 
-fn write_file(path: &Path, bytes: &[u8], mode: u32) {
+pub(super) fn write_file(path: &Path, bytes: &[u8], mode: u32) {
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -638,7 +638,7 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) {
         .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
 }
 
-fn chown_mail(ids: &Ids, path: &Path) {
+pub(super) fn chown_mail(ids: &Ids, path: &Path) {
     if ids.root {
         std::os::unix::fs::chown(path, Some(ids.mail_uid), Some(ids.mail_gid))
             .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
@@ -657,7 +657,7 @@ fn db_lookup(file: &str, pred: impl Fn(&[&str]) -> bool) -> Option<Vec<String>> 
 /// Decides which users Dovecot runs as. As root: internal = root, login =
 /// nobody, mail = nobody:nogroup (looked up, not assumed to be 65534). As
 /// another user: that user for everything.
-fn lookup_ids(owned_by_us: &Path) -> Ids {
+pub(super) fn lookup_ids(owned_by_us: &Path) -> Ids {
     let meta = fs::metadata(owned_by_us).expect("stat temp dir");
     let (uid, gid) = (meta.uid(), meta.gid());
     if uid == 0 {

@@ -3,6 +3,8 @@
 //! Use it from an integration test file with `mod support;`.
 //!
 //! * [`dovecot::Dovecot`]: a private Dovecot 2.3 instance (IMAP, IMAPS, LMTP).
+//! * [`cyrus::Cyrus`]: a private Cyrus IMAP 3.6 instance (the second IMAP
+//!   implementation); [`imap_server`] runs one test body on both.
 //! * [`smtp::SmtpSink`]: an aiosmtpd-based SMTP sink that records what it gets.
 //! * [`free_port`], [`wait_until`]: small helpers.
 //!
@@ -10,8 +12,12 @@
 //! parallel.
 #![allow(dead_code)]
 
+pub mod cyrus;
 pub mod dovecot;
+pub mod forgetful;
+pub mod imap_server;
 pub mod oauth;
+pub mod postgres;
 pub mod smtp;
 
 use std::collections::{HashMap, HashSet};

@@ -32,6 +32,10 @@ pub enum Fault {
     /// Forward the request; when the server starts answering, send these
     /// bytes to the client instead and close.
     Replace(Vec<u8>),
+    /// Forward the first `n` bytes of the answer, then nothing more, with
+    /// the connection held open (a conversation such as IMAP stuck in the
+    /// middle of a FETCH).
+    StallAfter(usize),
 }
 
 /// A running proxy. Stops accepting when dropped.
@@ -62,7 +66,7 @@ impl Proxy {
             while let Ok((client, _)) = listener.accept().await {
                 c.fetch_add(1, Ordering::SeqCst);
                 let fault = f.lock().unwrap().pop_front();
-                let stall = matches!(fault, Some(Fault::Stall));
+                let stall = matches!(fault, Some(Fault::Stall | Fault::StallAfter(_)));
                 let mut released = release_rx.clone();
                 let conn = handle(client, up.clone(), fault);
                 tokio::spawn(async move {
@@ -168,9 +172,16 @@ async fn handle(mut client: TcpStream, upstream: String, fault: Option<Fault>) {
                     let _ = cw.write_all(bytes).await;
                     return;
                 }
+                Some(Fault::StallAfter(limit)) => {
+                    let take = n.min(limit.saturating_sub(sent));
+                    if take > 0 && cw.write_all(&buf[..take]).await.is_err() {
+                        break;
+                    }
+                    sent += take;
+                }
             }
         }
-        if matches!(fault, Some(Fault::Stall)) {
+        if matches!(fault, Some(Fault::Stall | Fault::StallAfter(_))) {
             // The server is done; hold the client until it gives up (the
             // other half ends when the client closes).
             std::future::pending::<()>().await

@@ -142,7 +142,7 @@ impl Runtime {
             return;
         };
         // The body stored at approval: a retry sends the same bytes.
-        let body = match crate::ops::export::frozen_body(req) {
+        let (body, force) = match crate::ops::export::frozen_body(req) {
             Ok(b) => b,
             Err(e) => {
                 self.send(msg(Msg::Failed {
@@ -158,8 +158,9 @@ impl Runtime {
             // Retried with backoff while unreachable: the same key never starts a second export.
             let mut attempt = 0u32;
             loop {
-                match backend.start_export(&body, &key).await {
+                match backend.start_export_with(&body, &key, force).await {
                     Ok(job) => {
+                        crate::ops::export::crash_point(crate::ops::export::CRASH_AFTER_START);
                         let snap = job_snap(&job);
                         let _ = tx.send(msg(Msg::Backend(Health::Up("backend".into()))));
                         let _ = tx.send(outcome(Outcome::ExportStarted { id, job: snap }));
@@ -183,7 +184,8 @@ impl Runtime {
                     }
                     // NOTE: another request's export of this workspace is
                     // live: its link goes to that requester, so it is not
-                    // adopted, and nothing is started (no `force` yet).
+                    // adopted, and nothing is started. (A second export the
+                    // operator confirmed carries `force` and never gets here.)
                     Err(ApiError::ExportInProgress { job_id, .. }) => {
                         let _ = tx.send(msg(Msg::Failed {
                             id,

@@ -2,7 +2,7 @@
 //! connection) and the runtime's side of what it reports.
 
 use super::*;
-use crate::store::changes::{self, Wakeup};
+use crate::store::changes;
 use crate::store::presence;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -11,14 +11,18 @@ const PAGE: i64 = 500;
 
 /// Watches the store for changes committed after `seq` and sends them to
 /// the loop as `Msg::Changed`. Stops when the loop has gone.
-pub(super) fn start_feed(path: PathBuf, mut seq: i64, tx: mpsc::UnboundedSender<Event>) {
+pub(super) fn start_feed(
+    at: crate::store::Location,
+    mut seq: i64,
+    tx: mpsc::UnboundedSender<Event>,
+) {
     let spawned = std::thread::Builder::new()
         .name("change-feed".into())
         .spawn(move || {
-            // NOTE: the one engine-specific part. PostgreSQL wakes on
-            // LISTEN/NOTIFY instead (another `Wakeup`); reading the feed
-            // after a wake-up is the same query on both engines.
-            let mut wake = match changes::DataVersion::open(&path, changes::CHECK_EVERY) {
+            // NOTE: the one engine-specific part: SQLite's data_version or
+            // PostgreSQL's LISTEN; reading the feed after a wake-up is the
+            // same query on both engines.
+            let mut wake = match changes::watch(&at) {
                 Ok(w) => w,
                 Err(e) => {
                     tracing::warn!("the change feed cannot start: {e:#}");
@@ -80,7 +84,7 @@ impl Runtime {
 /// own connection: it beats while the loop waits on `$EDITOR`. Stops when
 /// the loop has gone.
 pub(super) fn start_heartbeat(
-    path: PathBuf,
+    at: crate::store::Location,
     session: String,
     operator: String,
     may_poll: Option<Arc<AtomicBool>>,
@@ -89,7 +93,7 @@ pub(super) fn start_heartbeat(
     let spawned = std::thread::Builder::new()
         .name("heartbeat".into())
         .spawn(move || {
-            let store = match Store::open(&path) {
+            let store = match Store::open_at(&at) {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!("presence cannot start: {e:#}");

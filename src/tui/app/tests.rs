@@ -22,7 +22,7 @@ fn app_on(dir: &std::path::Path) -> (App, mpsc::UnboundedReceiver<Event>) {
         .unwrap();
     drop(store);
     let setup = Setup {
-        store_path: path,
+        store_path: path.into(),
         operator: "Sam".into(),
         rates: Rates::default(),
         keys: KeyMap::default(),

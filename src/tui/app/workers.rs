@@ -84,7 +84,7 @@ pub(super) async fn resolve(
 /// The inbox worker: new requests arrive as `Msg::Requests`.
 pub(super) fn start_inbox(
     inbox: Inbox,
-    store_path: PathBuf,
+    store_path: crate::store::Location,
     authserv_id: String,
     may_poll: Option<Arc<std::sync::atomic::AtomicBool>>,
     tx: mpsc::UnboundedSender<Event>,
@@ -99,7 +99,7 @@ pub(super) fn start_inbox(
         Inbox::None => {}
         Inbox::Maildir(dir) => {
             tokio::task::spawn_blocking(move || {
-                let mut store = match Store::open(&store_path) {
+                let mut store = match Store::open_at(&store_path) {
                     Ok(s) => s,
                     Err(e) => {
                         let _ = tx.send(msg(Msg::Inbox(Health::Down(format!("{e:#}")))));
@@ -155,7 +155,7 @@ pub(super) fn start_inbox(
             };
             let poller = crate::sync::Poller::start(cfg, password, store_path.clone(), opts);
             tokio::task::spawn_blocking(move || {
-                let store = Store::open(&store_path).ok();
+                let store = Store::open_at(&store_path).ok();
                 for ev in poller.events.iter() {
                     let m = match ev {
                         crate::sync::PollerEvent::Connected { idle } => {

@@ -68,15 +68,31 @@ pub(super) fn marked(
     }
 }
 
+/// Everything the detail pane shows for `row`, wrapped to `w` columns: one
+/// function per section, in the order they appear.
 pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'static>> {
-    let r = &row.req;
     let mut out: Vec<Line<'static>> = Vec::new();
-    let bold = Style::new().add_modifier(Modifier::BOLD);
+    in_flight(&mut out, row, state, w);
+    presence(&mut out, row, state, w);
+    mail_header(&mut out, row, state, w);
+    promise(&mut out, row, state, w);
+    checklist(&mut out, row, w);
+    decision(&mut out, row, w);
+    job(&mut out, row, state, w);
+    workspace(&mut out, row, state, w);
+    requester(&mut out, row, w);
+    notes_and_replies(&mut out, row, state, w);
+    thread(&mut out, row, state, w);
+    out
+}
 
+/// What is in flight for it: a spinner and what it waits for.
+fn in_flight(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: usize) {
+    let r = &row.req;
     // What is in flight for it.
     if let Some((_, what)) = state.pending.iter().find(|(p, _)| *p == r.id) {
         marked(
-            &mut out,
+            out,
             0,
             Span::styled(spinner(state), Style::new().fg(ACCENT)),
             &format!("{what}…"),
@@ -86,7 +102,7 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
     } else if row.resolving {
         let what = "looking up the requester and the workspace…";
         marked(
-            &mut out,
+            out,
             0,
             Span::styled(spinner(state), Style::new().fg(ACCENT)),
             what,
@@ -94,8 +110,11 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
             w,
         );
     }
+}
 
-    // Team mode: who else has it open, and what they are writing.
+/// Team mode: who else has it open, and what they are writing.
+fn presence(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: usize) {
+    let r = &row.req;
     let others: Vec<String> = state
         .others_on(r.id)
         .map(|p| format!("{} ({})", clean(&p.operator), p.activity.as_str()))
@@ -106,7 +125,7 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
             .any(|p| p.activity != crate::store::presence::Activity::Viewing);
         let color = if writing { WARN } else { ACCENT };
         marked(
-            &mut out,
+            out,
             0,
             Span::styled(if writing { "✎" } else { "●" }, Style::new().fg(color)),
             &format!("also open: {}", others.join(", ")),
@@ -114,7 +133,12 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
             w,
         );
     }
+}
 
+/// The mail: subject, sender, Reply-To, receipt, authentication, warnings.
+fn mail_header(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: usize) {
+    let r = &row.req;
+    let bold = Style::new().add_modifier(Modifier::BOLD);
     // The mail.
     for part in wrap(&r.subject, w) {
         out.push(Line::styled(part, bold));
@@ -125,13 +149,13 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
         (Some(n), None) => n.clone(),
         (None, None) => "(no From address)".into(),
     };
-    kv(&mut out, "From", &from, Style::new(), w);
+    kv(out, "From", &from, Style::new(), w);
     if let Some(rt) = &r.reply_to {
         let mismatch = r
             .warnings
             .contains(&crate::intake::Warning::ReplyToMismatch);
         kv(
-            &mut out,
+            out,
             "Reply-To",
             rt,
             if mismatch {
@@ -146,10 +170,10 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
     if let Some(t) = parse_time(&r.received_at) {
         received.push_str(&format!(" · {}", ago(t, state.now)));
     }
-    kv(&mut out, "Received", &received, Style::new(), w);
+    kv(out, "Received", &received, Style::new(), w);
     if r.thread_len > 1 {
         kv(
-            &mut out,
+            out,
             "Thread",
             &format!("{} messages", r.thread_len),
             Style::new(),
@@ -174,7 +198,7 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
     out.push(Line::from(auth));
     if let Some(reason) = &r.auth_override {
         kv(
-            &mut out,
+            out,
             "",
             &format!("accepted by override: {reason}"),
             Style::new().fg(WARN),
@@ -188,7 +212,7 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
         );
         let color = if bad { BAD } else { WARN };
         marked(
-            &mut out,
+            out,
             0,
             Span::styled("⚠", Style::new().fg(color)),
             warning.describe(),
@@ -196,7 +220,10 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
             w,
         );
     }
+}
 
+/// The promise: the estimate and the due date.
+fn promise(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: usize) {
     // The promise.
     out.push(Line::raw(""));
     match (&row.estimate, row.due) {
@@ -212,7 +239,7 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
                 first.push_str(" · over 48 h");
             }
             kv(
-                &mut out,
+                out,
                 "Estimate",
                 &first,
                 if e.over_48h {
@@ -226,13 +253,11 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
                 let (left, style) = sla(row, state.now);
                 let rel = if is_closed(row) {
                     String::new()
-                } else if left.starts_with("overdue") {
-                    format!(" ({left})")
                 } else {
-                    format!(" (in {left})")
+                    format!(" ({left})")
                 };
                 kv(
-                    &mut out,
+                    out,
                     "Due",
                     &format!("{}{rel}", when(due, state)),
                     if is_closed(row) { Style::new() } else { style },
@@ -241,14 +266,17 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
             }
         }
         (None, _) => kv(
-            &mut out,
+            out,
             "Estimate",
             "unknown until the backend reports the size",
             DIM,
             w,
         ),
     }
+}
 
+/// The checklist that gates approval.
+fn checklist(out: &mut Vec<Line<'static>>, row: &Row, w: usize) {
     // The checklist.
     out.push(Line::raw(""));
     out.push(heading("Checklist"));
@@ -258,9 +286,9 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
             CheckState::Overridden(reason) => ("✔", WARN, format!(" — overridden: {reason}")),
             // The dim dash says it where the words would wrap.
             CheckState::NotNeeded if width(check.label()) + 16 <= w => {
-                ("–", Color::DarkGray, " — not needed".to_string())
+                ("–", Color::Reset, " — not needed".to_string())
             }
-            CheckState::NotNeeded => ("–", Color::DarkGray, String::new()),
+            CheckState::NotNeeded => ("–", Color::Reset, String::new()),
             CheckState::Unmet(why) => ("✗", BAD, format!(" — {why}")),
         };
         let text_style = match st {
@@ -270,7 +298,7 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
             CheckState::Met => Style::new(),
         };
         marked(
-            &mut out,
+            out,
             1,
             Span::styled(mark, Style::new().fg(color).add_modifier(Modifier::BOLD)),
             &format!("{}{extra}", check.label()),
@@ -278,7 +306,11 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
             w,
         );
     }
+}
 
+/// The decision (reason, override).
+fn decision(out: &mut Vec<Line<'static>>, row: &Row, w: usize) {
+    let r = &row.req;
     // The decision and the job.
     if r.decision_reason.is_some() || r.approval_override.is_some() {
         out.push(Line::raw(""));
@@ -290,7 +322,7 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
                 "Reason: "
             };
             marked(
-                &mut out,
+                out,
                 1,
                 Span::raw("·"),
                 &format!("{what}{reason}"),
@@ -300,7 +332,7 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
         }
         if let Some(reason) = &r.approval_override {
             marked(
-                &mut out,
+                out,
                 1,
                 Span::styled("!", Style::new().fg(WARN)),
                 &format!("Approved with an override: {reason}"),
@@ -309,6 +341,11 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
             );
         }
     }
+}
+
+/// The export job: status, progress, times, the link.
+fn job(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: usize) {
+    let r = &row.req;
     if let Some(job) = &r.job {
         out.push(Line::raw(""));
         out.push(Line::from(vec![
@@ -345,7 +382,7 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
         out.push(Line::from(status));
         if let Some(t) = job.created_at.as_deref() {
             marked(
-                &mut out,
+                out,
                 1,
                 Span::styled("started ", DIM),
                 &when_str(t, state),
@@ -355,7 +392,7 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
         }
         if let Some(t) = job.finished_at.as_deref() {
             marked(
-                &mut out,
+                out,
                 1,
                 Span::styled("finished", DIM),
                 &when_str(t, state),
@@ -370,7 +407,7 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
                 .map(|d| format!(" to {d}"))
                 .unwrap_or_default();
             marked(
-                &mut out,
+                out,
                 1,
                 Span::styled("emailed ", DIM),
                 &format!("{}{to}", when_str(t, state)),
@@ -388,11 +425,11 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
             } else {
                 (format!("link expired {} ago", duration(-left)), BAD)
             };
-            marked(&mut out, 0, Span::raw(""), &text, Style::new().fg(color), w);
+            marked(out, 0, Span::raw(""), &text, Style::new().fg(color), w);
         }
         if let Some(e) = &job.error {
             marked(
-                &mut out,
+                out,
                 1,
                 Span::styled("error", Style::new().fg(BAD).add_modifier(Modifier::BOLD)),
                 e,
@@ -403,7 +440,7 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
         if r.state.allows(crate::domain::Action::Retry) {
             let key = first_key(state, Action::RetryJob).unwrap_or_else(|| "t".into());
             marked(
-                &mut out,
+                out,
                 1,
                 Span::styled("→", Style::new().fg(ACCENT)),
                 &format!("{key}: start the export again (the backend is asked for a live export of the workspace first)"),
@@ -412,7 +449,12 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
             );
         }
     }
+}
 
+/// The workspace, as the backend reports it, and its size.
+fn workspace(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: usize) {
+    let r = &row.req;
+    let bold = Style::new().add_modifier(Modifier::BOLD);
     // The workspace and the requester, as the backend reports them.
     out.push(Line::raw(""));
     let ws_name = r
@@ -425,7 +467,7 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
         " · not verified"
     };
     kv(
-        &mut out,
+        out,
         "Workspace",
         &format!("{ws_name}{verified}"),
         if r.workspace_verified {
@@ -436,7 +478,7 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
         w,
     );
     if let Some(id) = &r.workspace_id {
-        kv(&mut out, "", &fit(id, w.saturating_sub(LABEL)), DIM, w);
+        kv(out, "", &fit(id, w.saturating_sub(LABEL)), DIM, w);
     }
     let others = state.same_workspace(r.id);
     if !others.is_empty() {
@@ -445,7 +487,7 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
             .map(|(id, what)| format!("#{id} {what}"))
             .collect();
         kv(
-            &mut out,
+            out,
             "Others",
             &format!("{} (same workspace)", list.join(", ")),
             Style::new().fg(WARN),
@@ -478,18 +520,24 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
             ));
         }
         kv_lines(
-            &mut out,
+            out,
             "Size",
             pack(&items, w.saturating_sub(LABEL)),
             Style::new(),
         );
     }
+}
+
+/// The requester: role, memberships, where the link goes.
+fn requester(out: &mut Vec<Line<'static>>, row: &Row, w: usize) {
+    let r = &row.req;
+    let bold = Style::new().add_modifier(Modifier::BOLD);
     let account = r.account().unwrap_or("—");
     match r.role {
         Some(role) => {
             let ok = role.may_request_export();
             kv(
-                &mut out,
+                out,
                 "Requester",
                 &format!("{account} · {role}"),
                 if ok {
@@ -501,14 +549,14 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
             );
         }
         None if row.resolving => kv(
-            &mut out,
+            out,
             "Requester",
             &format!("{account} · looking up…"),
             DIM,
             w,
         ),
         None => kv(
-            &mut out,
+            out,
             "Requester",
             &format!("{account} · not a member"),
             Style::new().fg(BAD),
@@ -522,20 +570,14 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
         .map(|m| format!("{} ({})", m.workspace_name, m.role))
         .collect();
     if !others.is_empty() {
-        kv(
-            &mut out,
-            "",
-            &format!("also: {}", others.join(", ")),
-            DIM,
-            w,
-        );
+        kv(out, "", &format!("also: {}", others.join(", ")), DIM, w);
     }
     // NOTE: only an owner or admin gets a link; for anyone else, naming an
     // address beside "link" would read as the very thing that never happens.
     const LINK: &str = "Export link goes to:";
     if !r.role.is_some_and(|role| role.may_request_export()) {
         kv(
-            &mut out,
+            out,
             "",
             "no export link: only an owner or admin of the workspace gets one",
             DIM,
@@ -557,7 +599,7 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
     if let (Some(acc), Some(from)) = (r.account_email.as_deref(), r.from.as_deref()) {
         if !acc.eq_ignore_ascii_case(from) {
             marked(
-                &mut out,
+                out,
                 0,
                 Span::styled("⚠", Style::new().fg(WARN)),
                 &format!("not the From address ({from})"),
@@ -566,14 +608,19 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
             );
         }
     }
+}
 
+/// Notes and replies.
+fn notes_and_replies(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: usize) {
+    let r = &row.req;
+    let bold = Style::new().add_modifier(Modifier::BOLD);
     // Notes and replies.
     out.push(Line::raw(""));
     out.push(heading(&format!("Notes ({})", r.notes.len())));
     if r.notes.is_empty() {
         let key = first_key(state, Action::Note).unwrap_or_else(|| "n".into());
         let text = format!("none yet — {key} adds the scope-confirmation note");
-        marked(&mut out, 0, Span::raw(""), &text, DIM, w);
+        marked(out, 0, Span::raw(""), &text, DIM, w);
     }
     for note in &r.notes {
         out.push(Line::from(vec![
@@ -601,7 +648,7 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
             };
             let mark = Span::styled("✉", Style::new().fg(color));
             marked(
-                &mut out,
+                out,
                 1,
                 mark,
                 &format!(
@@ -615,6 +662,12 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
             );
         }
     }
+}
+
+/// The mail itself, oldest first (already sanitized by intake).
+fn thread(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: usize) {
+    let r = &row.req;
+    let bold = Style::new().add_modifier(Modifier::BOLD);
     // The mail itself, oldest first (already sanitized by intake).
     if let Some((id, messages)) = &state.thread {
         if *id == r.id && !messages.is_empty() {
@@ -659,7 +712,6 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
             }
         }
     }
-    out
 }
 
 pub(super) fn draw_detail(f: &mut Frame<'_>, area: Rect, state: &mut State, narrow: bool) {

@@ -30,7 +30,10 @@ pub(super) fn draw_overlay(f: &mut Frame<'_>, area: Rect, state: &mut State) {
         Mode::Normal | Mode::Filter | Mode::Outbox { .. } | Mode::Stats(_) => {}
         Mode::Help => draw_help(f, area, state),
         Mode::Confirm(c) => draw_confirm(f, area, state, c),
-        Mode::Pick { pick, selected } => draw_pick(f, area, pick, *selected),
+        Mode::Pick { pick, selected } => {
+            let footer = popup_footer(state, "pick", "cancel");
+            draw_pick(f, area, pick, *selected, &footer)
+        }
         Mode::Input { .. } => draw_input(f, area, state),
     }
 }
@@ -47,59 +50,129 @@ pub(super) fn keys_text(keys: &[String], compact: bool) -> String {
     keys.join(" ")
 }
 
+/// `action`'s keys, " / "-separated, without the upper-case twins of
+/// letters ("y", not "y / Y"); `default` when unbound.
+fn bound_keys(state: &State, action: Action, default: &str) -> String {
+    let keys: Vec<String> = state
+        .keys
+        .bindings()
+        .into_iter()
+        .find(|(a, _)| *a == action)
+        .map(|(_, k)| k)
+        .unwrap_or_default();
+    let shown: Vec<&str> = keys
+        .iter()
+        .filter(|k| {
+            let lower = k.to_lowercase();
+            *k == &lower || !keys.contains(&lower) || k.chars().count() > 1
+        })
+        .map(String::as_str)
+        .collect();
+    if shown.is_empty() {
+        default.to_string()
+    } else {
+        shown.join(" / ")
+    }
+}
+
 /// A titled list of (keys, what they do); `true`: packed into a line or two.
 pub(super) type HelpSection = (&'static str, Vec<(String, String)>, bool);
 
-/// Every binding (from the key map, so rebound keys show as bound), by section.
+/// The request actions (the help's "Request" section).
+const REQUEST_ACTIONS: [Action; 10] = [
+    Action::Approve,
+    Action::Reject,
+    Action::Reply,
+    Action::Note,
+    Action::Resolve,
+    Action::ChooseWorkspace,
+    Action::AccountEmail,
+    Action::OverrideAuth,
+    Action::CancelJob,
+    Action::RetryJob,
+];
+
+/// Actions shown as one line, "keys / keys  what".
+const PAIRS: [(Action, Action, &str); 6] = [
+    (Action::Up, Action::Down, "up / down"),
+    (
+        Action::ScrollDetailUp,
+        Action::ScrollDetailDown,
+        "scroll the detail",
+    ),
+    (Action::ItemUp, Action::ItemDown, "move"),
+    (Action::NextPeriod, Action::PrevPeriod, "period"),
+    (Action::Top, Action::Bottom, "first / last"),
+    (Action::PageUp, Action::PageDown, "page up / down"),
+];
+
+/// Every binding of the key map (rebound keys show as bound) and the fixed
+/// keys, by mode: generated, so the help cannot drift from the keys.
 pub(super) fn help_sections(state: &State, compact: bool) -> Vec<HelpSection> {
-    let request_actions = [
-        Action::Approve,
-        Action::Reject,
-        Action::Reply,
-        Action::Note,
-        Action::Resolve,
-        Action::ChooseWorkspace,
-        Action::AccountEmail,
-        Action::OverrideAuth,
-        Action::CancelJob,
-        Action::RetryJob,
-        Action::Outbox,
-    ];
     let bindings = state.keys.bindings();
-    let entry = |(a, k): &(Action, Vec<String>)| (keys_text(k, compact), a.describe().to_string());
-    let mut queue: Vec<(String, String)> = bindings
-        .iter()
-        .filter(|(a, _)| !request_actions.contains(a))
-        .map(entry)
-        .collect();
-    queue.push(("1…7".into(), "jump to a tab".into()));
-    queue.push(("Esc".into(), "clear the status line".into()));
-    let request = bindings
-        .iter()
-        .filter(|(a, _)| request_actions.contains(a))
-        .map(entry)
-        .collect();
-    let ctrl = |k: &str| {
-        if compact {
-            format!("^{k}")
-        } else {
-            format!("Ctrl-{k}")
-        }
+    let keys_of = |a: Action| -> Option<String> {
+        bindings
+            .iter()
+            .find(|(b, _)| *b == a)
+            .map(|(_, k)| keys_text(k, compact))
     };
-    // Each popup shows its own keys too, so these are packed tight.
-    let popup = vec![
-        (ctrl("S"), "send / save".into()),
-        (ctrl("E"), "$EDITOR".into()),
-        ("Enter".into(), "ok".into()),
-        ("Esc".into(), "cancel".into()),
-        ("y/n".into(), "confirm".into()),
-        (ctrl("C"), "quit".into()),
+    let section = |pick: &dyn Fn(Action) -> bool, fixed: Option<Scope>| -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (a, _) in bindings.iter().filter(|(a, _)| pick(*a)) {
+            if let Some((x, y, what)) = PAIRS.iter().find(|(x, y, _)| x == a || y == a) {
+                if x == a {
+                    let both = [keys_of(*x), keys_of(*y)].into_iter().flatten();
+                    out.push((both.collect::<Vec<_>>().join(" / "), what.to_string()));
+                }
+                continue;
+            }
+            if let Some(k) = keys_of(*a) {
+                out.push((k, a.describe().to_string()));
+            }
+        }
+        for (_, k, what) in FIXED_KEYS.iter().filter(|(s, ..)| Some(*s) == fixed) {
+            out.push((keys_text(&[k.to_string()], compact), what.to_string()));
+        }
+        out
+    };
+    let in_scope = |scope: Scope| move |a: Action| a.scope() == scope;
+    let detail = [
+        Action::Zoom,
+        Action::ScrollDetailUp,
+        Action::ScrollDetailDown,
     ];
+    let queue = section(
+        &|a| in_scope(Scope::Queue)(a) && !REQUEST_ACTIONS.contains(&a) && !detail.contains(&a),
+        Some(Scope::Queue),
+    );
+    let request = section(&|a| REQUEST_ACTIONS.contains(&a), None);
+    let popup = section(&in_scope(Scope::Popup), Some(Scope::Popup));
+    let editor = section(&in_scope(Scope::Editor), Some(Scope::Editor));
+    let stats = section(&in_scope(Scope::Stats), Some(Scope::Stats));
     vec![
         ("Queue", queue, false),
+        ("Detail", section(&|a| detail.contains(&a), None), false),
         ("Request", request, false),
-        ("In a popup", popup, true),
+        ("Pop-ups (questions, pickers, outbox)", popup, true),
+        ("Editor", editor, true),
+        ("Stats", stats, true),
+        ("Marks", legend(), true),
     ]
+}
+
+/// What the queue's marks and words mean.
+fn legend() -> Vec<(String, String)> {
+    [
+        ("✉N", "customer wrote"),
+        ("✗", "DMARC not passed"),
+        ("⚠N", "warnings"),
+        ("+N", "other requests, same workspace"),
+        ("bd", "business days"),
+        ("in/late", "due: green >1 day, yellow <1 day, red late"),
+    ]
+    .into_iter()
+    .map(|(k, d)| (k.to_string(), d.to_string()))
+    .collect()
 }
 
 /// Sections laid out in `w` columns: heading, then `key  description`
@@ -111,12 +184,14 @@ pub(super) fn help_lines(sections: &[HelpSection], w: usize) -> Vec<Line<'static
         .flat_map(|(_, e, _)| e.iter().map(|(k, _)| width(k)))
         .max()
         .unwrap_or(1)
-        .min(14);
+        .min(11);
     let key_style = Style::new().fg(ACCENT).add_modifier(Modifier::BOLD);
     let desc_w = w.saturating_sub(key_w + 2).max(8);
     let mut out = Vec::new();
+    // Narrow (two columns at 80): no blank line between sections.
+    let gap = w > 40;
     for (i, (title, entries, flow)) in sections.iter().enumerate() {
-        if i > 0 {
+        if i > 0 && gap {
             out.push(Line::raw(""));
         }
         out.push(heading(title));
@@ -141,9 +216,15 @@ pub(super) fn help_lines(sections: &[HelpSection], w: usize) -> Vec<Line<'static
             continue;
         }
         for (k, d) in entries {
+            // A key list longer than the column gets a line of its own
+            // (cut, it would hide a bound key).
+            let own_line = width(k) > key_w;
+            if own_line {
+                out.push(Line::styled(k.clone(), key_style));
+            }
             for (j, part) in wrap(d, desc_w).into_iter().enumerate() {
-                let key = if j == 0 {
-                    format!("{:<key_w$}", fit(k, key_w))
+                let key = if j == 0 && !own_line {
+                    format!("{k:<key_w$}")
                 } else {
                     " ".repeat(key_w)
                 };
@@ -162,14 +243,28 @@ pub(super) fn draw_help(f: &mut Frame<'_>, area: Rect, state: &State) {
     let outer_w = area.width.min(104);
     let inner_w = outer_w.saturating_sub(4) as usize;
     let compact = area.width < NARROW;
-    let sections = help_sections(state, compact);
+    let mut sections = help_sections(state, compact);
+    // The legend goes first when the keys need the room (80×24).
+    let room = area.height.saturating_sub(if compact { 3 } else { 4 }) as usize;
+    let two_col = inner_w >= 70;
+    let tall = |s: &[HelpSection]| {
+        if two_col {
+            help_lines(s, inner_w / 2 - 2).len() / 2 + 2
+        } else {
+            help_lines(s, inner_w).len()
+        }
+    };
+    if tall(&sections) > room {
+        sections.retain(|(title, ..)| *title != "Marks");
+    }
     const GAP: usize = 3;
     // Two columns when there is room: navigation on the left, the request
     // actions and popup keys on the right, split where the taller is lowest.
-    let columns = if inner_w >= 70 {
-        let (left, right) = sections.split_at(1);
-        (24..=inner_w - GAP - 30)
-            .map(|lw| {
+    let columns = if two_col {
+        (1..sections.len())
+            .flat_map(|at| (24..=inner_w - GAP - 30).map(move |lw| (at, lw)))
+            .map(|(at, lw)| {
+                let (left, right) = sections.split_at(at);
                 let (l, r) = (help_lines(left, lw), help_lines(right, inner_w - GAP - lw));
                 (l.len().max(r.len()), lw.abs_diff(inner_w / 2), lw, l, r)
             })
@@ -182,11 +277,29 @@ pub(super) fn draw_help(f: &mut Frame<'_>, area: Rect, state: &State) {
         Some((_, l, r)) => l.len().max(r.len()),
         None => help_lines(&sections, inner_w).len(),
     };
-    let rect = centered(area, outer_w, height as u16 + 2);
+    // Between the tab bar and the status line: the help never hides
+    // which tab is open (at 80×24 it used to cover the tab bar).
+    let below_tabs = Rect {
+        y: area.y + 1,
+        height: area.height.saturating_sub(2),
+        ..area
+    };
+    // On a small screen every row counts: a title rule, no box.
+    let frame_h = if compact { 1 } else { 2 };
+    let rect = centered(below_tabs, outer_w, height as u16 + frame_h);
     f.render_widget(Clear, rect);
-    let block = popup("Keys", ACCENT)
-        .padding(ratatui::widgets::Padding::horizontal(1))
-        .title_bottom(Line::styled(" any key closes ", DIM).right_aligned());
+    let block = if compact {
+        Block::new()
+            .borders(Borders::TOP)
+            .border_style(Style::new().fg(ACCENT))
+            .title(Line::styled(
+                " Keys · any key closes ",
+                Style::new().fg(ACCENT).add_modifier(Modifier::BOLD),
+            ))
+    } else {
+        popup("Keys", ACCENT).title_bottom(Line::styled(" any key closes ", DIM).right_aligned())
+    }
+    .padding(ratatui::widgets::Padding::horizontal(1));
     let inner = block.inner(rect);
     f.render_widget(block, rect);
     match columns {
@@ -211,11 +324,9 @@ pub(super) fn draw_confirm(f: &mut Frame<'_>, area: Rect, state: &State, c: &Con
         Confirm::Approve {
             id,
             override_reason: None,
+            force: false,
         } => (*id, OK),
-        Confirm::Approve {
-            id,
-            override_reason: Some(_),
-        } => (*id, WARN),
+        Confirm::Approve { id, .. } => (*id, WARN),
         Confirm::Reject { id, .. }
         | Confirm::Cancel { id }
         | Confirm::ApproveDuplicate { id, .. } => (*id, BAD),
@@ -289,11 +400,18 @@ pub(super) fn draw_confirm(f: &mut Frame<'_>, area: Rect, state: &State, c: &Con
     }
     lines.push(Line::raw(""));
     lines.push(
+        // The answers' keys as the key map has them (rebindable).
         Line::from(vec![
-            Span::styled("y", Style::new().fg(OK).add_modifier(Modifier::BOLD)),
+            Span::styled(
+                bound_keys(state, Action::Yes, "y"),
+                Style::new().fg(OK).add_modifier(Modifier::BOLD),
+            ),
             Span::raw(" yes    "),
-            Span::styled("n", Style::new().fg(BAD).add_modifier(Modifier::BOLD)),
-            Span::raw(" / Esc no"),
+            Span::styled(
+                bound_keys(state, Action::No, "n"),
+                Style::new().fg(BAD).add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(" no"),
         ])
         .centered(),
     );
@@ -305,7 +423,49 @@ pub(super) fn draw_confirm(f: &mut Frame<'_>, area: Rect, state: &State, c: &Con
     f.render_widget(Paragraph::new(lines), inner);
 }
 
-pub(super) fn draw_pick(f: &mut Frame<'_>, area: Rect, pick: &Pick, selected: usize) {
+/// "↑ ↓ move · Enter pick · Esc cancel", from the key map's first keys.
+fn popup_footer(state: &State, choose: &str, close: &str) -> String {
+    let key = |a: Action, d: &str| first_key(state, a).unwrap_or_else(|| d.to_string());
+    // The arrows read better than j/k when both are bound.
+    let arrow = |a: Action, arrow: &str, d: &str| {
+        let bound = state
+            .keys
+            .bindings()
+            .into_iter()
+            .any(|(b, k)| b == a && k.iter().any(|k| k == arrow));
+        if bound {
+            arrow.to_string()
+        } else {
+            key(a, d)
+        }
+    };
+    format!(
+        "{}{} move · {} {choose} · {} {close}",
+        arrow(Action::ItemUp, "↑", "k"),
+        arrow(Action::ItemDown, "↓", "j"),
+        key(Action::Choose, "Enter"),
+        if state
+            .keys
+            .bindings()
+            .into_iter()
+            .any(|(a, k)| a == Action::No && k.iter().any(|k| k == "Esc"))
+        {
+            "Esc".to_string()
+        } else {
+            key(Action::No, "Esc")
+        },
+    )
+}
+
+/// The outbox's keys: move and back.
+fn popup_footer_short(state: &State) -> String {
+    let full = popup_footer(state, "", "back");
+    let (mv, rest) = full.split_once(" · ").unwrap_or((&full, ""));
+    let back = rest.rsplit(" · ").next().unwrap_or("Esc back");
+    format!("{mv} · {back}")
+}
+
+pub(super) fn draw_pick(f: &mut Frame<'_>, area: Rect, pick: &Pick, selected: usize, footer: &str) {
     let (title, items): (&str, Vec<(String, String)>) = match pick {
         Pick::ReplyTemplate => (
             "Reply with",
@@ -330,7 +490,6 @@ pub(super) fn draw_pick(f: &mut Frame<'_>, area: Rect, pick: &Pick, selected: us
     };
     let name_w = items.iter().map(|(n, _)| width(n)).max().unwrap_or(0);
     let id_w = items.iter().map(|(_, i)| width(i)).max().unwrap_or(0);
-    let footer = "↑↓ move · Enter pick · Esc cancel";
     let want = (4 + name_w + if id_w > 0 { 2 + id_w } else { 0 }).max(width(footer)) + 4;
     let w = (want as u16).min(area.width.saturating_sub(4)).max(20);
     let inner_w = w.saturating_sub(4) as usize;
@@ -385,7 +544,7 @@ pub(super) fn draw_input(f: &mut Frame<'_>, area: Rect, state: &mut State) {
             InputPurpose::ReplyBody(_)
             | InputPurpose::RejectReason(_)
             | InputPurpose::RejectBody { .. } => context.push((format!("To: {account}"), DIM)),
-            InputPurpose::ApproveOverride => {
+            InputPurpose::ApproveOverride { .. } => {
                 for u in row.map(|r| r.unmet()).unwrap_or_default() {
                     context.push((format!("✗ {u}"), Style::new().fg(BAD)));
                 }
@@ -441,7 +600,7 @@ pub(super) fn draw_input(f: &mut Frame<'_>, area: Rect, state: &mut State) {
     let rect = centered(area, w, h);
     f.render_widget(Clear, rect);
     let color = match purpose {
-        InputPurpose::ApproveOverride | InputPurpose::AuthOverride => WARN,
+        InputPurpose::ApproveOverride { .. } | InputPurpose::AuthOverride => WARN,
         InputPurpose::RejectReason(_) => BAD,
         _ => ACCENT,
     };
@@ -480,25 +639,40 @@ pub(super) fn draw_input(f: &mut Frame<'_>, area: Rect, state: &mut State) {
             error_area,
         );
     }
-    let keys: &[(&str, &str)] = if multi {
-        &[
-            ("Ctrl-S", " save"),
-            ("Ctrl-E", " $EDITOR"),
-            ("Esc", " cancel"),
+    // A reply or rejection body goes out on Ctrl-S (after a confirm); a
+    // note is saved.
+    let sends = matches!(
+        state.mode,
+        Mode::Input {
+            purpose: InputPurpose::ReplyBody(_) | InputPurpose::RejectBody { .. },
+            ..
+        }
+    );
+    // The editor's keys as the key map has them (rebindable).
+    let key = |a: Action, default: &str| first_key(state, a).unwrap_or_else(|| default.into());
+    let cancel = key(Action::CancelEdit, "Esc");
+    let keys: Vec<(String, &str)> = if multi {
+        vec![
+            (
+                key(Action::Save, "Ctrl-S"),
+                if sends { " send" } else { " save" },
+            ),
+            (key(Action::OpenEditor, "Ctrl-E"), " $EDITOR"),
+            (cancel, " cancel"),
         ]
     } else {
-        &[("Enter", " ok"), ("Esc", " cancel")]
+        vec![("Enter".into(), " ok"), (cancel, " cancel")]
     };
     let mut spans = Vec::new();
-    for (i, (k, d)) in keys.iter().enumerate() {
+    for (i, (k, d)) in keys.into_iter().enumerate() {
         if i > 0 {
             spans.push(Span::styled(" · ", DIM));
         }
         spans.push(Span::styled(
-            *k,
+            k,
             Style::new().fg(ACCENT).add_modifier(Modifier::BOLD),
         ));
-        spans.push(Span::styled(*d, DIM));
+        spans.push(Span::styled(d, DIM));
     }
     f.render_widget(
         Paragraph::new(Line::from(spans).right_aligned()),
@@ -526,7 +700,9 @@ pub(super) fn draw_outbox(
     ]);
     f.render_widget(Paragraph::new(title), top);
     f.render_widget(
-        Paragraph::new(Line::styled("↑↓ move · Esc back ", DIM).right_aligned()),
+        Paragraph::new(
+            Line::styled(format!("{} ", popup_footer_short(state)), DIM).right_aligned(),
+        ),
         top,
     );
     if n == 0 {

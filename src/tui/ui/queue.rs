@@ -2,15 +2,16 @@
 //! least needed first), drawn only for the window on screen.
 
 use super::*;
+use std::collections::HashMap;
 
 // Columns, in order: id, due, state, workspace, requester, role, msgs, est, flags.
+pub(super) const C_DUE: usize = 1;
 pub(super) const C_STATE: usize = 2;
 pub(super) const C_WS: usize = 3;
 pub(super) const C_REQ: usize = 4;
 pub(super) const C_ROLE: usize = 5;
 pub(super) const C_SIZE: usize = 6;
 pub(super) const C_EST: usize = 7;
-pub(super) const C_FLAGS: usize = 8;
 pub(super) const NCOLS: usize = 9;
 pub(super) const HEADERS: [&str; NCOLS] = [
     "id",
@@ -23,32 +24,106 @@ pub(super) const HEADERS: [&str; NCOLS] = [
     "est",
     "",
 ];
-pub(super) const CAPS: [usize; NCOLS] = [7, 13, 8, 40, 40, 5, 5, 8, 14];
-/// Columns given up, in this order, when the queue is too narrow.
-pub(super) const DROP_ORDER: [usize; 4] = [C_SIZE, C_ROLE, C_STATE, C_EST];
+/// The fixed columns' widths, whatever the rows on screen hold, so that no
+/// column jumps while scrolling: "late 1d 23h" (see [`super::sla`]),
+/// "cancelled", "owner", "2.1M", "over 48h", and the flags `✗⚠6✉1+3`
+/// (cut at the right, least urgent last). The id column is as wide as the
+/// largest id in the queue; workspace and requester share the rest.
+pub(super) const FIXED: [usize; NCOLS] = [0, 11, 9, 0, 0, 5, 5, 8, 7];
+/// Columns given up, in this order, when the queue is too narrow. State and
+/// role stay at every width a queue is drawn at (down to 60 columns); only a
+/// queue narrower than that loses them, last.
+pub(super) const DROP_ORDER: [usize; 5] = [C_SIZE, C_EST, C_DUE, C_ROLE, C_STATE];
 /// Space the flexible columns want at least before others are dropped.
-pub(super) const WS_MIN: usize = 10;
-pub(super) const REQ_MIN: usize = 14;
+pub(super) const WS_MIN: usize = 8;
+pub(super) const REQ_MIN: usize = 12;
+/// More than this is empty space: the rest stays on the right.
+pub(super) const WS_MAX: usize = 32;
+pub(super) const REQ_MAX: usize = 40;
 
 /// One cell: styled pieces of text.
 pub(super) type QCell = Vec<(String, Style)>;
 
-pub(super) fn queue_cells(row: &Row, state: &State) -> [QCell; NCOLS] {
+/// For the workspaces of the rows on screen: how many requests of each are
+/// open, exporting, or emailed in the last 7 days (one pass over the queue
+/// per frame, not one per row).
+pub(super) fn open_per_workspace<'a>(state: &'a State, shown: &[usize]) -> HashMap<&'a str, usize> {
+    let mut counts: HashMap<&str, usize> = shown
+        .iter()
+        .filter_map(|&i| state.rows[i].req.workspace_id.as_deref())
+        .map(|w| (w, 0))
+        .collect();
+    for r in &state.rows {
+        if let Some(n) = r
+            .req
+            .workspace_id
+            .as_deref()
+            .and_then(|w| counts.get_mut(w))
+        {
+            if state.open_or_recent(r).is_some() {
+                *n += 1;
+            }
+        }
+    }
+    counts
+}
+
+/// The other open or recent requests of `row`'s workspace (see
+/// [`open_per_workspace`]), counted only on rows still undecided or
+/// exporting: there a second export is the question.
+fn others_of_workspace(row: &Row, per_ws: &HashMap<&str, usize>) -> usize {
+    if !(row.req.state.is_open() || row.req.state.is_in_flight()) {
+        return 0;
+    }
+    let all = row
+        .req
+        .workspace_id
+        .as_deref()
+        .and_then(|w| per_ws.get(w))
+        .copied()
+        .unwrap_or(0);
+    // The row itself is open or exporting, so it is one of them.
+    all.saturating_sub(1)
+}
+
+pub(super) fn queue_cells(
+    row: &Row,
+    state: &State,
+    per_ws: &HashMap<&str, usize>,
+) -> [QCell; NCOLS] {
     let r = &row.req;
     let one = |s: String, st: Style| vec![(s, st)];
     let (due, due_style) = sla(row, state.now);
     let (sw, ss) = state_word(row);
     let (role, rs) = role_cell(row);
     let (est, es) = estimate_cell(row);
+    // Most urgent first: a narrow flags column cuts at the right.
     let mut flags = Vec::new();
     if state.is_pending(r.id) || row.resolving {
         flags.push((spinner(state).to_string(), Style::new().fg(ACCENT)));
     }
-    if !r.warnings.is_empty() {
-        flags.push((format!("⚠{}", r.warnings.len()), Style::new().fg(WARN)));
+    let unread = r.seen.unread(&state.operator);
+    if unread > 0 {
+        // The customer wrote since this operator last opened the request.
+        flags.push((
+            format!("✉{unread}"),
+            Style::new().fg(ACCENT).add_modifier(Modifier::BOLD),
+        ));
     }
     if dmarc_unaccepted(row) {
         flags.push(("✗".to_string(), Style::new().fg(BAD)));
+    }
+    if !r.warnings.is_empty() {
+        flags.push((format!("⚠{}", r.warnings.len()), Style::new().fg(WARN)));
+    }
+    let others = others_of_workspace(row, per_ws);
+    if others > 0 {
+        // Another request of the same workspace is open or recent: a
+        // second export is a question (`ApproveDuplicate`).
+        flags.push((
+            format!("+{others}"),
+            Style::new().fg(WARN).add_modifier(Modifier::BOLD),
+        ));
     }
     // Team mode: who else has it open (✎ writing, ● viewing).
     if let Some(p) = state.others_on(r.id).next() {
@@ -92,50 +167,36 @@ pub(super) fn queue_cells(row: &Row, state: &State) -> [QCell; NCOLS] {
     ]
 }
 
-pub(super) fn cell_width(c: &QCell) -> usize {
-    c.iter().map(|(s, _)| width(s)).sum()
-}
-
-/// Column widths for the window's rows in `avail` columns; 0 = hidden.
-pub(super) fn column_widths(cells: &[[QCell; NCOLS]], avail: usize, tab: Tab) -> [usize; NCOLS] {
-    let mut w = [0usize; NCOLS];
-    for (c, wc) in w.iter_mut().enumerate() {
-        let content = cells.iter().map(|r| cell_width(&r[c])).max().unwrap_or(0);
-        *wc = content.max(width(HEADERS[c])).min(CAPS[c]);
-    }
-    if cells.iter().all(|r| r[C_FLAGS].is_empty()) {
-        w[C_FLAGS] = 0;
-    }
-    // In a tab other than All and Running every row has the same state.
+/// Column widths in `avail` columns; 0 = hidden. `max_id`: the largest
+/// request id in the queue (its digits size the id column).
+pub(super) fn column_widths(max_id: i64, avail: usize, tab: Tab) -> [usize; NCOLS] {
+    let mut w = FIXED;
+    w[0] = width(&format!("#{max_id}"));
+    // In a tab other than All and Running every row has the same state
+    // (the tab's name says it).
     if !matches!(tab, Tab::All | Tab::Running) {
         w[C_STATE] = 0;
     }
-    let flex_min = w[C_WS].min(WS_MIN) + w[C_REQ].min(REQ_MIN);
     let fixed = |w: &[usize; NCOLS]| -> usize {
-        let shown = w.iter().filter(|&&x| x > 0).count();
-        let others: usize = w
+        // Each shown column but the first has one space before it; the two
+        // flexible ones are counted as shown.
+        let shown = w
             .iter()
             .enumerate()
-            .filter(|(c, _)| *c != C_WS && *c != C_REQ)
-            .map(|(_, x)| *x)
-            .sum();
-        others + shown.saturating_sub(1)
+            .filter(|(c, x)| **x > 0 || *c == C_WS || *c == C_REQ)
+            .count();
+        w.iter().sum::<usize>() + shown.saturating_sub(1)
     };
     for c in DROP_ORDER {
-        if fixed(&w) + flex_min <= avail {
+        if fixed(&w) + WS_MIN + REQ_MIN <= avail {
             break;
         }
         w[c] = 0;
     }
     let flex = avail.saturating_sub(fixed(&w));
-    let (ws_want, req_want) = (w[C_WS], w[C_REQ]);
-    if ws_want + req_want <= flex {
-        // Both fit; the rest stays empty on the right (dense, like gitui).
-    } else {
-        let ws = ws_want.min((flex * 2 / 5).max(WS_MIN)).min(flex);
-        w[C_WS] = ws;
-        w[C_REQ] = flex.saturating_sub(ws).min(req_want);
-    }
+    let ws = (flex * 2 / 5).clamp(WS_MIN.min(flex), WS_MAX);
+    w[C_WS] = ws.min(flex);
+    w[C_REQ] = flex.saturating_sub(w[C_WS]).min(REQ_MAX);
     w
 }
 
@@ -204,9 +265,10 @@ pub(super) fn draw_queue(f: &mut Frame<'_>, area: Rect, state: &mut State, narro
     }
     let body_h = inner.height.saturating_sub(1) as usize;
     let range = scroll_window(state, body_h);
+    let per_ws = open_per_workspace(state, &state.visible[range.clone()]);
     let cells: Vec<[QCell; NCOLS]> = state.visible[range.clone()]
         .iter()
-        .map(|&i| queue_cells(&state.rows[i], state))
+        .map(|&i| queue_cells(&state.rows[i], state, &per_ws))
         .collect();
     let closed: Vec<bool> = state.visible[range.clone()]
         .iter()
@@ -214,7 +276,8 @@ pub(super) fn draw_queue(f: &mut Frame<'_>, area: Rect, state: &mut State, narro
         .collect();
     const SYMBOL: &str = "› ";
     let avail = (inner.width as usize).saturating_sub(width(SYMBOL));
-    let widths = column_widths(&cells, avail, state.tab);
+    let max_id = state.rows.iter().map(|r| r.req.id).max().unwrap_or(0);
+    let widths = column_widths(max_id, avail, state.tab);
     let shown: Vec<usize> = (0..NCOLS).filter(|&c| widths[c] > 0).collect();
     let header = TableRow::new(
         shown

@@ -13,13 +13,13 @@ const ACME_ID: &str = "6f1c2a9e-3b7d-4e21-9a55-0c8e4d7b1f32";
 const NORTHWIND_ID: &str = "b0e4d3c2-71a8-4f6e-8d19-5a2c7e9f0b44";
 const GLOBEX_ID: &str = "9d27f5e1-0c3b-4a86-b7e2-1f48a6c3d905";
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-25T11:00:00Z")
         .unwrap()
         .with_timezone(&Utc)
 }
 
-fn acme_size() -> SizeSnap {
+pub(super) fn acme_size() -> SizeSnap {
     SizeSnap {
         conversations: 3_120,
         messages: 12_480,
@@ -35,7 +35,7 @@ fn acme_size() -> SizeSnap {
     }
 }
 
-fn member(ws_id: &str, ws: &str, email: &str, role: &str) -> Membership {
+pub(super) fn member(ws_id: &str, ws: &str, email: &str, role: &str) -> Membership {
     Membership {
         member_id: format!("m-{}", email.split('@').next().unwrap()),
         workspace_id: ws_id.into(),
@@ -55,7 +55,7 @@ fn pass() -> Auth {
 }
 
 /// A request as the store hands it over, resolved against Acme by default.
-fn base(id: i64, from: &str, name: &str, received: &str) -> RequestView {
+pub(super) fn base(id: i64, from: &str, name: &str, received: &str) -> RequestView {
     RequestView {
         id,
         message_id: format!("req-{id:04}@example"),
@@ -84,6 +84,7 @@ fn base(id: i64, from: &str, name: &str, received: &str) -> RequestView {
         notes: vec![],
         replies: vec![],
         thread_len: 1,
+        seen: Default::default(),
     }
 }
 
@@ -105,7 +106,7 @@ fn ack(id: i64, to: &str, at: &str) -> ReplySnap {
     }
 }
 
-fn demo_requests() -> Vec<RequestView> {
+pub(super) fn demo_requests() -> Vec<RequestView> {
     // 1: Acme's owner, resolved, sized, noted, acknowledged: ready to approve.
     let mut acme = base(1, "owner@acme.example", "Ada Owner", "2026-11-25T08:14:05Z");
     acme.state = crate::domain::RequestState::Waiting;
@@ -301,7 +302,7 @@ fn demo_requests() -> Vec<RequestView> {
     ]
 }
 
-fn demo_state() -> State {
+pub(super) fn demo_state() -> State {
     let mut s = State::new(demo_requests(), Rates::default(), "Sam".into(), now());
     if let Some(r) = s.row_mut(5) {
         r.resolving = true;
@@ -311,7 +312,7 @@ fn demo_state() -> State {
     s
 }
 
-fn select(s: &mut State, id: i64) {
+pub(super) fn select(s: &mut State, id: i64) {
     s.selected = s
         .visible
         .iter()
@@ -319,14 +320,14 @@ fn select(s: &mut State, id: i64) {
         .expect("visible");
 }
 
-fn draw(s: &mut State, w: u16, h: u16) -> Terminal<TestBackend> {
+pub(super) fn draw(s: &mut State, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| render(f, s)).unwrap();
     t
 }
 
 /// The screen as text, one line per row, trailing blanks trimmed.
-fn text(t: &Terminal<TestBackend>) -> String {
+pub(super) fn text(t: &Terminal<TestBackend>) -> String {
     let buf = t.backend().buffer();
     let mut out = String::new();
     for y in 0..buf.area.height {
@@ -341,7 +342,7 @@ fn text(t: &Terminal<TestBackend>) -> String {
 }
 
 /// Where `needle` starts on screen (first match, by rows).
-fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
+pub(super) fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
     for y in 0..buf.area.height {
         let mut line = String::new();
         let mut xs = Vec::new();
@@ -359,7 +360,7 @@ fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
     None
 }
 
-fn fg_at(t: &Terminal<TestBackend>, needle: &str) -> Color {
+pub(super) fn fg_at(t: &Terminal<TestBackend>, needle: &str) -> Color {
     let buf = t.backend().buffer();
     let (x, y) =
         find(buf, needle).unwrap_or_else(|| panic!("{needle:?} not on screen:\n{}", text(t)));
@@ -475,6 +476,7 @@ fn confirm_overlay() {
     s.mode = Mode::Confirm(Confirm::Approve {
         id: 6,
         override_reason: Some("Ada confirmed by phone that she sent it".into()),
+        force: false,
     });
     let approve = text(&draw(&mut s, 80, 24));
     select(&mut s, 4);
@@ -576,14 +578,18 @@ fn colours() {
     select(&mut s, 1);
     s.status = Some(("#4: sending the reply failed: SMTP 451".into(), true));
     let t = draw(&mut s, 120, 40);
-    // SLA: overdue red, under a day yellow, over a day green, no estimate grey.
-    assert_eq!(fg_at(&t, "overdue 14m"), BAD);
-    assert_eq!(fg_at(&t, "21h "), WARN);
-    assert_eq!(fg_at(&t, "2d 2h"), OK);
-    assert_eq!(fg_at(&t, "13h ago"), Color::DarkGray);
+    // SLA: late red, under a day yellow, over a day green.
+    assert_eq!(fg_at(&t, "late 14m"), BAD);
+    assert_eq!(fg_at(&t, "in 21h"), WARN);
+    assert_eq!(fg_at(&t, "in 2d"), OK);
     // Checklist of #1: met items green.
     assert_eq!(fg_at(&t, "✔ Workspace identified"), OK);
-    assert_eq!(fg_at(&t, "dmarc pass"), Color::DarkGray, "the label");
+    // Labels are faint, not a fixed grey (colour 8 is Solarized Dark's
+    // background).
+    let buf = t.backend().buffer();
+    let (x, y) = find(buf, "dmarc pass").unwrap();
+    assert_eq!(buf[(x, y)].fg, Color::Reset, "the label");
+    assert!(buf[(x, y)].modifier.contains(Modifier::DIM), "the label");
     assert_eq!(fg_at(&t, "#4: sending"), BAD);
     assert_eq!(fg_at(&t, "●"), OK);
     // Spoofed: the DMARC mark in the queue, the failed verdicts and unmet items.
@@ -596,10 +602,15 @@ fn colours() {
     let (x, y) = find(buf, "dmarc fail").unwrap();
     assert_eq!(buf[(x + 6, y)].fg, BAD);
     assert_eq!(fg_at(&t, "✗ Sender authenticated"), BAD);
-    // The selected row is highlighted.
+    // The selected row is in reverse video (no fixed grey band), its
+    // cells keep their colours.
     let (x, y) = find(buf, "› #6").unwrap();
-    assert_eq!(buf[(x + 2, y)].bg, Color::Indexed(237));
+    assert_eq!(buf[(x + 2, y)].bg, Color::Reset);
+    assert!(buf[(x + 2, y)].modifier.contains(Modifier::REVERSED));
     assert_eq!(buf[(x + 2, y)].fg, ACCENT);
+    assert!(!buf.content.iter().any(|c| c.fg == Color::DarkGray
+        || c.bg == Color::DarkGray
+        || matches!(c.bg, Color::Indexed(_))));
     // The running job's gauge.
     select(&mut s, 2);
     let t = draw(&mut s, 120, 40);

@@ -2,6 +2,7 @@
 //! question does.
 
 use super::*;
+use crate::tui::keys::Scope;
 
 /// What the first Esc on a typed note says.
 pub(super) const DISCARD_QUESTION: &str = "Esc again discards this note; Ctrl-S saves it";
@@ -20,32 +21,33 @@ pub(super) fn on_pick_key(
     let Some(id) = state.current().map(|r| r.req.id) else {
         return vec![];
     };
-    match k.code {
-        KeyCode::Esc | KeyCode::Char('q') => {
+    // A digit chooses its item at once; everything else is the key map's.
+    let (act, selected) = match k.code {
+        KeyCode::Char(c @ '1'..='9') if (c as usize - '1' as usize) < n => {
+            (Some(Action::Choose), c as usize - '1' as usize)
+        }
+        _ => (state.keys.action_in(Scope::Popup, k), selected),
+    };
+    match act {
+        Some(Action::No) => {
             say(state, "cancelled");
             vec![]
         }
-        KeyCode::Char('j') | KeyCode::Down => {
+        Some(Action::ItemDown) => {
             state.mode = Mode::Pick {
                 pick,
                 selected: (selected + 1).min(n.saturating_sub(1)),
             };
             vec![]
         }
-        KeyCode::Char('k') | KeyCode::Up => {
+        Some(Action::ItemUp) => {
             state.mode = Mode::Pick {
                 pick,
                 selected: selected.saturating_sub(1),
             };
             vec![]
         }
-        KeyCode::Char(c @ '1'..='9') if (c as usize - '1' as usize) < n => on_pick_key(
-            state,
-            KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE),
-            pick,
-            c as usize - '1' as usize,
-        ),
-        KeyCode::Enter => match pick {
+        Some(Action::Choose) => match pick {
             Pick::ReplyTemplate => {
                 let template = REPLY_TEMPLATES[selected.min(n - 1)];
                 // A repeat is asked at the confirmation; a contradiction never goes.
@@ -116,13 +118,14 @@ pub(super) fn submit_input(
                 reason: trimmed,
             }]
         }
-        InputPurpose::ApproveOverride => {
+        InputPurpose::ApproveOverride { force } => {
             if trimmed.len() < 5 {
                 return again(state, "type the reason (at least a few words)");
             }
             state.mode = Mode::Confirm(Confirm::Approve {
                 id,
                 override_reason: Some(trimmed),
+                force,
             });
             vec![]
         }
@@ -191,6 +194,7 @@ pub(super) fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
         Confirm::Approve {
             id,
             override_reason,
+            force,
         } => {
             let unmet = state
                 .row_mut(id)
@@ -201,6 +205,7 @@ pub(super) fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
                 id,
                 override_reason,
                 unmet,
+                force,
             }]
         }
         Confirm::Reject {
@@ -233,7 +238,7 @@ pub(super) fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
         }
         Confirm::ApproveDuplicate { id, .. } => {
             if let Some(row) = state.row_mut(id).map(|r| r.clone()) {
-                approve_checklist(state, &row);
+                approve_checklist(state, &row, true);
             }
             vec![]
         }

@@ -63,6 +63,7 @@ pub(super) fn ready(id: i64) -> RequestView {
         }],
         replies: vec![],
         thread_len: 1,
+        seen: Default::default(),
     }
 }
 
@@ -131,7 +132,8 @@ fn a_complete_checklist_approves_after_confirmation() {
         s.mode,
         Mode::Confirm(Confirm::Approve {
             id: 1,
-            override_reason: None
+            override_reason: None,
+            force: false,
         })
     ));
     let cmds = update(&mut s, key('y'));
@@ -140,7 +142,8 @@ fn a_complete_checklist_approves_after_confirmation() {
         vec![Command::Approve {
             id: 1,
             override_reason: None,
-            unmet: vec![]
+            unmet: vec![],
+            force: false,
         }]
     );
     assert!(s.is_pending(1));
@@ -177,7 +180,7 @@ fn each_unmet_gate_demands_a_typed_override() {
             matches!(
                 &s.mode,
                 Mode::Input {
-                    purpose: InputPurpose::ApproveOverride,
+                    purpose: InputPurpose::ApproveOverride { force: false },
                     ..
                 }
             ),
@@ -441,6 +444,8 @@ fn reply_flow_composes_edits_and_confirms() {
             ..
         }
     ));
+    // It opens at the greeting: End goes to the end of the line.
+    update(&mut s, code(KeyCode::End));
     typed(&mut s, ", more");
     update(&mut s, ctrl('s'));
     let cmds = update(&mut s, key('y'));
@@ -605,11 +610,30 @@ fn a_second_export_for_a_workspace_needs_an_explicit_confirm() {
     );
     assert!(matches!(
         s.mode,
-        Mode::Confirm(Confirm::Approve { id: 1, .. })
+        Mode::Confirm(Confirm::Approve {
+            id: 1,
+            force: true,
+            ..
+        })
     ));
     assert!(matches!(
         &update(&mut s, key('y'))[..],
-        [Command::Approve { id: 1, .. }]
+        [Command::Approve {
+            id: 1,
+            force: true,
+            ..
+        }]
+    ));
+    // Without the duplicate question, nothing is forced.
+    let mut s = state(vec![ready(1)]);
+    update(&mut s, key('a'));
+    assert!(matches!(
+        &update(&mut s, key('y'))[..],
+        [Command::Approve {
+            id: 1,
+            force: false,
+            ..
+        }]
     ));
 
     // Emailed 3 days ago counts; 10 days ago (link expired) does not.
@@ -884,4 +908,178 @@ fn quitting_while_an_export_runs_asks_first() {
     let mut s = state(vec![ready(1)]);
     update(&mut s, key('q'));
     assert!(s.quit, "nothing running: no question");
+}
+
+#[test]
+fn a_follow_up_marks_the_row_says_so_and_opening_the_request_clears_it() {
+    let mut s = state(vec![ready(1), ready(2)]);
+    let op = s.operator.clone();
+    // Request 2 (not selected) gets a follow-up its operator has not seen.
+    let mut r2 = ready(2);
+    r2.seen.follow_ups = vec![7];
+    r2.seen.by = vec![(op.clone(), 5), ("someone else".into(), 9)];
+    update(&mut s, Msg::Requests(vec![r2.clone()]));
+    let (said, _) = s.status.clone().expect("the status line says nothing");
+    assert!(said.contains("#2"), "{said}");
+    assert_eq!(s.row_mut(2).unwrap().req.seen.unread(&op), 1);
+    // Selecting it shows it in the detail pane: once its thread is there,
+    // the follow-up is marked read.
+    while s.current().map(|r| r.req.id) != Some(2) {
+        update(&mut s, key('j'));
+    }
+    let thread = |id| Msg::Thread {
+        id,
+        messages: vec![],
+    };
+    assert_eq!(update(&mut s, thread(2)), vec![Command::MarkSeen { id: 2 }]);
+    // A store that did not record it (still unread) is not asked again
+    // for the same thread: no mark-reload loop.
+    update(&mut s, Msg::RequestUpdated(r2.clone()));
+    assert!(update(&mut s, thread(2)).is_empty());
+    // A message more in the thread (the customer wrote again) is asked.
+    let msg = crate::store::requests::ThreadMessage {
+        kind: "follow_up".into(),
+        from: Some("owner@acme.example".into()),
+        from_name: None,
+        date: None,
+        subject: "Re: x".into(),
+        body: "any news?".into(),
+    };
+    assert_eq!(
+        update(
+            &mut s,
+            Msg::Thread {
+                id: 2,
+                messages: vec![msg]
+            }
+        ),
+        vec![Command::MarkSeen { id: 2 }]
+    );
+    // The store's answer: read. Nothing more to mark.
+    r2.seen.by[0].1 = 7;
+    update(&mut s, Msg::RequestUpdated(r2));
+    assert!(update(&mut s, thread(2)).is_empty());
+    // A thread loaded for a row that is not selected marks nothing.
+    let mut r1 = ready(1);
+    r1.seen.follow_ups = vec![8];
+    update(&mut s, Msg::RequestUpdated(r1));
+    assert!(update(&mut s, thread(1)).is_empty());
+}
+
+#[test]
+fn a_lookup_again_says_what_it_found_and_other_lookups_stay_quiet() {
+    let mut s = state(vec![ready(1), ready(2)]);
+    let id = s.current().unwrap().req.id;
+    let other = if id == 1 { 2 } else { 1 };
+    assert_eq!(update(&mut s, key('R')), vec![Command::Resolve { id }]);
+    assert!(s.status.as_ref().unwrap().0.contains("looking up"));
+    let resolution = |ws: Option<(String, String)>| crate::store::requests::Resolution {
+        account_email: "owner@acme.example".into(),
+        memberships: vec![Membership {
+            member_id: "m".into(),
+            workspace_id: "w1".into(),
+            workspace_name: "Acme Support".into(),
+            email: "owner@acme.example".into(),
+            role: crate::domain::Role::Owner,
+        }],
+        workspace: ws,
+        size: None,
+    };
+    update(
+        &mut s,
+        Msg::Resolved {
+            id: other,
+            result: Ok(resolution(None)),
+        },
+    );
+    let said = s.status.clone().unwrap().0;
+    assert!(
+        said.contains("looking up"),
+        "another request's lookup stays quiet: {said}"
+    );
+    update(
+        &mut s,
+        Msg::Resolved {
+            id,
+            result: Ok(resolution(Some(("w1".into(), "Acme Support".into())))),
+        },
+    );
+    let said = s.status.clone().unwrap().0;
+    assert!(
+        said.contains("Acme Support") && said.contains("owner"),
+        "{said}"
+    );
+}
+
+#[test]
+fn keys_in_the_editor_and_in_questions_come_from_the_key_map() {
+    use crate::tui::keys::{Action as A, KeyMap, KeySpec};
+    let mut s = state(vec![ready(1)]);
+    let mut o = std::collections::BTreeMap::new();
+    o.insert(A::Save, KeySpec::One("ctrl-w".into()));
+    o.insert(A::Yes, KeySpec::One("o".into()));
+    s.keys = KeyMap::with_overrides(&o).unwrap();
+    update(&mut s, key('n'));
+    for c in "scope ok".chars() {
+        update(&mut s, key(c));
+    }
+    assert!(
+        update(&mut s, ctrl('s')).is_empty(),
+        "Ctrl-S is no longer save"
+    );
+    assert!(matches!(
+        &update(&mut s, ctrl('w'))[..],
+        [Command::AddNote { id: 1, .. }]
+    ));
+    s.mode = Mode::Normal;
+    update(&mut s, key('a'));
+    assert!(matches!(s.mode, Mode::Confirm(_)));
+    assert!(update(&mut s, key('y')).is_empty());
+    assert!(matches!(s.mode, Mode::Confirm(_)), "y is no longer yes");
+    assert!(matches!(
+        &update(&mut s, key('o'))[..],
+        [Command::Approve { id: 1, .. }]
+    ));
+}
+
+#[test]
+fn a_lookup_nobody_asked_for_says_nothing() {
+    let mut s = state(vec![ready(1)]);
+    update(
+        &mut s,
+        Msg::Resolved {
+            id: 1,
+            result: Ok(crate::store::requests::Resolution {
+                account_email: "owner@acme.example".into(),
+                memberships: vec![],
+                workspace: None,
+                size: None,
+            }),
+        },
+    );
+    assert_eq!(s.status, None);
+}
+
+#[test]
+fn a_reply_to_read_opens_at_its_greeting_and_a_note_at_its_end() {
+    let mut s = state(vec![ready(1)]);
+    let body = "Hello Ada,\n\nline\nline\nline\n\nBest regards,\nSam";
+    update(
+        &mut s,
+        Msg::ReplyComposed {
+            id: 1,
+            template: Template::Acknowledgement,
+            body: body.into(),
+        },
+    );
+    let Mode::Input { area, .. } = &s.mode else {
+        panic!("{:?}", s.mode)
+    };
+    assert_eq!(area.cursor(), (0, 0));
+    s.mode = Mode::Normal;
+    open_input(&mut s, InputPurpose::Note, "a\nb");
+    let Mode::Input { area, .. } = &s.mode else {
+        panic!()
+    };
+    assert_eq!(area.cursor(), (1, 1));
 }

@@ -1,0 +1,375 @@
+//! The PostgreSQL engine: a sync `postgres` client that lives on its own
+//! thread.
+//!
+//! The sync client drives a private tokio runtime with `block_on`, which
+//! panics ("Cannot start a runtime from within a runtime") when called from
+//! a thread of another runtime — the screen calls the store from async code
+//! and from `spawn_blocking`. So the client never runs on the caller's
+//! thread: each call is sent as a closure to the connection's own thread
+//! and the caller waits for the answer on a channel. That makes every store
+//! call safe from any thread, async or not, and costs two channel hops
+//! (microseconds) next to a network round trip.
+//!
+//! TLS is rustls: `sslmode=verify-full` (and `verify-ca`, treated as the
+//! stricter verify-full) require TLS with the certificate checked against
+//! the web PKI roots plus `ca_file`; `require` is TLS with the same checks
+//! (rustls never skips them); `disable`/`prefer`/none connect in plaintext,
+//! allowed only to a loopback host. The password never appears in an error
+//! (the URL is not echoed; the client's errors do not carry it).
+
+use super::db::{pg_sql, Row, Value};
+use anyhow::{anyhow, bail, Context, Result};
+use bytes::BytesMut;
+use postgres::types::{FromSql, IsNull, ToSql, Type};
+use std::collections::HashMap;
+use std::sync::mpsc;
+
+type BoxError = Box<dyn std::error::Error + Sync + Send>;
+type Job = Box<dyn FnOnce(&mut State) + Send>;
+
+struct State {
+    client: postgres::Client,
+    /// Prepared statements by their (rewritten) SQL.
+    statements: HashMap<String, postgres::Statement>,
+}
+
+impl State {
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(st) = self.statements.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self.client.prepare(sql).map_err(pg_err)?;
+        self.statements.insert(sql.to_string(), st.clone());
+        Ok(st)
+    }
+}
+
+/// How to reach the server: everything but the password comes from the URL.
+#[derive(Clone)]
+pub struct PgTarget {
+    pub url: String,
+    pub password: Option<crate::secret::Secret>,
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// A connection whose client runs on its own thread (see the module doc).
+#[derive(Debug)]
+pub struct PgConn {
+    jobs: mpsc::Sender<Job>,
+}
+
+/// The server's message, with its SQLSTATE; never the connection string.
+pub(crate) fn pg_err(e: postgres::Error) -> anyhow::Error {
+    match e.as_db_error() {
+        Some(db) => anyhow!(
+            "PostgreSQL: {} (SQLSTATE {})",
+            db.message(),
+            db.code().code()
+        ),
+        None => {
+            // The cause (e.g. the TLS verifier's "unknown issuer") is in
+            // the source chain; none of it carries the password.
+            let mut msg = format!("PostgreSQL: {e}");
+            let mut src = std::error::Error::source(&e);
+            while let Some(c) = src {
+                msg.push_str(&format!(": {c}"));
+                src = c.source();
+            }
+            anyhow!(msg)
+        }
+    }
+}
+
+/// True when the URL carries a password (`user:password@host`): secrets
+/// come from the environment or a command, never from a file or argv.
+pub fn url_has_password(url: &str) -> bool {
+    let authority = url
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .split(['/', '?'])
+        .next()
+        .unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(user, _)| user.contains(':'))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SslMode {
+    Plain,
+    Verify,
+}
+
+/// Splits `sslmode` off the URL (the client knows only disable/prefer/
+/// require) and parses the rest.
+fn parse_url(url: &str) -> Result<(postgres::Config, SslMode)> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        bail!("[store] url must start with postgres:// (the URL is not shown: it may hold a password)");
+    }
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut mode = None;
+    let mut rest = Vec::new();
+    for kv in query.split('&').filter(|s| !s.is_empty()) {
+        match kv.split_once('=') {
+            Some(("sslmode", v)) => mode = Some(v.to_string()),
+            _ => rest.push(kv),
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    let cfg: postgres::Config = url
+        .parse()
+        .map_err(|e| anyhow!("[store] url is not a valid PostgreSQL URL: {e}"))?;
+    let mode = match mode.as_deref() {
+        None | Some("disable") | Some("allow") | Some("prefer") => SslMode::Plain,
+        Some("require") | Some("verify-ca") | Some("verify-full") => SslMode::Verify,
+        Some(other) => bail!(
+            "[store] url: unknown sslmode {other:?} (expected disable, require or verify-full)"
+        ),
+    };
+    Ok((cfg, mode))
+}
+
+fn tls_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientConfig> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(ca) = ca_file {
+        let path = crate::config::expand_home(ca);
+        let pem = std::fs::read(&path)
+            .with_context(|| format!("cannot read [store] ca_file {}", path.display()))?;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| anyhow!("[store] ca_file {}: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| anyhow!("[store] ca_file {}: {e}", path.display()))?;
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS setup for the store")?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// A client of its own, on the caller's thread (the change feed's LISTEN,
+/// which waits on it): never call it from a tokio runtime's thread.
+pub(crate) fn client(target: &PgTarget) -> Result<postgres::Client> {
+    connect(target)
+}
+
+fn connect(target: &PgTarget) -> Result<postgres::Client> {
+    let (mut cfg, mode) = parse_url(&target.url)?;
+    if let Some(pw) = &target.password {
+        cfg.password(pw.expose());
+    }
+    if cfg.get_application_name().is_none() {
+        cfg.application_name("concierge");
+    }
+    match mode {
+        SslMode::Plain => {
+            let loopback = cfg.get_hosts().iter().all(|h| match h {
+                postgres::config::Host::Tcp(h) => crate::config::is_loopback(h),
+                #[cfg(unix)]
+                postgres::config::Host::Unix(_) => true,
+            });
+            if !loopback {
+                bail!("[store] url: a store on another host needs sslmode=verify-full (plaintext is allowed only to a loopback address)");
+            }
+            cfg.connect(postgres::NoTls).map_err(pg_err)
+        }
+        SslMode::Verify => {
+            cfg.ssl_mode(postgres::config::SslMode::Require);
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(
+                target.ca_file.as_deref(),
+            )?);
+            cfg.connect(tls).map_err(pg_err)
+        }
+    }
+}
+
+impl PgConn {
+    /// Connects on a new thread; the error (if any) comes back here.
+    pub fn connect(target: &PgTarget) -> Result<PgConn> {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        let (ready_tx, ready_rx) = mpsc::sync_channel::<Result<()>>(1);
+        let target = target.clone();
+        std::thread::Builder::new()
+            .name("concierge-pg".into())
+            .spawn(move || {
+                let client = match connect(&target) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                let mut state = State {
+                    client,
+                    statements: HashMap::new(),
+                };
+                // Ends when the PgConn (the only sender) is dropped.
+                for job in rx {
+                    job(&mut state);
+                }
+            })
+            .context("cannot start the store's connection thread")?;
+        ready_rx
+            .recv()
+            .map_err(|_| anyhow!("the store's connection thread stopped"))??;
+        Ok(PgConn { jobs })
+    }
+
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut State) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.jobs
+            .send(Box::new(move |st| {
+                let _ = tx.send(f(st));
+            }))
+            .map_err(|_| anyhow!("the store's connection is closed"))?;
+        rx.recv()
+            .map_err(|_| anyhow!("the store's connection thread stopped"))?
+    }
+
+    pub fn execute(&self, sql: &str, params: &[Value]) -> Result<usize> {
+        let sql = pg_sql(sql)?;
+        let params = params.to_vec();
+        self.run(move |st| {
+            let stmt = st.statement(&sql)?;
+            let refs: Vec<&(dyn ToSql + Sync)> =
+                params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+            Ok(st.client.execute(&stmt, &refs).map_err(pg_err)? as usize)
+        })
+    }
+
+    pub fn batch(&self, sql: &str) -> Result<()> {
+        let sql = sql.to_string();
+        self.run(move |st| st.client.batch_execute(&sql).map_err(pg_err))
+    }
+
+    pub fn query(
+        &self,
+        sql: &str,
+        params: &[Value],
+        limit: Option<usize>,
+    ) -> Result<Vec<Row<'static>>> {
+        let sql = pg_sql(sql)?;
+        let params = params.to_vec();
+        let rows: Vec<Vec<Value>> = self.run(move |st| {
+            let stmt = st.statement(&sql)?;
+            let refs: Vec<&(dyn ToSql + Sync)> =
+                params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+            let rows = st.client.query(&stmt, &refs).map_err(pg_err)?;
+            let take = limit.unwrap_or(usize::MAX);
+            rows.iter()
+                .take(take)
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| {
+                            r.try_get::<_, PgValue>(i)
+                                .map(|v| v.0)
+                                .map_err(|e| anyhow!("column {i}: {e}"))
+                        })
+                        .collect::<Result<Vec<_>>>()
+                })
+                .collect()
+        })?;
+        Ok(rows.into_iter().map(Row::new).collect())
+    }
+}
+
+impl ToSql for Value {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, BoxError> {
+        match (self, ty) {
+            (Value::Null, _) => Ok(IsNull::Yes),
+            (Value::Int(i), &Type::INT8) => i.to_sql(ty, out),
+            (Value::Int(i), &Type::INT4) => i32::try_from(*i)?.to_sql(ty, out),
+            (Value::Int(i), &Type::INT2) => i16::try_from(*i)?.to_sql(ty, out),
+            (Value::Int(i), &Type::FLOAT8) => (*i as f64).to_sql(ty, out),
+            (Value::Int(i), &Type::BOOL) => (*i != 0).to_sql(ty, out),
+            (Value::Int(i), _) if is_text(ty) => i.to_string().to_sql(ty, out),
+            (Value::Real(f), &Type::FLOAT8) => f.to_sql(ty, out),
+            (Value::Real(f), &Type::FLOAT4) => (*f as f32).to_sql(ty, out),
+            (Value::Text(s), &Type::BYTEA) => s.as_bytes().to_sql(ty, out),
+            (Value::Text(s), _) if is_text(ty) => s.as_str().to_sql(ty, out),
+            (Value::Blob(b), &Type::BYTEA) => b.as_slice().to_sql(ty, out),
+            (v, ty) => Err(format!("cannot bind {v:?} to a {ty} parameter").into()),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+fn is_text(ty: &Type) -> bool {
+    matches!(
+        *ty,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN
+    )
+}
+
+/// Any column the store reads, as a [`Value`]. NUMERIC (e.g. `SUM` of
+/// BIGINT) is not read: cast it in SQL (`CAST(SUM(x) AS BIGINT)`).
+struct PgValue(Value);
+
+impl<'a> FromSql<'a> for PgValue {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> std::result::Result<Self, BoxError> {
+        Ok(PgValue(match *ty {
+            Type::INT8 => Value::Int(i64::from_sql(ty, raw)?),
+            Type::INT4 => Value::Int(i32::from_sql(ty, raw)?.into()),
+            Type::INT2 => Value::Int(i16::from_sql(ty, raw)?.into()),
+            Type::BOOL => Value::Int(bool::from_sql(ty, raw)?.into()),
+            Type::FLOAT8 => Value::Real(f64::from_sql(ty, raw)?),
+            Type::FLOAT4 => Value::Real(f32::from_sql(ty, raw)?.into()),
+            Type::BYTEA => Value::Blob(Vec::<u8>::from_sql(ty, raw)?),
+            ref t if is_text(t) => Value::Text(String::from_sql(ty, raw)?),
+            ref t => return Err(format!("a {t} column cannot be read (cast it)").into()),
+        }))
+    }
+
+    fn from_sql_null(_: &Type) -> std::result::Result<Self, BoxError> {
+        Ok(PgValue(Value::Null))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sslmode_is_ours_and_plaintext_stays_on_loopback() {
+        let (_, m) =
+            parse_url("postgres://u@db.example/c?sslmode=verify-full&connect_timeout=5").unwrap();
+        assert_eq!(m, SslMode::Verify);
+        let (c, m) = parse_url("postgres://u@127.0.0.1:5433/c").unwrap();
+        assert_eq!(m, SslMode::Plain);
+        assert_eq!(c.get_ports(), &[5433]);
+        assert!(parse_url("postgres://u@h/c?sslmode=bogus").is_err());
+        let e = parse_url("mysql://u:hunter2@h/c").unwrap_err().to_string();
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = PgConn::connect(&PgTarget {
+            url: "postgres://u:hunter2@db.example/c".into(),
+            password: None,
+            ca_file: None,
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("verify-full") && !e.contains("hunter2"), "{e}");
+    }
+}

@@ -1,0 +1,475 @@
+//! The store's behaviour on both engines: every test body here runs once on
+//! a real SQLite file and once on a fresh database of a real PostgreSQL
+//! server (tests/support/postgres.rs). What the store promises — one row per
+//! Message-ID, cursors in the same transaction, decisions once, typed
+//! refusals, replies of record, an intact audit chain — holds on both.
+
+mod support;
+
+use concierge::domain::{Check, JobStatus, ReplyState, RequestState, StoreError};
+use concierge::intake::{inspect, Inspected, Options};
+use concierge::mail::outgoing::Reply;
+use concierge::store::db::{params, Engine, OptionalExtension, Value};
+use concierge::store::requests::JobSnap;
+use concierge::store::{audit, Cursor, Store, Stored};
+
+/// A store on a real SQLite file (kept alive by the returned dir).
+fn sqlite() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&dir.path().join("c.db")).unwrap();
+    (s, dir)
+}
+
+/// Runs `$body(store)` on both engines, as `sqlite_$name` and `pg_$name`.
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[test] fn $name() { let (s, _d) = super::sqlite(); super::$name(s); })*
+        }
+        mod on_postgres {
+            $(#[test] fn $name() { let (s, _u) = super::support::postgres::fresh_store(); super::$name(s); })*
+        }
+    };
+}
+
+both!(
+    same_mail_twice_is_one_request_and_replies_attach,
+    decisions_are_once_and_retries_never_mint_a_key_for_a_live_job,
+    a_stale_job_snapshot_never_takes_a_request_back,
+    replies_of_record_are_sent_once,
+    notes_overrides_and_the_workspace_lookup,
+    tampering_with_the_audit_chain_is_named,
+    typed_values_round_trip,
+    migrating_again_changes_nothing,
+);
+
+fn msg(raw: &str) -> (Inspected, String, Option<String>) {
+    let i = inspect(raw.as_bytes(), &Options::default());
+    let key = i.store_key(raw.as_bytes());
+    (i, key, None)
+}
+
+fn request(s: &mut Store, n: u32, from: &str) -> i64 {
+    let raw = format!("From: {from}\r\nMessage-ID: <r{n}@acme.example>\r\nSubject: Data export request: Acme\r\n\r\nhi\r\n");
+    match s.store_batch("INBOX", &[msg(&raw)], None).unwrap()[0] {
+        Stored::NewRequest(id) => id,
+        ref other => panic!("{other:?}"),
+    }
+}
+
+fn job(id: &str, status: &str) -> JobSnap {
+    JobSnap {
+        id: id.into(),
+        status: JobStatus::parse(status).unwrap(),
+        phase: None,
+        progress: 0.5,
+        created_at: None,
+        finished_at: None,
+        emailed_at: None,
+        deliver_to: None,
+        link_expires_at: None,
+        error: None,
+    }
+}
+
+fn same_mail_twice_is_one_request_and_replies_attach(mut s: Store) {
+    let req = msg("From: owner@acme.example\r\nMessage-ID: <r1@acme.example>\r\nSubject: Data export request: Acme Support\r\n\r\nhi\r\n");
+    let r = s.store_batch("INBOX", &[req.clone(), req], None).unwrap();
+    assert_eq!(r[0], Stored::NewRequest(1));
+    assert_eq!(r[1], Stored::Duplicate);
+    let reply = msg("From: owner@acme.example\r\nMessage-ID: <r2@acme.example>\r\nIn-Reply-To: <r1@acme.example>\r\nSubject: Re: Data export request: Acme Support\r\n\r\nthanks\r\n");
+    let ooo = msg("From: owner@acme.example\r\nMessage-ID: <r3@acme.example>\r\nAuto-Submitted: auto-replied\r\nReferences: <x@y> <r2@acme.example>\r\nSubject: Out of office\r\n\r\naway\r\n");
+    let subj = msg("From: owner@acme.example\r\nMessage-ID: <r4@acme.example>\r\nSubject: RE: Data export request: Acme Support\r\n\r\nmore\r\n");
+    let stray = msg("From: x@other.example\r\nMessage-ID: <r5@other.example>\r\nIn-Reply-To: <unknown@x>\r\nSubject: Re: hello\r\n\r\n?\r\n");
+    let cursor = Cursor {
+        uidvalidity: 7,
+        last_uid: u32::MAX,
+    };
+    let r = s
+        .store_batch("INBOX", &[reply, ooo, subj, stray], Some(cursor))
+        .unwrap();
+    assert_eq!(
+        r,
+        vec![
+            Stored::Attached(1),
+            Stored::Attached(1),
+            Stored::Attached(1),
+            Stored::Ignored
+        ]
+    );
+    assert_eq!(s.request_count().unwrap(), 1);
+    assert_eq!(s.thread(1).unwrap().len(), 4);
+    assert_eq!(s.cursor("INBOX").unwrap(), Some(cursor));
+    assert_eq!(s.cursor("Other").unwrap(), None);
+    // A Maildir name is kept once, however often it is stored.
+    let mut named = msg("From: b@acme.example\r\nMessage-ID: <m1@acme.example>\r\nSubject: Data export request: B\r\n\r\nhi\r\n");
+    named.2 = Some("cur/1:2,S".into());
+    s.store_batch("Maildir", &[named.clone(), named], None)
+        .unwrap();
+    assert!(s.maildir_seen("Maildir", "cur/1:2,S").unwrap());
+    assert!(!s.maildir_seen("Maildir", "cur/2:2,S").unwrap());
+    assert_eq!(s.request_count().unwrap(), 2);
+    assert_eq!(audit::verify(s.conn()).unwrap(), Ok(2));
+}
+
+fn decisions_are_once_and_retries_never_mint_a_key_for_a_live_job(mut s: Store) {
+    let id = request(&mut s, 1, "owner@acme.example");
+    s.approve(id, "k", Some("{\"a\":1}"), None, &[], "sam")
+        .unwrap();
+    assert!(s.approve(id, "k2", None, None, &[], "sam").is_err());
+    assert!(s.reject(id, "too late", "sam").is_err());
+    assert!(s.set_account_email(id, "o@acme.example", "sam").is_err());
+    assert!(s.set_workspace(id, "w", "Other", "sam").is_err());
+    assert_eq!(
+        s.load_request(id).unwrap().export_body.as_deref(),
+        Some("{\"a\":1}")
+    );
+    s.set_job(id, &job("", "failed"), "sam").unwrap();
+    assert_eq!(s.retry_job(id, "sam").unwrap(), "k");
+    assert_eq!(s.load_request(id).unwrap().state, RequestState::Approved);
+    s.set_job(id, &job("j1", "failed"), "sam").unwrap();
+    let first = s.retry_job(id, "sam").unwrap();
+    assert!(first.starts_with("k/retry"), "{first}");
+    s.set_job(id, &job("j2", "cancelled"), "sam").unwrap();
+    let second = s.retry_job(id, "sam").unwrap();
+    assert!(second.starts_with("k/retry") && second != first, "{second}");
+    s.set_job(id, &job("j3", "running"), "sam").unwrap();
+    assert!(s.retry_job(id, "sam").is_err());
+    assert_eq!(s.unfinished_jobs().unwrap(), vec![id]);
+    let v = s.load_request(id).unwrap();
+    assert_eq!(v.state, RequestState::Running);
+    assert_eq!(v.job.unwrap().progress, 0.5);
+    assert!(audit::verify(s.conn()).unwrap().is_ok());
+}
+
+fn a_stale_job_snapshot_never_takes_a_request_back(mut s: Store) {
+    let id = request(&mut s, 1, "owner@acme.example");
+    assert!(s.set_job(id, &job("j1", "running"), "sam").is_err());
+    s.approve(id, "k", None, None, &[], "sam").unwrap();
+    s.set_job(id, &job("j1", "running"), "sam").unwrap();
+    s.set_job(id, &job("j1", "emailed"), "sam").unwrap();
+    let e = s.set_job(id, &job("j1", "running"), "sam").unwrap_err();
+    assert!(
+        matches!(StoreError::of(&e), Some(StoreError::Conflict(_))),
+        "{e:#}"
+    );
+    assert_eq!(s.load_request(id).unwrap().state, RequestState::Done);
+    let e = s.set_job(99, &job("j1", "running"), "sam").unwrap_err();
+    assert!(
+        matches!(StoreError::of(&e), Some(StoreError::NotFound { .. })),
+        "{e:#}"
+    );
+}
+
+fn replies_of_record_are_sent_once(mut s: Store) {
+    let id = request(&mut s, 1, "Ada Owner <owner@acme.example>");
+    let target = s.reply_target(id).unwrap();
+    assert_eq!(target.recipient(), Some("owner@acme.example"));
+    // Bytes that are not UTF-8 survive as they are (BLOB / BYTEA).
+    let bytes = vec![0u8, 159, 146, 150, b'\r', b'\n'];
+    let reply = Reply {
+        message_id: "reply-1@ochre.example".into(),
+        to: "owner@acme.example".into(),
+        subject: "Re: Data export request: Acme".into(),
+        bytes: bytes.clone(),
+    };
+    let rid = s.reply_begin(id, "acknowledgement", &reply, "sam").unwrap();
+    s.reply_finish(rid, Err("421 try later"), "sam").unwrap();
+    let row = s.reply(rid).unwrap();
+    assert_eq!(row.state, ReplyState::Failed);
+    assert_eq!(row.error.as_deref(), Some("421 try later"));
+    let (again, r) = s.reply_retry(rid, false, "sam").unwrap();
+    assert_eq!((again, r.bytes), (rid, bytes));
+    s.reply_finish(rid, Ok(()), "sam").unwrap();
+    s.reply_imap_done(rid, true, false).unwrap();
+    let row = s.reply(rid).unwrap();
+    assert!(row.answered_flag && !row.sent_copy, "{row:?}");
+    let e = s.reply_retry(rid, true, "sam").unwrap_err();
+    assert!(
+        matches!(StoreError::of(&e), Some(StoreError::Conflict(_))),
+        "{e:#}"
+    );
+    assert_eq!(s.load_request(id).unwrap().state, RequestState::Waiting);
+    assert_eq!(s.replies(id).unwrap().len(), 1);
+    let size = concierge::estimate::Size {
+        messages: 10,
+        customers: 2,
+        attachment_bytes: 5_000_000_000,
+        large_attachments: 1,
+    };
+    for _ in 0..2 {
+        s.record_job_duration("j1", Some("w"), &size, 1.5, 2.25)
+            .unwrap();
+    }
+    assert_eq!(s.estimate_history().unwrap(), vec![(1.5, 2.25)]);
+    assert!(audit::verify(s.conn()).unwrap().is_ok());
+}
+
+fn notes_overrides_and_the_workspace_lookup(mut s: Store) {
+    let a = request(&mut s, 1, "owner@acme.example");
+    let b = request(&mut s, 2, "Bo <admin@acme.example>");
+    assert!(s.add_note(a, "sam", "  ").is_err());
+    s.add_note(a, "sam", "Scope: all — ünïcødé ✓").unwrap();
+    assert_eq!(s.other_request_for_workspace(b).unwrap(), None);
+    for id in [a, b] {
+        s.set_workspace(id, "ws-1", "Acme", "sam").unwrap();
+    }
+    let other = s.other_request_for_workspace(b).unwrap().unwrap();
+    assert!(other.starts_with("owner@acme.example of "), "{other}");
+    s.approve(
+        a,
+        "k",
+        None,
+        Some("called the owner"),
+        &[Check::ScopeNoteWritten],
+        "sam",
+    )
+    .unwrap();
+    let all = s.load_requests().unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].notes[0].text, "Scope: all — ünïcødé ✓");
+    assert_eq!(all[0].thread_len, 1);
+    assert!(!all[0].workspace_verified);
+    assert_eq!(s.thread_messages(a).unwrap()[0].body.trim(), "hi");
+}
+
+fn tampering_with_the_audit_chain_is_named(mut s: Store) {
+    for i in 1..=3 {
+        request(&mut s, i, "owner@acme.example");
+    }
+    assert_eq!(audit::verify(s.conn()).unwrap(), Ok(3));
+    s.conn()
+        .execute("UPDATE audit SET detail = ?1 WHERE seq = 2", params!["{}"])
+        .unwrap();
+    assert_eq!(
+        audit::verify(s.conn()).unwrap(),
+        Err(audit::Broken::Altered { seq: 2 })
+    );
+    s.conn()
+        .execute("DELETE FROM audit WHERE seq = 2", params![])
+        .unwrap();
+    assert_eq!(
+        audit::verify(s.conn()).unwrap(),
+        Err(audit::Broken::Gap {
+            seq: 3,
+            expected: 2
+        })
+    );
+}
+
+fn typed_values_round_trip(s: Store) {
+    let c = s.conn();
+    let ddl = "CREATE TABLE kinds (id INTEGER PRIMARY KEY, i INTEGER, r REAL, t TEXT, b BLOB)";
+    match c.engine() {
+        Engine::Sqlite => c.execute_batch(ddl).unwrap(),
+        Engine::Postgres => c.execute_batch(&concierge::store::db::pg_ddl(ddl)).unwrap(),
+    }
+    let id: i64 = c
+        .query_row(
+            "INSERT INTO kinds (i, r, t, b) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+            params![i64::MIN, -0.125f64, "it's ?1 — '", vec![0u8, 255]],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let row = c
+        .query_row(
+            "SELECT i, r, t, b, NULL FROM kinds WHERE id = ?1",
+            params![id],
+            |r| r.to_values(),
+        )
+        .unwrap();
+    assert_eq!(
+        row[..4],
+        [
+            Value::Int(i64::MIN),
+            Value::Real(-0.125),
+            Value::Text("it's ?1 — '".into()),
+            Value::Blob(vec![0, 255])
+        ]
+    );
+    let none: Option<i64> = c
+        .query_row("SELECT id FROM kinds WHERE id = ?1", params![id + 1], |r| {
+            r.get(0)
+        })
+        .optional()
+        .unwrap();
+    assert_eq!(none, None);
+    // A failed statement inside a transaction rolls the whole of it back.
+    {
+        let tx = c.transaction().unwrap();
+        tx.execute("INSERT INTO kinds (i) VALUES (?1)", params![7])
+            .unwrap();
+        assert!(tx
+            .execute("INSERT INTO nowhere (i) VALUES (?1)", params![7])
+            .is_err());
+    }
+    let n: i64 = c
+        .query_row("SELECT COUNT(*) FROM kinds", params![], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1, "the uncommitted insert was rolled back");
+}
+
+fn migrating_again_changes_nothing(mut s: Store) {
+    let want = concierge::store::SCHEMA_VERSION;
+    assert_eq!(s.schema_version().unwrap(), want);
+    assert_eq!(s.migrate().unwrap(), (want, want));
+    let engine = s.conn().engine();
+    assert!(matches!(engine, Engine::Sqlite | Engine::Postgres));
+}
+
+/// Several operators append to one audit chain at once (each with its own
+/// connection, as separate processes would): every append succeeds and the
+/// result is one chain, no fork, no gap.
+fn concurrent_appends_make_one_chain(open: impl Fn() -> Store + Sync) {
+    const THREADS: usize = 6;
+    const EACH: usize = 25;
+    let mut first = open();
+    let id = request(&mut first, 1, "owner@acme.example");
+    std::thread::scope(|scope| {
+        for t in 0..THREADS {
+            let open = &open;
+            scope.spawn(move || {
+                let mut s = open();
+                for n in 0..EACH {
+                    s.add_note(id, &format!("op{t}"), &format!("note {n}"))
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let total = (THREADS * EACH) as i64 + 1;
+    assert_eq!(audit::verify(first.conn()).unwrap(), Ok(total));
+    assert_eq!(
+        first.load_request(id).unwrap().notes.len(),
+        THREADS * EACH,
+        "no note lost"
+    );
+}
+
+#[test]
+fn concurrent_appends_make_one_chain_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    concurrent_appends_make_one_chain(|| Store::open(&path).unwrap());
+}
+
+#[test]
+fn concurrent_appends_make_one_chain_on_postgres() {
+    let url = support::postgres::server().fresh_database();
+    let target = support::postgres::target(&url);
+    concurrent_appends_make_one_chain(|| Store::connect_pg(&target).unwrap());
+}
+
+/// `sslmode=verify-full`: TLS with the server's certificate checked against
+/// `ca_file` (rustls); without the CA the connection is refused, not
+/// downgraded; the password never shows in the error.
+#[test]
+fn verify_full_uses_tls_and_refuses_an_unknown_ca() {
+    let pg = support::postgres::server();
+    let url = pg.fresh_database();
+    let tls_url = format!(
+        "{}?sslmode=verify-full",
+        url.replace("@127.0.0.1:", "@localhost:")
+    );
+    let mut t = support::postgres::target(&tls_url);
+    t.ca_file = Some(pg.ca_file());
+    let s = Store::connect_pg(&t).unwrap();
+    let ssl: bool = s
+        .conn()
+        .query_row(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            params![],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(ssl, "the connection is not TLS");
+    // The plain test connection is not: the check above can tell.
+    let plain = Store::connect_pg(&support::postgres::target(&url)).unwrap();
+    let ssl: bool = plain
+        .conn()
+        .query_row(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            params![],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!ssl);
+
+    t.ca_file = None;
+    let e = format!(
+        "{:#}",
+        Store::connect_pg(&t)
+            .err()
+            .expect("an unknown CA is refused")
+    );
+    assert!(e.to_lowercase().contains("certificate"), "{e}");
+    assert!(!e.contains(support::postgres::PASSWORD), "{e}");
+}
+
+/// Operators approving the same request at once, each on their own
+/// connection: exactly one approval, one audit entry for it.
+fn simultaneous_approvals_make_one_decision(open: impl Fn() -> Store + Sync) {
+    const THREADS: usize = 6;
+    let mut first = open();
+    let id = request(&mut first, 1, "owner@acme.example");
+    let barrier = std::sync::Barrier::new(THREADS);
+    let wins: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (open, barrier) = (&open, &barrier);
+                scope.spawn(move || {
+                    let mut s = open();
+                    barrier.wait();
+                    s.approve(id, &format!("key-{t}"), None, None, &[], &format!("op{t}"))
+                        .is_ok() as usize
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(wins, 1, "one decision");
+    let approvals: i64 = first
+        .conn()
+        .query_row(
+            "SELECT COUNT(*) FROM audit WHERE action = 'request.approved'",
+            params![],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(approvals, 1);
+    assert!(audit::verify(first.conn()).unwrap().is_ok());
+}
+
+#[test]
+fn simultaneous_approvals_make_one_decision_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    simultaneous_approvals_make_one_decision(|| Store::open(&path).unwrap());
+}
+
+#[test]
+fn simultaneous_approvals_make_one_decision_on_postgres() {
+    let url = support::postgres::server().fresh_database();
+    let target = support::postgres::target(&url);
+    simultaneous_approvals_make_one_decision(|| Store::connect_pg(&target).unwrap());
+}
+
+/// A wrong password is one clear error that names neither password.
+#[test]
+fn a_wrong_password_is_a_clear_error_without_secrets() {
+    let url = support::postgres::server().fresh_database();
+    let mut t = support::postgres::target(&url);
+    t.password = Some(concierge::secret::Secret::new("wrong-pw-4471"));
+    let e = format!(
+        "{:#}",
+        Store::connect_pg(&t)
+            .err()
+            .expect("a wrong password is refused")
+    );
+    assert!(e.contains("password authentication failed"), "{e}");
+    assert!(
+        !e.contains("wrong-pw-4471") && !e.contains(support::postgres::PASSWORD),
+        "{e}"
+    );
+    assert!(!format!("{:?}", concierge::store::Location::Postgres(t)).contains("wrong-pw-4471"));
+}

@@ -1,0 +1,336 @@
+//! A private Cyrus IMAP 3.6 instance for one test: the second real IMAP
+//! server implementation beside Dovecot.
+//!
+//! Cyrus conflicts with Dovecot as a Debian package (installing
+//! `cyrus-imapd` removes `dovecot-imapd`), so `scripts/test.sh` unpacks its
+//! two packages with `dpkg -x` into [`CYRUS_ROOT`] (override with the
+//! `CONCIERGE_CYRUS_ROOT` environment variable) and installs only the
+//! libraries it links (libpcre3, libxapian30, libical3).
+//!
+//! What differs from Dovecot, and what the tests rely on:
+//! - the personal namespace is `INBOX.` (`altnamespace: no`), so the sent
+//!   mailbox is `INBOX.Sent`, created at first login without a SPECIAL-USE
+//!   flag: only NAMESPACE (RFC 2342) finds it;
+//! - mail is seeded with APPEND (Cyrus's spool is not a Maildir);
+//! - any password is accepted (`sasl_pwcheck_method: alwaystrue`, the
+//!   method Cyrus's own test suite uses): authentication is tested on
+//!   Dovecot;
+//! - without `idled`, IDLE only announces new mail every `imapidlepoll`
+//!   seconds (60 by default), see [`Cyrus::start_without_idled`].
+//!
+//! Layout of the temp dir (mode 0755; the Cyrus user is `nobody` as root):
+//!
+//! ```text
+//! DIR/imapd.conf  DIR/cyrus.conf  DIR/master.stderr
+//! DIR/conf/ (configdirectory)  DIR/spool/ (partition-default)  DIR/run/
+//! ```
+
+use std::fs;
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::dovecot::{chown_mail, lookup_ids, make_temp_dir, probe_greeting, write_file, Ids};
+use super::{descendants, free_port, pid_gone, read_for_report, send_signal};
+
+/// Where `scripts/test.sh` unpacks the Debian packages (`dpkg -x`).
+pub const CYRUS_ROOT: &str = "/opt/concierge-test/cyrus";
+/// Test user name (the same as Dovecot's, so test bodies are shared).
+pub const USER: &str = super::dovecot::USER;
+/// Test user password (Cyrus accepts any: see the module doc).
+pub const PASSWORD: &str = super::dovecot::PASSWORD;
+
+/// How long [`Cyrus::start`] waits for a greeting and a working LOGIN.
+const START_DEADLINE: Duration = Duration::from_secs(15);
+/// How long a stop waits for the master and its children before SIGKILL.
+const STOP_DEADLINE: Duration = Duration::from_secs(5);
+
+/// A running private Cyrus instance; stopped and its temp dir removed on
+/// drop.
+pub struct Cyrus {
+    dir: tempfile::TempDir,
+    imap_port: u16,
+    child: Option<Child>,
+}
+
+impl Cyrus {
+    /// Starts a fresh instance with `idled`, so IDLE announces new mail at
+    /// once (as Dovecot does). Panics with the server's output when it does
+    /// not answer within 15 s.
+    pub fn start() -> Cyrus {
+        Self::start_with(None)
+    }
+
+    /// An instance without `idled`: an IDLE client hears about new mail
+    /// only when imapd polls, every `poll_secs` seconds — the behaviour of a
+    /// default Cyrus install (60 s), shortened for a test.
+    pub fn start_without_idled(poll_secs: u32) -> Cyrus {
+        Self::start_with(Some(poll_secs))
+    }
+
+    fn start_with(idle_poll: Option<u32>) -> Cyrus {
+        let root = cyrus_root();
+        let bin = root.join("usr/lib/cyrus/bin");
+        if !bin.join("master").exists() {
+            panic!(
+                "Cyrus IMAP is not unpacked in {}: run scripts/test.sh (it unpacks \
+                 cyrus-imapd and cyrus-common with dpkg -x)",
+                root.display()
+            );
+        }
+        let dir = make_temp_dir();
+        let ids = lookup_ids(dir.path());
+        let mut cy = Cyrus {
+            dir,
+            imap_port: 0,
+            child: None,
+        };
+        cy.make_dirs(&ids);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            cy.imap_port = free_port();
+            cy.write_config(&ids, &bin, idle_poll);
+            match cy.spawn_and_wait(&root) {
+                Ok(()) => return cy,
+                Err(msg) => {
+                    if attempt < 3 && cy.diagnostics().contains("Address already in use") {
+                        continue;
+                    }
+                    panic!("{msg}\n{}", cy.diagnostics());
+                }
+            }
+        }
+    }
+
+    /// Plaintext IMAP port on 127.0.0.1.
+    pub fn imap_port(&self) -> u16 {
+        self.imap_port
+    }
+
+    /// The instance's temp dir.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The master's stdout and stderr (Cyrus logs to syslog otherwise).
+    pub fn diagnostics(&self) -> String {
+        read_for_report(&self.dir.path().join("master.stderr"))
+    }
+
+    /// APPENDs one message to INBOX (the `name` is only for symmetry with
+    /// Dovecot's seeding). UIDs are given in seeding order.
+    pub fn seed(&self, _name: &str, bytes: &[u8]) {
+        let mut s = self.imap_session();
+        s.append("INBOX", bytes)
+            .finish()
+            .unwrap_or_else(|e| panic!("APPEND to Cyrus: {e}"));
+        let _ = s.logout();
+    }
+
+    /// A logged-in plaintext IMAP session as the test user.
+    pub fn imap_session(&self) -> imap::Session<imap::Connection> {
+        let client = imap::ClientBuilder::new("127.0.0.1", self.imap_port)
+            .mode(imap::ConnectionMode::Plaintext)
+            .connect()
+            .unwrap_or_else(|e| panic!("IMAP connect to 127.0.0.1:{}: {e}", self.imap_port));
+        client
+            .login(USER, PASSWORD)
+            .map_err(|(e, _)| e)
+            .unwrap_or_else(|e| panic!("IMAP LOGIN to Cyrus: {e}"))
+    }
+
+    /// True while the master process runs.
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Stops the server (SIGTERM to the master and its children); data and
+    /// port are kept for [`Cyrus::start_again`].
+    pub fn stop(&mut self) {
+        self.stop_within(STOP_DEADLINE);
+    }
+
+    /// Starts a stopped server again on the same port with the same data.
+    pub fn start_again(&mut self) {
+        if self.is_running() {
+            return;
+        }
+        if let Err(msg) = self.spawn_and_wait(&cyrus_root()) {
+            panic!("Cyrus start_again failed: {msg}\n{}", self.diagnostics());
+        }
+    }
+
+    // ---- internals ----
+
+    fn make_dirs(&self, ids: &Ids) {
+        let root = self.dir.path();
+        // The directories `mkimap` would make; imapd exits (EX_USAGE, no
+        // message outside syslog) when conf/db is missing.
+        let subs = [
+            "conf",
+            "conf/db",
+            "conf/proc",
+            "conf/socket",
+            "conf/lock",
+            "conf/log",
+            "conf/msg",
+            "conf/user",
+            "conf/quota",
+            "conf/sieve",
+            "conf/ptclient",
+            "conf/sync",
+            "spool",
+            "run",
+        ];
+        for sub in subs {
+            let p = root.join(sub);
+            fs::create_dir_all(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
+            chown_mail(ids, &p);
+        }
+    }
+
+    fn write_config(&self, ids: &Ids, bin: &Path, idle_poll: Option<u32>) {
+        let root = self.dir.path().display();
+        // Cyrus services refuse to run as root ("must run as the Cyrus
+        // user"): as root they run as nobody, otherwise as the test user.
+        let user = &ids.login_user;
+        let poll = idle_poll
+            .map(|s| format!("imapidlepoll: {s}\n"))
+            .unwrap_or_default();
+        let imapd = format!(
+            "configdirectory: {root}/conf\n\
+             partition-default: {root}/spool\n\
+             defaultpartition: default\n\
+             servername: localhost\n\
+             cyrus_user: {user}\n\
+             admins: cyrusadmin\n\
+             sasl_pwcheck_method: alwaystrue\n\
+             sasl_mech_list: PLAIN LOGIN\n\
+             allowplaintext: yes\n\
+             altnamespace: no\n\
+             unixhierarchysep: no\n\
+             autocreate_post: 1\n\
+             autocreate_quota: 0\n\
+             autocreate_inbox_folders: Sent\n\
+             idlesocket: {root}/run/idle\n\
+             lmtpsocket: {root}/run/lmtp\n\
+             notifysocket: {root}/run/notify\n\
+             syslog_prefix: concierge-cyrus-test\n\
+             {poll}"
+        );
+        write_file(&self.dir.path().join("imapd.conf"), imapd.as_bytes(), 0o644);
+        let conf = format!("{root}/imapd.conf");
+        let bin = bin.display();
+        let idled = if idle_poll.is_none() {
+            format!("  idled cmd=\"{bin}/idled -C {conf}\"\n")
+        } else {
+            String::new()
+        };
+        let cyrus_conf = format!(
+            "START {{\n  recover cmd=\"{bin}/ctl_cyrusdb -C {conf} -r\"\n}}\n\
+             SERVICES {{\n  imap cmd=\"{bin}/imapd -C {conf}\" listen=\"127.0.0.1:{port}\" \
+             prefork=0\n}}\n\
+             EVENTS {{\n}}\n\
+             DAEMON {{\n{idled}}}\n",
+            port = self.imap_port
+        );
+        write_file(
+            &self.dir.path().join("cyrus.conf"),
+            cyrus_conf.as_bytes(),
+            0o644,
+        );
+    }
+
+    fn spawn_and_wait(&mut self, root: &Path) -> Result<(), String> {
+        let out = fs::File::create(self.dir.path().join("master.stderr"))
+            .map_err(|e| format!("create master.stderr: {e}"))?;
+        let dir = self.dir.path();
+        let child = Command::new(root.join("usr/lib/cyrus/bin/master"))
+            .arg("-C")
+            .arg(dir.join("imapd.conf"))
+            .arg("-M")
+            .arg(dir.join("cyrus.conf"))
+            .arg("-p")
+            .arg(dir.join("run/master.pid"))
+            // Foreground: the test owns the process.
+            .arg("-D")
+            // Its own process group: the master ends with kill(0, SIGTERM),
+            // which would otherwise reach every other Cyrus of this test run
+            // (all run as nobody) and drop their connections.
+            .process_group(0)
+            .env("LD_LIBRARY_PATH", root.join("usr/lib/x86_64-linux-gnu"))
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().map_err(|e| e.to_string())?)
+            .stderr(out)
+            .spawn()
+            .map_err(|e| format!("cannot spawn Cyrus master: {e}"))?;
+        self.child = Some(child);
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.imap_port));
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                return Err(format!("Cyrus master exited during startup: {status}"));
+            }
+            let last = match probe_greeting(addr) {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            if Instant::now() >= deadline {
+                self.stop_within(Duration::from_secs(2));
+                return Err(format!(
+                    "Cyrus gave no greeting and LOGIN on {addr} within {START_DEADLINE:?} \
+                     (last attempt: {last})"
+                ));
+            }
+            std::thread::sleep(super::POLL_INTERVAL);
+        }
+    }
+
+    fn stop_within(&mut self, deadline: Duration) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        let master = child.id();
+        let mut pids = vec![master];
+        pids.extend(descendants(master));
+        send_signal("TERM", &pids);
+        let end = Instant::now() + deadline;
+        let exited = super::wait_until(end, || {
+            matches!(child.try_wait(), Ok(Some(_))) && pids.iter().all(|&p| pid_gone(p))
+        });
+        if !exited {
+            let left: Vec<u32> = pids.iter().copied().filter(|&p| !pid_gone(p)).collect();
+            send_signal("KILL", &left);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Cyrus {
+    fn drop(&mut self) {
+        self.stop_within(Duration::from_secs(2));
+        super::keep_dir_if_asked(&mut self.dir);
+    }
+}
+
+fn cyrus_root() -> PathBuf {
+    std::env::var_os("CONCIERGE_CYRUS_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(CYRUS_ROOT))
+}
