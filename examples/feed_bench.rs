@@ -57,6 +57,7 @@ fn main() {
         let setup = Setup {
             store_path: path.clone().into(),
             operator: "Sam".into(),
+            operator_email: None,
             rates: Default::default(),
             keys: Default::default(),
             templates: concierge::mail::templates::Templates::load(None).unwrap(),

@@ -522,8 +522,11 @@ fn reply_cmd(cfg: &Config, args: ReplyArgs) -> Result<i32> {
             anyhow::anyhow!("config file {}: [smtp] from: missing", cfg.path.display())
         })?;
     let smtp = cfg.smtp.as_ref().context("[smtp] section missing")?;
+    // The audit and colleagues' screens know this operator by id, show the name.
+    let actor = cfg.operator.id();
+    store.register_operator(&actor, &cfg.operator.name)?;
     if let Some(reply_id) = args.retry {
-        let (_request, reply) = store.reply_retry(reply_id, args.force, &cfg.operator.name)?;
+        let (_request, reply) = store.reply_retry(reply_id, args.force, &actor)?;
         let sender = Sender::smtp(smtp)?;
         runtime()?.block_on(crate::reply::send(
             &mut store, &sender, cfg, reply_id, &reply,
@@ -538,7 +541,8 @@ fn reply_cmd(cfg: &Config, args: ReplyArgs) -> Result<i32> {
     let target = store.reply_target(request_id)?;
     // Refused before any backend call: no acknowledgement after a decision,
     // the same template twice only with --force.
-    crate::ops::reply::check(&store.load_request(request_id)?, template, args.force)?;
+    let read = store.load_request(request_id)?;
+    crate::ops::reply::check(&read, template, args.force)?;
     let needs_size = matches!(
         template,
         Template::Acknowledgement | Template::EstimateOver48h
@@ -571,7 +575,10 @@ fn reply_cmd(cfg: &Config, args: ReplyArgs) -> Result<i32> {
         template,
         &reply,
         args.force,
-        &cfg.operator.name,
+        &actor,
+        // The version read before composing: a change while the reply was
+        // written (a colleague's reply, the customer's) stops it.
+        Some(read.version),
     )?;
     runtime()?.block_on(crate::reply::send(&mut store, &sender, cfg, id, &reply))?;
     println!("reply {id} sent to {}", reply.to);
@@ -616,6 +623,7 @@ fn tui_cmd(cfg: Config) -> Result<i32> {
     let setup = crate::tui::app::Setup {
         store_path: cfg.store_location()?,
         operator: cfg.operator.name.clone(),
+        operator_email: cfg.operator.email.clone(),
         rates: cfg.estimate.clone(),
         keys: crate::tui::keys::KeyMap::with_overrides(&cfg.keys)?,
         templates: crate::mail::templates::Templates::load(

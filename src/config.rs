@@ -40,6 +40,17 @@ pub struct Operator {
     pub email: Option<String>,
 }
 
+impl Operator {
+    /// The operator's identity in the store (audit actor, notes' author,
+    /// claims): the email when set, else the name. Screens show the name.
+    pub fn id(&self) -> String {
+        match self.email.as_deref().map(str::trim) {
+            Some(e) if !e.is_empty() => e.to_lowercase(),
+            _ => self.name.clone(),
+        }
+    }
+}
+
 impl Default for Operator {
     fn default() -> Self {
         let name = std::env::var("USER").unwrap_or_else(|_| "operator".into());
@@ -486,6 +497,15 @@ path = "~/x.db"
         assert_eq!(c.operator.name, "Sam");
         assert_eq!(c.imap().unwrap().port, 993);
         assert!(!c.store_path().unwrap().starts_with("~"));
+    }
+
+    #[test]
+    fn the_operator_is_known_by_email_and_falls_back_to_the_name() {
+        let c = parse("[operator]\nname = \"Kim\"\nemail = \" Kim@OchreHQ.com \"\n").unwrap();
+        assert_eq!(c.operator.id(), "kim@ochrehq.com");
+        assert_eq!(c.operator.name, "Kim");
+        let c = parse("[operator]\nname = \"Kim\"\n").unwrap();
+        assert_eq!(c.operator.id(), "Kim");
     }
 
     #[test]

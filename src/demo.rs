@@ -267,6 +267,7 @@ pub fn run(resume: Option<PathBuf>) -> Result<i32> {
     let setup = crate::tui::app::Setup {
         store_path: dir.join("concierge.db").into(),
         operator,
+        operator_email: None,
         rates: crate::estimate::Rates::default(),
         keys: crate::tui::keys::KeyMap::default(),
         templates: crate::mail::templates::Templates::load(None)?,
@@ -330,6 +331,7 @@ pub fn join(dir: &Path, name: &str) -> Result<i32> {
     let setup = crate::tui::app::Setup {
         store_path: dir.join("concierge.db").into(),
         operator: name.to_string(),
+        operator_email: None,
         rates: crate::estimate::Rates::default(),
         keys: crate::tui::keys::KeyMap::default(),
         templates: crate::mail::templates::Templates::load(None)?,

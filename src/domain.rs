@@ -320,6 +320,71 @@ pub enum StoreError {
     /// changed it first.
     #[error("{0}")]
     Conflict(String),
+    /// The collision stop: the request changed after the operator read it
+    /// (version `seen`, now `now`); `changes` says what happened since.
+    /// Nothing was recorded, sent or started.
+    #[error("{}", stale_text(*id, changes, chrono::Utc::now()))]
+    Stale {
+        id: i64,
+        seen: i64,
+        now: i64,
+        changes: Vec<Changed>,
+    },
+}
+
+/// One change to a request, from its change log: who did what, when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    pub version: i64,
+    /// RFC 3339 UTC.
+    pub at: String,
+    /// A display name ("Kim"), or "the customer".
+    pub who: String,
+    /// Already sanitized, one line ("sent the acknowledgement").
+    pub what: String,
+}
+
+impl Changed {
+    /// "Kim sent the acknowledgement 2 min ago".
+    pub fn describe(&self, now: chrono::DateTime<chrono::Utc>) -> String {
+        let ago = chrono::DateTime::parse_from_rfc3339(&self.at)
+            .map(|t| ago(now.signed_duration_since(t)))
+            .unwrap_or_default();
+        format!("{} {} {ago}", self.who, self.what)
+            .trim_end()
+            .to_string()
+    }
+}
+
+/// "just now", "2 min ago", "3 h ago", "4 days ago".
+fn ago(d: chrono::Duration) -> String {
+    match d.num_seconds() {
+        s if s < 60 => "just now".into(),
+        s if s < 3600 => format!("{} min ago", s / 60),
+        s if s < 86_400 => format!("{} h ago", s / 3600),
+        s => format!("{} days ago", s / 86_400),
+    }
+}
+
+/// The collision stop's message: what changed, and the way forward.
+pub fn stale_text(id: i64, changes: &[Changed], now: chrono::DateTime<chrono::Utc>) -> String {
+    // The newest few say enough; a long list would not fit the status bar.
+    const SHOWN: usize = 3;
+    let mut said: Vec<String> = changes
+        .iter()
+        .rev()
+        .take(SHOWN)
+        .map(|c| c.describe(now))
+        .collect();
+    if changes.len() > SHOWN {
+        said.push(format!("{} more", changes.len() - SHOWN));
+    }
+    let what = if said.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", said.join("; "))
+    };
+    format!("request {id} changed since you read it{what}. Nothing was sent or started: review it and redo")
 }
 
 impl StoreError {

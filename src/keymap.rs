@@ -43,6 +43,10 @@ pub enum Action {
     RetryJob,
     Outbox,
     Stats,
+    /// Take the request for oneself (again: give it back).
+    Claim,
+    /// Show only one's own claims ("Mine"), or everything again.
+    Mine,
     // Pop-ups: questions, pickers, the outbox.
     Yes,
     No,
@@ -115,6 +119,8 @@ impl Action {
             Action::RetryJob => "retry a failed export",
             Action::Outbox => "the outbox (demo)",
             Action::Stats => "the team's stats",
+            Action::Claim => "take it (again: give it back)",
+            Action::Mine => "only yours (Mine), or all again",
             Action::Yes => "yes",
             Action::No => "no / close",
             Action::Choose => "choose",
@@ -225,6 +231,8 @@ impl Default for KeyMap {
             (Action::RetryJob, &["t"]),
             (Action::Outbox, &["o"]),
             (Action::Stats, &["S"]),
+            (Action::Claim, &["m"]),
+            (Action::Mine, &["M"]),
             (Action::Yes, &["y", "Y"]),
             (Action::No, &["n", "N", "esc", "q"]),
             (Action::Choose, &["enter"]),

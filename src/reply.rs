@@ -106,7 +106,7 @@ pub async fn send(
     reply_id: i64,
     reply: &Reply,
 ) -> Result<i64> {
-    let operator = cfg.operator.name.clone();
+    let operator = cfg.operator.id();
     let result = sender.send(reply).await.map_err(anyhow::Error::from);
     let outcome = crate::ops::reply::outcome_of(&result);
     crate::ops::reply::finish(store, reply_id, &outcome, &operator)?;

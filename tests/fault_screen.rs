@@ -60,7 +60,7 @@ fn approving_twice_quickly_and_quitting_mid_export_start_one_export_and_one_emai
 
     // Come back: the job is followed to its end, not started again.
     sb.screen(&mut pty, &[]);
-    pty.wait_screen("Northwind emailed", Duration::from_secs(180), |s| {
+    pty.wait_screen("Northwind emailed", Duration::from_secs(600), |s| {
         tab_count(s, "Done") == Some(1)
     });
     pty.keys(&["q"]);

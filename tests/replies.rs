@@ -99,7 +99,7 @@ fn acknowledgement_goes_to_the_account_email_in_the_thread_and_is_filed(d: &mut 
 
     // The backend resolved the requester's account email: the reply goes there.
     store
-        .set_account_email(1, "owner@acme.example", "Sam Concierge")
+        .set_account_email(1, "owner@acme.example", "Sam Concierge", None)
         .unwrap();
     let target = store.reply_target(1).unwrap();
     let templates = Templates::load(None).unwrap();
@@ -135,6 +135,7 @@ fn acknowledgement_goes_to_the_account_email_in_the_thread_and_is_filed(d: &mut 
         &built,
         false,
         "Sam Concierge",
+        None,
     )
     .unwrap();
     rt.block_on(reply::send(&mut store, &sender, &cfg, id, &built))
@@ -251,6 +252,7 @@ fn a_failed_send_is_recorded_and_a_retry_sends_exactly_once(d: &mut dyn ImapServ
         &built,
         false,
         "Sam",
+        None,
     )
     .unwrap();
     let err = rt

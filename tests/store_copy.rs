@@ -46,16 +46,19 @@ fn solo_store(path: &Path) -> Store {
         assert!(matches!(r[0], Stored::NewRequest(_)));
     }
     s.add_note(1, "sam", "Scope: everything").unwrap();
-    s.approve(1, "key-1", Some("{}"), None, &[], "sam").unwrap();
+    s.approve(1, "key-1", Some("{}"), None, &[], "sam", None)
+        .unwrap();
     let reply = Reply {
         message_id: "a1@ochre.example".into(),
         to: "owner1@acme.example".into(),
         subject: "Re: x".into(),
         bytes: vec![0, 200, 13, 10],
     };
-    let rid = s.reply_begin(1, "acknowledgement", &reply, "sam").unwrap();
+    let rid = s
+        .reply_begin(1, "acknowledgement", &reply, "sam", None)
+        .unwrap();
     s.reply_finish(rid, Ok(()), "sam").unwrap();
-    s.reject(2, "not the owner", "kim").unwrap();
+    s.reject(2, "not the owner", "kim", None).unwrap();
     let size = concierge::estimate::Size {
         messages: 1,
         customers: 1,

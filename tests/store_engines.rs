@@ -41,6 +41,8 @@ both!(
     tampering_with_the_audit_chain_is_named,
     typed_values_round_trip,
     migrating_again_changes_nothing,
+    a_stale_version_is_refused_inside_the_transaction_and_records_nothing,
+    claims_are_never_blind_and_changes_name_the_operator,
 );
 
 fn msg(raw: &str) -> (Inspected, String, Option<String>) {
@@ -114,27 +116,29 @@ fn same_mail_twice_is_one_request_and_replies_attach(mut s: Store) {
 
 fn decisions_are_once_and_retries_never_mint_a_key_for_a_live_job(mut s: Store) {
     let id = request(&mut s, 1, "owner@acme.example");
-    s.approve(id, "k", Some("{\"a\":1}"), None, &[], "sam")
+    s.approve(id, "k", Some("{\"a\":1}"), None, &[], "sam", None)
         .unwrap();
-    assert!(s.approve(id, "k2", None, None, &[], "sam").is_err());
-    assert!(s.reject(id, "too late", "sam").is_err());
-    assert!(s.set_account_email(id, "o@acme.example", "sam").is_err());
-    assert!(s.set_workspace(id, "w", "Other", "sam").is_err());
+    assert!(s.approve(id, "k2", None, None, &[], "sam", None).is_err());
+    assert!(s.reject(id, "too late", "sam", None).is_err());
+    assert!(s
+        .set_account_email(id, "o@acme.example", "sam", None)
+        .is_err());
+    assert!(s.set_workspace(id, "w", "Other", "sam", None).is_err());
     assert_eq!(
         s.load_request(id).unwrap().export_body.as_deref(),
         Some("{\"a\":1}")
     );
     s.set_job(id, &job("", "failed"), "sam").unwrap();
-    assert_eq!(s.retry_job(id, "sam").unwrap(), "k");
+    assert_eq!(s.retry_job(id, "sam", None).unwrap(), "k");
     assert_eq!(s.load_request(id).unwrap().state, RequestState::Approved);
     s.set_job(id, &job("j1", "failed"), "sam").unwrap();
-    let first = s.retry_job(id, "sam").unwrap();
+    let first = s.retry_job(id, "sam", None).unwrap();
     assert!(first.starts_with("k/retry"), "{first}");
     s.set_job(id, &job("j2", "cancelled"), "sam").unwrap();
-    let second = s.retry_job(id, "sam").unwrap();
+    let second = s.retry_job(id, "sam", None).unwrap();
     assert!(second.starts_with("k/retry") && second != first, "{second}");
     s.set_job(id, &job("j3", "running"), "sam").unwrap();
-    assert!(s.retry_job(id, "sam").is_err());
+    assert!(s.retry_job(id, "sam", None).is_err());
     assert_eq!(s.unfinished_jobs().unwrap(), vec![id]);
     let v = s.load_request(id).unwrap();
     assert_eq!(v.state, RequestState::Running);
@@ -145,7 +149,7 @@ fn decisions_are_once_and_retries_never_mint_a_key_for_a_live_job(mut s: Store) 
 fn a_stale_job_snapshot_never_takes_a_request_back(mut s: Store) {
     let id = request(&mut s, 1, "owner@acme.example");
     assert!(s.set_job(id, &job("j1", "running"), "sam").is_err());
-    s.approve(id, "k", None, None, &[], "sam").unwrap();
+    s.approve(id, "k", None, None, &[], "sam", None).unwrap();
     s.set_job(id, &job("j1", "running"), "sam").unwrap();
     s.set_job(id, &job("j1", "emailed"), "sam").unwrap();
     let e = s.set_job(id, &job("j1", "running"), "sam").unwrap_err();
@@ -173,7 +177,9 @@ fn replies_of_record_are_sent_once(mut s: Store) {
         subject: "Re: Data export request: Acme".into(),
         bytes: bytes.clone(),
     };
-    let rid = s.reply_begin(id, "acknowledgement", &reply, "sam").unwrap();
+    let rid = s
+        .reply_begin(id, "acknowledgement", &reply, "sam", None)
+        .unwrap();
     s.reply_finish(rid, Err("421 try later"), "sam").unwrap();
     let row = s.reply(rid).unwrap();
     assert_eq!(row.state, ReplyState::Failed);
@@ -212,7 +218,7 @@ fn notes_overrides_and_the_workspace_lookup(mut s: Store) {
     s.add_note(a, "sam", "Scope: all — ünïcødé ✓").unwrap();
     assert_eq!(s.other_request_for_workspace(b).unwrap(), None);
     for id in [a, b] {
-        s.set_workspace(id, "ws-1", "Acme", "sam").unwrap();
+        s.set_workspace(id, "ws-1", "Acme", "sam", None).unwrap();
     }
     let other = s.other_request_for_workspace(b).unwrap().unwrap();
     assert!(other.starts_with("owner@acme.example of "), "{other}");
@@ -223,6 +229,7 @@ fn notes_overrides_and_the_workspace_lookup(mut s: Store) {
         Some("called the owner"),
         &[Check::ScopeNoteWritten],
         "sam",
+        None,
     )
     .unwrap();
     let all = s.load_requests().unwrap();
@@ -420,8 +427,16 @@ fn simultaneous_approvals_make_one_decision(open: impl Fn() -> Store + Sync) {
                 scope.spawn(move || {
                     let mut s = open();
                     barrier.wait();
-                    s.approve(id, &format!("key-{t}"), None, None, &[], &format!("op{t}"))
-                        .is_ok() as usize
+                    s.approve(
+                        id,
+                        &format!("key-{t}"),
+                        None,
+                        None,
+                        &[],
+                        &format!("op{t}"),
+                        None,
+                    )
+                    .is_ok() as usize
                 })
             })
             .collect();
@@ -472,4 +487,212 @@ fn a_wrong_password_is_a_clear_error_without_secrets() {
         "{e}"
     );
     assert!(!format!("{:?}", concierge::store::Location::Postgres(t)).contains("wrong-pw-4471"));
+}
+
+// The collision stop (store/team.rs) on both engines: the two tests below
+// are in the `both!` list at the top.
+
+/// Kim acts at version 0; Sam, whose screen also showed version 0, then
+/// approves, rejects and replies: each is refused with the change that
+/// came between, and nothing of Sam's is recorded or audited.
+fn a_stale_version_is_refused_inside_the_transaction_and_records_nothing(mut s: Store) {
+    let id = request(&mut s, 1, "owner@acme.example");
+    s.register_operator("kim@ochrehq.com", "Kim").unwrap();
+    assert_eq!(s.version(id).unwrap(), 0);
+    let reply = Reply {
+        message_id: "a@ochrehq.com".into(),
+        to: "owner@acme.example".into(),
+        subject: "Re: x".into(),
+        bytes: b"ack".to_vec(),
+    };
+    s.reply_begin(id, "acknowledgement", &reply, "kim@ochrehq.com", Some(0))
+        .unwrap();
+    assert_eq!(s.version(id).unwrap(), 1);
+    let audit_before = audit::verify(s.conn()).unwrap().unwrap();
+    let stale = |e: anyhow::Error| match StoreError::of(&e) {
+        Some(StoreError::Stale {
+            seen, now, changes, ..
+        }) => {
+            assert_eq!((*seen, *now), (0, 1));
+            assert_eq!(changes.len(), 1);
+            assert_eq!(changes[0].who, "Kim");
+            assert_eq!(changes[0].what, "sent the acknowledgement");
+        }
+        _ => panic!("not a collision stop: {e:#}"),
+    };
+    stale(
+        s.approve(id, "k", None, None, &[], "sam", Some(0))
+            .unwrap_err(),
+    );
+    stale(s.reject(id, "no", "sam", Some(0)).unwrap_err());
+    stale(
+        s.override_auth(id, "called them", "sam", Some(0))
+            .unwrap_err(),
+    );
+    let again = Reply {
+        message_id: "b@ochrehq.com".into(),
+        ..reply
+    };
+    stale(
+        s.reply_begin(id, "acknowledgement", &again, "sam", Some(0))
+            .unwrap_err(),
+    );
+    let v = s.load_request(id).unwrap();
+    assert_eq!(v.state, RequestState::New);
+    assert_eq!(v.version, 1);
+    assert_eq!(v.replies.len(), 1, "the second reply was never recorded");
+    assert_eq!(
+        audit::verify(s.conn()).unwrap().unwrap(),
+        audit_before,
+        "nothing was audited"
+    );
+    // A follow-up from the customer moves the version too.
+    let follow = "From: owner@acme.example\r\nMessage-ID: <f1@acme.example>\r\nIn-Reply-To: <r1@acme.example>\r\nSubject: Re: Data export request: Acme\r\n\r\nActually, cancel\r\n";
+    s.store_batch("INBOX", &[msg(follow)], None).unwrap();
+    let changes = s.changes_since(id, 1).unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(
+        (changes[0].who.as_str(), changes[0].what.as_str()),
+        ("the customer", "replied: “Actually, cancel”")
+    );
+    stale_at(s.reject(id, "no", "sam", Some(1)).unwrap_err(), 2);
+    // With the version now on screen, the action goes.
+    s.reject(id, "no", "sam", Some(2)).unwrap();
+    assert_eq!(s.version(id).unwrap(), 3);
+    assert_eq!(s.load_request(id).unwrap().state, RequestState::Rejected);
+}
+
+fn stale_at(e: anyhow::Error, version: i64) {
+    match StoreError::of(&e) {
+        Some(StoreError::Stale { now, .. }) => assert_eq!(*now, version),
+        _ => panic!("not a collision stop: {e:#}"),
+    }
+}
+
+/// Claims: advisory (no version bump), never taken over blind, audited
+/// with the previous holder; names come from the operators table.
+fn claims_are_never_blind_and_changes_name_the_operator(mut s: Store) {
+    let id = request(&mut s, 1, "owner@acme.example");
+    s.register_operator("kim@ochrehq.com", "Kimberly").unwrap();
+    // Registering again renames (ON CONFLICT ... DO UPDATE).
+    s.register_operator("kim@ochrehq.com", "Kim").unwrap();
+    s.register_operator("sam@ochrehq.com", "Sam").unwrap();
+    let c = s.claim(id, "kim@ochrehq.com", None).unwrap();
+    assert_eq!((c.by.as_str(), c.name.as_str()), ("kim@ochrehq.com", "Kim"));
+    assert_eq!(
+        s.load_request(id).unwrap().claimed_by_name.as_deref(),
+        Some("Kim")
+    );
+    let e = s.claim(id, "sam@ochrehq.com", None).unwrap_err();
+    assert!(
+        matches!(StoreError::of(&e), Some(StoreError::Conflict(m)) if m.contains("held by Kim")),
+        "{e:#}"
+    );
+    assert!(s.release(id, "sam@ochrehq.com").is_err());
+    s.claim(id, "sam@ochrehq.com", Some("kim@ochrehq.com"))
+        .unwrap();
+    let previous: String = s
+        .conn()
+        .query_row(
+            "SELECT detail FROM audit WHERE action = 'request.claimed' ORDER BY seq DESC LIMIT 1",
+            params![],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(previous.contains("kim@ochrehq.com"), "{previous}");
+    s.release(id, "sam@ochrehq.com").unwrap();
+    assert_eq!(s.claim_of(id).unwrap(), None);
+    assert_eq!(s.version(id).unwrap(), 0, "claims are no collision");
+    s.set_workspace(id, "ws-1", "Acme", "sam@ochrehq.com", Some(0))
+        .unwrap();
+    let said: Vec<String> = s
+        .changes_since(id, 0)
+        .unwrap()
+        .iter()
+        .map(|c| format!("{} {}", c.who, c.what))
+        .collect();
+    assert_eq!(said, ["Sam linked the workspace Acme"]);
+    assert!(audit::verify(s.conn()).unwrap().is_ok());
+}
+
+/// Two operators, each on their own connection, decide the same request
+/// at the same moment on the version both read (Kim approves, Sam
+/// rejects): every round ends in one decision and one collision stop.
+fn racing_approve_and_reject_make_one_decision(open: impl Fn() -> Store + Sync) {
+    const ROUNDS: u32 = 10;
+    let mut first = open();
+    let ids: Vec<i64> = (1..=ROUNDS)
+        .map(|n| request(&mut first, n, "owner@acme.example"))
+        .collect();
+    let barrier = std::sync::Barrier::new(2);
+    let outcomes: Vec<(i64, &str, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ["kim", "sam"]
+            .into_iter()
+            .map(|who| {
+                let (open, barrier, ids) = (&open, &barrier, &ids);
+                scope.spawn(move || {
+                    let mut s = open();
+                    let mut out = Vec::new();
+                    for &id in ids {
+                        let seen = s.load_request(id).unwrap().version;
+                        barrier.wait();
+                        let r = if who == "kim" {
+                            s.approve(id, "k", None, None, &[], who, Some(seen))
+                        } else {
+                            s.reject(id, "agent", who, Some(seen))
+                        };
+                        // Recorded, not asserted here: a panic in one racer
+                        // would leave the other waiting at the barrier.
+                        let what = match r {
+                            Ok(()) => "won".to_string(),
+                            Err(e) => match StoreError::of(&e) {
+                                Some(StoreError::Stale { .. }) => "stale".to_string(),
+                                _ => format!("{e:#}"),
+                            },
+                        };
+                        out.push((id, who, what));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    for &id in &ids {
+        let mut these: Vec<&str> = outcomes
+            .iter()
+            .filter(|o| o.0 == id)
+            .map(|o| o.2.as_str())
+            .collect();
+        these.sort();
+        assert_eq!(these, ["stale", "won"], "request {id}: {outcomes:?}");
+        let decisions: i64 = first
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM audit WHERE subject = ?1 AND action IN ('request.approved', 'request.rejected')",
+                params![format!("request:{id}")],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(decisions, 1, "request {id}: one decision audited");
+        assert_eq!(first.version(id).unwrap(), 1);
+    }
+    assert!(audit::verify(first.conn()).unwrap().is_ok());
+}
+
+#[test]
+fn racing_approve_and_reject_make_one_decision_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    racing_approve_and_reject_make_one_decision(|| Store::open(&path).unwrap());
+}
+
+#[test]
+fn racing_approve_and_reject_make_one_decision_on_postgres() {
+    let url = support::postgres::server().fresh_database();
+    let target = support::postgres::target(&url);
+    racing_approve_and_reject_make_one_decision(|| Store::connect_pg(&target).unwrap());
 }

@@ -47,6 +47,7 @@ fn setup(sb: &Sandbox, store: Location) -> Setup {
     Setup {
         store_path: store,
         operator: "Sam".into(),
+        operator_email: None,
         rates: concierge::estimate::Rates::default(),
         keys: concierge::tui::keys::KeyMap::default(),
         templates: concierge::mail::templates::Templates::load(None).unwrap(),

@@ -51,6 +51,7 @@ impl Screen {
         let setup = Setup {
             store_path: at.into(),
             operator: operator.into(),
+            operator_email: None,
             rates: concierge::estimate::Rates::default(),
             keys: concierge::tui::keys::KeyMap::default(),
             templates: concierge::mail::templates::Templates::load(None).unwrap(),
@@ -492,4 +493,46 @@ fn on_postgres_the_lease_is_taken_over_when_its_holders_connection_dies() {
         .map(|c| c.actor)
         .collect();
     assert_eq!(pollers, vec!["Lee", "Kim"]);
+}
+
+/// A claim (branch `collide`'s `m`) is a change on the feed: the other
+/// screen shows the new holder without reloading everything. Kim's feed has
+/// read once already (the first note), so only a wake-up brings it.
+async fn a_claim_reaches_the_other_screen(path: Location) {
+    let (mut sam, mut kim, id) = first_note_reaches_the_other_screen(path).await;
+    sam.key(KeyCode::Char('m'));
+    assert_eq!(
+        sam.app
+            .state
+            .rows
+            .iter()
+            .find(|r| r.req.id == id)
+            .and_then(|r| r.req.claimed_by.clone())
+            .as_deref(),
+        Some("Sam"),
+        "{:?}",
+        sam.app.state.status
+    );
+    kim.until(
+        "Sam's claim on Kim's screen",
+        Duration::from_secs(10),
+        |a| {
+            a.state
+                .rows
+                .iter()
+                .any(|r| r.req.id == id && r.req.claimed_by.as_deref() == Some("Sam"))
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_on_one_screen_shows_on_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    a_claim_reaches_the_other_screen(dir.path().join("team.db").into()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_claim_on_one_screen_shows_on_the_other() {
+    a_claim_reaches_the_other_screen(pg_location()).await;
 }

@@ -39,6 +39,7 @@ fn setup(sb: &Sandbox) -> Setup {
     Setup {
         store_path: sb.dir.path().join("concierge.db").into(),
         operator: "Sam".into(),
+        operator_email: None,
         rates: concierge::estimate::Rates::default(),
         keys: concierge::tui::keys::KeyMap::default(),
         templates: concierge::mail::templates::Templates::load(None).unwrap(),

@@ -11,6 +11,7 @@ use crate::backend::api::WireExportRequest;
 use crate::backend::{ExportRequest, Job, JobStatus};
 use crate::domain::Check;
 use crate::store::requests::{JobSnap, RequestView};
+use crate::store::team::Seen;
 use crate::store::Store;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -54,12 +55,18 @@ pub fn approve(
     override_reason: Option<&str>,
     unmet: &[Check],
     actor: &str,
+    seen: Seen,
     force: bool,
 ) -> Result<RequestView> {
     let req = store.load_request(id)?;
     let (body, json) = body_at_approval(&req, force)?;
     let key = crate::backend::idempotency_key(&req.message_id, body.workspace_id);
-    store.approve(id, &key, Some(&json), override_reason, unmet, actor)?;
+    // The body is built from the request as read just now; the store
+    // refuses the approval if it is no longer at the version the operator
+    // saw (or, with `seen` None, at the version just read), so the stored
+    // body never mixes two versions.
+    let seen = Some(seen.unwrap_or(req.version));
+    store.approve(id, &key, Some(&json), override_reason, unmet, actor, seen)?;
     crash_point(CRASH_AFTER_APPROVAL);
     store.load_request(id)
 }
@@ -196,7 +203,7 @@ mod tests {
     fn the_body_is_frozen_at_approval_and_a_later_note_does_not_change_it() {
         let (mut s, ws, member) = resolved_store();
         s.add_note(1, "sam", "Scope: everything").unwrap();
-        let approved = approve(&mut s, 1, None, &[], "sam", false).unwrap();
+        let approved = approve(&mut s, 1, None, &[], "sam", None, false).unwrap();
         let (at_approval, forced) = frozen_body(&approved).unwrap();
         assert!(!forced, "no duplicate confirm, no force");
         assert!(!approved.export_body.as_deref().unwrap().contains("force"));
@@ -216,7 +223,7 @@ mod tests {
     #[test]
     fn a_confirmed_second_export_freezes_force_into_the_body_and_its_retries() {
         let (mut s, _, _) = resolved_store();
-        let approved = approve(&mut s, 1, None, &[], "sam", true).unwrap();
+        let approved = approve(&mut s, 1, None, &[], "sam", None, true).unwrap();
         let json = approved.export_body.clone().unwrap();
         assert!(json.contains(r#""force":true"#), "{json}");
         assert!(frozen_body(&approved).unwrap().1);
@@ -234,7 +241,7 @@ mod tests {
             error: Some("disk full".into()),
         };
         s.set_job(1, &failed, "sam").unwrap();
-        s.retry_job(1, "sam").unwrap();
+        s.retry_job(1, "sam", None).unwrap();
         let retried = s.load_request(1).unwrap();
         assert_eq!(retried.export_body.as_deref(), Some(json.as_str()));
         assert!(frozen_body(&retried).unwrap().1);
@@ -247,7 +254,7 @@ mod tests {
         let i = crate::intake::inspect(raw.as_bytes(), &crate::intake::Options::default());
         let key = i.store_key(raw.as_bytes());
         s.store_batch("INBOX", &[(i, key, None)], None).unwrap();
-        s.approve(1, "k", None, None, &[], "sam").unwrap();
+        s.approve(1, "k", None, None, &[], "sam", None).unwrap();
         let running = JobSnap {
             id: Uuid::from_u128(3).to_string(),
             status: JobStatus::Running,
@@ -276,7 +283,7 @@ mod tests {
         );
         // The way forward: a retry with a new key (the old one would only
         // return the lost job's record, or nothing).
-        let new_key = s.retry_job(1, "sam").unwrap();
+        let new_key = s.retry_job(1, "sam", None).unwrap();
         assert!(new_key.starts_with("k/retry"), "{new_key}");
     }
 

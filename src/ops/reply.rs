@@ -14,6 +14,7 @@ use crate::estimate::{Rates, Size};
 use crate::mail::outgoing::Reply;
 use crate::mail::templates::{Template, Templates};
 use crate::store::requests::RequestView;
+use crate::store::team::Seen;
 use crate::store::Store;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -101,9 +102,26 @@ pub fn begin(
     reply: &Reply,
     again: bool,
     actor: &str,
+    seen: Seen,
 ) -> Result<i64> {
-    check(&store.load_request(id)?, template, again)?;
-    store.reply_begin(id, template.file_stem(), reply, actor)
+    let req = store.load_request(id)?;
+    // A colleague's reply would also trip the repeat check below; the
+    // collision stop goes first because it says who did what.
+    if let Some(seen) = seen.filter(|&v| v != req.version) {
+        return Err(crate::domain::StoreError::Stale {
+            id,
+            seen,
+            now: req.version,
+            changes: store.changes_since(id, seen)?,
+        }
+        .into());
+    }
+    check(&req, template, again)?;
+    // Checked against what was just read when the caller saw nothing
+    // itself (the command line reads, then acts): a change between this
+    // check and the record still stops it.
+    let seen = Some(seen.unwrap_or(req.version));
+    store.reply_begin(id, template.file_stem(), reply, actor, seen)
 }
 
 /// What the SMTP server (or the outbox) did with a reply.
@@ -252,6 +270,7 @@ mod tests {
             &reply(1),
             false,
             "sam",
+            None,
         )
         .unwrap();
         finish(&mut s, id, &Outcome::Accepted, "sam").unwrap();
@@ -262,6 +281,7 @@ mod tests {
             &reply(2),
             false,
             "sam",
+            None,
         )
         .unwrap_err();
         assert!(
@@ -269,11 +289,29 @@ mod tests {
             "{e:#}"
         );
         // Asked for: it goes.
-        begin(&mut s, 1, Template::Acknowledgement, &reply(3), true, "sam").unwrap();
+        begin(
+            &mut s,
+            1,
+            Template::Acknowledgement,
+            &reply(3),
+            true,
+            "sam",
+            None,
+        )
+        .unwrap();
         // Another template is no repeat.
-        begin(&mut s, 1, Template::ScopeQuestion, &reply(4), false, "sam").unwrap();
+        begin(
+            &mut s,
+            1,
+            Template::ScopeQuestion,
+            &reply(4),
+            false,
+            "sam",
+            None,
+        )
+        .unwrap();
 
-        s.reject(1, "not an owner", "sam").unwrap();
+        s.reject(1, "not an owner", "sam", None).unwrap();
         let v = s.load_request(1).unwrap();
         assert_eq!(v.state, RequestState::Rejected);
         for again in [false, true] {
@@ -298,6 +336,7 @@ mod tests {
             &reply(1),
             false,
             "sam",
+            None,
         )
         .unwrap();
         let lost: Result<()> = Err(anyhow::Error::new(OutcomeUnknown(
@@ -324,5 +363,49 @@ mod tests {
         s.reply_retry(id, false, "sam").unwrap();
         // Two retries racing: the second finds it taken.
         assert!(s.reply_retry(id, false, "sam").is_err());
+    }
+
+    #[test]
+    fn a_reply_written_before_the_customer_wrote_again_stops_and_nothing_is_recorded() {
+        let mut s = store();
+        let seen = s.load_request(1).unwrap().version;
+        let follow = "From: owner@acme.example\r\nMessage-ID: <f1@acme.example>\r\nIn-Reply-To: <r1@acme.example>\r\nSubject: Re: Data export request: Acme Support\r\n\r\nPlease only export March.\r\n";
+        let i = inspect(follow.as_bytes(), &Options::default());
+        let key = i.store_key(follow.as_bytes());
+        s.store_batch("INBOX", &[(i, key, None)], None).unwrap();
+        let e = begin(
+            &mut s,
+            1,
+            Template::Acknowledgement,
+            &reply(1),
+            false,
+            "sam",
+            Some(seen),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(StoreError::of(&e), Some(StoreError::Stale { .. })),
+            "{e:#}"
+        );
+        assert!(
+            e.to_string()
+                .contains("the customer replied: “Please only export March.”"),
+            "{e}"
+        );
+        assert!(
+            s.replies(1).unwrap().is_empty(),
+            "nothing recorded, nothing sent"
+        );
+        // Read again (what `concierge reply` does): it goes.
+        begin(
+            &mut s,
+            1,
+            Template::Acknowledgement,
+            &reply(1),
+            false,
+            "sam",
+            None,
+        )
+        .unwrap();
     }
 }

@@ -263,7 +263,7 @@ mod tests {
         let mut s = Store::in_memory().unwrap();
         let id = request(&mut s, 1);
         s.add_note(id, "Kim", "scope: all").unwrap();
-        s.override_auth(id, "called them", "Sam").unwrap();
+        s.override_auth(id, "called them", "Sam", None).unwrap();
         let feed = after(s.conn(), 0, 100).unwrap();
         let seen: Vec<_> = feed
             .iter()
@@ -287,10 +287,10 @@ mod tests {
         let id = request(&mut s, 1);
         let before = last_seq(s.conn()).unwrap();
         assert!(s.add_note(id, "Kim", "  ").is_err());
-        s.reject(id, "not an owner", "Kim").unwrap();
+        s.reject(id, "not an owner", "Kim", None).unwrap();
         let seq = last_seq(s.conn()).unwrap();
         // Rejecting twice is refused inside the transaction: no change row.
-        assert!(s.reject(id, "again", "Kim").is_err());
+        assert!(s.reject(id, "again", "Kim", None).is_err());
         assert_eq!(last_seq(s.conn()).unwrap(), seq);
         assert_eq!(seq, before + 1);
     }

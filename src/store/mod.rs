@@ -18,6 +18,7 @@ pub mod presence;
 pub mod replies;
 pub mod requests;
 pub mod seen;
+pub mod team;
 
 use crate::intake::{Inspected, Kind};
 use anyhow::{Context, Result};
@@ -164,7 +165,29 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (request_id, operator)
     );
     "#,
-    // 6: the change feed (`changes.rs`): what open screens reload.
+    // 6: team mode (see `team`): the request version every collision-checked
+    // action carries, the change log that says what a version changed, the
+    // operators' display names, and claims.
+    r#"
+    ALTER TABLE requests ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE requests ADD COLUMN claimed_by TEXT;
+    ALTER TABLE requests ADD COLUMN claimed_at TEXT;
+    CREATE TABLE request_changes (
+        id         INTEGER PRIMARY KEY,
+        request_id INTEGER NOT NULL REFERENCES requests(id),
+        version    INTEGER NOT NULL,
+        at         TEXT NOT NULL,
+        who        TEXT NOT NULL,
+        what       TEXT NOT NULL,
+        UNIQUE (request_id, version)
+    );
+    CREATE TABLE operators (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    "#,
+    // 7: the change feed (`changes.rs`): what open screens reload.
     r#"
     CREATE TABLE changes (
         seq        INTEGER PRIMARY KEY,
@@ -175,7 +198,7 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX changes_at ON changes(at);
     "#,
-    // 7: presence (who has which request open, writing what) and the inbox
+    // 8: presence (who has which request open, writing what) and the inbox
     // poller's lease (`presence.rs`).
     r#"
     CREATE TABLE presence (
@@ -544,6 +567,18 @@ fn store_one(tx: &Tx<'_>, mailbox: &str, msg: &Inspected, key: &str) -> Result<S
                     "UPDATE requests SET updated_at = ?2 WHERE id = ?1",
                     params![id, now],
                 )?;
+                // The customer wrote again: an action decided on the thread
+                // as it was must stop (the collision stop, `team`).
+                if kind == Kind::AutoReply {
+                    team::bump_as(tx, id, "an automatic reply", "arrived")?;
+                } else {
+                    team::bump_as(
+                        tx,
+                        id,
+                        "the customer",
+                        &format!("replied: {}", team::customer_said(&msg.body)),
+                    )?;
+                }
                 (Some(id), Stored::Attached(id))
             }
             None => return Ok(Stored::Ignored),

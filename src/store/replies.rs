@@ -8,6 +8,7 @@
 //! needs `force`, after a look at the Sent folder.
 
 use super::db::{params, OptionalExtension, Row};
+use super::team::{bump, check_version, Seen};
 use super::{audit, now, Store};
 use crate::domain::{ReplyState, StoreError};
 use crate::mail::outgoing::{Answered, Reply};
@@ -107,14 +108,27 @@ impl Store {
     }
 
     /// Records the account email the backend resolved for a request.
-    pub fn set_account_email(&mut self, request_id: i64, email: &str, actor: &str) -> Result<()> {
+    pub fn set_account_email(
+        &mut self,
+        request_id: i64,
+        email: &str,
+        actor: &str,
+        seen: Seen,
+    ) -> Result<()> {
         self.audited(
             actor,
             "request.account_email",
             request_id,
             serde_json::json!({ "email": email }),
             |tx| {
+                check_version(tx, request_id, seen)?;
                 super::requests::ensure_open(tx, request_id)?;
+                bump(
+                    tx,
+                    request_id,
+                    actor,
+                    &format!("linked the account {email}"),
+                )?;
                 tx.execute(
                     "UPDATE requests SET account_email = ?2, updated_at = ?3 WHERE id = ?1",
                     params![request_id, email, now()],
@@ -131,8 +145,17 @@ impl Store {
         template: &str,
         reply: &Reply,
         actor: &str,
+        seen: Seen,
     ) -> Result<i64> {
         let tx = self.conn.transaction()?;
+        // The collision stop, before the record that lets the reply go out.
+        check_version(&tx, request_id, seen)?;
+        bump(
+            &tx,
+            request_id,
+            actor,
+            &format!("sent the {}", template.replace('_', " ")),
+        )?;
         let id: i64 = tx.query_row(
             "INSERT INTO replies (request_id, message_id, template, to_addr, subject, bytes, state, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'sending', ?7) RETURNING id",
@@ -186,6 +209,12 @@ impl Store {
                 "reply {reply_id} is already being sent or was sent"
             )));
         }
+        bump(
+            &tx,
+            row.request_id,
+            actor,
+            &format!("sent reply {reply_id} again"),
+        )?;
         audit::append_tx(
             &tx,
             actor,
@@ -206,7 +235,8 @@ impl Store {
         ))
     }
 
-    /// Records the outcome of sending.
+    /// Records the outcome of sending. NOTE: no version bump: the send was
+    /// announced at [`Store::reply_begin`] (see [`super::team`]).
     pub fn reply_finish(
         &mut self,
         reply_id: i64,

@@ -6,6 +6,7 @@
 //! happens), so a crash at any point leaves a state the next start resumes.
 
 use super::db::{params, OptionalExtension, Row, Tx};
+use super::team::{bump, check_version, Seen};
 use super::{audit, now, Store};
 use crate::domain::{Action, Check, JobStatus, ReplyState, RequestState, Role, StoreError};
 use crate::intake::{Auth, Warning};
@@ -104,6 +105,12 @@ pub struct RequestView {
     pub notes: Vec<Note>,
     pub replies: Vec<ReplySnap>,
     pub thread_len: usize,
+    /// The version the store had when this was read: every collision-checked
+    /// action carries it back ([`super::team`]).
+    pub version: i64,
+    /// Who holds the request (operator id), and their display name.
+    pub claimed_by: Option<String>,
+    pub claimed_by_name: Option<String>,
     /// Which follow-ups each operator has seen (store/seen.rs).
     pub seen: super::seen::Seen,
 }
@@ -127,8 +134,9 @@ pub struct Resolution {
 
 const SELECT: &str = "SELECT r.id, r.message_id, r.state, r.subject, r.requester, m.from_name, m.reply_to, r.account_email,
     r.received_at, r.workspace_name, r.workspace_id, r.workspace_verified, r.member_id, r.role, r.memberships, r.size,
-    m.dkim, m.spf, m.dmarc, m.warnings, r.auth_override, r.decision_reason, r.approval_override, r.idempotency_key, r.job, r.export_body
-    FROM requests r JOIN messages m ON m.message_id = r.message_id";
+    m.dkim, m.spf, m.dmarc, m.warnings, r.auth_override, r.decision_reason, r.approval_override, r.idempotency_key, r.job, r.export_body,
+    r.version, r.claimed_by, COALESCE(o.name, r.claimed_by)
+    FROM requests r JOIN messages m ON m.message_id = r.message_id LEFT JOIN operators o ON o.id = r.claimed_by";
 
 fn row_to_view(r: &Row) -> Result<RequestView> {
     let json = |i: usize| -> Result<Option<String>> { r.get(i) };
@@ -167,8 +175,29 @@ fn row_to_view(r: &Row) -> Result<RequestView> {
         notes: Vec::new(),
         replies: Vec::new(),
         thread_len: 0,
+        version: r.get(26)?,
+        claimed_by: r.get(27)?,
+        claimed_by_name: r.get(28)?,
         seen: Default::default(),
     })
+}
+
+/// Who and what would be exported: a lookup that changes these bumps the
+/// version.
+type LinkFacts = (
+    Option<String>,
+    Option<String>,
+    bool,
+    Option<String>,
+    Option<String>,
+);
+
+fn link_facts(tx: &Tx<'_>, id: i64) -> Result<LinkFacts> {
+    tx.query_row(
+        "SELECT account_email, workspace_id, workspace_verified, member_id, role FROM requests WHERE id = ?1",
+        params![id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )
 }
 
 /// Who and what is exported is fixed once a request is decided.
@@ -299,6 +328,7 @@ impl Store {
     pub fn set_resolution(&mut self, id: i64, res: &Resolution, actor: &str) -> Result<()> {
         let tx = self.conn.transaction()?;
         ensure_open(&tx, id)?;
+        let before = link_facts(&tx, id)?;
         let (ws_id, ws_name) = match &res.workspace {
             Some((i, n)) => (Some(i.clone()), Some(n.clone())),
             None => (None, None),
@@ -324,6 +354,16 @@ impl Store {
                 now()
             ],
         )?;
+        // Every open screen runs lookups: only one that changed who or what
+        // would be exported is a change a colleague's action depends on.
+        if link_facts(&tx, id)? != before {
+            bump(
+                &tx,
+                id,
+                actor,
+                "linked the account and workspace the backend found",
+            )?;
+        }
         audit::append_tx(
             &tx,
             actor,
@@ -348,11 +388,14 @@ impl Store {
         workspace_id: &str,
         workspace_name: &str,
         actor: &str,
+        seen: Seen,
     ) -> Result<()> {
         let detail =
             serde_json::json!({ "workspace_id": workspace_id, "workspace_name": workspace_name });
         self.audited(actor, "request.workspace", id, detail, |tx| {
+            check_version(tx, id, seen)?;
             ensure_open(tx, id)?;
+            bump(tx, id, actor, &format!("linked the workspace {workspace_name}"))?;
             tx.execute(
                 "UPDATE requests SET workspace_id = ?2, workspace_name = ?3, workspace_verified = 0, updated_at = ?4 WHERE id = ?1",
                 params![id, workspace_id, workspace_name, now()],
@@ -361,7 +404,9 @@ impl Store {
         })
     }
 
-    /// Adds a scope-confirmation note.
+    /// Adds a scope-confirmation note. NOTE: no version bump and no
+    /// collision check: a colleague's note must not stop a reply that is
+    /// still right (see [`super::team`]).
     pub fn add_note(&mut self, id: i64, author: &str, text: &str) -> Result<()> {
         if text.trim().is_empty() {
             bail!("a note needs some text");
@@ -382,7 +427,7 @@ impl Store {
     }
 
     /// Accepts a sender-authentication failure, with a typed reason.
-    pub fn override_auth(&mut self, id: i64, reason: &str, actor: &str) -> Result<()> {
+    pub fn override_auth(&mut self, id: i64, reason: &str, actor: &str, seen: Seen) -> Result<()> {
         if reason.trim().is_empty() {
             bail!("an override needs a reason");
         }
@@ -392,6 +437,8 @@ impl Store {
             id,
             serde_json::json!({ "reason": reason }),
             |tx| {
+                check_version(tx, id, seen)?;
+                bump(tx, id, actor, "accepted the sender-authentication failure")?;
                 tx.execute(
                     "UPDATE requests SET auth_override = ?2, updated_at = ?3 WHERE id = ?1",
                     params![id, reason, now()],
@@ -404,6 +451,9 @@ impl Store {
     /// Approves: stores the decision, the idempotency key and the body the
     /// export will be started with (`export_body`, never changed after).
     /// Refuses a request that is already approved or beyond.
+    // NOTE: one argument per fact the approval records; a struct for one
+    // caller (ops::export) would only move the list.
+    #[allow(clippy::too_many_arguments)]
     pub fn approve(
         &mut self,
         id: i64,
@@ -412,8 +462,10 @@ impl Store {
         override_reason: Option<&str>,
         unmet: &[Check],
         actor: &str,
+        seen: Seen,
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
+        check_version(&tx, id, seen)?;
         ensure_allows(&tx, id, Action::Approve)?;
         if let Some(hard) = unmet.iter().find(|c| !c.overridable()) {
             return Err(StoreError::Conflict(format!(
@@ -426,6 +478,7 @@ impl Store {
             bail!("approving with unmet checklist items needs an override reason");
         }
         let unmet: Vec<&str> = unmet.iter().map(|c| c.label()).collect();
+        bump(&tx, id, actor, "approved it")?;
         tx.execute(
             "UPDATE requests SET state = 'approved', idempotency_key = ?2, approval_override = ?3, updated_at = ?4,
                export_body = ?5 WHERE id = ?1",
@@ -444,12 +497,14 @@ impl Store {
     }
 
     /// Rejects, with the reason the reply gives.
-    pub fn reject(&mut self, id: i64, reason: &str, actor: &str) -> Result<()> {
+    pub fn reject(&mut self, id: i64, reason: &str, actor: &str, seen: Seen) -> Result<()> {
         if reason.trim().is_empty() {
             bail!("a rejection needs a reason");
         }
         self.audited(actor, "request.rejected", id, serde_json::json!({ "reason": reason }), |tx| {
+            check_version(tx, id, seen)?;
             ensure_allows(tx, id, Action::Reject)?;
+            bump(tx, id, actor, &format!("rejected it ({reason})"))?;
             tx.execute(
                 "UPDATE requests SET state = 'rejected', decision_reason = ?2, updated_at = ?3 WHERE id = ?1",
                 params![id, reason, now()],
@@ -503,6 +558,12 @@ impl Store {
             params![id, job.id, serde_json::to_string(job)?, state, now()],
         )?;
         if old.as_ref().map(|o| (&o.id, o.status)) != Some((&job.id, job.status)) {
+            bump(
+                &tx,
+                id,
+                actor,
+                &format!("saw the export become {}", job.status),
+            )?;
             audit::append_tx(
                 &tx,
                 actor,
@@ -524,8 +585,9 @@ impl Store {
     /// and the backend reported it failed or cancelled, the same key would
     /// only return that job, so the key gets a retry suffix, recorded before
     /// the new start.
-    pub fn retry_job(&mut self, id: i64, actor: &str) -> Result<String> {
+    pub fn retry_job(&mut self, id: i64, actor: &str, seen: Seen) -> Result<String> {
         let tx = self.conn.transaction()?;
+        check_version(&tx, id, seen)?;
         ensure_allows(&tx, id, Action::Retry)?;
         let (key, job): (Option<String>, Option<String>) = tx.query_row(
             "SELECT idempotency_key, job FROM requests WHERE id = ?1",
@@ -560,6 +622,7 @@ impl Store {
         } else {
             ""
         };
+        bump(&tx, id, actor, "started the export again")?;
         tx.execute(
             &format!(
                 "UPDATE requests SET state = ?2, idempotency_key = ?3{clear_job}, updated_at = ?4 WHERE id = ?1"
@@ -642,37 +705,38 @@ mod tests {
     #[test]
     fn approval_is_once_and_retries_never_mint_a_key_for_a_live_job() {
         let mut s = store_with_request();
-        s.approve(1, "k", None, None, &[], "sam").unwrap();
+        s.approve(1, "k", None, None, &[], "sam", None).unwrap();
         assert!(
-            s.approve(1, "k2", None, None, &[], "sam").is_err(),
+            s.approve(1, "k2", None, None, &[], "sam", None).is_err(),
             "approved twice"
         );
-        assert!(s.reject(1, "too late", "sam").is_err());
+        assert!(s.reject(1, "too late", "sam", None).is_err());
         assert!(
-            s.set_account_email(1, "other@acme.example", "sam").is_err(),
+            s.set_account_email(1, "other@acme.example", "sam", None)
+                .is_err(),
             "the account is fixed"
         );
         assert!(
-            s.set_workspace(1, "w", "Other", "sam").is_err(),
+            s.set_workspace(1, "w", "Other", "sam", None).is_err(),
             "the workspace is fixed"
         );
 
         // The backend refused to create a job: the same key is sent again.
         s.set_job(1, &job("", "failed"), "sam").unwrap();
-        assert_eq!(s.retry_job(1, "sam").unwrap(), "k");
+        assert_eq!(s.retry_job(1, "sam", None).unwrap(), "k");
         assert_eq!(s.load_request(1).unwrap().state, RequestState::Approved);
 
         // A job the backend reports failed: a new key, recorded.
         s.set_job(1, &job("j1", "failed"), "sam").unwrap();
-        let first = s.retry_job(1, "sam").unwrap();
+        let first = s.retry_job(1, "sam", None).unwrap();
         assert!(first.starts_with("k/retry"), "{first}");
         s.set_job(1, &job("j2", "cancelled"), "sam").unwrap();
-        let second = s.retry_job(1, "sam").unwrap();
+        let second = s.retry_job(1, "sam", None).unwrap();
         assert!(second.starts_with("k/retry") && second != first, "{second}");
 
         // Anything else is not retried.
         s.set_job(1, &job("j3", "running"), "sam").unwrap();
-        assert!(s.retry_job(1, "sam").is_err());
+        assert!(s.retry_job(1, "sam", None).is_err());
         assert!(crate::store::audit::verify(s.conn()).unwrap().is_ok());
     }
 
@@ -683,7 +747,7 @@ mod tests {
             s.set_job(1, &job("j1", "running"), "sam").is_err(),
             "a request that was never approved gets no job"
         );
-        s.approve(1, "k", None, None, &[], "sam").unwrap();
+        s.approve(1, "k", None, None, &[], "sam", None).unwrap();
         s.set_job(1, &job("j1", "running"), "sam").unwrap();
         s.set_job(1, &job("j1", "emailed"), "sam").unwrap();
         assert_eq!(s.load_request(1).unwrap().state, RequestState::Done);
@@ -703,7 +767,7 @@ mod tests {
         assert_eq!(v.job.unwrap().status, JobStatus::Emailed);
         // The same final snapshot again is harmless.
         s.set_job(1, &job("j1", "emailed"), "sam").unwrap();
-        let e = s.retry_job(1, "sam").unwrap_err();
+        let e = s.retry_job(1, "sam", None).unwrap_err();
         assert!(
             matches!(
                 StoreError::of(&e),
@@ -726,11 +790,11 @@ mod tests {
             "no workspace linked yet"
         );
         for id in [1, 2] {
-            s.set_workspace(id, "ws-1", "Acme", "sam").unwrap();
+            s.set_workspace(id, "ws-1", "Acme", "sam", None).unwrap();
         }
         let other = s.other_request_for_workspace(2).unwrap().unwrap();
         assert!(other.starts_with("owner@acme.example of "), "{other}");
-        s.reject(1, "dup", "sam").unwrap();
+        s.reject(1, "dup", "sam", None).unwrap();
         assert_eq!(
             s.other_request_for_workspace(2).unwrap(),
             None,
@@ -743,9 +807,9 @@ mod tests {
         let mut s = store_with_request();
         assert!(s.add_note(1, "sam", "   ").is_err());
         s.add_note(1, "sam", "Scope: all").unwrap();
-        assert!(s.override_auth(1, "", "sam").is_err());
+        assert!(s.override_auth(1, "", "sam", None).is_err());
         assert!(
-            s.approve(1, "k", None, None, &[Check::ScopeNoteWritten], "sam")
+            s.approve(1, "k", None, None, &[Check::ScopeNoteWritten], "sam", None)
                 .is_err(),
             "unmet items need a reason"
         );
@@ -755,7 +819,15 @@ mod tests {
             Check::SpecificEstimateSent,
         ] {
             let e = s
-                .approve(1, "k", None, Some("customer is in a hurry"), &[hard], "sam")
+                .approve(
+                    1,
+                    "k",
+                    None,
+                    Some("customer is in a hurry"),
+                    &[hard],
+                    "sam",
+                    None,
+                )
                 .unwrap_err();
             assert!(
                 matches!(StoreError::of(&e), Some(StoreError::Conflict(_))),
@@ -769,6 +841,7 @@ mod tests {
             Some("called the owner"),
             &[Check::ScopeNoteWritten],
             "sam",
+            None,
         )
         .unwrap();
         let v = s.load_request(1).unwrap();

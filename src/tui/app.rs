@@ -40,7 +40,10 @@ pub enum Inbox {
 /// Everything the app needs, already validated.
 pub struct Setup {
     pub store_path: crate::store::Location,
+    /// The operator's display name (signs replies, shown to colleagues).
     pub operator: String,
+    /// `[operator] email`: the identity in the store; `None` uses the name.
+    pub operator_email: Option<String>,
     pub rates: Rates,
     pub keys: KeyMap,
     pub templates: Templates,
@@ -77,6 +80,8 @@ pub struct Runtime {
     templates: Templates,
     rates: Rates,
     operator: String,
+    /// The operator's id in the store: audit actor, notes, claims.
+    actor: String,
     from: String,
     outboxes: Vec<PathBuf>,
     config: Option<crate::config::Config>,
@@ -123,7 +128,14 @@ fn job_snap(j: &Job) -> JobSnap {
 impl App {
     /// Opens the store, loads every request and starts the workers.
     pub fn start(setup: Setup, tx: mpsc::UnboundedSender<Event>) -> Result<App> {
-        let store = Store::open_at(&setup.store_path)?;
+        let mut store = Store::open_at(&setup.store_path)?;
+        let actor = crate::config::Operator {
+            name: setup.operator.clone(),
+            email: setup.operator_email.clone(),
+        }
+        .id();
+        // Colleagues' screens show this name for our changes and claims.
+        store.register_operator(&actor, &setup.operator)?;
         // The feed's position first: a change committed while the rows load
         // is read again (reloading a row twice is harmless; missing one is not).
         let seq = crate::store::changes::last_seq(store.conn())?;
@@ -141,6 +153,7 @@ impl App {
             chrono::Utc::now(),
         );
         state.keys = setup.keys;
+        state.operator_id = actor.clone();
         state.has_outbox = !setup.outboxes.is_empty();
         if setup.backend.is_none() {
             state.backend = Health::Down("not configured".into());
@@ -153,6 +166,7 @@ impl App {
             templates: setup.templates,
             rates: setup.rates,
             operator: setup.operator,
+            actor,
             from: setup.from,
             outboxes: setup.outboxes,
             config: setup.config,
@@ -293,7 +307,8 @@ impl Runtime {
                 template,
                 body,
                 again,
-            } => self.send_reply(id, template, &body, again),
+                seen,
+            } => self.send_reply(id, template, &body, again, seen),
             Command::ComposeRejection {
                 id,
                 template,
@@ -311,11 +326,14 @@ impl Runtime {
                 id,
                 override_reason,
                 unmet,
+                seen,
                 force,
-            } => self.approve(id, override_reason.as_deref(), &unmet, force),
+            } => self.approve(id, override_reason.as_deref(), &unmet, seen, force),
             Command::SaveJob { id, job } => self.save_job(id, &job),
-            Command::CancelJob { id } => self.cancel_job(id),
-            Command::RetryJob { id } => self.retry_job(id),
+            Command::CancelJob { id, seen } => self.cancel_job(id, seen),
+            Command::RetryJob { id, seen } => self.retry_job(id, seen),
+            Command::Claim { id, holder_seen } => self.claim(id, holder_seen.as_deref()),
+            Command::Release { id } => self.release(id),
             Command::Edit(text) => {
                 // Only the terminal can lend the screen to `$EDITOR`: it
                 // takes this after the event (`App::take_edit`).
@@ -334,7 +352,7 @@ impl Runtime {
             }
             Command::Reload { ids } => self.reload_all(&ids),
             Command::LoadPresence => self.load_presence(),
-            Command::MarkSeen { id } => match self.store.mark_seen(id, &self.operator) {
+            Command::MarkSeen { id } => match self.store.mark_seen(id, &self.actor) {
                 Ok(()) => self.reload(id),
                 Err(e) => Self::failed(id, "marking the follow-ups read", e),
             },
@@ -348,7 +366,7 @@ impl Runtime {
 
     /// The commands that are one store write, then a fresh copy of the row.
     fn write(&mut self, cmd: Command) -> Vec<Msg> {
-        let actor = self.operator.clone();
+        let actor = self.actor.clone();
         match cmd {
             Command::SaveResolution { id, resolution } => {
                 match self.store.set_resolution(id, &resolution, &actor) {
@@ -356,8 +374,8 @@ impl Runtime {
                     Err(e) => Self::failed(id, "saving the lookup", e),
                 }
             }
-            Command::SetAccountEmail { id, email } => {
-                match self.store.set_account_email(id, &email, &actor) {
+            Command::SetAccountEmail { id, email, seen } => {
+                match self.store.set_account_email(id, &email, &actor, seen) {
                     Ok(()) => {
                         let mut out = self.reload(id);
                         out.extend(self.resolve(id));
@@ -367,17 +385,18 @@ impl Runtime {
                         });
                         out
                     }
-                    Err(e) => Self::failed(id, "linking the account email", e),
+                    Err(e) => self.refused(id, "linking the account email", e),
                 }
             }
             Command::ChooseWorkspace {
                 id,
                 workspace_id,
                 workspace_name,
+                seen,
             } => {
                 match self
                     .store
-                    .set_workspace(id, &workspace_id, &workspace_name, &actor)
+                    .set_workspace(id, &workspace_id, &workspace_name, &actor, seen)
                 {
                     Ok(()) => {
                         let mut out = self.reload(id);
@@ -388,7 +407,7 @@ impl Runtime {
                         });
                         out
                     }
-                    Err(e) => Self::failed(id, "choosing the workspace", e),
+                    Err(e) => self.refused(id, "choosing the workspace", e),
                 }
             }
             Command::AddNote { id, text } => match self.store.add_note(id, &actor, &text) {
@@ -402,8 +421,8 @@ impl Runtime {
                 }
                 Err(e) => Self::failed(id, "saving the note", e),
             },
-            Command::OverrideAuth { id, reason } => {
-                match self.store.override_auth(id, &reason, &actor) {
+            Command::OverrideAuth { id, reason, seen } => {
+                match self.store.override_auth(id, &reason, &actor, seen) {
                     Ok(()) => {
                         let mut out = self.reload(id);
                         out.push(Msg::Done {
@@ -413,7 +432,7 @@ impl Runtime {
                         });
                         out
                     }
-                    Err(e) => Self::failed(id, "recording the override", e),
+                    Err(e) => self.refused(id, "recording the override", e),
                 }
             }
             Command::Reject {
@@ -421,12 +440,16 @@ impl Runtime {
                 template,
                 reason,
                 body,
+                seen,
             } => {
-                if let Err(e) = self.store.reject(id, &reason, &actor) {
-                    return Self::failed(id, "rejecting", e);
+                if let Err(e) = self.store.reject(id, &reason, &actor, seen) {
+                    return self.refused(id, "rejecting", e);
                 }
                 let mut out = self.reload(id);
-                out.extend(self.send_reply(id, template, &body, false));
+                // The rejection bumped the version by exactly one: its own
+                // reply carries that, so only a change by someone else in
+                // between stops it.
+                out.extend(self.send_reply(id, template, &body, false, seen.map(|v| v + 1)));
                 out
             }
             other => {
@@ -441,6 +464,7 @@ impl Runtime {
         id: i64,
         override_reason: Option<&str>,
         unmet: &[crate::domain::Check],
+        seen: Option<i64>,
         force: bool,
     ) -> Vec<Msg> {
         let approved = crate::ops::export::approve(
@@ -448,7 +472,8 @@ impl Runtime {
             id,
             override_reason,
             unmet,
-            &self.operator,
+            &self.actor,
+            seen,
             force,
         );
         let mut out = self.reload(id);
@@ -460,7 +485,7 @@ impl Runtime {
                     what: "approved: the export is starting".into(),
                 });
             }
-            Err(e) => out.extend(Self::failed(id, "approving", e)),
+            Err(e) => out.extend(self.refused(id, "approving", e)),
         }
         out
     }
@@ -543,7 +568,7 @@ fn log_command(cmd: &Command) {
         Command::SendReply { id, template, .. } => {
             tracing::info!(request = id, template = template.file_stem(), "reply")
         }
-        Command::CancelJob { id } | Command::RetryJob { id } => {
+        Command::CancelJob { id, .. } | Command::RetryJob { id, .. } => {
             tracing::info!(request = id, "{cmd:?}")
         }
         _ => tracing::debug!("{cmd:?}"),
@@ -554,6 +579,7 @@ mod jobs;
 mod live;
 mod outcome;
 mod replies;
+mod team;
 mod terminal;
 #[cfg(test)]
 mod tests;

@@ -55,6 +55,13 @@ pub enum Msg {
         id: i64,
         what: String,
     },
+    /// The collision stop: the request changed since the operator read it;
+    /// nothing was recorded, sent or started. `text` says what changed.
+    Stale {
+        id: i64,
+        what: String,
+        text: String,
+    },
     /// An operation failed; nothing was lost, it can be tried again.
     Failed {
         id: i64,
@@ -96,11 +103,15 @@ pub enum Command {
     SetAccountEmail {
         id: i64,
         email: String,
+        /// The request version the operator saw (the collision stop).
+        seen: Option<i64>,
     },
     ChooseWorkspace {
         id: i64,
         workspace_id: String,
         workspace_name: String,
+        /// The request version the operator saw (the collision stop).
+        seen: Option<i64>,
     },
     AddNote {
         id: i64,
@@ -109,6 +120,8 @@ pub enum Command {
     OverrideAuth {
         id: i64,
         reason: String,
+        /// The request version the operator saw (the collision stop).
+        seen: Option<i64>,
     },
     ComposeReply {
         id: i64,
@@ -120,6 +133,8 @@ pub enum Command {
         body: String,
         /// The operator confirmed sending a template the request already got.
         again: bool,
+        /// The request version the operator saw (the collision stop).
+        seen: Option<i64>,
     },
     ComposeRejection {
         id: i64,
@@ -131,11 +146,15 @@ pub enum Command {
         template: Template,
         reason: String,
         body: String,
+        /// The request version the operator saw (the collision stop).
+        seen: Option<i64>,
     },
     Approve {
         id: i64,
         override_reason: Option<String>,
         unmet: Vec<crate::domain::Check>,
+        /// The request version the operator saw (the collision stop).
+        seen: Option<i64>,
         /// The operator confirmed a second export of the workspace.
         force: bool,
     },
@@ -145,8 +164,22 @@ pub enum Command {
     },
     CancelJob {
         id: i64,
+        /// The request version the operator saw (the collision stop).
+        seen: Option<i64>,
     },
     RetryJob {
+        id: i64,
+        /// The request version the operator saw (the collision stop).
+        seen: Option<i64>,
+    },
+    /// Take request `id` for this operator; `holder_seen` is who held it on
+    /// screen (a take-over was confirmed against that holder).
+    Claim {
+        id: i64,
+        holder_seen: Option<String>,
+    },
+    /// Give request `id` back.
+    Release {
         id: i64,
     },
     /// Open the text in `$EDITOR`.

@@ -352,6 +352,13 @@ pub enum Confirm {
     Cancel {
         id: i64,
     },
+    /// Taking a request someone else holds.
+    TakeOver {
+        id: i64,
+        /// Their display name, and their id as the screen saw it.
+        holder: String,
+        holder_id: String,
+    },
     Retry {
         id: i64,
     },
@@ -404,6 +411,9 @@ impl Confirm {
                 "Request #{id} already got the {} reply. Send it AGAIN?",
                 spoken(*template)
             ),
+            Confirm::TakeOver { id, holder, .. } => {
+                format!("{holder} holds request #{id}. Take it over?")
+            }
             Confirm::ApproveDuplicate { id, other, what } => format!(
                 "Request #{other} of the same workspace has an export {what}. Approve a SECOND export for #{id}? (n, then x: reject_duplicate)"
             ),
@@ -510,6 +520,15 @@ pub struct State {
     /// Other running screens on the store: who has which request open,
     /// writing what (team mode).
     pub others: Vec<crate::store::presence::Presence>,
+    /// The request an action was started on and the version the screen
+    /// showed then: the action carries it, and the store stops it when the
+    /// request changed since (the collision stop, `store::team`).
+    pub action_seen: Option<(i64, i64)>,
+    /// The operator's id in the store (`[operator] email`, else the name):
+    /// what claims are compared with ("Mine").
+    pub operator_id: String,
+    /// "Mine": only the requests this operator holds are listed.
+    pub mine: bool,
 }
 
 impl State {
@@ -546,9 +565,26 @@ impl State {
             quit: false,
             keys: super::keys::KeyMap::default(),
             others: Vec::new(),
+            action_seen: None,
+            operator_id: String::new(),
+            mine: false,
         };
+        s.operator_id = s.operator.clone();
         s.refilter();
         s
+    }
+
+    /// The version of request `id` its pending action started from: the
+    /// one captured when the operator began it, else the one on screen.
+    pub fn seen(&self, id: i64) -> Option<i64> {
+        match self.action_seen {
+            Some((i, v)) if i == id => Some(v),
+            _ => self
+                .rows
+                .iter()
+                .find(|r| r.req.id == id)
+                .map(|r| r.req.version),
+        }
     }
 
     /// The selected request.
@@ -647,6 +683,7 @@ impl State {
             .iter()
             .enumerate()
             .filter(|(_, r)| self.tab == Tab::All || r.tab == self.tab)
+            .filter(|(_, r)| !self.mine || r.req.claimed_by.as_deref() == Some(&self.operator_id))
             .filter(|(_, r)| needle.is_empty() || r.haystack().contains(&needle))
             .map(|(i, _)| i)
             .collect();

@@ -243,6 +243,21 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             say(state, format!("#{id}: {what}"));
             vec![]
         }
+        Msg::Stale { id, what, text } => {
+            clear_pending(state, id);
+            state.action_seen = None;
+            // Review: the request as it is now is selected (the runtime
+            // sent its fresh copy first) and its thread reloaded.
+            if let Some(pos) = state
+                .visible
+                .iter()
+                .position(|&i| state.rows[i].req.id == id)
+            {
+                move_to(state, pos);
+            }
+            warn(state, format!("#{id}: {what} stopped: {text}"));
+            vec![Command::LoadThread { id }]
+        }
         Msg::Failed { id, what, error } => {
             clear_pending(state, id);
             warn(state, format!("#{id}: {what} failed: {error}"));
@@ -558,6 +573,18 @@ fn on_normal_key_inner(state: &mut State, k: KeyEvent) -> Vec<Command> {
             state.mode = Mode::Stats(Box::new(crate::stats::screen::Model::loading(30)));
             return vec![Command::LoadStats { days: 30 }];
         }
+        Action::Mine => {
+            state.mine = !state.mine;
+            state.refilter();
+            say(
+                state,
+                if state.mine {
+                    "Mine: only the requests you hold"
+                } else {
+                    "all requests"
+                },
+            );
+        }
         Action::Outbox => {
             if state.has_outbox {
                 state.mode = Mode::Outbox { selected: 0 };
@@ -634,6 +661,9 @@ fn open_state(row: &Row) -> bool {
 
 fn on_request_action(state: &mut State, action: Action, row: &Row) -> Vec<Command> {
     let id = row.req.id;
+    // Whatever this key starts (a pick, a text, a question) acts on the
+    // version on screen now, not on one that arrives while it is open.
+    state.action_seen = Some((id, row.req.version));
     match action {
         Action::Note => open_input(state, InputPurpose::Note, ""),
         Action::Reply => {
@@ -769,6 +799,7 @@ fn on_request_action(state: &mut State, action: Action, row: &Row) -> Vec<Comman
             }
             state.mode = Mode::Confirm(Confirm::Cancel { id });
         }
+        Action::Claim => return claim(state, row),
         Action::RetryJob => {
             if !row.req.state.allows(domain::Action::Retry) {
                 warn(state, "only a failed export can be retried");
@@ -779,6 +810,27 @@ fn on_request_action(state: &mut State, action: Action, row: &Row) -> Vec<Comman
         _ => {}
     }
     vec![]
+}
+
+/// `m`: takes an unheld request, gives one's own back, and asks before
+/// taking a colleague's (the store refuses if the holder changed meanwhile).
+fn claim(state: &mut State, row: &Row) -> Vec<Command> {
+    let id = row.req.id;
+    match (&row.req.claimed_by, &row.req.claimed_by_name) {
+        (None, _) => vec![Command::Claim {
+            id,
+            holder_seen: None,
+        }],
+        (Some(by), _) if *by == state.operator_id => vec![Command::Release { id }],
+        (Some(by), name) => {
+            state.mode = Mode::Confirm(Confirm::TakeOver {
+                id,
+                holder: name.clone().unwrap_or_else(|| by.clone()),
+                holder_id: by.clone(),
+            });
+            vec![]
+        }
+    }
 }
 
 pub(crate) mod live;

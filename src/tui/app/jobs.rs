@@ -5,10 +5,15 @@
 use super::*;
 
 impl Runtime {
-    pub(super) fn cancel_job(&mut self, id: i64) -> Vec<Msg> {
+    pub(super) fn cancel_job(&mut self, id: i64, seen: Option<i64>) -> Vec<Msg> {
         let (Some(backend), Ok(req)) = (self.backend.clone(), self.store.load_request(id)) else {
             return Self::failed(id, "cancelling", "no backend");
         };
+        // The collision stop and the record, before the backend hears of it.
+        let actor = self.actor.clone();
+        if let Err(e) = self.store.cancel_requested(id, seen, &actor) {
+            return self.refused(id, "cancelling", e);
+        }
         let Some(job_id) = req
             .job
             .as_ref()
@@ -34,7 +39,7 @@ impl Runtime {
         vec![]
     }
 
-    pub(super) fn retry_job(&mut self, id: i64) -> Vec<Msg> {
+    pub(super) fn retry_job(&mut self, id: i64, seen: Option<i64>) -> Vec<Msg> {
         // Never a second live export: ask the backend first.
         let (Some(backend), Ok(req)) = (self.backend.clone(), self.store.load_request(id)) else {
             return Self::failed(id, "retrying", "no backend");
@@ -59,7 +64,7 @@ impl Runtime {
                             live.status.as_str()
                         ),
                     }),
-                    None => outcome(Outcome::RetryCleared { id }),
+                    None => outcome(Outcome::RetryCleared { id, seen }),
                 },
                 Err(e) => msg(Msg::Failed {
                     id,
@@ -74,9 +79,9 @@ impl Runtime {
 
     /// Records the retry (same key when no job was created, a new one when
     /// the backend reported the job dead) and starts the export.
-    pub(super) fn retry_now(&mut self, id: i64) -> Vec<Msg> {
-        let actor = self.operator.clone();
-        match self.store.retry_job(id, &actor) {
+    pub(super) fn retry_now(&mut self, id: i64, seen: Option<i64>) -> Vec<Msg> {
+        let actor = self.actor.clone();
+        match self.store.retry_job(id, &actor, seen) {
             Ok(_) => {
                 let mut out = self.reload(id);
                 if let Ok(req) = self.store.load_request(id) {
@@ -88,12 +93,12 @@ impl Runtime {
                 });
                 out
             }
-            Err(e) => Self::failed(id, "retrying", e),
+            Err(e) => self.refused(id, "retrying", e),
         }
     }
 
     pub(super) fn save_job(&mut self, id: i64, job: &JobSnap) -> Vec<Msg> {
-        if let Err(e) = self.store.set_job(id, job, &self.operator) {
+        if let Err(e) = self.store.set_job(id, job, &self.actor) {
             return Self::failed(id, "saving the job", e);
         }
         self.record_duration(id, job);

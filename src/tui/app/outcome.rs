@@ -23,7 +23,7 @@ pub enum Outcome {
     /// The backend cancelled the job.
     JobCancelled { id: i64, job: JobSnap },
     /// No export of the workspace is live any more: the retry may start one.
-    RetryCleared { id: i64 },
+    RetryCleared { id: i64, seen: Option<i64> },
     /// The job follower stopped (the job ended, or the backend lost it).
     FollowEnded { id: i64 },
     /// The mail server's answer about a reply: accepted, refused or unknown.
@@ -78,7 +78,7 @@ impl Runtime {
                 });
                 out
             }
-            Outcome::RetryCleared { id } => self.retry_now(id),
+            Outcome::RetryCleared { id, seen } => self.retry_now(id, seen),
             Outcome::FollowEnded { id } => {
                 self.following.remove(&id);
                 vec![]
@@ -118,8 +118,7 @@ impl Runtime {
         outcome: crate::ops::reply::Outcome,
     ) -> Vec<Msg> {
         use crate::ops::reply::Outcome as Sent;
-        if let Err(e) =
-            crate::ops::reply::finish(&mut self.store, reply_id, &outcome, &self.operator)
+        if let Err(e) = crate::ops::reply::finish(&mut self.store, reply_id, &outcome, &self.actor)
         {
             return Self::failed(id, "recording the reply", e);
         }
@@ -158,7 +157,7 @@ fn outcome_name(o: &Outcome) -> String {
         Outcome::ExportAdopted { id, .. } => format!("export adopted for #{id}"),
         Outcome::ExportRefused { id, .. } => format!("export refused for #{id}"),
         Outcome::JobCancelled { id, .. } => format!("job cancelled for #{id}"),
-        Outcome::RetryCleared { id } => format!("retry cleared for #{id}"),
+        Outcome::RetryCleared { id, .. } => format!("retry cleared for #{id}"),
         Outcome::FollowEnded { id } => format!("following ended for #{id}"),
         Outcome::ReplySent { id, reply_id, .. } => format!("reply {reply_id} of #{id} answered"),
         Outcome::ReplyFiled { reply_id, .. } => format!("reply {reply_id} filed"),

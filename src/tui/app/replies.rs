@@ -11,6 +11,7 @@ impl Runtime {
         template: Template,
         body: &str,
         again: bool,
+        seen: Option<i64>,
     ) -> Vec<Msg> {
         let Some(sender) = self.sender.clone() else {
             return Self::failed(id, "sending the reply", "no [smtp] configured");
@@ -29,9 +30,16 @@ impl Runtime {
             template,
             &reply,
             again,
-            &self.operator,
+            &self.actor,
+            seen,
         ) {
             Ok(r) => r,
+            Err(e)
+                if crate::domain::StoreError::of(&e)
+                    .is_some_and(|s| matches!(s, crate::domain::StoreError::Stale { .. })) =>
+            {
+                return self.refused(id, "sending the reply", e)
+            }
             Err(e) => return Self::failed(id, "recording the reply", format!("{e:#}")),
         };
         let tx = self.tx.clone();

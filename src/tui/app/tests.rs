@@ -24,6 +24,7 @@ fn app_on(dir: &std::path::Path) -> (App, mpsc::UnboundedReceiver<Event>) {
     let setup = Setup {
         store_path: path.into(),
         operator: "Sam".into(),
+        operator_email: None,
         rates: Rates::default(),
         keys: KeyMap::default(),
         templates: Templates::load(None).unwrap(),

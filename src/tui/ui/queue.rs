@@ -154,7 +154,7 @@ pub(super) fn queue_cells(
                 DIM
             },
         ),
-        one(clean(requester(row)), Style::new()),
+        requester_cell(row, state),
         one(role.to_string(), rs),
         one(
             r.size
@@ -165,6 +165,21 @@ pub(super) fn queue_cells(
         one(est, es),
         flags,
     ]
+}
+
+/// The requester, and who holds the request (team mode): "◆ Kim", or
+/// "◆ you" for one's own.
+fn requester_cell(row: &Row, state: &State) -> QCell {
+    let mut cell = vec![(clean(requester(row)), Style::new())];
+    if let Some(by) = &row.req.claimed_by {
+        let name = if *by == state.operator_id {
+            "you".to_string()
+        } else {
+            clean(row.req.claimed_by_name.as_deref().unwrap_or(by))
+        };
+        cell.push((format!(" ◆ {name}"), Style::new().fg(ACCENT)));
+    }
+    cell
 }
 
 /// Column widths in `avail` columns; 0 = hidden. `max_id`: the largest

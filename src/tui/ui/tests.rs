@@ -84,6 +84,9 @@ pub(super) fn base(id: i64, from: &str, name: &str, received: &str) -> RequestVi
         notes: vec![],
         replies: vec![],
         thread_len: 1,
+        version: 0,
+        claimed_by: None,
+        claimed_by_name: None,
         seen: Default::default(),
     }
 }

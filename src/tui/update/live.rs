@@ -59,7 +59,7 @@ pub(super) fn changed(state: &mut State, changes: Vec<Change>) -> Vec<Command> {
     if let Some(c) = changes.iter().rev().find(|c| {
         c.request_id.is_some()
             && c.request_id == current
-            && c.actor != state.operator
+            && c.actor != state.operator_id
             && c.actor != "intake"
             && c.kind != "presence"
     }) {
@@ -93,6 +93,9 @@ fn what(kind: &str) -> String {
         "reply.failed" => "reply failed".into(),
         "job.status" => "export progress".into(),
         "message.attached" => "the customer wrote again".into(),
+        "request.claimed" => "taken".into(),
+        "request.released" => "given back".into(),
+        "job.cancel" => "export cancel asked".into(),
         other => other.replace(['.', '_'], " "),
     }
 }

@@ -70,6 +70,7 @@ pub(super) fn on_pick_key(
             Pick::Workspace(list) => match list.get(selected) {
                 Some((workspace_id, workspace_name)) => vec![Command::ChooseWorkspace {
                     id,
+                    seen: state.seen(id),
                     workspace_id: workspace_id.clone(),
                     workspace_name: workspace_name.clone(),
                 }],
@@ -115,6 +116,7 @@ pub(super) fn submit_input(
             }
             vec![Command::OverrideAuth {
                 id,
+                seen: state.seen(id),
                 reason: trimmed,
             }]
         }
@@ -184,7 +186,11 @@ pub(super) fn submit_input(
             if !valid {
                 return again(state, "that is not an email address");
             }
-            vec![Command::SetAccountEmail { id, email }]
+            vec![Command::SetAccountEmail {
+                id,
+                email,
+                seen: state.seen(id),
+            }]
         }
     }
 }
@@ -203,6 +209,7 @@ pub(super) fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
             set_pending(state, id, "starting the export");
             vec![Command::Approve {
                 id,
+                seen: state.seen(id),
                 override_reason,
                 unmet,
                 force,
@@ -217,6 +224,7 @@ pub(super) fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
             set_pending(state, id, "rejecting");
             vec![Command::Reject {
                 id,
+                seen: state.seen(id),
                 template,
                 reason,
                 body,
@@ -231,6 +239,7 @@ pub(super) fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
             set_pending(state, id, "sending the reply");
             vec![Command::SendReply {
                 id,
+                seen: state.seen(id),
                 template,
                 body,
                 again,
@@ -248,11 +257,21 @@ pub(super) fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
         }
         Confirm::Cancel { id } => {
             set_pending(state, id, "cancelling the export");
-            vec![Command::CancelJob { id }]
+            vec![Command::CancelJob {
+                id,
+                seen: state.seen(id),
+            }]
         }
+        Confirm::TakeOver { id, holder_id, .. } => vec![Command::Claim {
+            id,
+            holder_seen: Some(holder_id),
+        }],
         Confirm::Retry { id } => {
             set_pending(state, id, "restarting the export");
-            vec![Command::RetryJob { id }]
+            vec![Command::RetryJob {
+                id,
+                seen: state.seen(id),
+            }]
         }
     }
 }

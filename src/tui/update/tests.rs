@@ -63,6 +63,9 @@ pub(super) fn ready(id: i64) -> RequestView {
         }],
         replies: vec![],
         thread_len: 1,
+        version: 0,
+        claimed_by: None,
+        claimed_by_name: None,
         seen: Default::default(),
     }
 }
@@ -141,6 +144,7 @@ fn a_complete_checklist_approves_after_confirmation() {
         cmds,
         vec![Command::Approve {
             id: 1,
+            seen: Some(0),
             override_reason: None,
             unmet: vec![],
             force: false,
@@ -372,6 +376,7 @@ fn reject_needs_a_template_a_reason_and_a_confirmation() {
         cmds,
         vec![Command::Reject {
             id: 1,
+            seen: Some(0),
             template: Template::RejectNotOwnerOrAdmin,
             reason: "agent, not admin".into(),
             body: "Hello".into()
@@ -453,6 +458,7 @@ fn reply_flow_composes_edits_and_confirms() {
         cmds,
         vec![Command::SendReply {
             id: 1,
+            seen: Some(0),
             template: Template::EstimateOver48h,
             body: "Hello Ada, more".into(),
             again: false,
@@ -489,6 +495,7 @@ fn auth_override_needs_a_reason() {
         cmds,
         vec![Command::OverrideAuth {
             id: 1,
+            seen: Some(0),
             reason: "ok - confirmed on a call".into()
         }]
     );
@@ -507,6 +514,7 @@ fn account_email_and_workspace_choice() {
         cmds,
         vec![Command::ChooseWorkspace {
             id: 1,
+            seen: Some(0),
             workspace_id: "3c9e4a57-1b7d-5f0e-9a2b-6d8c1e4f7a90".into(),
             workspace_name: "Acme Support".into()
         }]
@@ -526,6 +534,7 @@ fn account_email_and_workspace_choice() {
         update(&mut s, code(KeyCode::Enter)),
         vec![Command::SetAccountEmail {
             id: 1,
+            seen: Some(0),
             email: "owner@acme.example".into()
         }]
     );
@@ -551,14 +560,26 @@ fn cancel_and_retry_only_where_they_apply() {
     assert!(update(&mut s, key('t')).is_empty());
     assert!(s.mode.is_normal());
     update(&mut s, key('c'));
-    assert_eq!(update(&mut s, key('y')), vec![Command::CancelJob { id: 1 }]);
+    assert_eq!(
+        update(&mut s, key('y')),
+        vec![Command::CancelJob {
+            id: 1,
+            seen: Some(0)
+        }]
+    );
 
     let mut r = ready(2);
     r.state = crate::domain::RequestState::Failed;
     let mut s = state(vec![r]);
     assert!(update(&mut s, key('c')).is_empty());
     update(&mut s, key('t'));
-    assert_eq!(update(&mut s, key('y')), vec![Command::RetryJob { id: 2 }]);
+    assert_eq!(
+        update(&mut s, key('y')),
+        vec![Command::RetryJob {
+            id: 2,
+            seen: Some(0)
+        }]
+    );
     assert_eq!(
         s.rows[0].tab,
         Tab::Running,
@@ -679,7 +700,13 @@ fn a_cancelled_export_leaves_running_and_can_be_retried() {
     let mut s = state(vec![r]);
     assert_eq!(s.rows[0].tab, Tab::Done, "nothing runs any more");
     update(&mut s, key('t'));
-    assert_eq!(update(&mut s, key('y')), vec![Command::RetryJob { id: 1 }]);
+    assert_eq!(
+        update(&mut s, key('y')),
+        vec![Command::RetryJob {
+            id: 1,
+            seen: Some(0)
+        }]
+    );
 }
 
 #[test]
@@ -908,6 +935,101 @@ fn quitting_while_an_export_runs_asks_first() {
     let mut s = state(vec![ready(1)]);
     update(&mut s, key('q'));
     assert!(s.quit, "nothing running: no question");
+}
+
+#[test]
+fn an_action_carries_the_version_on_screen_when_it_began_and_a_stop_says_what_changed() {
+    let mut r = ready(1);
+    r.version = 4;
+    let mut s = state(vec![r.clone()]);
+    update(&mut s, key('a'));
+    // While the question is open, a colleague's change arrives: the
+    // approval still carries the version the operator decided on.
+    let mut newer = r.clone();
+    newer.version = 5;
+    update(&mut s, Msg::RequestUpdated(newer));
+    match update(&mut s, key('y')).as_slice() {
+        [Command::Approve { seen, .. }] => assert_eq!(*seen, Some(4)),
+        other => panic!("{other:?}"),
+    }
+    // The store stopped it: the screen says what changed and shows the
+    // request as it is now (its thread is reloaded for review).
+    let cmds = super::update(
+        &mut s,
+        Msg::Stale {
+            id: 1,
+            what: "approving".into(),
+            text: "request 1 changed since you read it: Kim sent the acknowledgement 2 min ago. Nothing was sent or started: review it and redo".into(),
+        },
+    );
+    assert_eq!(cmds, vec![Command::LoadThread { id: 1 }]);
+    assert!(!s.is_pending(1));
+    let (text, is_warning) = s.status.clone().unwrap();
+    assert!(is_warning);
+    assert!(text.contains("approving stopped"), "{text}");
+    assert!(
+        text.contains("Kim sent the acknowledgement 2 min ago"),
+        "{text}"
+    );
+    // Redo: the next action carries the version now on screen.
+    update(&mut s, key('a'));
+    match update(&mut s, key('y')).as_slice() {
+        [Command::Approve { seen, .. }] => assert_eq!(*seen, Some(5)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn m_takes_a_free_request_gives_ones_own_back_and_asks_before_taking_a_colleagues() {
+    let mut free = ready(1);
+    free.version = 2;
+    let mut mine = ready(2);
+    mine.claimed_by = Some("Sam".into());
+    mine.claimed_by_name = Some("Sam".into());
+    let mut kims = ready(3);
+    kims.claimed_by = Some("kim@ochrehq.com".into());
+    kims.claimed_by_name = Some("Kim".into());
+    let mut s = state(vec![free, mine, kims]);
+    let select = |s: &mut State, id: i64| {
+        s.selected = s
+            .visible
+            .iter()
+            .position(|&i| s.rows[i].req.id == id)
+            .unwrap();
+    };
+    select(&mut s, 1);
+    assert_eq!(
+        update(&mut s, key('m')),
+        vec![Command::Claim {
+            id: 1,
+            holder_seen: None
+        }]
+    );
+    select(&mut s, 2);
+    assert_eq!(update(&mut s, key('m')), vec![Command::Release { id: 2 }]);
+    select(&mut s, 3);
+    assert!(update(&mut s, key('m')).is_empty(), "asks first");
+    match &s.mode {
+        Mode::Confirm(c) => assert!(
+            c.question().contains("Kim holds request #3"),
+            "{}",
+            c.question()
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        update(&mut s, key('y')),
+        vec![Command::Claim {
+            id: 3,
+            holder_seen: Some("kim@ochrehq.com".into())
+        }]
+    );
+    // "Mine" lists only what this operator holds.
+    update(&mut s, key('M'));
+    let shown: Vec<i64> = s.visible.iter().map(|&i| s.rows[i].req.id).collect();
+    assert_eq!(shown, vec![2]);
+    update(&mut s, key('M'));
+    assert_eq!(s.visible.len(), 3);
 }
 
 #[test]
