@@ -536,3 +536,41 @@ async fn a_claim_on_one_screen_shows_on_the_other() {
 async fn on_postgres_a_claim_on_one_screen_shows_on_the_other() {
     a_claim_reaches_the_other_screen(pg_location()).await;
 }
+
+/// PostgreSQL: the watcher's LISTEN connection is cut (a server restart, a
+/// proxy's idle timeout); it listens again and says "changed" (what was
+/// notified meanwhile is lost, so the feed is read), then wakes on the
+/// next commit as before.
+#[test]
+fn on_postgres_the_watcher_listens_again_after_its_connection_is_cut() {
+    use concierge::store::changes;
+    let at = pg_location();
+    seed(&at, 1);
+    let mut w = changes::watch(&at).unwrap();
+    assert!(
+        !w.wait(Duration::from_millis(200)).unwrap(),
+        "nothing changed"
+    );
+    let mut admin = support::postgres::server().client("postgres");
+    let cut = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(cut.len(), 1, "one listening connection");
+    // The cut shows as an error (polled: the client sees it at its next read).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while w.wait(Duration::from_millis(100)).is_ok() {
+        assert!(Instant::now() < deadline, "the cut was never noticed");
+    }
+    assert!(w.wait(Duration::from_secs(1)).unwrap(), "listening again");
+    let Location::Postgres(target) = &at else {
+        unreachable!()
+    };
+    let mut writer = Store::connect_pg(target).unwrap();
+    writer.add_note(1, "Kim", "after the cut").unwrap();
+    assert!(w.wait(Duration::from_secs(10)).unwrap(), "woken by NOTIFY");
+    let feed = changes::after(w.conn(), 0, 100).unwrap();
+    assert_eq!(feed.last().unwrap().kind, "note.added");
+}
