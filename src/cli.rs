@@ -34,8 +34,15 @@ pub enum Command {
     Demo {
         /// Continue in the sandbox of an earlier demo (its store, inbox,
         /// outbox and backend jobs) instead of a fresh one.
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", conflicts_with = "join")]
         resume: Option<PathBuf>,
+        /// Open a second operator's screen on a running demo's sandbox
+        /// (the path the demo shows), to see presence and live updates.
+        #[arg(long, value_name = "DIR", requires = "as_name")]
+        join: Option<PathBuf>,
+        /// The operator name of the joining screen (with --join).
+        #[arg(long = "as", value_name = "NAME", requires = "join")]
+        as_name: Option<String>,
     },
     /// One JSON line per mail file: kind, workspace, sender, authentication, warnings.
     Inspect {
@@ -233,7 +240,14 @@ fn run(cli: Cli) -> Result<i32> {
             crate::refbackend::run(args)?;
             Ok(0)
         }
-        Some(Command::Demo { resume }) => crate::demo::run(resume),
+        Some(Command::Demo {
+            resume,
+            join,
+            as_name,
+        }) => match (join, as_name) {
+            (Some(dir), Some(name)) => crate::demo::join(&dir, &name),
+            _ => crate::demo::run(resume),
+        },
         Some(Command::Init(args)) => {
             let stdin = std::io::stdin();
             let mut input = stdin.lock();

@@ -243,6 +243,27 @@ pub fn run(resume: Option<PathBuf>) -> Result<i32> {
     )
     .map_err(|e| anyhow!("{e}"))?;
     let operator = std::env::var("USER").unwrap_or_else(|_| "demo".into());
+    // A second screen joins with the backend's address and token (the
+    // sandbox is private to this user; the file goes when the demo ends).
+    let joining = dir.join(JOIN_FILE);
+    {
+        use std::io::Write;
+        let mut f = crate::refbackend::private::create(&joining)?;
+        writeln!(
+            f,
+            "{}",
+            serde_json::json!({ "url": backend.url, "token": backend.token, "operator": operator })
+        )?;
+    }
+    let hint = join_hint(&dir);
+    // The inbox is read before the screen opens: the first frame shows every
+    // request, and the status line keeps the join hint.
+    {
+        let mut store = Store::open(&dir.join("concierge.db"))?;
+        let mut source = MaildirSource::new(&inbox)?;
+        crate::sync::sync_once(&mut source, &mut store, crate::intake::DEFAULT_AUTHSERV_ID)?;
+    }
+    eprintln!("concierge demo: {hint}");
     let setup = crate::tui::app::Setup {
         store_path: dir.join("concierge.db").into(),
         operator,
@@ -259,10 +280,76 @@ pub fn run(resume: Option<PathBuf>) -> Result<i32> {
         config: None,
         job_poll: std::time::Duration::from_millis(300),
     };
-    let result = crate::tui::app::run(setup, Some(dir.join("concierge.log")));
+    let result = crate::tui::app::run_with(setup, Some(dir.join("concierge.log")), Some(hint));
+    let _ = std::fs::remove_file(&joining);
     drop(backend);
     result?;
     eprintln!("{}", exit_note(&dir, dir_size(&dir)));
+    Ok(0)
+}
+
+/// The file in the sandbox through which a second screen joins.
+const JOIN_FILE: &str = "join.json";
+
+/// How to open a second operator's screen on this sandbox.
+pub fn join_hint(dir: &Path) -> String {
+    format!(
+        "A second operator's screen: concierge demo --join {} --as Kim",
+        dir.display()
+    )
+}
+
+/// `concierge demo --join DIR --as NAME`: another operator's screen on a
+/// running demo's sandbox — the same store, backend and outbox; no second
+/// backend, and no second poller (it stands by while the demo polls).
+pub fn join(dir: &Path, name: &str) -> Result<i32> {
+    let name = crate::intake::sanitize::single_line(name).text;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 40 {
+        anyhow::bail!("--as needs a name of 1 to 40 characters");
+    }
+    let joining = std::fs::read_to_string(dir.join(JOIN_FILE)).map_err(|_| {
+        anyhow!(
+            "no running demo in {} (start one with `concierge demo`; it prints the --join line)",
+            dir.display()
+        )
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&joining).context("join.json is damaged")?;
+    let (Some(url), Some(token)) = (v["url"].as_str(), v["token"].as_str()) else {
+        anyhow::bail!("join.json is damaged (no url or token)");
+    };
+    if v["operator"].as_str() == Some(name) {
+        eprintln!("concierge demo: the first screen is {name} too; presence will say so");
+    }
+    let client = crate::backend::BackendClient::new(
+        url,
+        crate::secret::Secret::new(token.to_string()),
+        "demo",
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    let outbox = dir.join("outbox");
+    let setup = crate::tui::app::Setup {
+        store_path: dir.join("concierge.db").into(),
+        operator: name.to_string(),
+        operator_email: None,
+        rates: crate::estimate::Rates::default(),
+        keys: crate::tui::keys::KeyMap::default(),
+        templates: crate::mail::templates::Templates::load(None)?,
+        backend: Some(client),
+        sender: Some(crate::mail::outgoing::Sender::Maildir(outbox.clone())),
+        from: "Ochre Concierge <hello@ochrehq.com>".into(),
+        // Stands by: the demo holds the poller's lease.
+        inbox: crate::tui::app::Inbox::Maildir(dir.join("inbox")),
+        authserv_id: crate::intake::DEFAULT_AUTHSERV_ID.into(),
+        outboxes: vec![outbox],
+        config: None,
+        job_poll: std::time::Duration::from_millis(300),
+    };
+    let log = dir.join(format!(
+        "concierge-{}.log",
+        name.replace(['/', '\\', '.'], "_")
+    ));
+    crate::tui::app::run_with(setup, Some(log), Some(format!("joined the demo as {name}")))?;
     Ok(0)
 }
 
@@ -376,6 +463,16 @@ mod tests {
         // replies come after what they answer
         assert!(ages["07-acme-followup"] < ages["01-acme-owner"]);
         assert!(ages["08-northwind-ooo"] < ages["02-northwind-owner"]);
+    }
+
+    #[test]
+    fn joining_needs_a_running_demo_and_a_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = join(dir.path(), "Kim").unwrap_err().to_string();
+        assert!(err.contains("no running demo"), "{err}");
+        let err = join(dir.path(), " \u{1b}[2J ").unwrap_err().to_string();
+        assert!(err.contains("--as needs a name"), "{err}");
+        assert!(join_hint(dir.path()).contains("--join"));
     }
 
     #[test]

@@ -243,6 +243,19 @@ pub struct PollerOptions {
     /// Backoff bounds for reconnecting.
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    /// Team mode: whether this process holds the poller's lease now (only
+    /// the holder polls; the others wait without a connection).
+    pub may_poll: Option<MayPoll>,
+}
+
+/// Asked before each poll in team mode: does this process hold the lease?
+#[derive(Clone)]
+pub struct MayPoll(pub std::sync::Arc<dyn Fn() -> bool + Send + Sync>);
+
+impl std::fmt::Debug for MayPoll {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MayPoll")
+    }
 }
 
 impl Default for PollerOptions {
@@ -253,6 +266,7 @@ impl Default for PollerOptions {
             poll_interval: Duration::from_secs(60),
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),
+            may_poll: None,
         }
     }
 }
@@ -321,7 +335,13 @@ fn run_poller(
         }
     };
     let mut attempt = 0u32;
+    let may_poll = || opts.may_poll.as_ref().is_none_or(|f| (f.0)());
     while !stop.load(Ordering::SeqCst) {
+        if !may_poll() {
+            // Another Concierge holds the lease; ask again shortly.
+            std::thread::sleep(Duration::from_millis(500));
+            continue;
+        }
         let err = match ImapSource::connect(&cfg, &password) {
             Ok(mut src) => {
                 let idle = src.supports_idle();
@@ -329,7 +349,10 @@ fn run_poller(
                 match serve(&mut src, &mut store, &opts, &tx, &stop, &mut attempt) {
                     Ok(()) => {
                         src.logout();
-                        return;
+                        if stop.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        continue;
                     }
                     // The host, once: what dropped and where.
                     Err(e) => format!("IMAP server {}: {e:#}", cfg.host),
@@ -366,12 +389,19 @@ fn serve(
     attempt: &mut u32,
 ) -> Result<()> {
     loop {
+        // The lease went to another Concierge: stop polling (Ok = leave).
+        if opts.may_poll.as_ref().is_some_and(|f| !(f.0)()) {
+            return Ok(());
+        }
         let report = sync_once(src, store, &opts.authserv_id)?;
         *attempt = 0;
         if tx
             .send(PollerEvent::Synced(report.stored, report.request_ids))
             .is_err()
         {
+            // Nobody listens any more: stop for good (`Ok` alone means
+            // "reconnect later" when the lease went elsewhere).
+            stop.store(true, Ordering::SeqCst);
             return Ok(());
         }
         if stop.load(Ordering::SeqCst) {

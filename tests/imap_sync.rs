@@ -533,6 +533,66 @@ fn without_sent_mailbox_the_copy_goes_to_the_servers_sent_mailbox(d: &mut dyn Im
     assert!(s.examine("Sent").is_err());
 }
 
+/// Waits until the poller has asked for the lease `n` more times than `from`.
+fn asked(asks: &std::sync::atomic::AtomicUsize, from: usize, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while asks.load(std::sync::atomic::Ordering::SeqCst) < from + n {
+        assert!(Instant::now() < deadline, "the poller stopped asking");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_imap_poller_polls_only_while_it_holds_the_lease() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let d = Dovecot::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (mine, asks) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let (m, a) = (mine.clone(), asks.clone());
+    let opts = PollerOptions {
+        authserv_id: AUTHSERV.into(),
+        idle_timeout: Duration::from_secs(600),
+        may_poll: Some(concierge::sync::MayPoll(Arc::new(move || {
+            a.fetch_add(1, Ordering::SeqCst);
+            m.load(Ordering::SeqCst)
+        }))),
+        ..PollerOptions::default()
+    };
+    let p = Poller::start(plain(&d), pw(&d), dir.path().join("c.db"), opts);
+    // Another Concierge holds the lease: asked, it stays away from the server.
+    asked(&asks, 0, 3);
+    assert!(
+        p.events.try_recv().is_err(),
+        "it connected without the lease"
+    );
+    d.imap_session()
+        .append("INBOX", &request(8, "Acme Support"))
+        .finish()
+        .unwrap();
+    mine.store(true, Ordering::SeqCst);
+    wait_for_synced(&p, "req-8@acme.example", Duration::from_secs(20));
+    // The lease goes elsewhere; news ends the IDLE, and it does not sync.
+    mine.store(false, Ordering::SeqCst);
+    d.imap_session()
+        .append("INBOX", &request(9, "Acme Support"))
+        .finish()
+        .unwrap();
+    let from = asks.load(Ordering::SeqCst);
+    asked(&asks, from, 3);
+    while let Ok(ev) = p.events.try_recv() {
+        if let PollerEvent::Synced(msgs, _) = ev {
+            assert!(msgs.is_empty(), "synced without the lease: {msgs:?}");
+        }
+    }
+    // Back to this one: it reconnects and stores the mail once.
+    mine.store(true, Ordering::SeqCst);
+    wait_for_synced(&p, "req-9@acme.example", Duration::from_secs(20));
+}
+
 #[test]
 fn without_any_sent_mailbox_nothing_is_flagged_and_the_error_says_what_was_looked_for() {
     let d = support::cyrus::Cyrus::start();

@@ -82,7 +82,9 @@ impl Driver {
         while !cond(&self.app) {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, self.rx.recv()).await {
-                Ok(Some(ev)) => self.app.handle(ev),
+                Ok(Some(ev)) => {
+                    self.app.handle(ev);
+                }
                 _ => panic!(
                     "timed out waiting for: {what}; status: {:?}; rows: {:#?}",
                     self.app.state.status,
@@ -128,6 +130,25 @@ impl Driver {
         self.key(KeyCode::Char('/'));
         self.typed(from);
         self.key(KeyCode::Enter);
+        // The spoofed demo mail is from owner@acme.example too: the one
+        // wanted is the member the lookup found. The filter keeps the
+        // selection it had, which depends on the order the rows arrived in
+        // (one batch, or one by one through the change feed): start at the
+        // top of what the filter shows.
+        for _ in 0..self.app.state.rows.len() {
+            self.key(KeyCode::Up);
+        }
+        for _ in 0..self.app.state.rows.len() {
+            if self
+                .app
+                .state
+                .current()
+                .is_some_and(|r| r.req.role.is_some())
+            {
+                break;
+            }
+            self.key(KeyCode::Down);
+        }
         let row = self
             .app
             .state

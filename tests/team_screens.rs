@@ -66,7 +66,9 @@ impl Screen {
         while !cond(&self.app) {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, self.rx.recv()).await {
-                Ok(Some(ev)) => self.app.handle(ev),
+                Ok(Some(ev)) => {
+                    self.app.handle(ev);
+                }
                 _ => panic!(
                     "timed out waiting for: {what}; status: {:?}",
                     self.app.state.status

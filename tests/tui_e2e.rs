@@ -74,7 +74,9 @@ impl Driver {
         while !cond(&self.app) {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, self.rx.recv()).await {
-                Ok(Some(ev)) => self.app.handle(ev),
+                Ok(Some(ev)) => {
+                    self.app.handle(ev);
+                }
                 _ => panic!(
                     "timed out waiting for: {what}; status: {:?}; rows: {:#?}",
                     self.app.state.status,

@@ -8,11 +8,13 @@
 //! transaction: a crash never advances the cursor past an unstored message.
 
 pub mod audit;
+pub mod changes;
 pub mod cmd;
 pub mod copy;
 pub mod db;
 pub mod location;
 pub mod pg;
+pub mod presence;
 pub mod replies;
 pub mod requests;
 pub mod seen;
@@ -183,6 +185,36 @@ const MIGRATIONS: &[&str] = &[
         id         TEXT PRIMARY KEY,
         name       TEXT NOT NULL,
         updated_at TEXT NOT NULL
+    );
+    "#,
+    // 7: the change feed (`changes.rs`): what open screens reload.
+    r#"
+    CREATE TABLE changes (
+        seq        INTEGER PRIMARY KEY,
+        request_id INTEGER,
+        kind       TEXT NOT NULL,
+        actor      TEXT NOT NULL,
+        at         TEXT NOT NULL
+    );
+    CREATE INDEX changes_at ON changes(at);
+    "#,
+    // 8: presence (who has which request open, writing what) and the inbox
+    // poller's lease (`presence.rs`).
+    r#"
+    CREATE TABLE presence (
+        session      TEXT PRIMARY KEY,
+        operator     TEXT NOT NULL,
+        request_id   INTEGER,
+        activity     TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL
+    );
+    CREATE TABLE poller_lease (
+        name         TEXT PRIMARY KEY,
+        holder       TEXT NOT NULL,
+        session      TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL,
+        expires_at   TEXT NOT NULL,
+        conn         TEXT
     );
     "#,
 ];
@@ -580,7 +612,11 @@ fn store_one(tx: &Tx<'_>, mailbox: &str, msg: &Inspected, key: &str) -> Result<S
             now,
         ],
     )?;
+    if let Stored::Attached(id) = stored {
+        changes::record(tx, Some(id), "message.attached", "intake")?;
+    }
     if let Stored::NewRequest(id) = stored {
+        changes::record(tx, Some(id), "request.received", "intake")?;
         audit::append_tx(
             tx,
             "intake",

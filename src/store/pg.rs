@@ -59,7 +59,7 @@ pub struct PgConn {
 }
 
 /// The server's message, with its SQLSTATE; never the connection string.
-fn pg_err(e: postgres::Error) -> anyhow::Error {
+pub(crate) fn pg_err(e: postgres::Error) -> anyhow::Error {
     match e.as_db_error() {
         Some(db) => anyhow!(
             "PostgreSQL: {} (SQLSTATE {})",
@@ -155,6 +155,12 @@ fn tls_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientConfig>
         .context("TLS setup for the store")?
         .with_root_certificates(roots)
         .with_no_client_auth())
+}
+
+/// A client of its own, on the caller's thread (the change feed's LISTEN,
+/// which waits on it): never call it from a tokio runtime's thread.
+pub(crate) fn client(target: &PgTarget) -> Result<postgres::Client> {
+    connect(target)
 }
 
 fn connect(target: &PgTarget) -> Result<postgres::Client> {

@@ -169,6 +169,7 @@ impl Store {
             &format!("request:{request_id}"),
             &serde_json::json!({ "reply": id, "template": template, "to": reply.to, "message_id": reply.message_id }),
         )?;
+        super::changes::record(&tx, Some(request_id), "reply.sending", actor)?;
         tx.commit()?;
         Ok(id)
     }
@@ -221,6 +222,7 @@ impl Store {
             &format!("request:{}", row.request_id),
             &serde_json::json!({ "reply": reply_id }),
         )?;
+        super::changes::record(&tx, Some(row.request_id), "reply.retry", actor)?;
         tx.commit()?;
         Ok((
             row.request_id,
@@ -273,6 +275,7 @@ impl Store {
             &format!("request:{}", row.request_id),
             &serde_json::json!({ "reply": reply_id, "template": row.template, "to": row.to, "error": outcome.err() }),
         )?;
+        super::changes::record(&tx, Some(row.request_id), action, actor)?;
         tx.commit()?;
         Ok(())
     }

@@ -237,6 +237,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         let out = change(&tx)?;
         audit::append_tx(&tx, actor, action, &format!("request:{id}"), &detail)?;
+        super::changes::record(&tx, Some(id), action, actor)?;
         tx.commit()?;
         Ok(out)
     }
@@ -374,6 +375,7 @@ impl Store {
                 "role": member.map(|m| m.role),
             }),
         )?;
+        super::changes::record(&tx, Some(id), "request.resolved", actor)?;
         tx.commit()?;
         Ok(())
     }
@@ -489,6 +491,7 @@ impl Store {
             &format!("request:{id}"),
             &serde_json::json!({ "idempotency_key": key, "override": override_reason, "unmet": unmet }),
         )?;
+        super::changes::record(&tx, Some(id), "request.approved", actor)?;
         tx.commit()?;
         Ok(())
     }
@@ -569,6 +572,10 @@ impl Store {
                 &serde_json::json!({ "job": job.id, "status": job.status, "error": job.error }),
             )?;
         }
+        // Progress too (not audited): every screen's bar moves.
+        if old.as_ref() != Some(job) {
+            super::changes::record(&tx, Some(id), "job.status", actor)?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -629,6 +636,7 @@ impl Store {
             &format!("request:{id}"),
             &serde_json::json!({ "idempotency_key": new_key }),
         )?;
+        super::changes::record(&tx, Some(id), "job.retry", actor)?;
         tx.commit()?;
         Ok(new_key)
     }

@@ -231,6 +231,8 @@ impl Store {
             &format!("request:{id}"),
             &serde_json::json!({ "previous": holder }),
         )?;
+        // Every open screen shows the new holder (the change feed).
+        super::changes::record(&tx, Some(id), "request.claimed", by)?;
         let claim = claim_of(&tx, id)?.expect("just claimed");
         tx.commit()?;
         Ok(claim)
@@ -259,6 +261,7 @@ impl Store {
             &format!("request:{id}"),
             &serde_json::json!({}),
         )?;
+        super::changes::record(&tx, Some(id), "request.released", by)?;
         tx.commit()?;
         Ok(())
     }
@@ -277,6 +280,7 @@ impl Store {
             &format!("request:{id}"),
             &serde_json::json!({}),
         )?;
+        super::changes::record(&tx, Some(id), "job.cancel", actor)?;
         tx.commit()?;
         Ok(())
     }

@@ -61,16 +61,15 @@ pub struct Setup {
     pub job_poll: Duration,
 }
 
-/// Work a worker hands back to the loop, to run with the runtime's store.
-pub type Apply = Box<dyn FnOnce(&mut Runtime) -> Vec<Msg> + Send>;
-
-/// A message for the loop: for `update`, or work for the runtime with the store.
+/// A message for the loop: for `update`, or a worker's outcome for the
+/// runtime to record in the store (plain data: it can be logged and replayed).
 // NOTE: events are moved once through a channel; boxing the big ones buys nothing.
 #[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
 pub enum Event {
     Msg(Msg),
-    /// Runs on the loop with the runtime (store writes after network work).
-    Apply(Apply),
+    /// What a worker's network work came to, applied by [`Runtime::apply`].
+    Outcome(Outcome),
 }
 
 pub struct Runtime {
@@ -91,6 +90,11 @@ pub struct Runtime {
     following: std::collections::HashSet<i64>,
     /// Bounds concurrent backend lookups (a big store resolves gradually).
     lookups: Arc<tokio::sync::Semaphore>,
+    /// Text `update` asked to open in `$EDITOR`, for the terminal to take.
+    edit: Option<String>,
+    /// This screen's presence session, and what it last told the store.
+    session: String,
+    presence_sent: Option<(Option<i64>, crate::store::presence::Activity)>,
 }
 
 pub struct App {
@@ -132,6 +136,15 @@ impl App {
         .id();
         // Colleagues' screens show this name for our changes and claims.
         store.register_operator(&actor, &setup.operator)?;
+        // The feed's position first: a change committed while the rows load
+        // is read again (reloading a row twice is harmless; missing one is not).
+        let seq = crate::store::changes::last_seq(store.conn())?;
+        if let Err(e) = crate::store::changes::prune(
+            store.conn(),
+            chrono::Utc::now() - crate::store::changes::KEEP,
+        ) {
+            tracing::warn!("pruning the change feed: {e:#}");
+        }
         let requests = store.load_requests()?;
         let mut state = State::new(
             requests,
@@ -160,11 +173,25 @@ impl App {
             job_poll: setup.job_poll,
             following: Default::default(),
             lookups: Arc::new(tokio::sync::Semaphore::new(4)),
+            edit: None,
+            session: crate::store::presence::session_id(),
+            presence_sent: None,
         };
+        let may_poll = (!matches!(setup.inbox, Inbox::None))
+            .then(|| Arc::new(std::sync::atomic::AtomicBool::new(false)));
+        live::start_feed(setup.store_path.clone(), seq, tx.clone());
+        live::start_heartbeat(
+            setup.store_path.clone(),
+            runtime.session.clone(),
+            runtime.operator.clone(),
+            may_poll.clone(),
+            tx.clone(),
+        );
         start_inbox(
             setup.inbox,
             setup.store_path.clone(),
             setup.authserv_id,
+            may_poll,
             tx.clone(),
         );
         runtime.resume()?;
@@ -183,29 +210,46 @@ impl App {
             }
             runtime.dispatch(Command::Resolve { id });
         }
+        let mut app = App { state, runtime };
+        app.runtime.publish_presence(&app.state);
+        let others = app.runtime.dispatch(Command::LoadPresence);
+        for m in others {
+            update(&mut app.state, m);
+        }
+        let (state, runtime) = (&mut app.state, &mut app.runtime);
         if let Some(id) = state.current().map(|r| r.req.id) {
             // Through `update`, which also marks its follow-ups read.
             let mut pending = runtime.dispatch(Command::LoadThread { id });
             while let Some(m) = pending.pop() {
-                for cmd in update(&mut state, m) {
+                for cmd in update(state, m) {
                     pending.extend(runtime.dispatch(cmd));
                 }
             }
         }
-        Ok(App { state, runtime })
+        Ok(app)
     }
 
-    /// One event through update and the runtime.
-    pub fn handle(&mut self, event: Event) {
+    /// One event through update and the runtime; returns the commands
+    /// `update` gave, in order (for a log, or a replay test).
+    pub fn handle(&mut self, event: Event) -> Vec<Command> {
         let mut queue = match event {
             Event::Msg(m) => vec![m],
-            Event::Apply(f) => f(&mut self.runtime),
+            Event::Outcome(o) => self.runtime.apply(o),
         };
+        let mut given = Vec::new();
         while let Some(m) = queue.pop() {
             for cmd in update(&mut self.state, m) {
+                given.push(cmd.clone());
                 queue.extend(self.runtime.dispatch(cmd));
             }
         }
+        self.runtime.publish_presence(&self.state);
+        given
+    }
+
+    /// The text `update` asked to open in `$EDITOR` (`Command::Edit`), once.
+    pub fn take_edit(&mut self) -> Option<String> {
+        self.runtime.edit.take()
     }
 }
 
@@ -251,34 +295,79 @@ impl Runtime {
 
     /// Carries out one command; returns messages to feed back right away.
     pub fn dispatch(&mut self, cmd: Command) -> Vec<Msg> {
-        match &cmd {
+        log_command(&cmd);
+        match cmd {
+            Command::Resolve { id } => self.resolve(id),
+            Command::ComposeReply { id, template } => match self.compose(id, template) {
+                Ok(body) => vec![Msg::ReplyComposed { id, template, body }],
+                Err(e) => Self::failed(id, "composing the reply", format!("{e:#}")),
+            },
+            Command::SendReply {
+                id,
+                template,
+                body,
+                again,
+                seen,
+            } => self.send_reply(id, template, &body, again, seen),
+            Command::ComposeRejection {
+                id,
+                template,
+                reason,
+            } => match self.compose(id, template) {
+                Ok(body) => vec![Msg::RejectionComposed {
+                    id,
+                    template,
+                    reason,
+                    body,
+                }],
+                Err(e) => Self::failed(id, "composing the rejection reply", format!("{e:#}")),
+            },
             Command::Approve {
                 id,
                 override_reason,
+                unmet,
+                seen,
                 force,
-                ..
-            } => {
-                tracing::info!(
-                    request = id,
-                    overridden = override_reason.is_some(),
-                    force,
-                    "approve"
-                )
+            } => self.approve(id, override_reason.as_deref(), &unmet, seen, force),
+            Command::SaveJob { id, job } => self.save_job(id, &job),
+            Command::CancelJob { id, seen } => self.cancel_job(id, seen),
+            Command::RetryJob { id, seen } => self.retry_job(id, seen),
+            Command::Claim { id, holder_seen } => self.claim(id, holder_seen.as_deref()),
+            Command::Release { id } => self.release(id),
+            Command::Edit(text) => {
+                // Only the terminal can lend the screen to `$EDITOR`: it
+                // takes this after the event (`App::take_edit`).
+                self.edit = Some(text);
+                vec![]
             }
-            Command::Reject { id, template, .. } => {
-                tracing::info!(request = id, template = template.file_stem(), "reject")
+            Command::LoadOutbox => vec![Msg::Outbox(read_outboxes(&self.outboxes))],
+            Command::LoadStats { days } => {
+                let path = self.store.conn().sqlite_path();
+                let (rates, tx) = (self.rates.clone(), self.tx.clone());
+                tokio::task::spawn_blocking(move || {
+                    let result = crate::stats::screen::load_for_screen(path, &rates, days);
+                    let _ = tx.send(msg(Msg::Stats { days, result }));
+                });
+                vec![]
             }
-            Command::SendReply { id, template, .. } => {
-                tracing::info!(request = id, template = template.file_stem(), "reply")
-            }
-            Command::CancelJob { id, .. } | Command::RetryJob { id, .. } => {
-                tracing::info!(request = id, "{cmd:?}")
-            }
-            _ => tracing::debug!("{cmd:?}"),
+            Command::Reload { ids } => self.reload_all(&ids),
+            Command::LoadPresence => self.load_presence(),
+            Command::MarkSeen { id } => match self.store.mark_seen(id, &self.actor) {
+                Ok(()) => self.reload(id),
+                Err(e) => Self::failed(id, "marking the follow-ups read", e),
+            },
+            Command::LoadThread { id } => match self.store.thread_messages(id) {
+                Ok(messages) => vec![Msg::Thread { id, messages }],
+                Err(e) => Self::failed(id, "reading the thread", e),
+            },
+            store_only => self.write(store_only),
         }
+    }
+
+    /// The commands that are one store write, then a fresh copy of the row.
+    fn write(&mut self, cmd: Command) -> Vec<Msg> {
         let actor = self.actor.clone();
         match cmd {
-            Command::Resolve { id } => self.resolve(id),
             Command::SaveResolution { id, resolution } => {
                 match self.store.set_resolution(id, &resolution, &actor) {
                     Ok(()) => self.reload(id),
@@ -346,30 +435,6 @@ impl Runtime {
                     Err(e) => self.refused(id, "recording the override", e),
                 }
             }
-            Command::ComposeReply { id, template } => match self.compose(id, template) {
-                Ok(body) => vec![Msg::ReplyComposed { id, template, body }],
-                Err(e) => Self::failed(id, "composing the reply", format!("{e:#}")),
-            },
-            Command::SendReply {
-                id,
-                template,
-                body,
-                again,
-                seen,
-            } => self.send_reply(id, template, &body, again, seen),
-            Command::ComposeRejection {
-                id,
-                template,
-                reason,
-            } => match self.compose(id, template) {
-                Ok(body) => vec![Msg::RejectionComposed {
-                    id,
-                    template,
-                    reason,
-                    body,
-                }],
-                Err(e) => Self::failed(id, "composing the rejection reply", format!("{e:#}")),
-            },
             Command::Reject {
                 id,
                 template,
@@ -387,163 +452,45 @@ impl Runtime {
                 out.extend(self.send_reply(id, template, &body, false, seen.map(|v| v + 1)));
                 out
             }
-            Command::Approve {
-                id,
-                override_reason,
-                unmet,
-                seen,
-                force,
-            } => {
-                let approved = crate::ops::export::approve(
-                    &mut self.store,
-                    id,
-                    override_reason.as_deref(),
-                    &unmet,
-                    &actor,
-                    seen,
-                    force,
-                );
-                let mut out = self.reload(id);
-                match approved {
-                    Ok(req) => {
-                        self.start_export(&req);
-                        out.push(Msg::Done {
-                            id,
-                            what: "approved: the export is starting".into(),
-                        });
-                    }
-                    Err(e) => out.extend(self.refused(id, "approving", e)),
-                }
-                out
-            }
-            Command::SaveJob { id, job } => self.save_job(id, &job),
-            Command::CancelJob { id, seen } => {
-                let (Some(backend), Ok(req)) = (self.backend.clone(), self.store.load_request(id))
-                else {
-                    return Self::failed(id, "cancelling", "no backend");
-                };
-                // The collision stop and the record, before the backend hears of it.
-                if let Err(e) = self.store.cancel_requested(id, seen, &actor) {
-                    return self.refused(id, "cancelling", e);
-                }
-                let Some(job_id) = req
-                    .job
-                    .as_ref()
-                    .and_then(|j| uuid::Uuid::parse_str(&j.id).ok())
-                else {
-                    return Self::failed(id, "cancelling", "the export has not started yet");
-                };
-                let tx = self.tx.clone();
-                tokio::spawn(async move {
-                    let ev = match backend.cancel(job_id).await {
-                        Ok(job) => {
-                            let snap = job_snap(&job);
-                            Event::Apply(Box::new(move |rt: &mut Runtime| {
-                                let mut out = rt.save_job(id, &snap);
-                                out.push(Msg::Done {
-                                    id,
-                                    what: "export cancelled".into(),
-                                });
-                                out
-                            }))
-                        }
-                        Err(e) => msg(Msg::Failed {
-                            id,
-                            what: "cancelling".into(),
-                            error: api_err(&e),
-                        }),
-                    };
-                    let _ = tx.send(ev);
-                });
+            other => {
+                tracing::error!("not a store write: {other:?}");
                 vec![]
             }
-            Command::RetryJob { id, seen } => {
-                // Never a second live export: ask the backend first.
-                let (Some(backend), Ok(req)) = (self.backend.clone(), self.store.load_request(id))
-                else {
-                    return Self::failed(id, "retrying", "no backend");
-                };
-                let Some(ws) = req
-                    .workspace_id
-                    .as_deref()
-                    .and_then(|w| uuid::Uuid::parse_str(w).ok())
-                else {
-                    return Self::failed(id, "retrying", "the workspace is not identified");
-                };
-                let tx = self.tx.clone();
-                tokio::spawn(async move {
-                    let ev = match backend.jobs(ws).await {
-                        Ok(jobs) => match jobs.iter().find(|j| !j.status.is_terminal()) {
-                            Some(live) => msg(Msg::Failed {
-                                id,
-                                what: "retrying".into(),
-                                error: format!(
-                                    "export {} of this workspace is still {}",
-                                    live.id,
-                                    live.status.as_str()
-                                ),
-                            }),
-                            None => Event::Apply(Box::new(move |rt: &mut Runtime| {
-                                rt.retry_now(id, seen)
-                            })),
-                        },
-                        Err(e) => msg(Msg::Failed {
-                            id,
-                            what: "retrying".into(),
-                            error: api_err(&e),
-                        }),
-                    };
-                    let _ = tx.send(ev);
-                });
-                vec![]
-            }
-            Command::Claim { id, holder_seen } => self.claim(id, holder_seen.as_deref()),
-            Command::Release { id } => self.release(id),
-            Command::Edit(text) => {
-                // The terminal loop handles the editor; without one, keep the text.
-                vec![Msg::Edited(text)]
-            }
-            Command::LoadOutbox => vec![Msg::Outbox(read_outboxes(&self.outboxes))],
-            Command::LoadStats { days } => {
-                let path = self.store.conn().sqlite_path();
-                let (rates, tx) = (self.rates.clone(), self.tx.clone());
-                tokio::task::spawn_blocking(move || {
-                    let result = crate::stats::screen::load_for_screen(path, &rates, days);
-                    let _ = tx.send(msg(Msg::Stats { days, result }));
-                });
-                vec![]
-            }
-            Command::MarkSeen { id } => match self.store.mark_seen(id, &actor) {
-                Ok(()) => self.reload(id),
-                Err(e) => Self::failed(id, "marking the follow-ups read", e),
-            },
-            Command::LoadThread { id } => match self.store.thread_messages(id) {
-                Ok(messages) => vec![Msg::Thread { id, messages }],
-                Err(e) => Self::failed(id, "reading the thread", e),
-            },
         }
     }
 
-    /// Records the retry (same key when no job was created, a new one when
-    /// the backend reported the job dead) and starts the export.
-    fn retry_now(&mut self, id: i64, seen: Option<i64>) -> Vec<Msg> {
-        let actor = self.actor.clone();
-        match self.store.retry_job(id, &actor, seen) {
-            Ok(_) => {
-                let mut out = self.reload(id);
-                if let Ok(req) = self.store.load_request(id) {
-                    self.start_export(&req);
-                }
+    fn approve(
+        &mut self,
+        id: i64,
+        override_reason: Option<&str>,
+        unmet: &[crate::domain::Check],
+        seen: Option<i64>,
+        force: bool,
+    ) -> Vec<Msg> {
+        let approved = crate::ops::export::approve(
+            &mut self.store,
+            id,
+            override_reason,
+            unmet,
+            &self.actor,
+            seen,
+            force,
+        );
+        let mut out = self.reload(id);
+        match approved {
+            Ok(req) => {
+                self.start_export(&req);
                 out.push(Msg::Done {
                     id,
-                    what: "the export is starting again".into(),
+                    what: "approved: the export is starting".into(),
                 });
-                out
             }
-            Err(e) => self.refused(id, "retrying", e),
+            Err(e) => out.extend(self.refused(id, "approving", e)),
         }
+        out
     }
 
+    /// Renders a template for a request (the ops core composes).
     fn compose(&self, id: i64, template: Template) -> Result<String> {
         let req = self.store.load_request(id)?;
         let compose = crate::ops::reply::Compose {
@@ -560,156 +507,6 @@ impl Runtime {
             now: chrono::Utc::now(),
         };
         crate::ops::reply::compose(&self.store, id, template, &compose)
-    }
-
-    fn send_reply(
-        &mut self,
-        id: i64,
-        template: Template,
-        body: &str,
-        again: bool,
-        seen: Option<i64>,
-    ) -> Vec<Msg> {
-        let Some(sender) = self.sender.clone() else {
-            return Self::failed(id, "sending the reply", "no [smtp] configured");
-        };
-        let reply = match self
-            .store
-            .reply_target(id)
-            .and_then(|t| crate::reply::build(&self.from, &t, body))
-        {
-            Ok(r) => r,
-            Err(e) => return Self::failed(id, "building the reply", format!("{e:#}")),
-        };
-        let reply_id = match crate::ops::reply::begin(
-            &mut self.store,
-            id,
-            template,
-            &reply,
-            again,
-            &self.actor,
-            seen,
-        ) {
-            Ok(r) => r,
-            Err(e)
-                if crate::domain::StoreError::of(&e)
-                    .is_some_and(|s| matches!(s, crate::domain::StoreError::Stale { .. })) =>
-            {
-                return self.refused(id, "sending the reply", e)
-            }
-            Err(e) => return Self::failed(id, "recording the reply", format!("{e:#}")),
-        };
-        let tx = self.tx.clone();
-        let config = self.config.clone();
-        tokio::spawn(async move {
-            let outcome = crate::ops::reply::outcome_of(
-                &sender.send(&reply).await.map_err(anyhow::Error::from),
-            );
-            let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
-                if let Err(e) = crate::ops::reply::finish(&mut rt.store, reply_id, &outcome, &rt.actor) {
-                    return Runtime::failed(id, "recording the reply", e);
-                }
-                let mut out = rt.reload(id);
-                match outcome {
-                    crate::ops::reply::Outcome::Accepted => {
-                        out.push(Msg::Done {
-                            id,
-                            what: format!(
-                                "the \"{}\" reply was sent to {}",
-                                template.file_stem().replace('_', " "),
-                                reply.to
-                            ),
-                        });
-                        rt.file_reply(id, reply_id, reply, config);
-                    }
-                    crate::ops::reply::Outcome::Refused(e) => out.extend(Runtime::failed(
-                        id,
-                        "sending the reply (it is kept; retry with `concierge reply --retry`)",
-                        e,
-                    )),
-                    crate::ops::reply::Outcome::Unknown(e) => out.extend(Runtime::failed(
-                        id,
-                        "sending the reply: it may have been delivered (check Sent; resend only with `concierge reply --retry N --force`)",
-                        e,
-                    )),
-                }
-                out
-            })));
-        });
-        vec![]
-    }
-
-    /// `\Answered` and the Sent copy, on a blocking thread.
-    fn file_reply(
-        &self,
-        id: i64,
-        reply_id: i64,
-        reply: Reply,
-        config: Option<crate::config::Config>,
-    ) {
-        let Some(cfg) = config else { return };
-        let (Some(imap), crate::config::SourceKind::Imap) = (cfg.imap.clone(), cfg.intake.source)
-        else {
-            return;
-        };
-        let Ok(answered) = self.store.reply_target(id).map(|t| t.answered.message_id) else {
-            return;
-        };
-        let tx = self.tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let result = imap
-                .password()
-                .and_then(|pw| crate::inbox::imap::file_reply(&imap, &pw, &answered, &reply.bytes));
-            let ev = match result {
-                Ok((flagged, copied)) => Event::Apply(Box::new(move |rt: &mut Runtime| {
-                    let _ = rt.store.reply_imap_done(reply_id, flagged, copied);
-                    vec![]
-                })),
-                Err(e) => msg(Msg::Failed {
-                    id,
-                    what: "filing the reply over IMAP".into(),
-                    error: format!("{e:#}"),
-                }),
-            };
-            let _ = tx.send(ev);
-        });
-    }
-
-    fn save_job(&mut self, id: i64, job: &JobSnap) -> Vec<Msg> {
-        if let Err(e) = self.store.set_job(id, job, &self.actor) {
-            return Self::failed(id, "saving the job", e);
-        }
-        self.record_duration(id, job);
-        self.reload(id)
-    }
-
-    /// A finished job's real duration, kept beside its estimate so the rates
-    /// can be calibrated (`concierge estimate --calibration`).
-    fn record_duration(&mut self, id: i64, job: &JobSnap) {
-        if job.status != crate::domain::JobStatus::Emailed {
-            return;
-        }
-        let parse = |s: &Option<String>| {
-            s.as_deref()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        };
-        let (Some(start), Some(end)) = (parse(&job.created_at), parse(&job.finished_at)) else {
-            return;
-        };
-        let Ok(req) = self.store.load_request(id) else {
-            return;
-        };
-        let Some(size) = req.size else { return };
-        let size = size.for_estimate();
-        let actual = (end - start).num_milliseconds().max(0) as f64 / 3_600_000.0;
-        let estimated = self.rates.hours(&size);
-        let _ = self.store.record_job_duration(
-            &job.id,
-            req.workspace_id.as_deref(),
-            &size,
-            estimated,
-            actual,
-        );
     }
 
     /// Asks the backend about the requester and the workspace.
@@ -747,216 +544,49 @@ impl Runtime {
         });
         vec![]
     }
+}
 
-    /// Starts (or, with the same key, finds again) the export of an approved
-    /// request, then follows it.
-    fn start_export(&mut self, req: &RequestView) {
-        let id = req.id;
-        let (Some(backend), Some(key)) = (self.backend.clone(), req.idempotency_key.clone()) else {
-            self.send(msg(Msg::Failed {
-                id,
-                what: "starting the export".into(),
-                error: "no backend configured".into(),
-            }));
-            return;
-        };
-        // The body stored at approval: a retry sends the same bytes.
-        let (body, force) = match crate::ops::export::frozen_body(req) {
-            Ok(b) => b,
-            Err(e) => {
-                self.send(msg(Msg::Failed {
-                    id,
-                    what: "starting the export".into(),
-                    error: format!("{e:#}"),
-                }));
-                return;
-            }
-        };
-        let tx = self.tx.clone();
-        tokio::spawn(async move {
-            // Retried with backoff while unreachable: the same key never starts a second export.
-            let mut attempt = 0u32;
-            loop {
-                match backend.start_export_with(&body, &key, force).await {
-                    Ok(job) => {
-                        crate::ops::export::crash_point(crate::ops::export::CRASH_AFTER_START);
-                        let snap = job_snap(&job);
-                        let _ = tx.send(msg(Msg::Backend(Health::Up("backend".into()))));
-                        let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
-                            let out = rt.save_job(id, &snap);
-                            if let Ok(req) = rt.store.load_request(id) {
-                                rt.follow(id, &req);
-                            }
-                            out
-                        })));
-                        return;
-                    }
-                    // NOTE: an unknown outcome (no answer, 5xx, 429, an answer
-                    // we cannot read) may mean the job exists: keep asking
-                    // with the same key, which can only return that job.
-                    Err(e) if e.is_transient() || matches!(e, ApiError::Protocol { .. }) => {
-                        let wait = crate::sync::backoff(
-                            attempt,
-                            Duration::from_secs(1),
-                            Duration::from_secs(60),
-                        );
-                        attempt += 1;
-                        let _ = tx.send(msg(Msg::Backend(Health::Down(format!(
-                            "{}; retrying",
-                            api_err(&e)
-                        )))));
-                        tokio::time::sleep(wait).await;
-                    }
-                    // NOTE: another request's export of this workspace is
-                    // live: its link goes to that requester, so it is not
-                    // adopted, and nothing is started. (A second export the
-                    // operator confirmed carries `force` and never gets here.)
-                    Err(ApiError::ExportInProgress { job_id, .. }) => {
-                        let _ = tx.send(msg(Msg::Failed {
-                            id,
-                            what: "starting the export".into(),
-                            error: format!(
-                                "the backend already runs export {job_id} of this workspace for another request; \
-                                 nothing was started: reject this one with reject_duplicate, or retry once that export is done"
-                            ),
-                        }));
-                        return;
-                    }
-                    // A 409 (the key used with another body by an older
-                    // version, or another live export of the workspace):
-                    // an export exists. Find it and follow it, never a second.
-                    Err(e @ ApiError::Conflict { .. }) => {
-                        let now = chrono::Utc::now();
-                        let found = backend.jobs(body.workspace_id).await.ok().and_then(|jobs| {
-                            crate::ops::export::job_to_adopt(&jobs, now).map(job_snap)
-                        });
-                        let Some(snap) = found else {
-                            let _ = tx.send(msg(Msg::Failed {
-                                id,
-                                what: "starting the export".into(),
-                                error: format!(
-                                    "{}; no export of the workspace was found to adopt",
-                                    api_err(&e)
-                                ),
-                            }));
-                            return;
-                        };
-                        let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
-                            let mut out = rt.save_job(id, &snap);
-                            if let Ok(req) = rt.store.load_request(id) {
-                                rt.follow(id, &req);
-                            }
-                            out.push(Msg::Done {
-                                id,
-                                what: format!(
-                                    "the backend already had export {}: following it",
-                                    snap.id
-                                ),
-                            });
-                            out
-                        })));
-                        return;
-                    }
-                    Err(e) => {
-                        let error = api_err(&e);
-                        let snap = JobSnap {
-                            id: String::new(),
-                            status: crate::domain::JobStatus::Failed,
-                            phase: None,
-                            progress: 0.0,
-                            created_at: None,
-                            finished_at: None,
-                            emailed_at: None,
-                            deliver_to: None,
-                            link_expires_at: None,
-                            error: Some(error.clone()),
-                        };
-                        let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
-                            let mut out = rt.save_job(id, &snap);
-                            out.extend(Runtime::failed(id, "starting the export", error));
-                            out
-                        })));
-                        return;
-                    }
-                }
-            }
-        });
-    }
-
-    /// Follows a job until it is emailed (or fails), with backoff while
-    /// nothing changes or the backend is down.
-    fn follow(&mut self, id: i64, req: &RequestView) {
-        let Some(backend) = self.backend.clone() else {
-            return;
-        };
-        let Some(job) = &req.job else { return };
-        if job.is_terminal() || !self.following.insert(id) {
-            return;
+/// One line in the log per command; the decisions at `info`.
+fn log_command(cmd: &Command) {
+    match cmd {
+        Command::Approve {
+            id,
+            override_reason,
+            force,
+            ..
+        } => {
+            tracing::info!(
+                request = id,
+                overridden = override_reason.is_some(),
+                force,
+                "approve"
+            )
         }
-        let Ok(job_id) = uuid::Uuid::parse_str(&job.id) else {
-            return;
-        };
-        let tx = self.tx.clone();
-        let fastest = self.job_poll;
-        let mut last = job.clone();
-        tokio::spawn(async move {
-            let mut wait = fastest;
-            let mut down = false;
-            loop {
-                tokio::time::sleep(wait).await;
-                match backend.job(job_id).await {
-                    Ok(j) => {
-                        if std::mem::take(&mut down) {
-                            // The backend answers again: the status bar says so.
-                            let _ = tx.send(msg(Msg::Backend(Health::Up("backend".into()))));
-                        }
-                        let snap = job_snap(&j);
-                        let changed = snap != last;
-                        let done = j.status.is_terminal();
-                        if changed {
-                            last = snap.clone();
-                            let _ = tx.send(msg(Msg::Job { id, job: snap }));
-                        }
-                        if done {
-                            let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
-                                rt.following.remove(&id);
-                                vec![]
-                            })));
-                            return;
-                        }
-                        wait = if changed {
-                            fastest
-                        } else {
-                            (wait * 2).min(Duration::from_secs(30))
-                        };
-                    }
-                    // NOTE: a 404 is no outage: the backend answers, and
-                    // it does not know the job (data lost, another backend).
-                    // Following it forever would hide that; record it lost.
-                    Err(ApiError::NotFound { .. }) => {
-                        let snap = crate::ops::export::lost(&last);
-                        let _ = tx.send(msg(Msg::Job { id, job: snap }));
-                        let _ = tx.send(Event::Apply(Box::new(move |rt: &mut Runtime| {
-                            rt.following.remove(&id);
-                            vec![]
-                        })));
-                        return;
-                    }
-                    Err(e) => {
-                        down = true;
-                        let _ = tx.send(msg(Msg::Backend(Health::Down(api_err(&e)))));
-                        wait = (wait * 2).min(Duration::from_secs(60));
-                    }
-                }
-            }
-        });
+        Command::Reject { id, template, .. } => {
+            tracing::info!(request = id, template = template.file_stem(), "reject")
+        }
+        Command::SendReply { id, template, .. } => {
+            tracing::info!(request = id, template = template.file_stem(), "reply")
+        }
+        Command::CancelJob { id, .. } | Command::RetryJob { id, .. } => {
+            tracing::info!(request = id, "{cmd:?}")
+        }
+        _ => tracing::debug!("{cmd:?}"),
     }
 }
 
+mod jobs;
+mod live;
+mod outcome;
+mod replies;
 mod team;
 mod terminal;
+#[cfg(test)]
+mod tests;
 mod workers;
 
-pub use terminal::{default_log_path, run};
+use outcome::outcome;
+pub use outcome::Outcome;
+pub use terminal::{default_log_path, run, run_with};
 pub use workers::read_outboxes;
 use workers::*;

@@ -13,7 +13,7 @@ use crossterm::event::KeyEvent;
 
 // NOTE: messages are moved once through a channel; boxing the big ones buys nothing.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Msg {
     Key(KeyEvent),
     /// Pasted text (bracketed paste).
@@ -70,6 +70,8 @@ pub enum Msg {
     },
     /// `$EDITOR` returned this text.
     Edited(String),
+    /// `$EDITOR` could not run or failed; the text is kept as it was.
+    EditorFailed(String),
     Outbox(Vec<OutboxMail>),
     /// A request's thread from the store.
     Thread {
@@ -81,6 +83,11 @@ pub enum Msg {
         days: u32,
         result: Result<crate::stats::Figures, String>,
     },
+    /// Changes committed to the store (by any screen or process), oldest
+    /// first, from the change feed.
+    Changed(Vec<crate::store::changes::Change>),
+    /// The other screens' presence entries, as the store has them now.
+    Presence(Vec<crate::store::presence::Presence>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -190,4 +197,10 @@ pub enum Command {
     LoadStats {
         days: u32,
     },
+    /// Read these requests again from the store (another screen changed them).
+    Reload {
+        ids: Vec<i64>,
+    },
+    /// Read the other screens' presence entries again.
+    LoadPresence,
 }

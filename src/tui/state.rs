@@ -517,6 +517,9 @@ pub struct State {
     pub has_outbox: bool,
     pub quit: bool,
     pub keys: super::keys::KeyMap,
+    /// Other running screens on the store: who has which request open,
+    /// writing what (team mode).
+    pub others: Vec<crate::store::presence::Presence>,
     /// The request an action was started on and the version the screen
     /// showed then: the action carries it, and the store stops it when the
     /// request changed since (the collision stop, `store::team`).
@@ -561,6 +564,7 @@ impl State {
             has_outbox: false,
             quit: false,
             keys: super::keys::KeyMap::default(),
+            others: Vec::new(),
             action_seen: None,
             operator_id: String::new(),
             mine: false,
@@ -720,6 +724,11 @@ impl State {
             .and_then(|id| self.visible.iter().position(|&i| self.rows[i].req.id == id))
             .unwrap_or(0)
             .min(self.visible.len().saturating_sub(1));
+    }
+
+    /// The other screens that have request `id` open.
+    pub fn others_on(&self, id: i64) -> impl Iterator<Item = &crate::store::presence::Presence> {
+        self.others.iter().filter(move |p| p.request_id == Some(id))
     }
 
     pub fn is_pending(&self, id: i64) -> bool {

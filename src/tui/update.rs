@@ -140,7 +140,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             let n = reqs.len();
             let ids: Vec<i64> = reqs.iter().map(|r| r.id).collect();
             for req in reqs {
-                let new = state.row_mut(req.id).is_none();
+                // NOTE: the change feed may have shown the row already; a
+                // row nobody is looking up yet still is "new" here.
+                let new = state.row_mut(req.id).is_none_or(|r| {
+                    !r.resolving && !r.lookup_failed && r.req.memberships.is_empty()
+                });
                 let id = req.id;
                 let unresolved = !req.workspace_verified && req.account_email.is_none();
                 upsert(state, req);
@@ -263,6 +267,12 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             if let Mode::Input { area, .. } = &mut state.mode {
                 **area = *text_area(&text);
             }
+            vec![]
+        }
+        Msg::Changed(changes) => live::changed(state, changes),
+        Msg::Presence(others) => live::presence(state, others),
+        Msg::EditorFailed(error) => {
+            warn(state, format!("$EDITOR: {error}"));
             vec![]
         }
         Msg::Outbox(mails) => {
@@ -823,6 +833,7 @@ fn claim(state: &mut State, row: &Row) -> Vec<Command> {
     }
 }
 
+pub(crate) mod live;
 mod popups;
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,11 @@ use super::*;
 
 /// Runs the app on the terminal until the user quits.
 pub fn run(setup: Setup, log_file: Option<PathBuf>) -> Result<()> {
+    run_with(setup, log_file, None)
+}
+
+/// [`run`], with a first line for the status bar (the demo's join hint).
+pub fn run_with(setup: Setup, log_file: Option<PathBuf>, hello: Option<String>) -> Result<()> {
     // NOTE: never log to the terminal while the screen is up; a file, or nothing.
     if let Some(path) = log_file {
         init_log(&path);
@@ -14,15 +19,18 @@ pub fn run(setup: Setup, log_file: Option<PathBuf>) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(run_async(setup))
+    rt.block_on(run_async(setup, hello))
 }
 
-pub(super) async fn run_async(setup: Setup) -> Result<()> {
+pub(super) async fn run_async(setup: Setup, hello: Option<String>) -> Result<()> {
     use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
     use futures_util::StreamExt;
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut app = App::start(setup, tx.clone())?;
+    if let Some(text) = hello {
+        app.state.status = Some((text, false));
+    }
     let mut terminal = ratatui::init();
     crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste).ok();
     let mut events = EventStream::new();
@@ -45,31 +53,22 @@ pub(super) async fn run_async(setup: Setup) -> Result<()> {
                 _ = tokio::time::sleep(tick) => Some(Event::Msg(Msg::Tick(chrono::Utc::now()))),
             };
             let Some(event) = event else { continue };
-            // $EDITOR needs the terminal: handle it here.
-            if let Event::Msg(Msg::Key(k)) = &event {
-                if k.code == crossterm::event::KeyCode::Char('e')
-                    && k.modifiers.contains(crossterm::event::KeyModifiers::CONTROL)
-                {
-                    if let crate::tui::state::Mode::Input { area, .. } = &app.state.mode {
-                        let text = area.lines().join("\n");
-                        ratatui::restore();
-                        let editor = std::env::var("VISUAL")
-                            .or_else(|_| std::env::var("EDITOR"))
-                            .unwrap_or_else(|_| "vi".into());
-                        let edited = edit_in_editor(&text, &editor);
-                        terminal = ratatui::init();
-                        terminal.clear()?;
-                        match edited {
-                            Ok(t) => app.handle(Event::Msg(Msg::Edited(t))),
-                            Err(e) => app.state.status = Some((format!("$EDITOR: {e:#}"), true)),
-                        }
-                        terminal.draw(|f| crate::tui::ui::render(f, &mut app.state))?;
-                        continue;
-                    }
-                }
-            }
             app.state.now = chrono::Utc::now();
             app.handle(event);
+            // `update` asked for `$EDITOR` (Ctrl-E): it needs the terminal.
+            if let Some(text) = app.take_edit() {
+                ratatui::restore();
+                let editor = std::env::var("VISUAL")
+                    .or_else(|_| std::env::var("EDITOR"))
+                    .unwrap_or_else(|_| "vi".into());
+                let edited = edit_in_editor(&text, &editor);
+                terminal = ratatui::init();
+                terminal.clear()?;
+                app.handle(Event::Msg(match edited {
+                    Ok(t) => Msg::Edited(t),
+                    Err(e) => Msg::EditorFailed(format!("{e:#}")),
+                }));
+            }
             if app.state.quit {
                 return Ok(());
             }

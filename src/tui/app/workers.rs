@@ -86,8 +86,15 @@ pub(super) fn start_inbox(
     inbox: Inbox,
     store_path: crate::store::Location,
     authserv_id: String,
+    may_poll: Option<Arc<std::sync::atomic::AtomicBool>>,
     tx: mpsc::UnboundedSender<Event>,
 ) {
+    // Only the lease holder polls (the heartbeat keeps the flag).
+    let mine = move || {
+        may_poll
+            .as_ref()
+            .is_none_or(|f| f.load(std::sync::atomic::Ordering::SeqCst))
+    };
     match inbox {
         Inbox::None => {}
         Inbox::Maildir(dir) => {
@@ -101,6 +108,14 @@ pub(super) fn start_inbox(
                 };
                 let mut first = true;
                 loop {
+                    if !mine() {
+                        if tx.is_closed() {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(500));
+                        first = true;
+                        continue;
+                    }
                     let result =
                         crate::inbox::maildir::MaildirSource::new(&dir).and_then(|mut src| {
                             crate::sync::sync_once(&mut src, &mut store, &authserv_id)
@@ -135,6 +150,7 @@ pub(super) fn start_inbox(
         Inbox::Imap { cfg, password } => {
             let opts = crate::sync::PollerOptions {
                 authserv_id,
+                may_poll: Some(crate::sync::MayPoll(Arc::new(mine))),
                 ..Default::default()
             };
             let poller = crate::sync::Poller::start(cfg, password, store_path.clone(), opts);

@@ -73,6 +73,7 @@ pub(super) fn marked(
 pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'static>> {
     let mut out: Vec<Line<'static>> = Vec::new();
     in_flight(&mut out, row, state, w);
+    presence(&mut out, row, state, w);
     mail_header(&mut out, row, state, w);
     promise(&mut out, row, state, w);
     checklist(&mut out, row, w);
@@ -106,6 +107,29 @@ fn in_flight(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: usize) {
             Span::styled(spinner(state), Style::new().fg(ACCENT)),
             what,
             Style::new().fg(ACCENT),
+            w,
+        );
+    }
+}
+
+/// Team mode: who else has it open, and what they are writing.
+fn presence(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: usize) {
+    let r = &row.req;
+    let others: Vec<String> = state
+        .others_on(r.id)
+        .map(|p| format!("{} ({})", clean(&p.operator), p.activity.as_str()))
+        .collect();
+    if !others.is_empty() {
+        let writing = state
+            .others_on(r.id)
+            .any(|p| p.activity != crate::store::presence::Activity::Viewing);
+        let color = if writing { WARN } else { ACCENT };
+        marked(
+            out,
+            0,
+            Span::styled(if writing { "✎" } else { "●" }, Style::new().fg(color)),
+            &format!("also open: {}", others.join(", ")),
+            Style::new().fg(color),
             w,
         );
     }

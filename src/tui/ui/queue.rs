@@ -125,6 +125,23 @@ pub(super) fn queue_cells(
             Style::new().fg(WARN).add_modifier(Modifier::BOLD),
         ));
     }
+    // Team mode: who else has it open (✎ writing, ● viewing).
+    if let Some(p) = state.others_on(r.id).next() {
+        let writing = p.activity != crate::store::presence::Activity::Viewing;
+        let (mark, color) = if writing {
+            ("✎", WARN)
+        } else {
+            ("●", ACCENT)
+        };
+        let more = state.others_on(r.id).count() - 1;
+        let name = fit(&clean(&p.operator), 8);
+        let text = if more > 0 {
+            format!("{mark}{name}+{more}")
+        } else {
+            format!("{mark}{name}")
+        };
+        flags.push((text, Style::new().fg(color)));
+    }
     [
         one(format!("#{}", r.id), Style::new().fg(ACCENT)),
         one(due, due_style),

@@ -13,7 +13,7 @@ fn now() -> chrono::DateTime<chrono::Utc> {
 }
 
 /// A fully resolved owner's request that meets every checklist item.
-fn ready(id: i64) -> RequestView {
+pub(super) fn ready(id: i64) -> RequestView {
     RequestView {
         id,
         message_id: format!("req-{id}@acme.example"),
@@ -104,11 +104,11 @@ fn the_selected_requests_thread_is_loaded_once_and_enter_zooms() {
     assert!(!s.zoom);
 }
 
-fn state(reqs: Vec<RequestView>) -> State {
+pub(super) fn state(reqs: Vec<RequestView>) -> State {
     State::new(reqs, Rates::default(), "Sam".into(), now())
 }
 
-fn key(c: char) -> Msg {
+pub(super) fn key(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
 

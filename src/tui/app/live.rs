@@ -1,0 +1,186 @@
+//! Live screens: the change-feed watcher (its own thread, its own store
+//! connection) and the runtime's side of what it reports.
+
+use super::*;
+use crate::store::changes;
+use crate::store::presence;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// At most this many changes per message (a burst is read in pages).
+const PAGE: i64 = 500;
+
+/// Watches the store for changes committed after `seq` and sends them to
+/// the loop as `Msg::Changed`. Stops when the loop has gone.
+pub(super) fn start_feed(
+    at: crate::store::Location,
+    mut seq: i64,
+    tx: mpsc::UnboundedSender<Event>,
+) {
+    let spawned = std::thread::Builder::new()
+        .name("change-feed".into())
+        .spawn(move || {
+            // NOTE: the one engine-specific part: SQLite's data_version or
+            // PostgreSQL's LISTEN; reading the feed after a wake-up is the
+            // same query on both engines.
+            let mut wake = match changes::watch(&at) {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::warn!("the change feed cannot start: {e:#}");
+                    return;
+                }
+            };
+            // NOTE: a commit between `seq` being read and the wake-up's
+            // baseline would never wake it: read the feed once before waiting.
+            let mut catch_up = true;
+            loop {
+                if tx.is_closed() {
+                    return;
+                }
+                let woken = std::mem::take(&mut catch_up)
+                    || wake.wait(Duration::from_secs(1)).unwrap_or_else(|e| {
+                        tracing::warn!("the change feed: {e:#}");
+                        std::thread::sleep(Duration::from_secs(1));
+                        false
+                    });
+                if !woken {
+                    continue;
+                }
+                // Read every page: the wake-up fires once per commit burst.
+                loop {
+                    let page = match changes::after(wake.conn(), seq, PAGE) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::warn!("reading the change feed: {e:#}");
+                            break;
+                        }
+                    };
+                    let Some(last) = page.last() else { break };
+                    seq = last.seq;
+                    let full = page.len() as i64 == PAGE;
+                    if tx.send(Event::Msg(Msg::Changed(page))).is_err() {
+                        return;
+                    }
+                    if !full {
+                        break;
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("the change feed cannot start: {e}");
+    }
+}
+
+impl Runtime {
+    /// Fresh copies of the requests another screen changed.
+    pub(super) fn reload_all(&self, ids: &[i64]) -> Vec<Msg> {
+        ids.iter().flat_map(|&id| self.reload(id)).collect()
+    }
+}
+
+/// Keeps this screen's presence entry alive and sweeps dead screens' ones
+/// every [`presence::BEAT`]; with an inbox (`may_poll`), takes or renews
+/// the poller's lease and says who polls when that changes. Own thread,
+/// own connection: it beats while the loop waits on `$EDITOR`. Stops when
+/// the loop has gone.
+pub(super) fn start_heartbeat(
+    at: crate::store::Location,
+    session: String,
+    operator: String,
+    may_poll: Option<Arc<AtomicBool>>,
+    tx: mpsc::UnboundedSender<Event>,
+) {
+    let spawned = std::thread::Builder::new()
+        .name("heartbeat".into())
+        .spawn(move || {
+            let store = match Store::open_at(&at) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("presence cannot start: {e:#}");
+                    return;
+                }
+            };
+            let mut holder: Option<String> = None;
+            while !tx.is_closed() {
+                let now = chrono::Utc::now();
+                if let Err(e) = presence::beat(store.conn(), &session, now) {
+                    tracing::warn!("presence heartbeat: {e:#}");
+                }
+                if let Some(flag) = &may_poll {
+                    let lease = presence::take_lease(store.conn(), &session, &operator, now);
+                    let (mine, who) = match &lease {
+                        Ok(l) => (l.session == session, Some(l.holder.clone())),
+                        Err(e) => {
+                            tracing::warn!("the poller lease: {e:#}");
+                            (false, None)
+                        }
+                    };
+                    flag.store(mine, Ordering::SeqCst);
+                    let said = if mine { None } else { who };
+                    if said != holder {
+                        if let Some(name) = &said {
+                            let up = Health::Up(format!("polled by {name}"));
+                            let _ = tx.send(Event::Msg(Msg::Inbox(up)));
+                        }
+                        holder = said;
+                    }
+                }
+                wait_or_closed(&tx, presence::BEAT);
+            }
+            // The loop has gone: nobody polls here any more.
+            let _ = presence::release_lease(store.conn(), &session);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("presence cannot start: {e}");
+    }
+}
+
+/// Sleeps `d`, waking early (within 100 ms) when the loop has gone.
+fn wait_or_closed(tx: &mpsc::UnboundedSender<Event>, d: Duration) {
+    let until = std::time::Instant::now() + d;
+    while !tx.is_closed() {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
+}
+
+impl Runtime {
+    /// Tells the store what this screen shows, when that changed.
+    pub(super) fn publish_presence(&mut self, state: &State) {
+        let now = crate::tui::update::live::presence_of(state);
+        if self.presence_sent == Some(now) {
+            return;
+        }
+        let me = presence::Presence {
+            session: self.session.clone(),
+            operator: self.operator.clone(),
+            request_id: now.0,
+            activity: now.1,
+        };
+        match presence::set(self.store.conn(), &me, chrono::Utc::now()) {
+            Ok(()) => self.presence_sent = Some(now),
+            Err(e) => tracing::warn!("presence: {e:#}"),
+        }
+    }
+
+    pub(super) fn load_presence(&self) -> Vec<Msg> {
+        match presence::others(self.store.conn(), &self.session, chrono::Utc::now()) {
+            Ok(others) => vec![Msg::Presence(others)],
+            Err(e) => {
+                tracing::warn!("reading presence: {e:#}");
+                vec![]
+            }
+        }
+    }
+}
+
+impl Drop for Runtime {
+    /// Leaves at once (others would see the entry until it goes stale).
+    fn drop(&mut self) {
+        let _ = presence::leave(self.store.conn(), &self.session);
+        let _ = presence::release_lease(self.store.conn(), &self.session);
+    }
+}

@@ -1,0 +1,180 @@
+//! Team mode in `update`: what the screen does when the store says that
+//! another screen (or process) changed something.
+
+use super::{say, warn, Command, State};
+use crate::store::changes::Change;
+use crate::store::presence::{Activity, Presence};
+use crate::tui::state::{InputPurpose, Mode};
+
+/// What this screen is doing, for its presence entry: the selected request
+/// and whether a note, reply or rejection is being written for it.
+pub fn presence_of(state: &State) -> (Option<i64>, Activity) {
+    let activity = match &state.mode {
+        Mode::Input { purpose, .. } => match purpose {
+            InputPurpose::Note => Activity::WritingNote,
+            InputPurpose::ReplyBody(_) => Activity::WritingReply,
+            InputPurpose::RejectReason(_) | InputPurpose::RejectBody { .. } => {
+                Activity::WritingRejection
+            }
+            _ => Activity::Viewing,
+        },
+        _ => Activity::Viewing,
+    };
+    (state.current().map(|r| r.req.id), activity)
+}
+
+/// The other screens as they stand; two screens with this operator's name
+/// are told so (their notes and claims would look like one person's).
+pub(super) fn presence(state: &mut State, others: Vec<Presence>) -> Vec<Command> {
+    let twin = others.iter().any(|p| p.operator == state.operator);
+    let was_twin = state.others.iter().any(|p| p.operator == state.operator);
+    state.others = others;
+    if twin && !was_twin {
+        warn(
+            state,
+            format!(
+                "another Concierge is open as {} too: set [operator] to tell you apart",
+                state.operator
+            ),
+        );
+    }
+    vec![]
+}
+
+/// Reloads only the requests the changes name (the open detail's thread
+/// follows from `RequestUpdated`), and says what another operator did to
+/// the selected request (not the inbox's doing: the poller's screen says
+/// that already, and every poll would hide the line).
+pub(super) fn changed(state: &mut State, changes: Vec<Change>) -> Vec<Command> {
+    // Presence moves are read from `presence`; the request row is unchanged.
+    let presence = changes.iter().any(|c| c.kind == "presence");
+    let mut ids: Vec<i64> = changes
+        .iter()
+        .filter(|c| c.kind != "presence")
+        .filter_map(|c| c.request_id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let current = state.current().map(|r| r.req.id);
+    if let Some(c) = changes.iter().rev().find(|c| {
+        c.request_id.is_some()
+            && c.request_id == current
+            && c.actor != state.operator_id
+            && c.actor != "intake"
+            && c.kind != "presence"
+    }) {
+        say(
+            state,
+            format!(
+                "#{}: {} by {}",
+                c.request_id.unwrap_or_default(),
+                what(&c.kind),
+                c.actor
+            ),
+        );
+    }
+    let mut cmds = Vec::new();
+    if !ids.is_empty() {
+        cmds.push(Command::Reload { ids });
+    }
+    if presence {
+        cmds.push(Command::LoadPresence);
+    }
+    cmds
+}
+
+/// A change's kind in words.
+fn what(kind: &str) -> String {
+    match kind {
+        "note.added" => "note added".into(),
+        "request.approved" => "approved".into(),
+        "request.rejected" => "rejected".into(),
+        "reply.sending" | "reply.sent" => "reply sent".into(),
+        "reply.failed" => "reply failed".into(),
+        "job.status" => "export progress".into(),
+        "message.attached" => "the customer wrote again".into(),
+        "request.claimed" => "taken".into(),
+        "request.released" => "given back".into(),
+        "job.cancel" => "export cancel asked".into(),
+        other => other.replace(['.', '_'], " "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::changes::Change;
+    use crate::tui::update::tests::{ready, state};
+
+    fn change(seq: i64, id: Option<i64>, kind: &str, actor: &str) -> Change {
+        Change {
+            seq,
+            request_id: id,
+            kind: kind.into(),
+            actor: actor.into(),
+            at: "2026-11-30T01:00:00.000Z".into(),
+        }
+    }
+
+    #[test]
+    fn only_the_named_requests_are_reloaded_once_each() {
+        let mut s = state(vec![ready(1), ready(2), ready(3)]);
+        let cmds = changed(
+            &mut s,
+            vec![
+                change(1, Some(3), "note.added", "Kim"),
+                change(2, Some(1), "job.status", "Kim"),
+                change(3, Some(3), "reply.sent", "Kim"),
+                change(4, None, "poller", "Kim"),
+                change(5, Some(2), "presence", "Kim"),
+            ],
+        );
+        assert_eq!(
+            cmds,
+            vec![Command::Reload { ids: vec![1, 3] }, Command::LoadPresence]
+        );
+    }
+
+    fn entry(operator: &str, id: i64, activity: Activity) -> Presence {
+        Presence {
+            session: format!("{operator}-1"),
+            operator: operator.into(),
+            request_id: Some(id),
+            activity,
+        }
+    }
+
+    #[test]
+    fn writing_a_note_or_a_reply_is_what_others_see() {
+        let mut s = state(vec![ready(1), ready(2)]);
+        let id = s.current().unwrap().req.id;
+        assert_eq!(presence_of(&s), (Some(id), Activity::Viewing));
+        crate::tui::update::update(&mut s, crate::tui::update::tests::key('n'));
+        assert_eq!(presence_of(&s), (Some(id), Activity::WritingNote));
+    }
+
+    #[test]
+    fn a_second_screen_with_the_same_name_is_told_once() {
+        let mut s = state(vec![ready(1)]);
+        presence(&mut s, vec![entry("Kim", 1, Activity::WritingReply)]);
+        assert_eq!(s.status, None);
+        assert_eq!(s.others_on(1).count(), 1);
+        let me = s.operator.clone();
+        presence(&mut s, vec![entry(&me, 1, Activity::Viewing)]);
+        let (text, is_warning) = s.status.clone().unwrap();
+        assert!(is_warning && text.contains("open as Sam too"), "{text}");
+        s.status = None;
+        presence(&mut s, vec![entry(&me, 1, Activity::Viewing)]);
+        assert_eq!(s.status, None, "said once, not on every heartbeat");
+    }
+
+    #[test]
+    fn another_operators_change_to_the_selected_request_is_said() {
+        let mut s = state(vec![ready(1), ready(2)]);
+        let (id, me) = (s.current().unwrap().req.id, s.operator.clone());
+        changed(&mut s, vec![change(1, Some(id), "note.added", &me)]);
+        assert_eq!(s.status, None, "one's own change is not announced");
+        changed(&mut s, vec![change(2, Some(id), "note.added", "Kim")]);
+        assert_eq!(s.status, Some((format!("#{id}: note added by Kim"), false)));
+    }
+}
