@@ -837,5 +837,7 @@ pub(crate) mod live;
 mod popups;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_flows;
 
 use popups::*;
