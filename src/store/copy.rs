@@ -122,6 +122,15 @@ pub fn copy(src: &Store, dst: &Store) -> Result<Copied> {
                 .iter()
                 .filter(|k| cols.iter().any(|c| c == *k))
             {
+                // Only identity columns have a sequence (`operators.id` is text).
+                let sequence: Option<String> = tx.query_row(
+                    "SELECT pg_get_serial_sequence(?1, ?2)",
+                    params![t.as_str(), *key],
+                    |r| r.get(0),
+                )?;
+                if sequence.is_none() {
+                    continue;
+                }
                 tx.execute(
                     &format!(
                         "SELECT setval(pg_get_serial_sequence(?1, ?2), GREATEST(MAX({k}), 1), MAX({k}) IS NOT NULL) FROM {}",
