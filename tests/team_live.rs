@@ -551,11 +551,18 @@ fn on_postgres_the_watcher_listens_again_after_its_connection_is_cut() {
         !w.wait(Duration::from_millis(200)).unwrap(),
         "nothing changed"
     );
+    let Location::Postgres(target) = &at else {
+        unreachable!()
+    };
+    // Only this test's database: the server is shared by the binary's
+    // tests, and the others listen at the same time.
+    let db = target.url.rsplit('/').next().unwrap();
+    let db = db.split('?').next().unwrap().to_string();
     let mut admin = support::postgres::server().client("postgres");
     let cut = admin
         .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'",
-            &[],
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = $1",
+            &[&db],
         )
         .unwrap();
     assert_eq!(cut.len(), 1, "one listening connection");
@@ -565,9 +572,6 @@ fn on_postgres_the_watcher_listens_again_after_its_connection_is_cut() {
         assert!(Instant::now() < deadline, "the cut was never noticed");
     }
     assert!(w.wait(Duration::from_secs(1)).unwrap(), "listening again");
-    let Location::Postgres(target) = &at else {
-        unreachable!()
-    };
     let mut writer = Store::connect_pg(target).unwrap();
     writer.add_note(1, "Kim", "after the cut").unwrap();
     assert!(w.wait(Duration::from_secs(10)).unwrap(), "woken by NOTIFY");
