@@ -56,7 +56,12 @@ pub(super) fn changed(state: &mut State, changes: Vec<Change>) -> Vec<Command> {
     ids.sort_unstable();
     ids.dedup();
     let current = state.current().map(|r| r.req.id);
-    if let Some(c) = changes.iter().rev().find(|c| {
+    // A warning (a collision stop saying what changed, a failure) stays
+    // until the operator clears it with Esc: the colleague's next change
+    // ("export progress by Kim", seen in tmux) used to replace the only
+    // line that said why nothing happened.
+    let warning_shown = matches!(state.status, Some((_, true)));
+    if let Some(c) = changes.iter().rev().filter(|_| !warning_shown).find(|c| {
         c.request_id.is_some()
             && c.request_id == current
             && c.actor != state.operator_id
@@ -176,5 +181,28 @@ mod tests {
         assert_eq!(s.status, None, "one's own change is not announced");
         changed(&mut s, vec![change(2, Some(id), "note.added", "Kim")]);
         assert_eq!(s.status, Some((format!("#{id}: note added by Kim"), false)));
+    }
+
+    #[test]
+    fn a_stop_stays_on_the_status_line_while_colleagues_go_on() {
+        let mut s = state(vec![ready(1), ready(2)]);
+        let id = s.current().unwrap().req.id;
+        crate::tui::update::update(
+            &mut s,
+            crate::tui::msg::Msg::Stale {
+                id,
+                what: "approval".into(),
+                text: "Kim approved it 1 s ago".into(),
+            },
+        );
+        let stop = s.status.clone().unwrap();
+        assert!(stop.1 && stop.0.contains("Kim approved it"), "{stop:?}");
+        let cmds = changed(&mut s, vec![change(3, Some(id), "job.status", "Kim")]);
+        assert_eq!(s.status, Some(stop), "the stop is not replaced");
+        assert_eq!(
+            cmds,
+            vec![Command::Reload { ids: vec![id] }],
+            "still reloaded"
+        );
     }
 }
