@@ -69,7 +69,7 @@ fn init_typed_at_its_prompts_in_a_terminal_writes_a_private_config() {
     pty.spawn_sized(&["init"], &env, 250, 50);
 
     let (imaps, smtp_port) = (dovecot.imaps_port().to_string(), smtp.port().to_string());
-    let answers: [(&str, &str); 18] = [
+    let answers: [(&str, &str); 19] = [
         ("Your name", "Tess Terminal"),
         ("Your email", "tess@ochrehq.com"),
         ("Your mail server's authserv-id", ""),
@@ -94,6 +94,7 @@ fn init_typed_at_its_prompts_in_a_terminal_writes_a_private_config() {
             "",
         ),
         ("Solo store file", ""),
+        ("Team store URL", ""),
     ];
     for (label, a) in answers {
         answer(&pty, label, a);

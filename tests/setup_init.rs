@@ -47,8 +47,14 @@ impl Env {
 
     /// `concierge ARGS` with XDG dirs in the temp home and the secrets set.
     fn run(&self, args: &[&str], stdin: &str) -> Output {
+        self.run_env(args, stdin, &[])
+    }
+
+    /// [`Env::run`] with more environment variables.
+    fn run_env(&self, args: &[&str], stdin: &str, extra: &[(&str, &str)]) -> Output {
         let mut child = Command::new(BIN)
             .args(args)
+            .envs(extra.iter().copied())
             .env("XDG_CONFIG_HOME", self.home.path().join("config"))
             .env("XDG_DATA_HOME", self.home.path().join("data"))
             .env("INIT_TEST_IMAP_PASSWORD", self.dovecot.password())
@@ -233,6 +239,7 @@ fn interactive_answers_from_stdin_with_a_retry_after_a_failed_login() {
         &env.backend.url,    // backend URL
         "",                  // token variable [CONCIERGE_BACKEND_TOKEN]
         "",                  // store [XDG data dir]
+        "",                  // team store URL [none: the solo store]
     ];
     let mut answers = vec!["Ines Interactive", "ines@ochrehq.com", ""];
     answers.extend(first_imap);
@@ -286,4 +293,51 @@ fn interactive_answers_from_stdin_with_a_retry_after_a_failed_login() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("nothing was written"), "{}", text(&o));
     assert!(!path.exists());
+}
+
+#[test]
+fn a_team_store_is_tried_on_the_way_and_written_without_its_password() {
+    let env = Env::start();
+    let pg = support::postgres::server();
+    let url = pg.fresh_database();
+    let mut flags = env.flags();
+    flags.extend([
+        "--store-url".into(),
+        url.clone(),
+        "--store-password-env".into(),
+        "INIT_TEST_STORE_PASSWORD".into(),
+    ]);
+    let args: Vec<&str> = flags.iter().map(String::as_str).collect();
+    // Without the variable set, the check names it.
+    let o = env.run(&args, "");
+    let out = text(&o);
+    assert!(
+        out.contains("✗ store.team: INIT_TEST_STORE_PASSWORD is not set"),
+        "{out}"
+    );
+    // With it, the team store is reached (its schema made, as the screen
+    // would) and the config names the variable, never the password.
+    let mut forced = args.clone();
+    forced.push("--force");
+    let pw = [("INIT_TEST_STORE_PASSWORD", support::postgres::PASSWORD)];
+    let o = env.run_env(&forced, "", &pw);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("✓ store.team: team store reached: 0 requests"),
+        "{out}"
+    );
+    let path = env.config_path();
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(!written.contains(support::postgres::PASSWORD), "{written}");
+    let cfg = Config::load(Some(&path)).unwrap();
+    assert_eq!(cfg.store.url.as_deref(), Some(url.as_str()));
+    assert_eq!(
+        cfg.store.password_env.as_deref(),
+        Some("INIT_TEST_STORE_PASSWORD")
+    );
+    // The written config opens the team store: its schema is current.
+    let o = env.run_env(&["store", "migrate"], "", &pw);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("current"), "{}", text(&o));
 }

@@ -12,7 +12,7 @@
 //! - Secrets are never asked for: only the environment variable name or the
 //!   command that prints them.
 
-use super::template::{self, Answers};
+use super::template::{self, Answers, TeamStore};
 use super::{probe, Line};
 use crate::config::{Backend, Connection, Security};
 use anyhow::{anyhow, bail, Context, Result};
@@ -98,6 +98,17 @@ pub struct InitArgs {
     /// The solo store's file (default: $XDG_DATA_HOME/concierge/concierge.db).
     #[arg(long, env = "CONCIERGE_INIT_STORE_PATH", value_name = "FILE")]
     pub store_path: Option<PathBuf>,
+    /// A team store shared by every operator: postgres://user@host/db
+    /// (no password in it). Empty: the solo store above.
+    #[arg(long, env = "CONCIERGE_INIT_STORE_URL", value_name = "URL")]
+    pub store_url: Option<String>,
+    /// The variable holding the team store's password
+    /// (default: CONCIERGE_STORE_PASSWORD).
+    #[arg(long, env = "CONCIERGE_INIT_STORE_PASSWORD_ENV", value_name = "VAR")]
+    pub store_password_env: Option<String>,
+    /// An extra CA (PEM) for the team store's TLS certificate.
+    #[arg(long, env = "CONCIERGE_INIT_STORE_CA_FILE", value_name = "FILE")]
+    pub store_ca_file: Option<PathBuf>,
 }
 
 /// Where the answers come from: the terminal, or nowhere (flags only).
@@ -559,6 +570,7 @@ pub fn collect(p: &mut Prompter, a: &InitArgs) -> Result<Answers> {
         Some(d) if *d == store => None,
         _ => Some(PathBuf::from(store)),
     };
+    let team = ask_team(p, a, checks)?;
     Ok(Answers {
         operator_name,
         operator_email: Some(operator_email).filter(|e| !e.is_empty()),
@@ -567,7 +579,78 @@ pub fn collect(p: &mut Prompter, a: &InitArgs) -> Result<Answers> {
         smtp,
         backend,
         store_path,
+        team,
     })
+}
+
+/// The team store (PostgreSQL), when the operator joins one: its URL, the
+/// variable holding its password, tried on the way like the other sections.
+fn ask_team(p: &mut Prompter, a: &InitArgs, checks: bool) -> Result<Option<TeamStore>> {
+    section(
+        p,
+        checks,
+        |p, prev: Option<&Option<TeamStore>>| {
+            let prev = prev.and_then(|t| t.as_ref());
+            let url = p.ask(
+                "Team store URL (postgres://user@host/db; empty: the solo store)",
+                a.store_url.clone().or_else(|| prev.map(|t| t.url.clone())),
+                Some(""),
+                "store-url",
+            )?;
+            if url.is_empty() {
+                return Ok(None);
+            }
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!("--store-url: a team store URL starts with postgres://");
+            }
+            let password_env = p.ask(
+                "Its password's environment variable",
+                a.store_password_env
+                    .clone()
+                    .or_else(|| prev.map(|t| t.password_env.clone())),
+                Some("CONCIERGE_STORE_PASSWORD"),
+                "store-password-env",
+            )?;
+            Ok(Some(TeamStore {
+                url,
+                password_env,
+                ca_file: a.store_ca_file.clone(),
+            }))
+        },
+        |t| match t {
+            None => vec![],
+            Some(t) => vec![probe_team(t)],
+        },
+    )
+}
+
+/// Connects to the team store and brings its schema up to date: the same
+/// path the screen takes when it starts.
+fn probe_team(t: &TeamStore) -> Line {
+    let password = match crate::secret::from_env(&t.password_env) {
+        Ok(pw) => Some(pw),
+        Err(_) => {
+            return Line::fail(
+                "store.team",
+                format!(
+                    "{} is not set: export the team store's password there",
+                    t.password_env
+                ),
+            )
+        }
+    };
+    let target = crate::store::pg::PgTarget {
+        url: t.url.clone(),
+        password,
+        ca_file: t.ca_file.clone(),
+    };
+    match crate::store::Store::open_at(&crate::store::Location::Postgres(target)) {
+        Ok(s) => match s.request_count() {
+            Ok(n) => Line::ok("store.team", format!("team store reached: {n} requests")),
+            Err(e) => Line::fail("store.team", format!("team store: {e:#}")),
+        },
+        Err(e) => Line::fail("store.team", format!("team store: {e:#}")),
+    }
 }
 
 /// Writes `text` to `path` with mode 0600: straight to a new file, or via a

@@ -17,6 +17,16 @@ pub struct Answers {
     pub backend: Backend,
     /// `None`: the XDG data directory (the loader's default).
     pub store_path: Option<PathBuf>,
+    /// A team store instead of the solo file.
+    pub team: Option<TeamStore>,
+}
+
+/// A team store (PostgreSQL) as `init` writes it: never with a password.
+#[derive(Debug, Clone)]
+pub struct TeamStore {
+    pub url: String,
+    pub password_env: String,
+    pub ca_file: Option<PathBuf>,
 }
 
 /// A TOML string literal.
@@ -197,6 +207,28 @@ pub fn render(a: &Answers, written_at: &str) -> String {
             );
         }
     }
+    if let Some(t) = &a.team {
+        kv(
+            &mut out,
+            "url",
+            &q(&t.url),
+            "the team store every operator shares (PostgreSQL)",
+        );
+        kv(
+            &mut out,
+            "password_env",
+            &q(&t.password_env),
+            "the environment variable holding its password",
+        );
+        if let Some(ca) = &t.ca_file {
+            kv(
+                &mut out,
+                "ca_file",
+                &q(&ca.display().to_string()),
+                "an extra CA for its TLS certificate",
+            );
+        }
+    }
     out
 }
 
@@ -236,6 +268,7 @@ mod tests {
                 token_env: "CONCIERGE_BACKEND_TOKEN".into(),
             },
             store_path: Some("/var/lib/c.db".into()),
+            team: None,
         }
     }
 
