@@ -340,4 +340,15 @@ fn a_team_store_is_tried_on_the_way_and_written_without_its_password() {
     let o = env.run_env(&["store", "migrate"], "", &pw);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("current"), "{}", text(&o));
+    // `concierge check` looks at the team store, not at a local file.
+    let o = env.run_env(&["check"], "", &pw);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    for line in [
+        "✓ store.open: the team store answers",
+        "✓ store.schema: schema",
+        "✓ store.audit: audit log intact (0 entries)",
+    ] {
+        assert!(out.contains(line), "{line}:\n{out}");
+    }
 }

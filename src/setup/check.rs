@@ -46,9 +46,16 @@ pub fn run_checks(path: Option<&Path>) -> Result<Vec<Line>> {
             "no [backend] section: workspaces cannot be looked up or exported; add [backend] url and token_env",
         ));
     }
-    match cfg.store_path() {
-        Ok(p) => lines.extend(probe::store(&p)),
-        Err(e) => lines.push(Line::fail("store.open", format!("{e:#}"))),
+    match cfg.store_target() {
+        Ok(Some(t)) => lines.extend(probe::team_store(&t)),
+        Ok(None) => match cfg.store_path() {
+            Ok(p) => lines.extend(probe::store(&p)),
+            Err(e) => lines.push(Line::fail("store.open", format!("{e:#}"))),
+        },
+        Err(e) => lines.push(Line::fail(
+            "store.open",
+            format!("{e:#}: set the team store's password there"),
+        )),
     }
     Ok(lines)
 }

@@ -591,6 +591,51 @@ pub fn store(path: &Path) -> Vec<Line> {
     lines
 }
 
+/// A team store (PostgreSQL): reachable, schema current, audit chain
+/// intact. Read-only: it connects without migrating.
+pub fn team_store(target: &crate::store::pg::PgTarget) -> Vec<Line> {
+    let store = match crate::store::Store::connect_pg_unmigrated(target) {
+        Ok(s) => s,
+        Err(e) => return vec![Line::fail("store.open", format!("team store: {e:#}"))],
+    };
+    let mut lines = vec![Line::ok("store.open", "the team store answers")];
+    let want = crate::store::SCHEMA_VERSION;
+    match store.schema_version() {
+        Ok(v) if v == want => {
+            lines.push(Line::ok("store.schema", format!("schema {v} is current")))
+        }
+        Ok(v) if v < want => {
+            lines.push(Line::fail(
+                "store.schema",
+                format!("schema {v}, this Concierge uses {want}: run `concierge store migrate`"),
+            ));
+            return lines;
+        }
+        Ok(v) => {
+            lines.push(Line::fail("store.schema", format!("schema {v} was written by a newer Concierge (this one knows {want}): upgrade concierge")));
+            return lines;
+        }
+        Err(e) => {
+            lines.push(Line::fail(
+                "store.schema",
+                format!("cannot read the schema version ({e:#}): an empty database is prepared by `concierge store migrate`"),
+            ));
+            return lines;
+        }
+    }
+    lines.push(match crate::store::audit::verify(store.conn()) {
+        Ok(Ok(n)) => Line::ok("store.audit", format!("audit log intact ({n} entries)")),
+        Ok(Err(broken)) => Line::fail(
+            "store.audit",
+            format!(
+                "{broken}: the log was changed outside Concierge; restore the store from a backup"
+            ),
+        ),
+        Err(e) => Line::fail("store.audit", format!("cannot read the audit log ({e:#})")),
+    });
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
