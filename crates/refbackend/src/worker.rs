@@ -15,10 +15,10 @@ use super::links::LinkKey;
 use super::mail::{self, Mailer};
 use super::seed::{Attachment, Demo};
 use super::store::{Cancel, JobRow, JobStore};
-use crate::backend::JobStatus;
-use crate::secret::Secret;
 use anyhow::{Context, Result};
 use lettre::message::Mailbox;
+use ochre_api::secret::Secret;
+use ochre_api::JobStatus;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -484,7 +484,7 @@ fn crash_point(name: &str) {
 
 fn backoff(attempt: i64) -> Duration {
     let attempt = u32::try_from(attempt.max(1)).unwrap_or(u32::MAX);
-    crate::net::Backoff::new(EMAIL_RETRY_BASE, EMAIL_RETRY_CAP).delay(attempt)
+    ochre_api::net::Backoff::new(EMAIL_RETRY_BASE, EMAIL_RETRY_CAP).delay(attempt)
 }
 
 fn compose(b: &Backend, job: &JobRow, expires: i64) -> Result<lettre::Message> {
