@@ -48,10 +48,12 @@ if [ ! -x "$cyrus_root/usr/lib/cyrus/bin/master" ]; then
 fi
 
 # The benchmarks (examples/) must keep compiling; they are run by hand.
-cargo build --locked --examples
+cargo build --locked --workspace --examples
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --locked --lib --bins --tests "$@" 2>&1 | tee "$log"
+# --workspace: the root package and every crate under crates/ (their unit
+# tests count in the total below).
+cargo test --locked --workspace --lib --bins --tests "$@" 2>&1 | tee "$log"
 # One closing line for the whole suite.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

@@ -465,7 +465,7 @@ fn workspace_size(cfg: &Config, name: &str) -> Result<crate::estimate::Size> {
             .workspace(ws.id)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(d.size.for_estimate())
+        Ok(crate::estimate::Size::from(d.size))
     })
 }
 

@@ -18,7 +18,8 @@ use std::fmt;
 pub use crate::backend::{JobStatus, Role};
 
 /// Implements `as_str`, `parse`, `Display`, `ToSql` and `FromSql` for a
-/// fieldless enum from one list of (variant, word) pairs.
+/// fieldless enum from one list of (variant, word) pairs, and the store's
+/// conversions (`db_words!`).
 macro_rules! words {
     ($ty:ident { $($var:ident => $word:literal),+ $(,)? }) => {
         impl $ty {
@@ -48,6 +49,24 @@ macro_rules! words {
             }
         }
 
+        impl FromSql for $ty {
+            fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+                let s = v.as_str()?;
+                $ty::parse(s).ok_or_else(|| {
+                    FromSqlError::Other(format!("unknown {} {s:?}", stringify!($ty)).into())
+                })
+            }
+        }
+
+        db_words!($ty);
+    };
+}
+
+/// The store's conversions ([`crate::store::db`], both engines) for an enum
+/// with `as_str` and `parse`: also for `ochre-api`'s [`Role`] and
+/// [`JobStatus`], whose words are defined there.
+macro_rules! db_words {
+    ($ty:ident) => {
         impl $crate::store::db::ToValue for $ty {
             fn to_value(&self) -> $crate::store::db::Value {
                 $crate::store::db::Value::Text(self.as_str().to_string())
@@ -57,19 +76,11 @@ macro_rules! words {
         impl $crate::store::db::FromValue for $ty {
             fn from_value(v: $crate::store::db::ValueRef<'_>) -> Result<Self, String> {
                 match v {
-                    $crate::store::db::ValueRef::Text(s) => $ty::parse(s)
-                        .ok_or_else(|| format!("unknown {} {s:?}", stringify!($ty))),
+                    $crate::store::db::ValueRef::Text(s) => {
+                        $ty::parse(s).ok_or_else(|| format!("unknown {} {s:?}", stringify!($ty)))
+                    }
                     _ => Err(format!("expected a {} word", stringify!($ty))),
                 }
-            }
-        }
-
-        impl FromSql for $ty {
-            fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
-                let s = v.as_str()?;
-                $ty::parse(s).ok_or_else(|| {
-                    FromSqlError::Other(format!("unknown {} {s:?}", stringify!($ty)).into())
-                })
             }
         }
     };
@@ -186,34 +197,10 @@ impl RequestState {
     }
 }
 
-words!(Role {
-    Owner => "owner",
-    Admin => "admin",
-    Agent => "agent",
-});
-
-words!(JobStatus {
-    Queued => "queued",
-    Running => "running",
-    Ready => "ready",
-    Emailed => "emailed",
-    Failed => "failed",
-    Cancelled => "cancelled",
-});
-
-impl JobStatus {
-    /// How far along `queued → running → ready → emailed` a job is; the
-    /// terminal failures rank with `emailed` (nothing follows them). A
-    /// snapshot of lower rank than the stored one, for the same job, is stale.
-    pub fn rank(self) -> u8 {
-        match self {
-            JobStatus::Queued => 0,
-            JobStatus::Running => 1,
-            JobStatus::Ready => 2,
-            JobStatus::Emailed | JobStatus::Failed | JobStatus::Cancelled => 3,
-        }
-    }
-}
+// The words of roles and job statuses are `ochre-api`'s (`Role::as_str`,
+// `JobStatus::parse`, also `JobStatus::rank`), shared with the backend.
+db_words!(Role);
+db_words!(JobStatus);
 
 /// Where a reply of record stands (see [`crate::store::replies`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

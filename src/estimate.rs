@@ -377,7 +377,7 @@ mod tests {
     #[test]
     fn demo_workspaces_keep_the_promise() {
         let demo = crate::refbackend::seed::Demo::new("demo");
-        let size = |name: &str| demo.workspace_by_name(name).unwrap().size().for_estimate();
+        let size = |name: &str| Size::from(demo.workspace_by_name(name).unwrap().size());
         let friday = at("2026-11-27T16:00:00Z");
         for name in ["Acme Support", "Northwind Traders"] {
             let e = Rates::default().estimate(&size(name), friday).unwrap();

@@ -1,46 +1,13 @@
 //! Secrets (passwords, tokens, keys): read from the environment or a command,
 //! never from a config file, and impossible to print by accident.
 //!
-//! NOTE: `Secret` implements neither `Display` nor a revealing `Debug`; the
-//! only way to the bytes is [`Secret::expose`], so a `{:?}` in a log line or a
-//! panic message prints `Secret(***)`.
+//! [`Secret`] and [`from_env`] live in the `ochre-api` crate (the reference
+//! backend reads its token with them too) and are re-exported here; a
+//! secret from a command is Concierge's alone.
 
 use anyhow::{bail, Context, Result};
-use std::fmt;
 
-/// A secret value. `Debug` prints `Secret(***)`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret itself: call only where it is handed to a protocol.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-/// Reads a secret from the environment variable `name`.
-/// The error names the variable, never a value.
-pub fn from_env(name: &str) -> Result<Secret> {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => Ok(Secret(v)),
-        Ok(_) => bail!("environment variable {name} is empty"),
-        Err(std::env::VarError::NotPresent) => bail!("environment variable {name} is not set"),
-        Err(std::env::VarError::NotUnicode(_)) => {
-            bail!("environment variable {name} is not valid UTF-8")
-        }
-    }
-}
+pub use ochre_api::secret::{from_env, Secret};
 
 /// Runs `command` (split like a shell would, but not run through a shell) and
 /// takes the first line of its standard output as the secret. Its stderr and
@@ -72,19 +39,12 @@ pub fn from_named_command(command: &str, key: &str) -> Result<Secret> {
     if line.is_empty() {
         bail!("{key} program {prog:?} printed nothing");
     }
-    Ok(Secret(line.to_string()))
+    Ok(Secret::new(line))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn debug_never_shows_the_value() {
-        let s = Secret::new("hunter2");
-        assert_eq!(format!("{s:?}"), "Secret(***)");
-        assert!(!format!("{:?}", Some(&s)).contains("hunter2"));
-    }
 
     #[test]
     fn command_first_line_is_the_secret() {
@@ -96,11 +56,5 @@ mod tests {
     fn failing_command_error_has_no_output() {
         let err = from_command("sh -c 'echo leaked; exit 3'").unwrap_err();
         assert!(!format!("{err:#}").contains("leaked"));
-    }
-
-    #[test]
-    fn missing_env_names_the_variable() {
-        let err = from_env("CONCIERGE_TEST_SURELY_UNSET_VAR").unwrap_err();
-        assert!(err.to_string().contains("CONCIERGE_TEST_SURELY_UNSET_VAR"));
     }
 }

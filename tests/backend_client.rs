@@ -54,6 +54,7 @@ async fn typed_calls_against_the_reference_backend() {
         requested_by: members[0].member_id,
         request_message_id: "req-0001@acme.example".into(),
         note: Some("scope confirmed".into()),
+        force: false,
     };
     let key = idempotency_key("<req-0001@acme.example>", acme.id);
     let job = c.start_export(&req, &key).await.unwrap();
@@ -147,6 +148,7 @@ async fn typed_calls_against_the_reference_backend() {
                 requested_by: ceo.member_id,
                 request_message_id: "req-7@globex.example".into(),
                 note: None,
+                force: false,
             },
             &idempotency_key("req-7@globex.example", g.id),
         )
@@ -214,6 +216,7 @@ async fn rig() -> Rig {
         requested_by: owner.member_id,
         request_message_id: "req-fault@acme.example".into(),
         note: Some("scope confirmed".into()),
+        force: false,
     };
     let key = idempotency_key(&req.request_message_id, acme.id);
     Rig {

@@ -598,10 +598,10 @@ fn the_spec_documents_every_error_code_and_field_the_server_uses() {
         assert!(codes.contains(c), "error code {c} is not in the spec");
     }
     // the wire types serialize to exactly the fields the spec requires
-    let job = concierge::backend::api::WireJob {
+    let job = concierge::backend::api::Job {
         id: uuid::Uuid::nil(),
         workspace_id: uuid::Uuid::nil(),
-        status: concierge::backend::api::WireJobStatus::Queued,
+        status: concierge::backend::api::JobStatus::Queued,
         phase: None,
         progress: 0.0,
         created_at: chrono::Utc::now(),

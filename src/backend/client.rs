@@ -212,60 +212,56 @@ impl BackendClient {
         if let Some(n) = name {
             url.query_pairs_mut().append_pair("name", n);
         }
-        let list: Vec<api::WireWorkspace> = self.call(Method::GET, url, None, None, true).await?;
-        Ok(list.into_iter().map(Into::into).collect())
+        self.call(Method::GET, url, None, None, true).await
     }
 
     /// `GET /v1/workspaces/{id}`: the workspace with its size.
     pub async fn workspace(&self, id: Uuid) -> Result<WorkspaceDetails, ApiError> {
         let url = self.url(&["v1", "workspaces", &id.to_string()]);
-        let w: api::WireWorkspaceDetail = self.call(Method::GET, url, None, None, true).await?;
-        Ok(w.into())
+        self.call(Method::GET, url, None, None, true).await
     }
 
     /// `GET /v1/members?email=E`: every membership of that account email.
     pub async fn members(&self, email: &str) -> Result<Vec<Member>, ApiError> {
         let mut url = self.url(&["v1", "members"]);
         url.query_pairs_mut().append_pair("email", email);
-        let list: Vec<api::WireMember> = self.call(Method::GET, url, None, None, true).await?;
-        Ok(list.into_iter().map(Into::into).collect())
+        self.call(Method::GET, url, None, None, true).await
     }
 
     /// `POST /v1/exports` with `Idempotency-Key: key` (see
     /// [`super::idempotency_key`]). The same key and request always answer
     /// the same job; the same key with a different request is a
-    /// [`ApiError::Conflict`].
+    /// [`ApiError::Conflict`]. The body is `req` as it is, `force` included.
     pub async fn start_export(&self, req: &ExportRequest, key: &str) -> Result<Job, ApiError> {
-        self.start_export_with(req, key, false).await
+        let url = self.url(&["v1", "exports"]);
+        let body = serde_json::to_vec(req).map_err(|e| ApiError::Config {
+            detail: format!("could not encode the export request: {e}"),
+        })?;
+        self.call(Method::POST, url, Some(body), Some(key), true)
+            .await
     }
 
-    /// Like [`BackendClient::start_export`]; with `force`, the backend starts
-    /// the export even though another of the same workspace is live (else
-    /// that is [`ApiError::ExportInProgress`]). `force` is part of the body,
-    /// so a forced retry needs a key of its own.
+    /// [`BackendClient::start_export`] with `req.force` set to `force`: the
+    /// backend starts the export even though another of the same workspace
+    /// is live (else that is [`ApiError::ExportInProgress`]). `force` is part
+    /// of the body, so a forced retry needs a key of its own.
     pub async fn start_export_with(
         &self,
         req: &ExportRequest,
         key: &str,
         force: bool,
     ) -> Result<Job, ApiError> {
-        let url = self.url(&["v1", "exports"]);
-        let mut wire = api::WireExportRequest::from(req);
-        wire.force = force;
-        let body = serde_json::to_vec(&wire).map_err(|e| ApiError::Config {
-            detail: format!("could not encode the export request: {e}"),
-        })?;
-        let j: api::WireJob = self
-            .call(Method::POST, url, Some(body), Some(key), true)
-            .await?;
-        Ok(j.into())
+        let req = ExportRequest {
+            force,
+            ..req.clone()
+        };
+        self.start_export(&req, key).await
     }
 
     /// `GET /v1/exports/{id}`.
     pub async fn job(&self, id: Uuid) -> Result<Job, ApiError> {
         let url = self.url(&["v1", "exports", &id.to_string()]);
-        let j: api::WireJob = self.call(Method::GET, url, None, None, true).await?;
-        Ok(j.into())
+        self.call(Method::GET, url, None, None, true).await
     }
 
     /// `GET /v1/exports?workspace_id=W`: that workspace's jobs, newest first.
@@ -273,15 +269,13 @@ impl BackendClient {
         let mut url = self.url(&["v1", "exports"]);
         url.query_pairs_mut()
             .append_pair("workspace_id", &workspace_id.to_string());
-        let list: Vec<api::WireJob> = self.call(Method::GET, url, None, None, true).await?;
-        Ok(list.into_iter().map(Into::into).collect())
+        self.call(Method::GET, url, None, None, true).await
     }
 
     /// `POST /v1/exports/{id}/cancel`: the job, cancelled. Not retried.
     pub async fn cancel(&self, id: Uuid) -> Result<Job, ApiError> {
         let url = self.url(&["v1", "exports", &id.to_string(), "cancel"]);
-        let j: api::WireJob = self.call(Method::POST, url, None, None, false).await?;
-        Ok(j.into())
+        self.call(Method::POST, url, None, None, false).await
     }
 
     fn url(&self, segments: &[&str]) -> Url {

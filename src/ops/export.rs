@@ -7,7 +7,6 @@
 //! the stored bytes, never a body rebuilt from the request as it is now (a
 //! note written after approval would change it).
 
-use crate::backend::api::WireExportRequest;
 use crate::backend::{ExportRequest, Job, JobStatus};
 use crate::domain::Check;
 use crate::store::requests::{JobSnap, RequestView};
@@ -38,10 +37,9 @@ pub fn body_at_approval(req: &RequestView, force: bool) -> Result<(ExportRequest
         requested_by,
         request_message_id: req.message_id.clone(),
         note: req.notes.last().map(|n| n.text.clone()),
+        force,
     };
-    let mut wire = WireExportRequest::from(&body);
-    wire.force = force;
-    let json = serde_json::to_string(&wire)?;
+    let json = serde_json::to_string(&body)?;
     Ok((body, json))
 }
 
@@ -105,15 +103,10 @@ pub fn crash_point(point: &str) {
 pub fn frozen_body(req: &RequestView) -> Result<(ExportRequest, bool)> {
     match &req.export_body {
         Some(json) => {
-            let w: WireExportRequest =
+            let body: ExportRequest =
                 serde_json::from_str(json).context("the stored export body is unreadable")?;
-            let body = ExportRequest {
-                workspace_id: w.workspace_id,
-                requested_by: w.requested_by,
-                request_message_id: w.request_message_id,
-                note: w.note,
-            };
-            Ok((body, w.force))
+            let force = body.force;
+            Ok((body, force))
         }
         None => body_at_approval(req, false).map(|(b, _)| (b, false)),
     }

@@ -86,7 +86,7 @@ pub fn load(conn: &Connection, period: &Period) -> Result<Rows> {
         let size: Option<String> = r.get(5)?;
         let size = size
             .and_then(|s| serde_json::from_str::<crate::backend::WorkspaceSize>(&s).ok())
-            .map(|s| s.for_estimate());
+            .map(crate::estimate::Size::from);
         rows.requests.push(RequestRow {
             id,
             received_at,

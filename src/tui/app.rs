@@ -497,7 +497,7 @@ impl Runtime {
             templates: &self.templates,
             rates: &self.rates,
             operator: &self.operator,
-            size: req.size.map(|s| s.for_estimate()),
+            size: req.size.map(Into::into),
             existing_request: Some(
                 self.store
                     .other_request_for_workspace(id)?

@@ -232,7 +232,7 @@ pub fn estimate_for(req: &RequestView, rates: &Rates) -> Option<Estimate> {
     let at = DateTime::parse_from_rfc3339(&req.received_at)
         .ok()?
         .with_timezone(&Utc);
-    rates.estimate(&size.for_estimate(), at).ok()
+    rates.estimate(&size.into(), at).ok()
 }
 
 /// How the queue is sorted.

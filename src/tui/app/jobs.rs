@@ -122,7 +122,7 @@ impl Runtime {
             return;
         };
         let Some(size) = req.size else { return };
-        let size = size.for_estimate();
+        let size = crate::estimate::Size::from(size);
         let actual = (end - start).num_milliseconds().max(0) as f64 / 3_600_000.0;
         let estimated = self.rates.hours(&size);
         let _ = self.store.record_job_duration(

@@ -19,7 +19,7 @@
 
 use super::seed::{Attachment, MessageKind, Ts, Workspace, LARGE_ATTACHMENT_BYTES};
 use super::zipstream::ZipStream;
-use crate::backend::WorkspaceSize;
+use ochre_api::WorkspaceSize;
 use serde::Serialize;
 use serde_json::json;
 use std::io::Write;
@@ -646,7 +646,7 @@ struct IntegrationRec<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::refbackend::seed::Demo;
+    use crate::seed::Demo;
     use std::io::{Cursor, Read};
 
     #[test]

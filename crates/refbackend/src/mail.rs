@@ -8,14 +8,14 @@
 //! same message.
 
 use super::seed::Ts;
-use crate::backend::WorkspaceSize;
-use crate::secret::Secret;
-use crate::text::thousands as n;
 use anyhow::{bail, Context, Result};
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use ochre_api::secret::Secret;
+use ochre_api::text::thousands as n;
+use ochre_api::WorkspaceSize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use uuid::Uuid;
@@ -39,7 +39,7 @@ impl Mailer {
     /// `smtp+starttls://[user@]host[:587]`. The password of `user` comes from
     /// [`SMTP_PASSWORD_ENV`].
     pub fn smtp(url: &str) -> Result<Mailer> {
-        let u = reqwest::Url::parse(url)
+        let u = url::Url::parse(url)
             .with_context(|| format!("--smtp {url:?} is not a URL like smtp://127.0.0.1:2525"))?;
         let host = u
             .host_str()
@@ -52,7 +52,7 @@ impl Mailer {
         }
         let mut b = match u.scheme() {
             "smtp" => {
-                let loopback = crate::net::is_loopback(&host);
+                let loopback = ochre_api::net::is_loopback(&host);
                 if !loopback {
                     bail!(
                         "--smtp {url:?}: plaintext smtp:// is allowed only to a loopback address; use smtps:// or smtp+starttls://"
@@ -71,7 +71,7 @@ impl Mailer {
         };
         if !u.username().is_empty() {
             let user = percent_decode(u.username());
-            let password: Secret = crate::secret::from_env(SMTP_PASSWORD_ENV)
+            let password: Secret = ochre_api::secret::from_env(SMTP_PASSWORD_ENV)
                 .with_context(|| format!("--smtp names the user {user:?}"))?;
             b = b.credentials(Credentials::new(user, password.expose().to_string()));
         }
@@ -143,7 +143,7 @@ fn percent_decode(s: &str) -> String {
 /// Writes into `dir/tmp/NAME`, syncs, then renames into `dir/new/NAME`
 /// (the Maildir delivery protocol). Idempotent by name.
 fn write_maildir(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    crate::mail::maildir::write(dir, name, bytes).map(|_| ())
+    ochre_api::maildir::write(dir, name, bytes).map(|_| ())
 }
 
 /// What the link email says.

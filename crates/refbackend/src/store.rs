@@ -5,8 +5,8 @@
 //! so a worker that lost a race (the job was cancelled meanwhile) cannot
 //! overwrite the newer state.
 
-use crate::backend::JobStatus;
 use anyhow::{Context, Result};
+use ochre_api::JobStatus;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
 use std::sync::Mutex;
@@ -124,15 +124,13 @@ fn row_to_job(r: &Row<'_>) -> rusqlite::Result<JobRow> {
         })
     };
     let status: String = r.get(7)?;
-    let status = crate::backend::api::WireJobStatus::parse(&status)
-        .map(JobStatus::from)
-        .ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                7,
-                rusqlite::types::Type::Text,
-                format!("unknown status {status:?}").into(),
-            )
-        })?;
+    let status = JobStatus::parse(&status).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            7,
+            rusqlite::types::Type::Text,
+            format!("unknown status {status:?}").into(),
+        )
+    })?;
     Ok(JobRow {
         id: uuid(0)?,
         workspace_id: uuid(1)?,

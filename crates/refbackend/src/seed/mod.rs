@@ -11,8 +11,8 @@
 //! [`Workspace::attachment`]), so the counts the API reports are, by
 //! construction, the records the export contains; a test checks it anyway.
 
-use crate::backend::{Role, WorkspaceSize};
-use crate::secret::Secret;
+use ochre_api::secret::Secret;
+use ochre_api::{Role, WorkspaceSize};
 use serde::{Serialize, Serializer};
 use std::sync::OnceLock;
 use uuid::Uuid;

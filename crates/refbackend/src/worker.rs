@@ -15,10 +15,10 @@ use super::links::LinkKey;
 use super::mail::{self, Mailer};
 use super::seed::{Attachment, Demo};
 use super::store::{Cancel, JobRow, JobStore};
-use crate::backend::JobStatus;
-use crate::secret::Secret;
 use anyhow::{Context, Result};
 use lettre::message::Mailbox;
+use ochre_api::secret::Secret;
+use ochre_api::JobStatus;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -475,16 +475,25 @@ pub const CRASH_AT_ENV: &str = "CONCIERGE_BACKEND_CRASH_AT";
 /// here, like a kill -9 at exactly this step (no destructor, no store
 /// update). The fault tests use it for windows too narrow to hit from
 /// outside, e.g. "the email was delivered, `emailed` not yet recorded".
+///
+/// NOTE: compiled only into debug builds (`debug_assertions`), as
+/// Concierge's own `ops::export::crash_point`: `cargo test` builds the
+/// binary the fault tests run in debug, while a `release` or `dist` binary
+/// holds neither the check nor the variable's name, so no environment can
+/// make a shipped backend abort.
 fn crash_point(name: &str) {
+    #[cfg(debug_assertions)]
     if std::env::var(CRASH_AT_ENV).is_ok_and(|v| v == name) {
         eprintln!("{CRASH_AT_ENV}={name}: aborting here");
         std::process::abort();
     }
+    #[cfg(not(debug_assertions))]
+    let _ = name;
 }
 
 fn backoff(attempt: i64) -> Duration {
     let attempt = u32::try_from(attempt.max(1)).unwrap_or(u32::MAX);
-    crate::net::Backoff::new(EMAIL_RETRY_BASE, EMAIL_RETRY_CAP).delay(attempt)
+    ochre_api::net::Backoff::new(EMAIL_RETRY_BASE, EMAIL_RETRY_CAP).delay(attempt)
 }
 
 fn compose(b: &Backend, job: &JobRow, expires: i64) -> Result<lettre::Message> {

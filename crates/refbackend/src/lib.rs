@@ -1,6 +1,9 @@
-//! `concierge backend serve`: the reference export backend. A real
-//! implementation of API v1 (`assets/openapi.yaml`), not a mock: it builds
-//! the documented ZIP and emails the signed link.
+//! `ochre-refbackend`: the reference export backend behind `concierge
+//! backend serve` (and the demo's embedded backend). A real implementation
+//! of API v1 (`assets/openapi.yaml`), not a mock: it builds the documented
+//! ZIP and emails the signed link. Its wire types are `ochre-api`'s, the
+//! same ones the client in `concierge::backend` reads; Concierge re-exports
+//! this crate as `concierge::refbackend`.
 //!
 //! - [`seed`]: the demo workspaces, generated deterministically on the fly.
 //! - [`export`]: the export artifact, written streaming with flat memory;
@@ -27,8 +30,8 @@ pub mod store;
 pub mod worker;
 pub mod zipstream;
 
-use crate::secret::Secret;
 use anyhow::{anyhow, Context, Result};
+use ochre_api::secret::Secret;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -228,7 +231,7 @@ pub async fn start(cfg: ServerConfig) -> Result<RunningServer> {
 
 /// Runs the reference backend until interrupted (Ctrl-C or SIGTERM).
 pub fn run(args: ServeArgs) -> Result<()> {
-    let token = crate::secret::from_env(TOKEN_ENV).map_err(|e| {
+    let token = ochre_api::secret::from_env(TOKEN_ENV).map_err(|e| {
         anyhow!(
             "the backend needs an API token: {e} (set {TOKEN_ENV} to the token clients will send)"
         )

@@ -9,11 +9,6 @@
 use super::links::{secret_eq, Grant};
 use super::store::{Cancel, Insert, JobRow, KeyLookup, NewJob};
 use super::worker::{now_ms, Backend};
-use crate::backend::api::{
-    codes, ErrorBody, ErrorDetail, WireExportRequest, WireJob, WireMember, WireWorkspace,
-    WireWorkspaceDetail, IDEMPOTENCY_HEADER, OPERATOR_HEADER,
-};
-use crate::backend::JobStatus;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -21,6 +16,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use ochre_api::{
+    codes, ErrorBody, ErrorDetail, ExportRequest, Job, JobStatus, Member, Workspace,
+    WorkspaceDetails, IDEMPOTENCY_HEADER, OPERATOR_HEADER,
+};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,7 +28,10 @@ use uuid::Uuid;
 type St = State<Arc<Backend>>;
 
 /// The contract, served as documentation at `/openapi.yaml`.
-pub const OPENAPI: &str = include_str!("../../assets/openapi.yaml");
+pub const OPENAPI: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../assets/openapi.yaml"
+));
 
 /// All routes.
 pub fn router(b: Arc<Backend>) -> Router {
@@ -258,12 +260,12 @@ pub fn mask_email(e: &str) -> String {
     }
 }
 
-fn wire_job(j: &JobRow) -> WireJob {
+fn wire_job(j: &JobRow) -> Job {
     let link_visible = matches!(j.status, JobStatus::Ready | JobStatus::Emailed);
-    WireJob {
+    Job {
         id: j.id,
         workspace_id: j.workspace_id,
-        status: j.status.into(),
+        status: j.status,
         phase: j.phase.clone(),
         progress: (j.progress * 1000.0).round() / 1000.0,
         created_at: ts_ms(j.created_at),
@@ -282,12 +284,12 @@ fn wire_job(j: &JobRow) -> WireJob {
 
 async fn list_workspaces(State(b): St, Query(q): Query<HashMap<String, String>>) -> Response {
     let name = q.get("name").map(|n| n.trim().to_lowercase());
-    let list: Vec<WireWorkspace> = b
+    let list: Vec<Workspace> = b
         .demo
         .workspaces()
         .iter()
         .filter(|w| name.as_ref().is_none_or(|n| w.name.to_lowercase() == *n))
-        .map(|w| WireWorkspace {
+        .map(|w| Workspace {
             id: w.id,
             name: w.name.clone(),
             created_at: ts(w.created_at),
@@ -312,11 +314,13 @@ async fn get_workspace(State(b): St, Path(id): Path<String>) -> Response {
             _ => return internal(anyhow::anyhow!("could not size workspace {id}")),
         };
     let w = b.demo.workspace(id).expect("checked above");
-    Json(WireWorkspaceDetail {
-        id: w.id,
-        name: w.name.clone(),
-        created_at: ts(w.created_at),
-        size: size.into(),
+    Json(WorkspaceDetails {
+        workspace: Workspace {
+            id: w.id,
+            name: w.name.clone(),
+            created_at: ts(w.created_at),
+        },
+        size,
     })
     .into_response()
 }
@@ -329,17 +333,17 @@ async fn list_members(State(b): St, Query(q): Query<HashMap<String, String>>) ->
             "the email query parameter is required",
         );
     };
-    let list: Vec<WireMember> = b
+    let list: Vec<Member> = b
         .demo
         .memberships(email)
         .into_iter()
-        .map(|(w, m)| WireMember {
+        .map(|(w, m)| Member {
             member_id: m.id,
             workspace_id: w.id,
             workspace_name: w.name.clone(),
             email: m.email.clone(),
             name: m.name.clone(),
-            role: m.role.into(),
+            role: m.role,
         })
         .collect();
     Json(list).into_response()
@@ -355,7 +359,7 @@ async fn create_export(State(b): St, headers: HeaderMap, body: Body) -> Response
         Ok(b) => b,
         Err(r) => return r,
     };
-    let req: WireExportRequest = match serde_json::from_slice(&body) {
+    let req: ExportRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
             return err(
