@@ -20,7 +20,7 @@ command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ] \
   || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # Cyrus IMAP 3.6, the second IMAP server the tests start
-# (tests/support/cyrus.rs). Its package conflicts with dovecot-imapd, so it is
+# (crates/test-support/src/cyrus.rs). Its package conflicts with dovecot-imapd, so it is
 # unpacked (dpkg -x) instead of installed; only the libraries it links are
 # installed.
 for lib in libpcre3 libxapian30 libical3; do

@@ -3,7 +3,8 @@
 //! incremental sync, read-only access, UIDVALIDITY changes, TLS, STARTTLS,
 //! the poller's IDLE, reconnects and fatal errors.
 
-mod support;
+use concierge_test_support as support;
+use concierge_test_support::on_both_servers;
 
 use concierge::config::{Connection, Security};
 use concierge::inbox::imap::{ImapError, ImapSource};

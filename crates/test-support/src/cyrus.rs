@@ -30,10 +30,11 @@ use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::dovecot::{chown_mail, lookup_ids, make_temp_dir, probe_greeting, write_file, Ids};
-use super::{descendants, free_port, pid_gone, read_for_report, send_signal};
+use super::dovecot::{chown_mail, lookup_ids, make_temp_dir, write_file, Ids};
+use super::imap_server::{start_on_free_ports, stop_tree, wait_ready};
+use super::{free_port, read_for_report};
 
 /// Where `scripts/test.sh` unpacks the Debian packages (`dpkg -x`).
 pub const CYRUS_ROOT: &str = "/opt/concierge-test/cyrus";
@@ -88,21 +89,16 @@ impl Cyrus {
             child: None,
         };
         cy.make_dirs(&ids);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            cy.imap_port = free_port();
-            cy.write_config(&ids, &bin, idle_poll);
-            match cy.spawn_and_wait(&root) {
-                Ok(()) => return cy,
-                Err(msg) => {
-                    if attempt < 3 && cy.diagnostics().contains("Address already in use") {
-                        continue;
-                    }
-                    panic!("{msg}\n{}", cy.diagnostics());
-                }
-            }
-        }
+        start_on_free_ports(
+            &mut cy,
+            |cy| {
+                cy.imap_port = free_port();
+                cy.write_config(&ids, &bin, idle_poll);
+                cy.spawn_and_wait(&root)
+            },
+            Cyrus::diagnostics,
+        );
+        cy
     }
 
     /// Plaintext IMAP port on 127.0.0.1.
@@ -273,52 +269,11 @@ impl Cyrus {
             .map_err(|e| format!("cannot spawn Cyrus master: {e}"))?;
         self.child = Some(child);
         let addr = SocketAddr::from(([127, 0, 0, 1], self.imap_port));
-        let deadline = Instant::now() + START_DEADLINE;
-        loop {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                self.child = None;
-                return Err(format!("Cyrus master exited during startup: {status}"));
-            }
-            let last = match probe_greeting(addr) {
-                Ok(()) => return Ok(()),
-                Err(e) => e,
-            };
-            if Instant::now() >= deadline {
-                self.stop_within(Duration::from_secs(2));
-                return Err(format!(
-                    "Cyrus gave no greeting and LOGIN on {addr} within {START_DEADLINE:?} \
-                     (last attempt: {last})"
-                ));
-            }
-            std::thread::sleep(super::POLL_INTERVAL);
-        }
+        wait_ready(&mut self.child, "Cyrus master", addr, START_DEADLINE)
     }
 
     fn stop_within(&mut self, deadline: Duration) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        let master = child.id();
-        let mut pids = vec![master];
-        pids.extend(descendants(master));
-        send_signal("TERM", &pids);
-        let end = Instant::now() + deadline;
-        let exited = super::wait_until(end, || {
-            matches!(child.try_wait(), Ok(Some(_))) && pids.iter().all(|&p| pid_gone(p))
-        });
-        if !exited {
-            let left: Vec<u32> = pids.iter().copied().filter(|&p| !pid_gone(p)).collect();
-            send_signal("KILL", &left);
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        stop_tree(&mut self.child, deadline);
     }
 }
 
