@@ -12,9 +12,10 @@
 //!   mailbox is `INBOX.Sent`, created at first login without a SPECIAL-USE
 //!   flag: only NAMESPACE (RFC 2342) finds it;
 //! - mail is seeded with APPEND (Cyrus's spool is not a Maildir);
-//! - any password is accepted (`sasl_pwcheck_method: alwaystrue`, the
-//!   method Cyrus's own test suite uses): authentication is tested on
-//!   Dovecot;
+//! - passwords are checked against a sasldb written with `saslpasswd2`
+//!   (Debian's `sasl2-bin`; `sasl_pwcheck_method: auxprop`), so a wrong
+//!   one is refused as on Dovecot; `failedloginpause: 0` answers it at once
+//!   (Cyrus waits 3 s by default);
 //! - without `idled`, IDLE only announces new mail every `imapidlepoll`
 //!   seconds (60 by default), see [`Cyrus::start_without_idled`].
 //!
@@ -27,6 +28,7 @@
 
 use std::fs;
 use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -38,9 +40,11 @@ use super::{free_port, read_for_report};
 
 /// Where `scripts/test.sh` unpacks the Debian packages (`dpkg -x`).
 pub const CYRUS_ROOT: &str = "/opt/concierge-test/cyrus";
+/// Writes the sasldb the password is checked against (Debian's sasl2-bin).
+pub const SASLPASSWD2: &str = "/usr/sbin/saslpasswd2";
 /// Test user name (the same as Dovecot's, so test bodies are shared).
 pub const USER: &str = super::dovecot::USER;
-/// Test user password (Cyrus accepts any: see the module doc).
+/// Test user password (in the instance's sasldb).
 pub const PASSWORD: &str = super::dovecot::PASSWORD;
 
 /// How long [`Cyrus::start`] waits for a greeting and a working LOGIN.
@@ -89,6 +93,7 @@ impl Cyrus {
             child: None,
         };
         cy.make_dirs(&ids);
+        cy.write_sasldb(&ids);
         start_on_free_ports(
             &mut cy,
             |cy| {
@@ -191,6 +196,43 @@ impl Cyrus {
         }
     }
 
+    /// The test user's password, in `conf/sasldb2` (realm `localhost`, the
+    /// `servername`), readable by the Cyrus user only.
+    fn write_sasldb(&self, ids: &Ids) {
+        use std::io::Write;
+        if !Path::new(SASLPASSWD2).exists() {
+            panic!(
+                "{SASLPASSWD2} is missing: apt-get install -y sasl2-bin (or run scripts/test.sh)"
+            );
+        }
+        let db = self.dir.path().join("conf/sasldb2");
+        let mut child = Command::new(SASLPASSWD2)
+            // -p: the password from stdin; -c: create the user.
+            .args(["-p", "-c", "-u", "localhost", "-f"])
+            .arg(&db)
+            .arg(USER)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {SASLPASSWD2}: {e}"));
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(PASSWORD.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{SASLPASSWD2}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        fs::set_permissions(&db, fs::Permissions::from_mode(0o600))
+            .unwrap_or_else(|e| panic!("chmod {}: {e}", db.display()));
+        chown_mail(ids, &db);
+    }
+
     fn write_config(&self, ids: &Ids, bin: &Path, idle_poll: Option<u32>) {
         let root = self.dir.path().display();
         // Cyrus services refuse to run as root ("must run as the Cyrus
@@ -206,7 +248,10 @@ impl Cyrus {
              servername: localhost\n\
              cyrus_user: {user}\n\
              admins: cyrusadmin\n\
-             sasl_pwcheck_method: alwaystrue\n\
+             sasl_pwcheck_method: auxprop\n\
+             sasl_auxprop_plugin: sasldb\n\
+             sasl_sasldb_path: {root}/conf/sasldb2\n\
+             failedloginpause: 0\n\
              sasl_mech_list: PLAIN LOGIN\n\
              allowplaintext: yes\n\
              altnamespace: no\n\
