@@ -3,97 +3,19 @@
 //! reloading one request (what the screen does after each action).
 //!
 //! Run: `cargo run --release --example store_bench`. It starts its own
-//! PostgreSQL (initdb + pg_ctl, as the tests do: tests/support/postgres.rs)
+//! PostgreSQL (initdb + pg_ctl, as the tests do: crates/test-support/src/postgres.rs)
 //! and fills it with `concierge store copy` from the SQLite store, so both
 //! engines hold the same rows.
 
-#[path = "../tests/support/mod.rs"]
-#[allow(unused_imports)]
-mod support;
+use concierge_test_support as support;
 
-use concierge::estimate::Rates;
-use concierge::intake::{inspect, Options};
-use concierge::store::requests::{Membership, SizeSnap};
 use concierge::store::{Location, Store};
-use concierge::tui::state::State;
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
+use concierge_test_support::bench::{self, median, seeded_store};
 use std::time::{Duration, Instant};
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-/// A store with `n` requests, about a third of them resolved with a size.
-fn seeded_store(path: &std::path::Path, n: usize) -> Store {
-    let mut store = Store::open(path).unwrap();
-    let workspaces = [
-        "Acme Support",
-        "Northwind Traders",
-        "Globex",
-        "Initech",
-        "Umbrella",
-    ];
-    let mut batch = Vec::new();
-    for i in 0..n {
-        let ws = workspaces[i % workspaces.len()];
-        let raw = format!(
-            "From: Owner {i} <owner{i}@customer{}.example>\r\nSubject: Data export request: {ws} {i}\r\n\
-             Message-ID: <bench-{i}@customer.example>\r\nDate: Mon, 23 Nov 2026 09:14:05 +0000\r\n\
-             Authentication-Results: mx.ochrehq.com; dkim=pass; spf=pass; dmarc={}\r\n\r\nWorkspace: {ws} {i}\r\n",
-            i % 97,
-            if i % 11 == 0 { "fail" } else { "pass" }
-        );
-        let msg = inspect(raw.as_bytes(), &Options::default());
-        let key = msg.store_key(raw.as_bytes());
-        batch.push((msg, key, None));
-        if batch.len() == 500 {
-            store.store_batch("bench", &batch, None).unwrap();
-            batch.clear();
-        }
-    }
-    if !batch.is_empty() {
-        store.store_batch("bench", &batch, None).unwrap();
-    }
-    for id in (1..=n as i64).step_by(3) {
-        let res = concierge::store::requests::Resolution {
-            account_email: format!("owner{id}@customer.example"),
-            memberships: vec![Membership {
-                member_id: uuid::Uuid::new_v4().to_string(),
-                workspace_id: uuid::Uuid::new_v4().to_string(),
-                workspace_name: "Acme Support".into(),
-                email: format!("owner{id}@customer.example"),
-                role: concierge::domain::Role::Owner,
-            }],
-            workspace: None,
-            size: Some(SizeSnap {
-                messages: 10_000 + id as u64 * 37,
-                customers: 500,
-                ..SizeSnap::default()
-            }),
-        };
-        store.set_resolution(id, &res, "bench").unwrap();
-    }
-    store
-}
 
 /// Open the store, load every request, derive, draw: median of 7.
 fn first_frame(at: &Location) -> Duration {
-    let mut firsts = Vec::new();
-    for _ in 0..7 {
-        let t = Instant::now();
-        let store = Store::open_at(at).unwrap();
-        let reqs = store.load_requests().unwrap();
-        assert_eq!(reqs.len(), 10_000);
-        let mut state = State::new(reqs, Rates::default(), "bench".into(), chrono::Utc::now());
-        let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
-        terminal
-            .draw(|f| concierge::tui::ui::render(f, &mut state))
-            .unwrap();
-        firsts.push(t.elapsed());
-    }
-    median(firsts)
+    bench::first_frame(at, 10_000)
 }
 
 /// Reload one request (after a note, a decision): median of 201.

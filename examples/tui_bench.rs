@@ -8,71 +8,12 @@
 //! user+system CPU time from /proc before and after.
 
 use concierge::estimate::Rates;
-use concierge::intake::{inspect, Options};
-use concierge::store::requests::{Membership, SizeSnap};
-use concierge::store::Store;
+use concierge::store::Location;
 use concierge::tui::state::State;
+use concierge_test_support::bench::{first_frame, median, seeded_store};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::time::{Duration, Instant};
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-/// A store with `n` requests, about a third of them resolved with a size.
-fn seeded_store(path: &std::path::Path, n: usize) -> Store {
-    let mut store = Store::open(path).unwrap();
-    let workspaces = [
-        "Acme Support",
-        "Northwind Traders",
-        "Globex",
-        "Initech",
-        "Umbrella",
-    ];
-    let mut batch = Vec::new();
-    for i in 0..n {
-        let ws = workspaces[i % workspaces.len()];
-        let raw = format!(
-            "From: Owner {i} <owner{i}@customer{}.example>\r\nSubject: Data export request: {ws} {i}\r\n\
-             Message-ID: <bench-{i}@customer.example>\r\nDate: Mon, 23 Nov 2026 09:14:05 +0000\r\n\
-             Authentication-Results: mx.ochrehq.com; dkim=pass; spf=pass; dmarc={}\r\n\r\nWorkspace: {ws} {i}\r\n",
-            i % 97,
-            if i % 11 == 0 { "fail" } else { "pass" }
-        );
-        let msg = inspect(raw.as_bytes(), &Options::default());
-        let key = msg.store_key(raw.as_bytes());
-        batch.push((msg, key, None));
-        if batch.len() == 500 {
-            store.store_batch("bench", &batch, None).unwrap();
-            batch.clear();
-        }
-    }
-    if !batch.is_empty() {
-        store.store_batch("bench", &batch, None).unwrap();
-    }
-    for id in (1..=n as i64).step_by(3) {
-        let res = concierge::store::requests::Resolution {
-            account_email: format!("owner{id}@customer.example"),
-            memberships: vec![Membership {
-                member_id: uuid::Uuid::new_v4().to_string(),
-                workspace_id: uuid::Uuid::new_v4().to_string(),
-                workspace_name: "Acme Support".into(),
-                email: format!("owner{id}@customer.example"),
-                role: concierge::domain::Role::Owner,
-            }],
-            workspace: None,
-            size: Some(SizeSnap {
-                messages: 10_000 + id as u64 * 37,
-                customers: 500,
-                ..SizeSnap::default()
-            }),
-        };
-        store.set_resolution(id, &res, "bench").unwrap();
-    }
-    store
-}
 
 fn frame_time(state: &mut State, frames: usize) -> Duration {
     let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
@@ -173,20 +114,8 @@ fn main() {
     );
 
     // Time to first frame from a store of 10,000 requests (store already on disk).
-    let path = dir.path().join("s10000.db");
-    let mut firsts = Vec::new();
-    for _ in 0..7 {
-        let t = Instant::now();
-        let store = Store::open(&path).unwrap();
-        let reqs = store.load_requests().unwrap();
-        let mut state = State::new(reqs, Rates::default(), "bench".into(), chrono::Utc::now());
-        let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
-        terminal
-            .draw(|f| concierge::tui::ui::render(f, &mut state))
-            .unwrap();
-        firsts.push(t.elapsed());
-    }
-    println!("time to first frame, 10,000 requests: {:.1} ms (open store, load, derive, draw; median of 7)", median(firsts).as_secs_f64() * 1e3);
+    let first = first_frame(&Location::Sqlite(dir.path().join("s10000.db")), 10_000);
+    println!("time to first frame, 10,000 requests: {:.1} ms (open store, load, derive, draw; median of 7)", first.as_secs_f64() * 1e3);
 
     let window = if quick {
         Duration::from_secs(10)

@@ -16,11 +16,13 @@ command -v mbsync >/dev/null 2>&1 || need+=(isync)
 command -v zip >/dev/null 2>&1 || need+=(zip)
 # tests/backend_demo.rs runs `concierge demo` in a real terminal
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# Cyrus checks passwords against a sasldb that saslpasswd2 writes
+[ -x /usr/sbin/saslpasswd2 ] || need+=(sasl2-bin)
 # tests/store_*.rs start their own PostgreSQL (initdb + pg_ctl)
 command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ] \
   || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # Cyrus IMAP 3.6, the second IMAP server the tests start
-# (tests/support/cyrus.rs). Its package conflicts with dovecot-imapd, so it is
+# (crates/test-support/src/cyrus.rs). Its package conflicts with dovecot-imapd, so it is
 # unpacked (dpkg -x) instead of installed; only the libraries it links are
 # installed.
 for lib in libpcre3 libxapian30 libical3; do

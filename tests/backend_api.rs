@@ -3,11 +3,13 @@
 //! (401), authorization (403), idempotency (200 / 409), cancel, and the
 //! error body `{"error": {"code", "message"}}`.
 
-mod backend_support;
+use concierge_test_support::backend as backend_support;
 
 use backend_support::*;
 use serde_json::{json, Value};
 use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_concierge");
 
 fn assert_error(r: &Resp, status: u16, code: &str) {
     assert_eq!(r.status, status, "{}", r.text());

@@ -3,9 +3,8 @@
 //! back, errors the UI can branch on, retries with the same Idempotency-Key,
 //! and the token in no message.
 
-mod backend_support;
-#[path = "support/proxy.rs"]
-mod proxy;
+use concierge_test_support::backend as backend_support;
+use concierge_test_support::proxy;
 
 use backend_support::*;
 use concierge::backend::{

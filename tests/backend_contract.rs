@@ -6,7 +6,7 @@
 //! date-time, properties, required, additionalProperties, items, minimum,
 //! maximum, minLength).
 
-mod backend_support;
+use concierge_test_support::backend as backend_support;
 
 use backend_support::*;
 use concierge::refbackend::links::LinkKey;

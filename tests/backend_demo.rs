@@ -3,11 +3,13 @@
 //! tmux session on a private socket), since without one it only prints
 //! JSON lines and starts no backend.
 
-mod backend_support;
+use concierge_test_support::backend as backend_support;
 
-use backend_support::{eventually, BIN};
+use backend_support::eventually;
 use std::process::Command;
 use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_concierge");
 
 /// The parent pid and command line of a process, if it exists and is not a zombie.
 fn proc_info(pid: u32) -> Option<(u32, String)> {

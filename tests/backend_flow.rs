@@ -5,10 +5,9 @@
 //! export artifact" in DESIGN.md. Also: SMTP retries, link expiry (410),
 //! forged links (404), and a `kill -9` in the middle of a job.
 
-mod backend_support;
-#[path = "support/proxy.rs"]
-mod proxy;
-mod support;
+use concierge_test_support as support;
+use concierge_test_support::backend as backend_support;
+use concierge_test_support::proxy;
 
 use backend_support::*;
 use serde_json::Value;

@@ -1,6 +1,6 @@
 //! The command line as scripts use it: exit codes, one-line errors, JSON lines.
 
-mod support;
+use concierge_test_support as support;
 
 use std::path::Path;
 use std::process::{Command, Output};

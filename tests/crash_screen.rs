@@ -6,9 +6,8 @@
 //! export job at the reference backend, one link email in its outbox, and
 //! the request `emailed` in the store file.
 
-mod backend_support;
-mod screen_support;
-mod support;
+use concierge_test_support::backend as backend_support;
+use concierge_test_support::screen as screen_support;
 
 use concierge::domain::{JobStatus, RequestState};
 use concierge::ops::export::{CRASH_AFTER_APPROVAL, CRASH_AFTER_START, CRASH_AT_ENV};

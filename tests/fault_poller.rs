@@ -7,9 +7,8 @@
 //! in the store file: every message stored exactly once, and the cursor at
 //! the mailbox's last UID under its UIDVALIDITY.
 
-#[path = "support/proxy.rs"]
-mod proxy;
-mod support;
+use concierge_test_support as support;
+use concierge_test_support::proxy;
 
 use concierge::store::Store;
 use std::path::Path;

@@ -3,9 +3,9 @@
 //! them, and the end state read from outside — jobs at the reference
 //! backend, link emails in its outbox, messages at the SMTP sink.
 
-mod backend_support;
-mod screen_support;
-mod support;
+use concierge_test_support as support;
+use concierge_test_support::backend as backend_support;
+use concierge_test_support::screen as screen_support;
 
 use concierge::domain::{ReplyState, RequestState};
 use concierge::store::Store;

@@ -1,7 +1,7 @@
-//! Proves the integration-test harness (tests/support) works against the
+//! Proves the integration-test harness (crates/test-support) works against the
 //! real servers: Dovecot over IMAP and IMAPS, LMTP, and the SMTP sink.
 
-mod support;
+use concierge_test_support as support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;

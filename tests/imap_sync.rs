@@ -3,7 +3,8 @@
 //! incremental sync, read-only access, UIDVALIDITY changes, TLS, STARTTLS,
 //! the poller's IDLE, reconnects and fatal errors.
 
-mod support;
+use concierge_test_support as support;
+use concierge_test_support::on_both_servers;
 
 use concierge::config::{Connection, Security};
 use concierge::inbox::imap::{ImapError, ImapSource};
@@ -151,9 +152,9 @@ fn uidvalidity_change_resyncs_without_duplicates() {
     assert_eq!(after.last_uid, 4);
 }
 
-#[test]
-fn wrong_password_is_one_clear_error() {
-    let d = &Dovecot::start();
+/// On both servers (Cyrus checks passwords against its sasldb): the same
+/// one line, naming no password.
+fn wrong_password_is_one_clear_error(d: &mut dyn ImapServer) {
     let err = ImapSource::connect(&plain(d), &Secret::new("not-the-password"))
         .err()
         .unwrap();
@@ -163,6 +164,13 @@ fn wrong_password_is_one_clear_error() {
     assert!(
         msg.contains("login refused") && !msg.contains("not-the-password"),
         "{msg}"
+    );
+    assert_eq!(
+        msg,
+        format!(
+            "IMAP login refused for {} at 127.0.0.1: check the username and password",
+            d.user()
+        )
     );
 
     // The poller stops with one fatal event instead of retrying.
@@ -716,6 +724,7 @@ fn the_idle_announcement_delay_is_measured_and_the_probe_mailbox_removed() {
 }
 
 on_both_servers!(
+    wrong_password_is_one_clear_error,
     first_and_incremental_sync_never_mark_seen,
     idle_delivers_a_new_request_without_waiting_for_the_poll,
     poller_recovers_after_the_server_restarts,

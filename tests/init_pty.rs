@@ -5,9 +5,9 @@
 //! file it writes is read back with the real config loader, and must be
 //! private (mode 0600).
 
-mod backend_support;
-mod screen_support;
-mod support;
+use concierge_test_support as support;
+use concierge_test_support::backend as backend_support;
+use concierge_test_support::screen as screen_support;
 
 use concierge::config::{Config, Security};
 use std::os::unix::fs::PermissionsExt;

@@ -4,7 +4,8 @@
 //! `\Answered` and a copy in Sent. A temporary SMTP failure leaves a
 //! `failed` reply that a retry sends exactly once.
 
-mod support;
+use concierge_test_support as support;
+use concierge_test_support::on_both_servers;
 
 use concierge::config::Config;
 use concierge::domain::ReplyState;

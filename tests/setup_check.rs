@@ -4,8 +4,8 @@
 //! passes; then each setting is broken on purpose, one at a time, and the
 //! output must name exactly that one check, in one line, with no secret.
 
-mod backend_support;
-mod support;
+use concierge_test_support as support;
+use concierge_test_support::backend as backend_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

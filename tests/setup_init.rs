@@ -4,8 +4,8 @@
 //! with the answers piped into stdin. The file it writes is read back with
 //! the real config loader and then passes `concierge check`.
 
-mod backend_support;
-mod support;
+use concierge_test_support as support;
+use concierge_test_support::backend as backend_support;
 
 use concierge::config::{Config, Security};
 use std::io::Write;

@@ -2,7 +2,7 @@
 //! three ways a send can fail — refused, not sent, outcome unknown — with one
 //! deadline bounding the whole send.
 
-mod support;
+use concierge_test_support as support;
 
 use concierge::config::{Connection, Security};
 use concierge::mail::smtp::{SendError, SmtpSender};

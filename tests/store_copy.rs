@@ -2,7 +2,7 @@
 //! audit verify` on a team store, run as the binary on a real SQLite file
 //! and a real PostgreSQL server.
 
-mod support;
+use concierge_test_support as support;
 
 use concierge::intake::{inspect, Options};
 use concierge::mail::outgoing::Reply;

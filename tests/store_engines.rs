@@ -1,16 +1,15 @@
 //! The store's behaviour on both engines: every test body here runs once on
 //! a real SQLite file and once on a fresh database of a real PostgreSQL
-//! server (tests/support/postgres.rs). What the store promises — one row per
+//! server (crates/test-support/src/postgres.rs). What the store promises — one row per
 //! Message-ID, cursors in the same transaction, decisions once, typed
 //! refusals, replies of record, an intact audit chain — holds on both.
 
-mod support;
+use concierge_test_support as support;
 
-use concierge::domain::{Check, JobStatus, ReplyState, RequestState, StoreError};
-use concierge::intake::{inspect, Inspected, Options};
+use concierge::domain::{Check, ReplyState, RequestState, StoreError};
 use concierge::mail::outgoing::Reply;
 use concierge::store::db::{params, Engine, OptionalExtension, Value};
-use concierge::store::requests::JobSnap;
+use concierge::store::testing::{job, mail as msg, request};
 use concierge::store::{audit, Cursor, Store, Stored};
 
 /// A store on a real SQLite file (kept alive by the returned dir).
@@ -32,6 +31,34 @@ macro_rules! both {
     };
 }
 
+/// Runs `$body(open)` on both engines, `open` giving one more connection
+/// to the same store (the same file, the same database), as another
+/// process would have: `many_on_sqlite::$name` and `many_on_postgres::$name`.
+macro_rules! both_many {
+    ($($name:ident),* $(,)?) => {
+        mod many_on_sqlite {
+            $(#[test] fn $name() {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("c.db");
+                super::$name(|| concierge::store::Store::open(&path).unwrap());
+            })*
+        }
+        mod many_on_postgres {
+            $(#[test] fn $name() {
+                let url = super::support::postgres::server().fresh_database();
+                let target = super::support::postgres::target(&url);
+                super::$name(|| concierge::store::Store::connect_pg(&target).unwrap());
+            })*
+        }
+    };
+}
+
+both_many!(
+    concurrent_appends_make_one_chain,
+    simultaneous_approvals_make_one_decision,
+    racing_approve_and_reject_make_one_decision,
+);
+
 both!(
     same_mail_twice_is_one_request_and_replies_attach,
     decisions_are_once_and_retries_never_mint_a_key_for_a_live_job,
@@ -44,35 +71,6 @@ both!(
     a_stale_version_is_refused_inside_the_transaction_and_records_nothing,
     claims_are_never_blind_and_changes_name_the_operator,
 );
-
-fn msg(raw: &str) -> (Inspected, String, Option<String>) {
-    let i = inspect(raw.as_bytes(), &Options::default());
-    let key = i.store_key(raw.as_bytes());
-    (i, key, None)
-}
-
-fn request(s: &mut Store, n: u32, from: &str) -> i64 {
-    let raw = format!("From: {from}\r\nMessage-ID: <r{n}@acme.example>\r\nSubject: Data export request: Acme\r\n\r\nhi\r\n");
-    match s.store_batch("INBOX", &[msg(&raw)], None).unwrap()[0] {
-        Stored::NewRequest(id) => id,
-        ref other => panic!("{other:?}"),
-    }
-}
-
-fn job(id: &str, status: &str) -> JobSnap {
-    JobSnap {
-        id: id.into(),
-        status: JobStatus::parse(status).unwrap(),
-        phase: None,
-        progress: 0.5,
-        created_at: None,
-        finished_at: None,
-        emailed_at: None,
-        deliver_to: None,
-        link_expires_at: None,
-        error: None,
-    }
-}
 
 fn same_mail_twice_is_one_request_and_replies_attach(mut s: Store) {
     let req = msg("From: owner@acme.example\r\nMessage-ID: <r1@acme.example>\r\nSubject: Data export request: Acme Support\r\n\r\nhi\r\n");
@@ -353,20 +351,6 @@ fn concurrent_appends_make_one_chain(open: impl Fn() -> Store + Sync) {
     );
 }
 
-#[test]
-fn concurrent_appends_make_one_chain_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.db");
-    concurrent_appends_make_one_chain(|| Store::open(&path).unwrap());
-}
-
-#[test]
-fn concurrent_appends_make_one_chain_on_postgres() {
-    let url = support::postgres::server().fresh_database();
-    let target = support::postgres::target(&url);
-    concurrent_appends_make_one_chain(|| Store::connect_pg(&target).unwrap());
-}
-
 /// `sslmode=verify-full`: TLS with the server's certificate checked against
 /// `ca_file` (rustls); without the CA the connection is refused, not
 /// downgraded; the password never shows in the error.
@@ -453,20 +437,6 @@ fn simultaneous_approvals_make_one_decision(open: impl Fn() -> Store + Sync) {
         .unwrap();
     assert_eq!(approvals, 1);
     assert!(audit::verify(first.conn()).unwrap().is_ok());
-}
-
-#[test]
-fn simultaneous_approvals_make_one_decision_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.db");
-    simultaneous_approvals_make_one_decision(|| Store::open(&path).unwrap());
-}
-
-#[test]
-fn simultaneous_approvals_make_one_decision_on_postgres() {
-    let url = support::postgres::server().fresh_database();
-    let target = support::postgres::target(&url);
-    simultaneous_approvals_make_one_decision(|| Store::connect_pg(&target).unwrap());
 }
 
 /// A wrong password is one clear error that names neither password.
@@ -681,18 +651,4 @@ fn racing_approve_and_reject_make_one_decision(open: impl Fn() -> Store + Sync) 
         assert_eq!(first.version(id).unwrap(), 1);
     }
     assert!(audit::verify(first.conn()).unwrap().is_ok());
-}
-
-#[test]
-fn racing_approve_and_reject_make_one_decision_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.db");
-    racing_approve_and_reject_make_one_decision(|| Store::open(&path).unwrap());
-}
-
-#[test]
-fn racing_approve_and_reject_make_one_decision_on_postgres() {
-    let url = support::postgres::server().fresh_database();
-    let target = support::postgres::target(&url);
-    racing_approve_and_reject_make_one_decision(|| Store::connect_pg(&target).unwrap());
 }

@@ -5,179 +5,26 @@
 //! store runs it on its own thread, and this test drives every such call
 //! path on a multi-thread runtime, as the terminal does.
 //!
-//! (Helpers copied from tests/tui_e2e.rs, which drives the same screen on
-//! SQLite.)
+//! (The driver is tests/tui_e2e.rs's, which drives the same screen on
+//! SQLite: concierge_test_support::app.)
 
-mod support;
+use concierge_test_support as support;
+use concierge_test_support::app::{Demo, Driver};
 
 use concierge::domain::{JobStatus, ReplyState, RequestState, Role};
 use concierge::store::{audit, Location, Store};
-use concierge::tui::app::{App, Event, Inbox, Setup};
-use concierge::tui::msg::Msg;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use std::path::Path;
-use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use concierge::tui::app::Setup;
+use crossterm::event::KeyCode;
+use std::time::Duration;
 
-struct Sandbox {
-    dir: tempfile::TempDir,
-    backend: concierge::demo::DemoBackend,
-}
-
-fn sandbox() -> Sandbox {
-    let dir = tempfile::tempdir().unwrap();
-    concierge::demo::write_maildir(&dir.path().join("inbox")).unwrap();
-    let backend = concierge::demo::start_backend(
-        Path::new(env!("CARGO_BIN_EXE_concierge")),
-        dir.path(),
-        &dir.path().join("outbox"),
-        None,
-    )
-    .unwrap();
-    Sandbox { dir, backend }
-}
-
-fn setup(sb: &Sandbox, store: Location) -> Setup {
-    let client = concierge::backend::BackendClient::new(
-        &sb.backend.url,
-        concierge::secret::Secret::new(sb.backend.token.clone()),
-        "e2e",
-    )
-    .unwrap();
-    Setup {
-        store_path: store,
-        operator: "Sam".into(),
-        operator_email: None,
-        rates: concierge::estimate::Rates::default(),
-        keys: concierge::tui::keys::KeyMap::default(),
-        templates: concierge::mail::templates::Templates::load(None).unwrap(),
-        backend: Some(client),
-        sender: Some(concierge::mail::outgoing::Sender::Maildir(
-            sb.dir.path().join("outbox"),
-        )),
-        from: "Ochre Concierge <hello@ochrehq.com>".into(),
-        inbox: Inbox::Maildir(sb.dir.path().join("inbox")),
-        authserv_id: "mx.ochrehq.com".into(),
-        outboxes: vec![sb.dir.path().join("outbox")],
-        config: None,
-        job_poll: Duration::from_millis(100),
-    }
-}
-
-struct Driver {
-    app: App,
-    rx: mpsc::UnboundedReceiver<Event>,
-}
-
-impl Driver {
-    async fn start(setup: Setup) -> Driver {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let app = App::start(setup, tx).unwrap();
-        Driver { app, rx }
-    }
-
-    /// Processes events until `cond` holds, or panics after `within`.
-    async fn until(&mut self, what: &str, within: Duration, cond: impl Fn(&App) -> bool) {
-        let deadline = Instant::now() + within;
-        while !cond(&self.app) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, self.rx.recv()).await {
-                Ok(Some(ev)) => {
-                    self.app.handle(ev);
-                }
-                _ => panic!(
-                    "timed out waiting for: {what}; status: {:?}; rows: {:#?}",
-                    self.app.state.status,
-                    self.app
-                        .state
-                        .rows
-                        .iter()
-                        .map(|r| (
-                            r.req.id,
-                            r.req.from.clone(),
-                            r.req.state,
-                            r.req.role,
-                            r.req.job.clone()
-                        ))
-                        .collect::<Vec<_>>()
-                ),
-            }
-        }
-    }
-
-    fn key(&mut self, code: KeyCode) {
-        self.app.handle(Event::Msg(Msg::Key(KeyEvent::new(
-            code,
-            KeyModifiers::NONE,
-        ))));
-    }
-
-    fn ctrl(&mut self, c: char) {
-        self.app.handle(Event::Msg(Msg::Key(KeyEvent::new(
-            KeyCode::Char(c),
-            KeyModifiers::CONTROL,
-        ))));
-    }
-
-    fn typed(&mut self, text: &str) {
-        for c in text.chars() {
-            self.key(KeyCode::Char(c));
-        }
-    }
-
-    /// Selects the request from `from` by filtering on the address.
-    fn select(&mut self, from: &str) -> i64 {
-        self.key(KeyCode::Char('/'));
-        self.typed(from);
-        self.key(KeyCode::Enter);
-        // The spoofed demo mail is from owner@acme.example too: the one
-        // wanted is the member the lookup found. The filter keeps the
-        // selection it had, which depends on the order the rows arrived in
-        // (one batch, or one by one through the change feed): start at the
-        // top of what the filter shows.
-        for _ in 0..self.app.state.rows.len() {
-            self.key(KeyCode::Up);
-        }
-        for _ in 0..self.app.state.rows.len() {
-            if self
-                .app
-                .state
-                .current()
-                .is_some_and(|r| r.req.role.is_some())
-            {
-                break;
-            }
-            self.key(KeyCode::Down);
-        }
-        let row = self
-            .app
-            .state
-            .current()
-            .unwrap_or_else(|| panic!("no request from {from}"));
-        assert_eq!(row.req.from.as_deref(), Some(from));
-        row.req.id
-    }
-
-    fn clear_filter(&mut self) {
-        self.key(KeyCode::Char('/'));
-        self.key(KeyCode::Esc);
-    }
-
-    fn req(&self, id: i64) -> &concierge::store::requests::RequestView {
-        &self
-            .app
-            .state
-            .rows
-            .iter()
-            .find(|r| r.req.id == id)
-            .unwrap()
-            .req
-    }
+/// Sam's screen on `store`, around the demo world.
+fn setup(sb: &Demo, store: Location) -> Setup {
+    sb.setup(store)
 }
 
 #[test]
 fn the_screen_runs_on_a_team_store() {
-    let sb = sandbox();
+    let sb = Demo::start();
     let url = support::postgres::server().fresh_database();
     let target = support::postgres::target(&url);
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -199,7 +46,7 @@ fn the_screen_runs_on_a_team_store() {
             },
         )
         .await;
-        let acme = d.select("owner@acme.example");
+        let acme = d.select_member("owner@acme.example");
         d.key(KeyCode::Char('n'));
         d.typed("Confirmed scope with Ada: everything.");
         d.ctrl('s');
@@ -221,7 +68,7 @@ fn the_screen_runs_on_a_team_store() {
         assert_eq!(d.app.runtime.store.estimate_history().unwrap().len(), 1);
 
         d.clear_filter();
-        let agent = d.select("agent@acme.example");
+        let agent = d.select_member("agent@acme.example");
         d.key(KeyCode::Char('x'));
         d.key(KeyCode::Enter);
         d.typed("agent, not an owner or admin");

@@ -1,13 +1,13 @@
 //! Two screens on one store: what one writes, the other shows, by the
 //! change feed (no reload of everything). A real SQLite file, and a real
-//! PostgreSQL database (tests/support/postgres.rs) where the feed wakes on
+//! PostgreSQL database (crates/test-support/src/postgres.rs) where the feed wakes on
 //! LISTEN/NOTIFY; the same `App` the terminal runs, driven by key presses;
 //! no sleeps, conditions polled with a deadline.
 
-mod support;
+use concierge_test_support as support;
 
 use concierge::store::{Location, Store};
-use concierge::tui::app::{App, Event, Inbox, Setup};
+use concierge::tui::app::{App, Event, Inbox};
 use concierge::tui::msg::{Command, Msg};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::path::Path;
@@ -48,22 +48,7 @@ impl Screen {
     }
 
     pub fn with_inbox(at: impl Into<Location>, operator: &str, inbox: Inbox) -> Screen {
-        let setup = Setup {
-            store_path: at.into(),
-            operator: operator.into(),
-            operator_email: None,
-            rates: concierge::estimate::Rates::default(),
-            keys: concierge::tui::keys::KeyMap::default(),
-            templates: concierge::mail::templates::Templates::load(None).unwrap(),
-            backend: None,
-            sender: None,
-            from: "Ochre Concierge <hello@ochrehq.com>".into(),
-            inbox,
-            authserv_id: "mx.ochrehq.com".into(),
-            outboxes: vec![],
-            config: None,
-            job_poll: Duration::from_millis(100),
-        };
+        let setup = concierge_test_support::app::setup(at.into(), operator, inbox);
         let (tx, rx) = mpsc::unbounded_channel();
         Screen {
             app: App::start(setup, tx).unwrap(),

@@ -6,7 +6,7 @@
 //! no export started twice, no reply sent twice, no note lost, no action
 //! accepted on a version that had changed, and the audit chain intact.
 
-mod support;
+use concierge_test_support as support;
 
 use concierge::config::Config;
 use concierge::domain::{ReplyState, StoreError};

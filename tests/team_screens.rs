@@ -20,30 +20,13 @@ fn setup(
     who: (&str, &str),
     inbox: Inbox,
 ) -> Setup {
-    let client = concierge::backend::BackendClient::new(
-        &backend.url,
-        concierge::secret::Secret::new(backend.token.clone()),
-        who.0,
-    )
-    .unwrap();
-    Setup {
-        store_path: dir.join("concierge.db").into(),
-        operator: who.0.into(),
-        operator_email: Some(who.1.into()),
-        rates: concierge::estimate::Rates::default(),
-        keys: concierge::tui::keys::KeyMap::default(),
-        templates: concierge::mail::templates::Templates::load(None).unwrap(),
-        backend: Some(client),
-        sender: Some(concierge::mail::outgoing::Sender::Maildir(
-            dir.join("outbox"),
-        )),
-        from: "Ochre Concierge <hello@ochrehq.com>".into(),
+    concierge_test_support::app::setup_with_backend(
+        dir.join("concierge.db").into(),
+        dir,
+        backend,
+        (who.0, Some(who.1)),
         inbox,
-        authserv_id: "mx.ochrehq.com".into(),
-        outboxes: vec![dir.join("outbox")],
-        config: None,
-        job_poll: Duration::from_millis(100),
-    }
+    )
 }
 
 struct Screen {

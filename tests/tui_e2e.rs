@@ -4,148 +4,22 @@
 
 use concierge::domain::{JobStatus, ReplyState, RequestState, Role};
 use concierge::store::{audit, Store};
-use concierge::tui::app::{App, Event, Inbox, Setup};
-use concierge::tui::msg::Msg;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use concierge::tui::app::{App, Setup};
+use concierge_test_support::app::{Demo, Driver};
+use crossterm::event::KeyCode;
 use std::path::Path;
-use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use std::time::Duration;
 
-struct Sandbox {
-    dir: tempfile::TempDir,
-    backend: concierge::demo::DemoBackend,
-}
+/// The demo world: the reference backend, the demo inbox and outbox.
+type Sandbox = Demo;
 
 fn sandbox() -> Sandbox {
-    let dir = tempfile::tempdir().unwrap();
-    concierge::demo::write_maildir(&dir.path().join("inbox")).unwrap();
-    let backend = concierge::demo::start_backend(
-        Path::new(env!("CARGO_BIN_EXE_concierge")),
-        dir.path(),
-        &dir.path().join("outbox"),
-        None,
-    )
-    .unwrap();
-    Sandbox { dir, backend }
+    Demo::start()
 }
 
+/// Sam's screen on the sandbox's SQLite file.
 fn setup(sb: &Sandbox) -> Setup {
-    let client = concierge::backend::BackendClient::new(
-        &sb.backend.url,
-        concierge::secret::Secret::new(sb.backend.token.clone()),
-        "e2e",
-    )
-    .unwrap();
-    Setup {
-        store_path: sb.dir.path().join("concierge.db").into(),
-        operator: "Sam".into(),
-        operator_email: None,
-        rates: concierge::estimate::Rates::default(),
-        keys: concierge::tui::keys::KeyMap::default(),
-        templates: concierge::mail::templates::Templates::load(None).unwrap(),
-        backend: Some(client),
-        sender: Some(concierge::mail::outgoing::Sender::Maildir(
-            sb.dir.path().join("outbox"),
-        )),
-        from: "Ochre Concierge <hello@ochrehq.com>".into(),
-        inbox: Inbox::Maildir(sb.dir.path().join("inbox")),
-        authserv_id: "mx.ochrehq.com".into(),
-        outboxes: vec![sb.dir.path().join("outbox")],
-        config: None,
-        job_poll: Duration::from_millis(100),
-    }
-}
-
-struct Driver {
-    app: App,
-    rx: mpsc::UnboundedReceiver<Event>,
-}
-
-impl Driver {
-    async fn start(setup: Setup) -> Driver {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let app = App::start(setup, tx).unwrap();
-        Driver { app, rx }
-    }
-
-    /// Processes events until `cond` holds, or panics after `within`.
-    async fn until(&mut self, what: &str, within: Duration, cond: impl Fn(&App) -> bool) {
-        let deadline = Instant::now() + within;
-        while !cond(&self.app) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, self.rx.recv()).await {
-                Ok(Some(ev)) => {
-                    self.app.handle(ev);
-                }
-                _ => panic!(
-                    "timed out waiting for: {what}; status: {:?}; rows: {:#?}",
-                    self.app.state.status,
-                    self.app
-                        .state
-                        .rows
-                        .iter()
-                        .map(|r| (
-                            r.req.id,
-                            r.req.from.clone(),
-                            r.req.state,
-                            r.req.role,
-                            r.req.job.clone()
-                        ))
-                        .collect::<Vec<_>>()
-                ),
-            }
-        }
-    }
-
-    fn key(&mut self, code: KeyCode) {
-        self.app.handle(Event::Msg(Msg::Key(KeyEvent::new(
-            code,
-            KeyModifiers::NONE,
-        ))));
-    }
-
-    fn ctrl(&mut self, c: char) {
-        self.app.handle(Event::Msg(Msg::Key(KeyEvent::new(
-            KeyCode::Char(c),
-            KeyModifiers::CONTROL,
-        ))));
-    }
-
-    fn typed(&mut self, text: &str) {
-        for c in text.chars() {
-            self.key(KeyCode::Char(c));
-        }
-    }
-
-    /// Selects the request from `from` by filtering on the address.
-    fn select(&mut self, from: &str) -> i64 {
-        self.key(KeyCode::Char('/'));
-        self.typed(from);
-        self.key(KeyCode::Enter);
-        let row = self
-            .app
-            .state
-            .current()
-            .unwrap_or_else(|| panic!("no request from {from}"));
-        assert_eq!(row.req.from.as_deref(), Some(from));
-        row.req.id
-    }
-
-    fn clear_filter(&mut self) {
-        self.key(KeyCode::Char('/'));
-        self.key(KeyCode::Esc);
-    }
-
-    fn req(&self, id: i64) -> &concierge::store::requests::RequestView {
-        &self
-            .app
-            .state
-            .rows
-            .iter()
-            .find(|r| r.req.id == id)
-            .unwrap()
-            .req
-    }
+    sb.setup(sb.store_file().into())
 }
 
 fn outbox_to(dir: &Path, to: &str) -> Vec<concierge::tui::state::OutboxMail> {

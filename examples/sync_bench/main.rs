@@ -16,7 +16,7 @@
 //!
 //! What it does (docs/perf-sync.md has the method and the results):
 //! 1. Puts every temp dir on tmpfs (`TMPDIR=/dev/shm` unless TMPDIR is set).
-//! 2. Starts a private Dovecot (tests/support) and seeds a deterministic
+//! 2. Starts a private Dovecot (crates/test-support) and seeds a deterministic
 //!    mailbox of the chosen shape (`mailbox.rs`).
 //! 3. Per run, in alternating order: Concierge's first sync into a new SQLite
 //!    store (connect + login + `sync_once`, checked: every request stored)
@@ -28,8 +28,7 @@
 //! 6. A breakdown of the first sync (fetch / inspect / store).
 
 mod mailbox;
-#[path = "../../tests/support/mod.rs"]
-mod support;
+use concierge_test_support as support;
 mod tools;
 
 use concierge::config::{Connection, Security};

@@ -19,6 +19,8 @@ pub mod replies;
 pub mod requests;
 pub mod seen;
 pub mod team;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
 use crate::intake::{Inspected, Kind};
 use anyhow::{Context, Result};

@@ -313,17 +313,10 @@ fn claim_of(conn: &Conn, id: i64) -> Result<Option<Claim>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::intake::{inspect, Options};
-
-    fn mail(raw: &str) -> (crate::intake::Inspected, String, Option<String>) {
-        let i = inspect(raw.as_bytes(), &Options::default());
-        let key = i.store_key(raw.as_bytes());
-        (i, key, None)
-    }
+    use crate::store::testing::{mail, request};
 
     fn store_with_request(s: &mut Store) {
-        let raw = "From: Ada <owner@acme.example>\r\nMessage-ID: <r1@acme.example>\r\nSubject: Data export request: Acme\r\n\r\nhi\r\n";
-        s.store_batch("INBOX", &[mail(raw)], None).unwrap();
+        request(s, 1, "Ada <owner@acme.example>");
     }
 
     fn stale(e: &anyhow::Error) -> Vec<Changed> {

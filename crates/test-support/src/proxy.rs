@@ -8,9 +8,6 @@
 //! Every fault except [`Fault::Drop`] first forwards the client's bytes to
 //! the server, so the server has acted on the request (e.g. committed a
 //! job) when the fault hits: the "lost answer" case.
-//!
-//! Use it from a test with `#[path = "support/proxy.rs"] mod proxy;`.
-#![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};

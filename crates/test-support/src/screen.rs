@@ -3,19 +3,16 @@
 //! around it is real (the reference backend as a child process, a Maildir
 //! inbox with the demo mails, the aiosmtpd sink, a SQLite file).
 //!
-//! Use it with `mod backend_support; mod support; mod screen_support;`.
+//! Use it with `use concierge_test_support::screen as screen_support;`.
 //! Everything a test checks at the end is read from outside the screen:
 //! the backend over HTTP, the SMTP sink's files, the Maildir outbox the
 //! backend writes its link emails to, the store file after the screen quit.
-#![allow(dead_code)]
 
-use super::backend_support;
-use super::support;
+use crate as support;
+use crate::backend as backend_support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-pub const BIN: &str = env!("CARGO_BIN_EXE_concierge");
 
 /// Fails loudly when tmux is missing (scripts/test.sh installs it).
 fn tmux_bin() -> &'static str {
@@ -75,7 +72,7 @@ impl Pty {
         for (k, v) in env {
             script.push_str(&format!("export {k}={}\n", q(v)));
         }
-        script.push_str(&q(BIN));
+        script.push_str(&q(support::concierge_bin_str()));
         for a in args {
             script.push(' ');
             script.push_str(&q(a));
@@ -276,7 +273,7 @@ impl Sandbox {
 
     /// Runs `concierge ARGS` (no terminal) with `config`; (exit code, stderr).
     pub fn cli(&self, config: &Path, args: &[&str]) -> (i32, String) {
-        let o = Command::new(BIN)
+        let o = Command::new(support::concierge_bin())
             .args(args)
             .arg("--config")
             .arg(config)

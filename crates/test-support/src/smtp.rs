@@ -13,8 +13,8 @@
 //! rejected with `500 Line too long` (aiosmtpd enforces RFC 5321).
 
 use std::fs;
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpStream};
+use std::io::BufRead;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,7 +24,7 @@ use super::{free_port, read_for_report, INSTALL_HINT, POLL_INTERVAL};
 /// Debian's python3 (the pyenv python3 on PATH cannot import aiosmtpd).
 pub const PYTHON: &str = "/usr/bin/python3";
 /// The handler script.
-pub const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
+pub const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/smtp_sink.py");
 
 const START_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -377,17 +377,7 @@ impl Drop for SmtpSink {
 /// Connects, expects a `220` banner, sends QUIT.
 fn probe_banner(addr: SocketAddr) -> Result<(), String> {
     use std::io::Write;
-    let stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500))
-        .map_err(|e| format!("connect: {e}"))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(1)))
-        .map_err(|e| e.to_string())?;
-    let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader
-        .read_line(&mut line)
-        .map_err(|e| format!("read banner: {e}"))?;
+    let (mut line, mut reader, mut writer) = super::first_line(addr)?;
     if !line.starts_with("220") {
         return Err(format!("unexpected banner {line:?}"));
     }

@@ -12,9 +12,10 @@
 //!   mailbox is `INBOX.Sent`, created at first login without a SPECIAL-USE
 //!   flag: only NAMESPACE (RFC 2342) finds it;
 //! - mail is seeded with APPEND (Cyrus's spool is not a Maildir);
-//! - any password is accepted (`sasl_pwcheck_method: alwaystrue`, the
-//!   method Cyrus's own test suite uses): authentication is tested on
-//!   Dovecot;
+//! - passwords are checked against a sasldb written with `saslpasswd2`
+//!   (Debian's `sasl2-bin`; `sasl_pwcheck_method: auxprop`), so a wrong
+//!   one is refused as on Dovecot; `failedloginpause: 0` answers it at once
+//!   (Cyrus waits 3 s by default);
 //! - without `idled`, IDLE only announces new mail every `imapidlepoll`
 //!   seconds (60 by default), see [`Cyrus::start_without_idled`].
 //!
@@ -27,19 +28,23 @@
 
 use std::fs;
 use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::dovecot::{chown_mail, lookup_ids, make_temp_dir, probe_greeting, write_file, Ids};
-use super::{descendants, free_port, pid_gone, read_for_report, send_signal};
+use super::dovecot::{chown_mail, lookup_ids, make_temp_dir, write_file, Ids};
+use super::imap_server::{start_on_free_ports, stop_tree, wait_ready};
+use super::{free_port, read_for_report};
 
 /// Where `scripts/test.sh` unpacks the Debian packages (`dpkg -x`).
 pub const CYRUS_ROOT: &str = "/opt/concierge-test/cyrus";
+/// Writes the sasldb the password is checked against (Debian's sasl2-bin).
+pub const SASLPASSWD2: &str = "/usr/sbin/saslpasswd2";
 /// Test user name (the same as Dovecot's, so test bodies are shared).
 pub const USER: &str = super::dovecot::USER;
-/// Test user password (Cyrus accepts any: see the module doc).
+/// Test user password (in the instance's sasldb).
 pub const PASSWORD: &str = super::dovecot::PASSWORD;
 
 /// How long [`Cyrus::start`] waits for a greeting and a working LOGIN.
@@ -88,21 +93,17 @@ impl Cyrus {
             child: None,
         };
         cy.make_dirs(&ids);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            cy.imap_port = free_port();
-            cy.write_config(&ids, &bin, idle_poll);
-            match cy.spawn_and_wait(&root) {
-                Ok(()) => return cy,
-                Err(msg) => {
-                    if attempt < 3 && cy.diagnostics().contains("Address already in use") {
-                        continue;
-                    }
-                    panic!("{msg}\n{}", cy.diagnostics());
-                }
-            }
-        }
+        cy.write_sasldb(&ids);
+        start_on_free_ports(
+            &mut cy,
+            |cy| {
+                cy.imap_port = free_port();
+                cy.write_config(&ids, &bin, idle_poll);
+                cy.spawn_and_wait(&root)
+            },
+            Cyrus::diagnostics,
+        );
+        cy
     }
 
     /// Plaintext IMAP port on 127.0.0.1.
@@ -195,6 +196,43 @@ impl Cyrus {
         }
     }
 
+    /// The test user's password, in `conf/sasldb2` (realm `localhost`, the
+    /// `servername`), readable by the Cyrus user only.
+    fn write_sasldb(&self, ids: &Ids) {
+        use std::io::Write;
+        if !Path::new(SASLPASSWD2).exists() {
+            panic!(
+                "{SASLPASSWD2} is missing: apt-get install -y sasl2-bin (or run scripts/test.sh)"
+            );
+        }
+        let db = self.dir.path().join("conf/sasldb2");
+        let mut child = Command::new(SASLPASSWD2)
+            // -p: the password from stdin; -c: create the user.
+            .args(["-p", "-c", "-u", "localhost", "-f"])
+            .arg(&db)
+            .arg(USER)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {SASLPASSWD2}: {e}"));
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(PASSWORD.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{SASLPASSWD2}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        fs::set_permissions(&db, fs::Permissions::from_mode(0o600))
+            .unwrap_or_else(|e| panic!("chmod {}: {e}", db.display()));
+        chown_mail(ids, &db);
+    }
+
     fn write_config(&self, ids: &Ids, bin: &Path, idle_poll: Option<u32>) {
         let root = self.dir.path().display();
         // Cyrus services refuse to run as root ("must run as the Cyrus
@@ -210,7 +248,10 @@ impl Cyrus {
              servername: localhost\n\
              cyrus_user: {user}\n\
              admins: cyrusadmin\n\
-             sasl_pwcheck_method: alwaystrue\n\
+             sasl_pwcheck_method: auxprop\n\
+             sasl_auxprop_plugin: sasldb\n\
+             sasl_sasldb_path: {root}/conf/sasldb2\n\
+             failedloginpause: 0\n\
              sasl_mech_list: PLAIN LOGIN\n\
              allowplaintext: yes\n\
              altnamespace: no\n\
@@ -273,52 +314,11 @@ impl Cyrus {
             .map_err(|e| format!("cannot spawn Cyrus master: {e}"))?;
         self.child = Some(child);
         let addr = SocketAddr::from(([127, 0, 0, 1], self.imap_port));
-        let deadline = Instant::now() + START_DEADLINE;
-        loop {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                self.child = None;
-                return Err(format!("Cyrus master exited during startup: {status}"));
-            }
-            let last = match probe_greeting(addr) {
-                Ok(()) => return Ok(()),
-                Err(e) => e,
-            };
-            if Instant::now() >= deadline {
-                self.stop_within(Duration::from_secs(2));
-                return Err(format!(
-                    "Cyrus gave no greeting and LOGIN on {addr} within {START_DEADLINE:?} \
-                     (last attempt: {last})"
-                ));
-            }
-            std::thread::sleep(super::POLL_INTERVAL);
-        }
+        wait_ready(&mut self.child, "Cyrus master", addr, START_DEADLINE)
     }
 
     fn stop_within(&mut self, deadline: Duration) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        let master = child.id();
-        let mut pids = vec![master];
-        pids.extend(descendants(master));
-        send_signal("TERM", &pids);
-        let end = Instant::now() + deadline;
-        let exited = super::wait_until(end, || {
-            matches!(child.try_wait(), Ok(Some(_))) && pids.iter().all(|&p| pid_gone(p))
-        });
-        if !exited {
-            let left: Vec<u32> = pids.iter().copied().filter(|&p| !pid_gone(p)).collect();
-            send_signal("KILL", &left);
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        stop_tree(&mut self.child, deadline);
     }
 }
 

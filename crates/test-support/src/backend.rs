@@ -1,7 +1,6 @@
-//! Helpers for the `tests/backend_*.rs` integration tests: the real
+//! The reference backend for the tests (`tests/backend_*.rs`, the screens): the real
 //! `concierge backend serve` binary on a free loopback port (killed on drop),
 //! a reqwest client with the test token, and polling with deadlines.
-#![allow(dead_code)]
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -10,7 +9,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const TOKEN: &str = "test-backend-token-6b1d0f2a9c";
-pub const BIN: &str = env!("CARGO_BIN_EXE_concierge");
 
 /// The demo workspaces' fixed names and members (DESIGN.md, "Demo data").
 pub const ACME: &str = "Acme Support";
@@ -42,7 +40,7 @@ impl Server {
                 .unwrap()
                 .as_nanos()
         ));
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(crate::concierge_bin())
             .args(["backend", "serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(extra)

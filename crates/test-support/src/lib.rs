@@ -1,35 +1,88 @@
-//! Integration-test harness: real Dovecot and SMTP servers on loopback.
+//! Concierge's test harness, one crate shared by every integration test and
+//! benchmark (`[dev-dependencies]` of the root package): real servers on
+//! loopback, the real `concierge` binary, and drivers for the screen.
 //!
-//! Use it from an integration test file with `mod support;`.
+//! Use it from a test with `use concierge_test_support as support;` (or
+//! name the module: `use concierge_test_support::dovecot::Dovecot;`).
 //!
 //! * [`dovecot::Dovecot`]: a private Dovecot 2.3 instance (IMAP, IMAPS, LMTP).
 //! * [`cyrus::Cyrus`]: a private Cyrus IMAP 3.6 instance (the second IMAP
 //!   implementation); [`imap_server`] runs one test body on both.
 //! * [`smtp::SmtpSink`]: an aiosmtpd-based SMTP sink that records what it gets.
-//! * [`free_port`], [`wait_until`]: small helpers.
+//! * [`postgres`]: one PostgreSQL server per test binary, a fresh database
+//!   per test.
+//! * [`backend`]: the reference backend (`concierge backend serve`) and a
+//!   raw HTTP client for it.
+//! * [`screen`]: the real screen in tmux; [`app`]: the same `App` driven
+//!   through its channel, in process.
+//! * [`proxy`] (faults on a TCP connection), [`forgetful`] (an IMAP proxy
+//!   that renumbers UIDVALIDITY), [`oauth`] (an RFC 7662 endpoint).
+//! * [`bench`]: the screen benchmarks' seeded store and first-frame timing.
+//! * [`free_port`], [`wait_until`], [`concierge_bin`]: small helpers.
 //!
 //! Every server has its own temp dir and its own ports, so tests can run in
 //! parallel.
-#![allow(dead_code)]
 
+pub mod app;
+pub mod backend;
+pub mod bench;
 pub mod cyrus;
 pub mod dovecot;
 pub mod forgetful;
 pub mod imap_server;
 pub mod oauth;
 pub mod postgres;
+pub mod proxy;
+pub mod screen;
 pub mod smtp;
 
 use std::collections::{HashMap, HashSet};
-use std::net::TcpListener;
-use std::path::Path;
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// What to run when Dovecot or aiosmtpd is missing.
 pub const INSTALL_HINT: &str = "apt-get install -y --no-install-recommends dovecot-imapd \
      dovecot-lmtpd python3-aiosmtpd isync (or run scripts/test.sh)";
+
+/// The `concierge` binary cargo built for this test run.
+///
+/// `env!("CARGO_BIN_EXE_concierge")` exists only while cargo compiles the
+/// root package's own integration tests, not this crate: newer cargo also
+/// sets the variable when it runs a test, else the binary sits beside the
+/// test's `deps/` directory (`target/debug/concierge`), where cargo puts it
+/// before it runs any integration test.
+pub fn concierge_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let bin = std::env::var_os("CARGO_BIN_EXE_concierge")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                let mut dir = std::env::current_exe().expect("the test's own path");
+                dir.pop();
+                if dir.ends_with("deps") || dir.ends_with("examples") {
+                    dir.pop();
+                }
+                dir.join(format!("concierge{}", std::env::consts::EXE_SUFFIX))
+            });
+        assert!(
+            bin.exists(),
+            "the concierge binary is not at {}: run the tests with cargo test, which builds it",
+            bin.display()
+        );
+        bin
+    })
+}
+
+/// The same as a `&str`, for shell lines and `format!`.
+pub fn concierge_bin_str() -> &'static str {
+    concierge_bin()
+        .to_str()
+        .expect("the binary's path is UTF-8")
+}
 
 /// Poll interval used by the readiness / wait helpers.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(10);
@@ -76,15 +129,35 @@ pub const KEEP_DIRS_ENV: &str = "CONCIERGE_KEEP_TEST_DIRS";
 
 /// Called from the servers' Drop: keeps `dir` when the test is failing and
 /// [`KEEP_DIRS_ENV`] is set.
-pub(crate) fn keep_dir_if_asked(dir: &mut tempfile::TempDir) {
+pub fn keep_dir_if_asked(dir: &mut tempfile::TempDir) {
     if std::thread::panicking() && std::env::var_os(KEEP_DIRS_ENV).is_some() {
         dir.disable_cleanup(true);
         eprintln!("{KEEP_DIRS_ENV}: keeping {}", dir.path().display());
     }
 }
 
+/// Connects to a server on `addr` (within 500 ms) and reads its first
+/// line (within 1 s): the greeting every readiness probe starts from.
+/// Answers the line, and the connection to go on with.
+pub(crate) fn first_line(
+    addr: SocketAddr,
+) -> Result<(String, BufReader<TcpStream>, TcpStream), String> {
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500))
+        .map_err(|e| format!("connect: {e}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .map_err(|e| e.to_string())?;
+    let writer = stream.try_clone().map_err(|e| e.to_string())?;
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader
+        .read_line(&mut line)
+        .map_err(|e| format!("read greeting: {e}"))?;
+    Ok((line, reader, writer))
+}
+
 /// Reads a file for a panic message; never fails.
-pub(crate) fn read_for_report(path: &Path) -> String {
+pub fn read_for_report(path: &Path) -> String {
     match std::fs::read(path) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(e) => format!("<cannot read {}: {e}>", path.display()),
@@ -93,7 +166,7 @@ pub(crate) fn read_for_report(path: &Path) -> String {
 
 /// Sends `sig` (e.g. "TERM", "KILL") to the given pids with `kill(1)`.
 /// Errors (e.g. a pid that is already gone) are ignored.
-pub(crate) fn send_signal(sig: &str, pids: &[u32]) {
+pub fn send_signal(sig: &str, pids: &[u32]) {
     if pids.is_empty() {
         return;
     }
@@ -124,7 +197,7 @@ fn proc_stat(pid: u32) -> Option<(char, u32)> {
 }
 
 /// All (transitive) descendants of `pid`, found by scanning /proc.
-pub(crate) fn descendants(pid: u32) -> Vec<u32> {
+pub fn descendants(pid: u32) -> Vec<u32> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
@@ -154,7 +227,7 @@ pub(crate) fn descendants(pid: u32) -> Vec<u32> {
 }
 
 /// True when the process no longer runs (gone, or a zombie).
-pub(crate) fn pid_gone(pid: u32) -> bool {
+pub fn pid_gone(pid: u32) -> bool {
     match proc_stat(pid) {
         None => true,
         Some((state, _)) => state == 'Z' || state == 'X',

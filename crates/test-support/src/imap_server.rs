@@ -8,7 +8,11 @@
 //! ```
 
 use super::cyrus::Cyrus;
-use super::dovecot::Dovecot;
+use super::dovecot::{probe_greeting, Dovecot};
+use super::{descendants, pid_gone, send_signal, wait_until, POLL_INTERVAL};
+use std::net::SocketAddr;
+use std::process::Child;
+use std::time::{Duration, Instant};
 
 /// Which implementation to start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,8 +123,109 @@ impl ImapServer for Cyrus {
     }
 }
 
+// ---- the lifecycle both servers share: ports, readiness, stop ----
+
+/// Runs `try_start` (which picks fresh ports, writes its config and calls
+/// [`wait_ready`]) until it works; again with new ports, up to 3 times,
+/// when another process took one of them between `free_port()` and the
+/// server's bind. Panics with the server's own diagnostics otherwise.
+pub(crate) fn start_on_free_ports<S>(
+    server: &mut S,
+    mut try_start: impl FnMut(&mut S) -> Result<(), String>,
+    diagnostics: impl Fn(&S) -> String,
+) {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match try_start(server) {
+            Ok(()) => return,
+            Err(msg) => {
+                let why = diagnostics(server);
+                if attempt < 3 && why.contains("Address already in use") {
+                    continue;
+                }
+                panic!("{msg}\n{why}");
+            }
+        }
+    }
+}
+
+/// Waits until the server `child` runs answers on `addr` with a real
+/// greeting and a working LOGIN ([`probe_greeting`]: the port opens before
+/// the login process can answer), and is still alive after it. On an exit
+/// or at the deadline `within`, the error says which (and `child` is
+/// stopped and cleared).
+pub(crate) fn wait_ready(
+    child: &mut Option<Child>,
+    name: &str,
+    addr: SocketAddr,
+    within: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + within;
+    let exited = |child: &mut Option<Child>| {
+        let status = child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+        if status.is_some() {
+            *child = None;
+        }
+        status
+    };
+    loop {
+        if let Some(status) = exited(child) {
+            return Err(format!("{name} exited during startup: {status}"));
+        }
+        let last = match probe_greeting(addr) {
+            Ok(()) => {
+                return match exited(child) {
+                    Some(status) => Err(format!("{name} exited right after greeting: {status}")),
+                    None => Ok(()),
+                }
+            }
+            Err(e) => e,
+        };
+        if Instant::now() >= deadline {
+            stop_tree(child, Duration::from_secs(2));
+            return Err(format!(
+                "{name} gave no real `* OK` greeting and LOGIN on {addr} within {within:?} \
+                 (last attempt: {last})"
+            ));
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// SIGTERM to the master and all its children at once (a master alone
+/// takes ~1–2.5 s to shut its children down; all at once takes ~50 ms),
+/// waits up to `within`, then SIGKILLs what is left. Does nothing when
+/// `child` is not running.
+pub(crate) fn stop_tree(child: &mut Option<Child>, within: Duration) {
+    let Some(mut child) = child.take() else {
+        return;
+    };
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let master = child.id();
+    let mut pids = vec![master];
+    pids.extend(descendants(master));
+    send_signal("TERM", &pids);
+    let exited = wait_until(Instant::now() + within, || {
+        matches!(child.try_wait(), Ok(Some(_))) && pids.iter().all(|&p| pid_gone(p))
+    });
+    if !exited {
+        let mut left: Vec<u32> = pids.iter().copied().filter(|&p| !pid_gone(p)).collect();
+        left.extend(descendants(master));
+        send_signal("KILL", &left);
+        let _ = child.kill();
+        let _ = child.wait();
+        wait_until(Instant::now() + Duration::from_secs(1), || {
+            left.iter().all(|&p| pid_gone(p))
+        });
+    }
+}
+
 /// Runs each named test body (`fn name(server: &mut dyn ImapServer)`)
 /// against Dovecot and against Cyrus: `dovecot::name` and `cyrus::name`.
+/// Import it with `use concierge_test_support::on_both_servers;`.
 #[macro_export]
 macro_rules! on_both_servers {
     ($($name:ident),* $(,)?) => {
@@ -128,8 +233,8 @@ macro_rules! on_both_servers {
             $(
                 #[test]
                 fn $name() {
-                    let mut s = super::support::imap_server::start(
-                        super::support::imap_server::Server::Dovecot,
+                    let mut s = $crate::imap_server::start(
+                        $crate::imap_server::Server::Dovecot,
                     );
                     super::$name(&mut *s);
                 }
@@ -139,8 +244,8 @@ macro_rules! on_both_servers {
             $(
                 #[test]
                 fn $name() {
-                    let mut s = super::support::imap_server::start(
-                        super::support::imap_server::Server::Cyrus,
+                    let mut s = $crate::imap_server::start(
+                        $crate::imap_server::Server::Cyrus,
                     );
                     super::$name(&mut *s);
                 }

@@ -1,4 +1,4 @@
-"""SMTP sink for the integration tests (driven by tests/support/smtp.rs).
+"""SMTP sink for the integration tests (driven by concierge-test-support's smtp.rs).
 
 Run with Debian's python3 (it has aiosmtpd):
 
