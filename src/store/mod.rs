@@ -12,6 +12,8 @@ pub mod changes;
 pub mod cmd;
 pub mod copy;
 pub mod db;
+pub mod decisions;
+pub mod jobs;
 pub mod location;
 pub mod pg;
 pub mod presence;
