@@ -27,6 +27,7 @@
 //! - [`refbackend`]: `concierge backend serve`, the reference export backend.
 //! - [`sync`]: one poll of the configured inbox into the store; the IMAP poller.
 //! - [`text`]: small formatting shared by the screen and the backend's emails.
+//! - [`time`]: times as `DateTime<Utc>` inside, RFC 3339 text at the edges.
 //! - [`tui`]: the screen: `state` (plain values), `update` (every decision,
 //!   no I/O), `ui` (drawing), `app` (the loop and its workers), `keys`.
 //! - [`demo`]: `concierge demo`, everything on an embedded sandbox.
@@ -52,4 +53,5 @@ pub mod stats;
 pub mod store;
 pub mod sync;
 pub mod text;
+pub mod time;
 pub mod tui;

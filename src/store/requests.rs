@@ -14,6 +14,7 @@ use super::{audit, Store};
 use crate::domain::{Action, JobStatus, ReplyState, RequestState, Role, StoreError};
 use crate::intake::{Auth, Warning};
 use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -37,11 +38,11 @@ pub struct JobSnap {
     pub status: JobStatus,
     pub phase: Option<String>,
     pub progress: f64,
-    pub created_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub emailed_at: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub emailed_at: Option<DateTime<Utc>>,
     pub deliver_to: Option<String>,
-    pub link_expires_at: Option<String>,
+    pub link_expires_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
 }
 
@@ -55,7 +56,7 @@ impl JobSnap {
 pub struct Note {
     pub author: String,
     pub text: String,
-    pub at: String,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +65,8 @@ pub struct ReplySnap {
     pub template: String,
     pub state: ReplyState,
     pub to: String,
-    pub at: String,
+    /// When it was sent, else when it was written.
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +74,9 @@ pub struct ThreadMessage {
     pub kind: String,
     pub from: Option<String>,
     pub from_name: Option<String>,
-    pub date: Option<String>,
+    /// The message's `Date:` header, as intake stored it (UTC; none when
+    /// missing or unreadable).
+    pub date: Option<DateTime<Utc>>,
     pub subject: String,
     pub body: String,
 }
@@ -88,7 +92,7 @@ pub struct RequestView {
     pub from_name: Option<String>,
     pub reply_to: Option<String>,
     pub account_email: Option<String>,
-    pub received_at: String,
+    pub received_at: DateTime<Utc>,
     pub workspace_name: Option<String>,
     pub workspace_id: Option<String>,
     pub workspace_verified: bool,
