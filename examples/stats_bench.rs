@@ -118,8 +118,7 @@ fn main() {
         let mut total = 0;
         for _ in 0..runs {
             let t0 = Instant::now();
-            let cal = rates.validate().expect("rates");
-            let period = Period::last_days(days, now, &cal);
+            let period = Period::last_days(days, now, rates.calendar());
             let conn = open_read_only(&path).expect("open");
             let rows = load(&conn, &period).expect("load");
             let t1 = Instant::now();

@@ -22,7 +22,12 @@ pub struct Config {
     pub backend: Option<Backend>,
     #[serde(default)]
     pub store: Store,
-    #[serde(default)]
+    /// `[estimate]` as written; read only by [`Config::parse`], which
+    /// validates it into `estimate`.
+    #[serde(default, rename = "estimate")]
+    estimate_config: crate::estimate::RatesConfig,
+    /// The rates and calendar of `[estimate]`, validated once at load.
+    #[serde(skip)]
     pub estimate: crate::estimate::Rates,
     /// Key bindings: action → key or keys (see `concierge --help` and `?`).
     #[serde(default)]
@@ -236,7 +241,7 @@ impl Config {
         anyhow!("config file {}: {key}: {what}", self.path.display())
     }
 
-    fn validate(&self) -> Result<()> {
+    fn validate(&mut self) -> Result<()> {
         if self.intake.authserv_id.trim().is_empty() {
             return Err(self.err("[intake] authserv_id", "must not be empty"));
         }
@@ -303,7 +308,8 @@ impl Config {
         self.validate_store()?;
         crate::keymap::KeyMap::with_overrides(&self.keys)
             .map_err(|e| anyhow!("config file {}: {e}", self.path.display()))?;
-        self.estimate
+        self.estimate = self
+            .estimate_config
             .validate()
             .map_err(|e| anyhow!("config file {}: {e}", self.path.display()))?;
         if let Some(b) = &self.backend {
@@ -543,6 +549,23 @@ path = "~/x.db"
             .unwrap_err()
             .to_string();
         assert!(m.contains("password_env"), "{m}");
+    }
+
+    #[test]
+    fn the_calendar_is_validated_once_at_load_and_a_bad_one_names_its_key() {
+        let c = parse("[estimate]\ntimezone = \"Europe/Berlin\"\nholidays = [\"2026-12-25\"]\n")
+            .unwrap();
+        let cal = c.estimate.calendar();
+        assert_eq!(cal.tz(), chrono_tz::Tz::Europe__Berlin);
+        let xmas = chrono::NaiveDate::from_ymd_opt(2026, 12, 25).unwrap();
+        assert!(!cal.is_business_day(xmas));
+        let m = parse("[estimate]\nday_start = \"9am\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("/etc/c.toml") && m.contains("[estimate] day_start"),
+            "{m}"
+        );
     }
 
     #[test]

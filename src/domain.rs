@@ -323,8 +323,7 @@ pub enum StoreError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changed {
     pub version: i64,
-    /// RFC 3339 UTC.
-    pub at: String,
+    pub at: chrono::DateTime<chrono::Utc>,
     /// A display name ("Kim"), or "the customer".
     pub who: String,
     /// Already sanitized, one line ("sent the acknowledgement").
@@ -334,9 +333,7 @@ pub struct Changed {
 impl Changed {
     /// "Kim sent the acknowledgement 2 min ago".
     pub fn describe(&self, now: chrono::DateTime<chrono::Utc>) -> String {
-        let ago = chrono::DateTime::parse_from_rfc3339(&self.at)
-            .map(|t| ago(now.signed_duration_since(t)))
-            .unwrap_or_default();
+        let ago = ago(now.signed_duration_since(self.at));
         format!("{} {} {ago}", self.who, self.what)
             .trim_end()
             .to_string()

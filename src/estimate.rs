@@ -18,14 +18,19 @@
 //!   before it can be approved.
 
 use anyhow::{bail, Result};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{
+    DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday,
+};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-/// `[estimate]`: rates and the calendar. Defaults are documented in the README.
+/// `[estimate]` as the config file writes it: rates and the calendar, not
+/// yet checked. It exists only to be read; [`RatesConfig::validate`] turns it,
+/// once, at config load, into the [`Rates`] everything else holds.
+/// Defaults are documented in the README.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct Rates {
+pub struct RatesConfig {
     pub base_hours: f64,
     pub messages_per_hour: f64,
     pub customers_per_hour: f64,
@@ -40,9 +45,9 @@ pub struct Rates {
     pub holidays: Vec<String>,
 }
 
-impl Default for Rates {
+impl Default for RatesConfig {
     fn default() -> Self {
-        Rates {
+        RatesConfig {
             base_hours: 0.5,
             messages_per_hour: 40_000.0,
             customers_per_hour: 20_000.0,
@@ -68,19 +73,61 @@ pub struct Size {
 pub struct Estimate {
     pub hours: f64,
     pub business_days: u32,
-    pub due: String,
+    /// Whole seconds: the CLI prints it as `2026-11-30T16:00:00Z`.
+    #[serde(serialize_with = "crate::time::ser_secs")]
+    pub due: DateTime<Utc>,
     pub over_48h: bool,
 }
 
-/// A validated calendar.
+/// A validated calendar: the team's zone, when its day starts, its holidays.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Calendar {
     tz: Tz,
     day_start: NaiveTime,
     holidays: Vec<NaiveDate>,
 }
 
-impl Rates {
-    pub fn validate(&self) -> Result<Calendar> {
+/// Validated rates and their calendar, built once from [`RatesConfig`]:
+/// every rate is a usable number, so an estimate cannot fail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rates {
+    base_hours: f64,
+    messages_per_hour: f64,
+    customers_per_hour: f64,
+    attachment_gb_per_hour: f64,
+    hours_per_large_attachment: f64,
+    calendar: Calendar,
+}
+
+/// 09:00, the default start of a business day.
+const NINE: NaiveTime = match NaiveTime::from_hms_opt(9, 0, 0) {
+    Some(t) => t,
+    None => panic!("09:00 is a time"),
+};
+
+impl Default for Rates {
+    /// [`RatesConfig::default`], validated (`defaults_are_valid` checks that
+    /// the two agree).
+    fn default() -> Self {
+        let c = RatesConfig::default();
+        Rates {
+            base_hours: c.base_hours,
+            messages_per_hour: c.messages_per_hour,
+            customers_per_hour: c.customers_per_hour,
+            attachment_gb_per_hour: c.attachment_gb_per_hour,
+            hours_per_large_attachment: c.hours_per_large_attachment,
+            calendar: Calendar {
+                tz: Tz::UTC,
+                day_start: NINE,
+                holidays: Vec::new(),
+            },
+        }
+    }
+}
+
+impl RatesConfig {
+    /// The validated rates; an error names the `[estimate]` key.
+    pub fn validate(&self) -> Result<Rates> {
         for (name, v) in [
             ("messages_per_hour", self.messages_per_hour),
             ("customers_per_hour", self.customers_per_hour),
@@ -122,11 +169,25 @@ impl Rates {
                 })
             })
             .collect::<Result<_>>()?;
-        Ok(Calendar {
-            tz,
-            day_start,
-            holidays,
+        Ok(Rates {
+            base_hours: self.base_hours,
+            messages_per_hour: self.messages_per_hour,
+            customers_per_hour: self.customers_per_hour,
+            attachment_gb_per_hour: self.attachment_gb_per_hour,
+            hours_per_large_attachment: self.hours_per_large_attachment,
+            calendar: Calendar {
+                tz,
+                day_start,
+                holidays,
+            },
         })
+    }
+}
+
+impl Rates {
+    /// The team's calendar (validated with the rates).
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
     }
 
     /// Hours of export work for a workspace of this size.
@@ -138,17 +199,19 @@ impl Rates {
             + size.large_attachments as f64 * self.hours_per_large_attachment
     }
 
-    pub fn estimate(&self, size: &Size, at: DateTime<Utc>) -> Result<Estimate> {
-        let cal = self.validate()?;
+    /// The estimate for a workspace of this size, counted from `at`. The due
+    /// time is cut to whole seconds (what the CLI and replies show).
+    pub fn estimate(&self, size: &Size, at: DateTime<Utc>) -> Estimate {
         let hours = self.hours(size);
         let business_days = ((hours / 24.0).ceil() as u32).max(1);
-        let due = cal.add_business_days(at, business_days);
-        Ok(Estimate {
+        let due = self.calendar.add_business_days(at, business_days);
+        Estimate {
             hours: (hours * 10.0).round() / 10.0,
             business_days,
-            due: due.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            // What `to_rfc3339_opts(Secs)` printed before: the same second.
+            due: due.with_nanosecond(0).unwrap_or(due),
             over_48h: hours > 48.0,
-        })
+        }
     }
 }
 
@@ -261,19 +324,25 @@ mod tests {
 
     #[test]
     fn table() {
-        let berlin = Rates {
+        let berlin = RatesConfig {
             timezone: "Europe/Berlin".into(),
-            ..Rates::default()
-        };
-        let xmas = Rates {
+            ..RatesConfig::default()
+        }
+        .validate()
+        .unwrap();
+        let xmas = RatesConfig {
             holidays: vec!["2026-12-25".into()],
-            ..Rates::default()
-        };
+            ..RatesConfig::default()
+        }
+        .validate()
+        .unwrap();
         let plain = Rates::default();
-        let no_base = Rates {
+        let no_base = RatesConfig {
             base_hours: 0.0,
-            ..Rates::default()
-        };
+            ..RatesConfig::default()
+        }
+        .validate()
+        .unwrap();
         let cases: Vec<(&str, &Rates, Size, &str, &str, u32, bool)> = vec![
             (
                 "Monday morning",
@@ -347,10 +416,10 @@ mod tests {
             ),
         ];
         for (name, rates, size, from, due, days, over) in cases {
-            let e = rates.estimate(&size, at(from)).unwrap();
+            let e = rates.estimate(&size, at(from));
             assert_eq!(
-                (e.due.as_str(), e.business_days, e.over_48h),
-                (due, days, over),
+                (e.due, e.business_days, e.over_48h),
+                (at(due), days, over),
                 "{name}: {e:?}"
             );
         }
@@ -358,11 +427,13 @@ mod tests {
 
     #[test]
     fn never_due_on_a_weekend() {
-        let r = Rates {
+        let r = RatesConfig {
             holidays: vec!["2026-12-25".into(), "2026-12-28".into()],
-            ..Rates::default()
-        };
-        let cal = r.validate().unwrap();
+            ..RatesConfig::default()
+        }
+        .validate()
+        .unwrap();
+        let cal = r.calendar();
         let mut t = at("2026-12-01T00:00:00Z");
         for _ in 0..24 * 40 {
             for n in 1..4 {
@@ -380,11 +451,11 @@ mod tests {
         let size = |name: &str| Size::from(demo.workspace_by_name(name).unwrap().size());
         let friday = at("2026-11-27T16:00:00Z");
         for name in ["Acme Support", "Northwind Traders"] {
-            let e = Rates::default().estimate(&size(name), friday).unwrap();
+            let e = Rates::default().estimate(&size(name), friday);
             assert_eq!((e.business_days, e.over_48h), (1, false), "{name}: {e:?}");
-            assert_eq!(e.due, "2026-11-30T16:00:00Z", "{name}");
+            assert_eq!(e.due, at("2026-11-30T16:00:00Z"), "{name}");
         }
-        let g = Rates::default().estimate(&size("Globex"), friday).unwrap();
+        let g = Rates::default().estimate(&size("Globex"), friday);
         assert!(g.over_48h && g.hours > 48.0, "{g:?}");
         assert!(g.business_days >= 3, "{g:?}");
     }
@@ -402,29 +473,42 @@ mod tests {
 
     #[test]
     fn bad_rates_are_named() {
-        let e = Rates {
+        let e = RatesConfig {
             timezone: "Mars/Olympus".into(),
-            ..Rates::default()
+            ..RatesConfig::default()
         }
         .validate()
         .err()
         .unwrap();
         assert!(e.to_string().contains("[estimate] timezone"));
-        let e = Rates {
+        let e = RatesConfig {
             messages_per_hour: 0.0,
-            ..Rates::default()
+            ..RatesConfig::default()
         }
         .validate()
         .err()
         .unwrap();
         assert!(e.to_string().contains("messages_per_hour"));
-        let e = Rates {
+        let e = RatesConfig {
             holidays: vec!["25.12.2026".into()],
-            ..Rates::default()
+            ..RatesConfig::default()
         }
         .validate()
         .err()
         .unwrap();
         assert!(e.to_string().contains("holidays"));
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(RatesConfig::default().validate().unwrap(), Rates::default());
+    }
+
+    #[test]
+    fn the_due_time_is_whole_seconds_and_prints_as_before() {
+        let e = Rates::default().estimate(&small(), at("2026-11-23T09:00:00.987654Z"));
+        assert_eq!(e.due, at("2026-11-24T09:00:00Z"));
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["due"], "2026-11-24T09:00:00Z");
     }
 }

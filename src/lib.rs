@@ -38,6 +38,7 @@
 //! - [`sync`]: one poll of the configured inbox into the store; the IMAP poller.
 //! - [`text`]: small formatting shared by the screen and the backend's
 //!   emails (`ochre-api`).
+//! - [`time`]: times as `DateTime<Utc>` inside, RFC 3339 text at the edges.
 //! - [`tui`]: the screen: `state` (plain values), `update` (every decision,
 //!   no I/O), `ui` (drawing), `app` (the loop and its workers), `keys`.
 //! - [`demo`]: `concierge demo`, everything on an embedded sandbox.
@@ -63,4 +64,5 @@ pub mod stats;
 pub mod store;
 pub mod sync;
 pub use ochre_api::text;
+pub mod time;
 pub mod tui;

@@ -30,10 +30,10 @@ pub const UNKNOWN_DUE: &str =
     "a date we will confirm by email as soon as we have measured the workspace";
 
 /// "Monday 30 November 2026, 18:00 CET", in the team's time zone.
-pub fn human_due(rates: &Rates, due_rfc3339: &str) -> Result<String> {
-    let cal = rates.validate()?;
-    let due = DateTime::parse_from_rfc3339(due_rfc3339)?.with_timezone(&cal.tz());
-    Ok(due.format("%A %-d %B %Y, %H:%M %Z").to_string())
+pub fn human_due(rates: &Rates, due: DateTime<Utc>) -> String {
+    due.with_timezone(&rates.calendar().tz())
+        .format("%A %-d %B %Y, %H:%M %Z")
+        .to_string()
 }
 
 /// Renders `template` for the request.
@@ -63,8 +63,8 @@ pub fn compose(
         facts.link_ttl_days.unwrap_or(7).to_string(),
     );
     if let Some(size) = &facts.size {
-        let e = rates.estimate(size, now)?;
-        vars.insert("due_date", human_due(rates, &e.due)?);
+        let e = rates.estimate(size, now);
+        vars.insert("due_date", human_due(rates, e.due));
         vars.insert("business_days", e.business_days.to_string());
         vars.insert("hours", format!("{:.0}", e.hours.ceil()));
     } else if template == Template::Acknowledgement {

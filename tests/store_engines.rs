@@ -70,6 +70,7 @@ both!(
     migrating_again_changes_nothing,
     a_stale_version_is_refused_inside_the_transaction_and_records_nothing,
     claims_are_never_blind_and_changes_name_the_operator,
+    times_are_read_once_and_a_bad_one_is_named,
 );
 
 fn same_mail_twice_is_one_request_and_replies_attach(mut s: Store) {
@@ -651,4 +652,52 @@ fn racing_approve_and_reject_make_one_decision(open: impl Fn() -> Store + Sync) 
         assert_eq!(first.version(id).unwrap(), 1);
     }
     assert!(audit::verify(first.conn()).unwrap().is_ok());
+}
+
+/// Times come back from either engine as `DateTime<Utc>`, read once where
+/// the row is read; a stored time that is not RFC 3339 is an error naming
+/// the column and the text, never a panic and never a silent default.
+fn times_are_read_once_and_a_bad_one_is_named(mut s: Store) {
+    let t = |x: &str| concierge::time::parse(x).unwrap();
+    let raw = "From: owner@acme.example\r\nMessage-ID: <t1@acme.example>\r\nDate: Mon, 23 Nov 2026 10:14:05 +0100\r\nSubject: Data export request: Acme\r\n\r\nhi\r\n";
+    let id = match s.store_batch("INBOX", &[msg(raw)], None).unwrap()[0] {
+        Stored::NewRequest(id) => id,
+        ref other => panic!("{other:?}"),
+    };
+    let before = chrono::Utc::now();
+    s.add_note(id, "sam", "Scope: all").unwrap();
+    s.approve(id, "k", None, None, &[], "sam", None).unwrap();
+    let mut j = job("j1", "emailed");
+    j.created_at = Some(t("2026-11-23T10:00:00.123456Z"));
+    j.emailed_at = Some(t("2026-11-23T11:30:00+01:00"));
+    s.set_job(id, &j, "sam").unwrap();
+
+    let v = s.load_request(id).unwrap();
+    assert_eq!(v.received_at, t("2026-11-23T09:14:05Z"));
+    let note = v.notes[0].at;
+    assert!(
+        note >= before - chrono::Duration::seconds(1) && note <= chrono::Utc::now(),
+        "{note}"
+    );
+    let got = v.job.unwrap();
+    assert_eq!(
+        got.created_at, j.created_at,
+        "sub-second precision survives"
+    );
+    assert_eq!(got.emailed_at, Some(t("2026-11-23T10:30:00Z")));
+    let thread = s.thread_messages(id).unwrap();
+    assert_eq!(thread[0].date, Some(t("2026-11-23T09:14:05Z")));
+
+    s.conn()
+        .execute(
+            "UPDATE requests SET received_at = 'last Tuesday' WHERE id = ?1",
+            params![id],
+        )
+        .unwrap();
+    let e = format!("{:#}", s.load_request(id).unwrap_err());
+    assert!(e.contains("column 8") && e.contains("last Tuesday"), "{e}");
+    assert!(
+        s.load_requests().is_err(),
+        "no request is shown with a made-up time"
+    );
 }

@@ -17,7 +17,7 @@ pub mod sanitize;
 pub use auth::Auth;
 pub use classify::Kind;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
 use serde::Serialize;
 use std::sync::LazyLock;
@@ -84,7 +84,9 @@ pub struct Inspected {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
     pub message_id: Option<String>,
-    pub date: Option<String>,
+    /// The `Date:` header in UTC; printed in whole seconds (`…:05Z`).
+    #[serde(serialize_with = "crate::time::ser_opt_secs")]
+    pub date: Option<DateTime<Utc>>,
     pub from: Option<String>,
     pub from_name: Option<String>,
     pub reply_to: Option<String>,
@@ -382,7 +384,7 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool) -> Inspected {
                 .filter(|d| d.is_valid())
                 .and_then(|d| DateTime::<Utc>::from_timestamp(d.to_timestamp(), 0))
         })
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true));
+        .map(|t| t.with_nanosecond(0).unwrap_or(t));
     if date.is_none() && has_header("Date") {
         warnings.push(Warning::Malformed);
     }
@@ -601,7 +603,10 @@ mod tests {
         assert_eq!(i.from.as_deref(), Some("owner@acme.example"));
         assert_eq!(i.from_name.as_deref(), Some("Ada Owner"));
         assert_eq!(i.message_id.as_deref(), Some("req-1@acme.example"));
-        assert_eq!(i.date.as_deref(), Some("2026-11-23T09:14:05Z"));
+        assert_eq!(
+            i.date.map(crate::time::secs_text).as_deref(),
+            Some("2026-11-23T09:14:05Z")
+        );
         assert_eq!(i.workspace.name.as_deref(), Some("Acme Support"));
         assert!(i.warnings.is_empty(), "{:?}", i.warnings);
     }

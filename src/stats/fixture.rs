@@ -101,11 +101,13 @@ fn at(s: &str) -> DateTime<Utc> {
 /// The rates of [`scenario`]: Berlin (UTC+1 in November), Friday
 /// 2026-11-20 a holiday.
 pub fn scenario_rates() -> crate::estimate::Rates {
-    crate::estimate::Rates {
+    crate::estimate::RatesConfig {
         timezone: "Europe/Berlin".into(),
         holidays: vec!["2026-11-20".into()],
-        ..crate::estimate::Rates::default()
+        ..crate::estimate::RatesConfig::default()
     }
+    .validate()
+    .expect("the scenario's rates are valid")
 }
 
 /// "Now" for [`scenario`]: Monday 2026-11-30 10:00 UTC.

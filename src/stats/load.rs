@@ -48,8 +48,7 @@ fn sql_time(t: DateTime<Utc>) -> String {
 }
 
 fn parse(s: Option<String>) -> Option<DateTime<Utc>> {
-    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
-        .map(|d| d.with_timezone(&Utc))
+    s.and_then(|s| crate::time::parse(&s).ok())
 }
 
 /// Every row the figures of `period` need.

@@ -336,9 +336,7 @@ pub fn dues(r: &RequestRow, rates: &Rates, cal: &Calendar) -> Dues {
     let reply_by = cal.add_business_days(r.received_at, 1);
     let link_by = r
         .size
-        .and_then(|s| rates.estimate(&s, r.received_at).ok())
-        .and_then(|e| DateTime::parse_from_rfc3339(&e.due).ok())
-        .map(|d| d.with_timezone(&Utc))
+        .map(|s| rates.estimate(&s, r.received_at).due)
         .unwrap_or(reply_by);
     Dues { reply_by, link_by }
 }
@@ -414,7 +412,7 @@ fn timing(samples: Vec<(f64, bool)>) -> Timing {
 
 /// Every figure of `period` from `rows`, as of `now`.
 pub fn compute(rows: &Rows, period: &Period, rates: &Rates, now: DateTime<Utc>) -> Result<Figures> {
-    let cal = rates.validate()?;
+    let cal = rates.calendar();
     let in_period: Vec<&RequestRow> = rows
         .requests
         .iter()
@@ -422,8 +420,8 @@ pub fn compute(rows: &Rows, period: &Period, rates: &Rates, now: DateTime<Utc>) 
         .collect();
 
     let mut buckets: BTreeMap<NaiveDate, Bucket> = BTreeMap::new();
-    let last = local_date(&cal, period.until - Duration::nanoseconds(1));
-    let mut d = period.bucket_start(local_date(&cal, period.since));
+    let last = local_date(cal, period.until - Duration::nanoseconds(1));
+    let mut d = period.bucket_start(local_date(cal, period.since));
     while d <= last {
         buckets.insert(
             d,
@@ -454,7 +452,7 @@ pub fn compute(rows: &Rows, period: &Period, rates: &Rates, now: DateTime<Utc>) 
     };
     for r in &in_period {
         let outcome = Outcome::from_state(&r.state);
-        let start = period.bucket_start(local_date(&cal, r.received_at));
+        let start = period.bucket_start(local_date(cal, r.received_at));
         let b = buckets.entry(start).or_insert(Bucket {
             start,
             emailed: 0,
@@ -468,7 +466,7 @@ pub fn compute(rows: &Rows, period: &Period, rates: &Rates, now: DateTime<Utc>) 
         };
         *slot += 1;
         *total += 1;
-        let due = dues(r, rates, &cal);
+        let due = dues(r, rates, cal);
         if let Some(t) = r.first_reply_at {
             replies.push((hours(r.received_at, t), t <= due.reply_by));
         }
@@ -492,7 +490,7 @@ pub fn compute(rows: &Rows, period: &Period, rates: &Rates, now: DateTime<Utc>) 
         .iter()
         .filter(|r| Outcome::from_state(&r.state) == Outcome::Open)
         .filter_map(|r| {
-            let due = dues(r, rates, &cal).link_by;
+            let due = dues(r, rates, cal).link_by;
             (now > due).then(|| Overdue {
                 id: r.id,
                 workspace: r.workspace.clone(),
@@ -507,7 +505,7 @@ pub fn compute(rows: &Rows, period: &Period, rates: &Rates, now: DateTime<Utc>) 
     Ok(Figures {
         period: period.clone(),
         now,
-        timezone: rates.timezone.clone(),
+        timezone: cal.tz().name().to_string(),
         requests: counts,
         buckets: buckets.into_values().collect(),
         first_reply: timing(replies),

@@ -233,7 +233,7 @@ pub fn csv(
     rates: &Rates,
     now: DateTime<Utc>,
 ) -> Result<String> {
-    let cal = rates.validate()?;
+    let cal = rates.calendar();
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(CSV_HEADER)?;
     let mut rows: Vec<&RequestRow> = requests
@@ -242,7 +242,7 @@ pub fn csv(
         .collect();
     rows.sort_by_key(|r| (r.received_at, r.id));
     for r in rows {
-        let d = dues(r, rates, &cal);
+        let d = dues(r, rates, cal);
         let outcome = Outcome::from_state(&r.state);
         let promise = promise_state(r, d.link_by, now).map_or("", |p| p.as_str());
         w.write_record([
@@ -315,14 +315,14 @@ pub fn run(cfg: &crate::config::Config, args: &ReportArgs) -> Result<i32> {
     use anyhow::Context;
     use std::io::Write;
     let rates = &cfg.estimate;
-    let cal = rates.validate()?;
+    let cal = rates.calendar();
     let now = match &args.at {
         Some(s) => DateTime::parse_from_rfc3339(s)
             .map_err(|e| anyhow::anyhow!("--at {s:?}: not an RFC 3339 time ({e})"))?
             .with_timezone(&Utc),
         None => Utc::now(),
     };
-    let period = period(args, &cal, now)?;
+    let period = period(args, cal, now)?;
     if cfg.store.url.is_some() {
         // NOTE: the figures' loader reads the SQLite file; on a team store
         // it would read a stale local file instead. Refuse, clearly.

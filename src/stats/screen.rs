@@ -101,8 +101,7 @@ pub fn load_figures(
     days: u32,
     now: DateTime<Utc>,
 ) -> Result<Figures> {
-    let cal = rates.validate()?;
-    let period = Period::last_days(days, now, &cal);
+    let period = Period::last_days(days, now, rates.calendar());
     let conn = super::load::open_read_only(store_path)?;
     let rows = super::load(&conn, &period)?;
     super::compute(&rows, &period, rates, now)
@@ -148,10 +147,10 @@ mod tests {
     fn a_late_answer_for_another_period_is_dropped() {
         let rates = super::super::fixture::scenario_rates();
         let now = super::super::fixture::scenario_now();
-        let cal = rates.validate().unwrap();
+        let cal = rates.calendar();
         let rows = super::super::fixture::scenario();
         let fig = |days| {
-            let p = Period::last_days(days, now, &cal);
+            let p = Period::last_days(days, now, cal);
             super::super::compute(&rows, &p, &rates, now).unwrap()
         };
         let mut m = Model::loading(30);

@@ -14,7 +14,7 @@ fn date(s: &str) -> NaiveDate {
 
 /// Mon 16 Nov to Sun 29 Nov 2026, Berlin.
 fn two_weeks() -> Period {
-    let cal = scenario_rates().validate().unwrap();
+    let cal = scenario_rates().calendar().clone();
     Period::dates(date("2026-11-16"), date("2026-11-29"), &cal).unwrap()
 }
 
@@ -28,7 +28,7 @@ fn a_period_is_local_days_in_the_team_time_zone() {
     assert_eq!(p.since, at("2026-11-15T23:00:00Z"));
     assert_eq!(p.until, at("2026-11-29T23:00:00Z"));
     assert_eq!(p.bucket, BucketSize::Day);
-    let cal = scenario_rates().validate().unwrap();
+    let cal = scenario_rates().calendar().clone();
     let last7 = Period::last_days(7, scenario_now(), &cal);
     assert_eq!(last7.since, at("2026-11-23T23:00:00Z"));
     assert_eq!(last7.until, scenario_now());
@@ -166,7 +166,7 @@ fn per_operator_from_the_audit_log() {
 
 #[test]
 fn an_empty_period_has_no_figures_and_no_division_by_zero() {
-    let cal = scenario_rates().validate().unwrap();
+    let cal = scenario_rates().calendar().clone();
     let p = Period::dates(date("2026-10-05"), date("2026-10-11"), &cal).unwrap();
     let f = figures(&p);
     assert_eq!(f.requests.total, 0);
@@ -185,7 +185,7 @@ fn an_empty_period_has_no_figures_and_no_division_by_zero() {
 
 #[test]
 fn a_one_request_period() {
-    let cal = scenario_rates().validate().unwrap();
+    let cal = scenario_rates().calendar().clone();
     let p = Period::dates(date("2026-11-21"), date("2026-11-21"), &cal).unwrap();
     let f = figures(&p);
     assert_eq!((f.requests.total, f.requests.rejected), (1, 1));
@@ -197,7 +197,7 @@ fn a_one_request_period() {
 
 #[test]
 fn weeks_start_on_monday() {
-    let cal = scenario_rates().validate().unwrap();
+    let cal = scenario_rates().calendar().clone();
     // Sunday 1 Nov to Tuesday 15 Dec.
     let p = Period::dates(date("2026-11-01"), date("2026-12-15"), &cal).unwrap();
     assert_eq!(p.bucket, BucketSize::Week);

@@ -46,8 +46,8 @@ pub struct Change {
     pub request_id: Option<i64>,
     pub kind: String,
     pub actor: String,
-    /// RFC 3339 UTC, written from Rust.
-    pub at: String,
+    /// Written from Rust as RFC 3339 UTC text; read once, here.
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Appends a change inside the caller's transaction. On PostgreSQL it also

@@ -109,6 +109,12 @@ impl ToValue for String {
         Value::Text(self.clone())
     }
 }
+/// A time binds as the store's RFC 3339 text ([`crate::time::store_text`]).
+impl ToValue for chrono::DateTime<chrono::Utc> {
+    fn to_value(&self) -> Value {
+        Value::Text(crate::time::store_text(*self))
+    }
+}
 impl ToValue for [u8] {
     fn to_value(&self) -> Value {
         Value::Blob(self.to_vec())
@@ -222,6 +228,16 @@ impl FromValue for String {
         match v {
             ValueRef::Text(s) => Ok(s.to_string()),
             v => mismatch("text", v),
+        }
+    }
+}
+/// RFC 3339 text, read once here: past the store a time is never a string.
+/// Text that is not RFC 3339 is an error naming the column ([`Row::get`]).
+impl FromValue for chrono::DateTime<chrono::Utc> {
+    fn from_value(v: ValueRef<'_>) -> std::result::Result<Self, String> {
+        match v {
+            ValueRef::Text(s) => crate::time::parse(s),
+            v => mismatch("an RFC 3339 time", v),
         }
     }
 }
@@ -633,5 +649,23 @@ mod tests {
         assert!(r.get::<_, i64>(9).is_err());
         assert_eq!(r.get::<_, u32>(0).unwrap(), 3);
         assert!(Row::new(vec![Value::Int(-1)]).get::<_, u32>(0).is_err());
+    }
+
+    #[test]
+    fn times_read_once_as_utc_and_a_bad_one_names_its_column() {
+        use chrono::{DateTime, Utc};
+        let r = Row::new(vec![
+            Value::Text("2026-11-23T10:14:05.000+01:00".into()),
+            Value::Null,
+            Value::Text("yesterday".into()),
+            Value::Int(5),
+        ]);
+        let t: DateTime<Utc> = r.get(0).unwrap();
+        assert_eq!(t.to_value(), Value::Text("2026-11-23T09:14:05.000Z".into()));
+        assert_eq!(r.get::<_, Option<DateTime<Utc>>>(1).unwrap(), None);
+        let e = format!("{:#}", r.get::<_, DateTime<Utc>>(2).unwrap_err());
+        assert!(e.contains("column 2") && e.contains("\"yesterday\""), "{e}");
+        assert!(r.get::<_, Option<DateTime<Utc>>>(2).is_err());
+        assert!(r.get::<_, DateTime<Utc>>(3).is_err());
     }
 }

@@ -12,6 +12,8 @@ pub mod changes;
 pub mod cmd;
 pub mod copy;
 pub mod db;
+pub mod decisions;
+pub mod jobs;
 pub mod location;
 pub mod pg;
 pub mod presence;
@@ -549,11 +551,8 @@ fn store_one(tx: &Tx<'_>, mailbox: &str, msg: &Inspected, key: &str) -> Result<S
             // header), unless that claims to be in the future.
             let received = msg
                 .date
-                .as_deref()
-                .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
-                .map(|d| d.with_timezone(&chrono::Utc))
                 .filter(|d| *d <= chrono::Utc::now())
-                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                .map(crate::time::store_text)
                 .unwrap_or_else(|| now.clone());
             let id: i64 = tx.query_row(
                 "INSERT INTO requests (message_id, state, workspace_name, workspace_id, requester, subject, received_at, updated_at)
@@ -597,7 +596,8 @@ fn store_one(tx: &Tx<'_>, mailbox: &str, msg: &Inspected, key: &str) -> Result<S
             mailbox,
             msg.uid,
             kind.as_str(),
-            msg.date,
+            // The inspect line's form (whole seconds), as stored since v1.
+            msg.date.map(crate::time::secs_text),
             msg.from,
             msg.from_name,
             msg.reply_to,

@@ -202,7 +202,7 @@ pub fn others(conn: &Conn, session: &str, now: DateTime<Utc>) -> Result<Vec<Pres
 pub struct Lease {
     pub holder: String,
     pub session: String,
-    pub expires_at: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
     /// PostgreSQL: the holder's connection (`pid@backend_start`), gone
     /// from `pg_stat_activity` as soon as the connection dies.
     pub conn: Option<String>,

@@ -155,7 +155,8 @@ pub struct Claim {
     /// The operator id (email, or name when no email is configured).
     pub by: String,
     pub name: String,
-    pub at: String,
+    /// When it was taken (none in a row written without one).
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Store {
@@ -287,7 +288,7 @@ impl Store {
 }
 
 fn claim_of(conn: &Conn, id: i64) -> Result<Option<Claim>> {
-    let row: Option<(Option<String>, Option<String>)> = conn
+    let row: Option<(Option<String>, Option<chrono::DateTime<chrono::Utc>>)> = conn
         .query_row(
             "SELECT claimed_by, claimed_at FROM requests WHERE id = ?1",
             params![id],
@@ -304,7 +305,7 @@ fn claim_of(conn: &Conn, id: i64) -> Result<Option<Claim>> {
         Some(by) => Ok(Some(Claim {
             name: display_name(conn, &by)?,
             by,
-            at: at.unwrap_or_default(),
+            at,
         })),
         None => Ok(None),
     }

@@ -116,11 +116,11 @@ fn job_snap(j: &Job) -> JobSnap {
         status: j.status,
         phase: j.phase.clone(),
         progress: j.progress,
-        created_at: Some(j.created_at.to_rfc3339()),
-        finished_at: j.finished_at.map(|t| t.to_rfc3339()),
-        emailed_at: j.emailed_at.map(|t| t.to_rfc3339()),
+        created_at: Some(j.created_at),
+        finished_at: j.finished_at,
+        emailed_at: j.emailed_at,
         deliver_to: j.deliver_to.clone(),
-        link_expires_at: j.link_expires_at.map(|t| t.to_rfc3339()),
+        link_expires_at: j.link_expires_at,
         error: j.error.clone(),
     }
 }

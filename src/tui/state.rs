@@ -102,11 +102,7 @@ impl Row {
     /// Recomputes what is derived from the request.
     pub fn refresh(&mut self, rates: &Rates) {
         self.estimate = estimate_for(&self.req, rates);
-        self.due = self
-            .estimate
-            .as_ref()
-            .and_then(|e| DateTime::parse_from_rfc3339(&e.due).ok())
-            .map(|d| d.with_timezone(&Utc));
+        self.due = self.estimate.as_ref().map(|e| e.due);
         self.tab = self.compute_tab();
     }
 
@@ -229,10 +225,7 @@ impl Row {
 /// request arrived.
 pub fn estimate_for(req: &RequestView, rates: &Rates) -> Option<Estimate> {
     let size = req.size?;
-    let at = DateTime::parse_from_rfc3339(&req.received_at)
-        .ok()?
-        .with_timezone(&Utc);
-    rates.estimate(&size.into(), at).ok()
+    Some(rates.estimate(&size.into(), req.received_at))
 }
 
 /// How the queue is sorted.
@@ -479,7 +472,8 @@ pub enum Health {
 pub struct OutboxMail {
     pub to: String,
     pub subject: String,
-    pub date: String,
+    /// Its `Date:` header (none when missing or unreadable).
+    pub date: Option<DateTime<Utc>>,
     pub body: String,
 }
 
@@ -623,10 +617,8 @@ impl State {
             return Some(s.to_string());
         }
         let week_ago = self.now - chrono::Duration::days(7);
-        let emailed = r.req.job.as_ref().and_then(|j| j.emailed_at.as_deref());
-        let recent = emailed
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .is_some_and(|t| t.with_timezone(&Utc) > week_ago);
+        let emailed = r.req.job.as_ref().and_then(|j| j.emailed_at);
+        let recent = emailed.is_some_and(|t| t > week_ago);
         (s == RequestState::Done && recent).then(|| "emailed".to_string())
     }
 
@@ -649,10 +641,8 @@ impl State {
                 if r.req.state.is_in_flight() {
                     return Some((r.req.id, "running"));
                 }
-                let emailed = r.req.job.as_ref().and_then(|j| j.emailed_at.as_deref());
-                let recent = emailed
-                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                    .is_some_and(|t| t.with_timezone(&Utc) > week_ago);
+                let emailed = r.req.job.as_ref().and_then(|j| j.emailed_at);
+                let recent = emailed.is_some_and(|t| t > week_ago);
                 (r.req.state == RequestState::Done && recent).then_some((r.req.id, "emailed"))
             })
     }

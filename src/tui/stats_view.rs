@@ -408,7 +408,7 @@ mod tests {
     fn model(days: u32) -> Model {
         let rates = scenario_rates();
         let now = scenario_now();
-        let p = crate::stats::Period::last_days(days, now, &rates.validate().unwrap());
+        let p = crate::stats::Period::last_days(days, now, rates.calendar());
         let mut m = Model::loading(days);
         m.loaded(
             days,
@@ -567,7 +567,7 @@ mod hook_tests {
             update(&mut s, key(KeyCode::Char('7'))),
             vec![Command::LoadStats { days: 7 }]
         );
-        let p = crate::stats::Period::last_days(7, now, &rates.validate().unwrap());
+        let p = crate::stats::Period::last_days(7, now, rates.calendar());
         let fig = crate::stats::compute(&crate::stats::fixture::scenario(), &p, &rates, now);
         update(
             &mut s,

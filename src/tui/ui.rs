@@ -286,21 +286,9 @@ fn duration(secs: i64) -> String {
     }
 }
 
-fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .or_else(|_| DateTime::parse_from_rfc2822(s))
-        .map(|d| d.with_timezone(&Utc))
-        .ok()
-        .or_else(|| {
-            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
-                .ok()
-                .map(|n| n.and_utc())
-        })
-}
-
-/// The team's time zone (`[estimate] timezone`), UTC when it does not parse.
+/// The team's time zone (`[estimate] timezone`, validated at config load).
 fn team_tz(state: &State) -> Tz {
-    state.rates.timezone.parse().unwrap_or(Tz::UTC)
+    state.rates.calendar().tz()
 }
 
 /// `Tue 24 Nov 14:05 UTC` in the team's zone, with the year when it is not this one.
@@ -318,13 +306,6 @@ fn short_when(t: DateTime<Utc>, state: &State) -> String {
     t.with_timezone(&team_tz(state))
         .format("%-d %b %H:%M")
         .to_string()
-}
-
-/// A stored timestamp, readable; the raw text when it does not parse.
-fn when_str(s: &str, state: &State) -> String {
-    parse_time(s)
-        .map(|t| when(t, state))
-        .unwrap_or_else(|| clean(s))
 }
 
 /// How long ago, coarse past a day (`13h ago`, `4d ago`): an age, not a deadline.

@@ -111,11 +111,7 @@ impl Runtime {
         if job.status != crate::domain::JobStatus::Emailed {
             return;
         }
-        let parse = |s: &Option<String>| {
-            s.as_deref()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        };
-        let (Some(start), Some(end)) = (parse(&job.created_at), parse(&job.finished_at)) else {
+        let (Some(start), Some(end)) = (job.created_at, job.finished_at) else {
             return;
         };
         let Ok(req) = self.store.load_request(id) else {

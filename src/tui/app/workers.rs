@@ -223,7 +223,10 @@ pub fn read_outboxes(dirs: &[PathBuf]) -> Vec<OutboxMail> {
                 OutboxMail {
                     to,
                     subject: clean(m.subject().unwrap_or("")),
-                    date: m.date().map(|d| d.to_rfc3339()).unwrap_or_default(),
+                    date: m
+                        .date()
+                        .filter(|d| d.is_valid())
+                        .and_then(|d| chrono::DateTime::from_timestamp(d.to_timestamp(), 0)),
                     body: crate::intake::sanitize::multi_line(&m.body_text(0).unwrap_or_default())
                         .text,
                 },

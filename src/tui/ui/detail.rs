@@ -166,10 +166,11 @@ fn mail_header(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: usize)
             w,
         );
     }
-    let mut received = when_str(&r.received_at, state);
-    if let Some(t) = parse_time(&r.received_at) {
-        received.push_str(&format!(" · {}", ago(t, state.now)));
-    }
+    let received = format!(
+        "{} · {}",
+        when(r.received_at, state),
+        ago(r.received_at, state.now)
+    );
     kv(out, "Received", &received, Style::new(), w);
     if r.thread_len > 1 {
         kv(
@@ -380,27 +381,27 @@ fn job(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: usize) {
             )));
         }
         out.push(Line::from(status));
-        if let Some(t) = job.created_at.as_deref() {
+        if let Some(t) = job.created_at {
             marked(
                 out,
                 1,
                 Span::styled("started ", DIM),
-                &when_str(t, state),
+                &when(t, state),
                 Style::new(),
                 w,
             );
         }
-        if let Some(t) = job.finished_at.as_deref() {
+        if let Some(t) = job.finished_at {
             marked(
                 out,
                 1,
                 Span::styled("finished", DIM),
-                &when_str(t, state),
+                &when(t, state),
                 Style::new(),
                 w,
             );
         }
-        if let Some(t) = job.emailed_at.as_deref() {
+        if let Some(t) = job.emailed_at {
             let to = job
                 .deliver_to
                 .as_deref()
@@ -410,12 +411,12 @@ fn job(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: usize) {
                 out,
                 1,
                 Span::styled("emailed ", DIM),
-                &format!("{}{to}", when_str(t, state)),
+                &format!("{}{to}", when(t, state)),
                 Style::new(),
                 w,
             );
         }
-        if let Some(exp) = job.link_expires_at.as_deref().and_then(parse_time) {
+        if let Some(exp) = job.link_expires_at {
             let left = (exp - state.now).num_seconds();
             let (text, color) = if left > 0 {
                 (
@@ -626,7 +627,7 @@ fn notes_and_replies(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: 
         out.push(Line::from(vec![
             Span::raw(" "),
             Span::styled(clean(&note.author), bold),
-            Span::styled(format!(" · {}", when_str(&note.at, state)), DIM),
+            Span::styled(format!(" · {}", when(note.at, state)), DIM),
         ]));
         for part in wrap_text(&note.text, w.saturating_sub(3)) {
             out.push(Line::raw(format!("   {part}")));
@@ -641,11 +642,7 @@ fn notes_and_replies(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: 
                 ReplyState::Failed => BAD,
                 ReplyState::Sending => WARN,
             };
-            let at = if reply.at.is_empty() {
-                String::new()
-            } else {
-                format!(" · {}", when_str(&reply.at, state))
-            };
+            let at = format!(" · {}", when(reply.at, state));
             let mark = Span::styled("✉", Style::new().fg(color));
             marked(
                 out,
@@ -680,11 +677,7 @@ fn thread(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: usize) {
                     (Some(n), None) => clean(n),
                     (None, None) => "unknown sender".into(),
                 };
-                let date = m
-                    .date
-                    .as_deref()
-                    .map(|d| when_str(d, state))
-                    .unwrap_or_default();
+                let date = m.date.map(|d| when(d, state)).unwrap_or_default();
                 let kind = words(&m.kind);
                 out.push(Line::from(vec![
                     Span::styled(format!("── {kind} · "), DIM),

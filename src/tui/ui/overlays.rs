@@ -756,9 +756,7 @@ pub(super) fn draw_outbox(
         .map(|(i, m)| {
             let i = start + i;
             let date = fit(
-                &parse_time(&m.date)
-                    .map(|t| short_when(t, state))
-                    .unwrap_or_else(|| clean(&m.date)),
+                &m.date.map(|t| short_when(t, state)).unwrap_or_default(),
                 date_w,
             );
             let line = Line::from(vec![
@@ -800,7 +798,7 @@ pub(super) fn draw_outbox(
     kv(
         &mut text,
         "Date",
-        &when_str(&m.date, state),
+        &m.date.map(|t| when(t, state)).unwrap_or_default(),
         Style::new(),
         bw,
     );

@@ -14,9 +14,12 @@ const NORTHWIND_ID: &str = "b0e4d3c2-71a8-4f6e-8d19-5a2c7e9f0b44";
 const GLOBEX_ID: &str = "9d27f5e1-0c3b-4a86-b7e2-1f48a6c3d905";
 
 pub(super) fn now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-25T11:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
+    t("2026-11-25T11:00:00Z")
+}
+
+/// An RFC 3339 literal as a time.
+pub(super) fn t(s: &str) -> DateTime<Utc> {
+    crate::time::parse(s).unwrap()
 }
 
 pub(super) fn acme_size() -> SizeSnap {
@@ -65,7 +68,7 @@ pub(super) fn base(id: i64, from: &str, name: &str, received: &str) -> RequestVi
         from_name: Some(name.into()),
         reply_to: None,
         account_email: Some(from.into()),
-        received_at: received.into(),
+        received_at: t(received),
         workspace_name: Some("Acme Support".into()),
         workspace_id: Some(ACME_ID.into()),
         workspace_verified: true,
@@ -95,7 +98,7 @@ fn note(text: &str, at: &str) -> Note {
     Note {
         author: "Sam".into(),
         text: text.into(),
-        at: at.into(),
+        at: t(at),
     }
 }
 
@@ -105,7 +108,7 @@ fn ack(id: i64, to: &str, at: &str) -> ReplySnap {
         template: "acknowledgement".into(),
         state: crate::domain::ReplyState::Sent,
         to: to.into(),
-        at: at.into(),
+        at: t(at),
     }
 }
 
@@ -161,7 +164,7 @@ pub(super) fn demo_requests() -> Vec<RequestView> {
         status: crate::domain::JobStatus::Running,
         phase: Some("writing:messages".into()),
         progress: 0.4,
-        created_at: Some("2026-11-25T10:41:00Z".into()),
+        created_at: Some(t("2026-11-25T10:41:00Z")),
         finished_at: None,
         emailed_at: None,
         deliver_to: Some("o***@northwind.example".into()),
@@ -274,11 +277,11 @@ pub(super) fn demo_requests() -> Vec<RequestView> {
         status: crate::domain::JobStatus::Emailed,
         phase: Some("done".into()),
         progress: 1.0,
-        created_at: Some("2026-11-25T09:40:00Z".into()),
-        finished_at: Some("2026-11-25T10:52:30Z".into()),
-        emailed_at: Some("2026-11-25T10:58:00Z".into()),
+        created_at: Some(t("2026-11-25T09:40:00Z")),
+        finished_at: Some(t("2026-11-25T10:52:30Z")),
+        emailed_at: Some(t("2026-11-25T10:58:00Z")),
         deliver_to: Some("a***@acme.example".into()),
-        link_expires_at: Some("2026-12-02T10:58:00Z".into()),
+        link_expires_at: Some(t("2026-12-02T10:58:00Z")),
         error: None,
     });
 
@@ -561,13 +564,13 @@ fn outbox() {
         OutboxMail {
             to: "a***@acme.example".into(),
             subject: "Your Acme Support export is ready".into(),
-            date: "2026-11-25T10:58:00+00:00".into(),
+            date: Some(t("2026-11-25T10:58:00+00:00")),
             body: "Hello,\n\nthe export of Acme Support is ready. Download it within 7 days:\n\nhttps://exports.example/downloads/eyJqb2IiOiI4YTQxIn0.sig\n\n— Ochre".into(),
         },
         OutboxMail {
             to: "it@globex.example".into(),
             subject: "Re: Data export request: Globex".into(),
-            date: "2026-11-24T14:02:00+00:00".into(),
+            date: Some(t("2026-11-24T14:02:00+00:00")),
             body: "Hi,\n\nwe received your request.".into(),
         },
     ];

@@ -117,7 +117,7 @@ mod tests {
             request_id: id,
             kind: kind.into(),
             actor: actor.into(),
-            at: "2026-11-30T01:00:00.000Z".into(),
+            at: crate::time::parse("2026-11-30T01:00:00.000Z").unwrap(),
         }
     }
 

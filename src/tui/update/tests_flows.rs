@@ -134,7 +134,7 @@ fn a_second_export_for_a_workspace_needs_an_explicit_confirm() {
             progress: 1.0,
             created_at: None,
             finished_at: None,
-            emailed_at: Some((now() - chrono::Duration::days(days)).to_rfc3339()),
+            emailed_at: Some(now() - chrono::Duration::days(days)),
             deliver_to: None,
             link_expires_at: None,
             error: None,
