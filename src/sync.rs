@@ -6,14 +6,13 @@
 
 use crate::config::Connection as ConnCfg;
 use crate::inbox::imap::ImapSource;
+use crate::inbox::shutdown::Shutdown;
 use crate::inbox::{MsgRef, Source, BATCH};
 use crate::intake::{self, Inspected};
 use crate::secret::Secret;
 use crate::store::{Cursor, Store, Stored};
 use anyhow::Result;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// What one poll found and stored.
@@ -282,8 +281,9 @@ pub fn backoff(attempt: u32, min: Duration, max: Duration) -> Duration {
 }
 
 /// The inbox worker: a thread that keeps the store in sync with IMAP.
+/// When it has stopped, `events` is closed (its sender dropped).
 pub struct Poller {
-    stop: Arc<AtomicBool>,
+    stop: Shutdown,
     pub events: mpsc::Receiver<PollerEvent>,
 }
 
@@ -298,7 +298,7 @@ impl Poller {
     ) -> Poller {
         let store_path = store_path.into();
         let (tx, rx) = mpsc::channel();
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = Shutdown::new();
         let stop2 = stop.clone();
         std::thread::Builder::new()
             .name("imap-poller".into())
@@ -307,9 +307,17 @@ impl Poller {
         Poller { stop, events: rx }
     }
 
-    /// Asks the worker to stop after its current wait.
+    /// Asks the worker to stop now: a read in progress (IDLE, a FETCH) is
+    /// cut by shutting its socket down. A batch cut so is not stored (nor
+    /// the cursor moved past it); the worker sends no event after that.
     pub fn stop(&self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.stop.ask();
+    }
+
+    /// A handle that stops the worker like [`Poller::stop`], for whoever
+    /// outlives the `Poller` value (the screen, when it quits).
+    pub fn stopper(&self) -> Shutdown {
+        self.stop.clone()
     }
 }
 
@@ -325,7 +333,7 @@ fn run_poller(
     store_path: crate::store::Location,
     opts: PollerOptions,
     tx: mpsc::Sender<PollerEvent>,
-    stop: Arc<AtomicBool>,
+    stop: Shutdown,
 ) {
     let mut store = match Store::open_at(&store_path) {
         Ok(s) => s,
@@ -336,28 +344,33 @@ fn run_poller(
     };
     let mut attempt = 0u32;
     let may_poll = || opts.may_poll.as_ref().is_none_or(|f| (f.0)());
-    while !stop.load(Ordering::SeqCst) {
+    while !stop.is_asked() {
         if !may_poll() {
             // Another Concierge holds the lease; ask again shortly.
-            std::thread::sleep(Duration::from_millis(500));
+            stop.sleep(Duration::from_millis(500));
             continue;
         }
-        let err = match ImapSource::connect(&cfg, &password) {
+        let err = match ImapSource::connect_watched(&cfg, &password, Some(&stop)) {
             Ok(mut src) => {
                 let idle = src.supports_idle();
                 let _ = tx.send(PollerEvent::Connected { idle });
                 match serve(&mut src, &mut store, &opts, &tx, &stop, &mut attempt) {
                     Ok(()) => {
-                        src.logout();
-                        if stop.load(Ordering::SeqCst) {
+                        if stop.is_asked() {
+                            // NOTE: no LOGOUT: the socket may be shut down
+                            // already, and the server ends the session anyway.
                             return;
                         }
+                        src.logout();
                         continue;
                     }
+                    // A read cut by the stop is no failure to report.
+                    Err(_) if stop.is_asked() => return,
                     // The host, once: what dropped and where.
                     Err(e) => format!("IMAP server {}: {e:#}", cfg.host),
                 }
             }
+            Err(_) if stop.is_asked() => return,
             Err(e) if !e.is_retryable() => {
                 let _ = tx.send(PollerEvent::Fatal(e.to_string()));
                 return;
@@ -375,7 +388,7 @@ fn run_poller(
         {
             return;
         }
-        std::thread::sleep(wait);
+        stop.sleep(wait);
     }
 }
 
@@ -385,7 +398,7 @@ fn serve(
     store: &mut Store,
     opts: &PollerOptions,
     tx: &mpsc::Sender<PollerEvent>,
-    stop: &AtomicBool,
+    stop: &Shutdown,
     attempt: &mut u32,
 ) -> Result<()> {
     loop {
@@ -401,18 +414,18 @@ fn serve(
         {
             // Nobody listens any more: stop for good (`Ok` alone means
             // "reconnect later" when the lease went elsewhere).
-            stop.store(true, Ordering::SeqCst);
+            stop.ask();
             return Ok(());
         }
-        if stop.load(Ordering::SeqCst) {
+        if stop.is_asked() {
             return Ok(());
         }
         if src.supports_idle() {
             src.idle(opts.idle_timeout)?;
         } else {
-            std::thread::sleep(opts.poll_interval);
+            stop.sleep(opts.poll_interval);
         }
-        if stop.load(Ordering::SeqCst) {
+        if stop.is_asked() {
             return Ok(());
         }
     }

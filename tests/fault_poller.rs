@@ -156,3 +156,287 @@ fn a_poller_killed_mid_batch_loses_and_duplicates_nothing_on_restart() {
     assert_eq!(requests(&db), Some(MESSAGES as i64));
     drop(proxy);
 }
+
+// ------------------------------------------------------------- a prompt stop
+//
+// Quitting the screen asks the in-process poller to stop while it is
+// blocked in a socket read (IDLE for up to `idle_timeout`, or a FETCH answer
+// for up to the 60 s read timeout). The stop must end that read at once and
+// leave the store as a finished batch left it. The 20 s deadlines below are
+// only failure guards, far below the waits the stop must cut short (600 s
+// of IDLE, 60 s of read timeout) and far above the milliseconds it takes.
+
+use concierge::config::{AuthKind, Connection, Security};
+use concierge::secret::Secret;
+use concierge::sync::{Poller, PollerEvent, PollerOptions};
+
+/// The failure guard: far above the expected milliseconds, far below the
+/// 60 s read timeout and the 600 s IDLE that only a prompt stop can cut.
+const GUARD: Duration = Duration::from_secs(20);
+
+/// In-process pollers in this file run one at a time: the tests find the
+/// poller's thread by its name.
+static ONE_POLLER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_poller() -> std::sync::MutexGuard<'static, ()> {
+    ONE_POLLER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn imap(user: &str, port: u16) -> Connection {
+    Connection {
+        host: "127.0.0.1".into(),
+        port,
+        security: Security::None,
+        username: user.into(),
+        password_env: Some("UNUSED".into()),
+        password_command: None,
+        auth: AuthKind::Password,
+        token_command: None,
+        mailbox: "INBOX".into(),
+        ca_file: None,
+        from: None,
+        sent_mailbox: None,
+    }
+}
+
+/// The ids of this process's threads named `imap-poller` (a poller, or its
+/// fetcher, which inherits the name).
+fn poller_threads() -> std::collections::HashSet<String> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Default::default();
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "imap-poller")
+        })
+        .map(|t| t.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Whether a poller thread other than the `earlier` ones (a poller of an
+/// earlier test may linger while it winds down) is asleep in a TCP read:
+/// on Linux, its kernel wait channel is `wait_woken`, where `tcp_recvmsg`
+/// waits for data.
+fn poller_blocked_in_a_read(earlier: &std::collections::HashSet<String>) -> bool {
+    poller_threads().difference(earlier).any(|tid| {
+        std::fs::read_to_string(format!("/proc/self/task/{tid}/wchan"))
+            .is_ok_and(|w| w.trim() == "wait_woken")
+    })
+}
+
+/// Stops the poller and returns the events it sent after the stop; panics
+/// when it has not stopped (its channel still open) within [`GUARD`].
+fn stop_and_collect(p: &Poller) -> Vec<String> {
+    p.stop();
+    let deadline = Instant::now() + GUARD;
+    let mut after = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match p.events.recv_timeout(left) {
+            Ok(ev) => after.push(format!("{ev:?}")),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return after,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!(
+                "the poller was still running {GUARD:?} after the stop; events since: {after:?}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn a_poller_waiting_in_idle_stops_as_soon_as_it_is_asked() {
+    let _one = one_poller();
+    let dovecot = support::dovecot::Dovecot::start();
+    dovecot.seed("r1", &request(1));
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("concierge.db");
+    let opts = PollerOptions {
+        // Left alone, the IDLE would last 10 minutes.
+        idle_timeout: Duration::from_secs(600),
+        poll_interval: Duration::from_secs(3600),
+        ..PollerOptions::default()
+    };
+    let cfg = imap(dovecot.user(), dovecot.imap_port());
+    let earlier = poller_threads();
+    let p = Poller::start(cfg, Secret::new(dovecot.password()), db.clone(), opts);
+    let mut before = Vec::new();
+    let synced = support::wait_until(Instant::now() + GUARD, || {
+        match p.events.recv_timeout(Duration::from_millis(100)) {
+            Ok(PollerEvent::Synced(msgs, _)) if !msgs.is_empty() => true,
+            Ok(ev) => {
+                before.push(format!("{ev:?}"));
+                false
+            }
+            Err(_) => false,
+        }
+    });
+    assert!(synced, "the first sync never came: {before:?}");
+    // After a sync the poller's only read is the IDLE: once it is asleep in
+    // a read, it waits in IDLE.
+    assert!(
+        support::wait_until(Instant::now() + GUARD, || {
+            poller_blocked_in_a_read(&earlier)
+        }),
+        "the poller never settled into IDLE"
+    );
+    let after = stop_and_collect(&p);
+    assert!(
+        after.is_empty(),
+        "a stop is no failure, and nothing is synced after it: {after:?}"
+    );
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.request_count().unwrap(), 1);
+    let key = format!(
+        "imap://{}@127.0.0.1:{}/INBOX",
+        dovecot.user(),
+        dovecot.imap_port()
+    );
+    let cursor = store.cursor(&key).unwrap().expect("the cursor of the sync");
+    assert_eq!(cursor.last_uid, 1);
+}
+
+#[test]
+fn a_poller_stopped_in_the_middle_of_a_fetch_stores_no_half_batch() {
+    let _one = one_poller();
+    let dovecot = support::dovecot::Dovecot::start();
+    dovecot.seed_many((0..MESSAGES).map(request));
+    let mailbox_bytes: usize = (0..MESSAGES).map(|n| request(n).len()).sum();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let proxy = rt.block_on(proxy::Proxy::start(&format!(
+        "127.0.0.1:{}",
+        dovecot.imap_port()
+    )));
+    // The first batch passes; the answer stops half-way through the second.
+    proxy.push(proxy::Fault::StallAfter(mailbox_bytes / 2));
+    let port: u16 = proxy.url.rsplit(':').next().unwrap().parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("concierge.db");
+    let earlier = poller_threads();
+    let p = Poller::start(
+        imap(dovecot.user(), port),
+        Secret::new(dovecot.password()),
+        db.clone(),
+        PollerOptions::default(),
+    );
+    let mut stored = 0;
+    let stuck = support::wait_until(Instant::now() + Duration::from_secs(120), || {
+        stored = requests(&db).unwrap_or(0);
+        stored >= 500 && poller_blocked_in_a_read(&earlier)
+    });
+    assert!(stuck, "never stuck after the first batch ({stored} stored)");
+    let after = stop_and_collect(&p);
+    assert!(
+        !after
+            .iter()
+            .any(|e| e.starts_with("Down") || e.starts_with("Fatal")),
+        "a stop is no failure: {after:?}"
+    );
+    let key = format!("imap://{}@127.0.0.1:{port}/INBOX", dovecot.user());
+    let at_stop = requests(&db).unwrap();
+    assert!(
+        (500..MESSAGES as i64).contains(&at_stop),
+        "not stopped mid-sync: {at_stop} of {MESSAGES} stored"
+    );
+    let cursor = Store::open(&db).unwrap().cursor(&key).unwrap().unwrap();
+    assert_eq!(
+        i64::from(cursor.last_uid),
+        at_stop,
+        "the cursor covers exactly what was stored (UIDs 1..=N in seeding order)"
+    );
+
+    // The next sync (the proxy passes everything now) stores the rest once.
+    let mut src = concierge::inbox::imap::ImapSource::connect(
+        &imap(dovecot.user(), port),
+        &Secret::new(dovecot.password()),
+    )
+    .unwrap();
+    let mut store = Store::open(&db).unwrap();
+    let report = concierge::sync::sync_once(&mut src, &mut store, "mx.ochrehq.com").unwrap();
+    assert_eq!(report.stored.len() as i64, MESSAGES as i64 - at_stop);
+    assert_eq!(store.request_count().unwrap(), MESSAGES as i64);
+    assert_eq!(
+        store.cursor(&key).unwrap().unwrap().last_uid as usize,
+        MESSAGES
+    );
+    drop(proxy);
+}
+
+#[test]
+fn quitting_the_screen_while_its_poller_waits_in_idle_is_prompt() {
+    use concierge::tui::app::{App, Event, Inbox, Setup};
+    use concierge::tui::state::Health;
+    let _one = one_poller();
+    let dovecot = support::dovecot::Dovecot::start();
+    dovecot.seed("r1", &request(1));
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let setup = Setup {
+        store_path: dir.path().join("concierge.db").into(),
+        operator: "Sam".into(),
+        operator_email: None,
+        rates: concierge::estimate::Rates::default(),
+        keys: concierge::tui::keys::KeyMap::default(),
+        templates: concierge::mail::templates::Templates::load(None).unwrap(),
+        backend: None,
+        sender: None,
+        from: "Ochre Concierge <hello@ochrehq.com>".into(),
+        inbox: Inbox::Imap {
+            cfg: imap(dovecot.user(), dovecot.imap_port()),
+            password: Secret::new(dovecot.password()),
+        },
+        authserv_id: "mx.ochrehq.com".into(),
+        outboxes: vec![],
+        config: None,
+        job_poll: Duration::from_millis(100),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let earlier = poller_threads();
+    let mut app = rt.block_on(async { App::start(setup, tx) }).unwrap();
+    // The request arrives through the poller, which then waits in IDLE.
+    let arrived = rt.block_on(async {
+        let deadline = Instant::now() + GUARD;
+        while app.state.rows.is_empty() || app.state.inbox != Health::Up("IDLE".into()) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, rx.recv()).await {
+                Ok(Some(ev)) => {
+                    app.handle(ev);
+                }
+                _ => return false,
+            }
+        }
+        true
+    });
+    assert!(arrived, "the inbox never came up: {:?}", app.state.inbox);
+    assert!(
+        support::wait_until(Instant::now() + GUARD, || {
+            poller_blocked_in_a_read(&earlier)
+        }),
+        "the poller never settled into IDLE"
+    );
+    // Quit: `q` on an idle screen, then the loop ends and drops the app;
+    // the runtime's end waits for its blocking tasks (the inbox worker).
+    let q = crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Char('q'),
+        crossterm::event::KeyModifiers::NONE,
+    );
+    rt.block_on(async { app.handle(Event::Msg(concierge::tui::msg::Msg::Key(q))) });
+    assert!(app.state.quit, "q did not quit: {:?}", app.state.mode);
+    drop(app);
+    drop(rx);
+    let (done, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(rt);
+        let _ = done.send(());
+    });
+    ended
+        .recv_timeout(GUARD)
+        .expect("the runtime still waits for the inbox worker after quitting");
+}

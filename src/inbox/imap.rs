@@ -1,7 +1,8 @@
 //! IMAP: the support inbox, read without ever changing it.
 //!
-//! - TLS by default (rustls; web PKI roots, the system's roots and an optional
-//!   `ca_file`), STARTTLS, or plaintext to a loopback address only.
+//! - The connection (TLS by default, STARTTLS, or plaintext to a loopback
+//!   address only) is [`super::transport`]'s; filing a sent reply, the one
+//!   write, is [`super::filing`]'s.
 //! - Incremental sync keyed on UIDVALIDITY and the last stored UID
 //!   (RFC 3501 §2.3.1.1). The mailbox is opened with EXAMINE (read-only) and
 //!   fetched with `BODY.PEEK[]<0.N>` (and, for a header block longer than
@@ -9,277 +10,29 @@
 //!   `\Seen` is never set (RFC 3501 §6.4.5). A poll with nothing new costs
 //!   one round trip (EXAMINE reports UIDNEXT); with new mail, one more for
 //!   `UID SEARCH`, then one per batch.
-//! - [`Poller`]: a thread that syncs, then waits in IDLE (RFC 2177, re-issued
+//! - [`crate::sync::Poller`]: a thread that syncs, then waits in IDLE (RFC 2177, re-issued
 //!   well before the 29-minute limit) or sleeps when the server has no IDLE;
 //!   after a drop it reconnects with capped, jittered backoff. A refused login
-//!   is fatal, never retried in a loop.
+//!   is fatal, never retried in a loop. Asked to stop, it stops at once,
+//!   even in the middle of a read ([`super::shutdown`]).
 //! - A server that does not keep UIDs (Courier) is listed by Message-ID
 //!   instead: see [`super::unstable`].
 
 use super::prefix::needs_whole_header;
-use super::wire::{quoted, OauthMechanism, Stream, Wire, WireError};
+use super::shutdown::Shutdown;
+use super::transport::IO_TIMEOUT;
+use super::wire::{quoted, OauthMechanism, Wire, WireError};
 use super::{Fetched, Listing, MsgRef, Source, BATCH, FETCH_PREFIX, MAX_HEADER};
-use crate::config::{is_loopback, AuthKind, Connection as ConnCfg, Security};
-use crate::intake::sanitize;
+use crate::config::{AuthKind, Connection as ConnCfg, Security};
 use crate::secret::Secret;
 use crate::store::Cursor;
 use anyhow::{anyhow, Result};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+pub(super) use super::filing::Session;
+pub use super::filing::{connect, file_reply};
 pub use super::namespace::sent_mailbox;
-
-pub(super) type Session = imap::Session<imap::Connection>;
-
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-const IO_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Why a connection failed; the poller retries only [`ImapError::Transport`].
-#[derive(Debug, thiserror::Error)]
-pub enum ImapError {
-    #[error("IMAP login refused for {user} at {host}: check the username and password")]
-    Auth { user: String, host: String },
-    #[error("IMAP login refused for {user} at {host}: the access token from token_command was refused twice (expired, revoked, or without IMAP access)")]
-    OauthRefused { user: String, host: String },
-    #[error("IMAP server {host}: {message}")]
-    Fatal { host: String, message: String },
-    #[error("IMAP server {host} unreachable: {message}")]
-    Transport { host: String, message: String },
-}
-
-impl ImapError {
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, ImapError::Transport { .. })
-    }
-}
-
-/// Server text is hostile too: one clean line, bounded.
-pub(super) fn clean(s: impl std::fmt::Display) -> String {
-    let s = sanitize::single_line(&s.to_string()).text;
-    crate::intake::classify::truncate_chars(&s, 300)
-}
-
-fn tls_connector(cfg: &ConnCfg) -> Result<rustls_connector::RustlsConnector> {
-    use rustls_connector::rustls_pki_types::{pem::PemObject, CertificateDer};
-    let mut roots = rustls_connector::RustlsConnectorConfig::new_with_webpki_roots_certs();
-    if let Ok(native) = rustls_connector::rustls_native_certs::load_native_certs() {
-        roots.add_parsable_certificates(native);
-    }
-    if let Some(ca) = &cfg.ca_file {
-        let path = crate::config::expand_home(ca);
-        let pem = std::fs::read(&path)
-            .map_err(|e| anyhow!("cannot read ca_file {}: {e}", path.display()))?;
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| anyhow!("ca_file {} is not PEM certificates: {e:?}", path.display()))?;
-        if certs.is_empty() {
-            anyhow::bail!("ca_file {} holds no certificate", path.display());
-        }
-        let (added, _) = roots.add_parsable_certificates(certs);
-        if added == 0 {
-            anyhow::bail!("ca_file {}: no usable certificate", path.display());
-        }
-    }
-    Ok(roots.connector_with_no_client_auth())
-}
-
-fn tcp(cfg: &ConnCfg) -> std::result::Result<TcpStream, ImapError> {
-    let transport = |e: std::io::Error| ImapError::Transport {
-        host: cfg.host.clone(),
-        message: clean(e),
-    };
-    let addrs = (cfg.host.as_str(), cfg.port)
-        .to_socket_addrs()
-        .map_err(transport)?;
-    let mut last = None;
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
-            Ok(s) => {
-                s.set_read_timeout(Some(IO_TIMEOUT)).map_err(transport)?;
-                s.set_write_timeout(Some(IO_TIMEOUT)).map_err(transport)?;
-                return Ok(s);
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(transport(
-        last.unwrap_or_else(|| std::io::Error::other("no address")),
-    ))
-}
-
-fn handshake(
-    cfg: &ConnCfg,
-    tcp: TcpStream,
-) -> std::result::Result<rustls_connector::TlsStream<TcpStream>, ImapError> {
-    let connector = tls_connector(cfg).map_err(|e| ImapError::Fatal {
-        host: cfg.host.clone(),
-        message: clean(format!("{e:#}")),
-    })?;
-    connector.connect(&cfg.host, tcp).map_err(|e| {
-        let message = format!("{e:?}");
-        // A certificate problem will not fix itself: do not retry it.
-        if message.contains("Certificate")
-            || message.contains("certificate")
-            || message.contains("NotValidForName")
-        {
-            ImapError::Fatal {
-                host: cfg.host.clone(),
-                message: clean(format!(
-                    "TLS certificate not trusted ({message}); set [imap] ca_file for a private CA"
-                )),
-            }
-        } else {
-            ImapError::Transport {
-                host: cfg.host.clone(),
-                message: clean(format!("TLS handshake failed: {message}")),
-            }
-        }
-    })
-}
-
-/// Reads one CRLF-terminated line byte by byte (nothing past it is consumed:
-/// the TLS handshake starts right after).
-fn read_line(stream: &mut TcpStream) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    while line.len() < 8192 {
-        if stream.read(&mut byte)? == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "connection closed",
-            ));
-        }
-        line.push(byte[0]);
-        if byte[0] == b'\n' {
-            break;
-        }
-    }
-    Ok(String::from_utf8_lossy(&line).trim_end().to_string())
-}
-
-/// The plaintext part of STARTTLS (RFC 3501 §6.2.1): greeting, then
-/// `STARTTLS` and its tagged OK. Untagged lines in between are skipped.
-fn starttls(cfg: &ConnCfg, mut stream: TcpStream) -> std::result::Result<TcpStream, ImapError> {
-    use std::io::Write;
-    let transport = |e: std::io::Error| ImapError::Transport {
-        host: cfg.host.clone(),
-        message: clean(e),
-    };
-    let greeting = read_line(&mut stream).map_err(transport)?;
-    if !greeting.starts_with("* OK") && !greeting.starts_with("* PREAUTH") {
-        return Err(ImapError::Fatal {
-            host: cfg.host.clone(),
-            message: clean(format!("unexpected greeting: {greeting}")),
-        });
-    }
-    stream.write_all(b"c0 STARTTLS\r\n").map_err(transport)?;
-    loop {
-        let line = read_line(&mut stream).map_err(transport)?;
-        if line.starts_with("* ") {
-            continue;
-        }
-        if line.starts_with("c0 OK") {
-            return Ok(stream);
-        }
-        return Err(ImapError::Fatal {
-            host: cfg.host.clone(),
-            message: clean(format!("STARTTLS refused: {line}")),
-        });
-    }
-}
-
-fn io_err(cfg: &ConnCfg, e: imap::Error) -> ImapError {
-    ImapError::Transport {
-        host: cfg.host.clone(),
-        message: clean(e),
-    }
-}
-
-/// Connects and logs in as `[imap]` says.
-pub fn connect(cfg: &ConnCfg, password: &Secret) -> std::result::Result<Session, ImapError> {
-    if cfg.security == Security::None && !is_loopback(&cfg.host) {
-        return Err(ImapError::Fatal {
-            host: cfg.host.clone(),
-            message: "plaintext IMAP is allowed only to a loopback address; use security = \"tls\" or \"starttls\"".into(),
-        });
-    }
-    let stream = tcp(cfg)?;
-    let client = match cfg.security {
-        Security::Tls => {
-            let tls = handshake(cfg, stream)?;
-            let mut c = imap::Client::new(Box::new(tls) as imap::Connection);
-            c.read_greeting().map_err(|e| io_err(cfg, e))?;
-            c
-        }
-        Security::Starttls => {
-            let stream = starttls(cfg, stream)?;
-            let tls = handshake(cfg, stream)?;
-            let mut c = imap::Client::new(Box::new(tls) as imap::Connection);
-            c.greeting_read = true;
-            c
-        }
-        Security::None => {
-            let mut c = imap::Client::new(Box::new(stream) as imap::Connection);
-            c.read_greeting().map_err(|e| io_err(cfg, e))?;
-            c
-        }
-    };
-    let refused = |e: imap::Error, oauth: bool| match e {
-        imap::Error::No(_) | imap::Error::Bad(_) if oauth => ImapError::OauthRefused {
-            user: clean(&cfg.username),
-            host: cfg.host.clone(),
-        },
-        imap::Error::No(_) | imap::Error::Bad(_) => ImapError::Auth {
-            user: clean(&cfg.username),
-            host: cfg.host.clone(),
-        },
-        other => io_err(cfg, other),
-    };
-    if cfg.auth != AuthKind::Oauth2 {
-        return client
-            .login(&cfg.username, password.expose())
-            .map_err(|(e, _)| refused(e, false));
-    }
-    // XOAUTH2 here: both Google and Microsoft 365 take it. One retry with a
-    // fresh token, as in `oauth_login`.
-    let client = match client.authenticate("XOAUTH2", &Xoauth2::new(&cfg.username, password)) {
-        Ok(session) => return Ok(session),
-        Err((imap::Error::No(_) | imap::Error::Bad(_), client)) => client,
-        Err((e, _)) => return Err(refused(e, true)),
-    };
-    let fresh = cfg.password().map_err(|e| ImapError::Fatal {
-        host: cfg.host.clone(),
-        message: clean(format!("{e:#}")),
-    })?;
-    client
-        .authenticate("XOAUTH2", &Xoauth2::new(&cfg.username, &fresh))
-        .map_err(|(e, _)| refused(e, true))
-}
-
-/// SASL XOAUTH2 for the `imap` crate: the initial response to the empty
-/// challenge, an empty answer to the error challenge that precedes a NO.
-struct Xoauth2(Secret);
-
-impl Xoauth2 {
-    fn new(user: &str, token: &Secret) -> Xoauth2 {
-        Xoauth2(Secret::new(format!(
-            "user={user}\x01auth=Bearer {}\x01\x01",
-            token.expose()
-        )))
-    }
-}
-
-impl imap::Authenticator for Xoauth2 {
-    type Response = String;
-    fn process(&self, challenge: &[u8]) -> String {
-        if challenge.is_empty() {
-            self.0.expose().to_string()
-        } else {
-            String::new()
-        }
-    }
-}
+pub use super::transport::{clean, ImapError};
 
 /// A logged-in IMAP session over one mailbox, read-only.
 pub struct ImapSource {
@@ -430,12 +183,18 @@ fn oauth_login(cfg: &ConnCfg, wire: &mut Wire, first: &Secret) -> Result<(), Ima
 
 impl ImapSource {
     pub fn connect(cfg: &ConnCfg, password: &Secret) -> std::result::Result<Self, ImapError> {
-        if cfg.security == Security::None && !is_loopback(&cfg.host) {
-            return Err(ImapError::Fatal {
-                host: cfg.host.clone(),
-                message: "plaintext IMAP is allowed only to a loopback address; use security = \"tls\" or \"starttls\"".into(),
-            });
-        }
+        Self::connect_watched(cfg, password, None)
+    }
+
+    /// [`ImapSource::connect`], with the connection's socket handed to
+    /// `watch` as soon as it exists, so that a stop asked from another
+    /// thread ends any read at once, even during the login.
+    pub fn connect_watched(
+        cfg: &ConnCfg,
+        password: &Secret,
+        watch: Option<&Shutdown>,
+    ) -> std::result::Result<Self, ImapError> {
+        super::transport::check_plaintext(cfg)?;
         // Names outside ASCII go as modified UTF-7 (RFC 3501 §5.1.3).
         let mailbox =
             quoted(&super::mutf7::encode(&cfg.mailbox)).ok_or_else(|| ImapError::Fatal {
@@ -445,13 +204,7 @@ impl ImapSource {
                     cfg.mailbox
                 )),
             })?;
-        let stream = tcp(cfg)?;
-        let stream: Box<dyn Stream> = match cfg.security {
-            Security::Tls => Box::new(handshake(cfg, stream)?),
-            Security::Starttls => Box::new(handshake(cfg, starttls(cfg, stream)?)?),
-            Security::None => Box::new(stream),
-        };
-        let mut wire = Wire::new(stream);
+        let mut wire = Wire::new(super::transport::open(cfg, watch)?);
         if cfg.security != Security::Starttls {
             wire.greeting().map_err(|e| wire_err(cfg, e))?;
         }
@@ -712,85 +465,6 @@ fn parse_fetch(reply: &super::wire::Reply) -> Result<Vec<Fetched>> {
         });
     }
     Ok(got)
-}
-
-/// After a reply was accepted: flags the answered message `\Answered`
-/// (found by its Message-ID, so a UIDVALIDITY change does not matter) and
-/// appends a copy of the reply, `\Seen`, to the Sent mailbox (the configured
-/// one, created when missing, or the one [`super::namespace::find_sent`]
-/// finds). Returns (flagged, copied).
-pub fn file_reply(
-    cfg: &ConnCfg,
-    password: &Secret,
-    answered_message_id: &str,
-    reply: &[u8],
-) -> Result<(bool, bool)> {
-    let mut session = connect(cfg, password)?;
-    // NOTE: the Sent mailbox is settled before anything is flagged: a reply
-    // marked \Answered with no copy filed would hide that the copy is missing.
-    let (sent, may_create) = match cfg.sent_mailbox.as_deref() {
-        Some(name) => (super::mutf7::encode(name), true),
-        None => (
-            super::namespace::find_sent(&mut session, cfg, password)?,
-            false,
-        ),
-    };
-    session.select(super::mutf7::encode(&cfg.mailbox))?;
-    // NOTE: the id is sanitized text from the message; quote it as an IMAP
-    // quoted string (RFC 3501 §4.3), refusing what cannot be quoted. HEADER
-    // search matches substrings, so the hits are checked for the exact id
-    // before anything is flagged.
-    let quotable = answered_message_id
-        .chars()
-        .all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '<' | '>'));
-    let flagged = if quotable && answered_message_id.len() >= 3 {
-        let wanted = format!("<{answered_message_id}>");
-        let mut hits: Vec<u32> = session
-            .uid_search(format!("HEADER Message-ID \"{wanted}\""))?
-            .into_iter()
-            .collect();
-        hits.sort_unstable();
-        let mut exact = Vec::new();
-        if !hits.is_empty() {
-            let fetches = session.uid_fetch(uid_set(&hits), "(UID ENVELOPE)")?;
-            for f in fetches.iter() {
-                let id = f
-                    .envelope()
-                    .and_then(|e| e.message_id.as_deref())
-                    .map(|b| String::from_utf8_lossy(b).trim().to_string());
-                if let (Some(uid), Some(id)) = (f.uid, id) {
-                    if id == wanted {
-                        exact.push(uid);
-                    }
-                }
-            }
-        }
-        if !exact.is_empty() {
-            session.uid_store(uid_set(&exact), "+FLAGS.SILENT (\\Answered)")?;
-        }
-        !exact.is_empty()
-    } else {
-        false
-    };
-    let appended = session
-        .append(&sent, reply)
-        .flag(imap::types::Flag::Seen)
-        .finish();
-    let copied = match appended {
-        Ok(_) => true,
-        Err(e) if !may_create => return Err(e.into()),
-        Err(_) => {
-            // Most likely [TRYCREATE]: the mailbox does not exist yet.
-            session.create(&sent)?;
-            session
-                .append(&sent, reply)
-                .flag(imap::types::Flag::Seen)
-                .finish()?;
-            true
-        }
-    };
-    let _ = session.logout();
-    Ok((flagged, copied))
 }
 
 #[cfg(test)]

@@ -3,15 +3,18 @@
 //! A [`Source`] lists what is new since a [`Cursor`] and fetches it in
 //! batches; the sync driver ([`crate::sync`]) inspects and stores. Two real
 //! implementations: [`imap::ImapSource`] (incremental UID sync, read-only,
-//! IDLE in [`imap::Poller`]) and [`maildir::MaildirSource`] (the demo, and
+//! IDLE in [`crate::sync::Poller`]) and [`maildir::MaildirSource`] (the demo, and
 //! anyone who mirrors the inbox with mbsync).
 
+pub mod filing;
 pub mod idle_delay;
 pub mod imap;
 pub mod maildir;
 pub mod mutf7;
 pub mod namespace;
 pub mod prefix;
+pub mod shutdown;
+pub mod transport;
 pub mod unstable;
 pub mod wire;
 

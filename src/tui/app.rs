@@ -95,6 +95,8 @@ pub struct Runtime {
     /// This screen's presence session, and what it last told the store.
     session: String,
     presence_sent: Option<(Option<i64>, crate::store::presence::Activity)>,
+    /// Stops the inbox worker when the runtime ends (the screen quits).
+    inbox_stop: crate::inbox::shutdown::AskOnDrop,
 }
 
 pub struct App {
@@ -176,6 +178,7 @@ impl App {
             edit: None,
             session: crate::store::presence::session_id(),
             presence_sent: None,
+            inbox_stop: Default::default(),
         };
         let may_poll = (!matches!(setup.inbox, Inbox::None))
             .then(|| Arc::new(std::sync::atomic::AtomicBool::new(false)));
@@ -187,7 +190,7 @@ impl App {
             may_poll.clone(),
             tx.clone(),
         );
-        start_inbox(
+        runtime.inbox_stop.0 = start_inbox(
             setup.inbox,
             setup.store_path.clone(),
             setup.authserv_id,

@@ -561,6 +561,7 @@ fn pane<'a>(narrow: bool, title: Line<'a>) -> Block<'a> {
 mod detail;
 mod overlays;
 mod queue;
+mod replies;
 mod status;
 #[cfg(test)]
 mod tests;
@@ -570,4 +571,5 @@ mod tests_rows;
 use detail::*;
 use overlays::*;
 use queue::*;
+use replies::*;
 use status::*;

@@ -2,6 +2,7 @@
 //! inbox poller, reading the outbox.
 
 use super::*;
+use crate::inbox::shutdown::Shutdown;
 
 /// The backend's view of a request: the requester's memberships (by account
 /// email), the workspace, its size.
@@ -81,14 +82,16 @@ pub(super) async fn resolve(
     })
 }
 
-/// The inbox worker: new requests arrive as `Msg::Requests`.
+/// The inbox worker: new requests arrive as `Msg::Requests`. Returns what
+/// stops it at once (the screen asks when it quits: a worker blocked in IDLE
+/// would otherwise hold the runtime's shutdown until its read returns).
 pub(super) fn start_inbox(
     inbox: Inbox,
     store_path: crate::store::Location,
     authserv_id: String,
     may_poll: Option<Arc<std::sync::atomic::AtomicBool>>,
     tx: mpsc::UnboundedSender<Event>,
-) {
+) -> Option<Shutdown> {
     // Only the lease holder polls (the heartbeat keeps the flag).
     let mine = move || {
         may_poll
@@ -96,8 +99,10 @@ pub(super) fn start_inbox(
             .is_none_or(|f| f.load(std::sync::atomic::Ordering::SeqCst))
     };
     match inbox {
-        Inbox::None => {}
+        Inbox::None => None,
         Inbox::Maildir(dir) => {
+            let stop = Shutdown::new();
+            let stopped = stop.clone();
             tokio::task::spawn_blocking(move || {
                 let mut store = match Store::open_at(&store_path) {
                     Ok(s) => s,
@@ -109,10 +114,9 @@ pub(super) fn start_inbox(
                 let mut first = true;
                 loop {
                     if !mine() {
-                        if tx.is_closed() {
+                        if tx.is_closed() || stopped.sleep(Duration::from_millis(500)) {
                             return;
                         }
-                        std::thread::sleep(Duration::from_millis(500));
                         first = true;
                         continue;
                     }
@@ -140,12 +144,12 @@ pub(super) fn start_inbox(
                             return;
                         }
                     }
-                    if tx.is_closed() {
+                    if tx.is_closed() || stopped.sleep(Duration::from_secs(2)) {
                         return;
                     }
-                    std::thread::sleep(Duration::from_secs(2));
                 }
             });
+            Some(stop)
         }
         Inbox::Imap { cfg, password } => {
             let opts = crate::sync::PollerOptions {
@@ -154,6 +158,8 @@ pub(super) fn start_inbox(
                 ..Default::default()
             };
             let poller = crate::sync::Poller::start(cfg, password, store_path.clone(), opts);
+            let stop = poller.stopper();
+            // Ends when the poller has stopped (its channel closes).
             tokio::task::spawn_blocking(move || {
                 let store = Store::open_at(&store_path).ok();
                 for ev in poller.events.iter() {
@@ -189,6 +195,7 @@ pub(super) fn start_inbox(
                     }
                 }
             });
+            Some(stop)
         }
     }
 }

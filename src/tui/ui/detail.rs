@@ -633,32 +633,7 @@ fn notes_and_replies(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: 
             out.push(Line::raw(format!("   {part}")));
         }
     }
-    if !r.replies.is_empty() {
-        out.push(Line::raw(""));
-        out.push(heading(&format!("Replies ({})", r.replies.len())));
-        for reply in &r.replies {
-            let color = match reply.state {
-                ReplyState::Sent => OK,
-                ReplyState::Failed => BAD,
-                ReplyState::Sending => WARN,
-            };
-            let at = format!(" · {}", when(reply.at, state));
-            let mark = Span::styled("✉", Style::new().fg(color));
-            marked(
-                out,
-                1,
-                mark,
-                &format!(
-                    "{} → {} · {}{at}",
-                    words(&reply.template),
-                    reply.to,
-                    reply.state
-                ),
-                Style::new(),
-                w,
-            );
-        }
-    }
+    super::replies::reply_lines(out, row, state, w);
 }
 
 /// The mail itself, oldest first (already sanitized by intake).

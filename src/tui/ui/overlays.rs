@@ -696,6 +696,7 @@ pub(super) fn draw_outbox(
     state: &State,
     selected: usize,
 ) {
+    let main = outbox_warnings(f, main, state);
     let n = state.outbox.len();
     let title = Line::from(vec![
         Span::styled(
