@@ -44,7 +44,7 @@ pub fn open_read_only(path: &Path) -> Result<Connection> {
 /// The store's timestamp format (`store::now`: RFC 3339, milliseconds, `Z`),
 /// so that string comparison in SQL is time order.
 fn sql_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    crate::time::store_text(t)
 }
 
 fn parse(s: Option<String>) -> Option<DateTime<Utc>> {
