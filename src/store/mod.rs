@@ -13,6 +13,7 @@ pub mod cmd;
 pub mod copy;
 pub mod db;
 pub mod location;
+pub mod operators;
 pub mod pg;
 pub mod presence;
 pub mod replies;

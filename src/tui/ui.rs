@@ -373,7 +373,7 @@ fn state_word(row: &Row) -> (&'static str, Style) {
         };
     }
     match row.tab {
-        Tab::All => ("", Style::new()),
+        Tab::All | Tab::Mine => ("", Style::new()),
         Tab::New => ("new", Style::new()),
         Tab::Waiting => ("waiting", Style::new()),
         Tab::Ready => ("ready", Style::new().fg(OK)),
@@ -469,7 +469,7 @@ fn draw_top(f: &mut Frame<'_>, area: Rect, state: &State) {
         let mut v = Vec::new();
         for (i, tab) in Tab::ALL.iter().enumerate() {
             let title = if abbrev {
-                ["All", "New", "Wait", "Rdy", "Run", "Done", "Rej"][i]
+                ["All", "New", "Wait", "Rdy", "Run", "Done", "Rej", "Mine"][i]
             } else {
                 tab.title()
             };
@@ -578,6 +578,9 @@ fn pane<'a>(narrow: bool, title: Line<'a>) -> Block<'a> {
 }
 
 mod detail;
+mod editor;
+mod export;
+mod outbox;
 mod overlays;
 mod queue;
 mod status;
@@ -587,6 +590,9 @@ mod tests;
 mod tests_rows;
 
 use detail::*;
+use editor::*;
+use export::*;
+use outbox::*;
 use overlays::*;
 use queue::*;
 use status::*;
