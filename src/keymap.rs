@@ -45,7 +45,7 @@ pub enum Action {
     Stats,
     /// Take the request for oneself (again: give it back).
     Claim,
-    /// Show only one's own claims ("Mine"), or everything again.
+    /// To the Mine tab (one's own claims); again: back to the tab before.
     Mine,
     // Pop-ups: questions, pickers, the outbox.
     Yes,
@@ -80,7 +80,7 @@ pub enum Scope {
 /// typing, and Esc where it only backs out. The help shows them; they
 /// cannot be rebound.
 pub const FIXED_KEYS: &[(Scope, &str, &str)] = &[
-    (Scope::Queue, "1…7", "jump to a tab"),
+    (Scope::Queue, "1…8", "jump to a tab"),
     (Scope::Queue, "Esc", "back / clear status"),
     (Scope::Queue, "Ctrl-C", "quit (not in editor)"),
     (Scope::Popup, "1…9", "choose that item"),
@@ -120,7 +120,7 @@ impl Action {
             Action::Outbox => "the outbox (demo)",
             Action::Stats => "the team's stats",
             Action::Claim => "take it (again: give it back)",
-            Action::Mine => "only yours (Mine), or all again",
+            Action::Mine => "the Mine tab (again: back)",
             Action::Yes => "yes",
             Action::No => "no / close",
             Action::Choose => "choose",

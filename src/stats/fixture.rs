@@ -74,12 +74,24 @@ pub fn write(store: &Store, rows: &Rows) -> Result<()> {
             a.at,
         ));
     }
+    // A real chain (with the fixture's own times), so that a store written
+    // here verifies and can be copied into a team store (`store copy`).
+    let (mut seq, mut prev) = crate::store::db::OptionalExtension::optional(tx.query_row(
+        "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+        params![],
+        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+    ))?
+    .unwrap_or((0, crate::store::audit::GENESIS.to_string()));
     for (actor, action, id, at) in audit {
+        seq += 1;
+        let (at, subject) = (t(at), format!("request:{id}"));
+        let hash = crate::store::audit::entry_hash(seq, &at, &actor, action, &subject, "{}", &prev);
         tx.execute(
-            "INSERT INTO audit (at, actor, action, subject, detail, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, '{}', 'fixture', 'fixture')",
-            params![t(at), actor, action, format!("request:{id}")],
+            "INSERT INTO audit (seq, at, actor, action, subject, detail, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, '{}', ?6, ?7)",
+            params![seq, at, actor, action, subject, prev, hash],
         )?;
+        prev = hash;
     }
     for (i, h) in rows.history.iter().enumerate() {
         tx.execute(

@@ -323,14 +323,8 @@ pub fn run(cfg: &crate::config::Config, args: &ReportArgs) -> Result<i32> {
         None => Utc::now(),
     };
     let period = period(args, cal, now)?;
-    if cfg.store.url.is_some() {
-        // NOTE: the figures' loader reads the SQLite file; on a team store
-        // it would read a stale local file instead. Refuse, clearly.
-        anyhow::bail!(
-            "report reads a SQLite store; it does not read a team store ([store] url) yet"
-        );
-    }
-    let conn = super::load::open_read_only(&cfg.store_path()?)?;
+    // The team store when `[store] url` is set, else the SQLite file.
+    let conn = super::load::open(&cfg.store_location()?)?;
     let rows = super::load(&conn, &period)?;
     let out = match args.format {
         Format::Text => text(&super::compute(&rows, &period, rates, now)?, cal.tz()),

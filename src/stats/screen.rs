@@ -9,7 +9,6 @@ use crate::estimate::Rates;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyCode;
-use std::path::Path;
 
 /// The periods the screen offers, in days.
 pub const PERIODS: [u32; 3] = [7, 30, 90];
@@ -92,32 +91,31 @@ impl Model {
     }
 }
 
-/// Everything the screen needs for the last `days` days: reads the store at
-/// `store_path` read-only and computes the figures. Blocking: the TUI runs
-/// it on a worker thread.
+/// Everything the screen needs for the last `days` days: reads the store
+/// (the SQLite file or a team store) read-only and computes the figures.
+/// Blocking: the TUI runs it on a worker thread.
 pub fn load_figures(
-    store_path: &Path,
+    at: &crate::store::Location,
     rates: &Rates,
     days: u32,
     now: DateTime<Utc>,
 ) -> Result<Figures> {
     let period = Period::last_days(days, now, rates.calendar());
-    let conn = super::load::open_read_only(store_path)?;
+    let conn = super::load::open(at)?;
     let rows = super::load(&conn, &period)?;
     super::compute(&rows, &period, rates, now)
 }
 
-/// [`load_figures`] as of now, for the screen: the store's file (`None`: an
-/// in-memory store, which has none to read) and a one-line error.
+/// [`load_figures`] as of now, for the screen, with a one-line error.
 pub fn load_for_screen(
-    store_path: Option<std::path::PathBuf>,
+    at: &crate::store::Location,
     rates: &Rates,
     days: u32,
 ) -> Result<Figures, String> {
-    let path = store_path
-        .filter(|p| !p.as_os_str().is_empty())
-        .ok_or_else(|| "this store is in memory: no figures to read".to_string())?;
-    load_figures(&path, rates, days, Utc::now())
+    if at.sqlite_path().is_some_and(|p| p.as_os_str().is_empty()) {
+        return Err("this store is in memory: no figures to read".to_string());
+    }
+    load_figures(at, rates, days, Utc::now())
         .map_err(|e| crate::intake::sanitize::single_line(&format!("{e:#}")).text)
 }
 

@@ -270,5 +270,7 @@ fn the_store_reads_back_what_was_written() {
         figures(&p)
     );
     // Read-only: writing through this connection fails.
-    assert!(conn.execute("DELETE FROM requests", []).is_err());
+    assert!(conn
+        .execute("DELETE FROM requests", crate::store::db::params![])
+        .is_err());
 }

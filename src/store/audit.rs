@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 /// The `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-fn entry_hash(
+pub(crate) fn entry_hash(
     seq: i64,
     at: &str,
     actor: &str,

@@ -15,6 +15,7 @@ pub mod db;
 pub mod decisions;
 pub mod jobs;
 pub mod location;
+pub mod operators;
 pub mod pg;
 pub mod presence;
 pub mod replies;

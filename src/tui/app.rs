@@ -74,6 +74,9 @@ pub enum Event {
 
 pub struct Runtime {
     pub store: Store,
+    /// Where the store is (the stats screen opens its own read-only
+    /// connection there).
+    store_at: crate::store::Location,
     tx: mpsc::UnboundedSender<Event>,
     backend: Option<Arc<BackendClient>>,
     sender: Option<Arc<Sender>>,
@@ -92,9 +95,11 @@ pub struct Runtime {
     lookups: Arc<tokio::sync::Semaphore>,
     /// Text `update` asked to open in `$EDITOR`, for the terminal to take.
     edit: Option<String>,
-    /// This screen's presence session, and what it last told the store.
+    /// This screen's presence session, what it told the store and when
+    /// to tell it next (`debounce`), and the presence timer set, if any.
     session: String,
-    presence_sent: Option<(Option<i64>, crate::store::presence::Activity)>,
+    presence: debounce::Debounce,
+    presence_wake: Option<std::time::Instant>,
     /// Stops the inbox worker when the runtime ends (the screen quits).
     inbox_stop: crate::inbox::shutdown::AskOnDrop,
 }
@@ -156,12 +161,14 @@ impl App {
         );
         state.keys = setup.keys;
         state.operator_id = actor.clone();
+        state.names = crate::store::operators::names(store.conn())?;
         state.has_outbox = !setup.outboxes.is_empty();
         if setup.backend.is_none() {
             state.backend = Health::Down("not configured".into());
         }
         let mut runtime = Runtime {
             store,
+            store_at: setup.store_path.clone(),
             tx: tx.clone(),
             backend: setup.backend.map(Arc::new),
             sender: setup.sender.map(Arc::new),
@@ -177,11 +184,12 @@ impl App {
             lookups: Arc::new(tokio::sync::Semaphore::new(4)),
             edit: None,
             session: crate::store::presence::session_id(),
-            presence_sent: None,
+            presence: Default::default(),
+            presence_wake: None,
             inbox_stop: Default::default(),
         };
-        let may_poll = (!matches!(setup.inbox, Inbox::None))
-            .then(|| Arc::new(std::sync::atomic::AtomicBool::new(false)));
+        let with_inbox = !matches!(setup.inbox, Inbox::None);
+        let may_poll = with_inbox.then(|| Arc::new(std::sync::atomic::AtomicBool::new(false)));
         live::start_feed(setup.store_path.clone(), seq, tx.clone());
         live::start_heartbeat(
             setup.store_path.clone(),
@@ -198,20 +206,14 @@ impl App {
             tx.clone(),
         );
         runtime.resume()?;
-        // Requests the backend has not been asked about yet.
-        let unresolved: Vec<i64> = state
-            .rows
-            .iter()
-            .filter(|r| {
-                !r.req.workspace_verified && r.req.memberships.is_empty() && r.req.state.is_open()
-            })
-            .map(|r| r.req.id)
-            .collect();
-        for id in unresolved {
-            if let Some(r) = state.row_mut(id) {
-                r.resolving = true;
+        // Requests the backend has not been asked about yet are looked up
+        // by one screen only: the poller's (`Msg::Lease` from the
+        // heartbeat, which takes the lease). A screen without an inbox does
+        // it itself only when no poller runs.
+        if !with_inbox && !live::someone_polls(&runtime.store, &runtime.session) {
+            for cmd in update(&mut state, Msg::Lease { mine: true }) {
+                runtime.dispatch(cmd);
             }
-            runtime.dispatch(Command::Resolve { id });
         }
         let mut app = App { state, runtime };
         app.runtime.publish_presence(&app.state);
@@ -345,10 +347,10 @@ impl Runtime {
             }
             Command::LoadOutbox => vec![Msg::Outbox(read_outboxes(&self.outboxes))],
             Command::LoadStats { days } => {
-                let path = self.store.conn().sqlite_path();
+                let at = self.store_at.clone();
                 let (rates, tx) = (self.rates.clone(), self.tx.clone());
                 tokio::task::spawn_blocking(move || {
-                    let result = crate::stats::screen::load_for_screen(path, &rates, days);
+                    let result = crate::stats::screen::load_for_screen(&at, &rates, days);
                     let _ = tx.send(msg(Msg::Stats { days, result }));
                 });
                 vec![]
@@ -578,6 +580,7 @@ fn log_command(cmd: &Command) {
     }
 }
 
+mod debounce;
 mod jobs;
 mod live;
 mod outcome;

@@ -88,6 +88,14 @@ pub enum Msg {
     Changed(Vec<crate::store::changes::Change>),
     /// The other screens' presence entries, as the store has them now.
     Presence(Vec<crate::store::presence::Presence>),
+    /// Operators' display names (id → name), read from the store when the
+    /// change feed names an operator this screen has not seen yet.
+    Operators(std::collections::HashMap<String, String>),
+    /// Whether this screen holds the inbox poller's lease, when that
+    /// changes: its holder looks up the requests nobody has looked up yet.
+    Lease {
+        mine: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

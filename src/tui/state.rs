@@ -18,10 +18,13 @@ pub enum Tab {
     Running,
     Done,
     Rejected,
+    /// The requests this operator holds (claims), whatever their state.
+    /// Last, so the digits of the state tabs stay where they were.
+    Mine,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 7] = [
+    pub const ALL: [Tab; 8] = [
         Tab::All,
         Tab::New,
         Tab::Waiting,
@@ -29,6 +32,7 @@ impl Tab {
         Tab::Running,
         Tab::Done,
         Tab::Rejected,
+        Tab::Mine,
     ];
 
     pub fn title(self) -> &'static str {
@@ -40,6 +44,7 @@ impl Tab {
             Tab::Running => "Running",
             Tab::Done => "Done",
             Tab::Rejected => "Rejected",
+            Tab::Mine => "Mine",
         }
     }
 }
@@ -76,7 +81,8 @@ pub struct Row {
     pub estimate: Option<Estimate>,
     /// When the promise falls due (from `estimate`).
     pub due: Option<DateTime<Utc>>,
-    /// The tab it belongs to (besides All), derived from the state and checklist.
+    /// The state tab it belongs to (besides All and Mine), derived from the
+    /// state and checklist.
     pub tab: Tab,
     /// Whether a backend lookup for it is in flight.
     pub resolving: bool,
@@ -481,7 +487,7 @@ pub struct OutboxMail {
 pub struct State {
     pub rows: Vec<Row>,
     /// Requests per tab, in `Tab::ALL` order (kept by `refilter`).
-    pub tab_counts: [usize; 7],
+    pub tab_counts: [usize; Tab::ALL.len()],
     /// Indices into `rows` that the tab and filter show, in sort order.
     pub visible: Vec<usize>,
     pub tab: Tab,
@@ -519,10 +525,12 @@ pub struct State {
     /// request changed since (the collision stop, `store::team`).
     pub action_seen: Option<(i64, i64)>,
     /// The operator's id in the store (`[operator] email`, else the name):
-    /// what claims are compared with ("Mine").
+    /// what claims are compared with (the Mine tab).
     pub operator_id: String,
-    /// "Mine": only the requests this operator holds are listed.
-    pub mine: bool,
+    /// The tab `M` left for the Mine tab (`M` again goes back to it).
+    pub before_mine: Option<Tab>,
+    /// Operators' display names by id (the change feed names ids).
+    pub names: std::collections::HashMap<String, String>,
 }
 
 impl State {
@@ -535,7 +543,7 @@ impl State {
         let rows = requests.into_iter().map(|r| Row::new(r, &rates)).collect();
         let mut s = State {
             rows,
-            tab_counts: [0; 7],
+            tab_counts: [0; Tab::ALL.len()],
             visible: Vec::new(),
             tab: Tab::All,
             sort: Sort::Due,
@@ -561,7 +569,8 @@ impl State {
             others: Vec::new(),
             action_seen: None,
             operator_id: String::new(),
-            mine: false,
+            before_mine: None,
+            names: Default::default(),
         };
         s.operator_id = s.operator.clone();
         s.refilter();
@@ -651,13 +660,30 @@ impl State {
         self.rows.iter_mut().find(|r| r.req.id == id)
     }
 
+    /// Whether request row `r` is listed in `tab`.
+    pub fn in_tab(&self, r: &Row, tab: Tab) -> bool {
+        match tab {
+            Tab::All => true,
+            Tab::Mine => self.is_mine(r),
+            t => r.tab == t,
+        }
+    }
+
+    /// Whether this operator holds `r` (a claim).
+    pub fn is_mine(&self, r: &Row) -> bool {
+        r.req.claimed_by.as_deref() == Some(self.operator_id.as_str())
+    }
+
     /// How many requests each tab holds (for the tab titles).
-    fn count_tabs(&self) -> [usize; 7] {
-        let mut counts = [0usize; 7];
-        counts[0] = self.rows.len();
+    fn count_tabs(&self) -> [usize; Tab::ALL.len()] {
+        // One pass: refilter runs on every key typed into the filter.
+        let mut counts = [0usize; Tab::ALL.len()];
+        let at = |t: Tab| Tab::ALL.iter().position(|x| *x == t).unwrap_or(0);
+        counts[at(Tab::All)] = self.rows.len();
         for r in &self.rows {
-            if let Some(i) = Tab::ALL.iter().position(|x| *x == r.tab) {
-                counts[i] += 1;
+            counts[at(r.tab)] += 1;
+            if self.is_mine(r) {
+                counts[at(Tab::Mine)] += 1;
             }
         }
         counts
@@ -672,8 +698,7 @@ impl State {
             .rows
             .iter()
             .enumerate()
-            .filter(|(_, r)| self.tab == Tab::All || r.tab == self.tab)
-            .filter(|(_, r)| !self.mine || r.req.claimed_by.as_deref() == Some(&self.operator_id))
+            .filter(|(_, r)| self.in_tab(r, self.tab))
             .filter(|(_, r)| needle.is_empty() || r.haystack().contains(&needle))
             .map(|(i, _)| i)
             .collect();
@@ -714,6 +739,11 @@ impl State {
             .and_then(|id| self.visible.iter().position(|&i| self.rows[i].req.id == id))
             .unwrap_or(0)
             .min(self.visible.len().saturating_sub(1));
+    }
+
+    /// Operator `id`'s display name, else the id itself (never seen yet).
+    pub fn name_of<'a>(&'a self, id: &'a str) -> &'a str {
+        self.names.get(id).map_or(id, String::as_str)
     }
 
     /// The other screens that have request `id` open.

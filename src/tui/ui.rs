@@ -354,7 +354,7 @@ fn state_word(row: &Row) -> (&'static str, Style) {
         };
     }
     match row.tab {
-        Tab::All => ("", Style::new()),
+        Tab::All | Tab::Mine => ("", Style::new()),
         Tab::New => ("new", Style::new()),
         Tab::Waiting => ("waiting", Style::new()),
         Tab::Ready => ("ready", Style::new().fg(OK)),
@@ -450,7 +450,7 @@ fn draw_top(f: &mut Frame<'_>, area: Rect, state: &State) {
         let mut v = Vec::new();
         for (i, tab) in Tab::ALL.iter().enumerate() {
             let title = if abbrev {
-                ["All", "New", "Wait", "Rdy", "Run", "Done", "Rej"][i]
+                ["All", "New", "Wait", "Rdy", "Run", "Done", "Rej", "Mine"][i]
             } else {
                 tab.title()
             };
@@ -559,6 +559,9 @@ fn pane<'a>(narrow: bool, title: Line<'a>) -> Block<'a> {
 }
 
 mod detail;
+mod editor;
+mod export;
+mod outbox;
 mod overlays;
 mod queue;
 mod replies;
@@ -569,6 +572,9 @@ mod tests;
 mod tests_rows;
 
 use detail::*;
+use editor::*;
+use export::*;
+use outbox::*;
 use overlays::*;
 use queue::*;
 use replies::*;

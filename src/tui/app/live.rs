@@ -1,6 +1,7 @@
 //! Live screens: the change-feed watcher (its own thread, its own store
 //! connection) and the runtime's side of what it reports.
 
+use super::debounce::{self, Step};
 use super::*;
 use crate::store::changes;
 use crate::store::presence;
@@ -32,6 +33,11 @@ pub(super) fn start_feed(
             // NOTE: a commit between `seq` being read and the wake-up's
             // baseline would never wake it: read the feed once before waiting.
             let mut catch_up = true;
+            // Operators' names this feed has sent (the screen loaded them
+            // at start); an id not among them is read from the store
+            // before its change is sent, so the screen names its author.
+            let mut named: std::collections::HashSet<String> = Default::default();
+            let mut names_read = false;
             loop {
                 if tx.is_closed() {
                     return;
@@ -57,6 +63,17 @@ pub(super) fn start_feed(
                     let Some(last) = page.last() else { break };
                     seq = last.seq;
                     let full = page.len() as i64 == PAGE;
+                    let unnamed = page.iter().any(|c| !named.contains(&c.actor));
+                    if unnamed || !names_read {
+                        if let Some(names) = read_names(wake.conn()) {
+                            named.extend(names.keys().cloned());
+                            names_read = true;
+                            let _ = tx.send(Event::Msg(Msg::Operators(names)));
+                        }
+                        // An actor that is no operator ("intake", a gone
+                        // row) is read again only with the next stranger.
+                        named.extend(page.iter().map(|c| c.actor.clone()));
+                    }
                     if tx.send(Event::Msg(Msg::Changed(page))).is_err() {
                         return;
                     }
@@ -68,6 +85,27 @@ pub(super) fn start_feed(
         });
     if let Err(e) = spawned {
         tracing::warn!("the change feed cannot start: {e}");
+    }
+}
+
+/// Every operator's name, or `None` (logged) when the store cannot say.
+fn read_names(conn: &crate::store::db::Conn) -> Option<std::collections::HashMap<String, String>> {
+    crate::store::operators::names(conn)
+        .map_err(|e| tracing::warn!("reading operators' names: {e:#}"))
+        .ok()
+}
+
+/// Whether another running Concierge holds the poller's lease (alive: not
+/// expired), so a screen without an inbox leaves the lookups to it.
+pub(super) fn someone_polls(store: &Store, session: &str) -> bool {
+    let now = chrono::Utc::now();
+    match presence::lease(store.conn()) {
+        Ok(Some(l)) => l.session != session && l.expires_at > now,
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!("reading the poller lease: {e:#}");
+            false
+        }
     }
 }
 
@@ -101,6 +139,7 @@ pub(super) fn start_heartbeat(
                 }
             };
             let mut holder: Option<String> = None;
+            let mut held = false;
             while !tx.is_closed() {
                 let now = chrono::Utc::now();
                 if let Err(e) = presence::beat(store.conn(), &session, now) {
@@ -116,6 +155,10 @@ pub(super) fn start_heartbeat(
                         }
                     };
                     flag.store(mine, Ordering::SeqCst);
+                    if mine != held {
+                        held = mine;
+                        let _ = tx.send(Event::Msg(Msg::Lease { mine }));
+                    }
                     let said = if mine { None } else { who };
                     if said != holder {
                         if let Some(name) = &said {
@@ -148,22 +191,57 @@ fn wait_or_closed(tx: &mpsc::UnboundedSender<Event>, d: Duration) {
 }
 
 impl Runtime {
-    /// Tells the store what this screen shows, when that changed.
+    /// Tells the store what this screen shows, when that changed: a new
+    /// selection once it rested, an activity at once (see `debounce`).
     pub(super) fn publish_presence(&mut self, state: &State) {
-        let now = crate::tui::update::live::presence_of(state);
-        if self.presence_sent == Some(now) {
-            return;
+        let shown = crate::tui::update::live::presence_of(state);
+        match self.presence.offer(shown, std::time::Instant::now()) {
+            Step::Idle => {}
+            Step::Write(shown) => self.write_presence(shown),
+            Step::WakeAt(at) => self.wake_presence_at(at),
         }
+    }
+
+    fn write_presence(&mut self, shown: debounce::Shown) {
         let me = presence::Presence {
             session: self.session.clone(),
             operator: self.operator.clone(),
-            request_id: now.0,
-            activity: now.1,
+            request_id: shown.0,
+            activity: shown.1,
         };
         match presence::set(self.store.conn(), &me, chrono::Utc::now()) {
-            Ok(()) => self.presence_sent = Some(now),
+            Ok(()) => self.presence.written(shown),
             Err(e) => tracing::warn!("presence: {e:#}"),
         }
+    }
+
+    /// Has the loop woken at `at` ([`Outcome::PresenceDue`]), to write the
+    /// selection if it rested by then. One timer at a time: an earlier one
+    /// asks again when it fires.
+    fn wake_presence_at(&mut self, at: std::time::Instant) {
+        let now = std::time::Instant::now();
+        if self.presence_wake.is_some_and(|w| w > now && w <= at) {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            // No runtime to wait on (a test driving the app by hand): the
+            // selection is written now rather than never.
+            if let Step::Write(shown) = self.presence.poll(at) {
+                self.write_presence(shown);
+            }
+            return;
+        };
+        self.presence_wake = Some(at);
+        let tx = self.tx.clone();
+        handle.spawn(async move {
+            tokio::time::sleep_until(at.into()).await;
+            let _ = tx.send(outcome(Outcome::PresenceDue));
+        });
+    }
+
+    /// The presence timer fired: `App::handle` publishes after this.
+    pub(super) fn presence_due(&mut self) {
+        self.presence_wake = None;
     }
 
     pub(super) fn load_presence(&self) -> Vec<Msg> {

@@ -40,6 +40,8 @@ pub enum Outcome {
         flagged: bool,
         copied: bool,
     },
+    /// The presence timer fired: a selection that rested is written now.
+    PresenceDue,
 }
 
 pub(super) fn outcome(o: Outcome) -> Event {
@@ -98,6 +100,10 @@ impl Runtime {
                 if let Err(e) = self.store.reply_imap_done(reply_id, flagged, copied) {
                     tracing::warn!(reply = reply_id, "recording the IMAP filing failed: {e:#}");
                 }
+                vec![]
+            }
+            Outcome::PresenceDue => {
+                self.presence_due();
                 vec![]
             }
         }
@@ -161,5 +167,6 @@ fn outcome_name(o: &Outcome) -> String {
         Outcome::FollowEnded { id } => format!("following ended for #{id}"),
         Outcome::ReplySent { id, reply_id, .. } => format!("reply {reply_id} of #{id} answered"),
         Outcome::ReplyFiled { reply_id, .. } => format!("reply {reply_id} filed"),
+        Outcome::PresenceDue => "presence due".into(),
     }
 }

@@ -102,7 +102,7 @@ pub(super) fn queue_cells(
     if state.is_pending(r.id) || row.resolving {
         flags.push((spinner(state).to_string(), Style::new().fg(ACCENT)));
     }
-    let unread = r.seen.unread(&state.operator);
+    let unread = r.seen.unread(&state.operator_id);
     if unread > 0 {
         // The customer wrote since this operator last opened the request.
         flags.push((
@@ -187,9 +187,9 @@ fn requester_cell(row: &Row, state: &State) -> QCell {
 pub(super) fn column_widths(max_id: i64, avail: usize, tab: Tab) -> [usize; NCOLS] {
     let mut w = FIXED;
     w[0] = width(&format!("#{max_id}"));
-    // In a tab other than All and Running every row has the same state
-    // (the tab's name says it).
-    if !matches!(tab, Tab::All | Tab::Running) {
+    // In a tab other than All, Running and Mine every row has the same
+    // state (the tab's name says it).
+    if !matches!(tab, Tab::All | Tab::Running | Tab::Mine) {
         w[C_STATE] = 0;
     }
     let fixed = |w: &[usize; NCOLS]| -> usize {
@@ -251,7 +251,13 @@ pub(super) fn draw_queue(f: &mut Frame<'_>, area: Rect, state: &mut State, narro
     if n == 0 {
         let key =
             |a: Action, default: &str| first_key(state, a).unwrap_or_else(|| default.to_string());
-        let (msg, hint) = if state.filter.is_empty() {
+        let (msg, hint) = if state.filter.is_empty() && state.tab == Tab::Mine {
+            let hint = format!(
+                "{} on a request takes it; it is listed here",
+                key(Action::Claim, "m")
+            );
+            ("You hold no request".to_string(), hint)
+        } else if state.filter.is_empty() {
             let hint = format!(
                 "{} / {}: other tabs",
                 key(Action::NextTab, "Tab"),

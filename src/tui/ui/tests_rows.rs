@@ -202,3 +202,41 @@ fn the_help_shows_every_bound_key_of_every_mode_and_nothing_unbound() {
         }
     }
 }
+
+#[test]
+fn the_mine_tab_shows_its_count_and_lists_ones_claims_with_their_states() {
+    let mut a = base(1, "owner@acme.example", "Ada", "2026-11-25T08:00:00Z");
+    a.claimed_by = Some("Sam".into());
+    let mut b = base(2, "admin@acme.example", "Bo", "2026-11-25T09:00:00Z");
+    b.claimed_by = Some("Sam".into());
+    b.state = RequestState::Rejected;
+    let mut c = base(3, "it@globex.example", "IT", "2026-11-25T07:30:00Z");
+    c.claimed_by = Some("kim@ochrehq.com".into());
+    c.claimed_by_name = Some("Kim".into());
+    let mut s = State::new(vec![a, b, c], Rates::default(), "Sam".into(), now());
+    for (w, h) in [(120, 40), (80, 24)] {
+        let screen = text(&draw(&mut s, w, h));
+        let top = screen.lines().next().unwrap_or_default().to_string();
+        assert!(top.contains("Mine 2"), "{w}x{h}: {top}");
+    }
+    s.tab = Tab::Mine;
+    s.refilter();
+    // Wide enough for the requester column to show the holder.
+    let screen = text(&draw(&mut s, 200, 40));
+    assert!(row_line(&screen, 1).contains("◆ you"), "{screen}");
+    // Mixed states: the state column stays (the tab does not say it).
+    assert!(row_line(&screen, 2).contains("rejected"), "{screen}");
+    assert!(
+        !screen
+            .lines()
+            .any(|l| l.contains("│  #3 ") || l.contains("│› #3 ")),
+        "Kim's claim is not mine:\n{screen}"
+    );
+    // Nothing held: the empty tab says how to take one.
+    let mut s = State::new(vec![], Rates::default(), "Sam".into(), now());
+    s.tab = Tab::Mine;
+    s.refilter();
+    let screen = text(&draw(&mut s, 80, 24));
+    assert!(screen.contains("You hold no request"), "{screen}");
+    assert!(screen.contains("m on a request takes it"), "{screen}");
+}

@@ -68,15 +68,15 @@ pub(super) fn changed(state: &mut State, changes: Vec<Change>) -> Vec<Command> {
             && c.actor != "intake"
             && c.kind != "presence"
     }) {
-        say(
-            state,
-            format!(
-                "#{}: {} by {}",
-                c.request_id.unwrap_or_default(),
-                what(&c.kind),
-                c.actor
-            ),
+        // The feed names the operator's id (an address); the screen says
+        // the name they chose (`App` sends `Msg::Operators` first).
+        let line = format!(
+            "#{}: {} by {}",
+            c.request_id.unwrap_or_default(),
+            what(&c.kind),
+            state.name_of(&c.actor)
         );
+        say(state, line);
     }
     let mut cmds = Vec::new();
     if !ids.is_empty() {
@@ -86,6 +86,38 @@ pub(super) fn changed(state: &mut State, changes: Vec<Change>) -> Vec<Command> {
         cmds.push(Command::LoadPresence);
     }
     cmds
+}
+
+/// The poller's lease changed hands: its new holder looks up every open
+/// request the backend has not been asked about yet (the other screens
+/// see the answers through the change feed, so each lookup is made, and
+/// its `request.resolved` audited, once).
+pub(super) fn lease(state: &mut State, mine: bool) -> Vec<Command> {
+    if !mine {
+        return vec![];
+    }
+    let ids: Vec<i64> = state
+        .rows
+        .iter()
+        .filter(|r| needs_lookup(r))
+        .map(|r| r.req.id)
+        .collect();
+    for &id in &ids {
+        if let Some(r) = state.row_mut(id) {
+            r.resolving = true;
+        }
+    }
+    ids.into_iter().map(|id| Command::Resolve { id }).collect()
+}
+
+/// An open request the backend was never asked about, and no lookup of
+/// it is in flight here.
+pub fn needs_lookup(r: &crate::tui::state::Row) -> bool {
+    !r.req.workspace_verified
+        && r.req.memberships.is_empty()
+        && r.req.state.is_open()
+        && !r.resolving
+        && !r.lookup_failed
 }
 
 /// A change's kind in words.
@@ -204,5 +236,56 @@ mod tests {
             vec![Command::Reload { ids: vec![id] }],
             "still reloaded"
         );
+    }
+
+    fn unresolved(id: i64) -> crate::store::requests::RequestView {
+        let mut r = ready(id);
+        r.workspace_verified = false;
+        r.memberships.clear();
+        r.account_email = None;
+        r
+    }
+
+    #[test]
+    fn the_poller_looks_up_what_nobody_has_once_and_the_others_do_not() {
+        let mut decided = unresolved(3);
+        decided.state = crate::domain::RequestState::Rejected;
+        let mut s = state(vec![unresolved(1), ready(2), decided, unresolved(4)]);
+        assert!(lease(&mut s, false).is_empty(), "not the poller: no lookup");
+        assert!(s.rows.iter().all(|r| !r.resolving));
+        assert_eq!(
+            lease(&mut s, true),
+            vec![Command::Resolve { id: 1 }, Command::Resolve { id: 4 }]
+        );
+        assert!(s.row_mut(1).unwrap().resolving, "the spinner shows it");
+        // The lease comes back (a takeover): what is in flight is not asked twice.
+        assert!(lease(&mut s, true).is_empty());
+    }
+
+    #[test]
+    fn a_colleague_is_named_by_name_even_one_this_screen_had_not_heard_of() {
+        let mut s = state(vec![ready(1)]);
+        let id = s.current().unwrap().req.id;
+        changed(
+            &mut s,
+            vec![change(1, Some(id), "note.added", "kim@ochrehq.com")],
+        );
+        assert_eq!(
+            s.status,
+            Some((format!("#{id}: note added by kim@ochrehq.com"), false)),
+            "unknown: the id, rather than nothing"
+        );
+        // The feed reads the operators table first (`Msg::Operators`).
+        crate::tui::update::update(
+            &mut s,
+            crate::tui::msg::Msg::Operators(
+                [("kim@ochrehq.com".to_string(), "Kim".to_string())].into(),
+            ),
+        );
+        changed(
+            &mut s,
+            vec![change(2, Some(id), "note.added", "kim@ochrehq.com")],
+        );
+        assert_eq!(s.status, Some((format!("#{id}: note added by Kim"), false)));
     }
 }

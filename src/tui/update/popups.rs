@@ -275,3 +275,77 @@ pub(super) fn confirmed(state: &mut State, c: Confirm) -> Vec<Command> {
         }
     }
 }
+
+/// A key on the stats screen.
+pub(super) fn on_stats_key(
+    state: &mut State,
+    k: KeyEvent,
+    mut m: Box<crate::stats::screen::Model>,
+) -> Vec<Command> {
+    use crate::stats::screen::KeyOutcome;
+    // The stats screen speaks key codes: the key map's actions are
+    // handed over as the codes it knows; its period digits as typed.
+    let code = match state.keys.action_in(Scope::Stats, k) {
+        Some(Action::NextPeriod) => KeyCode::Tab,
+        Some(Action::PrevPeriod) => KeyCode::BackTab,
+        Some(Action::CloseStats) => KeyCode::Esc,
+        _ if matches!(k.code, KeyCode::Char('7' | '3' | '9')) => k.code,
+        _ => KeyCode::Null,
+    };
+    let out = m.on_key(code);
+    if out != KeyOutcome::Close {
+        state.mode = Mode::Stats(m);
+    }
+    match out {
+        KeyOutcome::Load(days) => vec![Command::LoadStats { days }],
+        _ => vec![],
+    }
+}
+
+/// A key in the text editor (notes, reasons, reply bodies).
+pub(super) fn on_input_key(
+    state: &mut State,
+    k: KeyEvent,
+    purpose: InputPurpose,
+    mut area: Box<TextArea<'static>>,
+    error: Option<String>,
+) -> Vec<Command> {
+    let act = state.keys.action_in(Scope::Editor, k);
+    let submit = act == Some(Action::Save) || (!purpose.multi_line() && k.code == KeyCode::Enter);
+    if act == Some(Action::CancelEdit) {
+        // NOTE: a typed note or reason is not thrown away on one
+        // stray Esc: the first one asks, a second one discards.
+        let typed = !area.lines().join("").trim().is_empty();
+        let asked = error.as_deref() == Some(DISCARD_QUESTION);
+        if typed && matches!(purpose, InputPurpose::Note) && !asked {
+            state.mode = Mode::Input {
+                purpose,
+                area,
+                error: Some(DISCARD_QUESTION.into()),
+            };
+            return vec![];
+        }
+        say(state, "cancelled: nothing was saved or sent");
+        return vec![];
+    }
+    if act == Some(Action::OpenEditor) {
+        let text = area.lines().join("\n");
+        state.mode = Mode::Input {
+            purpose,
+            area,
+            error,
+        };
+        return vec![Command::Edit(text)];
+    }
+    if submit {
+        let text = area.lines().join("\n");
+        return submit_input(state, purpose, area, text);
+    }
+    area.input(k);
+    state.mode = Mode::Input {
+        purpose,
+        area,
+        error,
+    };
+    vec![]
+}

@@ -566,6 +566,8 @@ fn filter_tabs_and_sorting() {
     update(&mut s, key('7'));
     assert_eq!(s.current().unwrap().req.id, 2);
     update(&mut s, code(KeyCode::Tab));
+    assert_eq!(s.tab, Tab::Mine, "the last tab");
+    update(&mut s, code(KeyCode::Tab));
     assert_eq!(s.tab, Tab::All);
     update(&mut s, key('s'));
     assert_eq!(s.sort, super::super::state::Sort::Newest);

@@ -262,12 +262,72 @@ fn m_takes_a_free_request_gives_ones_own_back_and_asks_before_taking_a_colleague
             holder_seen: Some("kim@ochrehq.com".into())
         }]
     );
-    // "Mine" lists only what this operator holds.
+}
+
+#[test]
+fn the_mine_tab_lists_what_this_operator_holds_with_its_count() {
+    let mut mine = ready(2);
+    mine.claimed_by = Some("Sam".into());
+    mine.claimed_by_name = Some("Sam".into());
+    let mut kims = ready(3);
+    kims.claimed_by = Some("kim@ochrehq.com".into());
+    kims.claimed_by_name = Some("Kim".into());
+    let mut s = state(vec![ready(1), mine, kims]);
+    let shown = |s: &State| -> Vec<i64> { s.visible.iter().map(|&i| s.rows[i].req.id).collect() };
+    let mine_at = Tab::ALL.iter().position(|t| *t == Tab::Mine).unwrap();
+    assert_eq!(s.tab_counts[mine_at], 1, "Kim's claim is not counted");
+    // Reached by the tab keys like the others: it is the last tab.
+    update(&mut s, key('3'));
+    update(&mut s, key('h'));
+    update(&mut s, key('h'));
+    update(&mut s, key('h'));
+    assert_eq!(s.tab, Tab::Mine);
+    assert_eq!(shown(&s), vec![2]);
+    update(&mut s, key('l'));
+    assert_eq!(s.tab, Tab::All, "wraps");
+    update(&mut s, key('8'));
+    assert_eq!(s.tab, Tab::Mine, "8 jumps to it");
+    // M jumps to it from anywhere, and back to where it was pressed.
+    update(&mut s, key('2'));
     update(&mut s, key('M'));
-    let shown: Vec<i64> = s.visible.iter().map(|&i| s.rows[i].req.id).collect();
-    assert_eq!(shown, vec![2]);
+    assert_eq!((s.tab, shown(&s)), (Tab::Mine, vec![2]));
     update(&mut s, key('M'));
-    assert_eq!(s.visible.len(), 3);
+    assert_eq!(s.tab, Tab::New);
+    // A claim arriving (one's own, or a colleague taking it) moves the count.
+    let mut taken = ready(1);
+    taken.claimed_by = Some("Sam".into());
+    update(&mut s, Msg::RequestUpdated(taken));
+    let mut lost = ready(2);
+    lost.claimed_by = Some("kim@ochrehq.com".into());
+    update(&mut s, Msg::RequestUpdated(lost));
+    update(&mut s, key('M'));
+    assert_eq!(shown(&s), vec![1]);
+    assert_eq!(s.tab_counts[mine_at], 1);
+}
+
+/// With `[operator] email` the store records "seen" under the id (the
+/// email), not the display name: read by the id, a follow-up the operator
+/// opened is read (by the name it stayed unread, ✉ for ever).
+#[test]
+fn follow_ups_are_read_by_the_operators_id_not_their_name() {
+    let mut s = state(vec![ready(1)]);
+    s.operator_id = "sam@ochrehq.com".into();
+    let mut r = ready(1);
+    r.seen.follow_ups = vec![7];
+    r.seen.by = vec![("sam@ochrehq.com".into(), 7)];
+    update(&mut s, Msg::Requests(vec![r]));
+    assert!(
+        s.status
+            .as_ref()
+            .is_none_or(|(t, _)| !t.contains("wrote again")),
+        "{:?}",
+        s.status
+    );
+    let thread = Msg::Thread {
+        id: 1,
+        messages: vec![],
+    };
+    assert!(update(&mut s, thread).is_empty(), "already read: no mark");
 }
 
 #[test]
