@@ -27,7 +27,6 @@
 //! ```
 
 use std::fs;
-use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -35,7 +34,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use super::dovecot::{chown_mail, lookup_ids, make_temp_dir, write_file, Ids};
-use super::imap_server::{start_on_free_ports, stop_tree, wait_ready};
+use super::imap_server::{spawn_and_wait, start_on_free_ports, stop_tree};
 use super::{free_port, read_for_report};
 
 /// Where `scripts/test.sh` unpacks the Debian packages (`dpkg -x`).
@@ -289,11 +288,9 @@ impl Cyrus {
     }
 
     fn spawn_and_wait(&mut self, root: &Path) -> Result<(), String> {
-        let out = fs::File::create(self.dir.path().join("master.stderr"))
-            .map_err(|e| format!("create master.stderr: {e}"))?;
         let dir = self.dir.path();
-        let child = Command::new(root.join("usr/lib/cyrus/bin/master"))
-            .arg("-C")
+        let mut cmd = Command::new(root.join("usr/lib/cyrus/bin/master"));
+        cmd.arg("-C")
             .arg(dir.join("imapd.conf"))
             .arg("-M")
             .arg(dir.join("cyrus.conf"))
@@ -306,15 +303,15 @@ impl Cyrus {
             // (all run as nobody) and drop their connections.
             .process_group(0)
             .env("LD_LIBRARY_PATH", root.join("usr/lib/x86_64-linux-gnu"))
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().map_err(|e| e.to_string())?)
-            .stderr(out)
-            .spawn()
-            .map_err(|e| format!("cannot spawn Cyrus master: {e}"))?;
-        self.child = Some(child);
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.imap_port));
-        wait_ready(&mut self.child, "Cyrus master", addr, START_DEADLINE)
+            .current_dir(dir);
+        spawn_and_wait(
+            cmd,
+            &dir.join("master.stderr"),
+            &mut self.child,
+            "Cyrus master",
+            self.imap_port,
+            START_DEADLINE,
+        )
     }
 
     fn stop_within(&mut self, deadline: Duration) {

@@ -22,12 +22,12 @@ use std::io::{BufRead, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::imap_server::{start_on_free_ports, stop_tree, wait_ready};
+use super::imap_server::{spawn_and_wait, start_on_free_ports, stop_tree};
 use super::{free_port, read_for_report, INSTALL_HINT};
 
 /// Path of the Dovecot binary.
@@ -425,24 +425,16 @@ service lmtp {{
 
     /// Spawns `dovecot -F -c CONF` and waits for a real greeting.
     fn spawn_and_wait(&mut self) -> Result<(), String> {
-        assert!(self.child.is_none(), "Dovecot already running");
-        let stderr = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("dovecot.stderr"))
-            .expect("open dovecot.stderr");
-        let child = Command::new(DOVECOT_BIN)
-            .arg("-F")
-            .arg("-c")
-            .arg(self.conf_path())
-            .stdin(Stdio::null())
-            .stdout(stderr.try_clone().expect("dup stderr file"))
-            .stderr(stderr)
-            .spawn()
-            .map_err(|e| format!("cannot spawn {DOVECOT_BIN}: {e}"))?;
-        self.child = Some(child);
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.imap_port));
-        wait_ready(&mut self.child, "dovecot", addr, START_DEADLINE)
+        let mut cmd = Command::new(DOVECOT_BIN);
+        cmd.arg("-F").arg("-c").arg(self.conf_path());
+        spawn_and_wait(
+            cmd,
+            &self.dir.path().join("dovecot.stderr"),
+            &mut self.child,
+            "dovecot",
+            self.imap_port,
+            START_DEADLINE,
+        )
     }
 
     fn stop_within(&mut self, deadline: Duration) {

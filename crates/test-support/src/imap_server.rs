@@ -11,7 +11,8 @@ use super::cyrus::Cyrus;
 use super::dovecot::{probe_greeting, Dovecot};
 use super::{descendants, pid_gone, send_signal, wait_until, POLL_INTERVAL};
 use std::net::SocketAddr;
-use std::process::Child;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Which implementation to start.
@@ -148,6 +149,37 @@ pub(crate) fn start_on_free_ports<S>(
             }
         }
     }
+}
+
+/// Spawns `cmd` (a server's master, in the foreground) with its output
+/// appended to `log`, then [`wait_ready`] on 127.0.0.1:`port`.
+pub(crate) fn spawn_and_wait(
+    mut cmd: Command,
+    log: &Path,
+    child: &mut Option<Child>,
+    name: &str,
+    port: u16,
+    within: Duration,
+) -> Result<(), String> {
+    assert!(child.is_none(), "{name} already running");
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| format!("open {}: {e}", log.display()))?;
+    let spawned = cmd
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().map_err(|e| e.to_string())?)
+        .stderr(out)
+        .spawn()
+        .map_err(|e| format!("cannot spawn {name}: {e}"))?;
+    *child = Some(spawned);
+    wait_ready(
+        child,
+        name,
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        within,
+    )
 }
 
 /// Waits until the server `child` runs answers on `addr` with a real
