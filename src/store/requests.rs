@@ -225,19 +225,27 @@ pub(crate) fn ensure_allows(tx: &Tx<'_>, id: i64, action: Action) -> Result<Requ
 
 impl Store {
     /// Runs `change` and appends its audit entry in one IMMEDIATE
-    /// transaction: the entry exists exactly when the change does.
+    /// transaction: the entry exists exactly when the change does. The
+    /// change is recorded once: with `bumps` (what it did, in words) it
+    /// moves the request's version ([`bump`]), else it is a plain change.
     pub(crate) fn audited<T>(
         &mut self,
         actor: &str,
         action: &str,
         id: i64,
         detail: serde_json::Value,
+        bumps: Option<&str>,
         change: impl FnOnce(&Tx<'_>) -> Result<T>,
     ) -> Result<T> {
         let tx = self.conn.transaction()?;
         let out = change(&tx)?;
+        match bumps {
+            Some(what) => {
+                bump(&tx, id, action, actor, what)?;
+            }
+            None => super::changes::record(&tx, Some(id), action, actor)?,
+        }
         audit::append_tx(&tx, actor, action, &format!("request:{id}"), &detail)?;
-        super::changes::record(&tx, Some(id), action, actor)?;
         tx.commit()?;
         Ok(out)
     }
@@ -360,9 +368,12 @@ impl Store {
             bump(
                 &tx,
                 id,
+                "request.resolved",
                 actor,
                 "linked the account and workspace the backend found",
             )?;
+        } else {
+            super::changes::record(&tx, Some(id), "request.resolved", actor)?;
         }
         audit::append_tx(
             &tx,
@@ -375,7 +386,6 @@ impl Store {
                 "role": member.map(|m| m.role),
             }),
         )?;
-        super::changes::record(&tx, Some(id), "request.resolved", actor)?;
         tx.commit()?;
         Ok(())
     }
@@ -392,10 +402,10 @@ impl Store {
     ) -> Result<()> {
         let detail =
             serde_json::json!({ "workspace_id": workspace_id, "workspace_name": workspace_name });
-        self.audited(actor, "request.workspace", id, detail, |tx| {
+        let what = format!("linked the workspace {workspace_name}");
+        self.audited(actor, "request.workspace", id, detail, Some(&what), |tx| {
             check_version(tx, id, seen)?;
             ensure_open(tx, id)?;
-            bump(tx, id, actor, &format!("linked the workspace {workspace_name}"))?;
             tx.execute(
                 "UPDATE requests SET workspace_id = ?2, workspace_name = ?3, workspace_verified = 0, updated_at = ?4 WHERE id = ?1",
                 params![id, workspace_id, workspace_name, now()],
@@ -416,6 +426,7 @@ impl Store {
             "note.added",
             id,
             serde_json::json!({ "text": text }),
+            None,
             |tx| {
                 tx.execute(
                 "INSERT INTO notes (request_id, author, text, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -436,9 +447,9 @@ impl Store {
             "auth.override",
             id,
             serde_json::json!({ "reason": reason }),
+            Some("accepted the sender-authentication failure"),
             |tx| {
                 check_version(tx, id, seen)?;
-                bump(tx, id, actor, "accepted the sender-authentication failure")?;
                 tx.execute(
                     "UPDATE requests SET auth_override = ?2, updated_at = ?3 WHERE id = ?1",
                     params![id, reason, now()],
@@ -478,7 +489,7 @@ impl Store {
             bail!("approving with unmet checklist items needs an override reason");
         }
         let unmet: Vec<&str> = unmet.iter().map(|c| c.label()).collect();
-        bump(&tx, id, actor, "approved it")?;
+        bump(&tx, id, "request.approved", actor, "approved it")?;
         tx.execute(
             "UPDATE requests SET state = 'approved', idempotency_key = ?2, approval_override = ?3, updated_at = ?4,
                export_body = ?5 WHERE id = ?1",
@@ -491,7 +502,6 @@ impl Store {
             &format!("request:{id}"),
             &serde_json::json!({ "idempotency_key": key, "override": override_reason, "unmet": unmet }),
         )?;
-        super::changes::record(&tx, Some(id), "request.approved", actor)?;
         tx.commit()?;
         Ok(())
     }
@@ -501,10 +511,11 @@ impl Store {
         if reason.trim().is_empty() {
             bail!("a rejection needs a reason");
         }
-        self.audited(actor, "request.rejected", id, serde_json::json!({ "reason": reason }), |tx| {
+        let what = format!("rejected it ({reason})");
+        let detail = serde_json::json!({ "reason": reason });
+        self.audited(actor, "request.rejected", id, detail, Some(&what), |tx| {
             check_version(tx, id, seen)?;
             ensure_allows(tx, id, Action::Reject)?;
-            bump(tx, id, actor, &format!("rejected it ({reason})"))?;
             tx.execute(
                 "UPDATE requests SET state = 'rejected', decision_reason = ?2, updated_at = ?3 WHERE id = ?1",
                 params![id, reason, now()],
@@ -561,6 +572,7 @@ impl Store {
             bump(
                 &tx,
                 id,
+                "job.status",
                 actor,
                 &format!("saw the export become {}", job.status),
             )?;
@@ -571,9 +583,8 @@ impl Store {
                 &format!("request:{id}"),
                 &serde_json::json!({ "job": job.id, "status": job.status, "error": job.error }),
             )?;
-        }
-        // Progress too (not audited): every screen's bar moves.
-        if old.as_ref() != Some(job) {
+        } else if old.as_ref() != Some(job) {
+            // Progress too (not audited, no bump): every screen's bar moves.
             super::changes::record(&tx, Some(id), "job.status", actor)?;
         }
         tx.commit()?;
@@ -622,7 +633,7 @@ impl Store {
         } else {
             ""
         };
-        bump(&tx, id, actor, "started the export again")?;
+        bump(&tx, id, "job.retry", actor, "started the export again")?;
         tx.execute(
             &format!(
                 "UPDATE requests SET state = ?2, idempotency_key = ?3{clear_job}, updated_at = ?4 WHERE id = ?1"
@@ -636,7 +647,6 @@ impl Store {
             &format!("request:{id}"),
             &serde_json::json!({ "idempotency_key": new_key }),
         )?;
-        super::changes::record(&tx, Some(id), "job.retry", actor)?;
         tx.commit()?;
         Ok(new_key)
     }

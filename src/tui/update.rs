@@ -186,6 +186,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             state.backend = h;
             vec![]
         }
+        Msg::Store(h) => {
+            state.store = h;
+            vec![]
+        }
         Msg::Resolved { id, result } => {
             let failed = result.is_err();
             if let Some(row) = state.row_mut(id) {
