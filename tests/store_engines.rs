@@ -721,6 +721,8 @@ fn one_change_row_serves_the_feed_and_the_collision_stop(mut s: Store) {
     s.approve(id, "k", None, None, &[], "kim@ochrehq.com", Some(0))
         .unwrap();
     s.add_note(id, "kim@ochrehq.com", "Scope: all").unwrap();
+    s.override_auth(id, "called them", "kim@ochrehq.com", Some(1))
+        .unwrap();
     let follow = "From: owner@acme.example\r\nMessage-ID: <f1@acme.example>\r\nIn-Reply-To: <r1@acme.example>\r\nSubject: Re: Data export request: Acme\r\n\r\nThanks!\r\n";
     s.store_batch("INBOX", &[msg(follow)], None).unwrap();
     let some = |v: &str| Some(v.to_string());
@@ -735,8 +737,14 @@ fn one_change_row_serves_the_feed_and_the_collision_stop(mut s: Store) {
             ),
             ("note.added".into(), None, None, None),
             (
-                "message.attached".into(),
+                "auth.override".into(),
                 Some(2),
+                some("Kim"),
+                some("accepted the sender-authentication failure")
+            ),
+            (
+                "message.attached".into(),
+                Some(3),
                 some("the customer"),
                 some("replied: “Thanks!”")
             ),
@@ -749,7 +757,15 @@ fn one_change_row_serves_the_feed_and_the_collision_stop(mut s: Store) {
         .into_iter()
         .map(|c| c.kind)
         .collect();
-    assert_eq!(feed, ["request.approved", "note.added", "message.attached"]);
+    assert_eq!(
+        feed,
+        [
+            "request.approved",
+            "note.added",
+            "auth.override",
+            "message.attached"
+        ]
+    );
     let since: Vec<(i64, String)> = s
         .changes_since(id, 0)
         .unwrap()
@@ -758,13 +774,17 @@ fn one_change_row_serves_the_feed_and_the_collision_stop(mut s: Store) {
         .collect();
     assert_eq!(
         since,
-        [(1, "approved it".into()), (2, "replied: “Thanks!”".into())]
+        [
+            (1, "approved it".into()),
+            (2, "accepted the sender-authentication failure".into()),
+            (3, "replied: “Thanks!”".into())
+        ]
     );
     // Pruning the feed keeps the history: a screen asleep for days still
     // hears what changed since its version.
     let later = chrono::Utc::now() + chrono::TimeDelta::days(3);
     changes::prune(s.conn(), later).unwrap();
-    assert_eq!(s.changes_since(id, 0).unwrap().len(), 2);
+    assert_eq!(s.changes_since(id, 0).unwrap().len(), 3);
     assert_eq!(
         change_rows(&s, id, seq)
             .iter()
