@@ -126,6 +126,12 @@ fn a_session_lost_mid_transaction_fails_the_action_and_stores_none_of_it() {
             params![id],
         );
         let e = second.expect_err("the session is gone");
+        // The rest of the transaction is not carried on on a new session.
+        let third = tx.execute(
+            "INSERT INTO notes (request_id, author, text, created_at) VALUES (?1, 'kim', 'third', 'x')",
+            params![id],
+        );
+        assert!(third.is_err(), "a statement ran outside its transaction");
         assert!(tx.commit().is_err(), "no COMMIT on another session");
         format!("{e:#}")
     };
