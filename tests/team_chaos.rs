@@ -50,7 +50,8 @@ struct Worker {
 
 struct Team {
     dir: PathBuf,
-    url: String,
+    /// The `[store]` section's keys.
+    store: String,
     smtp_port: u16,
     backend_url: String,
     token: String,
@@ -70,8 +71,8 @@ impl Team {
                  [smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nusername = \"\"\n\
                  from = \"Ochre Concierge <hello@ochrehq.com>\"\n\
                  [backend]\nurl = \"{}\"\ntoken_env = \"CONCIERGE_BACKEND_TOKEN\"\n\
-                 [store]\nurl = \"{}\"\npassword_env = \"CONCIERGE_DB_PASSWORD\"\n",
-                self.smtp_port, self.backend_url, self.url
+                 [store]\n{}",
+                self.smtp_port, self.backend_url, self.store
             ),
         )
         .unwrap();
@@ -190,15 +191,36 @@ fn follow_up(maildir: &Path, n: usize, k: usize) {
 }
 
 #[test]
-fn processes_killed_mid_action_and_the_killed_poller_leave_no_duplicate_and_nothing_lost() {
+fn on_postgres_processes_killed_mid_action_and_the_killed_poller_leave_no_duplicate_and_nothing_lost(
+) {
     let dir = tempfile::tempdir().unwrap();
     let url = support::postgres::server().fresh_database();
-    let target = support::postgres::target(&url);
+    let store = Store::connect_pg(&support::postgres::target(&url)).unwrap();
+    let keys = format!("url = \"{url}\"\npassword_env = \"CONCIERGE_DB_PASSWORD\"\n");
+    chaos(dir.path(), keys, store);
+}
+
+/// The same on one SQLite file: BEGIN IMMEDIATE orders the processes, and
+/// the lease passes at once because the dead holder ran on this machine.
+#[test]
+fn on_sqlite_processes_killed_mid_action_and_the_killed_poller_leave_no_duplicate_and_nothing_lost()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("team.db");
+    let store = Store::open(&path).unwrap();
+    chaos(
+        dir.path(),
+        format!("path = \"{}\"\n", path.display()),
+        store,
+    );
+}
+
+fn chaos(dir: &Path, store_keys: String, mut store: Store) {
     let sink = SmtpSink::start();
     let backend = concierge::demo::start_backend(
         Path::new(env!("CARGO_BIN_EXE_concierge")),
-        dir.path(),
-        &dir.path().join("outbox"),
+        dir,
+        &dir.join("outbox"),
         None,
     )
     .unwrap();
@@ -208,16 +230,15 @@ fn processes_killed_mid_action_and_the_killed_poller_leave_no_duplicate_and_noth
         "test",
     )
     .unwrap();
-    let mut store = Store::connect_pg(&target).unwrap();
     seed(&mut store, &client);
-    let maildir = dir.path().join("inbox");
+    let maildir = dir.join("inbox");
     for sub in ["new", "cur", "tmp"] {
         std::fs::create_dir_all(maildir.join(sub)).unwrap();
     }
     follow_up(&maildir, 0, 0);
     let team = Team {
-        dir: dir.path().to_path_buf(),
-        url: url.clone(),
+        dir: dir.to_path_buf(),
+        store: store_keys,
         smtp_port: sink.port(),
         backend_url: backend.url.clone(),
         token: backend.token.clone(),
@@ -454,7 +475,7 @@ fn processes_killed_mid_action_and_the_killed_poller_leave_no_duplicate_and_noth
     assert!(audit::verify(store.conn()).unwrap().is_ok());
     let out = Command::new(env!("CARGO_BIN_EXE_concierge"))
         .arg("--config")
-        .arg(dir.path().join("Sal.toml"))
+        .arg(dir.join("Sal.toml"))
         .args(["audit", "verify"])
         .env("CONCIERGE_DB_PASSWORD", support::postgres::PASSWORD)
         .output()
