@@ -102,6 +102,11 @@ pub enum Command {
     },
     /// Print the manual page (roff; `concierge man | man -l -`).
     Man,
+    /// A test hook (debug builds only): one operator's random session on
+    /// the configured store (src/chaos.rs, tests/team_chaos.rs).
+    #[cfg(debug_assertions)]
+    #[command(hide = true)]
+    ChaosWorker(crate::chaos::ChaosArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -267,6 +272,10 @@ fn run(cli: Cli) -> Result<i32> {
         Some(Command::Man) => {
             crate::setup::docs::man(&mut std::io::stdout().lock())?;
             Ok(0)
+        }
+        #[cfg(debug_assertions)]
+        Some(Command::ChaosWorker(args)) => {
+            crate::chaos::run(&Config::load(config_path.as_deref())?, &args)
         }
     }
 }

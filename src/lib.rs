@@ -43,8 +43,12 @@
 //!   no I/O), `ui` (drawing), `app` (the loop and its workers), `keys`.
 //! - [`demo`]: `concierge demo`, everything on an embedded sandbox.
 //! - [`setup`]: `concierge init`, `check`, `completions`, `man`: the first day.
+//! - `chaos` (debug builds only): a test hook, one operator's random
+//!   session as a process (tests/team_chaos.rs).
 
 pub mod backend;
+#[cfg(debug_assertions)]
+pub mod chaos;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -25,17 +25,17 @@ pub(crate) fn entry_hash(
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
-/// The advisory lock key that serializes audit appends on PostgreSQL.
-const PG_AUDIT_LOCK: i64 = 0x636f_6e63_6175_6474;
-
 /// Appends an entry inside the caller's transaction (so the entry and the
 /// change it records commit together). Returns its sequence number.
 ///
-/// Appends are serialized, so the chain never forks: on SQLite the
-/// transaction is `BEGIN IMMEDIATE` (one writer at a time); on PostgreSQL
-/// a transaction-scoped advisory lock is taken before the head is read and
-/// held until the caller commits, so a concurrent appender reads the head
-/// this one writes.
+/// Appends are serialized, so the chain never forks: every [`Tx`] holds
+/// the store's writer lock (`db::Conn::transaction`: `BEGIN IMMEDIATE` on
+/// SQLite, a transaction-scoped advisory lock on PostgreSQL, taken at
+/// BEGIN and held until COMMIT), so a concurrent appender reads the head
+/// this one writes. NOTE: a second, audit-only advisory lock here used to
+/// cost every action one more round trip on PostgreSQL for nothing: no
+/// `Tx` exists without the writer lock
+/// (tests/store_engines.rs `concurrent_appends_make_one_chain_on_postgres`).
 pub fn append_tx(
     tx: &Tx<'_>,
     actor: &str,
@@ -43,9 +43,6 @@ pub fn append_tx(
     subject: &str,
     detail: &serde_json::Value,
 ) -> Result<i64> {
-    if tx.engine() == super::db::Engine::Postgres {
-        tx.execute("SELECT pg_advisory_xact_lock(?1)", params![PG_AUDIT_LOCK])?;
-    }
     let last: Option<(i64, String)> = tx
         .query_row(
             "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",

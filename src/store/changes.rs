@@ -2,6 +2,14 @@
 //! `changes` (seq, request, kind, actor, at) in the SAME transaction, so a
 //! change is announced exactly when it is committed.
 //!
+//! The same table is the request's version history (the collision stop's
+//! "what changed since your version", `team.rs`): a change that bumps a
+//! request's version writes its row with `version`, `who` and `what` set
+//! ([`record_version`], called by `team::bump`), so each change of a
+//! request is ONE row, written once. Rows without a version (notes,
+//! claims, presence, job progress) are pruned after [`KEEP`]; versioned
+//! rows are the history and stay.
+//!
 //! A screen remembers the last `seq` it has read; when the store wakes it
 //! ([`Wakeup`]), it reads the rows after that seq ([`Store::changes_after`])
 //! and reloads only the requests they name. Only the wake-up differs per
@@ -20,6 +28,10 @@
 //! changes::record(&tx, Some(id), "claim.taken", actor)?;   // ← one line
 //! tx.commit()?;
 //! ```
+//!
+//! A change an operator's next action depends on calls
+//! `team::bump(&tx, id, kind, actor, what)` instead of `record`: it moves
+//! the version and writes the one row.
 //!
 //! `kind` is the audit action when there is one (`note.added`,
 //! `request.approved`, `job.status`, `reply.sent`, …), else a short word
@@ -60,13 +72,61 @@ pub struct Change {
 /// write transaction holds the store's writer lock (`db::Conn::transaction`),
 /// so seqs commit in order. Callers record only inside such a transaction.
 pub fn record(conn: &Conn, request_id: Option<i64>, kind: &str, actor: &str) -> Result<()> {
-    conn.execute(
-        "INSERT INTO changes (request_id, kind, actor, at) VALUES (?1, ?2, ?3, ?4)",
-        params![request_id, kind, actor, super::now()],
-    )?;
-    if conn.engine() == Engine::Postgres {
-        conn.execute("SELECT pg_notify(?1, '')", params![CHANNEL])?;
+    insert(conn, request_id, kind, actor, None)
+}
+
+/// What a version bump changed: the row's `version`, `who`, `what`.
+pub(crate) struct Versioned<'a> {
+    pub version: i64,
+    /// Who, in words ("the customer"); `None`: the actor's registered
+    /// name (`operators`), else the actor id itself, looked up by the
+    /// INSERT itself (one statement fewer per action).
+    pub who: Option<&'a str>,
+    pub what: &'a str,
+}
+
+/// [`record`] for a change that moved request `id` to a new version (see
+/// `team::bump`, its only caller): the feed's row and the history's row
+/// are the same row.
+pub(crate) fn record_version(
+    conn: &Conn,
+    id: i64,
+    kind: &str,
+    actor: &str,
+    v: Versioned<'_>,
+) -> Result<()> {
+    insert(conn, Some(id), kind, actor, Some(v))
+}
+
+fn insert(
+    conn: &Conn,
+    request_id: Option<i64>,
+    kind: &str,
+    actor: &str,
+    v: Option<Versioned<'_>>,
+) -> Result<()> {
+    let pg = conn.engine() == Engine::Postgres;
+    let mut p = params![request_id, kind, actor, super::now()].to_vec();
+    let mut sql = match &v {
+        None => {
+            "INSERT INTO changes (request_id, kind, actor, at) VALUES (?1, ?2, ?3, ?4)".to_string()
+        }
+        Some(v) => {
+            let fallback = super::team::one_line(actor, super::team::WHAT_MAX);
+            p.extend_from_slice(params![v.version, v.who, fallback, v.what]);
+            "INSERT INTO changes (request_id, kind, actor, at, version, who, what)
+             VALUES (?1, ?2, ?3, ?4, ?5, COALESCE(?6, (SELECT name FROM operators WHERE id = ?3), ?7), ?8)"
+                .to_string()
+        }
+    };
+    // NOTE: on PostgreSQL the NOTIFY rides on the INSERT (`RETURNING
+    // pg_notify(..)`, evaluated once for the one row): one round trip per
+    // change instead of two (the round-trip counts in the README).
+    if pg {
+        p.push(super::db::Value::Text(CHANNEL.into()));
+        sql.push_str(&format!(" RETURNING pg_notify(?{}, '')", p.len()));
     }
+    conn.execute(&sql, &p)?;
     Ok(())
 }
 
@@ -98,11 +158,12 @@ pub fn after(conn: &Conn, seq: i64, limit: i64) -> Result<Vec<Change>> {
 
 /// Deletes changes older than `before`, always keeping the newest row so
 /// that seq never restarts below what a screen has read (SQLite reuses
-/// `MAX(rowid) + 1` once the table is empty).
+/// `MAX(rowid) + 1` once the table is empty), and every versioned row: the
+/// collision stop names what changed since any version a screen may hold.
 pub fn prune(conn: &Conn, before: chrono::DateTime<chrono::Utc>) -> Result<usize> {
     let before = before.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     conn.execute(
-        "DELETE FROM changes WHERE at < ?1 AND seq < (SELECT MAX(seq) FROM changes)",
+        "DELETE FROM changes WHERE at < ?1 AND version IS NULL AND seq < (SELECT MAX(seq) FROM changes)",
         params![before],
     )
 }
@@ -183,10 +244,18 @@ impl Wakeup for DataVersion {
 /// crate's notifications, waited on with a timeout so the thread can
 /// stop), plus a store connection to read the feed with. No polling: an
 /// idle screen costs one blocked socket read.
+///
+/// A lost LISTEN session (server restart, `pg_terminate_backend`) is
+/// noticed at the next wait and listened again, with
+/// [`super::pg::RECONNECT`]'s backoff between failed attempts; the wait
+/// after it says "changed", since notifications sent meanwhile are lost
+/// (the feed table is not: the reader catches up from its seq).
 pub struct Listen {
     target: super::pg::PgTarget,
     client: Option<postgres::Client>,
     conn: Conn,
+    failures: u32,
+    next_try: Option<Instant>,
 }
 
 fn listen_client(target: &super::pg::PgTarget) -> Result<postgres::Client> {
@@ -208,6 +277,8 @@ impl Listen {
             target: target.clone(),
             client: Some(client),
             conn,
+            failures: 0,
+            next_try: None,
         })
     }
 }
@@ -218,8 +289,23 @@ impl Wakeup for Listen {
         let Some(client) = self.client.as_mut() else {
             // The listening connection broke: listen again, then say
             // "changed", since notifications sent meanwhile are lost.
-            self.client = Some(listen_client(&self.target)?);
-            return Ok(true);
+            let now = Instant::now();
+            if let Some(at) = self.next_try.filter(|at| *at > now) {
+                std::thread::sleep((at - now).min(max));
+                return Ok(false);
+            }
+            return match listen_client(&self.target) {
+                Ok(c) => {
+                    self.client = Some(c);
+                    (self.failures, self.next_try) = (0, None);
+                    Ok(true)
+                }
+                Err(e) => {
+                    self.failures += 1;
+                    self.next_try = Some(now + super::pg::RECONNECT.delay(self.failures));
+                    Err(e)
+                }
+            };
         };
         let woken = {
             let mut notes = client.notifications();
@@ -230,10 +316,19 @@ impl Wakeup for Listen {
             }
             first.map(|n| n.is_some())
         };
-        woken.map_err(|e| {
-            self.client = None;
-            super::pg::pg_err(e).context("waiting for the store's changes")
-        })
+        match woken {
+            // A session the server ended reads as "nothing yet" once its
+            // error was seen: the client knows it is closed.
+            Ok(false) if client.is_closed() => {
+                self.client = None;
+                Err(anyhow::anyhow!("the store's LISTEN connection was closed"))
+            }
+            Ok(w) => Ok(w),
+            Err(e) => {
+                self.client = None;
+                Err(super::pg::pg_err(e).context("waiting for the store's changes"))
+            }
+        }
     }
 
     fn conn(&self) -> &Conn {

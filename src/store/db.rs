@@ -32,6 +32,11 @@
 //!   needs a cast: `CAST(?1 AS BIGINT) IS NULL`; `SUM(bigint)` is NUMERIC
 //!   there: `CAST(SUM(x) AS BIGINT)`; booleans are stored as 0/1 integers;
 //! - domain enums bind and read as their words (`ToValue`/`FromValue`).
+//!
+//! Every connection counts what it sends to the engine ([`Conn::counts`]):
+//! statements (each `execute`/`query*`/batch, BEGIN and COMMIT included:
+//! one network round trip each on PostgreSQL once the statement is
+//! prepared) and transactions. Always on: two integer additions per call.
 
 use super::pg::PgConn;
 use anyhow::{anyhow, Result};
@@ -365,6 +370,26 @@ pub(crate) enum Inner {
 /// A connection to either engine.
 pub struct Conn {
     pub(crate) inner: Inner,
+    counts: std::cell::Cell<Counts>,
+}
+
+/// What a connection sent to its engine (see the module doc).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Statements sent, BEGIN and COMMIT/ROLLBACK included.
+    pub statements: u64,
+    /// Transactions begun.
+    pub transactions: u64,
+}
+
+impl std::ops::Sub for Counts {
+    type Output = Counts;
+    fn sub(self, earlier: Counts) -> Counts {
+        Counts {
+            statements: self.statements - earlier.statements,
+            transactions: self.transactions - earlier.transactions,
+        }
+    }
 }
 
 impl rusqlite::ToSql for Value {
@@ -387,13 +412,28 @@ impl Conn {
         conn.set_prepared_statement_cache_capacity(128);
         Conn {
             inner: Inner::Sqlite(conn),
+            counts: Default::default(),
         }
     }
 
     pub(crate) fn pg(conn: PgConn) -> Conn {
         Conn {
             inner: Inner::Pg(conn),
+            counts: Default::default(),
         }
+    }
+
+    /// Statements and transactions sent so far on this connection.
+    pub fn counts(&self) -> Counts {
+        self.counts.get()
+    }
+
+    fn count(&self, transactions: u64) {
+        let c = self.counts.get();
+        self.counts.set(Counts {
+            statements: c.statements + 1,
+            transactions: c.transactions + transactions,
+        });
     }
 
     pub fn engine(&self) -> Engine {
@@ -416,6 +456,7 @@ impl Conn {
 
     /// Runs one statement; returns the number of rows it changed.
     pub fn execute(&self, sql: &str, params: &[Value]) -> Result<usize> {
+        self.count(0);
         match &self.inner {
             Inner::Sqlite(c) => {
                 let mut st = c.prepare_cached(sql)?;
@@ -427,6 +468,7 @@ impl Conn {
 
     /// Runs several `;`-separated statements without parameters.
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        self.count(0);
         match &self.inner {
             Inner::Sqlite(c) => Ok(c.execute_batch(sql)?),
             Inner::Pg(p) => p.batch(sql),
@@ -441,6 +483,7 @@ impl Conn {
         limit: Option<usize>,
         mut f: impl FnMut(&Row<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
+        self.count(0);
         match &self.inner {
             Inner::Sqlite(c) => {
                 let mut st = c.prepare_cached(sql)?;
@@ -494,19 +537,31 @@ impl Conn {
 
     /// Starts a transaction (see the module doc).
     pub fn transaction(&self) -> Result<Tx<'_>> {
-        let begin = match self.engine() {
-            Engine::Sqlite => "BEGIN IMMEDIATE",
+        self.count(1);
+        match &self.inner {
+            Inner::Sqlite(c) => c.execute_batch("BEGIN IMMEDIATE")?,
             // One writer at a time, as on SQLite: a read-check-write (is the
             // request still `new`? then approve) cannot interleave with
             // another operator's. The lock is the transaction's, released at
-            // COMMIT/ROLLBACK or when the session dies.
-            Engine::Postgres => PG_BEGIN,
-        };
-        self.execute_batch(begin)?;
+            // COMMIT/ROLLBACK or when the session dies. The PostgreSQL
+            // connection knows where its transactions begin and end: a
+            // session lost inside one is never silently replaced (pg.rs).
+            Inner::Pg(p) => p.begin(PG_BEGIN)?,
+        }
         Ok(Tx {
             conn: self,
             done: false,
         })
+    }
+
+    fn end(&self, commit: bool) -> Result<()> {
+        self.count(0);
+        match (&self.inner, commit) {
+            (Inner::Sqlite(c), true) => Ok(c.execute_batch("COMMIT")?),
+            (Inner::Sqlite(c), false) => Ok(c.execute_batch("ROLLBACK")?),
+            (Inner::Pg(p), true) => p.commit(),
+            (Inner::Pg(p), false) => p.rollback(),
+        }
     }
 }
 
@@ -521,7 +576,10 @@ pub struct Tx<'a> {
 
 impl Tx<'_> {
     pub fn commit(mut self) -> Result<()> {
-        self.conn.execute_batch("COMMIT")?;
+        // NOTE: after a failed COMMIT, Drop still rolls back: SQLite keeps
+        // the transaction open on SQLITE_BUSY; PostgreSQL's has ended, and
+        // its connection makes that ROLLBACK a no-op.
+        self.conn.end(true)?;
         self.done = true;
         Ok(())
     }
@@ -538,7 +596,7 @@ impl Drop for Tx<'_> {
     fn drop(&mut self) {
         if !self.done {
             // Nothing to report to: the caller's own error is on its way.
-            let _ = self.conn.execute_batch("ROLLBACK");
+            let _ = self.conn.end(false);
         }
     }
 }

@@ -67,9 +67,12 @@ impl Store {
             bump(
                 &tx,
                 id,
+                "request.resolved",
                 actor,
                 "linked the account and workspace the backend found",
             )?;
+        } else {
+            super::changes::record(&tx, Some(id), "request.resolved", actor)?;
         }
         audit::append_tx(
             &tx,
@@ -82,7 +85,6 @@ impl Store {
                 "role": member.map(|m| m.role),
             }),
         )?;
-        super::changes::record(&tx, Some(id), "request.resolved", actor)?;
         tx.commit()?;
         Ok(())
     }
@@ -99,10 +101,10 @@ impl Store {
     ) -> Result<()> {
         let detail =
             serde_json::json!({ "workspace_id": workspace_id, "workspace_name": workspace_name });
-        self.audited(actor, "request.workspace", id, detail, |tx| {
+        let what = format!("linked the workspace {workspace_name}");
+        self.audited(actor, "request.workspace", id, detail, Some(&what), |tx| {
             check_version(tx, id, seen)?;
             ensure_open(tx, id)?;
-            bump(tx, id, actor, &format!("linked the workspace {workspace_name}"))?;
             tx.execute(
                 "UPDATE requests SET workspace_id = ?2, workspace_name = ?3, workspace_verified = 0, updated_at = ?4 WHERE id = ?1",
                 params![id, workspace_id, workspace_name, now()],
@@ -123,6 +125,7 @@ impl Store {
             "note.added",
             id,
             serde_json::json!({ "text": text }),
+            None,
             |tx| {
                 tx.execute(
                 "INSERT INTO notes (request_id, author, text, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -143,9 +146,9 @@ impl Store {
             "auth.override",
             id,
             serde_json::json!({ "reason": reason }),
+            Some("accepted the sender-authentication failure"),
             |tx| {
                 check_version(tx, id, seen)?;
-                bump(tx, id, actor, "accepted the sender-authentication failure")?;
                 tx.execute(
                     "UPDATE requests SET auth_override = ?2, updated_at = ?3 WHERE id = ?1",
                     params![id, reason, now()],
@@ -185,7 +188,7 @@ impl Store {
             bail!("approving with unmet checklist items needs an override reason");
         }
         let unmet: Vec<&str> = unmet.iter().map(|c| c.label()).collect();
-        bump(&tx, id, actor, "approved it")?;
+        bump(&tx, id, "request.approved", actor, "approved it")?;
         tx.execute(
             "UPDATE requests SET state = 'approved', idempotency_key = ?2, approval_override = ?3, updated_at = ?4,
                export_body = ?5 WHERE id = ?1",
@@ -198,7 +201,6 @@ impl Store {
             &format!("request:{id}"),
             &serde_json::json!({ "idempotency_key": key, "override": override_reason, "unmet": unmet }),
         )?;
-        super::changes::record(&tx, Some(id), "request.approved", actor)?;
         tx.commit()?;
         Ok(())
     }
@@ -208,10 +210,11 @@ impl Store {
         if reason.trim().is_empty() {
             bail!("a rejection needs a reason");
         }
-        self.audited(actor, "request.rejected", id, serde_json::json!({ "reason": reason }), |tx| {
+        let what = format!("rejected it ({reason})");
+        let detail = serde_json::json!({ "reason": reason });
+        self.audited(actor, "request.rejected", id, detail, Some(&what), |tx| {
             check_version(tx, id, seen)?;
             ensure_allows(tx, id, Action::Reject)?;
-            bump(tx, id, actor, &format!("rejected it ({reason})"))?;
             tx.execute(
                 "UPDATE requests SET state = 'rejected', decision_reason = ?2, updated_at = ?3 WHERE id = ?1",
                 params![id, reason, now()],

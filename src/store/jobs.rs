@@ -59,6 +59,7 @@ impl Store {
             bump(
                 &tx,
                 id,
+                "job.status",
                 actor,
                 &format!("saw the export become {}", job.status),
             )?;
@@ -69,9 +70,8 @@ impl Store {
                 &format!("request:{id}"),
                 &serde_json::json!({ "job": job.id, "status": job.status, "error": job.error }),
             )?;
-        }
-        // Progress too (not audited): every screen's bar moves.
-        if old.as_ref() != Some(job) {
+        } else if old.as_ref() != Some(job) {
+            // Progress too (not audited, no bump): every screen's bar moves.
             super::changes::record(&tx, Some(id), "job.status", actor)?;
         }
         tx.commit()?;
@@ -120,7 +120,7 @@ impl Store {
         } else {
             ""
         };
-        bump(&tx, id, actor, "started the export again")?;
+        bump(&tx, id, "job.retry", actor, "started the export again")?;
         tx.execute(
             &format!(
                 "UPDATE requests SET state = ?2, idempotency_key = ?3{clear_job}, updated_at = ?4 WHERE id = ?1"
@@ -134,7 +134,6 @@ impl Store {
             &format!("request:{id}"),
             &serde_json::json!({ "idempotency_key": new_key }),
         )?;
-        super::changes::record(&tx, Some(id), "job.retry", actor)?;
         tx.commit()?;
         Ok(new_key)
     }

@@ -10,6 +10,17 @@
 //! call safe from any thread, async or not, and costs two channel hops
 //! (microseconds) next to a network round trip.
 //!
+//! A session the server ends (a restart, `pg_terminate_backend`, a network
+//! cut) is survived: the next call outside a transaction connects again
+//! (with [`crate::net::Backoff`] between failed attempts), and a call that
+//! finds the session dead before it began anything — the BEGIN of a
+//! transaction, a read — runs once more on the new session. What is never
+//! done is to carry on a transaction on another session: once the session
+//! is lost inside one, its remaining statements and its COMMIT fail, and
+//! the action is reported as failed (its collision version keeps a redo
+//! safe). A COMMIT whose answer was lost is reported as such: it may have
+//! been stored.
+//!
 //! TLS is rustls: `sslmode=verify-full` (and `verify-ca`, treated as the
 //! stricter verify-full) require TLS with the certificate checked against
 //! the web PKI roots plus `ca_file`; `require` is TLS with the same checks
@@ -20,27 +31,184 @@
 use super::db::{pg_sql, Row, Value};
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::BytesMut;
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{FromSql, IsNull, ToSql, Type};
 use std::collections::HashMap;
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 type BoxError = Box<dyn std::error::Error + Sync + Send>;
 type Job = Box<dyn FnOnce(&mut State) + Send>;
 
+/// The wait between attempts to reach a team store that is down: from
+/// 0.2 s, doubling, at most 10 s (a restarting server is back within
+/// seconds; a long outage costs one connection attempt per 5–10 s).
+pub const RECONNECT: crate::net::Backoff =
+    crate::net::Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+
+/// Said when a transaction's session is gone: nothing of it was stored.
+const LOST_IN_TX: &str = "the connection to the team store was lost during this action: nothing of it was stored; do it again";
+
 struct State {
-    client: postgres::Client,
-    /// Prepared statements by their (rewritten) SQL.
+    target: PgTarget,
+    /// None while the session is lost (reconnected on the next call
+    /// outside a transaction).
+    client: Option<postgres::Client>,
+    /// Prepared statements by their (rewritten) SQL, of this session.
     statements: HashMap<String, postgres::Statement>,
+    /// A BEGIN went through and no COMMIT/ROLLBACK yet.
+    in_tx: bool,
+    /// Failed connection attempts in a row, and when the next may run.
+    failures: u32,
+    next_try: Option<Instant>,
 }
 
 impl State {
+    /// The session to run a statement on. Outside a transaction a lost
+    /// session is replaced first; inside one it is an error.
+    fn client(&mut self) -> Result<&mut postgres::Client> {
+        if !self.in_tx {
+            if let Some(c) = self.client.as_mut() {
+                // A session the server ended has left its FATAL in our
+                // socket: reading it (a non-blocking poll, no round trip)
+                // closes the client, and the call below reconnects first.
+                let _ = c.notifications().iter().next();
+                if c.is_closed() {
+                    self.client = None;
+                }
+            }
+            if self.client.is_none() {
+                self.reconnect()?;
+            }
+        }
+        self.client.as_mut().ok_or_else(|| anyhow!(LOST_IN_TX))
+    }
+
+    fn reconnect(&mut self) -> Result<()> {
+        let now = Instant::now();
+        if let Some(at) = self.next_try.filter(|at| *at > now) {
+            bail!(
+                "the team store is unreachable; trying again in {:.1} s",
+                (at - now).as_secs_f64()
+            );
+        }
+        match connect(&self.target) {
+            Ok(c) => {
+                self.client = Some(c);
+                self.statements.clear();
+                self.failures = 0;
+                self.next_try = None;
+                Ok(())
+            }
+            Err(e) => {
+                self.failures += 1;
+                self.next_try = Some(now + RECONNECT.delay(self.failures));
+                Err(e.context("the team store is unreachable"))
+            }
+        }
+    }
+
+    /// The error of a failed call; forgets the session when it died.
+    fn failed(&mut self, e: postgres::Error) -> anyhow::Error {
+        let lost = e.is_closed() || self.client.as_ref().is_none_or(|c| c.is_closed());
+        if !lost {
+            return pg_err(e);
+        }
+        self.client = None;
+        let err = pg_err(e);
+        if self.in_tx {
+            err.context(LOST_IN_TX)
+        } else {
+            err.context("the connection to the team store was lost")
+        }
+    }
+
+    /// The statement prepared on the current session (call [`State::client`]
+    /// first: a reconnect forgets the old session's statements).
     fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
         if let Some(st) = self.statements.get(sql) {
             return Ok(st.clone());
         }
-        let st = self.client.prepare(sql).map_err(pg_err)?;
+        let c = self.client.as_mut().ok_or_else(|| anyhow!(LOST_IN_TX))?;
+        let prepared = c.prepare(sql);
+        let st = prepared.map_err(|e| self.failed(e))?;
         self.statements.insert(sql.to_string(), st.clone());
         Ok(st)
+    }
+
+    /// Runs `f` on the session; a read (`again`) that found the session
+    /// dead outside a transaction runs once more on a new one.
+    fn with<T>(
+        &mut self,
+        sql: &str,
+        again: bool,
+        mut f: impl FnMut(&mut postgres::Client, &postgres::Statement) -> Result<T, postgres::Error>,
+    ) -> Result<T> {
+        let mut tries = if again && !self.in_tx { 2 } else { 1 };
+        loop {
+            tries -= 1;
+            self.client()?;
+            let st = self.statement(sql)?;
+            let c = self.client.as_mut().ok_or_else(|| anyhow!(LOST_IN_TX))?;
+            let out = f(c, &st);
+            match out {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    let e = self.failed(e);
+                    if tries == 0 || self.client.is_some() {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+
+    fn begin(&mut self, sql: &str) -> Result<()> {
+        if self.in_tx {
+            bail!("a transaction is already open on this connection");
+        }
+        // The BEGIN is run once more when it found the session dead:
+        // nothing had begun, so nothing is done twice.
+        for last in [false, true] {
+            let r = self.client()?.batch_execute(sql);
+            match r {
+                Ok(()) => {
+                    self.in_tx = true;
+                    return Ok(());
+                }
+                Err(e) => {
+                    let e = self.failed(e);
+                    if last || self.client.is_some() {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    fn end(&mut self, sql: &str) -> Result<()> {
+        if !self.in_tx {
+            return Ok(());
+        }
+        let Some(c) = self.client.as_mut() else {
+            self.in_tx = false;
+            // The server rolled it back when the session died.
+            return if sql == "COMMIT" {
+                Err(anyhow!(LOST_IN_TX))
+            } else {
+                Ok(())
+            };
+        };
+        let r = c.batch_execute(sql);
+        self.in_tx = false;
+        let Err(e) = r else { return Ok(()) };
+        let lost = e.is_closed() || c.is_closed();
+        let e = self.failed(e);
+        if lost && sql == "COMMIT" {
+            return Err(e.context("the connection to the team store was lost at COMMIT: the action may or may not be stored; look again before doing it again"));
+        }
+        Err(e)
     }
 }
 
@@ -168,6 +336,17 @@ fn connect(target: &PgTarget) -> Result<postgres::Client> {
     if let Some(pw) = &target.password {
         cfg.password(pw.expose());
     }
+    // A cut network must end in an error, not a call that waits forever:
+    // connect within 10 s, and (Linux) drop a session whose data stays
+    // unacknowledged for 30 s; keepalives notice an idle one.
+    if cfg.get_connect_timeout().is_none() {
+        cfg.connect_timeout(Duration::from_secs(10));
+    }
+    cfg.keepalives_idle(Duration::from_secs(30));
+    #[cfg(target_os = "linux")]
+    if cfg.get_tcp_user_timeout().is_none() {
+        cfg.tcp_user_timeout(Duration::from_secs(30));
+    }
     if cfg.get_application_name().is_none() {
         cfg.application_name("concierge");
     }
@@ -211,8 +390,12 @@ impl PgConn {
                 };
                 let _ = ready_tx.send(Ok(()));
                 let mut state = State {
-                    client,
+                    target,
+                    client: Some(client),
                     statements: HashMap::new(),
+                    in_tx: false,
+                    failures: 0,
+                    next_try: None,
                 };
                 // Ends when the PgConn (the only sender) is dropped.
                 for job in rx {
@@ -244,16 +427,35 @@ impl PgConn {
         let sql = pg_sql(sql)?;
         let params = params.to_vec();
         self.run(move |st| {
-            let stmt = st.statement(&sql)?;
             let refs: Vec<&(dyn ToSql + Sync)> =
                 params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-            Ok(st.client.execute(&stmt, &refs).map_err(pg_err)? as usize)
+            // A write outside a transaction is not run again: it may have
+            // been done before the session died.
+            st.with(&sql, false, |c, stmt| c.execute(stmt, &refs))
+                .map(|n| n as usize)
         })
     }
 
     pub fn batch(&self, sql: &str) -> Result<()> {
         let sql = sql.to_string();
-        self.run(move |st| st.client.batch_execute(&sql).map_err(pg_err))
+        self.run(move |st| {
+            let r = st.client()?.batch_execute(&sql);
+            r.map_err(|e| st.failed(e))
+        })
+    }
+
+    /// Begins a transaction with `sql` (BEGIN and the writer lock).
+    pub fn begin(&self, sql: &str) -> Result<()> {
+        let sql = sql.to_string();
+        self.run(move |st| st.begin(&sql))
+    }
+
+    pub fn commit(&self) -> Result<()> {
+        self.run(|st| st.end("COMMIT"))
+    }
+
+    pub fn rollback(&self) -> Result<()> {
+        self.run(|st| st.end("ROLLBACK"))
     }
 
     pub fn query(
@@ -264,11 +466,12 @@ impl PgConn {
     ) -> Result<Vec<Row<'static>>> {
         let sql = pg_sql(sql)?;
         let params = params.to_vec();
+        // A read outside a transaction may run again on a new session.
+        let read = is_read(&sql);
         let rows: Vec<Vec<Value>> = self.run(move |st| {
-            let stmt = st.statement(&sql)?;
             let refs: Vec<&(dyn ToSql + Sync)> =
                 params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-            let rows = st.client.query(&stmt, &refs).map_err(pg_err)?;
+            let rows = st.with(&sql, read, |c, stmt| c.query(stmt, &refs))?;
             let take = limit.unwrap_or(usize::MAX);
             rows.iter()
                 .take(take)
@@ -311,6 +514,16 @@ impl ToSql for Value {
     }
 
     postgres::types::to_sql_checked!();
+}
+
+/// A plain SELECT (no write, no lock, no NOTIFY): safe to run twice.
+fn is_read(sql: &str) -> bool {
+    let s = sql.trim_start().to_ascii_lowercase();
+    s.starts_with("select ")
+        && !s.contains("pg_notify")
+        && !s.contains("pg_advisory")
+        && !s.contains("setval")
+        && !s.contains(" for update")
 }
 
 fn is_text(ty: &Type) -> bool {

@@ -120,15 +120,10 @@ impl Store {
             "request.account_email",
             request_id,
             serde_json::json!({ "email": email }),
+            Some(&format!("linked the account {email}")),
             |tx| {
                 check_version(tx, request_id, seen)?;
                 super::requests::ensure_open(tx, request_id)?;
-                bump(
-                    tx,
-                    request_id,
-                    actor,
-                    &format!("linked the account {email}"),
-                )?;
                 tx.execute(
                     "UPDATE requests SET account_email = ?2, updated_at = ?3 WHERE id = ?1",
                     params![request_id, email, now()],
@@ -153,6 +148,7 @@ impl Store {
         bump(
             &tx,
             request_id,
+            "reply.sending",
             actor,
             &format!("sent the {}", template.replace('_', " ")),
         )?;
@@ -169,7 +165,6 @@ impl Store {
             &format!("request:{request_id}"),
             &serde_json::json!({ "reply": id, "template": template, "to": reply.to, "message_id": reply.message_id }),
         )?;
-        super::changes::record(&tx, Some(request_id), "reply.sending", actor)?;
         tx.commit()?;
         Ok(id)
     }
@@ -212,6 +207,7 @@ impl Store {
         bump(
             &tx,
             row.request_id,
+            "reply.retry",
             actor,
             &format!("sent reply {reply_id} again"),
         )?;
@@ -222,7 +218,6 @@ impl Store {
             &format!("request:{}", row.request_id),
             &serde_json::json!({ "reply": reply_id }),
         )?;
-        super::changes::record(&tx, Some(row.request_id), "reply.retry", actor)?;
         tx.commit()?;
         Ok((
             row.request_id,
@@ -243,8 +238,10 @@ impl Store {
         outcome: std::result::Result<(), &str>,
         actor: &str,
     ) -> Result<()> {
-        let row = self.reply(reply_id)?;
+        // Read inside the transaction: the outcome is one round of the
+        // store, like every action (tests/store_engines.rs counts them).
         let tx = self.conn.transaction()?;
+        let row = self.reply(reply_id)?;
         match outcome {
             Ok(()) => {
                 tx.execute(
@@ -289,6 +286,7 @@ impl Store {
             "reply.unknown",
             row.request_id,
             serde_json::json!({ "reply": reply_id, "error": error }),
+            None,
             |tx| {
                 tx.execute(
                     "UPDATE replies SET error = ?2 WHERE id = ?1 AND state = ?3",

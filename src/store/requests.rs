@@ -10,6 +10,7 @@
 //! [`super::jobs`] (the export job).
 
 use super::db::{params, OptionalExtension, Row, Tx};
+use super::team::bump;
 use super::{audit, Store};
 use crate::domain::{Action, JobStatus, ReplyState, RequestState, Role, StoreError};
 use crate::intake::{Auth, Warning};
@@ -214,19 +215,27 @@ pub(crate) fn ensure_allows(tx: &Tx<'_>, id: i64, action: Action) -> Result<Requ
 
 impl Store {
     /// Runs `change` and appends its audit entry in one IMMEDIATE
-    /// transaction: the entry exists exactly when the change does.
+    /// transaction: the entry exists exactly when the change does. The
+    /// change is recorded once: with `bumps` (what it did, in words) it
+    /// moves the request's version ([`bump`]), else it is a plain change.
     pub(crate) fn audited<T>(
         &mut self,
         actor: &str,
         action: &str,
         id: i64,
         detail: serde_json::Value,
+        bumps: Option<&str>,
         change: impl FnOnce(&Tx<'_>) -> Result<T>,
     ) -> Result<T> {
         let tx = self.conn.transaction()?;
         let out = change(&tx)?;
+        match bumps {
+            Some(what) => {
+                bump(&tx, id, action, actor, what)?;
+            }
+            None => super::changes::record(&tx, Some(id), action, actor)?,
+        }
         audit::append_tx(&tx, actor, action, &format!("request:{id}"), &detail)?;
-        super::changes::record(&tx, Some(id), action, actor)?;
         tx.commit()?;
         Ok(out)
     }

@@ -4,7 +4,8 @@
 //! Every change to a request that an operator's next action depends on
 //! (a decision, a reply going out, a link, an override, a new message from
 //! the customer, the export's status) bumps `requests.version` by one and
-//! writes one `request_changes` row, in the transaction of the change
+//! writes its one row of the change table (`changes`, with the version,
+//! who and what: see `changes.rs`), in the transaction of the change
 //! itself. An action an operator takes carries the version their screen
 //! showed (`seen`); the store compares it inside the action's own IMMEDIATE
 //! transaction, before the record that lets anything be sent or started,
@@ -35,7 +36,7 @@ use anyhow::{bail, Result};
 pub type Seen = Option<i64>;
 
 /// The longest "what" kept in the change log (one status-bar line).
-const WHAT_MAX: usize = 120;
+pub(crate) const WHAT_MAX: usize = 120;
 /// The longest quote of a customer's message in a change.
 const QUOTE_MAX: usize = 60;
 
@@ -78,23 +79,52 @@ pub(crate) fn check_version(tx: &Tx<'_>, id: i64, seen: Seen) -> Result<()> {
     Ok(())
 }
 
-/// Bumps the request's version and logs what `actor` (an operator id)
-/// did; returns the new version. Call inside the change's transaction.
-pub(crate) fn bump(tx: &Tx<'_>, id: i64, actor: &str, what: &str) -> Result<i64> {
-    let who = display_name(tx, actor)?;
-    bump_as(tx, id, &who, what)
+/// Bumps the request's version and records the change `kind` (the audit
+/// action) that `actor` (an operator id) made, saying `what`; returns the
+/// new version. Call inside the change's transaction, INSTEAD of
+/// `changes::record`: the change's one row carries the version.
+pub(crate) fn bump(tx: &Tx<'_>, id: i64, kind: &str, actor: &str, what: &str) -> Result<i64> {
+    bump_with(tx, id, kind, actor, None, what)
 }
 
 /// [`bump`] with the display name given ("the customer").
-pub(crate) fn bump_as(tx: &Tx<'_>, id: i64, who: &str, what: &str) -> Result<i64> {
+pub(crate) fn bump_as(
+    tx: &Tx<'_>,
+    id: i64,
+    kind: &str,
+    actor: &str,
+    who: &str,
+    what: &str,
+) -> Result<i64> {
+    bump_with(tx, id, kind, actor, Some(who), what)
+}
+
+fn bump_with(
+    tx: &Tx<'_>,
+    id: i64,
+    kind: &str,
+    actor: &str,
+    who: Option<&str>,
+    what: &str,
+) -> Result<i64> {
     let version: i64 = tx.query_row(
         "UPDATE requests SET version = version + 1 WHERE id = ?1 RETURNING version",
         params![id],
         |r| r.get(0),
     )?;
-    tx.execute(
-        "INSERT INTO request_changes (request_id, version, at, who, what) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, version, now(), one_line(who, WHAT_MAX), one_line(what, WHAT_MAX)],
+    // The registered name (`who: None`) was sanitized and capped at 64
+    // when it was registered; anything else is here.
+    let who = who.map(|w| one_line(w, WHAT_MAX));
+    super::changes::record_version(
+        tx,
+        id,
+        kind,
+        actor,
+        super::changes::Versioned {
+            version,
+            who: who.as_deref(),
+            what: &one_line(what, WHAT_MAX),
+        },
     )?;
     Ok(version)
 }
@@ -102,7 +132,7 @@ pub(crate) fn bump_as(tx: &Tx<'_>, id: i64, who: &str, what: &str) -> Result<i64
 /// The changes to request `id` after version `seen`, oldest first.
 pub fn changes_since(conn: &Conn, id: i64, seen: i64) -> Result<Vec<Changed>> {
     conn.query_map(
-        "SELECT version, at, who, what FROM request_changes WHERE request_id = ?1 AND version > ?2 ORDER BY version",
+        "SELECT version, at, who, what FROM changes WHERE request_id = ?1 AND version > ?2 ORDER BY version",
         params![id, seen],
         |r| {
             Ok(Changed {
@@ -273,7 +303,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         check_version(&tx, id, seen)?;
         super::requests::ensure_allows(&tx, id, Action::Cancel)?;
-        bump(&tx, id, actor, "cancelled the export")?;
+        bump(&tx, id, "job.cancel", actor, "cancelled the export")?;
         audit::append_tx(
             &tx,
             actor,
@@ -281,7 +311,6 @@ impl Store {
             &format!("request:{id}"),
             &serde_json::json!({}),
         )?;
-        super::changes::record(&tx, Some(id), "job.cancel", actor)?;
         tx.commit()?;
         Ok(())
     }

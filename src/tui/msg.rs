@@ -27,6 +27,9 @@ pub enum Msg {
     Requests(Vec<RequestView>),
     Inbox(Health),
     Backend(Health),
+    /// The team store's connection (the heartbeat's): `Down` while the
+    /// server cannot be reached, `Up` once it answers again.
+    Store(Health),
     /// The backend's answer about a request's requester and workspace.
     Resolved {
         id: i64,

@@ -508,6 +508,8 @@ pub struct State {
     pub status: Option<(String, bool)>,
     pub inbox: Health,
     pub backend: Health,
+    /// The store's connection: shown only while it is down.
+    pub store: Health,
     /// Operations in flight, by request id, in words.
     pub pending: Vec<(i64, String)>,
     pub rates: Rates,
@@ -558,6 +560,7 @@ impl State {
             status: None,
             inbox: Health::Unknown,
             backend: Health::Unknown,
+            store: Health::Unknown,
             pending: Vec::new(),
             rates,
             operator,

@@ -140,10 +140,24 @@ pub(super) fn start_heartbeat(
             };
             let mut holder: Option<String> = None;
             let mut held = false;
+            let mut down = false;
             while !tx.is_closed() {
                 let now = chrono::Utc::now();
-                if let Err(e) = presence::beat(store.conn(), &session, now) {
+                // The heartbeat is the store's health check: its
+                // connection reconnects by itself (store/pg.rs), and the
+                // status line says so while it cannot.
+                let beat = presence::beat(store.conn(), &session, now);
+                if let Err(e) = &beat {
                     tracing::warn!("presence heartbeat: {e:#}");
+                }
+                if beat.is_err() != down {
+                    down = beat.is_err();
+                    let h = match &beat {
+                        // The reason is in the log; the line has 28 columns.
+                        Err(_) => Health::Down("down, reconnecting".into()),
+                        Ok(()) => Health::Up("store".into()),
+                    };
+                    let _ = tx.send(Event::Msg(Msg::Store(h)));
                 }
                 if let Some(flag) = &may_poll {
                     let lease = presence::take_lease(store.conn(), &session, &operator, now);
@@ -168,7 +182,8 @@ pub(super) fn start_heartbeat(
                         holder = said;
                     }
                 }
-                wait_or_closed(&tx, presence::BEAT);
+                // While down, look again every second: "back" shows soon.
+                wait_or_closed(&tx, if down { DOWN_BEAT } else { presence::BEAT });
             }
             // The loop has gone: nobody polls here any more.
             let _ = presence::release_lease(store.conn(), &session);
@@ -177,6 +192,9 @@ pub(super) fn start_heartbeat(
         tracing::warn!("presence cannot start: {e}");
     }
 }
+
+/// How often the heartbeat tries a store that is down.
+const DOWN_BEAT: Duration = Duration::from_secs(1);
 
 /// Sleeps `d`, waking early (within 100 ms) when the loop has gone.
 fn wait_or_closed(tx: &mpsc::UnboundedSender<Event>, d: Duration) {

@@ -95,6 +95,10 @@ fn draw_status_line(f: &mut Frame<'_>, area: Rect, state: &State, status: Option
             Style::new().fg(ACCENT),
         )]);
     }
+    // The store only while it is down: first, so it is the last to go.
+    if matches!(state.store, Health::Down(_)) {
+        groups.insert(0, health("store", &state.store));
+    }
     groups.push(health("inbox", &state.inbox));
     groups.push(health("backend", &state.backend));
     let help = first_key(state, Action::Help).unwrap_or_else(|| "?".into());

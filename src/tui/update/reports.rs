@@ -27,6 +27,10 @@ pub(super) fn on_report(state: &mut State, msg: Msg) -> Vec<Command> {
             state.backend = h;
             vec![]
         }
+        Msg::Store(h) => {
+            state.store = h;
+            vec![]
+        }
         Msg::Resolved { id, result } => on_resolved(state, id, result),
         Msg::ReplyComposed { id, template, body } => {
             clear_pending(state, id);
