@@ -11,7 +11,7 @@
 //! Run: `cargo run --release --example roundtrip_bench [-- --rounds 200]`.
 //! It starts its own PostgreSQL (initdb + pg_ctl, as the tests do:
 //! tests/support/postgres.rs). The test that holds these figures to one
-//! transaction and at most 10 statements is tests/store_engines.rs
+//! transaction and at most 10 statements is tests/store_changes.rs
 //! `each_action_is_one_transaction_of_a_few_statements`.
 
 use concierge_test_support as support;

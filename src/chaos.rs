@@ -165,8 +165,11 @@ pub fn run(cfg: &Config, args: &ChaosArgs) -> Result<i32> {
     if args.settle {
         for id in w.store.unfinished_jobs()? {
             let req = w.store.load_request(id)?;
-            if let Err(e) = w.resume(&req) {
-                say(json!({"event": "failure", "text": format!("settling #{id}: {e:#}")}));
+            match w.resume(&req) {
+                Err(e) if !refused(&e) => {
+                    say(json!({"event": "failure", "text": format!("settling #{id}: {e:#}")}))
+                }
+                _ => {}
             }
         }
     }
@@ -265,8 +268,13 @@ impl Worker {
                 let req = ops::export::approve(&mut self.store, id, None, &[], &me, seen, false)?;
                 self.pause_here(what, read, pause);
                 // Accepted whatever the backend says next.
-                if let Err(e) = self.resume(&req) {
-                    say(json!({"event": "failure", "text": format!("starting #{id}: {e:#}")}));
+                // A colleague's resume may have recorded a newer snapshot
+                // of the same job first: that refusal is expected.
+                match self.resume(&req) {
+                    Err(e) if !refused(&e) => {
+                        say(json!({"event": "failure", "text": format!("starting #{id}: {e:#}")}))
+                    }
+                    _ => {}
                 }
                 Ok(pause.is_none())
             }
