@@ -74,9 +74,11 @@ fn roff_escape(s: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The subcommands a user sees (not the hidden test hooks).
     fn subcommands() -> Vec<String> {
         crate::cli::Cli::command()
             .get_subcommands()
+            .filter(|s| !s.is_hide_set())
             .map(|s| s.get_name().to_string())
             .collect()
     }
