@@ -192,6 +192,11 @@ fn acknowledgement_race(dir: &Path, at: Location) {
             resolved,
         )
         .await;
+        // Sam's screen looked nothing up, yet says the backend answers.
+        sam.until("Sam's backend health", Duration::from_secs(10), |a| {
+            matches!(a.state.backend, concierge::tui::state::Health::Up(_))
+        })
+        .await;
         let id = sam.select("owner@acme.example");
         sam.open_acknowledgement();
 

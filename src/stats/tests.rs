@@ -274,3 +274,19 @@ fn the_store_reads_back_what_was_written() {
         .execute("DELETE FROM requests", crate::store::db::params![])
         .is_err());
 }
+
+#[test]
+fn operators_are_counted_under_their_display_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let mut store = crate::store::Store::open(&path).unwrap();
+    super::fixture::write(&store, &scenario()).unwrap();
+    store.register_operator("kim", "Kim Lee").unwrap();
+    drop(store);
+    let conn = load::open_read_only(&path).unwrap();
+    let got = load(&conn, &two_weeks()).unwrap();
+    let actors: std::collections::BTreeSet<&str> =
+        got.activity.iter().map(|a| a.actor.as_str()).collect();
+    // "sam" registered no name: the id is all there is.
+    assert_eq!(actors, ["Kim Lee", "sam"].into_iter().collect());
+}

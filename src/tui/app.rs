@@ -206,6 +206,7 @@ impl App {
             tx.clone(),
         );
         runtime.resume()?;
+        runtime.probe_backend();
         // Requests the backend has not been asked about yet are looked up
         // by one screen only: the poller's (`Msg::Lease` from the
         // heartbeat, which takes the lease). A screen without an inbox does

@@ -262,6 +262,32 @@ impl Runtime {
         self.presence_wake = None;
     }
 
+    /// Asks the backend once whether it answers and takes the token: a
+    /// screen that looks nothing up at start (not the poller's) showed
+    /// `backend ○ …` until its operator's first action (seen in the
+    /// two-terminal trial on PostgreSQL).
+    pub(super) fn probe_backend(&self) {
+        let Some(backend) = self.backend.clone() else {
+            return;
+        };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        handle.spawn(async move {
+            // An exact name nobody has: one small answer, nothing to list.
+            let health = match backend.workspaces(Some("")).await {
+                Err(ApiError::Unreachable { detail }) => {
+                    Health::Down(format!("unreachable: {detail}"))
+                }
+                Err(ApiError::Unauthorized) => Health::Down("token rejected".into()),
+                // Any other answer is the backend answering.
+                _ => Health::Up("backend".into()),
+            };
+            let _ = tx.send(msg(Msg::Backend(health)));
+        });
+    }
+
     pub(super) fn load_presence(&self) -> Vec<Msg> {
         match presence::others(self.store.conn(), &self.session, chrono::Utc::now()) {
             Ok(others) => vec![Msg::Presence(others)],

@@ -492,7 +492,8 @@ fn notes_and_replies(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: 
     for note in &r.notes {
         out.push(Line::from(vec![
             Span::raw(" "),
-            Span::styled(clean(&note.author), bold),
+            // The author's display name (notes keep the operator's id).
+            Span::styled(clean(state.name_of(&note.author)), bold),
             Span::styled(format!(" · {}", when(note.at, state)), DIM),
         ]));
         for part in wrap_text(&note.text, w.saturating_sub(3)) {

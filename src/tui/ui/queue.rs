@@ -167,18 +167,21 @@ pub(super) fn queue_cells(
     ]
 }
 
-/// The requester, and who holds the request (team mode): "◆ Kim", or
-/// "◆ you" for one's own.
+/// Who holds the request (team mode): "◆Kim", or "◆you" for one's own,
+/// then the requester. The holder comes first: the column is cut at the
+/// right, and at 120 columns an address left no room for it (seen in a
+/// two-terminal trial: nobody's claim showed).
 fn requester_cell(row: &Row, state: &State) -> QCell {
-    let mut cell = vec![(clean(requester(row)), Style::new())];
+    let mut cell = Vec::new();
     if let Some(by) = &row.req.claimed_by {
         let name = if *by == state.operator_id {
             "you".to_string()
         } else {
             clean(row.req.claimed_by_name.as_deref().unwrap_or(by))
         };
-        cell.push((format!(" ◆ {name}"), Style::new().fg(ACCENT)));
+        cell.push((format!("◆{name} "), Style::new().fg(ACCENT)));
     }
+    cell.push((clean(requester(row)), Style::new()));
     cell
 }
 

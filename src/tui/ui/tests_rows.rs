@@ -221,9 +221,9 @@ fn the_mine_tab_shows_its_count_and_lists_ones_claims_with_their_states() {
     }
     s.tab = Tab::Mine;
     s.refilter();
-    // Wide enough for the requester column to show the holder.
-    let screen = text(&draw(&mut s, 200, 40));
-    assert!(row_line(&screen, 1).contains("◆ you"), "{screen}");
+    // The holder shows first, so a narrow requester column keeps it.
+    let screen = text(&draw(&mut s, 120, 40));
+    assert!(row_line(&screen, 1).contains("◆you owner@"), "{screen}");
     // Mixed states: the state column stays (the tab does not say it).
     assert!(row_line(&screen, 2).contains("rejected"), "{screen}");
     assert!(
@@ -232,6 +232,18 @@ fn the_mine_tab_shows_its_count_and_lists_ones_claims_with_their_states() {
             .any(|l| l.contains("│  #3 ") || l.contains("│› #3 ")),
         "Kim's claim is not mine:\n{screen}"
     );
+    // A colleague's note names them as they chose, not by their address.
+    s.names.insert("kim@ochrehq.com".into(), "Kim".into());
+    if let Some(r) = s.row_mut(1) {
+        r.req.notes.push(crate::store::requests::Note {
+            author: "kim@ochrehq.com".into(),
+            text: "Scope: all of it".into(),
+            at: crate::time::parse("2026-11-25T10:00:00Z").unwrap(),
+        });
+    }
+    let screen = text(&draw(&mut s, 200, 60));
+    assert!(screen.contains("Kim · "), "{screen}");
+    assert!(!screen.contains("kim@ochrehq.com"), "{screen}");
     // Nothing held: the empty tab says how to take one.
     let mut s = State::new(vec![], Rates::default(), "Sam".into(), now());
     s.tab = Tab::Mine;
