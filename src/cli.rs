@@ -318,8 +318,10 @@ fn inspect(flag: Option<String>, files: &[PathBuf], config: Option<&Path>) -> Re
             Ok(read) => read,
             Err(e) => {
                 out.flush().ok();
-                let why = intake::sanitize::single_line(&e.to_string()).text;
-                eprintln!("concierge: cannot read {name}: {why}");
+                eprintln!(
+                    "concierge: cannot read {name}: {}",
+                    unreadable_why(&e, &name)
+                );
                 unreadable += 1;
                 continue;
             }
@@ -336,6 +338,24 @@ fn inspect(flag: Option<String>, files: &[PathBuf], config: Option<&Path>) -> Re
     }
     out.flush().ok();
     Ok(if unreadable > 0 { 1 } else { 0 })
+}
+
+/// Why a mail file cannot be read, in words (no `(os error 2)`), with the
+/// fix where there is one. `name` is already sanitized.
+fn unreadable_why(e: &std::io::Error, name: &str) -> String {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::NotFound => "no such file".into(),
+        ErrorKind::PermissionDenied => "permission denied".into(),
+        ErrorKind::IsADirectory => {
+            format!("it is a directory: give the mail files in it (e.g. {name}/*.eml)")
+        }
+        _ => {
+            let text = e.to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text);
+            intake::sanitize::single_line(text).text
+        }
+    }
 }
 
 /// The configured inbox as a source.

@@ -194,6 +194,53 @@ pub fn default_store_path() -> Option<PathBuf> {
     directories::BaseDirs::new().map(|d| d.data_dir().join("concierge").join("concierge.db"))
 }
 
+/// The key a toml error at byte `at` is about, as `[section] key` (or the
+/// `[section]` alone when the error is about the whole table, e.g. a
+/// missing key). `None` when the place is not a key or a table header.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("").trim();
+    let header = |l: &str| {
+        l.strip_prefix('[')
+            .and_then(|h| h.split(']').next())
+            .map(|h| format!("[{}]", h.trim_matches(['[', ' '])))
+    };
+    if line.starts_with('[') {
+        return header(line);
+    }
+    let key = line.split('=').next()?.trim().trim_matches('"');
+    if key.is_empty() || !line.contains('=') {
+        return None;
+    }
+    let section = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .and_then(header);
+    Some(match section {
+        Some(s) => format!("{s} {key}"),
+        None => key.to_string(),
+    })
+}
+
+/// toml's (serde's) wording, said for people: `expected u16` is a port.
+fn plain_toml_message(msg: &str) -> String {
+    let msg = msg
+        .replace("expected u16", "expected a number from 1 to 65535")
+        .replace("missing field", "missing key");
+    ["u8", "u32", "u64", "i64", "usize"]
+        .iter()
+        .fold(msg, |m, t| {
+            m.replace(&format!("expected {t}"), "expected a whole number")
+        })
+        .replace("expected f64", "expected a number")
+        .replace(
+            "missing key `security`",
+            "missing key `security` (\"tls\", \"starttls\", or \"none\" to a loopback address)",
+        )
+}
+
 impl Config {
     /// Loads `path`, or the default path; errors name the file.
     pub fn load(path: Option<&Path>) -> Result<Config> {
@@ -221,16 +268,16 @@ impl Config {
     /// Parses and validates config text read from `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
         let mut cfg: Config = toml::from_str(text).map_err(|e| {
-            // One line: toml's message names the key; add where it is.
-            let msg = e.message().trim().to_string();
-            let at = e
-                .span()
-                .map(|s| {
-                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
-                    format!(" (line {line})")
-                })
-                .unwrap_or_default();
-            anyhow!("config file {}{at}: {msg}", path.display())
+            // One line: the file, the line, the key, what was expected.
+            let msg = plain_toml_message(e.message().trim());
+            let Some(start) = e.span().map(|s| s.start.min(text.len())) else {
+                return anyhow!("config file {}: {msg}", path.display());
+            };
+            let line = text[..start].matches('\n').count() + 1;
+            match key_at(text, start) {
+                Some(key) => anyhow!("config file {} (line {line}): {key}: {msg}", path.display()),
+                None => anyhow!("config file {} (line {line}): {msg}", path.display()),
+            }
         })?;
         cfg.path = path.to_path_buf();
         cfg.validate()?;
@@ -294,7 +341,12 @@ impl Config {
             match (&c.password_env, &c.password_command) {
                 (None, None) if !needs_password => {}
                 (None, None) => {
-                    return Err(self.err(&format!("[{section}] password_env"), "missing: name an environment variable (password_env) or a command (password_command) that gives the password"));
+                    let relay = if section == "smtp" {
+                        "; for a relay without AUTH, set username = \"\""
+                    } else {
+                        ""
+                    };
+                    return Err(self.err(&format!("[{section}] password_env"), format!("missing: name an environment variable (password_env) or a command (password_command) that gives the password{relay}")));
                 }
                 (Some(_), Some(_)) => {
                     return Err(self.err(
@@ -537,6 +589,18 @@ path = "~/x.db"
     fn wrong_type_and_missing_key() {
         let m = parse("[imap]\nhost = \"h\"\nport = \"993\"\nsecurity = \"tls\"\nusername = \"u\"\npassword_env = \"P\"\n").unwrap_err().to_string();
         assert!(m.contains("line 3"), "{m}");
+        // The key by its table, and what it should be, in words.
+        assert!(
+            m.contains("[imap] port: ") && m.contains("expected a number from 1 to 65535"),
+            "{m}"
+        );
+        let m = parse("[operator]\nname = \"Sam\"\n[smtp]\nhost = \"h\"\nport = 587\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            m.contains("line 3") && m.contains("[smtp]: missing key `security`"),
+            "{m}"
+        );
         let m = parse(
             "[imap]\nhost = \"h\"\nsecurity = \"tls\"\nusername = \"u\"\npassword_env = \"P\"\n",
         )

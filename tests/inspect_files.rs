@@ -37,7 +37,13 @@ fn an_unreadable_file_is_reported_and_the_others_are_still_inspected() {
     assert_eq!(lines[0]["kind"], "export_request");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 2, "{stderr}");
-    assert!(stderr.contains("missing.eml"), "{stderr}");
+    assert!(stderr.contains("missing.eml: no such file"), "{stderr}");
+    // A directory is named as one, with what to give instead.
+    assert!(
+        stderr.contains("it is a directory: give the mail files in it"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("os error"), "{stderr}");
 }
 
 #[test]
