@@ -483,30 +483,19 @@ fn find_thread(tx: &Tx<'_>, msg: &Inspected) -> Result<Option<i64>> {
     let ws = &msg.workspace;
     // NOTE: CAST gives PostgreSQL the parameter's type (`lower` is
     // overloaded there); SQLite takes it as written.
-    // NOTE: two statements, not one with `OR (?2 IS NULL AND ?3 IS NULL
-    // AND subject = ?4)`: SQLite re-prepared that one at nearly every run
-    // although cached (284 times in 285, ~90,000 instructions each).
-    let row = |r: &db::Row<'_>| -> Result<(i64, crate::domain::RequestState)> {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, crate::domain::RequestState>(1)?,
-        ))
-    };
-    let candidates = if ws.id.is_none() && ws.name.is_none() {
-        tx.query_map(
-            "SELECT id, state FROM requests WHERE requester = ?1 AND subject = ?2 ORDER BY id",
-            params![msg.from, base],
-            row,
-        )?
-    } else {
-        tx.query_map(
-            "SELECT id, state FROM requests WHERE requester = ?1
-               AND (workspace_id = ?2 OR lower(workspace_name) = lower(CAST(?3 AS TEXT)))
-             ORDER BY id",
-            params![msg.from, ws.id, ws.name],
-            row,
-        )?
-    };
+    let candidates = tx.query_map(
+        "SELECT id, state FROM requests WHERE requester = ?1
+           AND (workspace_id = ?2 OR lower(workspace_name) = lower(CAST(?3 AS TEXT))
+                OR (?2 IS NULL AND ?3 IS NULL AND subject = ?4))
+         ORDER BY id",
+        params![msg.from, ws.id, ws.name, base],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, crate::domain::RequestState>(1)?,
+            ))
+        },
+    )?;
     Ok(thread_for_re(&candidates))
 }
 
