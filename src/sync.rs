@@ -201,7 +201,9 @@ fn inspect_all(
                 truncated: f.truncated,
                 ..opts.clone()
             };
-            let mut msg = intake::inspect(&f.raw, &opts);
+            // Other mail is dropped unread: only what the store keeps is
+            // worked out in full (`inspect_export_mail`).
+            let mut msg = intake::inspect_export_mail(&f.raw, &opts);
             let key = msg.store_key(&f.raw);
             msg.file = f.file.clone();
             let name = match &f.r#ref {

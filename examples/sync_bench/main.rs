@@ -13,6 +13,8 @@
 //! where-does-the-time-go section), `--no-wait` (do not wait for idle CPUs
 //! before each timed run). `--child-sync PORT USER PASS STORE` is
 //! internal: the memory measurement re-runs this binary in that mode.
+//! `--profile-intake [--shape NAME] [--messages N]`: inspect and store a
+//! shape's messages in memory, no network, for callgrind (`profile.rs`).
 //!
 //! What it does (docs/perf-sync.md has the method and the results):
 //! 1. Puts every temp dir on tmpfs (`TMPDIR=/dev/shm` unless TMPDIR is set).
@@ -28,6 +30,7 @@
 //! 6. A breakdown of the first sync (fetch / inspect / store).
 
 mod mailbox;
+mod profile;
 use concierge_test_support as support;
 mod tools;
 
@@ -243,7 +246,7 @@ fn instrumented_sync(port: u16, user: &str, pass: &str) -> Breakdown {
                 truncated: f.truncated,
                 ..opts_full.clone()
             };
-            let mut msg = intake::inspect(&f.raw, &opts);
+            let mut msg = intake::inspect_export_mail(&f.raw, &opts);
             let key = msg.store_key(&f.raw);
             if let MsgRef::Uid(u) = f.r#ref {
                 msg.uid = Some(u);
@@ -284,6 +287,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--child-sync") {
         child_sync(&args[2..]);
+    }
+    if args.get(1).map(String::as_str) == Some("--profile-intake") {
+        profile::profile_intake(&args[2..]);
     }
     // Everything (Dovecot's mail, stores, mbsync mirrors) on tmpfs: disk
     // timings on this VM are noisy. Set before any temp dir is made.

@@ -380,7 +380,10 @@ impl Source for ImapSource {
                 uid_set(&uids)
             );
             let reply = self.wire.run(&command, "UID FETCH")?;
-            let mut got = parse_fetch(&reply)?;
+            let mut got: Vec<Fetched> = parse_fetch(&reply)?
+                .into_iter()
+                .filter_map(|p| p.first_read())
+                .collect();
             // The rule of `prefix`: a first read without an end of header is
             // read again as the whole header plus the start of the text.
             let again: Vec<u32> = got
@@ -391,17 +394,25 @@ impl Source for ImapSource {
                     MsgRef::File(_) => None,
                 })
                 .collect();
-            // NOTE: 50 per round trip bounds one response to ~50 MiB even
-            // when every header is at MAX_HEADER.
+            // NOTE: the first read already holds the header's first
+            // FETCH_PREFIX bytes: only the rest of it is asked for (RFC 3501
+            // §6.4.5 partial, origin FETCH_PREFIX), then the text. Asking for
+            // the whole header again fetched 16 KiB twice per such message:
+            // 41 of the 155 MB of the big-headers bench (docs/perf-sync.md).
+            // 50 per round trip bounds one response to ~50 MiB even when
+            // every header is at MAX_HEADER.
             for part in again.chunks(50) {
                 let command = format!(
-                    "UID FETCH {} (UID RFC822.SIZE BODY.PEEK[HEADER]<0.{MAX_HEADER}> BODY.PEEK[TEXT]<0.{FETCH_PREFIX}>)",
-                    uid_set(part)
+                    "UID FETCH {} (UID RFC822.SIZE BODY.PEEK[HEADER]<{FETCH_PREFIX}.{}> BODY.PEEK[TEXT]<0.{FETCH_PREFIX}>)",
+                    uid_set(part),
+                    MAX_HEADER - FETCH_PREFIX
                 );
                 let reply = self.wire.run(&command, "UID FETCH")?;
-                for whole in parse_fetch(&reply)? {
-                    if let Some(f) = got.iter_mut().find(|f| f.r#ref == whole.r#ref) {
-                        *f = whole;
+                for rest in parse_fetch(&reply)? {
+                    if let Some(f) = got.iter_mut().find(|f| f.r#ref == MsgRef::Uid(rest.uid)) {
+                        if let Some(whole) = rest.after_first_read(&f.raw) {
+                            *f = whole;
+                        }
                     }
                 }
             }
@@ -415,9 +426,58 @@ impl Source for ImapSource {
     }
 }
 
-/// The messages in a `UID FETCH` reply: either `BODY[]<0>` (a first read) or
-/// `BODY[HEADER]<0>` + `BODY[TEXT]<0>` (the whole header, then the text).
-fn parse_fetch(reply: &super::wire::Reply) -> Result<Vec<Fetched>> {
+/// One message of a `UID FETCH` reply, as the server sent it.
+struct FetchedParts {
+    uid: u32,
+    size: Option<usize>,
+    /// `BODY[]<0>`: the first read.
+    full: Option<Vec<u8>>,
+    /// `BODY[HEADER]<origin>`: the header from `origin` on.
+    header: Option<Vec<u8>>,
+    /// `BODY[TEXT]<0>`.
+    text: Option<Vec<u8>>,
+}
+
+impl FetchedParts {
+    fn fetched(&self, raw: Vec<u8>) -> Fetched {
+        let truncated = self.size.is_some_and(|s| s > raw.len());
+        Fetched {
+            r#ref: MsgRef::Uid(self.uid),
+            file: None,
+            raw,
+            truncated,
+        }
+    }
+
+    /// The first read (`BODY[]<0.FETCH_PREFIX>`).
+    fn first_read(mut self) -> Option<Fetched> {
+        let full = self.full.take()?;
+        Some(self.fetched(full))
+    }
+
+    /// The second read after `first` (the header's first FETCH_PREFIX
+    /// bytes): the whole header, then the start of the text — the same
+    /// bytes `prefix::read_prefix` keeps. `None` when the reply lacks the
+    /// header, or `first` is not a full first read.
+    fn after_first_read(mut self, first: &[u8]) -> Option<Fetched> {
+        let rest = self.header.take()?;
+        if first.len() != FETCH_PREFIX {
+            return None;
+        }
+        let mut raw = Vec::with_capacity(first.len() + rest.len() + FETCH_PREFIX);
+        raw.extend_from_slice(first);
+        raw.extend_from_slice(&rest);
+        // A header cut at MAX_HEADER has no end: the text does not follow
+        // it (the same bytes `prefix::read_prefix` keeps).
+        if raw.len() < MAX_HEADER {
+            raw.extend(self.text.take().unwrap_or_default());
+        }
+        Some(self.fetched(raw))
+    }
+}
+
+/// The messages in a `UID FETCH` reply, each with the sections it carries.
+fn parse_fetch(reply: &super::wire::Reply) -> Result<Vec<FetchedParts>> {
     use imap_proto::{AttributeValue, MessageSection, Response, SectionPath};
     let mut got = Vec::new();
     for r in reply.responses()? {
@@ -443,25 +503,17 @@ fn parse_fetch(reply: &super::wire::Reply) -> Result<Vec<Fetched>> {
                 Some(_) => {}
             }
         }
-        let raw = match (full, header, text) {
-            (Some(full), _, _) => full,
-            // A header cut at MAX_HEADER has no end: the text does not follow
-            // it (the same bytes `prefix::read_prefix` keeps).
-            (None, Some(h), _) if h.len() >= MAX_HEADER => h,
-            (None, Some(mut h), text) => {
-                h.extend(text.unwrap_or_default());
-                h
-            }
-            // A FETCH without our body is an unsolicited flag update: skip it.
-            (None, None, _) => continue,
-        };
+        // A FETCH without our body is an unsolicited flag update: skip it.
         let Some(uid) = uid else { continue };
-        let truncated = size.is_some_and(|s| s > raw.len());
-        got.push(Fetched {
-            r#ref: MsgRef::Uid(uid),
-            file: None,
-            raw,
-            truncated,
+        if full.is_none() && header.is_none() {
+            continue;
+        }
+        got.push(FetchedParts {
+            uid,
+            size,
+            full,
+            header,
+            text,
         });
     }
     Ok(got)

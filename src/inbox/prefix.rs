@@ -10,9 +10,11 @@
 //! NOTE: long relay chains with ARC (RFC 8617) and DKIM (RFC 6376) signatures
 //! make 20–40 KB header blocks ordinary; a prefix that ends inside
 //! `Received:` lines parsed as a malformed non-request and lost the mail.
-//! Over IMAP the second step is `BODY.PEEK[HEADER]<0.MAX_HEADER>
-//! BODY.PEEK[TEXT]<0.FETCH_PREFIX>` (RFC 3501 §6.4.5), which yields the same
-//! bytes as [`read_prefix`] on the same message.
+//! Over IMAP the second step is `BODY.PEEK[HEADER]<FETCH_PREFIX.n>
+//! BODY.PEEK[TEXT]<0.FETCH_PREFIX>` (RFC 3501 §6.4.5; the header's first
+//! FETCH_PREFIX bytes are the first read's, so they are not asked for
+//! again), which yields the same bytes as [`read_prefix`] on the same
+//! message (tests/fetch_prefix.rs checks it against a real server).
 
 use std::io::Read;
 

@@ -435,8 +435,8 @@ impl Verdict {
 ///    one recording the hand-off from outside (its `from` not ours).
 /// 4. Within the block: per method the topmost result; DKIM passes if any
 ///    signature passes.
-pub fn evaluate_headers<'a>(
-    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+pub fn evaluate_headers<'a, V: AsRef<str>>(
+    headers: impl IntoIterator<Item = (&'a str, V)>,
     trusted_id: &str,
 ) -> Option<Auth> {
     let domain = our_domain(trusted_id);
@@ -444,7 +444,8 @@ pub fn evaluate_headers<'a>(
     let mut handed_off = false;
     for (name, value) in headers {
         if name.eq_ignore_ascii_case("Authentication-Results") {
-            if let Some(h) = parse(value).filter(|h| h.authserv_id.eq_ignore_ascii_case(trusted_id))
+            if let Some(h) =
+                parse(value.as_ref()).filter(|h| h.authserv_id.eq_ignore_ascii_case(trusted_id))
             {
                 verdict.get_or_insert_with(Verdict::default).add(&h);
             }
@@ -455,7 +456,12 @@ pub fn evaluate_headers<'a>(
             if handed_off && in_block {
                 break;
             }
-            let (by_ours, from_ours) = received(value, trusted_id, &domain);
+            // Above the block, once handed off, a `Received` changes
+            // nothing: skip reading it (long relay chains are mostly these).
+            if handed_off && !in_block {
+                continue;
+            }
+            let (by_ours, from_ours) = received(value.as_ref(), trusted_id, &domain);
             if !by_ours && in_block {
                 break;
             }
@@ -466,7 +472,7 @@ pub fn evaluate_headers<'a>(
             continue;
         }
         let ours = if name.eq_ignore_ascii_case("DKIM-Signature") {
-            dkim_domain(value).is_some_and(|d| is_ours(d, trusted_id, &domain))
+            dkim_domain(value.as_ref()).is_some_and(|d| is_ours(d, trusted_id, &domain))
         } else {
             is_border_field(name)
         };

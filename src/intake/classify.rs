@@ -49,7 +49,7 @@ impl Kind {
 /// What the classifier looks at, already decoded and sanitized.
 pub struct Signals<'a> {
     /// Header names (any case) and raw values, in order.
-    pub headers: &'a [(String, String)],
+    pub headers: &'a [(&'a str, &'a str)],
     pub from_addr: Option<&'a str>,
     pub subject: &'a str,
     pub body: &'a str,
@@ -127,11 +127,13 @@ fn is_prefilled(subject: &str) -> bool {
         && base[..PREFILLED.len()].eq_ignore_ascii_case(PREFILLED)
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> impl Iterator<Item = &'a str> {
-    let name = name.to_string();
+fn header<'a>(
+    headers: &'a [(&'a str, &'a str)],
+    name: &'static str,
+) -> impl Iterator<Item = &'a str> {
     headers
         .iter()
-        .filter(move |(n, _)| n.eq_ignore_ascii_case(&name))
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.trim())
 }
 
@@ -378,7 +380,7 @@ mod tests {
 
     #[test]
     fn auto_replies() {
-        let headers = vec![("Auto-Submitted".to_string(), "auto-replied".to_string())];
+        let headers = vec![("Auto-Submitted", "auto-replied")];
         let s = Signals {
             headers: &headers,
             from_addr: Some("owner@acme.example"),
@@ -388,7 +390,7 @@ mod tests {
             has_threading: true,
         };
         assert_eq!(classify(&s), Kind::AutoReply);
-        let headers = vec![("auto-submitted".to_string(), "no".to_string())];
+        let headers = vec![("auto-submitted", "no")];
         let s = Signals {
             headers: &headers,
             has_threading: false,

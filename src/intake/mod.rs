@@ -241,19 +241,59 @@ fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
     }
 }
 
-/// Unfolds and lossily decodes a raw header value.
+/// Unfolds and lossily decodes a raw header value: its lines, each trimmed,
+/// the empty ones dropped, joined by one space (built in place, no list).
 fn raw_value(raw: &[u8]) -> String {
     let s = String::from_utf8_lossy(raw);
-    s.split(['\r', '\n'])
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out = String::with_capacity(s.len());
+    for part in s.split(['\r', '\n']).map(str::trim) {
+        if part.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(part);
+    }
+    out
 }
 
 /// Inspects one raw message. Total: every input gives an answer.
 pub fn inspect(raw: &[u8], opts: &Options<'_>) -> Inspected {
-    inspect_once(raw, opts, true)
+    inspect_once(raw, opts, true, Depth::Full)
+}
+
+/// [`inspect`] for the sync, which keeps only export mail (requests,
+/// follow-ups, automatic replies) and unreadable mail (`malformed`): for
+/// those the answer is [`inspect`]'s, field for field. Any other message
+/// (`other` without `malformed`, nearly all mail) is dropped by the sync
+/// unread, so its authentication, workspace and warnings are not worked out.
+///
+/// NOTE: nothing is skipped before the message is classified: the kind and
+/// every `malformed` check come from the same code as [`inspect`]'s, so no
+/// request, follow-up or unreadable message can take this shortcut.
+pub fn inspect_export_mail(raw: &[u8], opts: &Options<'_>) -> Inspected {
+    inspect_once(raw, opts, true, Depth::ExportMail)
+}
+
+/// How far [`inspect_once`] goes with a message that is `other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    Full,
+    ExportMail,
+}
+
+/// One header field's value, unfolded when first read (the authentication
+/// rule reads few of a long relay chain's `Received` values).
+struct LazyValue<'m> {
+    raw: &'m [u8],
+    value: std::cell::OnceCell<String>,
+}
+
+impl AsRef<str> for LazyValue<'_> {
+    fn as_ref(&self) -> &str {
+        self.value.get_or_init(|| raw_value(self.raw))
+    }
 }
 
 /// Whether the message is a multipart whose boundary mail-parser lost.
@@ -264,7 +304,7 @@ fn lost_boundary(msg: &mail_parser::Message<'_>) -> bool {
     })
 }
 
-fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool) -> Inspected {
+fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool, depth: Depth) -> Inspected {
     let mut clean = Cleaner::default();
     let mut warnings = Vec::new();
     let parsed = PARSER
@@ -295,7 +335,9 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool) -> Inspected {
     // body: read the message again with its Content-Type on one line.
     if may_repair && lost_boundary(&msg) {
         if let Some((fixed, guessed)) = repair::boundary(raw) {
-            let mut i = inspect_once(&fixed, opts, false);
+            // A guessed repair is malformed: then the whole answer counts.
+            let depth = if guessed { Depth::Full } else { depth };
+            let mut i = inspect_once(&fixed, opts, false, depth);
             if guessed {
                 i.warnings.push(Warning::Malformed);
                 i.warnings.sort();
@@ -306,9 +348,18 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool) -> Inspected {
     }
 
     let raw_msg = msg.raw_message();
-    // Only the values the rules below read are copied out; every field keeps
-    // its name and place, since the authentication block is read in order.
-    const READ: [&str; 10] = [
+    let fields = msg.root_part().headers();
+    let raw_of = |h: &mail_parser::Header<'_>| {
+        let start = (h.offset_start() as usize).min(raw_msg.len());
+        let end = (h.offset_end() as usize).clamp(start, raw_msg.len());
+        &raw_msg[start..end]
+    };
+    // The fields the rules below read, in order, with their unfolded values.
+    // NOTE: only these are copied out; names are borrowed from the parsed
+    // message (a 30 KB relay chain is a few hundred fields, most of them
+    // only passed over). The authentication rule reads all fields in order
+    // ([`trusted_auth`]).
+    const READ: [&str; 7] = [
         "Authentication-Results",
         "Auto-Submitted",
         "X-Autoreply",
@@ -316,30 +367,13 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool) -> Inspected {
         "Precedence",
         "Return-Path",
         "Date",
-        "Received",
-        "DKIM-Signature",
-        "Subject",
     ];
-    let all_fields: Vec<(String, String)> = msg
-        .root_part()
-        .headers()
+    let read_values: Vec<(&str, String)> = fields
         .iter()
-        .map(|h| {
-            let value = if READ.iter().any(|n| h.name().eq_ignore_ascii_case(n)) {
-                let start = (h.offset_start() as usize).min(raw_msg.len());
-                let end = (h.offset_end() as usize).clamp(start, raw_msg.len());
-                raw_value(&raw_msg[start..end])
-            } else {
-                String::new()
-            };
-            (h.name().to_string(), value)
-        })
+        .filter(|h| READ.iter().any(|n| h.name().eq_ignore_ascii_case(n)))
+        .map(|h| (h.name(), raw_value(raw_of(h))))
         .collect();
-    let headers: Vec<(String, String)> = all_fields
-        .iter()
-        .filter(|(n, _)| READ[..7].iter().any(|r| n.eq_ignore_ascii_case(r)))
-        .cloned()
-        .collect();
+    let headers: Vec<(&str, &str)> = read_values.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let has_header = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
 
     // From: the first address of the first From header. NOTE: mail-parser's
@@ -376,7 +410,7 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool) -> Inspected {
     let date_raw = headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("Date"))
-        .map(|(_, v)| v.as_str());
+        .map(|(_, v)| *v);
     let date = date_raw
         .and_then(date::parse)
         .or_else(|| {
@@ -404,10 +438,10 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool) -> Inspected {
 
     // A UTF-8 character split across two encoded words: join their bytes.
     let subject = match msg.subject() {
-        Some(s) if s.contains('\u{fffd}') => all_fields
+        Some(s) if s.contains('\u{fffd}') => fields
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("Subject"))
-            .and_then(|(_, v)| repair::split_utf8_words(v))
+            .find(|h| h.name().eq_ignore_ascii_case("Subject"))
+            .and_then(|h| repair::split_utf8_words(&raw_value(raw_of(h))))
             .unwrap_or_else(|| s.to_string()),
         s => s.unwrap_or("").to_string(),
     };
@@ -461,9 +495,57 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool) -> Inspected {
         }
     }
 
+    let has_threading = in_reply_to.is_some() || !references.is_empty();
+    let signals = classify::Signals {
+        headers: &headers,
+        from_addr: from.as_deref(),
+        subject: &subject,
+        body: &body,
+        content_type: ct_string.as_deref(),
+        has_threading,
+    };
+    let kind = classify::classify(&signals);
+    let unthreaded_kind = if kind == Kind::FollowUp {
+        classify::classify_unthreaded(&signals)
+    } else {
+        kind
+    };
+
+    // The sync drops other mail unread unless it is malformed: stop here.
+    if depth == Depth::ExportMail && kind == Kind::Other && !warnings.contains(&Warning::Malformed)
+    {
+        return Inspected {
+            file: None,
+            uid: None,
+            message_id,
+            date,
+            from,
+            from_name,
+            reply_to,
+            subject,
+            kind,
+            workspace: WorkspaceRef::default(),
+            in_reply_to,
+            references,
+            auth: Auth::default(),
+            warnings: Vec::new(),
+            body,
+            unthreaded_kind,
+        };
+    }
+
     // Authentication (RFC 8601): only our own server's verdict.
+    let all_fields = fields.iter().map(|h| {
+        (
+            h.name(),
+            LazyValue {
+                raw: raw_of(h),
+                value: std::cell::OnceCell::new(),
+            },
+        )
+    });
     let auth = trusted_auth(
-        &all_fields,
+        all_fields,
         opts.authserv_id,
         from.as_deref(),
         several_from,
@@ -480,7 +562,7 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool) -> Inspected {
         let return_path = headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case("Return-Path"))
-            .map(|(_, v)| v.as_str());
+            .map(|(_, v)| *v);
         if let Some(rp) = return_path.and_then(bare_address) {
             if !aligned(domain_of(&rp), fd) {
                 warnings.push(Warning::ReturnPathMismatch);
@@ -496,21 +578,6 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool) -> Inspected {
         }
     }
 
-    let has_threading = in_reply_to.is_some() || !references.is_empty();
-    let signals = classify::Signals {
-        headers: &headers,
-        from_addr: from.as_deref(),
-        subject: &subject,
-        body: &body,
-        content_type: ct_string.as_deref(),
-        has_threading,
-    };
-    let kind = classify::classify(&signals);
-    let unthreaded_kind = if kind == Kind::FollowUp {
-        classify::classify_unthreaded(&signals)
-    } else {
-        kind
-    };
     let (ws_name, ws_id) = classify::workspace(&subject, &body);
     // The workspace name comes from the already-sanitized subject or body.
 
@@ -545,15 +612,14 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool) -> Inspected {
 
 /// The trusted verdict (see [`auth::evaluate_headers`]), with DMARC held to
 /// the one From shown, and the warnings it calls for.
-fn trusted_auth(
-    all_fields: &[(String, String)],
+fn trusted_auth<'a, V: AsRef<str>>(
+    all_fields: impl IntoIterator<Item = (&'a str, V)>,
     authserv_id: &str,
     from: Option<&str>,
     several_from: bool,
     warnings: &mut Vec<Warning>,
 ) -> Auth {
-    let fields = all_fields.iter().map(|(n, v)| (n.as_str(), v.as_str()));
-    match auth::evaluate_headers(fields, authserv_id) {
+    match auth::evaluate_headers(all_fields, authserv_id) {
         Some(mut a) => {
             // DMARC vouches for the domain it evaluated (RFC 7489 §3.1: the
             // RFC5322.From domain itself): it must be exactly the From domain

@@ -11,15 +11,23 @@
 use regex::Regex;
 use std::sync::LazyLock;
 
-/// The header section: everything before the first empty line.
+/// The header section: everything before the first empty line (the first
+/// `CRLF CRLF` or `LF LF`, whichever comes first).
+///
+/// NOTE: one pass over the line ends, stopping at the first empty line.
+/// Searching for both patterns separately scanned the whole prefix for
+/// `LF LF`, which CRLF mail never has (16 KiB per message for nothing).
 fn header_section(raw: &[u8]) -> &[u8] {
-    let crlf = memchr::memmem::find(raw, b"\r\n\r\n");
-    let lf = memchr::memmem::find(raw, b"\n\n");
-    let end = match (crlf, lf) {
-        (Some(a), Some(b)) => a.min(b),
-        (a, b) => a.or(b).unwrap_or(raw.len()),
-    };
-    &raw[..end]
+    for at in memchr::memchr_iter(b'\n', raw) {
+        let next = &raw[at + 1..];
+        if next.starts_with(b"\n") {
+            return &raw[..at];
+        }
+        if at > 0 && raw[at - 1] == b'\r' && next.starts_with(b"\r\n") {
+            return &raw[..at - 1];
+        }
+    }
+    raw
 }
 
 /// The fields of the header section as (start, end) byte ranges, each with
@@ -47,12 +55,32 @@ fn field_name(field: &[u8]) -> Option<String> {
     (!name.is_empty() && !name.contains(' ')).then_some(name)
 }
 
+/// Whether the field is named `name` (any case), as [`field_name`] reads
+/// it. An ASCII name (nearly all) is compared in place; only a name with
+/// other bytes takes [`field_name`]'s allocating path (Unicode whitespace
+/// such as U+00A0 around a name is trimmed there).
+fn field_is(field: &[u8], name: &str) -> bool {
+    let Some(colon) = memchr::memchr(b':', field) else {
+        return false;
+    };
+    let raw = &field[..colon];
+    if !raw.is_ascii() {
+        return field_name(field).is_some_and(|n| n.eq_ignore_ascii_case(name));
+    }
+    // `char::is_whitespace` on ASCII: space, TAB, LF, VT, FF, CR.
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    let start = raw.iter().position(|b| !ws(b)).unwrap_or(raw.len());
+    let end = raw.iter().rposition(|b| !ws(b)).map_or(start, |i| i + 1);
+    let trimmed = &raw[start..end];
+    !trimmed.is_empty() && !trimmed.iter().any(ws) && trimmed.eq_ignore_ascii_case(name.as_bytes())
+}
+
 /// How many fields named `name` (any case, folded or not) the header holds.
 pub fn count_fields(raw: &[u8], name: &str) -> usize {
     let head = header_section(raw);
     field_ranges(head)
         .into_iter()
-        .filter(|&(s, e)| field_name(&head[s..e]).is_some_and(|n| n.eq_ignore_ascii_case(name)))
+        .filter(|&(s, e)| field_is(&head[s..e], name))
         .count()
 }
 
@@ -188,6 +216,42 @@ mod tests {
             ),
             1
         );
+    }
+
+    /// The two-search form `header_section` replaced, as the oracle.
+    fn header_section_by_two_searches(raw: &[u8]) -> &[u8] {
+        let crlf = memchr::memmem::find(raw, b"\r\n\r\n");
+        let lf = memchr::memmem::find(raw, b"\n\n");
+        let end = match (crlf, lf) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b).unwrap_or(raw.len()),
+        };
+        &raw[..end]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_pass_header_section_and_name_test_agree_with_the_old_ones(
+            raw in proptest::collection::vec(proptest::sample::select(
+                vec![b'\r', b'\n', b' ', b'\t', b':', b'F', b'r', b'o', b'm', b'x', 0x0b, 0xc2, 0xa0]
+            ), 0..40)
+        ) {
+            proptest::prop_assert_eq!(header_section(&raw), header_section_by_two_searches(&raw));
+            for name in ["From", "from", "x"] {
+                proptest::prop_assert_eq!(
+                    field_is(&raw, name),
+                    field_name(&raw).is_some_and(|n| n.eq_ignore_ascii_case(name))
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_name_between_unicode_spaces_is_still_that_name() {
+        assert!(field_is("\u{a0}From\u{a0}: x".as_bytes(), "from"));
+        assert!(field_is(b" From \r\n : x", "From"));
+        assert!(!field_is(b"Fr om: x", "From"));
+        assert!(!field_is(b"X-From: x", "From"));
     }
 
     #[test]

@@ -21,6 +21,14 @@ const ST8: char = '\u{9c}';
 
 /// Sanitizes multi-line text: keeps TAB and LF (CR LF and lone CR become LF).
 pub fn multi_line(input: &str) -> Clean {
+    // Fast path (nearly all mail): nothing to strip, so one pass that only
+    // turns line ends into LF, instead of a copy and two `replace` passes.
+    if !needs_stripping(input) {
+        return Clean {
+            text: lf_only(input),
+            removed: false,
+        };
+    }
     let stripped = strip(input);
     if !stripped.text.contains('\r') {
         return stripped;
@@ -29,6 +37,25 @@ pub fn multi_line(input: &str) -> Clean {
         text: stripped.text.replace("\r\n", "\n").replace('\r', "\n"),
         removed: stripped.removed,
     }
+}
+
+/// `input` with CR LF and lone CR turned into LF, in one pass: the same as
+/// `input.replace("\r\n", "\n").replace('\r', "\n")`.
+fn lf_only(input: &str) -> String {
+    let b = input.as_bytes();
+    let mut out = String::with_capacity(input.len());
+    let mut last = 0;
+    for at in memchr::memchr_iter(b'\r', b) {
+        out.push_str(&input[last..at]);
+        out.push('\n');
+        last = if b.get(at + 1) == Some(&b'\n') {
+            at + 2
+        } else {
+            at + 1
+        };
+    }
+    out.push_str(&input[last..]);
+    out
 }
 
 /// Sanitizes a single-line field (a header value, a name): TAB, CR and LF
@@ -60,17 +87,44 @@ pub fn single_line(input: &str) -> Clean {
 /// bidi controls (`D8 9C`; `E2 80 8E`–`8F`, `E2 80 AA`–`AE`, `E2 81 A6`–`A9`).
 fn needs_stripping(input: &str) -> bool {
     let b = input.as_bytes();
-    (0..b.len()).any(|i| match b[i] {
-        0x00..=0x08 | 0x0b | 0x0c | 0x0e..=0x1f | 0x7f => true,
-        0xc2 => matches!(b.get(i + 1), Some(0x80..=0x9f)),
-        0xd8 => b.get(i + 1) == Some(&0x9c),
-        0xe2 => matches!(
-            (b.get(i + 1), b.get(i + 2)),
-            (Some(0x80), Some(0x8e | 0x8f | 0xaa..=0xae)) | (Some(0x81), Some(0xa6..=0xa9))
-        ),
-        _ => false,
-    })
+    // NOTE: a table marks the few bytes that can start something to strip,
+    // so the common byte costs one load and one test; only a marked byte is
+    // looked at closely (the body of every message passes through here).
+    let mut from = 0;
+    while let Some(off) = b[from..].iter().position(|&c| SUSPECT[c as usize]) {
+        let i = from + off;
+        let hit = match b[i] {
+            0xc2 => matches!(b.get(i + 1), Some(0x80..=0x9f)),
+            0xd8 => b.get(i + 1) == Some(&0x9c),
+            0xe2 => matches!(
+                (b.get(i + 1), b.get(i + 2)),
+                (Some(0x80), Some(0x8e | 0x8f | 0xaa..=0xae)) | (Some(0x81), Some(0xa6..=0xa9))
+            ),
+            _ => true,
+        };
+        if hit {
+            return true;
+        }
+        from = i + 1;
+    }
+    false
 }
+
+/// The bytes [`needs_stripping`] looks at: C0 controls but TAB/LF/CR, DEL,
+/// and the lead bytes of the C1 and bidi controls' UTF-8 forms.
+static SUSPECT: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = !matches!(c, 0x09 | 0x0a | 0x0d);
+        c += 1;
+    }
+    t[0x7f] = true;
+    t[0xc2] = true;
+    t[0xd8] = true;
+    t[0xe2] = true;
+    t
+};
 
 /// The Unicode bidirectional formatting characters (UAX #9 §2): the marks
 /// LRM, RLM and ALM (U+200E, U+200F, U+061C), the embeddings and overrides
@@ -264,6 +318,33 @@ mod tests {
             });
             assert_eq!(needs_stripping(s), by_chars, "{s:?}");
         }
+    }
+
+    proptest::proptest! {
+        /// The one-pass fast paths say what the char-by-char definitions say.
+        #[test]
+        fn fast_paths_agree_with_their_definitions(s in proptest::prelude::any::<String>()) {
+            let by_chars = s.chars().any(|c| {
+                (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || is_bidi_control(c)
+            });
+            proptest::prop_assert_eq!(needs_stripping(&s), by_chars);
+            proptest::prop_assert_eq!(lf_only(&s), s.replace("\r\n", "\n").replace('\r', "\n"));
+            let slow = strip(&s);
+            let slow = slow.text.replace("\r\n", "\n").replace('\r', "\n");
+            proptest::prop_assert_eq!(multi_line(&s).text, slow);
+        }
+    }
+
+    #[test]
+    fn line_ends_become_lf() {
+        for s in ["", "\r", "\r\r\n", "\n\r", "a\r\nb\rc\nd\r", "é\r\nü\r"] {
+            assert_eq!(
+                lf_only(s),
+                s.replace("\r\n", "\n").replace('\r', "\n"),
+                "{s:?}"
+            );
+        }
+        assert_eq!(multi_line("a\r\r\nb\r").text, "a\n\nb\n");
     }
 
     #[test]

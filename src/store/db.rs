@@ -518,6 +518,28 @@ impl Conn {
         self.each(sql, params, None, f)
     }
 
+    /// The first row, mapped, or `None` when there is none.
+    ///
+    /// NOTE: for lookups that often find nothing (the sync asks for every
+    /// follow-up's thread): `query_row(..).optional()` builds a [`NoRows`]
+    /// error first, and with `RUST_BACKTRACE=1` set every anyhow error
+    /// captures a backtrace — measured at ~150,000 instructions per missing
+    /// row, 45 % of the sync's store step (docs/perf-sync.md).
+    pub fn query_opt<T>(
+        &self,
+        sql: &str,
+        params: &[Value],
+        f: impl FnOnce(&Row<'_>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let mut f = Some(f);
+        let mut out = self.each(sql, params, Some(1), |r| {
+            // `each` stops after one row: `f` runs at most once.
+            f.take()
+                .map_or_else(|| Err(anyhow!("a second row")), |f| f(r))
+        })?;
+        Ok(out.pop())
+    }
+
     /// The first row, mapped; [`NoRows`] when there is none (see
     /// [`OptionalExtension::optional`]).
     pub fn query_row<T>(

@@ -466,12 +466,11 @@ impl Store {
     pub fn maildir_seen(&self, mailbox: &str, name: &str) -> Result<bool> {
         Ok(self
             .conn
-            .query_row(
+            .query_opt(
                 "SELECT 1 FROM maildir_seen WHERE mailbox = ?1 AND name = ?2",
                 params![mailbox, name],
                 |_| Ok(()),
-            )
-            .optional()?
+            )?
             .is_some())
     }
 
@@ -495,15 +494,13 @@ impl Store {
 /// (a `Re:` without thread headers) by sender AND workspace.
 fn find_thread(tx: &Tx<'_>, msg: &Inspected) -> Result<Option<i64>> {
     for id in msg.in_reply_to.iter().chain(msg.references.iter().rev()) {
-        let found: Option<Option<i64>> = tx
-            .query_row(
-                // Every stored message carries its request (a request's own
-                // message included).
-                "SELECT request_id FROM messages WHERE message_id = ?1",
-                params![id],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let found: Option<Option<i64>> = tx.query_opt(
+            // Every stored message carries its request (a request's own
+            // message included).
+            "SELECT request_id FROM messages WHERE message_id = ?1",
+            params![id],
+            |r| r.get(0),
+        )?;
         if let Some(Some(req)) = found {
             return Ok(Some(req));
         }
@@ -554,12 +551,11 @@ fn store_one(tx: &Tx<'_>, mailbox: &str, msg: &Inspected, key: &str) -> Result<S
         return Ok(Stored::Ignored);
     }
     let exists = tx
-        .query_row(
+        .query_opt(
             "SELECT 1 FROM messages WHERE message_id = ?1",
             params![key],
             |_| Ok(()),
-        )
-        .optional()?
+        )?
         .is_some();
     if exists {
         return Ok(Stored::Duplicate);
