@@ -78,22 +78,42 @@ fn seeded_store(path: &std::path::Path, n: usize) -> Store {
     store
 }
 
-/// Open the store, load every request, derive, draw: median of 7.
-fn first_frame(at: &Location) -> Duration {
-    let mut firsts = Vec::new();
+/// Where a first frame's time goes.
+struct Frame {
+    total: Duration,
+    open: Duration,
+    load: Duration,
+    derive_draw: Duration,
+}
+
+/// Open the store, load every request, derive, draw: median of 7 (each
+/// step's median too).
+fn first_frame(at: &Location) -> Frame {
+    let (mut totals, mut opens, mut loads, mut draws) = (vec![], vec![], vec![], vec![]);
     for _ in 0..7 {
         let t = Instant::now();
         let store = Store::open_at(at).unwrap();
+        let opened = t.elapsed();
         let reqs = store.load_requests().unwrap();
+        let loaded = t.elapsed();
         assert_eq!(reqs.len(), 10_000);
         let mut state = State::new(reqs, Rates::default(), "bench".into(), chrono::Utc::now());
         let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
         terminal
             .draw(|f| concierge::tui::ui::render(f, &mut state))
             .unwrap();
-        firsts.push(t.elapsed());
+        let total = t.elapsed();
+        totals.push(total);
+        opens.push(opened);
+        loads.push(loaded - opened);
+        draws.push(total - loaded);
     }
-    median(firsts)
+    Frame {
+        total: median(totals),
+        open: median(opens),
+        load: median(loads),
+        derive_draw: median(draws),
+    }
 }
 
 /// Reload one request (after a note, a decision): median of 201.
@@ -131,10 +151,17 @@ fn main() {
         let one = reload_one(at);
         println!(
             "{name:<22} time to first frame: {:>7.1} ms   reload one request: {:>6.0} µs",
-            first.as_secs_f64() * 1e3,
+            first.total.as_secs_f64() * 1e3,
             one.as_secs_f64() * 1e6
         );
-        firsts.push(first);
+        println!(
+            "{:<22}   of which open {:.1} ms, load {:.1} ms, derive + draw {:.1} ms",
+            "",
+            first.open.as_secs_f64() * 1e3,
+            first.load.as_secs_f64() * 1e3,
+            first.derive_draw.as_secs_f64() * 1e3
+        );
+        firsts.push(first.total);
     }
     println!(
         "first frame PostgreSQL / SQLite: {:.2}× (goal ≤ 1.5×)",
