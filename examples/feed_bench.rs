@@ -119,6 +119,9 @@ fn main() {
         .skip_while(|a| a != "--engine")
         .nth(1)
         .unwrap_or_default();
+    // The test server's own client is sync: made before the runtime starts.
+    let pg_url = (only.is_empty() || only == "postgres")
+        .then(|| support::postgres::server().fresh_database());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -132,8 +135,7 @@ fn main() {
             one_request(&mut writer);
             run("SQLite", path.into(), writer, changes, idle).await;
         }
-        if only.is_empty() || only == "postgres" {
-            let url = support::postgres::server().fresh_database();
+        if let Some(url) = pg_url {
             let target = support::postgres::target(&url);
             let mut writer = Store::connect_pg(&target).unwrap();
             one_request(&mut writer);
