@@ -144,10 +144,10 @@ pub const CHECK_EVERY: Duration = Duration::from_millis(50);
 
 /// After the store's files change, `data_version` is checked again for this
 /// long (after 2 ms, then doubling up to [`CHECK_EVERY`]). NOTE: the write
-/// that wakes the watcher
-/// (a WAL frame) comes before the commit is visible (SQLite publishes it in
-/// the `-shm` index through mmap, which notifies nothing), so one check on
-/// the event alone could miss the commit until the next write.
+/// that wakes the watcher (a WAL frame) comes before the commit is visible
+/// (SQLite publishes it in the `-shm` index through mmap, which notifies
+/// nothing), so one check on the event alone could miss the commit until
+/// the next write. Measured: p50 2.2 ms, p95 15.7 ms (README).
 pub const SETTLE: Duration = Duration::from_millis(500);
 
 impl DataVersion {
