@@ -114,7 +114,7 @@ fn main() {
     );
 
     // Time to first frame from a store of 10,000 requests (store already on disk).
-    let first = first_frame(&Location::Sqlite(dir.path().join("s10000.db")), 10_000);
+    let first = first_frame(&Location::Sqlite(dir.path().join("s10000.db")), 10_000).total;
     println!("time to first frame, 10,000 requests: {:.1} ms (open store, load, derive, draw; median of 7)", first.as_secs_f64() * 1e3);
 
     let window = if quick {

@@ -71,6 +71,7 @@ both!(
     a_stale_version_is_refused_inside_the_transaction_and_records_nothing,
     claims_are_never_blind_and_changes_name_the_operator,
     times_are_read_once_and_a_bad_one_is_named,
+    reloading_one_request_reads_what_loading_all_reads,
 );
 
 fn same_mail_twice_is_one_request_and_replies_attach(mut s: Store) {
@@ -700,4 +701,66 @@ fn times_are_read_once_and_a_bad_one_is_named(mut s: Store) {
         s.load_requests().is_err(),
         "no request is shown with a made-up time"
     );
+}
+
+/// A reload (`load_request`, its own indexed queries) and the first load
+/// (`load_requests`, every request at once) must show the same request:
+/// notes, replies, thread, follow-ups, who saw what, claim, lookups.
+fn reloading_one_request_reads_what_loading_all_reads(mut s: Store) {
+    use concierge::store::requests::{Membership, Resolution, SizeSnap};
+    let ids: Vec<i64> = (1..=4)
+        .map(|n| request(&mut s, n, &format!("Owner {n} <owner{n}@acme.example>")))
+        .collect();
+    s.add_note(ids[0], "sam", "Scope: all").unwrap();
+    s.add_note(ids[0], "kim", "Confirmed by phone").unwrap();
+    s.add_note(ids[2], "sam", "Only 2025").unwrap();
+    let reply = Reply {
+        message_id: "reply-1@ochre.example".into(),
+        to: "owner2@acme.example".into(),
+        subject: "Re: Data export request: Acme".into(),
+        bytes: b"hi".to_vec(),
+    };
+    s.reply_begin(ids[1], "acknowledgement", &reply, "sam", None)
+        .unwrap();
+    s.mark_seen(ids[0], "sam").unwrap();
+    let follow_up = msg("From: owner1@acme.example\r\nMessage-ID: <f1@acme.example>\r\nIn-Reply-To: <r1@acme.example>\r\nSubject: Re: Data export request: Acme\r\n\r\nAny news?\r\n");
+    s.store_batch("INBOX", &[follow_up], None).unwrap();
+    s.mark_seen(ids[0], "kim").unwrap();
+    s.register_operator("kim@ochrehq.com", "Kim").unwrap();
+    s.claim(ids[3], "kim@ochrehq.com", None).unwrap();
+    let res = Resolution {
+        account_email: "owner4@acme.example".into(),
+        memberships: vec![Membership {
+            member_id: "m-4".into(),
+            workspace_id: "ws-4".into(),
+            workspace_name: "Acme".into(),
+            email: "owner4@acme.example".into(),
+            role: concierge::domain::Role::Owner,
+        }],
+        workspace: Some(("ws-4".into(), "Acme".into())),
+        size: Some(SizeSnap {
+            messages: 12_000,
+            customers: 40,
+            ..SizeSnap::default()
+        }),
+    };
+    s.set_resolution(ids[3], &res, "sam").unwrap();
+
+    let all = s.load_requests().unwrap();
+    assert_eq!(all.iter().map(|v| v.id).collect::<Vec<_>>(), ids);
+    for v in &all {
+        assert_eq!(&s.load_request(v.id).unwrap(), v, "request {}", v.id);
+    }
+    // The cases above are really there (the comparison is not of empties).
+    assert_eq!(all[0].notes.len(), 2);
+    assert_eq!(all[0].thread_len, 2);
+    assert_eq!(all[0].seen.follow_ups.len(), 1);
+    assert_eq!(all[0].seen.unread("sam"), 1);
+    assert_eq!(all[0].seen.unread("kim"), 0);
+    assert_eq!(all[1].replies.len(), 1);
+    assert_eq!(all[2].notes[0].text, "Only 2025");
+    assert_eq!(all[3].claimed_by_name.as_deref(), Some("Kim"));
+    assert_eq!(all[3].memberships, res.memberships);
+    assert_eq!(all[3].size, res.size);
+    assert!(s.load_request(99).is_err(), "no such request");
 }

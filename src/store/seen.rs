@@ -10,11 +10,9 @@
 //! "After" is by the messages' row ids, not by time: a follow-up stored in
 //! the same millisecond as the opening would otherwise count as read.
 
-use super::db::{params, Conn};
-use super::requests::RequestView;
+use super::db::params;
 use super::Store;
 use anyhow::Result;
-use std::collections::HashMap;
 
 /// What a request's view carries to tell which follow-ups are unread.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,37 +56,6 @@ impl Store {
         )?;
         Ok(())
     }
-}
-
-/// Fills [`RequestView::seen`] for `views` (all requests, or the one with
-/// `only`'s id); `index` maps a request id to its place in `views`.
-pub(crate) fn fill(
-    conn: &Conn,
-    only: Option<i64>,
-    views: &mut [RequestView],
-    index: &HashMap<i64, usize>,
-) -> Result<()> {
-    let rows = conn.query(
-        "SELECT request_id, id FROM messages
-         WHERE kind = 'follow_up' AND request_id IS NOT NULL AND (CAST(?1 AS BIGINT) IS NULL OR request_id = ?1)
-         ORDER BY id",
-        params![only],
-    )?;
-    for r in &rows {
-        if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
-            views[i].seen.follow_ups.push(r.get(1)?);
-        }
-    }
-    let rows = conn.query(
-        "SELECT request_id, operator, last_message FROM seen WHERE CAST(?1 AS BIGINT) IS NULL OR request_id = ?1",
-        params![only],
-    )?;
-    for r in &rows {
-        if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
-            views[i].seen.by.push((r.get(1)?, r.get(2)?));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

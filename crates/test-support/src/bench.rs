@@ -73,20 +73,38 @@ pub fn seeded_store(path: &std::path::Path, n: usize) -> Store {
 /// Time to first frame from the store at `at` holding `requests`
 /// requests: open it, load every request, derive the state, draw 120×40.
 /// The median of 7.
-pub fn first_frame(at: &Location, requests: usize) -> Duration {
-    let firsts = (0..7)
-        .map(|_| {
-            let t = Instant::now();
-            let store = Store::open_at(at).unwrap();
-            let reqs = store.load_requests().unwrap();
-            assert_eq!(reqs.len(), requests);
-            let mut state = State::new(reqs, Rates::default(), "bench".into(), chrono::Utc::now());
-            let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
-            terminal
-                .draw(|f| concierge::tui::ui::render(f, &mut state))
-                .unwrap();
-            t.elapsed()
-        })
-        .collect();
-    median(firsts)
+/// Where a first frame's time goes (medians of 7, each step's own).
+pub struct Frame {
+    pub total: Duration,
+    pub open: Duration,
+    pub load: Duration,
+    pub derive_draw: Duration,
+}
+
+pub fn first_frame(at: &Location, requests: usize) -> Frame {
+    let (mut totals, mut opens, mut loads, mut draws) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..7 {
+        let t = Instant::now();
+        let store = Store::open_at(at).unwrap();
+        let opened = t.elapsed();
+        let reqs = store.load_requests().unwrap();
+        let loaded = t.elapsed();
+        assert_eq!(reqs.len(), requests);
+        let mut state = State::new(reqs, Rates::default(), "bench".into(), chrono::Utc::now());
+        let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+        terminal
+            .draw(|f| concierge::tui::ui::render(f, &mut state))
+            .unwrap();
+        let total = t.elapsed();
+        totals.push(total);
+        opens.push(opened);
+        loads.push(loaded - opened);
+        draws.push(total - loaded);
+    }
+    Frame {
+        total: median(totals),
+        open: median(opens),
+        load: median(loads),
+        derive_draw: median(draws),
+    }
 }
