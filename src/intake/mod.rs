@@ -304,81 +304,46 @@ fn lost_boundary(msg: &mail_parser::Message<'_>) -> bool {
     })
 }
 
-fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool, depth: Depth) -> Inspected {
-    let mut clean = Cleaner::default();
-    let mut warnings = Vec::new();
-    let parsed = PARSER
-        .parse(raw)
-        .filter(|m| !m.root_part().headers().is_empty());
-    let Some(msg) = parsed else {
-        return Inspected {
-            file: None,
-            uid: None,
-            message_id: None,
-            date: None,
-            from: None,
-            from_name: None,
-            reply_to: None,
-            subject: String::new(),
-            kind: Kind::Other,
-            workspace: WorkspaceRef::default(),
-            in_reply_to: None,
-            references: Vec::new(),
-            auth: Auth::default(),
-            warnings: vec![Warning::AuthMissing, Warning::Malformed],
-            body: String::new(),
-            unthreaded_kind: Kind::Other,
-        };
-    };
-
-    // A boundary folded where mail-parser cannot see it would lose the
-    // body: read the message again with its Content-Type on one line.
-    if may_repair && lost_boundary(&msg) {
-        if let Some((fixed, guessed)) = repair::boundary(raw) {
-            // A guessed repair is malformed: then the whole answer counts.
-            let depth = if guessed { Depth::Full } else { depth };
-            let mut i = inspect_once(&fixed, opts, false, depth);
-            if guessed {
-                i.warnings.push(Warning::Malformed);
-                i.warnings.sort();
-                i.warnings.dedup();
-            }
-            return i;
-        }
+/// What a message that mail-parser cannot read at all comes out as.
+fn unreadable() -> Inspected {
+    Inspected {
+        file: None,
+        uid: None,
+        message_id: None,
+        date: None,
+        from: None,
+        from_name: None,
+        reply_to: None,
+        subject: String::new(),
+        kind: Kind::Other,
+        workspace: WorkspaceRef::default(),
+        in_reply_to: None,
+        references: Vec::new(),
+        auth: Auth::default(),
+        warnings: vec![Warning::AuthMissing, Warning::Malformed],
+        body: String::new(),
+        unthreaded_kind: Kind::Other,
     }
+}
 
-    let raw_msg = msg.raw_message();
-    let fields = msg.root_part().headers();
-    let raw_of = |h: &mail_parser::Header<'_>| {
-        let start = (h.offset_start() as usize).min(raw_msg.len());
-        let end = (h.offset_end() as usize).clamp(start, raw_msg.len());
-        &raw_msg[start..end]
-    };
-    // The fields the rules below read, in order, with their unfolded values.
-    // NOTE: only these are copied out; names are borrowed from the parsed
-    // message (a 30 KB relay chain is a few hundred fields, most of them
-    // only passed over). The authentication rule reads all fields in order
-    // ([`trusted_auth`]).
-    const READ: [&str; 7] = [
-        "Authentication-Results",
-        "Auto-Submitted",
-        "X-Autoreply",
-        "X-Autorespond",
-        "Precedence",
-        "Return-Path",
-        "Date",
-    ];
-    let read_values: Vec<(&str, String)> = fields
-        .iter()
-        .filter(|h| READ.iter().any(|n| h.name().eq_ignore_ascii_case(n)))
-        .map(|h| (h.name(), raw_value(raw_of(h))))
-        .collect();
-    let headers: Vec<(&str, &str)> = read_values.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    let has_header = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+/// The sender as shown: the first address of the first From header, its
+/// name, the Reply-To, and whether there was more than one From.
+struct Sender {
+    from: Option<String>,
+    from_name: Option<String>,
+    reply_to: Option<String>,
+    several_from: bool,
+}
 
-    // From: the first address of the first From header. NOTE: mail-parser's
-    // `from()` answers the *last* From header; a second From (or a second
-    // address) is a classic spoof, so it is malformed and DMARC does not count.
+/// From: the first address of the first From header. NOTE: mail-parser's
+/// `from()` answers the *last* From header; a second From (or a second
+/// address) is a classic spoof, so it is malformed and DMARC does not count.
+fn sender(
+    msg: &mail_parser::Message<'_>,
+    raw: &[u8],
+    clean: &mut Cleaner,
+    warnings: &mut Vec<Warning>,
+) -> Sender {
     let from_headers: Vec<&mail_parser::Address<'_>> = msg
         .header_values(mail_parser::HeaderName::From)
         .filter_map(|v| v.as_address())
@@ -404,9 +369,22 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool, depth: Depth) 
         .and_then(|a| a.first())
         .and_then(|a| a.address())
         .and_then(|a| clean.address(a));
+    Sender {
+        from,
+        from_name,
+        reply_to,
+        several_from,
+    }
+}
 
-    // Our reader first (it knows `19:59 CST`, `-600`, `cst`), then
-    // mail-parser's for whatever else it makes sense of.
+/// The Date: our reader first (it knows `19:59 CST`, `-600`, `cst`), then
+/// mail-parser's for whatever else it makes sense of; a Date nobody reads
+/// is malformed.
+fn date_of(
+    msg: &mail_parser::Message<'_>,
+    headers: &[(&str, &str)],
+    warnings: &mut Vec<Warning>,
+) -> Option<DateTime<Utc>> {
     let date_raw = headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("Date"))
@@ -419,39 +397,38 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool, depth: Depth) 
                 .and_then(|d| DateTime::<Utc>::from_timestamp(d.to_timestamp(), 0))
         })
         .map(|t| t.with_nanosecond(0).unwrap_or(t));
-    if date.is_none() && has_header("Date") {
+    if date.is_none() && date_raw.is_some() {
         warnings.push(Warning::Malformed);
     }
+    date
+}
 
+/// Message-ID, the first In-Reply-To and up to 100 References, sanitized.
+fn threading(
+    msg: &mail_parser::Message<'_>,
+    clean: &mut Cleaner,
+) -> (Option<String>, Option<String>, Vec<String>) {
     let message_id = clean.opt_line(msg.message_id().map(strip_brackets).as_deref());
     let in_reply_to = id_list(msg.in_reply_to())
         .into_iter()
         .next()
-        .map(|s| clean.line(&s));
-    let in_reply_to = in_reply_to.filter(|s| !s.is_empty());
+        .map(|s| clean.line(&s))
+        .filter(|s| !s.is_empty());
     let references: Vec<String> = id_list(msg.references())
         .iter()
         .map(|s| clean.line(s))
         .filter(|s| !s.is_empty())
         .take(100)
         .collect();
+    (message_id, in_reply_to, references)
+}
 
-    // A UTF-8 character split across two encoded words: join their bytes.
-    let subject = match msg.subject() {
-        Some(s) if s.contains('\u{fffd}') => fields
-            .iter()
-            .find(|h| h.name().eq_ignore_ascii_case("Subject"))
-            .and_then(|h| repair::split_utf8_words(&raw_value(raw_of(h))))
-            .unwrap_or_else(|| s.to_string()),
-        s => s.unwrap_or("").to_string(),
-    };
-    let subject = clean.line(&subject);
-    let subject = classify::truncate_chars(&subject, 998);
-
-    // Body: the first text part (mail-parser renders HTML-only mail as text).
-    // NOTE: mail-parser files a text part whose multipart never closes (a
-    // broken mail, or the prefix an IMAP partial fetch returns) under
-    // attachments; its text is still the body a person would read.
+/// The body: the first text part (mail-parser renders HTML-only mail as
+/// text), at most [`BODY_LIMIT`] bytes of it, sanitized.
+// NOTE: mail-parser files a text part whose multipart never closes (a
+// broken mail, or the prefix an IMAP partial fetch returns) under
+// attachments; its text is still the body a person would read.
+fn body_of(msg: &mail_parser::Message<'_>, clean: &mut Cleaner) -> String {
     let body_raw = msg.body_text(0).unwrap_or_else(|| {
         msg.parts
             .iter()
@@ -473,32 +450,164 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool, depth: Depth) 
     } else {
         &body_raw[..]
     };
-    let body = clean.text(body_slice);
+    clean.text(body_slice)
+}
 
-    // MIME structure: a multipart needs a boundary, and (unless we only have
-    // a prefix of the message) its closing delimiter (RFC 2046 §5.1.1).
-    let content_type = msg.content_type();
-    let ct_string = content_type
-        .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")).to_ascii_lowercase());
-    if let Some(ct) = content_type {
-        if ct.ctype().eq_ignore_ascii_case("multipart") {
-            match ct.attribute("boundary") {
-                None => warnings.push(Warning::Malformed),
-                Some(b) if !opts.truncated => {
-                    let closing = format!("--{b}--");
-                    if !contains(raw, closing.as_bytes()) {
-                        warnings.push(Warning::Malformed);
-                    }
+/// The content type (`type/subtype`, lowercase); a multipart needs a
+/// boundary, and (unless we only have a prefix of the message) its closing
+/// delimiter (RFC 2046 §5.1.1).
+fn mime_type(
+    msg: &mail_parser::Message<'_>,
+    raw: &[u8],
+    opts: &Options<'_>,
+    warnings: &mut Vec<Warning>,
+) -> Option<String> {
+    let content_type = msg.content_type()?;
+    if content_type.ctype().eq_ignore_ascii_case("multipart") {
+        match content_type.attribute("boundary") {
+            None => warnings.push(Warning::Malformed),
+            Some(b) if !opts.truncated => {
+                let closing = format!("--{b}--");
+                if !contains(raw, closing.as_bytes()) {
+                    warnings.push(Warning::Malformed);
                 }
-                Some(_) => {}
             }
+            Some(_) => {}
         }
     }
+    Some(
+        format!(
+            "{}/{}",
+            content_type.ctype(),
+            content_type.subtype().unwrap_or("")
+        )
+        .to_ascii_lowercase(),
+    )
+}
+
+/// Reply-To, Return-Path and a display name holding another address than
+/// the sender's: each a warning when it points elsewhere.
+fn sender_warnings(sender: &Sender, headers: &[(&str, &str)], warnings: &mut Vec<Warning>) {
+    let Some(from) = &sender.from else {
+        return;
+    };
+    let fd = domain_of(from);
+    if let Some(rt) = &sender.reply_to {
+        if !aligned(domain_of(rt), fd) {
+            warnings.push(Warning::ReplyToMismatch);
+        }
+    }
+    let return_path = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("Return-Path"))
+        .map(|(_, v)| *v);
+    if let Some(rp) = return_path.and_then(bare_address) {
+        if !aligned(domain_of(&rp), fd) {
+            warnings.push(Warning::ReturnPathMismatch);
+        }
+    }
+    if let Some(name) = &sender.from_name {
+        if ADDR_IN_TEXT
+            .find_iter(name)
+            .any(|m| !m.as_str().eq_ignore_ascii_case(from))
+        {
+            warnings.push(Warning::DisplayNameMismatch);
+        }
+    }
+}
+
+/// The bytes of one header field in the parsed message.
+fn field_bytes<'a>(raw_msg: &'a [u8], h: &mail_parser::Header<'_>) -> &'a [u8] {
+    let start = (h.offset_start() as usize).min(raw_msg.len());
+    let end = (h.offset_end() as usize).clamp(start, raw_msg.len());
+    &raw_msg[start..end]
+}
+
+/// The fields the rules read, in order, with their unfolded values.
+// NOTE: only these are copied out; names are borrowed from the parsed
+// message (a 30 KB relay chain is a few hundred fields, most of them only
+// passed over). The authentication rule reads all fields in order
+// ([`trusted_auth`]).
+fn read_fields<'m>(
+    fields: &'m [mail_parser::Header<'m>],
+    raw_msg: &[u8],
+) -> Vec<(&'m str, String)> {
+    const READ: [&str; 7] = [
+        "Authentication-Results",
+        "Auto-Submitted",
+        "X-Autoreply",
+        "X-Autorespond",
+        "Precedence",
+        "Return-Path",
+        "Date",
+    ];
+    fields
+        .iter()
+        .filter(|h| READ.iter().any(|n| h.name().eq_ignore_ascii_case(n)))
+        .map(|h| (h.name(), raw_value(field_bytes(raw_msg, h))))
+        .collect()
+}
+
+/// The subject, sanitized and capped at 998 characters (RFC 5322's line).
+fn subject_of(msg: &mail_parser::Message<'_>, raw_msg: &[u8], clean: &mut Cleaner) -> String {
+    // A UTF-8 character split across two encoded words: join their bytes.
+    let subject = match msg.subject() {
+        Some(s) if s.contains('\u{fffd}') => msg
+            .root_part()
+            .headers()
+            .iter()
+            .find(|h| h.name().eq_ignore_ascii_case("Subject"))
+            .and_then(|h| repair::split_utf8_words(&raw_value(field_bytes(raw_msg, h))))
+            .unwrap_or_else(|| s.to_string()),
+        s => s.unwrap_or("").to_string(),
+    };
+    classify::truncate_chars(&clean.line(&subject), 998)
+}
+
+fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool, depth: Depth) -> Inspected {
+    let mut clean = Cleaner::default();
+    let mut warnings = Vec::new();
+    let parsed = PARSER
+        .parse(raw)
+        .filter(|m| !m.root_part().headers().is_empty());
+    let Some(msg) = parsed else {
+        return unreadable();
+    };
+
+    // A boundary folded where mail-parser cannot see it would lose the
+    // body: read the message again with its Content-Type on one line.
+    if may_repair && lost_boundary(&msg) {
+        if let Some((fixed, guessed)) = repair::boundary(raw) {
+            // A guessed repair is malformed: then the whole answer counts.
+            let depth = if guessed { Depth::Full } else { depth };
+            let mut i = inspect_once(&fixed, opts, false, depth);
+            if guessed {
+                i.warnings.push(Warning::Malformed);
+                i.warnings.sort();
+                i.warnings.dedup();
+            }
+            return i;
+        }
+    }
+
+    let raw_msg = msg.raw_message();
+    let fields = msg.root_part().headers();
+    let raw_of = |h: &mail_parser::Header<'_>| field_bytes(raw_msg, h);
+    let read_values = read_fields(fields, raw_msg);
+    let headers: Vec<(&str, &str)> = read_values.iter().map(|(n, v)| (*n, v.as_str())).collect();
+
+    let sender = sender(&msg, raw, &mut clean, &mut warnings);
+    let date = date_of(&msg, &headers, &mut warnings);
+    let (message_id, in_reply_to, references) = threading(&msg, &mut clean);
+
+    let subject = subject_of(&msg, raw_msg, &mut clean);
+    let body = body_of(&msg, &mut clean);
+    let ct_string = mime_type(&msg, raw, opts, &mut warnings);
 
     let has_threading = in_reply_to.is_some() || !references.is_empty();
     let signals = classify::Signals {
         headers: &headers,
-        from_addr: from.as_deref(),
+        from_addr: sender.from.as_deref(),
         subject: &subject,
         body: &body,
         content_type: ct_string.as_deref(),
@@ -510,28 +619,32 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool, depth: Depth) 
     } else {
         kind
     };
+    let mut out = Inspected {
+        file: None,
+        uid: None,
+        message_id,
+        date,
+        from: None,
+        from_name: None,
+        reply_to: None,
+        subject,
+        kind,
+        workspace: WorkspaceRef::default(),
+        in_reply_to,
+        references,
+        auth: Auth::default(),
+        warnings: Vec::new(),
+        body,
+        unthreaded_kind,
+    };
 
     // The sync drops other mail unread unless it is malformed: stop here.
     if depth == Depth::ExportMail && kind == Kind::Other && !warnings.contains(&Warning::Malformed)
     {
-        return Inspected {
-            file: None,
-            uid: None,
-            message_id,
-            date,
-            from,
-            from_name,
-            reply_to,
-            subject,
-            kind,
-            workspace: WorkspaceRef::default(),
-            in_reply_to,
-            references,
-            auth: Auth::default(),
-            warnings: Vec::new(),
-            body,
-            unthreaded_kind,
-        };
+        out.from = sender.from;
+        out.from_name = sender.from_name;
+        out.reply_to = sender.reply_to;
+        return out;
     }
 
     // Authentication (RFC 8601): only our own server's verdict.
@@ -544,70 +657,29 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool, depth: Depth) 
             },
         )
     });
-    let auth = trusted_auth(
+    out.auth = trusted_auth(
         all_fields,
         opts.authserv_id,
-        from.as_deref(),
-        several_from,
+        sender.from.as_deref(),
+        sender.several_from,
         &mut warnings,
     );
+    sender_warnings(&sender, &headers, &mut warnings);
 
-    if let Some(from) = &from {
-        let fd = domain_of(from);
-        if let Some(rt) = &reply_to {
-            if !aligned(domain_of(rt), fd) {
-                warnings.push(Warning::ReplyToMismatch);
-            }
-        }
-        let return_path = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("Return-Path"))
-            .map(|(_, v)| *v);
-        if let Some(rp) = return_path.and_then(bare_address) {
-            if !aligned(domain_of(&rp), fd) {
-                warnings.push(Warning::ReturnPathMismatch);
-            }
-        }
-        if let Some(name) = &from_name {
-            if ADDR_IN_TEXT
-                .find_iter(name)
-                .any(|m| !m.as_str().eq_ignore_ascii_case(from))
-            {
-                warnings.push(Warning::DisplayNameMismatch);
-            }
-        }
-    }
-
-    let (ws_name, ws_id) = classify::workspace(&subject, &body);
     // The workspace name comes from the already-sanitized subject or body.
+    let (name, id) = classify::workspace(&out.subject, &out.body);
+    out.workspace = WorkspaceRef { name, id };
 
     if clean.removed {
         warnings.push(Warning::ControlCharsRemoved);
     }
     warnings.sort();
     warnings.dedup();
-
-    Inspected {
-        file: None,
-        uid: None,
-        message_id,
-        date,
-        from,
-        from_name,
-        reply_to,
-        subject,
-        kind,
-        workspace: WorkspaceRef {
-            name: ws_name,
-            id: ws_id,
-        },
-        in_reply_to,
-        references,
-        auth,
-        warnings,
-        body,
-        unthreaded_kind,
-    }
+    out.warnings = warnings;
+    out.from = sender.from;
+    out.from_name = sender.from_name;
+    out.reply_to = sender.reply_to;
+    out
 }
 
 /// The trusted verdict (see [`auth::evaluate_headers`]), with DMARC held to
