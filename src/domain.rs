@@ -352,17 +352,15 @@ fn ago(d: chrono::Duration) -> String {
 
 /// The collision stop's message: what changed, and the way forward.
 pub fn stale_text(id: i64, changes: &[Changed], now: chrono::DateTime<chrono::Utc>) -> String {
-    // The newest few say enough; a long list would not fit the status bar.
+    // The newest few say enough (a long list would not fit the status
+    // bar), told in the order they happened.
     const SHOWN: usize = 3;
-    let mut said: Vec<String> = changes
-        .iter()
-        .rev()
-        .take(SHOWN)
-        .map(|c| c.describe(now))
-        .collect();
-    if changes.len() > SHOWN {
-        said.push(format!("{} more", changes.len() - SHOWN));
+    let skipped = changes.len().saturating_sub(SHOWN);
+    let mut said: Vec<String> = Vec::new();
+    if skipped > 0 {
+        said.push(format!("{skipped} earlier changes"));
     }
+    said.extend(changes[skipped..].iter().map(|c| c.describe(now)));
     let what = if said.is_empty() {
         String::new()
     } else {
@@ -380,6 +378,41 @@ impl StoreError {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_collision_stop_tells_the_newest_changes_in_the_order_they_happened() {
+        let now = chrono::Utc::now();
+        let change = |version: i64, what: &str| Changed {
+            version,
+            at: now,
+            who: "Kim".into(),
+            what: what.into(),
+        };
+        let three = [
+            change(2, "approved it"),
+            change(3, "saw the export become queued"),
+            change(4, "saw the export become running"),
+        ];
+        let text = stale_text(2, &three, now);
+        assert!(
+            text.contains(": Kim approved it just now; Kim saw the export become queued just now; Kim saw the export become running just now."),
+            "{text}"
+        );
+        let mut five = vec![
+            change(1, "sent the acknowledgement"),
+            change(2, "claimed it"),
+        ];
+        five.extend(three.iter().map(|c| Changed {
+            version: c.version + 2,
+            ..c.clone()
+        }));
+        let text = stale_text(2, &five, now);
+        assert!(
+            text.contains(": 2 earlier changes; Kim approved it just now;"),
+            "{text}"
+        );
+    }
+
     use super::*;
 
     #[test]
