@@ -9,29 +9,13 @@
 use concierge_test_support as support;
 use concierge_test_support::on_both_servers;
 
-use concierge::config::{Connection, Security};
 use concierge::inbox::imap::ImapSource;
 use concierge::inbox::prefix::read_prefix;
 use concierge::inbox::{Source, FETCH_PREFIX};
 use concierge::secret::Secret;
 use support::imap_server::ImapServer;
 
-fn plain(d: &dyn ImapServer) -> Connection {
-    Connection {
-        host: "127.0.0.1".into(),
-        port: d.imap_port(),
-        security: Security::None,
-        username: d.user().into(),
-        password_env: Some("UNUSED".into()),
-        password_command: None,
-        auth: concierge::config::AuthKind::Password,
-        token_command: None,
-        mailbox: "INBOX".into(),
-        ca_file: None,
-        from: None,
-        sent_mailbox: None,
-    }
-}
+use concierge_test_support::imap_server::plain;
 
 /// A message whose header block (empty line included) is exactly
 /// `header_len` bytes, with `eol` line ends, then `text_len` bytes of text.

@@ -38,22 +38,7 @@ fn chatter(n: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-fn plain(d: &dyn ImapServer) -> Connection {
-    Connection {
-        host: "127.0.0.1".into(),
-        port: d.imap_port(),
-        security: Security::None,
-        username: d.user().into(),
-        password_env: Some("UNUSED".into()),
-        password_command: None,
-        auth: concierge::config::AuthKind::Password,
-        token_command: None,
-        mailbox: "INBOX".into(),
-        ca_file: None,
-        from: None,
-        sent_mailbox: None,
-    }
-}
+use concierge_test_support::imap_server::plain;
 
 fn pw(d: &dyn ImapServer) -> Secret {
     Secret::new(d.password())

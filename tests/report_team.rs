@@ -7,26 +7,7 @@ use concierge_test_support as support;
 
 use concierge::stats::fixture;
 use concierge::store::Store;
-use std::path::Path;
-use std::process::{Command, Output};
-use support::postgres::{server, PASSWORD};
-
-fn concierge(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_concierge"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("XDG_CONFIG_HOME")
-        .env("HOME", "/nonexistent-home")
-        .env("CONCIERGE_TEST_DB_PASSWORD", PASSWORD)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
+use support::postgres::{concierge, server, stdout_ok as ok, PASSWORD};
 
 const CALENDAR: &str = "[estimate]\ntimezone = \"Europe/Berlin\"\nholidays = [\"2026-11-20\"]\n";
 

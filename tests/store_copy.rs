@@ -8,25 +8,7 @@ use concierge::intake::{inspect, Options};
 use concierge::mail::outgoing::Reply;
 use concierge::store::{Store, Stored};
 use std::path::Path;
-use std::process::{Command, Output};
-use support::postgres::{server, target, PASSWORD};
-
-fn concierge(config: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_concierge"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("XDG_CONFIG_HOME")
-        .env("HOME", "/nonexistent-home")
-        .env("CONCIERGE_TEST_DB_PASSWORD", PASSWORD)
-        .output()
-        .unwrap()
-}
-
-fn out(o: &Output) -> String {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
+use support::postgres::{concierge, server, stdout_ok as out, target, PASSWORD};
 
 /// A solo store with a bit of everything: requests, a thread, notes, a
 /// decision, a job, a reply with binary bytes, an estimate, a cursor.

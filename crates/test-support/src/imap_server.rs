@@ -285,3 +285,22 @@ macro_rules! on_both_servers {
         }
     };
 }
+
+/// A plaintext IMAP connection to `d`'s INBOX (a loopback server: the
+/// only place `security = "none"` is allowed), password given separately.
+pub fn plain(d: &dyn ImapServer) -> concierge::config::Connection {
+    concierge::config::Connection {
+        host: "127.0.0.1".into(),
+        port: d.imap_port(),
+        security: concierge::config::Security::None,
+        username: d.user().into(),
+        password_env: Some("UNUSED".into()),
+        password_command: None,
+        auth: concierge::config::AuthKind::Password,
+        token_command: None,
+        mailbox: "INBOX".into(),
+        ca_file: None,
+        from: None,
+        sent_mailbox: None,
+    }
+}

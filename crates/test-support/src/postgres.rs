@@ -236,3 +236,23 @@ pub fn target(url: &str) -> concierge::store::pg::PgTarget {
         ca_file: None,
     }
 }
+
+/// Runs the `concierge` binary with `config` and `args`, the team store's
+/// password in `CONCIERGE_TEST_DB_PASSWORD`, and no user config around.
+pub fn concierge(config: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(super::concierge_bin())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", "/nonexistent-home")
+        .env("CONCIERGE_TEST_DB_PASSWORD", PASSWORD)
+        .output()
+        .unwrap()
+}
+
+/// The standard output of a run that must have succeeded (else its stderr).
+pub fn stdout_ok(o: &std::process::Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
