@@ -57,6 +57,70 @@ fn timing_line(t: &Timing, promise: &str) -> String {
     )
 }
 
+/// The estimates' accuracy and the calibration it suggests.
+fn estimates_text(s: &mut String, f: &Figures) {
+    let a = &f.accuracy;
+    let bands: Vec<String> = a
+        .bands
+        .iter()
+        .map(|b| format!("{} {}", b.label, b.count))
+        .collect();
+    let _ = writeln!(
+        s,
+        "\nEstimates:       {} finished exports; actual/estimated: {}",
+        a.jobs,
+        bands.join(", ")
+    );
+    match &a.calibration {
+        Some(c) => {
+            let _ = writeln!(
+                s,
+                "                 median ratio {:.2}, mean error {:.1} %; suggested rates: messages_per_hour {}, customers_per_hour {}, attachment_gb_per_hour {}",
+                c.median_ratio,
+                c.mean_error_pct,
+                c.suggested_messages_per_hour,
+                c.suggested_customers_per_hour,
+                c.suggested_attachment_gb_per_hour
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "                 no finished exports: nothing to calibrate from"
+            );
+        }
+    }
+}
+
+/// What each operator did in the period (from the audit log).
+fn operators_text(s: &mut String, f: &Figures) {
+    let _ = writeln!(
+        s,
+        "\nPer operator (audit log: handled = requests they replied to, noted, approved or rejected)"
+    );
+    if f.operators.is_empty() {
+        let _ = writeln!(s, "  nobody acted in this period");
+    } else {
+        let _ = writeln!(
+            s,
+            "  {:<24} {:>7} {:>7} {:>8} {:>8} {:>5}",
+            "operator", "handled", "replies", "approved", "rejected", "notes"
+        );
+    }
+    for o in &f.operators {
+        let _ = writeln!(
+            s,
+            "  {:<24} {:>7} {:>7} {:>8} {:>8} {:>5}",
+            one_line(&o.name),
+            o.handled,
+            o.replies_sent,
+            o.approved,
+            o.rejected,
+            o.notes
+        );
+    }
+}
+
 /// The figures for a person reading a terminal.
 pub fn text(f: &Figures, tz: Tz) -> String {
     let mut s = String::new();
@@ -107,62 +171,8 @@ pub fn text(f: &Figures, tz: Tz) -> String {
             fmt_hours(Some(o.hours_overdue))
         );
     }
-    let a = &f.accuracy;
-    let bands: Vec<String> = a
-        .bands
-        .iter()
-        .map(|b| format!("{} {}", b.label, b.count))
-        .collect();
-    let _ = writeln!(
-        s,
-        "\nEstimates:       {} finished exports; actual/estimated: {}",
-        a.jobs,
-        bands.join(", ")
-    );
-    match &a.calibration {
-        Some(c) => {
-            let _ = writeln!(
-                s,
-                "                 median ratio {:.2}, mean error {:.1} %; suggested rates: messages_per_hour {}, customers_per_hour {}, attachment_gb_per_hour {}",
-                c.median_ratio,
-                c.mean_error_pct,
-                c.suggested_messages_per_hour,
-                c.suggested_customers_per_hour,
-                c.suggested_attachment_gb_per_hour
-            );
-        }
-        None => {
-            let _ = writeln!(
-                s,
-                "                 no finished exports: nothing to calibrate from"
-            );
-        }
-    }
-    let _ = writeln!(
-        s,
-        "\nPer operator (audit log: handled = requests they replied to, noted, approved or rejected)"
-    );
-    if f.operators.is_empty() {
-        let _ = writeln!(s, "  nobody acted in this period");
-    } else {
-        let _ = writeln!(
-            s,
-            "  {:<24} {:>7} {:>7} {:>8} {:>8} {:>5}",
-            "operator", "handled", "replies", "approved", "rejected", "notes"
-        );
-    }
-    for o in &f.operators {
-        let _ = writeln!(
-            s,
-            "  {:<24} {:>7} {:>7} {:>8} {:>8} {:>5}",
-            one_line(&o.name),
-            o.handled,
-            o.replies_sent,
-            o.approved,
-            o.rejected,
-            o.notes
-        );
-    }
+    estimates_text(&mut s, f);
+    operators_text(&mut s, f);
     let unit = match p.bucket {
         super::BucketSize::Day => "day",
         super::BucketSize::Week => "week from",
