@@ -38,7 +38,8 @@ const ADDRESS_LIMIT: usize = 254;
 /// of a huge message is not needed to triage it.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// A warning about a message, as in DESIGN.md; serialized in snake_case.
+/// A warning about a message (README, "How it reads mail"); serialized in
+/// snake_case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Warning {
@@ -76,8 +77,8 @@ pub struct WorkspaceRef {
     pub id: Option<String>,
 }
 
-/// One message, as `concierge inspect` prints it (DESIGN.md "inspect / sync
-/// JSON line"), plus the sanitized body text, which is stored but not printed.
+/// One message, as `concierge inspect` prints it (one JSON line, as `sync`
+/// logs it), plus the sanitized body text, which is stored but not printed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Inspected {
     pub file: Option<String>,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 pub const TOKEN: &str = "test-backend-token-6b1d0f2a9c";
 
-/// The demo workspaces' fixed names and members (DESIGN.md, "Demo data").
+/// The demo workspaces' fixed names and members (the reference backend's seed, `crates/refbackend/src/seed/`).
 pub const ACME: &str = "Acme Support";
 pub const NORTHWIND: &str = "Northwind Traders";
 pub const GLOBEX: &str = "Globex";

@@ -1,5 +1,5 @@
-//! The export artifact: one ZIP, written streaming, exactly as "The export
-//! artifact" in DESIGN.md describes it.
+//! The export artifact: one ZIP, written streaming, in the publicly
+//! documented format (the entries below).
 //!
 //! Entries, in this order: `conversations.json`, `messages.json`,
 //! `customers.json`, `articles.json`, `categories.json`, `routing_rules.json`,
