@@ -656,8 +656,9 @@ fn racing_approve_and_reject_make_one_decision(open: impl Fn() -> Store + Sync) 
 }
 
 /// Times come back from either engine as `DateTime<Utc>`, read once where
-/// the row is read; a stored time that is not RFC 3339 is an error naming
-/// the column and the text, never a panic and never a silent default.
+/// the row is read; a stored time that is not RFC 3339 is unknown (never a
+/// made-up time) and named on its request in words, and every other
+/// request still loads.
 fn times_are_read_once_and_a_bad_one_is_named(mut s: Store) {
     let t = |x: &str| concierge::time::parse(x).unwrap();
     let raw = "From: owner@acme.example\r\nMessage-ID: <t1@acme.example>\r\nDate: Mon, 23 Nov 2026 10:14:05 +0100\r\nSubject: Data export request: Acme\r\n\r\nhi\r\n";
@@ -674,8 +675,9 @@ fn times_are_read_once_and_a_bad_one_is_named(mut s: Store) {
     s.set_job(id, &j, "sam").unwrap();
 
     let v = s.load_request(id).unwrap();
-    assert_eq!(v.received_at, t("2026-11-23T09:14:05Z"));
-    let note = v.notes[0].at;
+    assert_eq!(v.received_at, Some(t("2026-11-23T09:14:05Z")));
+    assert_eq!(v.damage, vec![]);
+    let note = v.notes[0].at.unwrap();
     assert!(
         note >= before - chrono::Duration::seconds(1) && note <= chrono::Utc::now(),
         "{note}"
@@ -689,17 +691,50 @@ fn times_are_read_once_and_a_bad_one_is_named(mut s: Store) {
     let thread = s.thread_messages(id).unwrap();
     assert_eq!(thread[0].date, Some(t("2026-11-23T09:14:05Z")));
 
-    s.conn()
-        .execute(
-            "UPDATE requests SET received_at = 'last Tuesday' WHERE id = ?1",
+    let other = request(&mut s, 2, "Kim <owner2@acme.example>");
+    let sound = s.load_request(other).unwrap();
+    for sql in [
+        "UPDATE requests SET received_at = 'last Tuesday' WHERE id = ?1",
+        "UPDATE notes SET created_at = '2026-11-23 10:00' WHERE request_id = ?1",
+        "UPDATE requests SET job = '{\"id\": 7' WHERE id = ?1",
+    ] {
+        s.conn().execute(sql, params![id]).unwrap();
+    }
+    let all = s
+        .load_requests()
+        .expect("one bad row never empties the queue");
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[1], sound, "the other request is untouched");
+    let bad = &all[0];
+    assert_eq!(bad.id, id);
+    assert_eq!(bad.received_at, None, "no made-up time");
+    assert_eq!(bad.notes.len(), 1, "the note is kept");
+    assert_eq!(bad.notes[0].text, "Scope: all");
+    assert_eq!(bad.notes[0].at, None);
+    assert_eq!(bad.job, None);
+    let said: Vec<String> = bad.damage.iter().map(|d| d.to_string()).collect();
+    assert_eq!(said.len(), 3, "{said:?}");
+    assert!(
+        said[0].starts_with("the time it arrived (requests.received_at): expected an RFC 3339 time, found \"last Tuesday\""),
+        "{said:?}"
+    );
+    assert!(
+        said[1].starts_with("the export job (requests.job): not the JSON expected"),
+        "{said:?}"
+    );
+    assert!(said[2].starts_with("a note's time (notes.created_at): expected an RFC 3339 time, found \"2026-11-23 10:00\""), "{said:?}");
+    assert_eq!(s.load_request(id).unwrap(), *bad, "a reload reads the same");
+    let raw: String = s
+        .conn()
+        .query_row(
+            "SELECT received_at FROM requests WHERE id = ?1",
             params![id],
+            |r| r.get(0),
         )
         .unwrap();
-    let e = format!("{:#}", s.load_request(id).unwrap_err());
-    assert!(e.contains("column 8") && e.contains("last Tuesday"), "{e}");
-    assert!(
-        s.load_requests().is_err(),
-        "no request is shown with a made-up time"
+    assert_eq!(
+        raw, "last Tuesday",
+        "nothing is rewritten: the stored text stays"
     );
 }
 

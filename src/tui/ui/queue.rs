@@ -102,6 +102,13 @@ pub(super) fn queue_cells(
     if state.is_pending(r.id) || row.resolving {
         flags.push((spinner(state).to_string(), Style::new().fg(ACCENT)));
     }
+    if !r.damage.is_empty() {
+        // A field could not be read from the store (the detail says which).
+        flags.push((
+            "!".to_string(),
+            Style::new().fg(BAD).add_modifier(Modifier::BOLD),
+        ));
+    }
     let unread = r.seen.unread(&state.operator_id);
     if unread > 0 {
         // The customer wrote since this operator last opened the request.
