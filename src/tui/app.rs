@@ -350,7 +350,8 @@ impl Runtime {
             Command::LoadStats { days } => {
                 let at = self.store_at.clone();
                 let (rates, tx) = (self.rates.clone(), self.tx.clone());
-                tokio::task::spawn_blocking(move || {
+                // Its own thread: a store that stalls must not hold the quit.
+                workers::detached("stats", move || {
                     let result = crate::stats::screen::load_for_screen(&at, &rates, days);
                     let _ = tx.send(msg(Msg::Stats { days, result }));
                 });

@@ -278,10 +278,7 @@ fn a_request_with_a_field_the_store_could_not_read_is_marked_and_the_detail_says
     assert!(screen.contains("the time it arrived"), "{screen}");
     assert!(screen.contains("last Tuesday"), "{screen}");
     assert!(screen.contains("unreadable in the store"), "{screen}");
-    assert!(
-        screen.contains("unknown: the time it arrived"),
-        "{screen}"
-    );
+    assert!(screen.contains("unknown: the time it arrived"), "{screen}");
     // The 80×24 screen shows the mark too, and no promise is counted from
     // an unknown arrival.
     let screen = text(&draw(&mut s, 80, 24));
