@@ -189,15 +189,27 @@ pub struct Claim {
     pub at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// The change-feed kind of an operator's new or changed display name.
+pub const OPERATOR_NAMED: &str = "operator.named";
+
 impl Store {
     /// Records (or renames) the operator `id` as `name`: changes and
-    /// claims show names, the audit keeps ids.
+    /// claims show names, the audit keeps ids. A new or changed name is
+    /// announced in the change feed ([`OPERATOR_NAMED`]), so open screens
+    /// read the names again (a rename used to show the old name on
+    /// colleagues' screens until they restarted).
     pub fn register_operator(&mut self, id: &str, name: &str) -> Result<()> {
-        self.conn.execute(
+        let tx = self.conn.transaction()?;
+        let named = tx.execute(
             "INSERT INTO operators (id, name, updated_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at",
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at
+             WHERE operators.name <> excluded.name",
             params![id, one_line(name, 64), now()],
         )?;
+        if named > 0 {
+            super::changes::record(&tx, None, OPERATOR_NAMED, id)?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
