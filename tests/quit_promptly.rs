@@ -12,6 +12,29 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::proxy::{Fault, Proxy};
+use support::screen::Pty;
+
+/// The screen on `config` (files under `dir`, `secret` in the environment)
+/// in a fresh terminal, up to its queue.
+fn screen(dir: &std::path::Path, config: &std::path::Path, secret: (&str, &str)) -> Pty {
+    let pty_dir = dir.join("pty");
+    std::fs::create_dir_all(&pty_dir).unwrap();
+    let mut pty = Pty::new(&pty_dir);
+    let xdg = dir.join("xdg");
+    pty.spawn(
+        &["--config", config.to_str().unwrap()],
+        &[
+            secret,
+            ("TERM", "xterm-256color"),
+            ("XDG_DATA_HOME", xdg.to_str().unwrap()),
+            ("HOME", dir.to_str().unwrap()),
+        ],
+    );
+    pty.wait_screen("the queue", Duration::from_secs(30), |s| {
+        s.contains("Queue")
+    });
+    pty
+}
 
 #[test]
 fn quitting_while_workers_wait_on_a_silent_team_store_ends_the_process_promptly() {
@@ -42,22 +65,8 @@ fn quitting_while_workers_wait_on_a_silent_team_store_ends_the_process_promptly(
         ),
     )
     .unwrap();
-    let pty_dir = dir.path().join("pty");
-    std::fs::create_dir_all(&pty_dir).unwrap();
-    let mut pty = support::screen::Pty::new(&pty_dir);
-    let xdg = dir.path().join("xdg");
-    pty.spawn(
-        &["--config", config.to_str().unwrap()],
-        &[
-            ("CONCIERGE_TEST_DB_PASSWORD", support::postgres::PASSWORD),
-            ("TERM", "xterm-256color"),
-            ("XDG_DATA_HOME", xdg.to_str().unwrap()),
-            ("HOME", dir.path().to_str().unwrap()),
-        ],
-    );
-    pty.wait_screen("the queue", Duration::from_secs(30), |s| {
-        s.contains("Queue")
-    });
+    let db_secret = ("CONCIERGE_TEST_DB_PASSWORD", support::postgres::PASSWORD);
+    let pty = screen(dir.path(), &config, db_secret);
     // The workers are connecting: at least two of them were accepted and
     // are held without an answer.
     assert!(
@@ -108,22 +117,7 @@ fn quitting_while_the_imap_server_never_greets_ends_the_process_promptly() {
             ),
         )
         .unwrap();
-        let pty_dir = dir.path().join("pty");
-        std::fs::create_dir_all(&pty_dir).unwrap();
-        let mut pty = support::screen::Pty::new(&pty_dir);
-        let xdg = dir.path().join("xdg");
-        pty.spawn(
-            &["--config", config.to_str().unwrap()],
-            &[
-                ("QUIT_TEST_PW", "pw"),
-                ("TERM", "xterm-256color"),
-                ("XDG_DATA_HOME", xdg.to_str().unwrap()),
-                ("HOME", dir.path().to_str().unwrap()),
-            ],
-        );
-        pty.wait_screen("the queue", Duration::from_secs(30), |s| {
-            s.contains("Queue")
-        });
+        let pty = screen(dir.path(), &config, ("QUIT_TEST_PW", "pw"));
         // The inbox worker is connected and waits for the greeting.
         assert!(
             support::wait_until(Instant::now() + Duration::from_secs(10), || {

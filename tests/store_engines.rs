@@ -12,25 +12,6 @@ use concierge::store::db::{params, Engine, OptionalExtension, Value};
 use concierge::store::testing::{job, mail as msg, request};
 use concierge::store::{audit, Cursor, Store, Stored};
 
-/// A store on a real SQLite file (kept alive by the returned dir).
-fn sqlite() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Store::open(&dir.path().join("c.db")).unwrap();
-    (s, dir)
-}
-
-/// Runs `$body(store)` on both engines, as `sqlite_$name` and `pg_$name`.
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(#[test] fn $name() { let (s, _d) = super::sqlite(); super::$name(s); })*
-        }
-        mod on_postgres {
-            $(#[test] fn $name() { let (s, _u) = super::support::postgres::fresh_store(); super::$name(s); })*
-        }
-    };
-}
-
 /// Runs `$body(open)` on both engines, `open` giving one more connection
 /// to the same store (the same file, the same database), as another
 /// process would have: `many_on_sqlite::$name` and `many_on_postgres::$name`.
@@ -59,7 +40,7 @@ both_many!(
     racing_approve_and_reject_make_one_decision,
 );
 
-both!(
+support::both_stores!(
     same_mail_twice_is_one_request_and_replies_attach,
     decisions_are_once_and_retries_never_mint_a_key_for_a_live_job,
     a_stale_job_snapshot_never_takes_a_request_back,
@@ -462,7 +443,7 @@ fn a_wrong_password_is_a_clear_error_without_secrets() {
 }
 
 // The collision stop (store/team.rs) on both engines: the two tests below
-// are in the `both!` list at the top.
+// are in the `both_stores!` list at the top.
 
 /// Kim acts at version 0; Sam, whose screen also showed version 0, then
 /// approves, rejects and replies: each is refused with the change that

@@ -111,38 +111,21 @@ async fn presence_comes_back_after_a_long_outage_and_goes_on_quit(at: Location) 
     assert!(!left.iter().any(|p| p.operator == "Kim"), "{left:?}");
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// A fresh database of this binary's PostgreSQL server (its sync client
-/// cannot run on a tokio thread: a thread of its own).
-fn pg() -> Location {
-    std::thread::spawn(|| {
-        let url = support::postgres::server().fresh_database();
-        Location::Postgres(support::postgres::target(&url))
-    })
-    .join()
-    .unwrap()
-}
-
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
         mod on_sqlite {
+            use super::support;
             $(#[test] fn $name() {
                 let dir = tempfile::tempdir().unwrap();
                 let at = concierge::store::Location::Sqlite(dir.path().join("c.db"));
-                super::runtime().block_on(super::$name(at));
+                support::team::runtime().block_on(super::$name(at));
             })*
         }
         mod on_postgres {
+            use super::support;
             $(#[test] fn $name() {
-                let at = super::pg();
-                super::runtime().block_on(super::$name(at));
+                let at = support::team::pg_location();
+                support::team::runtime().block_on(super::$name(at));
             })*
         }
     };

@@ -18,6 +18,8 @@
 //! * [`proxy`] (faults on a TCP connection), [`forgetful`] (an IMAP proxy
 //!   that renumbers UIDVALIDITY), [`oauth`] (an RFC 7662 endpoint).
 //! * [`bench`]: the screen benchmarks' seeded store and first-frame timing.
+//! * [`team`]: a fresh team store, the two-screen runtime, [`both_stores!`]
+//!   and the multi-operator tests' seeded requests.
 //! * [`free_port`], [`wait_until`], [`concierge_bin`]: small helpers.
 //!
 //! Every server has its own temp dir and its own ports, so tests can run in
@@ -35,6 +37,7 @@ pub mod postgres;
 pub mod proxy;
 pub mod screen;
 pub mod smtp;
+pub mod team;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
