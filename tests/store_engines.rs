@@ -541,7 +541,11 @@ fn claims_are_never_blind_and_changes_name_the_operator(mut s: Store) {
         matches!(StoreError::of(&e), Some(StoreError::Conflict(m)) if m.contains("held by Kim")),
         "{e:#}"
     );
-    assert!(s.release(id, "sam@ochrehq.com").is_err());
+    assert!(
+        s.release(id, "sam@ochrehq.com").is_err(),
+        "only the holder gives it back"
+    );
+    // Confirmed against Kim: taken, and the audit names Kim.
     s.claim(id, "sam@ochrehq.com", Some("kim@ochrehq.com"))
         .unwrap();
     let previous: String = s
@@ -555,6 +559,15 @@ fn claims_are_never_blind_and_changes_name_the_operator(mut s: Store) {
     assert!(previous.contains("kim@ochrehq.com"), "{previous}");
     s.release(id, "sam@ochrehq.com").unwrap();
     assert_eq!(s.claim_of(id).unwrap(), None);
+    let n: i64 = s
+        .conn()
+        .query_row(
+            "SELECT COUNT(*) FROM audit WHERE action IN ('request.claimed', 'request.released')",
+            params![],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 3, "two claims and a release, each audited");
     assert_eq!(s.version(id).unwrap(), 0, "claims are no collision");
     s.set_workspace(id, "ws-1", "Acme", "sam@ochrehq.com", Some(0))
         .unwrap();
