@@ -12,30 +12,19 @@ use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_concierge");
 
-struct Env {
-    dir: tempfile::TempDir,
-    dovecot: support::dovecot::Dovecot,
-    smtp: support::smtp::SmtpSink,
-    backend: backend_support::Server,
+/// The servers, and the checks' own helpers around them.
+struct Env(support::servers::Servers);
+
+impl std::ops::Deref for Env {
+    type Target = support::servers::Servers;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl Env {
     fn start() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let dovecot = support::dovecot::Dovecot::start();
-        let smtp = support::smtp::SmtpSink::builder()
-            .require_starttls(
-                &dovecot.dir().join("server.pem"),
-                &dovecot.dir().join("server.key"),
-            )
-            .start();
-        let backend = backend_support::Server::start(&dir.path().join("backend"), &[]);
-        Env {
-            dir,
-            dovecot,
-            smtp,
-            backend,
-        }
+        Env(support::servers::Servers::start())
     }
 
     /// A config where everything is right; `edit` breaks one thing.
