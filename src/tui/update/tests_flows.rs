@@ -503,3 +503,25 @@ fn a_reply_to_read_opens_at_its_greeting_and_a_note_at_its_end() {
     };
     assert_eq!(area.cursor(), (1, 1));
 }
+
+#[test]
+fn a_note_longer_than_the_limit_stays_in_the_editor_with_the_reason() {
+    let mut s = state(vec![ready(1)]);
+    let long = "A".repeat(super::popups::NOTE_MAX_CHARS + 1);
+    open_input(&mut s, InputPurpose::Note, &long);
+    let cmds = update(&mut s, ctrl('s'));
+    assert!(cmds.is_empty(), "{cmds:?}");
+    let Mode::Input { error, area, .. } = &s.mode else {
+        panic!("{:?}", s.mode)
+    };
+    let error = error.as_deref().unwrap_or_default();
+    assert!(error.contains("at most 20000 characters"), "{error}");
+    assert_eq!(area.lines().concat().len(), long.len(), "nothing is lost");
+    // At the limit it is saved.
+    open_input(&mut s, InputPurpose::Note, &long[1..]);
+    let cmds = update(&mut s, ctrl('s'));
+    assert!(
+        matches!(cmds.as_slice(), [Command::AddNote { .. }]),
+        "{cmds:?}"
+    );
+}
