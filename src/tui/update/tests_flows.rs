@@ -525,3 +525,31 @@ fn a_note_longer_than_the_limit_stays_in_the_editor_with_the_reason() {
         "{cmds:?}"
     );
 }
+
+#[test]
+fn the_question_before_sending_still_shows_as_writing_to_colleagues() {
+    use crate::mail::templates::Template;
+    use crate::store::presence::Activity;
+    use crate::tui::update::live::presence_of;
+    let mut s = state(vec![ready(1)]);
+    s.mode = Mode::Confirm(Confirm::SendReply {
+        id: 1,
+        template: Template::Acknowledgement,
+        body: "Hello".into(),
+        again: false,
+    });
+    assert_eq!(presence_of(&s), (Some(1), Activity::WritingReply));
+    s.mode = Mode::Confirm(Confirm::Reject {
+        id: 1,
+        template: Template::Acknowledgement,
+        reason: "not an owner".into(),
+        body: "Hello".into(),
+    });
+    assert_eq!(presence_of(&s), (Some(1), Activity::WritingRejection));
+    s.mode = Mode::Confirm(Confirm::Approve {
+        id: 1,
+        override_reason: None,
+        force: false,
+    });
+    assert_eq!(presence_of(&s), (Some(1), Activity::Viewing));
+}
