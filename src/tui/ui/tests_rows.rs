@@ -285,3 +285,23 @@ fn a_request_with_a_field_the_store_could_not_read_is_marked_and_the_detail_says
     assert!(queue_part(&screen, 2).contains('!'), "{screen}");
     assert!(!queue_part(&screen, 2).contains("late"), "{screen}");
 }
+
+#[test]
+fn a_claimed_requester_cut_to_its_column_ends_in_an_ellipsis() {
+    let mut a = base(1, "agent@acme.example", "Andy", "2026-11-25T08:00:00Z");
+    a.claimed_by = Some("kim@ochrehq.com".into());
+    a.claimed_by_name = Some("Kim".into());
+    let mut s = State::new(vec![a], Rates::default(), "Sam".into(), now());
+    let screen = text(&draw(&mut s, 80, 24));
+    let line = row_line(&screen, 1);
+    let from = line
+        .find("◆Kim agent@")
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(
+        line[from..]
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|r| r.ends_with('…')),
+        "the requester is cut with an ellipsis: {line}"
+    );
+}
