@@ -318,6 +318,14 @@ pub fn join(dir: &Path, name: &str) -> Result<i32> {
     let (Some(url), Some(token)) = (v["url"].as_str(), v["token"].as_str()) else {
         anyhow::bail!("join.json is damaged (no url or token)");
     };
+    // A demo that was killed (not quit) leaves its join.json behind: say
+    // so, instead of a screen whose every lookup fails "connection refused".
+    if !answers(url) {
+        anyhow::bail!(
+            "the demo in {} is not running any more (its backend at {url} does not answer): start `concierge demo` and use the --join line it prints",
+            dir.display()
+        );
+    }
     if v["operator"].as_str() == Some(name) {
         eprintln!("concierge demo: the first screen is {name} too; presence will say so");
     }
@@ -351,6 +359,23 @@ pub fn join(dir: &Path, name: &str) -> Result<i32> {
     ));
     crate::tui::app::run_with(setup, Some(log), Some(format!("joined the demo as {name}")))?;
     Ok(0)
+}
+
+/// Whether something accepts connections at `url`'s host and port (the
+/// demo's backend, on loopback: 2 s is plenty).
+fn answers(url: &str) -> bool {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let (Some(host), Some(port)) = (u.host_str(), u.port_or_known_default()) else {
+        return false;
+    };
+    let Ok(addrs) = std::net::ToSocketAddrs::to_socket_addrs(&(host, port)) else {
+        return false;
+    };
+    addrs.into_iter().any(|a| {
+        std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_secs(2)).is_ok()
+    })
 }
 
 /// What the demo says at exit: where its sandbox is, how big, how to
@@ -416,6 +441,24 @@ mod tests {
             .find(|l| l.to_ascii_lowercase().starts_with("date:"))
             .expect("a Date header");
         chrono::DateTime::parse_from_rfc2822(line[5..].trim()).expect("an RFC 2822 date")
+    }
+
+    #[test]
+    fn joining_a_demo_that_was_killed_says_so_before_any_screen() {
+        let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", open.local_addr().unwrap());
+        assert!(answers(&url), "a listener answers");
+        drop(open);
+        assert!(!answers(&url), "a closed port does not");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(JOIN_FILE),
+            serde_json::json!({ "url": url, "token": "t", "operator": "Sam" }).to_string(),
+        )
+        .unwrap();
+        let e = format!("{:#}", join(dir.path(), "Kim").unwrap_err());
+        assert!(e.contains("is not running any more"), "{e}");
+        assert!(e.contains("start `concierge demo`"), "{e}");
     }
 
     #[test]

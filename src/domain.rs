@@ -355,10 +355,13 @@ pub fn stale_text(id: i64, changes: &[Changed], now: chrono::DateTime<chrono::Ut
     // The newest few say enough (a long list would not fit the status
     // bar), told in the order they happened.
     const SHOWN: usize = 3;
+    let changes = merge_job_progress(changes);
     let skipped = changes.len().saturating_sub(SHOWN);
     let mut said: Vec<String> = Vec::new();
-    if skipped > 0 {
-        said.push(format!("{skipped} earlier changes"));
+    match skipped {
+        0 => {}
+        1 => said.push("1 earlier change".into()),
+        n => said.push(format!("{n} earlier changes")),
     }
     said.extend(changes[skipped..].iter().map(|c| c.describe(now)));
     let what = if said.is_empty() {
@@ -367,6 +370,28 @@ pub fn stale_text(id: i64, changes: &[Changed], now: chrono::DateTime<chrono::Ut
         format!(": {}", said.join("; "))
     };
     format!("request {id} changed since you read it{what}. Nothing was sent or started: review it and redo")
+}
+
+/// A job's steps in a row, followed by one screen, told as one change
+/// ("saw the export become queued, then running, then emailed"): in the
+/// demo the three steps filled the status line and pushed "approved it"
+/// out of it.
+fn merge_job_progress(changes: &[Changed]) -> Vec<Changed> {
+    const JOB: &str = "saw the export become ";
+    let mut merged: Vec<Changed> = Vec::new();
+    for c in changes {
+        if let (Some(last), Some(status)) = (merged.last_mut(), c.what.strip_prefix(JOB)) {
+            if last.who == c.who && last.what.starts_with(JOB) {
+                last.what.push_str(", then ");
+                last.what.push_str(status);
+                last.at = c.at;
+                last.version = c.version;
+                continue;
+            }
+        }
+        merged.push(c.clone());
+    }
+    merged
 }
 
 impl StoreError {
@@ -395,7 +420,7 @@ mod tests {
         ];
         let text = stale_text(2, &three, now);
         assert!(
-            text.contains(": Kim approved it just now; Kim saw the export become queued just now; Kim saw the export become running just now."),
+            text.contains(": Kim approved it just now; Kim saw the export become queued, then running just now."),
             "{text}"
         );
         let mut five = vec![
@@ -408,9 +433,13 @@ mod tests {
         }));
         let text = stale_text(2, &five, now);
         assert!(
-            text.contains(": 2 earlier changes; Kim approved it just now;"),
+            text.contains(": 1 earlier change; Kim claimed it just now; Kim approved it just now;"),
             "{text}"
         );
+        let mut six = five.clone();
+        six.insert(0, change(0, "linked the workspace Acme"));
+        let text = stale_text(2, &six, now);
+        assert!(text.contains(": 2 earlier changes; Kim claimed"), "{text}");
     }
 
     use super::*;

@@ -50,13 +50,14 @@ fn sync(config: &Path, once: bool) -> std::process::Child {
         .expect("spawn concierge sync")
 }
 
-/// The store's request count, or None while it cannot be read (locked).
-fn requests(db: &Path) -> Option<i64> {
-    Store::open(db).ok()?.request_count().ok()
-}
-
-#[test]
-fn a_poller_killed_mid_batch_loses_and_duplicates_nothing_on_restart() {
+/// Dovecot holding `MESSAGES` requests (`mailbox_bytes` in all), and a
+/// fault proxy in front of its IMAP port (on `rt`, which must outlive it).
+fn mailbox_behind_a_proxy() -> (
+    support::dovecot::Dovecot,
+    usize,
+    tokio::runtime::Runtime,
+    proxy::Proxy,
+) {
     let dovecot = support::dovecot::Dovecot::start();
     dovecot.seed_many((0..MESSAGES).map(request));
     let mailbox_bytes: usize = (0..MESSAGES).map(|n| request(n).len()).sum();
@@ -69,6 +70,17 @@ fn a_poller_killed_mid_batch_loses_and_duplicates_nothing_on_restart() {
         "127.0.0.1:{}",
         dovecot.imap_port()
     )));
+    (dovecot, mailbox_bytes, rt, proxy)
+}
+
+/// The store's request count, or None while it cannot be read (locked).
+fn requests(db: &Path) -> Option<i64> {
+    Store::open(db).ok()?.request_count().ok()
+}
+
+#[test]
+fn a_poller_killed_mid_batch_loses_and_duplicates_nothing_on_restart() {
+    let (dovecot, mailbox_bytes, _rt, proxy) = mailbox_behind_a_proxy();
     // The first connection: greeting, login, listing and the first batch
     // pass (a batch is a third of the mailbox; FETCH adds its framing),
     // then the answer stops half-way through the second batch.
@@ -298,18 +310,7 @@ fn a_poller_waiting_in_idle_stops_as_soon_as_it_is_asked() {
 #[test]
 fn a_poller_stopped_in_the_middle_of_a_fetch_stores_no_half_batch() {
     let _one = one_poller();
-    let dovecot = support::dovecot::Dovecot::start();
-    dovecot.seed_many((0..MESSAGES).map(request));
-    let mailbox_bytes: usize = (0..MESSAGES).map(|n| request(n).len()).sum();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let proxy = rt.block_on(proxy::Proxy::start(&format!(
-        "127.0.0.1:{}",
-        dovecot.imap_port()
-    )));
+    let (dovecot, mailbox_bytes, _rt, proxy) = mailbox_behind_a_proxy();
     // The first batch passes; the answer stops half-way through the second.
     proxy.push(proxy::Fault::StallAfter(mailbox_bytes / 2));
     let port: u16 = proxy.url.rsplit(':').next().unwrap().parse().unwrap();
@@ -367,7 +368,7 @@ fn a_poller_stopped_in_the_middle_of_a_fetch_stores_no_half_batch() {
 
 #[test]
 fn quitting_the_screen_while_its_poller_waits_in_idle_is_prompt() {
-    use concierge::tui::app::{App, Event, Inbox, Setup};
+    use concierge::tui::app::{App, Event, Inbox};
     use concierge::tui::state::Health;
     let _one = one_poller();
     let dovecot = support::dovecot::Dovecot::start();
@@ -378,25 +379,15 @@ fn quitting_the_screen_while_its_poller_waits_in_idle_is_prompt() {
         .enable_all()
         .build()
         .unwrap();
-    let setup = Setup {
-        store_path: dir.path().join("concierge.db").into(),
-        operator: "Sam".into(),
-        operator_email: None,
-        rates: concierge::estimate::Rates::default(),
-        keys: concierge::tui::keys::KeyMap::default(),
-        templates: concierge::mail::templates::Templates::load(None).unwrap(),
-        backend: None,
-        sender: None,
-        from: "Ochre Concierge <hello@ochrehq.com>".into(),
-        inbox: Inbox::Imap {
+    let setup = support::app::setup(
+        dir.path().join("concierge.db").into(),
+        "Sam",
+        Inbox::Imap {
             cfg: imap(dovecot.user(), dovecot.imap_port()),
             password: Secret::new(dovecot.password()),
         },
-        authserv_id: "mx.ochrehq.com".into(),
-        outboxes: vec![],
-        config: None,
-        job_poll: Duration::from_millis(100),
-    };
+    );
+
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let earlier = poller_threads();
     let mut app = rt.block_on(async { App::start(setup, tx) }).unwrap();

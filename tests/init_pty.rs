@@ -43,15 +43,13 @@ fn answer(pty: &screen_support::Pty, label: &str, answer: &str) {
 
 #[test]
 fn init_typed_at_its_prompts_in_a_terminal_writes_a_private_config() {
-    let home = tempfile::tempdir().unwrap();
-    let dovecot = support::dovecot::Dovecot::start();
-    let smtp = support::smtp::SmtpSink::builder()
-        .require_starttls(
-            &dovecot.dir().join("server.pem"),
-            &dovecot.dir().join("server.key"),
-        )
-        .start();
-    let backend = backend_support::Server::start(&home.path().join("backend"), &[]);
+    let servers = support::servers::Servers::start();
+    let (home, dovecot, smtp, backend) = (
+        &servers.dir,
+        &servers.dovecot,
+        &servers.smtp,
+        &servers.backend,
+    );
     let ca = dovecot.ca_file().display().to_string();
     let config_home = home.path().join("config");
     let data_home = home.path().join("data");

@@ -12,30 +12,19 @@ use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_concierge");
 
-struct Env {
-    dir: tempfile::TempDir,
-    dovecot: support::dovecot::Dovecot,
-    smtp: support::smtp::SmtpSink,
-    backend: backend_support::Server,
+/// The servers, and the checks' own helpers around them.
+struct Env(support::servers::Servers);
+
+impl std::ops::Deref for Env {
+    type Target = support::servers::Servers;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl Env {
     fn start() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let dovecot = support::dovecot::Dovecot::start();
-        let smtp = support::smtp::SmtpSink::builder()
-            .require_starttls(
-                &dovecot.dir().join("server.pem"),
-                &dovecot.dir().join("server.key"),
-            )
-            .start();
-        let backend = backend_support::Server::start(&dir.path().join("backend"), &[]);
-        Env {
-            dir,
-            dovecot,
-            smtp,
-            backend,
-        }
+        Env(support::servers::Servers::start())
     }
 
     /// A config where everything is right; `edit` breaks one thing.
@@ -188,6 +177,12 @@ fn every_check_passes_then_each_broken_setting_names_itself() {
 
     let closed = support::free_port();
     let imaps = env.dovecot.imaps_port().to_string();
+    // Said in words, not as "(os error 111)" (src/setup/words.rs).
+    let refused = format!("nothing is listening on 127.0.0.1:{closed} — is the server running?");
+    let not_tls = format!(
+        "127.0.0.1:{} did not answer with TLS — that port speaks plaintext",
+        env.dovecot.imap_port()
+    );
     let cases: Vec<Case> = vec![
         (
             "wrong IMAP password",
@@ -217,7 +212,16 @@ fn every_check_passes_then_each_broken_setting_names_itself() {
             }),
             vec![],
             "imap.connect",
-            "cannot connect",
+            &refused,
+        ),
+        (
+            "TLS to the plaintext IMAP port",
+            env.config("plainport.toml", |t| {
+                t.replacen(&imaps, &env.dovecot.imap_port().to_string(), 1)
+            }),
+            vec![],
+            "imap.tls",
+            &not_tls,
         ),
         (
             "wrong mailbox",
@@ -242,7 +246,7 @@ fn every_check_passes_then_each_broken_setting_names_itself() {
             }),
             vec![],
             "backend.connect",
-            "cannot reach",
+            &refused,
         ),
         (
             "closed SMTP port",
@@ -255,7 +259,7 @@ fn every_check_passes_then_each_broken_setting_names_itself() {
             }),
             vec![],
             "smtp.connect",
-            "cannot connect",
+            &refused,
         ),
         (
             "SMTP without the CA",
@@ -285,6 +289,7 @@ fn every_check_passes_then_each_broken_setting_names_itself() {
         );
         let l = line(&out, check);
         assert!(l.contains(words), "{what}: {l}");
+        assert!(!l.contains("os error"), "{what}: {l}");
         // One line per check: no error-context chains, no backtrace.
         assert!(
             out.lines()
@@ -380,5 +385,41 @@ fn a_missing_config_points_to_init() {
     assert!(
         err.contains("run `concierge init`") && err.lines().count() == 1,
         "{err}"
+    );
+}
+
+#[test]
+fn a_team_store_nobody_listens_for_is_said_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = support::free_port();
+    let config = dir.path().join("team.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[operator]\nname = \"Tess\"\n[intake]\nsource = \"maildir\"\nmaildir = \"{}\"\n\
+             [store]\nurl = \"postgres://concierge@127.0.0.1:{closed}/concierge\"\n\
+             password_env = \"CHECK_TEST_DB_PASSWORD\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let o = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(&config)
+        .env("CHECK_TEST_DB_PASSWORD", "db-pass-not-shown")
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let l = line(&out, "store.open");
+    assert!(
+        l.contains(&format!(
+            "team store: nothing is listening on 127.0.0.1:{closed} — is the server running? (check [store] url)"
+        )),
+        "{out}"
+    );
+    assert!(
+        !out.contains("os error") && !out.contains("db-pass-not-shown"),
+        "{out}"
     );
 }

@@ -15,34 +15,23 @@ use std::process::{Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_concierge");
 
-struct Env {
-    home: tempfile::TempDir,
-    dovecot: support::dovecot::Dovecot,
-    smtp: support::smtp::SmtpSink,
-    backend: backend_support::Server,
+/// The servers, and the runs' own helpers around them.
+struct Env(support::servers::Servers);
+
+impl std::ops::Deref for Env {
+    type Target = support::servers::Servers;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl Env {
     fn start() -> Env {
-        let home = tempfile::tempdir().unwrap();
-        let dovecot = support::dovecot::Dovecot::start();
-        let smtp = support::smtp::SmtpSink::builder()
-            .require_starttls(
-                &dovecot.dir().join("server.pem"),
-                &dovecot.dir().join("server.key"),
-            )
-            .start();
-        let backend = backend_support::Server::start(&home.path().join("backend"), &[]);
-        Env {
-            home,
-            dovecot,
-            smtp,
-            backend,
-        }
+        Env(support::servers::Servers::start())
     }
 
     fn config_path(&self) -> PathBuf {
-        self.home.path().join("config/concierge/config.toml")
+        self.dir.path().join("config/concierge/config.toml")
     }
 
     /// `concierge ARGS` with XDG dirs in the temp home and the secrets set.
@@ -55,8 +44,8 @@ impl Env {
         let mut child = Command::new(BIN)
             .args(args)
             .envs(extra.iter().copied())
-            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
-            .env("XDG_DATA_HOME", self.home.path().join("data"))
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
             .env("INIT_TEST_IMAP_PASSWORD", self.dovecot.password())
             .env("CONCIERGE_BACKEND_TOKEN", backend_support::TOKEN)
             .env_remove("CONCIERGE_IMAP_PASSWORD")

@@ -12,26 +12,7 @@ use concierge::store::db::params;
 use concierge::store::testing::{mail as msg, request};
 use concierge::store::{audit, changes, Store};
 
-/// A store on a real SQLite file (kept alive by the returned dir).
-fn sqlite() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let s = Store::open(&dir.path().join("c.db")).unwrap();
-    (s, dir)
-}
-
-/// Runs `$body(store)` on both engines (as in tests/store_engines.rs).
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(#[test] fn $name() { let (s, _d) = super::sqlite(); super::$name(s); })*
-        }
-        mod on_postgres {
-            $(#[test] fn $name() { let (s, _u) = super::support::postgres::fresh_store(); super::$name(s); })*
-        }
-    };
-}
-
-both!(
+support::both_stores!(
     one_change_row_serves_the_feed_and_the_collision_stop,
     each_action_is_one_transaction_of_a_few_statements,
 );

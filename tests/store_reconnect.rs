@@ -14,7 +14,7 @@ use concierge_test_support as support;
 use concierge::intake::{inspect, Options};
 use concierge::store::db::params;
 use concierge::store::{audit, changes, Location, Store, Stored};
-use concierge::tui::app::{App, Event, Inbox, Setup};
+use concierge::tui::app::{App, Event, Inbox};
 use concierge::tui::msg::Msg;
 use concierge::tui::state::Health;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -196,22 +196,7 @@ fn the_feed_listens_again_and_delivers_a_change_made_after_the_reconnect() {
 }
 
 fn screen(at: Location, operator: &str) -> (App, tokio::sync::mpsc::UnboundedReceiver<Event>) {
-    let setup = Setup {
-        store_path: at,
-        operator: operator.into(),
-        operator_email: None,
-        rates: concierge::estimate::Rates::default(),
-        keys: concierge::tui::keys::KeyMap::default(),
-        templates: concierge::mail::templates::Templates::load(None).unwrap(),
-        backend: None,
-        sender: None,
-        from: "Ochre Concierge <hello@ochrehq.com>".into(),
-        inbox: Inbox::None,
-        authserv_id: "mx.ochrehq.com".into(),
-        outboxes: vec![],
-        config: None,
-        job_poll: Duration::from_millis(100),
-    };
+    let setup = support::app::setup(at, operator, Inbox::None);
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     (App::start(setup, tx).unwrap(), rx)
 }

@@ -20,7 +20,6 @@ use concierge_test_support as support;
 
 use concierge::domain::ReplyState;
 use concierge::store::db::params;
-use concierge::store::requests::{Membership, Resolution};
 use concierge::store::{audit, presence, Store};
 use serde_json::Value;
 use std::io::BufRead;
@@ -29,13 +28,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::smtp::SmtpSink;
+use support::team::REQUESTERS;
 
-/// (requester, workspace) of the demo backend's seed: one request each.
-const REQUESTERS: [(&str, &str); 3] = [
-    ("owner@acme.example", "Acme Support"),
-    ("ops@northwind.example", "Northwind Traders"),
-    ("it@globex.example", "Globex"),
-];
 /// Random steps per racing process.
 const STEPS: usize = 60;
 const MINUTE: Duration = Duration::from_secs(60);
@@ -144,42 +138,6 @@ fn finish(w: &mut Worker, within: Duration) {
     assert!(w.child.wait().unwrap().success(), "{} failed", w.name);
 }
 
-/// The three requests, stored (as the intake would) and resolved.
-fn seed(store: &mut Store, client: &concierge::backend::BackendClient) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    for (n, (email, workspace)) in REQUESTERS.iter().enumerate() {
-        let raw = format!(
-            "From: {email}\r\nMessage-ID: <chaos-{n}@example>\r\nSubject: Data export request: {workspace}\r\n\
-             Authentication-Results: mx.ochrehq.com; dkim=pass; spf=pass; dmarc=pass\r\n\r\nWorkspace: {workspace}\r\n"
-        );
-        let i = concierge::intake::inspect(raw.as_bytes(), &Default::default());
-        let key = i.store_key(raw.as_bytes());
-        store.store_batch("INBOX", &[(i, key, None)], None).unwrap();
-        let m = rt
-            .block_on(client.members(email))
-            .unwrap()
-            .into_iter()
-            .find(|m| m.workspace_name == *workspace)
-            .expect("the seed has this member");
-        let res = Resolution {
-            account_email: email.to_string(),
-            memberships: vec![Membership {
-                member_id: m.member_id.to_string(),
-                workspace_id: m.workspace_id.to_string(),
-                workspace_name: m.workspace_name.clone(),
-                email: m.email.clone(),
-                role: m.role,
-            }],
-            workspace: Some((m.workspace_id.to_string(), m.workspace_name.clone())),
-            size: None,
-        };
-        store.set_resolution(n as i64 + 1, &res, "intake").unwrap();
-    }
-}
-
 /// A customer's follow-up on request `n` (0-based), as a Maildir file.
 fn follow_up(maildir: &Path, n: usize, k: usize) {
     let (email, workspace) = REQUESTERS[n];
@@ -230,7 +188,7 @@ fn chaos(dir: &Path, store_keys: String, mut store: Store) {
         "test",
     )
     .unwrap();
-    seed(&mut store, &client);
+    support::team::seed_resolved(&mut store, &client, "chaos");
     let maildir = dir.join("inbox");
     for sub in ["new", "cur", "tmp"] {
         std::fs::create_dir_all(maildir.join(sub)).unwrap();

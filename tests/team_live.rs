@@ -5,6 +5,7 @@
 //! no sleeps, conditions polled with a deadline.
 
 use concierge_test_support as support;
+use support::team::pg_location;
 
 use concierge::store::{Location, Store};
 use concierge::tui::app::{App, Event, Inbox};
@@ -133,17 +134,6 @@ async fn a_note_written_on_one_screen_appears_on_the_other_and_only_its_row_relo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_a_note_reaches_the_other_screen_by_notify() {
     a_note_reaches_the_other_screen(pg_location()).await;
-}
-
-/// A fresh database of this binary's PostgreSQL server. On a thread of its
-/// own: the test harness's sync client cannot run on a tokio thread.
-fn pg_location() -> Location {
-    std::thread::spawn(|| {
-        let url = support::postgres::server().fresh_database();
-        Location::Postgres(support::postgres::target(&url))
-    })
-    .join()
-    .unwrap()
 }
 
 /// Kim's feed has read once when its screen shows Sam's first note (from

@@ -13,11 +13,12 @@ use concierge::domain::{ReplyState, StoreError};
 use concierge::mail::outgoing::Sender;
 use concierge::mail::templates::Template;
 use concierge::ops;
-use concierge::store::requests::{JobSnap, Membership, Resolution};
+use concierge::store::requests::JobSnap;
 use concierge::store::{audit, Store};
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 use support::smtp::SmtpSink;
+use support::team::REQUESTERS;
 
 const OPERATORS: [(&str, &str); 3] = [
     ("kim@ochrehq.com", "Kim"),
@@ -26,12 +27,6 @@ const OPERATORS: [(&str, &str); 3] = [
 ];
 /// Steps per operator: enough for every request to be fought over.
 const STEPS: usize = 60;
-/// (requester, workspace) of the demo backend's seed: one request each.
-const REQUESTERS: [(&str, &str); 3] = [
-    ("owner@acme.example", "Acme Support"),
-    ("ops@northwind.example", "Northwind Traders"),
-    ("it@globex.example", "Globex"),
-];
 
 /// An action a store accepted, with the version its operator had read.
 #[derive(Debug)]
@@ -50,41 +45,6 @@ fn config(dir: &Path, smtp_port: u16) -> Config {
     let path = dir.join("config.toml");
     std::fs::write(&path, text).unwrap();
     Config::load(Some(&path)).unwrap()
-}
-
-/// The three requests, stored and resolved against the backend.
-fn seed(
-    store: &mut Store,
-    client: &concierge::backend::BackendClient,
-    rt: &tokio::runtime::Runtime,
-) {
-    for (n, (email, workspace)) in REQUESTERS.iter().enumerate() {
-        let raw = format!(
-            "From: {email}\r\nMessage-ID: <race-{n}@example>\r\nSubject: Data export request: {workspace}\r\n\
-             Authentication-Results: mx.ochrehq.com; dkim=pass; spf=pass; dmarc=pass\r\n\r\nWorkspace: {workspace}\r\n"
-        );
-        let i = concierge::intake::inspect(raw.as_bytes(), &Default::default());
-        let key = i.store_key(raw.as_bytes());
-        store.store_batch("INBOX", &[(i, key, None)], None).unwrap();
-        let members = rt.block_on(client.members(email)).unwrap();
-        let m = members
-            .iter()
-            .find(|m| m.workspace_name == *workspace)
-            .expect("the seed has this member");
-        let res = Resolution {
-            account_email: email.to_string(),
-            memberships: vec![Membership {
-                member_id: m.member_id.to_string(),
-                workspace_id: m.workspace_id.to_string(),
-                workspace_name: m.workspace_name.clone(),
-                email: m.email.clone(),
-                role: m.role,
-            }],
-            workspace: Some((m.workspace_id.to_string(), m.workspace_name.clone())),
-            size: None,
-        };
-        store.set_resolution(n as i64 + 1, &res, "intake").unwrap();
-    }
 }
 
 /// Whether `e` is a refusal an operator expects (someone was first, or the
@@ -263,7 +223,7 @@ fn operators_racing_on_one_store_never_duplicate_an_export_or_a_reply_or_act_on_
     )
     .unwrap();
     let mut store = Store::open(&cfg.store_path().unwrap()).unwrap();
-    seed(&mut store, &client, &rt);
+    support::team::seed_resolved(&mut store, &client, "race");
 
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(OPERATORS.len()));
     let sessions: Vec<_> = (0..OPERATORS.len())

@@ -7,6 +7,7 @@
 //! requests nobody has looked up yet look each one up once between them.
 
 use concierge_test_support as support;
+use support::team::{pg_location, runtime};
 
 use concierge::domain::{ReplyState, Role};
 use concierge::mail::templates::Template;
@@ -115,25 +116,6 @@ impl Screen {
             self.app.state.status
         );
     }
-}
-
-/// A fresh database of this binary's PostgreSQL server. On a thread of its
-/// own: the harness's sync client cannot run on a tokio thread.
-fn pg_location() -> Location {
-    std::thread::spawn(|| {
-        let url = support::postgres::server().fresh_database();
-        Location::Postgres(support::postgres::target(&url))
-    })
-    .join()
-    .unwrap()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 fn start_backend(dir: &Path) -> concierge::demo::DemoBackend {

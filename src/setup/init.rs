@@ -644,12 +644,13 @@ fn probe_team(t: &TeamStore) -> Line {
         password,
         ca_file: t.ca_file.clone(),
     };
-    match crate::store::Store::open_at(&crate::store::Location::Postgres(target)) {
+    let at = crate::store::Location::Postgres(target.clone());
+    match crate::store::Store::open_at(&at) {
         Ok(s) => match s.request_count() {
             Ok(n) => Line::ok("store.team", format!("team store reached: {n} requests")),
             Err(e) => Line::fail("store.team", format!("team store: {e:#}")),
         },
-        Err(e) => Line::fail("store.team", format!("team store: {e:#}")),
+        Err(e) => Line::fail("store.team", super::probe::team_store_failure(&target, &e)),
     }
 }
 

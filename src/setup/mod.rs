@@ -15,6 +15,7 @@ pub mod docs;
 pub mod init;
 pub mod probe;
 pub mod template;
+pub mod words;
 
 use serde::Serialize;
 

@@ -100,10 +100,12 @@ pub fn tcp(check: &'static str, section: &str, host: &str, port: u16) -> Line {
     let addrs = match (host, port).to_socket_addrs() {
         Ok(a) => a.collect::<Vec<_>>(),
         Err(e) => {
-            return Line::fail(
-                check,
-                format!("cannot resolve {host:?} ({e}): check [{section}] host"),
-            )
+            let said =
+                super::words::explain(&e.to_string(), host, port, &format!("[{section}] host"))
+                    .unwrap_or_else(|| {
+                        format!("cannot resolve {host:?} ({e}): check [{section}] host")
+                    });
+            return Line::fail(check, said);
         }
     };
     let mut last = None;
@@ -112,6 +114,11 @@ pub fn tcp(check: &'static str, section: &str, host: &str, port: u16) -> Line {
             Ok(_) => return Line::ok(check, format!("{host}:{port} accepts connections")),
             Err(e) => last = Some(e),
         }
+    }
+    // In words where the cause is a common one; the OS's text otherwise.
+    if let Some(cause) = last.as_ref().and_then(super::words::of_io) {
+        let keys = format!("[{section}] host and port");
+        return Line::fail(check, super::words::say(cause, host, port, &keys));
     }
     let why = last.map_or_else(|| "no address".to_string(), |e| e.to_string());
     Line::fail(
@@ -216,6 +223,17 @@ fn imap_failure(c: &Connection, e: ImapError) -> Vec<Line> {
                 "imap.tls",
                 format!("the server's certificate for {} is not trusted ({}): set [imap] ca_file to your private CA's PEM file, or check that host is the name on the certificate", c.host, cert_problem(&message)),
             )]
+        }
+        ImapError::Fatal { message, .. } | ImapError::Transport { message, .. }
+            if super::words::in_text(&message) == Some(super::words::Cause::NotTls) =>
+        {
+            let hint = if c.port == 143 {
+                " (port 143 usually means security = \"starttls\")"
+            } else {
+                ""
+            };
+            let said = super::words::say(super::words::Cause::NotTls, &c.host, c.port, "[imap] port and security");
+            vec![Line::fail("imap.tls", format!("{said}{hint}"))]
         }
         ImapError::Fatal { message, .. } | ImapError::Transport { message, .. } => {
             let hint = match c.security {
@@ -469,6 +487,14 @@ fn smtp_tls_failure(c: &Connection, e: &lettre::transport::smtp::Error) -> Strin
         || text.contains("UnknownIssuer")
     {
         format!("the server's certificate for {} is not trusted ({}): set [smtp] ca_file to your private CA's PEM file", c.host, cert_problem(&text))
+    } else if super::words::in_text(&text) == Some(super::words::Cause::NotTls) {
+        let said = super::words::say(
+            super::words::Cause::NotTls,
+            &c.host,
+            c.port,
+            "[smtp] port and security",
+        );
+        format!("{said} (port 465 is \"tls\"; port 587 is usually \"starttls\")")
     } else {
         let hint = match c.security {
             Security::Tls => "port 465 is \"tls\"; port 587 is usually \"starttls\"",
@@ -521,13 +547,18 @@ pub async fn backend(b: &Backend, token: Option<Secret>, operator: &str) -> Vec<
                 ),
             ),
         ],
-        Err(ApiError::Unreachable { detail }) => vec![Line::fail(
-            "backend.connect",
-            format!(
-                "cannot reach {} ({detail}): check [backend] url and that the backend is running",
-                b.url
-            ),
-        )],
+        Err(ApiError::Unreachable { detail }) => {
+            let said = super::words::host_port(&b.url, 80)
+                .and_then(|(h, p)| super::words::explain(&detail, &h, p, "[backend] url"))
+                .map(|s| format!("cannot reach {}: {s}", b.url));
+            vec![Line::fail(
+                "backend.connect",
+                said.unwrap_or_else(|| format!(
+                    "cannot reach {} ({detail}): check [backend] url and that the backend is running",
+                    b.url
+                )),
+            )]
+        }
         Err(e) => vec![
             reached,
             Line::fail(
@@ -596,7 +627,7 @@ pub fn store(path: &Path) -> Vec<Line> {
 pub fn team_store(target: &crate::store::pg::PgTarget) -> Vec<Line> {
     let store = match crate::store::Store::connect_pg_unmigrated(target) {
         Ok(s) => s,
-        Err(e) => return vec![Line::fail("store.open", format!("team store: {e:#}"))],
+        Err(e) => return vec![Line::fail("store.open", team_store_failure(target, &e))],
     };
     let mut lines = vec![Line::ok("store.open", "the team store answers")];
     let want = crate::store::SCHEMA_VERSION;
@@ -634,6 +665,18 @@ pub fn team_store(target: &crate::store::pg::PgTarget) -> Vec<Line> {
         Err(e) => Line::fail("store.audit", format!("cannot read the audit log ({e:#})")),
     });
     lines
+}
+
+/// Why the team store could not be reached: in words when the cause is a
+/// common one (the PostgreSQL client's text ends in "(os error 111)").
+pub fn team_store_failure(target: &crate::store::pg::PgTarget, e: &anyhow::Error) -> String {
+    let text = format!("{e:#}");
+    super::words::host_port(&target.url, 5432)
+        .and_then(|(h, p)| super::words::explain(&text, &h, p, "[store] url"))
+        .map_or_else(
+            || format!("team store: {text}"),
+            |s| format!("team store: {s}"),
+        )
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod changes;
 pub mod cmd;
 pub mod copy;
+pub mod damage;
 pub mod db;
 pub mod decisions;
 pub mod jobs;

@@ -27,7 +27,18 @@ mod tests {
         assert!(names(s.conn()).unwrap().is_empty());
         s.register_operator("kim@ochrehq.com", "Kim").unwrap();
         s.register_operator("sam@ochrehq.com", "Sam").unwrap();
+        let announced = |s: &Store| {
+            crate::store::changes::after(s.conn(), 0, 100)
+                .unwrap()
+                .iter()
+                .filter(|c| c.kind == crate::store::team::OPERATOR_NAMED)
+                .count()
+        };
+        assert_eq!(announced(&s), 2, "two new names");
+        s.register_operator("kim@ochrehq.com", "Kim").unwrap();
+        assert_eq!(announced(&s), 2, "the same name again is no change");
         s.register_operator("kim@ochrehq.com", "Kim Lee").unwrap();
+        assert_eq!(announced(&s), 3, "a rename is announced to open screens");
         let n = names(s.conn()).unwrap();
         assert_eq!(n.len(), 2);
         assert_eq!(n["kim@ochrehq.com"], "Kim Lee");

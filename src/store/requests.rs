@@ -9,6 +9,8 @@
 //! The changes themselves: [`super::decisions`] (what staff decide) and
 //! [`super::jobs`] (the export job).
 
+pub use super::damage::Damage;
+use super::damage::SoftRow;
 use super::db::{params, OptionalExtension, Row, Tx};
 use super::team::bump;
 use super::{audit, Store};
@@ -57,7 +59,9 @@ impl JobSnap {
 pub struct Note {
     pub author: String,
     pub text: String,
-    pub at: DateTime<Utc>,
+    /// None when the stored time cannot be read (the request's `damage`
+    /// says what was found).
+    pub at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,8 +70,9 @@ pub struct ReplySnap {
     pub template: String,
     pub state: ReplyState,
     pub to: String,
-    /// When it was sent, else when it was written.
-    pub at: DateTime<Utc>,
+    /// When it was sent, else when it was written; None when the stored
+    /// time cannot be read (the request's `damage` says what was found).
+    pub at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -93,7 +98,9 @@ pub struct RequestView {
     pub from_name: Option<String>,
     pub reply_to: Option<String>,
     pub account_email: Option<String>,
-    pub received_at: DateTime<Utc>,
+    /// None only when the stored time cannot be read (see `damage`): no
+    /// request is shown with a made-up arrival time.
+    pub received_at: Option<DateTime<Utc>>,
     pub workspace_name: Option<String>,
     pub workspace_id: Option<String>,
     pub workspace_verified: bool,
@@ -121,6 +128,9 @@ pub struct RequestView {
     pub claimed_by_name: Option<String>,
     /// Which follow-ups each operator has seen (store/seen.rs).
     pub seen: super::seen::Seen,
+    /// What could not be read from the store for this request, one
+    /// sentence per field ([`Damage`]); empty for a sound row.
+    pub damage: Vec<Damage>,
 }
 
 impl RequestView {
@@ -146,47 +156,79 @@ const SELECT: &str = "SELECT r.id, r.message_id, r.state, r.subject, r.requester
     r.version, r.claimed_by, COALESCE(o.name, r.claimed_by)
     FROM requests r JOIN messages m ON m.message_id = r.message_id LEFT JOIN operators o ON o.id = r.claimed_by";
 
+/// One request's row: its identity (id, Message-ID, state, version) must
+/// read; every other field that cannot be read is left unknown and named
+/// in the view's `damage` ([`super::damage`]), so one bad value never
+/// hides the rest of the queue.
 fn row_to_view(r: &Row) -> Result<RequestView> {
-    let json = |i: usize| -> Result<Option<String>> { r.get(i) };
+    let mut d = SoftRow::new(r);
+    let auth = Auth {
+        dkim: d.or_default(16, "the DKIM result", "messages.dkim"),
+        spf: d.or_default(17, "the SPF result", "messages.spf"),
+        dmarc: d.or_default(18, "the DMARC result", "messages.dmarc"),
+        dmarc_domain: None,
+    };
     Ok(RequestView {
         id: r.get(0)?,
         message_id: r.get(1)?,
         state: r.get(2)?,
-        subject: r.get(3)?,
-        from: r.get(4)?,
-        from_name: r.get(5)?,
-        reply_to: r.get(6)?,
-        account_email: r.get(7)?,
-        received_at: r.get(8)?,
-        workspace_name: r.get(9)?,
-        workspace_id: r.get(10)?,
-        workspace_verified: r.get(11)?,
-        member_id: r.get(12)?,
-        role: r.get(13)?,
-        memberships: json(14)?
-            .and_then(|s| serde_json::from_str(&s).ok())
+        subject: d.or_default(3, "the subject", "requests.subject"),
+        from: d.get(4, "the sender", "requests.requester").flatten(),
+        from_name: d
+            .get(5, "the sender's name", "messages.from_name")
+            .flatten(),
+        reply_to: d
+            .get(6, "the Reply-To address", "messages.reply_to")
+            .flatten(),
+        account_email: d
+            .get(7, "the account email", "requests.account_email")
+            .flatten(),
+        received_at: d.get(8, "the time it arrived", "requests.received_at"),
+        workspace_name: d
+            .get(9, "the workspace name", "requests.workspace_name")
+            .flatten(),
+        workspace_id: d
+            .get(10, "the workspace id", "requests.workspace_id")
+            .flatten(),
+        workspace_verified: d.or_default(
+            11,
+            "whether the workspace is verified",
+            "requests.workspace_verified",
+        ),
+        member_id: d.get(12, "the member id", "requests.member_id").flatten(),
+        role: d.get(13, "the requester's role", "requests.role").flatten(),
+        memberships: d
+            .json(14, "the requester's memberships", "requests.memberships")
             .unwrap_or_default(),
-        size: json(15)?.and_then(|s| serde_json::from_str(&s).ok()),
-        auth: Auth {
-            dkim: r.get(16)?,
-            spf: r.get(17)?,
-            dmarc: r.get(18)?,
-            dmarc_domain: None,
-        },
-        warnings: serde_json::from_str(&r.get::<_, String>(19)?).unwrap_or_default(),
-        auth_override: r.get(20)?,
-        decision_reason: r.get(21)?,
-        approval_override: r.get(22)?,
-        idempotency_key: r.get(23)?,
-        job: json(24)?.and_then(|s| serde_json::from_str(&s).ok()),
-        export_body: r.get(25)?,
+        size: d.json(15, "the workspace size", "requests.size"),
+        auth,
+        warnings: d
+            .json(19, "the intake warnings", "messages.warnings")
+            .unwrap_or_default(),
+        auth_override: d
+            .get(20, "the authentication override", "requests.auth_override")
+            .flatten(),
+        decision_reason: d
+            .get(21, "the decision's reason", "requests.decision_reason")
+            .flatten(),
+        approval_override: d
+            .get(22, "the approval override", "requests.approval_override")
+            .flatten(),
+        idempotency_key: d
+            .get(23, "the idempotency key", "requests.idempotency_key")
+            .flatten(),
+        job: d.json(24, "the export job", "requests.job"),
+        export_body: d
+            .get(25, "the frozen export body", "requests.export_body")
+            .flatten(),
         notes: Vec::new(),
         replies: Vec::new(),
         thread_len: 0,
         version: r.get(26)?,
-        claimed_by: r.get(27)?,
-        claimed_by_name: r.get(28)?,
+        claimed_by: d.get(27, "who claimed it", "requests.claimed_by").flatten(),
+        claimed_by_name: d.get(28, "the claimer's name", "operators.name").flatten(),
         seen: Default::default(),
+        damage: d.damage,
     })
 }
 
@@ -330,23 +372,30 @@ impl Store {
         // Each row goes straight into its view (no intermediate rows).
         self.conn.query_map(&notes_sql, filter.params(), |r| {
             if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
-                views[i].notes.push(Note {
-                    author: r.get(1)?,
-                    text: r.get(2)?,
-                    at: r.get(3)?,
-                });
+                let mut d = SoftRow::new(r);
+                let at = d.get(3, "a note's time", "notes.created_at");
+                let note = Note {
+                    author: d.or_default(1, "a note's author", "notes.author"),
+                    text: d.or_default(2, "a note's text", "notes.text"),
+                    at,
+                };
+                views[i].damage.append(&mut d.damage);
+                views[i].notes.push(note);
             }
             Ok(())
         })?;
         self.conn.query_map(&replies_sql, filter.params(), |r| {
             if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
-                views[i].replies.push(ReplySnap {
+                let mut d = SoftRow::new(r);
+                let reply = ReplySnap {
                     id: r.get(1)?,
-                    template: r.get(2)?,
+                    template: d.or_default(2, "a reply's template", "replies.template"),
                     state: r.get(3)?,
-                    to: r.get(4)?,
-                    at: r.get(5)?,
-                });
+                    to: d.or_default(4, "a reply's recipient", "replies.to_addr"),
+                    at: d.get(5, "a reply's time", "replies.sent_at"),
+                };
+                views[i].damage.append(&mut d.damage);
+                views[i].replies.push(reply);
             }
             Ok(())
         })?;
@@ -375,11 +424,14 @@ impl Store {
             "SELECT kind, from_addr, from_name, date, subject, body FROM messages WHERE request_id = ?1 ORDER BY id",
             params![id],
             |r| {
+            // The detail's mail view: a date that cannot be read shows as
+            // unknown (the load's `damage` names the request's bad fields).
+            let mut d = SoftRow::new(r);
             Ok(ThreadMessage {
                 kind: r.get(0)?,
                 from: r.get(1)?,
                 from_name: r.get(2)?,
-                date: r.get(3)?,
+                date: d.get(3, "a message's date", "messages.date").flatten(),
                 subject: r.get(4)?,
                 body: r.get(5)?,
             })

@@ -100,6 +100,9 @@ pub struct Runtime {
     session: String,
     presence: debounce::Debounce,
     presence_wake: Option<std::time::Instant>,
+    /// What this screen last decided to show in presence: the heartbeat
+    /// writes it again at every beat (see `live::start_heartbeat`).
+    presence_shown: live::Shown,
     /// Stops the inbox worker when the runtime ends (the screen quits).
     inbox_stop: crate::inbox::shutdown::AskOnDrop,
 }
@@ -186,6 +189,7 @@ impl App {
             session: crate::store::presence::session_id(),
             presence: Default::default(),
             presence_wake: None,
+            presence_shown: Default::default(),
             inbox_stop: Default::default(),
         };
         let with_inbox = !matches!(setup.inbox, Inbox::None);
@@ -195,6 +199,7 @@ impl App {
             setup.store_path.clone(),
             runtime.session.clone(),
             runtime.operator.clone(),
+            runtime.presence_shown.clone(),
             may_poll.clone(),
             tx.clone(),
         );
@@ -350,7 +355,8 @@ impl Runtime {
             Command::LoadStats { days } => {
                 let at = self.store_at.clone();
                 let (rates, tx) = (self.rates.clone(), self.tx.clone());
-                tokio::task::spawn_blocking(move || {
+                // Its own thread: a store that stalls must not hold the quit.
+                workers::detached("stats", move || {
                     let result = crate::stats::screen::load_for_screen(&at, &rates, days);
                     let _ = tx.send(msg(Msg::Stats { days, result }));
                 });

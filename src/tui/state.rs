@@ -231,7 +231,7 @@ impl Row {
 /// request arrived.
 pub fn estimate_for(req: &RequestView, rates: &Rates) -> Option<Estimate> {
     let size = req.size?;
-    Some(rates.estimate(&size.into(), req.received_at))
+    Some(rates.estimate(&size.into(), req.received_at?))
 }
 
 /// How the queue is sorted.

@@ -301,6 +301,12 @@ fn when(t: DateTime<Utc>, state: &State) -> String {
     }
 }
 
+/// [`when`], or words for a stored time that could not be read (the
+/// detail's "Damaged" section says what was found).
+fn when_known(t: Option<DateTime<Utc>>, state: &State) -> String {
+    t.map_or_else(|| "time unreadable".to_string(), |t| when(t, state))
+}
+
 /// `25 Nov 10:58` in the team's zone, for lists.
 fn short_when(t: DateTime<Utc>, state: &State) -> String {
     t.with_timezone(&team_tz(state))

@@ -113,6 +113,12 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
         Msg::Changed(changes) => live::changed(state, changes),
         Msg::Presence(others) => live::presence(state, others),
         Msg::Operators(names) => {
+            // A claim's holder is shown by name: a rename reaches the rows.
+            for row in &mut state.rows {
+                if let Some(name) = row.req.claimed_by.as_ref().and_then(|id| names.get(id)) {
+                    row.req.claimed_by_name = Some(name.clone());
+                }
+            }
             state.names.extend(names);
             vec![]
         }

@@ -17,7 +17,11 @@
 //!   through its channel, in process.
 //! * [`proxy`] (faults on a TCP connection), [`forgetful`] (an IMAP proxy
 //!   that renumbers UIDVALIDITY), [`oauth`] (an RFC 7662 endpoint).
+//! * [`servers::Servers`]: Dovecot, the STARTTLS SMTP sink and the backend
+//!   that `init` and `check` are tried against.
 //! * [`bench`]: the screen benchmarks' seeded store and first-frame timing.
+//! * [`team`]: a fresh team store, the two-screen runtime, [`both_stores!`]
+//!   and the multi-operator tests' seeded requests.
 //! * [`free_port`], [`wait_until`], [`concierge_bin`]: small helpers.
 //!
 //! Every server has its own temp dir and its own ports, so tests can run in
@@ -34,7 +38,9 @@ pub mod oauth;
 pub mod postgres;
 pub mod proxy;
 pub mod screen;
+pub mod servers;
 pub mod smtp;
+pub mod team;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};

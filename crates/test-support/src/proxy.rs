@@ -18,6 +18,9 @@ use tokio::net::{TcpListener, TcpStream};
 /// What to do to one connection.
 #[derive(Debug, Clone)]
 pub enum Fault {
+    /// Pass this connection through untouched (to let the first ones by
+    /// before the faults that follow in the queue).
+    Pass,
     /// Close the client's connection at once; nothing reaches the server.
     Drop,
     /// Forward the request; never forward the answer (hold the connection
@@ -150,7 +153,7 @@ async fn handle(mut client: TcpStream, upstream: String, fault: Option<Fault>) {
                 Ok(n) => n,
             };
             match &fault {
-                None | Some(Fault::Drop) => {
+                None | Some(Fault::Drop | Fault::Pass) => {
                     if cw.write_all(&buf[..n]).await.is_err() {
                         break;
                     }

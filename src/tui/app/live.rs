@@ -63,7 +63,9 @@ pub(super) fn start_feed(
                     let Some(last) = page.last() else { break };
                     seq = last.seq;
                     let full = page.len() as i64 == PAGE;
-                    let unnamed = page.iter().any(|c| !named.contains(&c.actor));
+                    let unnamed = page.iter().any(|c| {
+                        !named.contains(&c.actor) || c.kind == crate::store::team::OPERATOR_NAMED
+                    });
                     if unnamed || !names_read {
                         if let Some(names) = read_names(wake.conn()) {
                             named.extend(names.keys().cloned());
@@ -116,6 +118,10 @@ impl Runtime {
     }
 }
 
+/// This screen's presence entry as last decided by the loop, shared with
+/// the heartbeat (`None` until the first write).
+pub(super) type Shown = Arc<std::sync::Mutex<Option<presence::Presence>>>;
+
 /// Keeps this screen's presence entry alive and sweeps dead screens' ones
 /// every [`presence::BEAT`]; with an inbox (`may_poll`), takes or renews
 /// the poller's lease and says who polls when that changes. Own thread,
@@ -125,6 +131,7 @@ pub(super) fn start_heartbeat(
     at: crate::store::Location,
     session: String,
     operator: String,
+    shown: Shown,
     may_poll: Option<Arc<AtomicBool>>,
     tx: mpsc::UnboundedSender<Event>,
 ) {
@@ -143,6 +150,25 @@ pub(super) fn start_heartbeat(
             let mut down = false;
             while !tx.is_closed() {
                 let now = chrono::Utc::now();
+                // NOTE: the entry itself is written again, not only its
+                // time: after an outage of more than `STALE` (20 s) the
+                // first screen back sweeps every other entry, live ones
+                // included, and a write the loop tried during the outage
+                // failed; a bare heartbeat UPDATE then matched no row and
+                // the screen stayed absent (or shown on its old request).
+                // `set` records a change only when the entry differs.
+                let me = shown.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                if let Some(me) = me {
+                    if let Err(e) = presence::set(store.conn(), &me, now) {
+                        tracing::warn!("presence: {e:#}");
+                    }
+                    // The screen quit while this was written (it cleared
+                    // `shown`, then left): leave again, or the entry would
+                    // stay until swept.
+                    if shown.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+                        let _ = presence::leave(store.conn(), &session);
+                    }
+                }
                 // The heartbeat is the store's health check: its
                 // connection reconnects by itself (store/pg.rs), and the
                 // status line says so while it cannot.
@@ -227,6 +253,10 @@ impl Runtime {
             request_id: shown.0,
             activity: shown.1,
         };
+        *self
+            .presence_shown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(me.clone());
         match presence::set(self.store.conn(), &me, chrono::Utc::now()) {
             Ok(()) => self.presence.written(shown),
             Err(e) => tracing::warn!("presence: {e:#}"),
@@ -302,6 +332,11 @@ impl Runtime {
 impl Drop for Runtime {
     /// Leaves at once (others would see the entry until it goes stale).
     fn drop(&mut self) {
+        // First, so the heartbeat writes the entry no more (see there).
+        *self
+            .presence_shown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
         let _ = presence::leave(self.store.conn(), &self.session);
         let _ = presence::release_lease(self.store.conn(), &self.session);
     }

@@ -4,6 +4,24 @@
 use super::*;
 use crate::inbox::shutdown::Shutdown;
 
+/// Runs `work` on a thread of its own, not on the runtime's blocking pool.
+///
+/// NOTE: the runtime waits for every `spawn_blocking` task when it ends,
+/// so a worker stuck connecting (a team store or IMAP server that accepts
+/// the connection and never answers: up to the 10 s connect timeout of
+/// store/pg.rs, then again for each connection) held the quit for 10–20 s.
+/// A plain thread does not: the process ends when the screen has quit,
+/// and a transaction cut so is rolled back (nothing half-stored; the
+/// inbox's batch and its cursor are one transaction, `store_batch`).
+pub(super) fn detached(name: &str, work: impl FnOnce() + Send + 'static) {
+    if let Err(e) = std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(work)
+    {
+        tracing::warn!("cannot start the {name} worker: {e}");
+    }
+}
+
 /// The backend's view of a request: the requester's memberships (by account
 /// email), the workspace, its size.
 pub(super) async fn resolve(
@@ -103,7 +121,7 @@ pub(super) fn start_inbox(
         Inbox::Maildir(dir) => {
             let stop = Shutdown::new();
             let stopped = stop.clone();
-            tokio::task::spawn_blocking(move || {
+            detached("maildir-inbox", move || {
                 let mut store = match Store::open_at(&store_path) {
                     Ok(s) => s,
                     Err(e) => {
@@ -160,7 +178,7 @@ pub(super) fn start_inbox(
             let poller = crate::sync::Poller::start(cfg, password, store_path.clone(), opts);
             let stop = poller.stopper();
             // Ends when the poller has stopped (its channel closes).
-            tokio::task::spawn_blocking(move || {
+            detached("imap-relay", move || {
                 let store = Store::open_at(&store_path).ok();
                 for ev in poller.events.iter() {
                     let m = match ev {

@@ -74,6 +74,7 @@ pub(super) fn detail_lines(row: &Row, state: &State, w: usize) -> Vec<Line<'stat
     let mut out: Vec<Line<'static>> = Vec::new();
     in_flight(&mut out, row, state, w);
     presence(&mut out, row, state, w);
+    damage(&mut out, row, w);
     mail_header(&mut out, row, state, w);
     promise(&mut out, row, state, w);
     checklist(&mut out, row, w);
@@ -109,6 +110,23 @@ fn presence(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: usize) {
     }
 }
 
+/// What could not be read from the store, field by field, in words (the
+/// queue row is marked `!`); the stored text itself is kept as it was.
+fn damage(out: &mut Vec<Line<'static>>, row: &Row, w: usize) {
+    let r = &row.req;
+    if r.damage.is_empty() {
+        return;
+    }
+    let bad = Style::new().fg(BAD);
+    out.push(Line::styled(
+        " Damaged in the store (shown as unknown):",
+        bad.add_modifier(Modifier::BOLD),
+    ));
+    for d in &r.damage {
+        marked(out, 1, Span::styled("!", bad), &d.to_string(), bad, w);
+    }
+}
+
 /// The mail: subject, sender, Reply-To, receipt, authentication, warnings.
 fn mail_header(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: usize) {
     let r = &row.req;
@@ -140,11 +158,10 @@ fn mail_header(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: usize)
             w,
         );
     }
-    let received = format!(
-        "{} · {}",
-        when(r.received_at, state),
-        ago(r.received_at, state.now)
-    );
+    let received = match r.received_at {
+        Some(t) => format!("{} · {}", when(t, state), ago(t, state.now)),
+        None => "unreadable in the store (see Damaged)".to_string(),
+    };
     kv(out, "Received", &received, Style::new(), w);
     if r.thread_len > 1 {
         kv(
@@ -243,7 +260,11 @@ fn promise(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: usize) {
         (None, _) => kv(
             out,
             "Estimate",
-            "unknown until the backend reports the size",
+            if row.req.size.is_some() && row.req.received_at.is_none() {
+                "unknown: the time it arrived cannot be read"
+            } else {
+                "unknown until the backend reports the size"
+            },
             DIM,
             w,
         ),
@@ -494,7 +515,7 @@ fn notes_and_replies(out: &mut Vec<Line<'static>>, row: &Row, state: &State, w: 
             Span::raw(" "),
             // The author's display name (notes keep the operator's id).
             Span::styled(clean(state.name_of(&note.author)), bold),
-            Span::styled(format!(" · {}", when(note.at, state)), DIM),
+            Span::styled(format!(" · {}", when_known(note.at, state)), DIM),
         ]));
         for part in wrap_text(&note.text, w.saturating_sub(3)) {
             out.push(Line::raw(format!("   {part}")));

@@ -102,6 +102,13 @@ pub(super) fn queue_cells(
     if state.is_pending(r.id) || row.resolving {
         flags.push((spinner(state).to_string(), Style::new().fg(ACCENT)));
     }
+    if !r.damage.is_empty() {
+        // A field could not be read from the store (the detail says which).
+        flags.push((
+            "!".to_string(),
+            Style::new().fg(BAD).add_modifier(Modifier::BOLD),
+        ));
+    }
     let unread = r.seen.unread(&state.operator_id);
     if unread > 0 {
         // The customer wrote since this operator last opened the request.
@@ -183,6 +190,35 @@ fn requester_cell(row: &Row, state: &State) -> QCell {
     }
     cell.push((clean(requester(row)), Style::new()));
     cell
+}
+
+/// A cell of several styled pieces in `w` columns: cut like [`fit`],
+/// with `…` where the text stops (the table would cut it bare: "◆Kim
+/// agent@acm" at 80 columns in the demo).
+fn fit_spans(cell: &QCell, w: usize) -> Vec<Span<'static>> {
+    let total: usize = cell.iter().map(|(s, _)| width(s)).sum();
+    if total <= w {
+        return cell
+            .iter()
+            .map(|(s, st)| Span::styled(s.clone(), *st))
+            .collect();
+    }
+    let mut out = Vec::new();
+    let mut left = w;
+    for (s, st) in cell {
+        let sw = width(s);
+        // `<`, not `<=`: the last column left is the ellipsis's.
+        if sw < left {
+            out.push(Span::styled(s.clone(), *st));
+            left -= sw;
+        } else {
+            // One column more than there is: `fit` cuts it and adds `…`.
+            let cut = fit(&format!("{s} "), left);
+            out.push(Span::styled(cut, *st));
+            break;
+        }
+    }
+    out
 }
 
 /// Column widths in `avail` columns; 0 = hidden. `max_id`: the largest
@@ -322,11 +358,7 @@ pub(super) fn draw_queue(f: &mut Frame<'_>, area: Rect, state: &mut State, narro
                     Line::from(Span::styled(text, *st))
                 }
             } else {
-                Line::from(
-                    cell.iter()
-                        .map(|(s, st)| Span::styled(s.clone(), *st))
-                        .collect::<Vec<_>>(),
-                )
+                Line::from(fit_spans(cell, w))
             };
             Cell::from(line)
         });

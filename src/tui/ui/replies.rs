@@ -64,7 +64,7 @@ fn shown_in(state: &State, request: i64, reply: &ReplySnap) -> Shown {
         reply,
         state.is_pending(request),
         !state.others.is_empty(),
-        Some(reply.at),
+        reply.at,
         state.now,
     )
 }
@@ -97,7 +97,7 @@ pub(super) fn reply_lines(out: &mut Vec<Line<'static>>, row: &Row, state: &State
             Shown::Sending => (WARN, "sending…"),
             Shown::Unknown => (BAD, "outcome unknown"),
         };
-        let at = format!(" · {}", when(reply.at, state));
+        let at = format!(" · {}", when_known(reply.at, state));
         let mark = Span::styled("✉", Style::new().fg(color));
         let text = format!("{} → {} · {word}{at}", words(&reply.template), reply.to);
         let style = match look {
@@ -174,7 +174,7 @@ mod tests {
             template: "acknowledgement".into(),
             state,
             to: "owner@acme.example".into(),
-            at: at("2026-11-23T09:00:00Z"),
+            at: Some(at("2026-11-23T09:00:00Z")),
         }
     }
 

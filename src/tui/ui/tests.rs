@@ -68,7 +68,7 @@ pub(super) fn base(id: i64, from: &str, name: &str, received: &str) -> RequestVi
         from_name: Some(name.into()),
         reply_to: None,
         account_email: Some(from.into()),
-        received_at: t(received),
+        received_at: Some(t(received)),
         workspace_name: Some("Acme Support".into()),
         workspace_id: Some(ACME_ID.into()),
         workspace_verified: true,
@@ -91,6 +91,7 @@ pub(super) fn base(id: i64, from: &str, name: &str, received: &str) -> RequestVi
         claimed_by: None,
         claimed_by_name: None,
         seen: Default::default(),
+        damage: vec![],
     }
 }
 
@@ -98,7 +99,7 @@ fn note(text: &str, at: &str) -> Note {
     Note {
         author: "Sam".into(),
         text: text.into(),
-        at: t(at),
+        at: Some(t(at)),
     }
 }
 
@@ -108,7 +109,7 @@ fn ack(id: i64, to: &str, at: &str) -> ReplySnap {
         template: "acknowledgement".into(),
         state: crate::domain::ReplyState::Sent,
         to: to.into(),
-        at: t(at),
+        at: Some(t(at)),
     }
 }
 

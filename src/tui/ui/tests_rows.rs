@@ -238,7 +238,7 @@ fn the_mine_tab_shows_its_count_and_lists_ones_claims_with_their_states() {
         r.req.notes.push(crate::store::requests::Note {
             author: "kim@ochrehq.com".into(),
             text: "Scope: all of it".into(),
-            at: crate::time::parse("2026-11-25T10:00:00Z").unwrap(),
+            at: crate::time::parse("2026-11-25T10:00:00Z").ok(),
         });
     }
     let screen = text(&draw(&mut s, 200, 60));
@@ -251,4 +251,57 @@ fn the_mine_tab_shows_its_count_and_lists_ones_claims_with_their_states() {
     let screen = text(&draw(&mut s, 80, 24));
     assert!(screen.contains("You hold no request"), "{screen}");
     assert!(screen.contains("m on a request takes it"), "{screen}");
+}
+
+#[test]
+fn a_request_with_a_field_the_store_could_not_read_is_marked_and_the_detail_says_which() {
+    use crate::store::requests::Damage;
+    let a = base(1, "owner@acme.example", "Ada", "2026-11-25T08:00:00Z");
+    let mut b = base(2, "admin@acme.example", "Bo", "2026-11-25T09:00:00Z");
+    b.received_at = None;
+    b.damage = vec![Damage {
+        field: "the time it arrived",
+        column: "requests.received_at",
+        problem: "expected an RFC 3339 time, found \"last Tuesday\"".into(),
+    }];
+    // The queue's half of the row's line (the detail pane is beside it).
+    let queue_part = |screen: &str, id| {
+        let l = row_line(screen, id);
+        l.split("││").next().unwrap_or_default().to_string()
+    };
+    let mut s = State::new(vec![a, b], Rates::default(), "Sam".into(), now());
+    select(&mut s, 2);
+    let screen = text(&draw(&mut s, 120, 40));
+    assert!(queue_part(&screen, 2).contains('!'), "{screen}");
+    assert!(!queue_part(&screen, 1).contains('!'), "{screen}");
+    assert!(screen.contains("Damaged in the store"), "{screen}");
+    assert!(screen.contains("the time it arrived"), "{screen}");
+    assert!(screen.contains("last Tuesday"), "{screen}");
+    assert!(screen.contains("unreadable in the store"), "{screen}");
+    assert!(screen.contains("unknown: the time it arrived"), "{screen}");
+    // The 80×24 screen shows the mark too, and no promise is counted from
+    // an unknown arrival.
+    let screen = text(&draw(&mut s, 80, 24));
+    assert!(queue_part(&screen, 2).contains('!'), "{screen}");
+    assert!(!queue_part(&screen, 2).contains("late"), "{screen}");
+}
+
+#[test]
+fn a_claimed_requester_cut_to_its_column_ends_in_an_ellipsis() {
+    let mut a = base(1, "agent@acme.example", "Andy", "2026-11-25T08:00:00Z");
+    a.claimed_by = Some("kim@ochrehq.com".into());
+    a.claimed_by_name = Some("Kim".into());
+    let mut s = State::new(vec![a], Rates::default(), "Sam".into(), now());
+    let screen = text(&draw(&mut s, 80, 24));
+    let line = row_line(&screen, 1);
+    let from = line
+        .find("◆Kim agent@")
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(
+        line[from..]
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|r| r.ends_with('…')),
+        "the requester is cut with an ellipsis: {line}"
+    );
 }

@@ -4,7 +4,7 @@
 use super::{say, warn, Command, State};
 use crate::store::changes::Change;
 use crate::store::presence::{Activity, Presence};
-use crate::tui::state::{InputPurpose, Mode};
+use crate::tui::state::{Confirm, InputPurpose, Mode};
 
 /// What this screen is doing, for its presence entry: the selected request
 /// and whether a note, reply or rejection is being written for it.
@@ -18,6 +18,11 @@ pub fn presence_of(state: &State) -> (Option<i64>, Activity) {
             }
             _ => Activity::Viewing,
         },
+        // Still writing until it is sent: the question before sending is
+        // the moment a colleague most needs to see it (seen in the demo,
+        // where the other screen said "viewing").
+        Mode::Confirm(Confirm::SendReply { .. }) => Activity::WritingReply,
+        Mode::Confirm(Confirm::Reject { .. }) => Activity::WritingRejection,
         _ => Activity::Viewing,
     };
     (state.current().map(|r| r.req.id), activity)

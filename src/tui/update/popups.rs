@@ -5,6 +5,12 @@ use super::*;
 use crate::tui::keys::Scope;
 
 /// What the first Esc on a typed note says.
+/// The longest note the editor saves. NOTE: a scope note is a few lines;
+/// a 1 MB paste was stored whole (and in the audit log), and redrawing
+/// its detail took 140 ms of CPU per frame in a debug build (measured
+/// with /proc/PID/stat in the demo).
+pub const NOTE_MAX_CHARS: usize = 20_000;
+
 pub(super) const DISCARD_QUESTION: &str = "Esc again discards this note; Ctrl-S saves it";
 
 pub(super) fn on_pick_key(
@@ -107,6 +113,15 @@ pub(super) fn submit_input(
         InputPurpose::Note => {
             if trimmed.is_empty() {
                 return again(state, "a note needs some text");
+            }
+            let n = trimmed.chars().count();
+            if n > NOTE_MAX_CHARS {
+                return again(
+                    state,
+                    &format!(
+                        "a note holds at most {NOTE_MAX_CHARS} characters and this one has {n} (a paste gone wrong?): shorten it"
+                    ),
+                );
             }
             vec![Command::AddNote { id, text: trimmed }]
         }

@@ -28,8 +28,16 @@ pub(super) fn on_report(state: &mut State, msg: Msg) -> Vec<Command> {
             vec![]
         }
         Msg::Store(h) => {
+            // Back after an outage: presence moves announced meanwhile may
+            // be lost to this screen (a colleague who quit then stayed
+            // listed), so read who is where again.
+            let back = matches!(state.store, Health::Down(_)) && matches!(h, Health::Up(_));
             state.store = h;
-            vec![]
+            if back {
+                vec![Command::LoadPresence]
+            } else {
+                vec![]
+            }
         }
         Msg::Resolved { id, result } => on_resolved(state, id, result),
         Msg::ReplyComposed { id, template, body } => {

@@ -23,7 +23,7 @@ pub(super) fn ready(id: i64) -> RequestView {
         from_name: Some("Ada Owner".into()),
         reply_to: None,
         account_email: Some("owner@acme.example".into()),
-        received_at: crate::time::parse("2026-11-23T09:14:05.000Z").unwrap(),
+        received_at: crate::time::parse("2026-11-23T09:14:05.000Z").ok(),
         workspace_name: Some("Acme Support".into()),
         workspace_id: Some("3c9e4a57-1b7d-5f0e-9a2b-6d8c1e4f7a90".into()),
         workspace_verified: true,
@@ -59,7 +59,7 @@ pub(super) fn ready(id: i64) -> RequestView {
         notes: vec![Note {
             author: "Sam".into(),
             text: "Scope: everything".into(),
-            at: crate::time::parse("2026-11-23T10:00:00Z").unwrap(),
+            at: crate::time::parse("2026-11-23T10:00:00Z").ok(),
         }],
         replies: vec![],
         thread_len: 1,
@@ -67,6 +67,7 @@ pub(super) fn ready(id: i64) -> RequestView {
         claimed_by: None,
         claimed_by_name: None,
         seen: Default::default(),
+        damage: vec![],
     }
 }
 
@@ -620,7 +621,7 @@ fn job_updates_are_saved_and_the_specific_estimate_unlocks_approval() {
         template: "estimate_over_48h".into(),
         state: crate::domain::ReplyState::Sent,
         to: "owner@acme.example".into(),
-        at: now(),
+        at: Some(now()),
     });
     update(&mut s, Msg::RequestUpdated(r));
     assert_eq!(s.rows[0].tab, Tab::Ready);

@@ -503,3 +503,53 @@ fn a_reply_to_read_opens_at_its_greeting_and_a_note_at_its_end() {
     };
     assert_eq!(area.cursor(), (1, 1));
 }
+
+#[test]
+fn a_note_longer_than_the_limit_stays_in_the_editor_with_the_reason() {
+    let mut s = state(vec![ready(1)]);
+    let long = "A".repeat(super::popups::NOTE_MAX_CHARS + 1);
+    open_input(&mut s, InputPurpose::Note, &long);
+    let cmds = update(&mut s, ctrl('s'));
+    assert!(cmds.is_empty(), "{cmds:?}");
+    let Mode::Input { error, area, .. } = &s.mode else {
+        panic!("{:?}", s.mode)
+    };
+    let error = error.as_deref().unwrap_or_default();
+    assert!(error.contains("at most 20000 characters"), "{error}");
+    assert_eq!(area.lines().concat().len(), long.len(), "nothing is lost");
+    // At the limit it is saved.
+    open_input(&mut s, InputPurpose::Note, &long[1..]);
+    let cmds = update(&mut s, ctrl('s'));
+    assert!(
+        matches!(cmds.as_slice(), [Command::AddNote { .. }]),
+        "{cmds:?}"
+    );
+}
+
+#[test]
+fn the_question_before_sending_still_shows_as_writing_to_colleagues() {
+    use crate::mail::templates::Template;
+    use crate::store::presence::Activity;
+    use crate::tui::update::live::presence_of;
+    let mut s = state(vec![ready(1)]);
+    s.mode = Mode::Confirm(Confirm::SendReply {
+        id: 1,
+        template: Template::Acknowledgement,
+        body: "Hello".into(),
+        again: false,
+    });
+    assert_eq!(presence_of(&s), (Some(1), Activity::WritingReply));
+    s.mode = Mode::Confirm(Confirm::Reject {
+        id: 1,
+        template: Template::Acknowledgement,
+        reason: "not an owner".into(),
+        body: "Hello".into(),
+    });
+    assert_eq!(presence_of(&s), (Some(1), Activity::WritingRejection));
+    s.mode = Mode::Confirm(Confirm::Approve {
+        id: 1,
+        override_reason: None,
+        force: false,
+    });
+    assert_eq!(presence_of(&s), (Some(1), Activity::Viewing));
+}
