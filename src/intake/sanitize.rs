@@ -127,7 +127,9 @@ fn next_suspect(b: &[u8], from: usize) -> Option<usize> {
         bytes.copy_from_slice(word);
         let w = u64::from_le_bytes(bytes);
         let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-        let above_tilde = (w.wrapping_add(ONES * (0x7f - 0x7e)) | w) & HIGHS;
+        // `hasmore(w, 0x7E)`: adding 0x7F − 0x7E = 1 to each byte sets the
+        // high bit of 0x7F; a byte at 0x80 or above has it already.
+        let above_tilde = (w.wrapping_add(ONES) | w) & HIGHS;
         if below_space | above_tilde != 0 {
             if let Some(i) = word.iter().position(|&c| SUSPECT[c as usize]) {
                 return Some(at + i);
