@@ -381,7 +381,7 @@ fn inspect_once(
         .root_part()
         .headers()
         .iter()
-        .map(|h| (h.name(), field_bytes(raw_msg, h)))
+        .map(|h| (h.name().as_bytes(), field_bytes(raw_msg, h)))
         .collect();
     // NOTE: a From folded before its colon (`From\r\n : x`) is invisible
     // to mail-parser; the raw count catches it.
@@ -459,7 +459,8 @@ fn read_message(
     // Authentication (RFC 8601): only our own server's verdict.
     let all_fields = fields.iter().map(|&(name, raw)| {
         (
-            name,
+            // ASCII (split) or taken from a `&str` (whole): always UTF-8.
+            std::str::from_utf8(name).unwrap_or_default(),
             LazyValue {
                 raw,
                 value: std::cell::OnceCell::new(),

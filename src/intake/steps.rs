@@ -228,11 +228,10 @@ pub(super) fn field_bytes<'a>(raw_msg: &'a [u8], h: &mail_parser::Header<'_>) ->
 }
 
 /// The fields the rules read, in order, with their unfolded values.
-// NOTE: only these are copied out; names are borrowed from the parsed
-// message (a 30 KB relay chain is a few hundred fields, most of them only
-// passed over). The authentication rule reads all fields in order
-// ([`trusted_auth`]).
-pub(super) fn read_fields<'m>(fields: &[super::headers::Field<'m>]) -> Vec<(&'m str, String)> {
+// NOTE: only these are copied out, and their names are not (a 30 KB relay
+// chain is a few hundred fields, most of them only passed over). The
+// authentication rule reads all fields in order ([`trusted_auth`]).
+pub(super) fn read_fields(fields: &[super::headers::Field<'_>]) -> Vec<(&'static str, String)> {
     const READ: [&str; 7] = [
         "Authentication-Results",
         "Auto-Submitted",
@@ -242,10 +241,15 @@ pub(super) fn read_fields<'m>(fields: &[super::headers::Field<'m>]) -> Vec<(&'m 
         "Return-Path",
         "Date",
     ];
+    // The rules compare names in any case: each is given in READ's spelling.
     fields
         .iter()
-        .filter(|(name, _)| READ.iter().any(|n| name.eq_ignore_ascii_case(n)))
-        .map(|&(name, value)| (name, raw_value(value)))
+        .filter_map(|&(name, value)| {
+            let n = READ
+                .iter()
+                .find(|n| n.as_bytes().eq_ignore_ascii_case(name))?;
+            Some((*n, raw_value(value)))
+        })
         .collect()
 }
 
