@@ -162,6 +162,33 @@ mod tests {
         assert_eq!(p.reduced, b"From: x@y\r\nsubject: hi\r\n\r\nbody\r\n");
     }
 
+    /// What the split relies on, checked by [`Plain::parsed_as_split`] on
+    /// every message anyway: mail-parser ends each decoded field at its
+    /// line end not followed by SP/HTAB, even inside an open quote,
+    /// comment, encoded word or angle bracket.
+    #[test]
+    fn mail_parser_ends_every_decoded_field_where_the_split_does() {
+        let cases: &[&[u8]] = &[
+            b"Content-Type: text/plain; name=\"a\r\nX-Foo: b\"\r\nSubject: s\r\n\r\nbody\r\n",
+            b"From: \"Ada\r\nX-Foo: b\" <a@b>\r\nSubject: s\r\n\r\nbody\r\n",
+            b"From: (Ada\r\nX-Foo: b) <a@b>\r\nSubject: s\r\n\r\nbody\r\n",
+            b"Subject: =?utf-8?Q?a\r\nX-Foo: b?=\r\nFrom: a@b\r\n\r\nbody\r\n",
+            b"Message-ID: <a\r\nX-Foo: b>\r\nFrom: a@b\r\n\r\nbody\r\n",
+            b"Date: Mon, 23 Nov 2026\r\nX-Foo: b\r\nFrom: a@b\r\n\r\nbody\r\n",
+            b"References: <a@b\r\nX-Foo: c>\r\nSubject: s\r\n\r\nbody\r\n",
+            b"Content-Disposition: attachment; filename=\"a\r\nX-Foo: c\"\r\nSubject: s\r\n\r\nb\r\n",
+        ];
+        for raw in cases {
+            let p = plain(raw).unwrap();
+            let msg = crate::intake::PARSER.parse(&p.reduced[..]).unwrap();
+            assert!(
+                p.parsed_as_split(&msg),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+    }
+
     #[test]
     fn anything_not_plain_is_left_to_the_whole_header_reading() {
         for raw in [
