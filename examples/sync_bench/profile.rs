@@ -1,4 +1,5 @@
-//! `--profile-intake [--shape NAME] [--messages N] [--full-inspect]`: the
+//! `--profile-intake [--shape NAME] [--messages N] [--full-inspect]
+//! [--check-intake]`: the
 //! first sync's CPU work without the network, for `valgrind
 //! --tool=callgrind` (instruction counts are repeatable whatever else the
 //! machine does).
@@ -15,6 +16,10 @@
 //!   target/release/examples/sync_bench --profile-intake --shape mixed --messages 1000
 //! callgrind_annotate --inclusive=yes cg.out | grep -E 'profile_(inspect|store) \['
 //! ```
+//!
+//! `--check-intake` first reads every message both ways, split header and
+//! whole header (`intake::inspect_whole_header`), `inspect` and
+//! `inspect_export_mail`, and stops at the first answer that differs.
 
 use super::*;
 use concierge::inbox::prefix::read_prefix;
@@ -24,11 +29,17 @@ use concierge::intake::Inspected;
 pub(crate) fn profile_intake(args: &[String]) -> ! {
     let mut n = 2_000usize;
     let mut full = false;
+    let mut check = false;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
             "--full-inspect" => {
                 full = true;
+                i += 1;
+                continue;
+            }
+            "--check-intake" => {
+                check = true;
                 i += 1;
                 continue;
             }
@@ -52,6 +63,9 @@ pub(crate) fn profile_intake(args: &[String]) -> ! {
         })
         .collect();
     let bytes: usize = fetched.iter().map(|f| f.1.len()).sum();
+    if check {
+        check_intake(&fetched);
+    }
     let t = Instant::now();
     let items = profile_inspect(&fetched, full);
     let inspect_secs = secs(t.elapsed());
@@ -101,6 +115,32 @@ fn profile_inspect(
             (msg, key, None)
         })
         .collect()
+}
+
+/// Every message read the split-header way and the whole-header way, by
+/// `inspect` and by `inspect_export_mail`: the same answers, or a panic
+/// naming the first message that differs.
+fn check_intake(fetched: &[(u32, Vec<u8>, bool)]) {
+    for (uid, raw, truncated) in fetched {
+        let opts = intake::Options {
+            authserv_id: AUTHSERV,
+            truncated: *truncated,
+        };
+        assert_eq!(
+            intake::inspect(raw, &opts),
+            intake::inspect_whole_header(raw, &opts, false),
+            "message {uid}, inspect"
+        );
+        assert_eq!(
+            intake::inspect_export_mail(raw, &opts),
+            intake::inspect_whole_header(raw, &opts, true),
+            "message {uid}, inspect_export_mail"
+        );
+    }
+    println!(
+        "check-intake: {} messages read the same both ways",
+        fetched.len()
+    );
 }
 
 /// `Store::store_batch` over every batch; the number of requests stored.

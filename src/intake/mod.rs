@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod classify;
 pub mod date;
+mod headers;
 pub mod repair;
 pub mod sanitize;
 mod steps;
@@ -262,7 +263,7 @@ fn raw_value(raw: &[u8]) -> String {
 
 /// Inspects one raw message. Total: every input gives an answer.
 pub fn inspect(raw: &[u8], opts: &Options<'_>) -> Inspected {
-    inspect_once(raw, opts, true, Depth::Full)
+    inspect_once(raw, opts, true, Depth::Full, Reading::Split)
 }
 
 /// [`inspect`] for the sync, which keeps only export mail (requests,
@@ -275,7 +276,7 @@ pub fn inspect(raw: &[u8], opts: &Options<'_>) -> Inspected {
 /// every `malformed` check come from the same code as [`inspect`]'s, so no
 /// request, follow-up or unreadable message can take this shortcut.
 pub fn inspect_export_mail(raw: &[u8], opts: &Options<'_>) -> Inspected {
-    inspect_once(raw, opts, true, Depth::ExportMail)
+    inspect_once(raw, opts, true, Depth::ExportMail, Reading::Split)
 }
 
 /// How far [`inspect_once`] goes with a message that is `other`.
@@ -311,9 +312,47 @@ use steps::{
     threading, unreadable,
 };
 
-fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool, depth: Depth) -> Inspected {
-    let mut clean = Cleaner::default();
-    let mut warnings = Vec::new();
+/// How the header section reaches mail-parser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// Split by [`headers::plain`] first, when it can be: mail-parser gets
+    /// only the fields it decodes.
+    Split,
+    /// mail-parser reads the whole message, as it came.
+    Whole,
+}
+
+/// [`inspect`] (`export_mail`: [`inspect_export_mail`]) with mail-parser
+/// reading the whole header section: the reference the split reading is
+/// held to (`tests/intake_shortcut.rs`, `sync_bench --check-intake`).
+#[doc(hidden)]
+pub fn inspect_whole_header(raw: &[u8], opts: &Options<'_>, export_mail: bool) -> Inspected {
+    let depth = if export_mail {
+        Depth::ExportMail
+    } else {
+        Depth::Full
+    };
+    inspect_once(raw, opts, true, depth, Reading::Whole)
+}
+
+fn inspect_once(
+    raw: &[u8],
+    opts: &Options<'_>,
+    may_repair: bool,
+    depth: Depth,
+    reading: Reading,
+) -> Inspected {
+    if reading == Reading::Split {
+        if let Some(plain) = headers::plain(raw) {
+            if let Some(msg) = PARSER.parse(&plain.reduced[..]) {
+                // Anything unexpected (a field mail-parser read otherwise,
+                // a boundary to repair) is read the whole-header way.
+                if plain.parsed_as_split(&msg) && !lost_boundary(&msg) {
+                    return read_message(&msg, raw, &plain.fields, plain.from_count, opts, depth);
+                }
+            }
+        }
+    }
     let parsed = PARSER
         .parse(raw)
         .filter(|m| !m.root_part().headers().is_empty());
@@ -327,7 +366,7 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool, depth: Depth) 
         if let Some((fixed, guessed)) = repair::boundary(raw) {
             // A guessed repair is malformed: then the whole answer counts.
             let depth = if guessed { Depth::Full } else { depth };
-            let mut i = inspect_once(&fixed, opts, false, depth);
+            let mut i = inspect_once(&fixed, opts, false, depth, reading);
             if guessed {
                 i.warnings.push(Warning::Malformed);
                 i.warnings.sort();
@@ -338,18 +377,41 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool, depth: Depth) 
     }
 
     let raw_msg = msg.raw_message();
-    let fields = msg.root_part().headers();
-    let raw_of = |h: &mail_parser::Header<'_>| field_bytes(raw_msg, h);
-    let read_values = read_fields(fields, raw_msg);
+    let fields: Vec<headers::Field<'_>> = msg
+        .root_part()
+        .headers()
+        .iter()
+        .map(|h| (h.name().as_bytes(), field_bytes(raw_msg, h)))
+        .collect();
+    // NOTE: a From folded before its colon (`From\r\n : x`) is invisible
+    // to mail-parser; the raw count catches it.
+    let from_count = repair::count_fields(raw, "From");
+    read_message(&msg, raw, &fields, from_count, opts, depth)
+}
+
+/// The answer from the parsed message `msg`, the original bytes `raw`,
+/// every header field in order and the number of `From` fields.
+fn read_message(
+    msg: &mail_parser::Message<'_>,
+    raw: &[u8],
+    fields: &[headers::Field<'_>],
+    from_count: usize,
+    opts: &Options<'_>,
+    depth: Depth,
+) -> Inspected {
+    let mut clean = Cleaner::default();
+    let mut warnings = Vec::new();
+    let raw_msg = msg.raw_message();
+    let read_values = read_fields(fields);
     let headers: Vec<(&str, &str)> = read_values.iter().map(|(n, v)| (*n, v.as_str())).collect();
 
-    let sender = sender(&msg, raw, &mut clean, &mut warnings);
-    let date = date_of(&msg, &headers, &mut warnings);
-    let (message_id, in_reply_to, references) = threading(&msg, &mut clean);
+    let sender = sender(msg, from_count, &mut clean, &mut warnings);
+    let date = date_of(msg, &headers, &mut warnings);
+    let (message_id, in_reply_to, references) = threading(msg, &mut clean);
 
-    let subject = subject_of(&msg, raw_msg, &mut clean);
-    let body = body_of(&msg, &mut clean);
-    let ct_string = mime_type(&msg, raw, opts, &mut warnings);
+    let subject = subject_of(msg, raw_msg, &mut clean);
+    let body = body_of(msg, &mut clean);
+    let ct_string = mime_type(msg, raw, opts, &mut warnings);
 
     let has_threading = in_reply_to.is_some() || !references.is_empty();
     let signals = classify::Signals {
@@ -395,11 +457,12 @@ fn inspect_once(raw: &[u8], opts: &Options<'_>, may_repair: bool, depth: Depth) 
     }
 
     // Authentication (RFC 8601): only our own server's verdict.
-    let all_fields = fields.iter().map(|h| {
+    let all_fields = fields.iter().map(|&(name, raw)| {
         (
-            h.name(),
+            // ASCII (split) or taken from a `&str` (whole): always UTF-8.
+            std::str::from_utf8(name).unwrap_or_default(),
             LazyValue {
-                raw: raw_of(h),
+                raw,
                 value: std::cell::OnceCell::new(),
             },
         )

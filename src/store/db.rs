@@ -410,6 +410,22 @@ impl Conn {
         // Every statement the store runs is cached: more than the default 16
         // distinct statements run in one screen session.
         conn.set_prepared_statement_cache_capacity(128);
+        // NOTE: the query planner stability guarantee. Without it SQLite
+        // marks a parameter whose value might change the plan (for one,
+        // `col = ?N` on a column no index serves, in a query with ORDER BY:
+        // the planner's truth-probability guess), and `clear_bindings`,
+        // which rusqlite calls on every statement it puts back in its
+        // cache, then expires the statement: it was prepared again on each
+        // run (`find_thread`'s `Re:` lookup: 284 re-prepares in 285 runs,
+        // 26,000 instructions each; docs/perf-sync.md, third round). The
+        // store never runs ANALYZE and binds no LIKE pattern, so no plan
+        // ever depended on a bound value anyway.
+        if let Err(e) = conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        ) {
+            tracing::warn!("SQLite refused the query planner stability guarantee: {e}");
+        }
         Conn {
             inner: Inner::Sqlite(conn),
             counts: Default::default(),
@@ -687,6 +703,22 @@ pub fn pg_ddl(sql: &str) -> String {
         s = re.replace_all(&s, *with).into_owned();
     }
     s
+}
+
+impl Conn {
+    /// How many times SQLite prepared the cached statement `sql` again
+    /// since it was first prepared (`None` on PostgreSQL).
+    #[cfg(test)]
+    pub(crate) fn sqlite_reprepares(&self, sql: &str) -> Option<i32> {
+        match &self.inner {
+            Inner::Sqlite(c) => Some(
+                c.prepare_cached(sql)
+                    .ok()?
+                    .get_status(rusqlite::StatementStatus::RePrepare),
+            ),
+            Inner::Pg(_) => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -499,6 +499,14 @@ impl Store {
     }
 }
 
+/// A sender's requests for one workspace (or, without a workspace, one
+/// subject), oldest first: the requests a `Re:` without thread headers may
+/// answer.
+const RE_CANDIDATES: &str = "SELECT id, state FROM requests WHERE requester = ?1
+           AND (workspace_id = ?2 OR lower(workspace_name) = lower(CAST(?3 AS TEXT))
+                OR (?2 IS NULL AND ?3 IS NULL AND subject = ?4))
+         ORDER BY id";
+
 /// Finds the request a reply belongs to: by In-Reply-To/References, else
 /// (a `Re:` without thread headers) by sender AND workspace.
 fn find_thread(tx: &Tx<'_>, msg: &Inspected) -> Result<Option<i64>> {
@@ -527,10 +535,7 @@ fn find_thread(tx: &Tx<'_>, msg: &Inspected) -> Result<Option<i64>> {
     // NOTE: CAST gives PostgreSQL the parameter's type (`lower` is
     // overloaded there); SQLite takes it as written.
     let candidates = tx.query_map(
-        "SELECT id, state FROM requests WHERE requester = ?1
-           AND (workspace_id = ?2 OR lower(workspace_name) = lower(CAST(?3 AS TEXT))
-                OR (?2 IS NULL AND ?3 IS NULL AND subject = ?4))
-         ORDER BY id",
+        RE_CANDIDATES,
         params![msg.from, ws.id, ws.name, base],
         |r| {
             Ok((
@@ -686,6 +691,29 @@ mod tests {
         let i = inspect(raw.as_bytes(), &Options::default());
         let key = i.store_key(raw.as_bytes());
         (i, key, None)
+    }
+
+    #[test]
+    fn the_re_lookup_is_prepared_once_not_again_on_every_run() {
+        let mut s = Store::in_memory().unwrap();
+        let mut batch = Vec::new();
+        for ws in ["Acme Support", "Globex"] {
+            batch.push(msg(&format!("From: owner@acme.example\r\nMessage-ID: <{ws}@acme.example>\r\nSubject: Data export request: {ws}\r\n\r\nhi\r\n")));
+        }
+        for i in 0..6 {
+            let ws = ["Acme Support", "Globex"][i % 2];
+            batch.push(msg(&format!("From: owner@acme.example\r\nMessage-ID: <re{i}@acme.example>\r\nSubject: Re: Data export request: {ws}\r\n\r\nmore {i}\r\n")));
+        }
+        let r = s.store_batch("INBOX", &batch, None).unwrap();
+        let attached: Vec<_> = r[2..].to_vec();
+        assert_eq!(
+            attached,
+            (0..6)
+                .map(|i| Stored::Attached(1 + (i % 2) as i64))
+                .collect::<Vec<_>>(),
+            "each Re: found its request by sender and workspace"
+        );
+        assert_eq!(s.conn.sqlite_reprepares(RE_CANDIDATES), Some(0));
     }
 
     #[test]

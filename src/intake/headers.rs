@@ -1,0 +1,206 @@
+//! The header section read once by us, so that mail-parser is handed only
+//! the fields it decodes (issue 10, "Speed"; docs/perf-sync.md, third
+//! round).
+//!
+//! mail-parser is told to decode 14 fields ([`DECODED`]) and to skip every
+//! other one byte by byte; intake reads the others (relay `Received`
+//! chains, `Authentication-Results`, `Return-Path`, …) raw, in order. A
+//! 20–40 KB relay header made that skip the largest single cost of a first
+//! sync: 87,000 instructions per message of the big-headers shape in
+//! mail-parser's `parse_and_ignore`, and 40,000 more in a second pass that
+//! counted the `From` fields. Here one pass with `memchr` splits the section
+//! into fields, counts `From`, and builds a copy of the message holding the
+//! decoded fields and the body only, which mail-parser then parses.
+//!
+//! NOTE: exactness. The pass takes only a header section that every reader
+//! splits the same way ([`plain`]): every field a printable-ASCII name
+//! directly followed by its colon, every line ending in CRLF, continuation
+//! lines starting with SP or HTAB (RFC 5322 §2.2, §2.2.3), and an empty
+//! line after it. Anything else (a folded or spaced name, a bare LF, a
+//! header with no end in the bytes) is read the whole-header way. After
+//! parsing, [`Plain::parsed_as_split`] checks that mail-parser found
+//! exactly the fields handed to it, each ending where the split says; if
+//! not, the caller reads the message the whole-header way too.
+
+use mail_parser::Message;
+
+/// One header field: the bytes of its name as written (ASCII) and of its
+/// value (after the colon, to the end of its last line).
+// NOTE: bytes, not `&str`: a `from_utf8` per field name was 23,000
+// instructions per message of the big-headers shape; a name is made a
+// `&str` only when a rule reads it.
+pub(super) type Field<'a> = (&'a [u8], &'a [u8]);
+
+/// The fields `PARSER` (in the parent module) decodes, by name, any case:
+/// its `header_*` calls and what `with_mime_headers` and
+/// `with_message_ids` add. mail-parser names a field by its whole name,
+/// lowercased (`parse_header_name`), so no other spelling reaches these.
+const DECODED: [&str; 14] = [
+    "From",
+    "Reply-To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "Resent-Message-ID",
+    "Content-Type",
+    "Content-Disposition",
+    "Content-ID",
+    "Content-Description",
+    "Content-Location",
+    "Content-Transfer-Encoding",
+];
+
+/// A header section split by [`plain`].
+pub(super) struct Plain<'a> {
+    /// Every field, in order.
+    pub(super) fields: Vec<Field<'a>>,
+    /// How many fields are named `From`.
+    pub(super) from_count: usize,
+    /// The decoded fields, the empty line and the body: what mail-parser
+    /// is given.
+    pub(super) reduced: Vec<u8>,
+    /// Where each field in `reduced` starts and ends.
+    kept: Vec<(u32, u32)>,
+}
+
+/// A byte that may stand in a field name: printable ASCII but the colon
+/// (RFC 5322 §3.6.8 `ftext`).
+fn name_byte(b: u8) -> bool {
+    (0x21..=0x7e).contains(&b) && b != b':'
+}
+
+/// The header section split into fields, when it is plain (see the module
+/// doc) and holds at least one field mail-parser decodes; `None` otherwise.
+pub(super) fn plain(raw: &[u8]) -> Option<Plain<'_>> {
+    let mut fields = Vec::new();
+    let mut kept_ranges: Vec<(usize, usize)> = Vec::new();
+    let mut from_count = 0;
+    let mut at = 0;
+    let body = loop {
+        if raw.get(at..at + 2)? == b"\r\n" {
+            break at + 2;
+        }
+        let colon = at + raw[at..].iter().position(|&b| !name_byte(b))?;
+        if colon == at || raw[colon] != b':' {
+            return None;
+        }
+        let mut end = colon + 1;
+        loop {
+            let nl = end + memchr::memchr(b'\n', &raw[end..])?;
+            if raw[nl - 1] != b'\r' {
+                return None;
+            }
+            end = nl + 1;
+            if !matches!(raw.get(end), Some(b' ' | b'\t')) {
+                break;
+            }
+        }
+        let name = &raw[at..colon];
+        if name.eq_ignore_ascii_case(b"From") {
+            from_count += 1;
+        }
+        if DECODED
+            .iter()
+            .any(|d| d.as_bytes().eq_ignore_ascii_case(name))
+        {
+            kept_ranges.push((at, end));
+        }
+        fields.push((name, &raw[colon + 1..end]));
+        at = end;
+    };
+    if kept_ranges.is_empty() {
+        return None;
+    }
+    let kept_len: usize = kept_ranges.iter().map(|(s, e)| e - s).sum();
+    let mut reduced = Vec::with_capacity(kept_len + raw.len() - body + 2);
+    let mut kept = Vec::with_capacity(kept_ranges.len());
+    for (s, e) in kept_ranges {
+        let start = u32::try_from(reduced.len()).ok()?;
+        reduced.extend_from_slice(&raw[s..e]);
+        kept.push((start, u32::try_from(reduced.len()).ok()?));
+    }
+    reduced.extend_from_slice(b"\r\n");
+    reduced.extend_from_slice(&raw[body..]);
+    Some(Plain {
+        fields,
+        from_count,
+        reduced,
+        kept,
+    })
+}
+
+impl Plain<'_> {
+    /// Whether mail-parser read `reduced` as split: the same fields, each
+    /// starting and ending where the split put it.
+    pub(super) fn parsed_as_split(&self, msg: &Message<'_>) -> bool {
+        let found = msg.root_part().headers();
+        found.len() == self.kept.len()
+            && found
+                .iter()
+                .zip(&self.kept)
+                .all(|(h, &(s, e))| h.offset_field() == s && h.offset_end() == e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_decoded_fields_are_handed_on_and_every_field_is_listed() {
+        let raw = b"Received: from a\r\n\tby b\r\nFrom: x@y\r\nDKIM-Signature: v=1;\r\n b=abc\r\nsubject: hi\r\n\r\nbody\r\n";
+        let p = plain(raw).unwrap();
+        let names: Vec<&[u8]> = p.fields.iter().map(|f| f.0).collect();
+        assert_eq!(
+            names,
+            [&b"Received"[..], b"From", b"DKIM-Signature", b"subject"]
+        );
+        assert_eq!(p.fields[2].1, b" v=1;\r\n b=abc\r\n");
+        assert_eq!(p.from_count, 1);
+        assert_eq!(p.reduced, b"From: x@y\r\nsubject: hi\r\n\r\nbody\r\n");
+    }
+
+    /// What the split relies on, checked by [`Plain::parsed_as_split`] on
+    /// every message anyway: mail-parser ends each decoded field at its
+    /// line end not followed by SP/HTAB, even inside an open quote,
+    /// comment, encoded word or angle bracket.
+    #[test]
+    fn mail_parser_ends_every_decoded_field_where_the_split_does() {
+        let cases: &[&[u8]] = &[
+            b"Content-Type: text/plain; name=\"a\r\nX-Foo: b\"\r\nSubject: s\r\n\r\nbody\r\n",
+            b"From: \"Ada\r\nX-Foo: b\" <a@b>\r\nSubject: s\r\n\r\nbody\r\n",
+            b"From: (Ada\r\nX-Foo: b) <a@b>\r\nSubject: s\r\n\r\nbody\r\n",
+            b"Subject: =?utf-8?Q?a\r\nX-Foo: b?=\r\nFrom: a@b\r\n\r\nbody\r\n",
+            b"Message-ID: <a\r\nX-Foo: b>\r\nFrom: a@b\r\n\r\nbody\r\n",
+            b"Date: Mon, 23 Nov 2026\r\nX-Foo: b\r\nFrom: a@b\r\n\r\nbody\r\n",
+            b"References: <a@b\r\nX-Foo: c>\r\nSubject: s\r\n\r\nbody\r\n",
+            b"Content-Disposition: attachment; filename=\"a\r\nX-Foo: c\"\r\nSubject: s\r\n\r\nb\r\n",
+        ];
+        for raw in cases {
+            let p = plain(raw).unwrap();
+            let msg = crate::intake::PARSER.parse(&p.reduced[..]).unwrap();
+            assert!(
+                p.parsed_as_split(&msg),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+    }
+
+    #[test]
+    fn anything_not_plain_is_left_to_the_whole_header_reading() {
+        for raw in [
+            &b"From: x@y\nSubject: bare LF\r\n\r\nb"[..],
+            b"From : x@y\r\n\r\nb",
+            b"From\r\n : x@y\r\n\r\nb",
+            b" From: x@y\r\n\r\nb",
+            b"From: x@y\r\nSubject: no end of header\r\n",
+            b"Received: only skipped fields\r\n\r\nb",
+            b"From: x@y\r\n\xc2\xa0Subject: hi\r\n\r\nb",
+        ] {
+            assert!(plain(raw).is_none(), "{:?}", String::from_utf8_lossy(raw));
+        }
+    }
+}
