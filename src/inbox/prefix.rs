@@ -10,10 +10,10 @@
 //! NOTE: long relay chains with ARC (RFC 8617) and DKIM (RFC 6376) signatures
 //! make 20–40 KB header blocks ordinary; a prefix that ends inside
 //! `Received:` lines parsed as a malformed non-request and lost the mail.
-//! Over IMAP the second step is `BODY.PEEK[HEADER]<FETCH_PREFIX.n>
-//! BODY.PEEK[TEXT]<0.FETCH_PREFIX>` (RFC 3501 §6.4.5; the header's first
-//! FETCH_PREFIX bytes are the first read's, so they are not asked for
-//! again), which yields the same bytes as [`read_prefix`] on the same
+//! Over IMAP the message is read in raw pieces (`BODY.PEEK[]<origin.len>`,
+//! RFC 3501 §6.4.5) until [`cut`] — the same rule for a reader that has
+//! the first bytes and the size — has what it keeps (`inbox::fetch`); this
+//! yields the same bytes as [`read_prefix`] on the same
 //! message (tests/fetch_prefix.rs checks it against a real server).
 
 use std::io::Read;
@@ -58,12 +58,6 @@ fn find_end(bytes: &[u8], from: usize) -> Option<usize> {
         (Some(p), None) => Some(from + p + 3),
         (None, None) => None,
     }
-}
-
-/// Whether a first read of [`FETCH_PREFIX`] bytes needs the second step: it
-/// was cut short (`truncated`) and holds no end of header.
-pub fn needs_whole_header(first: &[u8], truncated: bool) -> bool {
-    truncated && header_end(first).is_none()
 }
 
 /// What the rule of [`read_prefix`] makes of a message's first bytes, given
