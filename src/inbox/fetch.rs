@@ -108,8 +108,12 @@ impl<'w> Fetcher<'w> {
                 self.read_on(chunk)?;
                 Ok(self.take(chunk))
             });
-            let failed = batch.is_err();
-            if !sink(batch) || failed {
+            if batch.is_err() {
+                // The connection is in an unknown state: the caller drops it.
+                sink(batch);
+                return;
+            }
+            if !sink(batch) {
                 // The next batch's command is in flight: read its answer, so
                 // the connection is left between commands.
                 if let Ok(Some(s)) = next {
@@ -555,6 +559,109 @@ impl<'a> Line<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Server bytes fed to the reader (its parse, not a server: the real
+    /// servers are tests/fetch_prefix.rs's); what it sends is kept.
+    struct Scripted {
+        input: std::io::Cursor<Vec<u8>>,
+        sent: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    }
+
+    impl std::io::Read for Scripted {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.input.read(buf)
+        }
+    }
+
+    impl std::io::Write for Scripted {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.sent.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl super::super::wire::Stream for Scripted {
+        fn set_read_timeout(&self, _: Option<std::time::Duration>) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    type Batches = Vec<Result<Vec<Fetched>, WireError>>;
+
+    fn fetch_scripted(server: &[u8], chunks: &[Vec<u32>]) -> (Batches, String) {
+        let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stream = Scripted {
+            input: std::io::Cursor::new(server.to_vec()),
+            sent: sent.clone(),
+        };
+        let mut wire = Wire::new(Box::new(stream));
+        let mut out = Vec::new();
+        Fetcher::new(&mut wire).run(chunks, &mut |b| {
+            out.push(b);
+            true
+        });
+        let sent = String::from_utf8(sent.lock().unwrap().clone()).unwrap();
+        (out, sent)
+    }
+
+    #[test]
+    fn answers_in_any_item_order_are_read() {
+        let server = b"* 1 FETCH (BODY[]<0> {5}\r\nhello UID 1 RFC822.SIZE 5)\r\n\
+* 2 FETCH (UID 2 FLAGS (\\Seen) RFC822.SIZE 3 BODY[]<0> \"a\\\"b\")\r\n\
+* 7 EXISTS\r\n\
+* 9 FETCH (FLAGS (\\Deleted))\r\n\
+c1 OK done\r\n\
+* 3 FETCH (UID 3 RFC822.SIZE 0 BODY[]<0> NIL)\r\n\
+c2 OK done\r\n";
+        let (batches, sent) = fetch_scripted(server, &[vec![1, 2], vec![3, 4]]);
+        // Both commands went out before any answer was read.
+        assert_eq!(
+            sent,
+            "c1 UID FETCH 1:2 (UID RFC822.SIZE BODY.PEEK[]<0.16384>)\r\n\
+             c2 UID FETCH 3:4 (UID RFC822.SIZE BODY.PEEK[]<0.16384>)\r\n"
+        );
+        let got: Vec<Vec<(u32, Vec<u8>, bool)>> = batches
+            .into_iter()
+            .map(|b| {
+                b.unwrap()
+                    .into_iter()
+                    .map(|f| match f.r#ref {
+                        MsgRef::Uid(u) => (u, f.raw, f.truncated),
+                        MsgRef::File(_) => unreachable!(),
+                    })
+                    .collect()
+            })
+            .collect();
+        // UID 4 never came back: left out (the sync position stops there).
+        assert_eq!(
+            got,
+            vec![
+                vec![(1, b"hello".to_vec(), false), (2, b"a\"b".to_vec(), false)],
+                vec![(3, Vec::new(), false)],
+            ]
+        );
+    }
+
+    #[test]
+    fn hostile_answers_are_errors_not_panics() {
+        let huge = format!("* 1 FETCH (UID 1 BODY[]<0> {{{}}}\r\n", MAX_PIECE + 1);
+        let cut_short = b"* 1 FETCH (UID 1 BODY[]<0> {50}\r\nonly this".to_vec();
+        let no = b"c1 NO [SERVERBUG] internal error\r\n".to_vec();
+        let bye = b"* BYE shutting down\r\n".to_vec();
+        let junk = b"* 1 FETCH (UID 1 BODY[]<0> {5\r\n".to_vec();
+        for server in [huge.into_bytes(), cut_short, no, bye, junk] {
+            let (batches, _) = fetch_scripted(&server, &[vec![1]]);
+            assert_eq!(batches.len(), 1);
+            assert!(
+                batches[0].is_err(),
+                "{:?}",
+                String::from_utf8_lossy(&server)
+            );
+        }
+    }
 
     #[test]
     fn body_origins() {
