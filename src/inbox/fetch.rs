@@ -565,10 +565,16 @@ mod tests {
     struct Scripted {
         input: std::io::Cursor<Vec<u8>>,
         sent: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+        read_yet: bool,
     }
 
     impl std::io::Read for Scripted {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            // Marks, among what was sent, when the first answer was read.
+            if !self.read_yet {
+                self.read_yet = true;
+                self.sent.lock().unwrap().extend_from_slice(b"<read>");
+            }
             self.input.read(buf)
         }
     }
@@ -596,6 +602,7 @@ mod tests {
         let stream = Scripted {
             input: std::io::Cursor::new(server.to_vec()),
             sent: sent.clone(),
+            read_yet: false,
         };
         let mut wire = Wire::new(Box::new(stream));
         let mut out = Vec::new();
@@ -621,7 +628,7 @@ c2 OK done\r\n";
         assert_eq!(
             sent,
             "c1 UID FETCH 1:2 (UID RFC822.SIZE BODY.PEEK[]<0.16384>)\r\n\
-             c2 UID FETCH 3:4 (UID RFC822.SIZE BODY.PEEK[]<0.16384>)\r\n"
+             c2 UID FETCH 3:4 (UID RFC822.SIZE BODY.PEEK[]<0.16384>)\r\n<read>"
         );
         let got: Vec<Vec<(u32, Vec<u8>, bool)>> = batches
             .into_iter()
