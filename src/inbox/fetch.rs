@@ -19,7 +19,7 @@
 //! section (`BODY.PEEK[HEADER]<…>` + `BODY.PEEK[TEXT]<…>` makes it parse the
 //! header) — measured in docs/perf-sync.md, third round.
 
-use super::prefix::{cut, Cut};
+use super::prefix::{cut_scanned, Cut, Scan};
 use super::wire::{Wire, WireError};
 use super::{Fetched, MsgRef, FETCH_PREFIX, MAX_HEADER};
 use std::collections::HashMap;
@@ -46,6 +46,8 @@ struct Msg {
     asked: Option<(usize, usize)>,
     /// Whether the first read came back (else the message is gone).
     seen: bool,
+    /// The search for the end of the header so far.
+    scan: Scan,
 }
 
 impl Msg {
@@ -172,7 +174,8 @@ impl<'w> Fetcher<'w> {
                 let Some(m) = self.msgs.get_mut(&u) else {
                     continue;
                 };
-                if let Cut::Need(n) = cut(&m.raw, m.size()) {
+                let size = m.size();
+                if let Cut::Need(n) = cut_scanned(&m.raw, size, &mut m.scan) {
                     let h = m.raw.len();
                     let len = (n - h).max(NEXT_READ).min(MAX_PIECE - h.min(MAX_PIECE));
                     m.asked = Some((h, len));
@@ -208,7 +211,8 @@ impl<'w> Fetcher<'w> {
                 // so the sync position stops before it.
                 continue;
             }
-            let (len, truncated) = match cut(&m.raw, m.size()) {
+            let size = m.size();
+            let (len, truncated) = match cut_scanned(&m.raw, size, &mut m.scan) {
                 Cut::Keep { len, truncated } => (len, truncated),
                 // Only after a failed further read: what came, as it is.
                 Cut::Need(_) => (m.raw.len(), true),

@@ -77,6 +77,23 @@ pub enum Cut {
 /// exactly the bytes and the flag [`read_prefix`] gives for the whole
 /// message (a property test below checks it for every `have`).
 pub fn cut(have: &[u8], size: usize) -> Cut {
+    cut_scanned(have, size, &mut Scan::default())
+}
+
+/// How far a piecewise reader's search for the end of the header got
+/// (bytes searched, the first end found), so that each byte is searched
+/// once however many pieces come. NOTE: without it the big-headers sync
+/// searched each long header three times: 132 M of the fetch thread's
+/// 270 M instructions (docs/perf-sync.md, third round).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Scan {
+    searched: usize,
+    end: Option<usize>,
+}
+
+/// [`cut`] for a reader that calls it again as pieces come: `scan` (the
+/// same one every time for the same message) remembers what was searched.
+pub fn cut_scanned(have: &[u8], size: usize, scan: &mut Scan) -> Cut {
     let h = have.len();
     let upto = |n: usize, truncated: bool| {
         if h >= n {
@@ -91,14 +108,18 @@ pub fn cut(have: &[u8], size: usize) -> Cut {
     if h < FETCH_PREFIX {
         return Cut::Need(FETCH_PREFIX);
     }
-    if header_end(&have[..FETCH_PREFIX]).is_some() {
-        return Cut::Keep {
+    if scan.end.is_none() && h > scan.searched {
+        // An LF in the last two bytes searched may start an empty line
+        // that the new bytes complete (as in `read_prefix`).
+        scan.end = find_end(have, scan.searched.saturating_sub(2));
+        scan.searched = h;
+    }
+    match scan.end {
+        // The first read holds the end: it is what the rule keeps.
+        Some(e) if e <= FETCH_PREFIX => Cut::Keep {
             len: FETCH_PREFIX,
             truncated: true,
-        };
-    }
-    // The first read held no end: an end may straddle its last two bytes.
-    match find_end(have, FETCH_PREFIX - 2) {
+        },
         Some(e) if e <= MAX_HEADER => {
             let keep = e + FETCH_PREFIX;
             if size <= keep {
@@ -247,8 +268,9 @@ mod tests {
         let (want, truncated) = read_prefix(m).unwrap();
         let mut h = 0;
         let mut steps = 0;
+        let mut scan = Scan::default();
         loop {
-            match cut(&m[..h], m.len()) {
+            match cut_scanned(&m[..h], m.len(), &mut scan) {
                 Cut::Keep { len, truncated: t } => {
                     assert!(len <= h, "kept {len} of {h}");
                     assert_eq!((&m[..len], t), (&want[..], truncated), "size {}", m.len());
