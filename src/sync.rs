@@ -83,15 +83,7 @@ pub fn sync_once(
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<crate::inbox::Fetched>>>(1);
         let fetcher = scope.spawn({
             let chunks = &chunks;
-            move || {
-                for chunk in chunks {
-                    let batch = source.fetch(chunk);
-                    let failed = batch.is_err();
-                    if tx.send(batch).is_err() || failed {
-                        return;
-                    }
-                }
-            }
+            move || source.fetch_each(chunks, &mut |batch| tx.send(batch).is_ok())
         });
         for chunk in &chunks {
             let fetched = match rx.recv() {

@@ -11,7 +11,7 @@ use concierge_test_support::on_both_servers;
 
 use concierge::inbox::imap::ImapSource;
 use concierge::inbox::prefix::read_prefix;
-use concierge::inbox::{Source, FETCH_PREFIX};
+use concierge::inbox::{MsgRef, Source, FETCH_PREFIX};
 use concierge::secret::Secret;
 use support::imap_server::ImapServer;
 
@@ -67,6 +67,14 @@ fn the_fetch_reads_what_the_prefix_rule_reads(d: &mut dyn ImapServer) {
         (20 * 1024, 40 * 1024),
         (40 * 1024, 100),
         (40 * 1024, 0),
+        // The second read ends at byte 64 KiB (`inbox::fetch`): headers
+        // whose text runs past it, ends on it, or whose end straddles it.
+        (48 * 1024, 16 * 1024),
+        (48 * 1024, 16 * 1024 + 1),
+        (64 * 1024 - 2, 100),
+        (64 * 1024 + 1, 20_000),
+        // Several further reads.
+        (150 * 1024, 30_000),
     ] {
         let n = mails.len();
         mails.push(message(n, header_len, text_len, "\r\n"));
@@ -85,6 +93,31 @@ fn the_fetch_reads_what_the_prefix_rule_reads(d: &mut dyn ImapServer) {
     assert_eq!(listing.refs.len(), mails.len());
     let fetched = src.fetch(&listing.refs).unwrap();
     assert_eq!(fetched.len(), mails.len());
+    // The same in small batches, each batch's command sent before the last
+    // one's answer is read: same bytes, batches in order.
+    let chunks: Vec<&[MsgRef]> = listing.refs.chunks(4).collect();
+    let mut batches = Vec::new();
+    src.fetch_each(&chunks, &mut |b| {
+        batches.push(b.unwrap());
+        true
+    });
+    assert_eq!(batches.len(), chunks.len());
+    for (chunk, batch) in chunks.iter().zip(&batches) {
+        let refs: Vec<&MsgRef> = batch.iter().map(|f| &f.r#ref).collect();
+        assert_eq!(refs, chunk.iter().collect::<Vec<_>>());
+    }
+    let piecewise: Vec<_> = batches.into_iter().flatten().collect();
+    for (a, b) in fetched.iter().zip(&piecewise) {
+        assert!(a.raw == b.raw && a.truncated == b.truncated);
+    }
+    // Stopped after the first batch, the connection is still usable.
+    let mut n = 0;
+    src.fetch_each(&chunks, &mut |_| {
+        n += 1;
+        false
+    });
+    assert_eq!(n, 1);
+    assert_eq!(src.fetch(&listing.refs[..1]).unwrap().len(), 1);
     for (i, (m, f)) in mails.iter().zip(&fetched).enumerate() {
         let (want, truncated) = read_prefix(&m[..]).unwrap();
         assert!(

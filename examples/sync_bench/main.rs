@@ -13,6 +13,8 @@
 //! where-does-the-time-go section), `--no-wait` (do not wait for idle CPUs
 //! before each timed run). `--child-sync PORT USER PASS STORE` is
 //! internal: the memory measurement re-runs this binary in that mode.
+//! `--cpu`: after the warm-up, only CPU seconds per first sync, ours and
+//! Dovecot's against mbsync's and Dovecot's (`cpu.rs`), `--runs` times.
 //! `--profile-intake [--shape NAME] [--messages N]`: inspect and store a
 //! shape's messages in memory, no network, for callgrind (`profile.rs`).
 //!
@@ -29,6 +31,7 @@
 //!    mailbox and for the full one.
 //! 6. A breakdown of the first sync (fetch / inspect / store).
 
+mod cpu;
 mod mailbox;
 mod profile;
 use concierge_test_support as support;
@@ -63,6 +66,8 @@ struct Opts {
     small: usize,
     breakdown: bool,
     wait: bool,
+    /// `--cpu`: only the CPU comparison (`cpu.rs`) after the warm-up.
+    cpu: bool,
 }
 
 fn parse_args() -> Opts {
@@ -73,6 +78,7 @@ fn parse_args() -> Opts {
         small: 2_000,
         breakdown: true,
         wait: true,
+        cpu: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -105,9 +111,14 @@ fn parse_args() -> Opts {
                 i += 1;
                 continue;
             }
+            "--cpu" => {
+                o.cpu = true;
+                i += 1;
+                continue;
+            }
             "-h" | "--help" => {
                 println!(
-                    "sync_bench [--messages N] [--runs R] [--polls P] [--small N] [--shape NAME] [--no-breakdown] [--no-wait]"
+                    "sync_bench [--messages N] [--runs R] [--polls P] [--small N] [--shape NAME] [--no-breakdown] [--no-wait] [--cpu]"
                 );
                 std::process::exit(0);
             }
@@ -360,6 +371,10 @@ fn main() {
         );
     }
 
+    if o.cpu {
+        cpu::compare(o.runs, mbsync.as_deref(), &dv, &seeded);
+        return;
+    }
     let (c_times, m_times) = first_syncs(&o, mbsync.as_deref(), &dv, &seeded);
 
     let polls = empty_polls(&o, mbsync.as_deref(), &dv, &seeded);

@@ -6,8 +6,8 @@
 //! - Incremental sync keyed on UIDVALIDITY and the last stored UID
 //!   (RFC 3501 §2.3.1.1). The mailbox is opened with EXAMINE (read-only) and
 //!   fetched with `BODY.PEEK[]<0.N>` (and, for a header block longer than
-//!   that, `BODY.PEEK[HEADER]` + `BODY.PEEK[TEXT]<0.N>`: see `prefix`), so
-//!   `\Seen` is never set (RFC 3501 §6.4.5). A poll with nothing new costs
+//!   that, further raw pieces `BODY.PEEK[]<origin.len>`: see `fetch` and
+//!   `prefix`), so `\Seen` is never set (RFC 3501 §6.4.5). A poll with nothing new costs
 //!   one round trip (EXAMINE reports UIDNEXT); with new mail, one more for
 //!   `UID SEARCH`, then one per batch.
 //! - [`crate::sync::Poller`]: a thread that syncs, then waits in IDLE (RFC 2177, re-issued
@@ -18,11 +18,10 @@
 //! - A server that does not keep UIDs (Courier) is listed by Message-ID
 //!   instead: see [`super::unstable`].
 
-use super::prefix::needs_whole_header;
 use super::shutdown::Shutdown;
 use super::transport::IO_TIMEOUT;
 use super::wire::{quoted, OauthMechanism, Wire, WireError};
-use super::{Fetched, Listing, MsgRef, Source, BATCH, FETCH_PREFIX, MAX_HEADER};
+use super::{Fetched, Listing, MsgRef, Source, BATCH};
 use crate::config::{AuthKind, Connection as ConnCfg, Security};
 use crate::secret::Secret;
 use crate::store::Cursor;
@@ -364,159 +363,45 @@ impl Source for ImapSource {
 
     fn fetch(&mut self, refs: &[MsgRef]) -> Result<Vec<Fetched>> {
         let mut out = Vec::with_capacity(refs.len());
-        for chunk in refs.chunks(BATCH) {
-            let uids: Vec<u32> = chunk
-                .iter()
-                .filter_map(|r| match r {
-                    MsgRef::Uid(u) => Some(*u),
-                    MsgRef::File(_) => None,
-                })
-                .collect();
-            if uids.is_empty() {
-                continue;
+        let mut failed = None;
+        let chunks: Vec<&[MsgRef]> = refs.chunks(BATCH).collect();
+        self.fetch_each(&chunks, &mut |batch| match batch {
+            Ok(b) => {
+                out.extend(b);
+                true
             }
-            let command = format!(
-                "UID FETCH {} (UID RFC822.SIZE BODY.PEEK[]<0.{FETCH_PREFIX}>)",
-                uid_set(&uids)
-            );
-            let reply = self.wire.run(&command, "UID FETCH")?;
-            let mut got: Vec<Fetched> = parse_fetch(&reply)?
-                .into_iter()
-                .filter_map(|p| p.first_read())
-                .collect();
-            // The rule of `prefix`: a first read without an end of header is
-            // read again as the whole header plus the start of the text.
-            let again: Vec<u32> = got
-                .iter()
-                .filter(|f| needs_whole_header(&f.raw, f.truncated))
-                .filter_map(|f| match f.r#ref {
-                    MsgRef::Uid(u) => Some(u),
-                    MsgRef::File(_) => None,
-                })
-                .collect();
-            // NOTE: the first read already holds the header's first
-            // FETCH_PREFIX bytes: only the rest of it is asked for (RFC 3501
-            // §6.4.5 partial, origin FETCH_PREFIX), then the text. Asking for
-            // the whole header again fetched 16 KiB twice per such message:
-            // 41 of the 155 MB of the big-headers bench (docs/perf-sync.md).
-            // 50 per round trip bounds one response to ~50 MiB even when
-            // every header is at MAX_HEADER.
-            for part in again.chunks(50) {
-                let command = format!(
-                    "UID FETCH {} (UID RFC822.SIZE BODY.PEEK[HEADER]<{FETCH_PREFIX}.{}> BODY.PEEK[TEXT]<0.{FETCH_PREFIX}>)",
-                    uid_set(part),
-                    MAX_HEADER - FETCH_PREFIX
-                );
-                let reply = self.wire.run(&command, "UID FETCH")?;
-                for rest in parse_fetch(&reply)? {
-                    if let Some(f) = got.iter_mut().find(|f| f.r#ref == MsgRef::Uid(rest.uid)) {
-                        if let Some(whole) = rest.after_first_read(&f.raw) {
-                            *f = whole;
-                        }
-                    }
-                }
+            Err(e) => {
+                failed = Some(e);
+                false
             }
-            got.sort_by_key(|f| match f.r#ref {
-                MsgRef::Uid(u) => u,
-                MsgRef::File(_) => 0,
-            });
-            out.extend(got);
-        }
-        Ok(out)
-    }
-}
-
-/// One message of a `UID FETCH` reply, as the server sent it.
-struct FetchedParts {
-    uid: u32,
-    size: Option<usize>,
-    /// `BODY[]<0>`: the first read.
-    full: Option<Vec<u8>>,
-    /// `BODY[HEADER]<origin>`: the header from `origin` on.
-    header: Option<Vec<u8>>,
-    /// `BODY[TEXT]<0>`.
-    text: Option<Vec<u8>>,
-}
-
-impl FetchedParts {
-    fn fetched(&self, raw: Vec<u8>) -> Fetched {
-        let truncated = self.size.is_some_and(|s| s > raw.len());
-        Fetched {
-            r#ref: MsgRef::Uid(self.uid),
-            file: None,
-            raw,
-            truncated,
-        }
-    }
-
-    /// The first read (`BODY[]<0.FETCH_PREFIX>`).
-    fn first_read(mut self) -> Option<Fetched> {
-        let full = self.full.take()?;
-        Some(self.fetched(full))
-    }
-
-    /// The second read after `first` (the header's first FETCH_PREFIX
-    /// bytes): the whole header, then the start of the text — the same
-    /// bytes `prefix::read_prefix` keeps. `None` when the reply lacks the
-    /// header, or `first` is not a full first read.
-    fn after_first_read(mut self, first: &[u8]) -> Option<Fetched> {
-        let rest = self.header.take()?;
-        if first.len() != FETCH_PREFIX {
-            return None;
-        }
-        let mut raw = Vec::with_capacity(first.len() + rest.len() + FETCH_PREFIX);
-        raw.extend_from_slice(first);
-        raw.extend_from_slice(&rest);
-        // A header cut at MAX_HEADER has no end: the text does not follow
-        // it (the same bytes `prefix::read_prefix` keeps).
-        if raw.len() < MAX_HEADER {
-            raw.extend(self.text.take().unwrap_or_default());
-        }
-        Some(self.fetched(raw))
-    }
-}
-
-/// The messages in a `UID FETCH` reply, each with the sections it carries.
-fn parse_fetch(reply: &super::wire::Reply) -> Result<Vec<FetchedParts>> {
-    use imap_proto::{AttributeValue, MessageSection, Response, SectionPath};
-    let mut got = Vec::new();
-    for r in reply.responses()? {
-        let Response::Fetch(_, attrs) = r else {
-            continue;
-        };
-        let (mut uid, mut size) = (None, None);
-        let (mut full, mut header, mut text) = (None, None, None);
-        for a in attrs {
-            let AttributeValue::BodySection { section, data, .. } = a else {
-                match a {
-                    AttributeValue::Uid(u) => uid = Some(u),
-                    AttributeValue::Rfc822Size(n) => size = Some(n as usize),
-                    _ => {}
-                }
-                continue;
-            };
-            let data = data.map(|d| d.into_owned()).unwrap_or_default();
-            match section {
-                None => full = Some(data),
-                Some(SectionPath::Full(MessageSection::Header)) => header = Some(data),
-                Some(SectionPath::Full(MessageSection::Text)) => text = Some(data),
-                Some(_) => {}
-            }
-        }
-        // A FETCH without our body is an unsolicited flag update: skip it.
-        let Some(uid) = uid else { continue };
-        if full.is_none() && header.is_none() {
-            continue;
-        }
-        got.push(FetchedParts {
-            uid,
-            size,
-            full,
-            header,
-            text,
         });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(out),
+        }
     }
-    Ok(got)
+
+    /// The batches by [`super::fetch::Fetcher`]: read by hand, the next
+    /// batch's command sent before this one's answer is read.
+    fn fetch_each(
+        &mut self,
+        chunks: &[&[MsgRef]],
+        sink: &mut dyn FnMut(Result<Vec<Fetched>>) -> bool,
+    ) {
+        let uids: Vec<Vec<u32>> = chunks
+            .iter()
+            .map(|c| {
+                c.iter()
+                    .filter_map(|r| match r {
+                        MsgRef::Uid(u) => Some(*u),
+                        MsgRef::File(_) => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        super::fetch::Fetcher::new(&mut self.wire)
+            .run(&uids, &mut |batch| sink(batch.map_err(anyhow::Error::from)));
+    }
 }
 
 #[cfg(test)]

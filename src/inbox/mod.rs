@@ -6,6 +6,7 @@
 //! IDLE in [`crate::sync::Poller`]) and [`maildir::MaildirSource`] (the demo, and
 //! anyone who mirrors the inbox with mbsync).
 
+mod fetch;
 pub mod filing;
 pub mod idle_delay;
 pub mod imap;
@@ -67,4 +68,21 @@ pub trait Source: Send {
     fn list_new(&mut self, cursor: Option<Cursor>) -> Result<Listing>;
     /// Fetches the given messages (at most [`BATCH`] at a time).
     fn fetch(&mut self, refs: &[MsgRef]) -> Result<Vec<Fetched>>;
+    /// Fetches `chunks` in order, handing each batch to `sink` as soon as it
+    /// is complete; stops after an error or when `sink` returns false. A
+    /// source may overlap the batches (IMAP sends the next batch's command
+    /// before reading this one's answer).
+    fn fetch_each(
+        &mut self,
+        chunks: &[&[MsgRef]],
+        sink: &mut dyn FnMut(Result<Vec<Fetched>>) -> bool,
+    ) {
+        for chunk in chunks {
+            let batch = self.fetch(chunk);
+            let failed = batch.is_err();
+            if !sink(batch) || failed {
+                return;
+            }
+        }
+    }
 }

@@ -118,6 +118,11 @@ impl Reply {
     }
 }
 
+/// The size of the literal announced at the end of `line`, if any.
+pub(super) fn literal_len(line: &[u8]) -> Option<usize> {
+    Wire::literal_len(line)
+}
+
 pub struct Wire {
     conn: BufReader<Box<dyn Stream>>,
     next_tag: u32,
@@ -219,6 +224,46 @@ impl Wire {
                 return Ok(Reply { bytes });
             }
         }
+    }
+
+    /// Sends `command` without waiting: its tag (for [`super::fetch`],
+    /// which reads the answers itself and keeps a command in flight).
+    pub(super) fn send_tagged(&mut self, command: &str) -> Result<String, WireError> {
+        self.send(command)
+    }
+
+    /// The next line, CRLF included, in place of `buf`'s content.
+    pub(super) fn next_line(&mut self, buf: &mut Vec<u8>) -> Result<(), WireError> {
+        buf.clear();
+        self.read_line(buf)
+    }
+
+    /// Appends the next `n` bytes (a literal) to `buf`. NOTE: read into the
+    /// spare capacity (`read_to_end` through `Take`, whose `read_buf` needs
+    /// no zero-filled buffer), never through a zeroed `resize`.
+    pub(super) fn read_literal(&mut self, n: usize, buf: &mut Vec<u8>) -> Result<(), WireError> {
+        buf.try_reserve_exact(n)
+            .map_err(|_| WireError::Protocol("response too large".into()))?;
+        let got = (&mut self.conn).take(n as u64).read_to_end(buf)?;
+        if got < n {
+            return Err(WireError::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the server closed the connection",
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads and drops the next `n` bytes (a literal nobody reads).
+    pub(super) fn skip_literal(&mut self, n: usize) -> Result<(), WireError> {
+        let got = std::io::copy(&mut (&mut self.conn).take(n as u64), &mut std::io::sink())?;
+        if got < n as u64 {
+            return Err(WireError::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the server closed the connection",
+            )));
+        }
+        Ok(())
     }
 
     /// Sends `command` and reads its reply; NO and BAD become errors.
