@@ -217,35 +217,73 @@ impl Filter {
     }
 }
 
-/// The queries of a load: the requests; their notes; replies; thread
-/// messages (follow-ups flagged, see [`super::seen`]); who saw what.
+/// What a row of a load's second query is (its first column), and the
+/// columns it fills: a note (id, author, text, at); a reply (id, template,
+/// state, to, at); a thread message (id, follow-up 0/1 in the last
+/// column); who saw it (operator, last message in the last column).
+const NOTE: i64 = 1;
+const REPLY: i64 = 2;
+const THREAD: i64 = 3;
+const SEEN: i64 = 4;
+
+/// The two queries of a load: the requests; then everything they hold in
+/// one: notes, replies, thread messages (follow-ups flagged, see
+/// [`super::seen`]) and who saw what, each row tagged with its kind
+/// (`NOTE`...), ordered by kind, then id (seen: operator).
+///
+/// NOTE: the second query is one UNION ALL, not four queries: on
+/// PostgreSQL each query is a network round trip, and reloading one
+/// request (after every action) was five of them (README "The team
+/// store"); the columns are padded to one shape, typed by their first
+/// branch (`CAST(NULL AS ...)`, as PostgreSQL wants to know).
 ///
 /// NOTE: the requests query has no `ORDER BY r.id` (the caller sorts):
 /// with it PostgreSQL walks `requests_pkey` and looks up each message by
 /// Message-ID (a nested loop, 62–72 ms of server time for 10,000); without
 /// it, it hashes the join (44 ms). SQLite returns rowid order either way.
-fn load_sql(f: &Filter) -> [String; 5] {
+fn load_sql(f: &Filter) -> [String; 2] {
+    let on = f.on("request_id");
     [
         format!("{SELECT} WHERE {}", f.on("r.id")),
         format!(
-            "SELECT request_id, author, text, created_at FROM notes WHERE {} ORDER BY id",
-            f.on("request_id")
-        ),
-        format!(
-            "SELECT request_id, id, template, state, to_addr, COALESCE(sent_at, created_at) FROM replies
-             WHERE {} ORDER BY id",
-            f.on("request_id")
-        ),
-        format!(
-            "SELECT request_id, id, CASE WHEN kind = 'follow_up' THEN 1 ELSE 0 END FROM messages
-             WHERE request_id IS NOT NULL AND {} ORDER BY id",
-            f.on("request_id")
-        ),
-        format!(
-            "SELECT request_id, operator, last_message FROM seen WHERE {} ORDER BY request_id, operator",
-            f.on("request_id")
+            "SELECT {NOTE}, id, author, text, created_at, CAST(NULL AS TEXT), CAST(NULL AS BIGINT), request_id
+             FROM notes WHERE {on}
+             UNION ALL SELECT {REPLY}, id, template, state, to_addr, COALESCE(sent_at, created_at), NULL, request_id
+             FROM replies WHERE {on}
+             UNION ALL SELECT {THREAD}, id, NULL, NULL, NULL, NULL, CASE WHEN kind = 'follow_up' THEN 1 ELSE 0 END, request_id
+             FROM messages WHERE request_id IS NOT NULL AND {on}
+             UNION ALL SELECT {SEEN}, 0, operator, NULL, NULL, NULL, last_message, request_id
+             FROM seen WHERE {on}
+             ORDER BY 1, 2, 3"
         ),
     ]
+}
+
+/// Puts one row of a load's second query (see [`load_sql`]) into its view.
+fn add_to_view(v: &mut RequestView, r: &Row) -> Result<()> {
+    match r.get::<_, i64>(0)? {
+        NOTE => v.notes.push(Note {
+            author: r.get(2)?,
+            text: r.get(3)?,
+            at: r.get(4)?,
+        }),
+        REPLY => v.replies.push(ReplySnap {
+            id: r.get(1)?,
+            template: r.get(2)?,
+            state: r.get(3)?,
+            to: r.get(4)?,
+            at: r.get(5)?,
+        }),
+        THREAD => {
+            v.thread_len += 1;
+            if r.get::<_, bool>(6)? {
+                v.seen.follow_ups.push(r.get(1)?);
+            }
+        }
+        SEEN => v.seen.by.push((r.get(2)?, r.get(6)?)),
+        other => anyhow::bail!("a load row of unknown kind {other}"),
+    }
+    Ok(())
 }
 
 /// Who and what is exported is fixed once a request is decided.
@@ -320,7 +358,7 @@ impl Store {
     /// 10,000 requests to reload one, 2.7 ms; see README "The team store").
     fn load(&self, only: Option<i64>) -> Result<Vec<RequestView>> {
         let filter = Filter::new(only);
-        let [views_sql, notes_sql, replies_sql, thread_sql, seen_sql] = load_sql(&filter);
+        let [views_sql, held_sql] = load_sql(&filter);
         let mut views: Vec<RequestView> =
             self.conn
                 .query_map(&views_sql, filter.params(), row_to_view)?;
@@ -328,43 +366,11 @@ impl Store {
         views.sort_unstable_by_key(|v| v.id);
         let index: HashMap<i64, usize> = views.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
         // Each row goes straight into its view (no intermediate rows).
-        self.conn.query_map(&notes_sql, filter.params(), |r| {
-            if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
-                views[i].notes.push(Note {
-                    author: r.get(1)?,
-                    text: r.get(2)?,
-                    at: r.get(3)?,
-                });
+        self.conn.query_map(&held_sql, filter.params(), |r| {
+            match index.get(&r.get::<_, i64>(7)?) {
+                Some(&i) => add_to_view(&mut views[i], r),
+                None => Ok(()),
             }
-            Ok(())
-        })?;
-        self.conn.query_map(&replies_sql, filter.params(), |r| {
-            if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
-                views[i].replies.push(ReplySnap {
-                    id: r.get(1)?,
-                    template: r.get(2)?,
-                    state: r.get(3)?,
-                    to: r.get(4)?,
-                    at: r.get(5)?,
-                });
-            }
-            Ok(())
-        })?;
-        // One pass over the threads gives their lengths and follow-ups.
-        self.conn.query_map(&thread_sql, filter.params(), |r| {
-            if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
-                views[i].thread_len += 1;
-                if r.get::<_, bool>(2)? {
-                    views[i].seen.follow_ups.push(r.get(1)?);
-                }
-            }
-            Ok(())
-        })?;
-        self.conn.query_map(&seen_sql, filter.params(), |r| {
-            if let Some(&i) = index.get(&r.get::<_, i64>(0)?) {
-                views[i].seen.by.push((r.get(1)?, r.get(2)?));
-            }
-            Ok(())
         })?;
         Ok(views)
     }
