@@ -217,8 +217,8 @@ impl Filter {
     }
 }
 
-/// What a row of a load's second query is (its first column), and the
-/// columns it fills: a note (id, author, text, at); a reply (id, template,
+/// What a row of a request's holdings is (its first column; see
+/// [`load_sql`]), and the columns it fills: a note (id, author, text, at); a reply (id, template,
 /// state, to, at); a thread message (id, follow-up 0/1 in the last
 /// column); who saw it (operator, last message in the last column).
 const NOTE: i64 = 1;
@@ -226,40 +226,42 @@ const REPLY: i64 = 2;
 const THREAD: i64 = 3;
 const SEEN: i64 = 4;
 
-/// The two queries of a load: the requests; then everything they hold in
-/// one: notes, replies, thread messages (follow-ups flagged, see
-/// [`super::seen`]) and who saw what, each row tagged with its kind
-/// (`NOTE`...), ordered by kind, then id (seen: operator).
+/// The queries of a load: the requests; then what they hold: notes,
+/// replies, thread messages (follow-ups flagged, see [`super::seen`]) and
+/// who saw what, each row tagged with its kind (`NOTE`...) in one shape,
+/// ordered by id (seen: by operator).
 ///
-/// NOTE: the second query is one UNION ALL, not four queries: on
-/// PostgreSQL each query is a network round trip, and reloading one
-/// request (after every action) was five of them (README "The team
-/// store"); the columns are padded to one shape, typed by their first
-/// branch (`CAST(NULL AS ...)`, as PostgreSQL wants to know).
+/// NOTE: reloading one request (after every action) reads what it holds in
+/// one UNION ALL, not four queries: on PostgreSQL each query is a network
+/// round trip, and the reload was five of them (README "The team store").
+/// The full load keeps four: each reads its table in primary-key order,
+/// where the UNION's ORDER BY sorts 10,000 thread rows on both engines.
+/// The columns are padded to one shape, typed by the first branch
+/// (`CAST(NULL AS ...)`, as PostgreSQL wants to know).
 ///
 /// NOTE: the requests query has no `ORDER BY r.id` (the caller sorts):
 /// with it PostgreSQL walks `requests_pkey` and looks up each message by
 /// Message-ID (a nested loop, 62–72 ms of server time for 10,000); without
 /// it, it hashes the join (44 ms). SQLite returns rowid order either way.
-fn load_sql(f: &Filter) -> [String; 2] {
+fn load_sql(f: &Filter) -> Vec<String> {
     let on = f.on("request_id");
-    [
-        format!("{SELECT} WHERE {}", f.on("r.id")),
-        format!(
-            "SELECT {NOTE}, id, author, text, created_at, CAST(NULL AS TEXT), CAST(NULL AS BIGINT), request_id
-             FROM notes WHERE {on}
-             UNION ALL SELECT {REPLY}, id, template, state, to_addr, COALESCE(sent_at, created_at), NULL, request_id
-             FROM replies WHERE {on}
-             UNION ALL SELECT {THREAD}, id, NULL, NULL, NULL, NULL, CASE WHEN kind = 'follow_up' THEN 1 ELSE 0 END, request_id
-             FROM messages WHERE request_id IS NOT NULL AND {on}
-             UNION ALL SELECT {SEEN}, 0, operator, NULL, NULL, NULL, last_message, request_id
-             FROM seen WHERE {on}
-             ORDER BY 1, 2, 3"
-        ),
-    ]
+    let held = [
+        format!("SELECT {NOTE}, id, author, text, created_at, CAST(NULL AS TEXT), CAST(NULL AS BIGINT), request_id FROM notes WHERE {on}"),
+        format!("SELECT {REPLY}, id, template, state, to_addr, COALESCE(sent_at, created_at), NULL, request_id FROM replies WHERE {on}"),
+        format!("SELECT {THREAD}, id, NULL, NULL, NULL, NULL, CASE WHEN kind = 'follow_up' THEN 1 ELSE 0 END, request_id
+                 FROM messages WHERE request_id IS NOT NULL AND {on}"),
+        format!("SELECT {SEEN}, 0, operator, NULL, NULL, NULL, last_message, request_id FROM seen WHERE {on}"),
+    ];
+    let mut sql = vec![format!("{SELECT} WHERE {}", f.on("r.id"))];
+    if f.params.is_empty() {
+        sql.extend(held.map(|q| format!("{q} ORDER BY 2, 3")));
+    } else {
+        sql.push(format!("{} ORDER BY 1, 2, 3", held.join(" UNION ALL ")));
+    }
+    sql
 }
 
-/// Puts one row of a load's second query (see [`load_sql`]) into its view.
+/// Puts one row of what a request holds (see [`load_sql`]) into its view.
 fn add_to_view(v: &mut RequestView, r: &Row) -> Result<()> {
     match r.get::<_, i64>(0)? {
         NOTE => v.notes.push(Note {
@@ -358,20 +360,21 @@ impl Store {
     /// 10,000 requests to reload one, 2.7 ms; see README "The team store").
     fn load(&self, only: Option<i64>) -> Result<Vec<RequestView>> {
         let filter = Filter::new(only);
-        let [views_sql, held_sql] = load_sql(&filter);
+        let sql = load_sql(&filter);
         let mut views: Vec<RequestView> =
-            self.conn
-                .query_map(&views_sql, filter.params(), row_to_view)?;
+            self.conn.query_map(&sql[0], filter.params(), row_to_view)?;
         // Sorted here, not by ORDER BY: see `load_sql`.
         views.sort_unstable_by_key(|v| v.id);
         let index: HashMap<i64, usize> = views.iter().enumerate().map(|(i, v)| (v.id, i)).collect();
         // Each row goes straight into its view (no intermediate rows).
-        self.conn.query_map(&held_sql, filter.params(), |r| {
-            match index.get(&r.get::<_, i64>(7)?) {
-                Some(&i) => add_to_view(&mut views[i], r),
-                None => Ok(()),
-            }
-        })?;
+        for held in &sql[1..] {
+            self.conn.query_map(held, filter.params(), |r| {
+                match index.get(&r.get::<_, i64>(7)?) {
+                    Some(&i) => add_to_view(&mut views[i], r),
+                    None => Ok(()),
+                }
+            })?;
+        }
         Ok(views)
     }
 
