@@ -152,3 +152,19 @@ fn a_load_that_fails_midway_leaves_the_connection_usable(mut s: Store) {
     );
     assert_eq!(s.load_requests().unwrap(), want);
 }
+
+/// Reloading one request (what the screen does after every action) sends
+/// two statements: its row, then what it holds in one UNION ALL (on
+/// PostgreSQL each is a network round trip; it was five).
+#[test]
+fn a_reload_is_two_statements_on_both_engines() {
+    let (mut lite, _d) = sqlite();
+    let (mut pg, _u) = support::postgres::fresh_store();
+    for s in [&mut lite, &mut pg] {
+        let ids = fill_every_shape(s);
+        let before = s.conn().counts();
+        let v = s.load_request(ids[1]).unwrap();
+        assert_eq!(v.notes.len(), 600);
+        assert_eq!((s.conn().counts() - before).statements, 2);
+    }
+}
