@@ -168,3 +168,46 @@ fn a_reload_is_two_statements_on_both_engines() {
         assert_eq!((s.conn().counts() - before).statements, 2);
     }
 }
+
+/// A session that dies while its rows stream in (the server ended it after
+/// the caller had read some) is an error, never a silent rerun that hands
+/// the caller its first rows again; the next query runs on a new session.
+#[test]
+fn a_session_lost_midway_through_rows_is_an_error_and_no_row_comes_twice() {
+    let (s, url) = support::postgres::fresh_store();
+    let db = url.rsplit('/').next().unwrap().to_string();
+    let mut killer = support::postgres::server().client(&db);
+    // 20 MB of rows: far more than the socket buffers hold, so the server
+    // is still sending when its session ends.
+    let sql = "SELECT CAST(g AS BIGINT), repeat('x', 100) FROM generate_series(1, 200000) g";
+    let mut seen = Vec::new();
+    let got = s.conn().query_map(sql, params![], |r| {
+        let g: i64 = r.get(0)?;
+        seen.push(g);
+        if g == 300 {
+            killer
+                .execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                    &[],
+                )
+                .unwrap();
+        }
+        Ok(())
+    });
+    assert!(got.is_err(), "the lost session is reported");
+    assert!(seen.len() < 200_000, "the rows stopped");
+    assert!(
+        seen.iter().zip(1..).all(|(&g, want)| g == want),
+        "each row once, in order"
+    );
+    let n: i64 = s
+        .conn()
+        .query_row(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM requests",
+            params![],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 0, "the next query runs on a new session");
+}
