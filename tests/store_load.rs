@@ -211,3 +211,28 @@ fn a_session_lost_midway_through_rows_is_an_error_and_no_row_comes_twice() {
         .unwrap();
     assert_eq!(n, 0, "the next query runs on a new session");
 }
+
+/// A row handler may itself call the store (another query on the same
+/// connection) while the rows of a long result still stream in.
+#[test]
+fn a_row_handler_may_query_the_store_while_rows_stream() {
+    let (s, _u) = support::postgres::fresh_store();
+    let sql = "SELECT CAST(g AS BIGINT) FROM generate_series(1, 5000) g";
+    let mut sum = 0;
+    s.conn()
+        .query_map(sql, params![], |r| {
+            let g: i64 = r.get(0)?;
+            if g % 1000 == 1 {
+                let n: i64 = s.conn().query_row(
+                    "SELECT CAST(COUNT(*) AS BIGINT) FROM requests",
+                    params![],
+                    |r| r.get(0),
+                )?;
+                assert_eq!(n, 0);
+            }
+            sum += g;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(sum, 5000 * 5001 / 2);
+}

@@ -484,9 +484,10 @@ impl PgConn {
         // A read outside a transaction may run again on a new session.
         let read = is_read(&sql);
         let take = limit.unwrap_or(usize::MAX);
-        // A few chunks in flight: enough to keep both threads busy, and a
-        // bound on what waits in memory when the caller is the slower.
-        let (tx, rx) = mpsc::sync_channel::<Result<Vec<postgres::Row>>>(4);
+        // NOTE: unbounded, as the whole result was before: the job never
+        // waits for the caller, so `f` may itself call the store (its job
+        // queues behind this one, which finishes) without a deadlock.
+        let (tx, rx) = mpsc::channel::<Result<Vec<postgres::Row>>>();
         self.jobs
             .send(Box::new(move |st| {
                 st.stream(&sql, &params, read, take, &tx)
@@ -517,7 +518,7 @@ impl State {
         params: &[Value],
         read: bool,
         take: usize,
-        tx: &mpsc::SyncSender<Result<Vec<postgres::Row>>>,
+        tx: &mpsc::Sender<Result<Vec<postgres::Row>>>,
     ) {
         let refs: Vec<&(dyn ToSql + Sync)> =
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
@@ -560,7 +561,7 @@ fn send_rows(
     st: &postgres::Statement,
     refs: &[&(dyn ToSql + Sync)],
     take: usize,
-    tx: &mpsc::SyncSender<Result<Vec<postgres::Row>>>,
+    tx: &mpsc::Sender<Result<Vec<postgres::Row>>>,
 ) -> std::result::Result<(), (postgres::Error, bool)> {
     let mut rows = c
         .query_raw(st, refs.iter().copied())
