@@ -18,9 +18,11 @@ fn first_frame(at: &Location) -> bench::Frame {
     bench::first_frame(at, 10_000)
 }
 
-/// Reload one request (after a note, a decision): median of 201.
-fn reload_one(at: &Location) -> Duration {
+/// Reload one request (after a note, a decision): median of 201, and the
+/// statements each sends (on PostgreSQL one round trip each).
+fn reload_one(at: &Location) -> (Duration, u64) {
     let store = Store::open_at(at).unwrap();
+    let before = store.conn().counts();
     let times = (0..201)
         .map(|i| {
             let t = Instant::now();
@@ -28,7 +30,8 @@ fn reload_one(at: &Location) -> Duration {
             t.elapsed()
         })
         .collect();
-    median(times)
+    let sent = store.conn().counts() - before;
+    (median(times), sent.statements / 201)
 }
 
 fn main() {
@@ -50,9 +53,9 @@ fn main() {
     let mut firsts = Vec::new();
     for (name, at) in &engines {
         let first = first_frame(at);
-        let one = reload_one(at);
+        let (one, statements) = reload_one(at);
         println!(
-            "{name:<22} time to first frame: {:>7.1} ms   reload one request: {:>6.0} µs",
+            "{name:<22} time to first frame: {:>7.1} ms   reload one request: {:>6.0} µs ({statements} statements)",
             first.total.as_secs_f64() * 1e3,
             one.as_secs_f64() * 1e6
         );

@@ -5,7 +5,8 @@
 //! placeholders (rewritten to `$1` for PostgreSQL by [`pg_sql`]), `INSERT
 //! ... ON CONFLICT`, `RETURNING id`, 64-bit integers, RFC 3339 UTC text for
 //! times. Parameters are [`Value`]s (built with [`params!`](crate::db_params)),
-//! and rows come back materialised as [`Row`]s with typed getters, so no
+//! and rows are read as [`Row`]s with typed getters, in place on both
+//! engines (no column is copied before the getter converts it), so no
 //! engine type leaks out of this module.
 //!
 //! Both engines keep their prepared statements: SQLite through rusqlite's
@@ -266,8 +267,9 @@ impl RowIndex for usize {
     }
 }
 
-/// One result row: read out of the engine (PostgreSQL, [`Conn::query`]) or
-/// read in place from SQLite's buffer while a query runs.
+/// One result row: read in place while a query runs (from SQLite's buffer,
+/// or from the PostgreSQL row as it came off the wire), or owned
+/// ([`Conn::query`]).
 pub struct Row<'a> {
     inner: RowInner<'a>,
 }
@@ -275,6 +277,7 @@ pub struct Row<'a> {
 enum RowInner<'a> {
     Owned(Vec<Value>),
     Sqlite(&'a rusqlite::Row<'a>),
+    Pg(&'a postgres::Row),
 }
 
 impl std::fmt::Debug for Row<'_> {
@@ -308,6 +311,7 @@ impl Row<'_> {
         match &self.inner {
             RowInner::Owned(v) => v.len(),
             RowInner::Sqlite(r) => r.as_ref().column_count(),
+            RowInner::Pg(r) => r.len(),
         }
     }
 
@@ -325,6 +329,14 @@ impl Row<'_> {
             RowInner::Sqlite(r) => {
                 let v = r.get_ref(i).map_err(|_| missing())?;
                 from_sqlite(v).and_then(T::from_value)
+            }
+            RowInner::Pg(r) => {
+                if i >= r.len() {
+                    return Err(missing());
+                }
+                r.try_get::<_, super::pg::PgRef<'_>>(i)
+                    .map_err(|e| e.to_string())
+                    .and_then(|v| T::from_value(v.0))
             }
         };
         got.map_err(|e| anyhow!("column {i}: {e}"))
@@ -515,7 +527,16 @@ impl Conn {
                 }
                 Ok(out)
             }
-            Inner::Pg(p) => p.query(sql, params, limit)?.iter().map(f).collect(),
+            Inner::Pg(p) => {
+                let mut out = Vec::new();
+                p.each(sql, params, limit, |r| {
+                    out.push(f(&Row {
+                        inner: RowInner::Pg(r),
+                    })?);
+                    Ok(())
+                })?;
+                Ok(out)
+            }
         }
     }
 
