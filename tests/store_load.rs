@@ -128,12 +128,30 @@ fn both_engines_load_the_same_values() {
 /// in a later result); so does a lookup that reads one row of many.
 fn a_load_that_fails_midway_leaves_the_connection_usable(mut s: Store) {
     let ids = fill_every_shape(&mut s);
+    // 400 more replies, so the bad one is past the first chunk of rows. A
+    // reply's state is what still fails a load (a bad time or text only
+    // marks its request as damaged: `store::damage`).
+    let copy = "INSERT INTO replies (request_id, message_id, template, to_addr, subject, bytes, state, created_at)
+                SELECT request_id, ?1, template, to_addr, subject, bytes, state, created_at
+                FROM replies WHERE message_id = 'reply-1@ochre.example'";
+    for k in 0..400 {
+        let mid = format!("extra-{k}@ochre.example");
+        assert_eq!(s.conn().execute(copy, params![mid]).unwrap(), 1);
+    }
     let want = s.load_requests().unwrap();
-    let bad = "UPDATE notes SET created_at = ?1 WHERE id = (SELECT MIN(id) + 400 FROM notes)";
-    s.conn().execute(bad, params!["not a time"]).unwrap();
+    let state: String = s
+        .conn()
+        .query_row(
+            "SELECT state FROM replies WHERE id = (SELECT MIN(id) + 300 FROM replies)",
+            params![],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let bad = "UPDATE replies SET state = ?1 WHERE id = (SELECT MIN(id) + 300 FROM replies)";
+    s.conn().execute(bad, params!["not a state"]).unwrap();
     for _ in 0..3 {
         let e = format!("{:#}", s.load_requests().unwrap_err());
-        assert!(e.contains("not a time"), "{e}");
+        assert!(e.contains("not a state"), "{e}");
         assert_eq!(s.load_request(ids[0]).unwrap(), want[0]);
     }
     let first: String = s
@@ -143,13 +161,8 @@ fn a_load_that_fails_midway_leaves_the_connection_usable(mut s: Store) {
         })
         .unwrap();
     assert_eq!(first, "note 0: «»");
-    let fix = "UPDATE notes SET created_at = ?1 WHERE created_at = 'not a time'";
-    assert_eq!(
-        s.conn()
-            .execute(fix, params!["2026-11-23T09:14:05.000Z"])
-            .unwrap(),
-        1
-    );
+    let fix = "UPDATE replies SET state = ?1 WHERE state = 'not a state'";
+    assert_eq!(s.conn().execute(fix, params![state]).unwrap(), 1);
     assert_eq!(s.load_requests().unwrap(), want);
 }
 
