@@ -233,7 +233,7 @@ pub(super) fn field_bytes<'a>(raw_msg: &'a [u8], h: &mail_parser::Header<'_>) ->
 // chain is a few hundred fields, most of them only passed over). The
 // authentication rule reads all fields in order itself ([`trusted_auth`]),
 // unfolding a value when it reads it: `Authentication-Results` is not
-// among these (unfolding each here, for every message, was 7,000
+// among these (unfolding each here, for every message, was 4,400
 // instructions per message of small-attachments, read by nothing).
 pub(super) fn read_fields(fields: &[super::headers::Field<'_>]) -> Vec<(&'static str, String)> {
     const READ: [&str; 6] = [
