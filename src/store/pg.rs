@@ -8,7 +8,9 @@
 //! thread: each call is sent as a closure to the connection's own thread
 //! and the caller waits for the answer on a channel. That makes every store
 //! call safe from any thread, async or not, and costs two channel hops
-//! (microseconds) next to a network round trip.
+//! (microseconds) next to a network round trip. A query's rows come back
+//! in chunks as they arrive and are decoded in place on the caller's
+//! thread ([`PgConn::each`]).
 //!
 //! A session the server ends (a restart, `pg_terminate_backend`, a network
 //! cut) is survived: the next call outside a transaction connects again
