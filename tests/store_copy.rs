@@ -88,6 +88,17 @@ fn a_solo_store_moves_into_a_team_store_whole_and_verified() {
 
     // The team store, through the app: same requests, same bytes.
     let mut team = Store::connect_pg(&target(&url)).unwrap();
+    // The copy leaves the planner statistics up to date (reltuples is -1
+    // for a table never analyzed).
+    let planned: i64 = team
+        .conn()
+        .query_row(
+            "SELECT CAST(reltuples AS BIGINT) FROM pg_class WHERE relname = 'requests'",
+            concierge::store::db::params![],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(planned, 3);
     let all = team.load_requests().unwrap();
     assert_eq!(all.len(), 3);
     assert_eq!(all[0].notes[0].text, "Scope: everything");
