@@ -553,3 +553,10 @@ fn the_question_before_sending_still_shows_as_writing_to_colleagues() {
     });
     assert_eq!(presence_of(&s), (Some(1), Activity::Viewing));
 }
+
+#[test]
+fn the_rejection_reason_title_names_the_reason_once() {
+    use crate::mail::templates::Template;
+    let t = InputPurpose::RejectReason(Template::RejectNotOwnerOrAdmin).title();
+    assert_eq!(t, "Reject (not owner or admin) — reason (required)");
+}
