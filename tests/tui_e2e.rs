@@ -133,6 +133,19 @@ fn approve_to_emailed_and_a_rejection() {
             })
         })
         .await;
+        // Said as a rejection, its reason once.
+        d.until(
+            "the rejection's status line",
+            Duration::from_secs(20),
+            |a| {
+                a.state.status.as_ref().is_some_and(|(s, _)| {
+                    s.contains(
+                        "the \"not owner or admin\" rejection was sent to agent@acme.example",
+                    )
+                })
+            },
+        )
+        .await;
         let mails = outbox_to(sb.dir.path(), "agent@acme.example");
         assert_eq!(mails.len(), 1);
         assert!(
