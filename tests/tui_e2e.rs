@@ -52,7 +52,7 @@ fn approve_to_emailed_and_a_rejection() {
             },
         )
         .await;
-        let acme = d.select("owner@acme.example");
+        let acme = d.select_member("owner@acme.example");
         // The checklist lacks only the scope note: approve asks for an override...
         d.key(KeyCode::Char('a'));
         assert!(matches!(
@@ -274,7 +274,7 @@ fn a_confirmed_second_export_of_a_workspace_is_forced_and_runs() {
             |a| resolved(a, "owner@acme.example") && resolved(a, "admin@acme.example"),
         )
         .await;
-        let owner = d.select("owner@acme.example");
+        let owner = d.select_member("owner@acme.example");
         d.key(KeyCode::Char('n'));
         d.typed("Scope confirmed with Ada.");
         d.ctrl('s');
