@@ -571,6 +571,11 @@ fn reply_cmd(cfg: &Config, args: ReplyArgs) -> Result<i32> {
     // Refused before any backend call: no acknowledgement after a decision,
     // the same template twice only with --force.
     let read = store.load_request(request_id)?;
+    // A damaged field does not stop a reply (its date is computed from
+    // now), but the operator hears of it, as the screen marks the row.
+    for d in &read.damage {
+        eprintln!("concierge: request {request_id}: {d}; left unknown, the stored text is kept");
+    }
     crate::ops::reply::check(&read, template, args.force)?;
     let needs_size = matches!(
         template,

@@ -186,6 +186,14 @@ async fn unreachable_after_capped_retries_without_the_token() {
     assert!(started.elapsed() < Duration::from_secs(5));
     let text = format!("{e} / {e:?}");
     assert!(!text.contains(token), "{text}");
+    // Said in words, as the status line shows it.
+    assert!(
+        e.to_string().ends_with(&format!(
+            "nothing is listening on 127.0.0.1:{port} — is the server running? (check [backend] url)"
+        )),
+        "{e}"
+    );
+    assert!(!text.contains("os error"), "{text}");
 }
 
 /// The reference backend behind a fault-injecting proxy, a client through

@@ -299,4 +299,32 @@ fn reply_dry_run_retry_and_force_end_to_end() {
         3
     );
     assert_eq!(replies()[1].state, ReplyState::Sent);
+
+    // A stored time that cannot be read: the reply is still composed (its
+    // date counts from now) and the operator is told which field is bad.
+    let store = concierge::store::Store::open(&db).unwrap();
+    store
+        .conn()
+        .execute(
+            "UPDATE requests SET received_at = 'last Tuesday' WHERE id = 1",
+            concierge::store::db::params![],
+        )
+        .unwrap();
+    drop(store);
+    let o = run(&[
+        "reply",
+        "1",
+        "--template",
+        "scope-question",
+        "--force",
+        "--dry-run",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "request 1: the time it arrived (requests.received_at): expected an RFC 3339 time, found \"last Tuesday\""
+        ),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -179,6 +179,9 @@ fn every_check_passes_then_each_broken_setting_names_itself() {
     let imaps = env.dovecot.imaps_port().to_string();
     // Said in words, not as "(os error 111)" (src/setup/words.rs).
     let refused = format!("nothing is listening on 127.0.0.1:{closed} — is the server running?");
+    let backend_refused = format!(
+        "cannot reach http://127.0.0.1:{closed}: nothing is listening on 127.0.0.1:{closed} — is the server running? (check [backend] url)"
+    );
     let not_tls = format!(
         "127.0.0.1:{} did not answer with TLS — that port speaks plaintext",
         env.dovecot.imap_port()
@@ -246,7 +249,7 @@ fn every_check_passes_then_each_broken_setting_names_itself() {
             }),
             vec![],
             "backend.connect",
-            &refused,
+            &backend_refused,
         ),
         (
             "closed SMTP port",

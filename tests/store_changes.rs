@@ -15,7 +15,28 @@ use concierge::store::{audit, changes, Store};
 support::both_stores!(
     one_change_row_serves_the_feed_and_the_collision_stop,
     each_action_is_one_transaction_of_a_few_statements,
+    a_change_whose_time_cannot_be_read_does_not_stop_the_feed,
 );
+
+/// The feed reads past a change whose stored time is damaged: that change
+/// and every later one still reach the screens (its time is unknown).
+fn a_change_whose_time_cannot_be_read_does_not_stop_the_feed(mut s: Store) {
+    let id = request(&mut s, 1, "owner@acme.example");
+    let seq = changes::last_seq(s.conn()).unwrap();
+    s.add_note(id, "kim@ochrehq.com", "Scope: all").unwrap();
+    s.add_note(id, "kim@ochrehq.com", "Confirmed").unwrap();
+    let first = seq + 1;
+    s.conn()
+        .execute(
+            "UPDATE changes SET at = 'yesterday-ish' WHERE seq = ?1",
+            params![first],
+        )
+        .unwrap();
+    let page = changes::after(s.conn(), seq, 100).unwrap();
+    assert_eq!(page.len(), 2, "{page:?}");
+    assert_eq!((page[0].seq, page[0].at), (first, None));
+    assert!(page[1].at.is_some());
+}
 
 /// The changes rows of request `id` after `seq`: (kind, version, who, what).
 type ChangeRow = (String, Option<i64>, Option<String>, Option<String>);

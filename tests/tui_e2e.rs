@@ -52,7 +52,7 @@ fn approve_to_emailed_and_a_rejection() {
             },
         )
         .await;
-        let acme = d.select("owner@acme.example");
+        let acme = d.select_member("owner@acme.example");
         // The checklist lacks only the scope note: approve asks for an override...
         d.key(KeyCode::Char('a'));
         assert!(matches!(
@@ -132,6 +132,19 @@ fn approve_to_emailed_and_a_rejection() {
                     && r.req.replies.iter().any(|x| x.state == ReplyState::Sent)
             })
         })
+        .await;
+        // Said as a rejection, its reason once.
+        d.until(
+            "the rejection's status line",
+            Duration::from_secs(20),
+            |a| {
+                a.state.status.as_ref().is_some_and(|(s, _)| {
+                    s.contains(
+                        "the \"not owner or admin\" rejection was sent to agent@acme.example",
+                    )
+                })
+            },
+        )
         .await;
         let mails = outbox_to(sb.dir.path(), "agent@acme.example");
         assert_eq!(mails.len(), 1);
@@ -261,7 +274,7 @@ fn a_confirmed_second_export_of_a_workspace_is_forced_and_runs() {
             |a| resolved(a, "owner@acme.example") && resolved(a, "admin@acme.example"),
         )
         .await;
-        let owner = d.select("owner@acme.example");
+        let owner = d.select_member("owner@acme.example");
         d.key(KeyCode::Char('n'));
         d.typed("Scope confirmed with Ada.");
         d.ctrl('s');

@@ -422,7 +422,13 @@ fn describe_transport(e: &reqwest::Error) -> String {
         out.push_str(&s.to_string());
         src = s.source();
     }
-    out
+    // In words where the cause is a common one ("nothing is listening on
+    // 127.0.0.1:8080"), not "tcp connect error: … (os error 111)".
+    let said = e.url().and_then(|u| {
+        let (host, port) = (u.host_str()?, u.port_or_known_default()?);
+        crate::setup::words::explain(&out, host, port, "[backend] url")
+    });
+    said.unwrap_or(out)
 }
 
 fn is_loopback(url: &Url) -> bool {

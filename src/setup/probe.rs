@@ -548,9 +548,15 @@ pub async fn backend(b: &Backend, token: Option<Secret>, operator: &str) -> Vec<
             ),
         ],
         Err(ApiError::Unreachable { detail }) => {
-            let said = super::words::host_port(&b.url, 80)
-                .and_then(|(h, p)| super::words::explain(&detail, &h, p, "[backend] url"))
-                .map(|s| format!("cannot reach {}: {s}", b.url));
+            // The client says common causes in words already (an em dash
+            // never appears in the system's or reqwest's own text).
+            let said = if detail.contains(" — ") {
+                Some(format!("cannot reach {}: {detail}", b.url))
+            } else {
+                super::words::host_port(&b.url, 80)
+                    .and_then(|(h, p)| super::words::explain(&detail, &h, p, "[backend] url"))
+                    .map(|s| format!("cannot reach {}: {s}", b.url))
+            };
             vec![Line::fail(
                 "backend.connect",
                 said.unwrap_or_else(|| format!(

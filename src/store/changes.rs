@@ -59,8 +59,11 @@ pub struct Change {
     pub request_id: Option<i64>,
     pub kind: String,
     pub actor: String,
-    /// Written from Rust as RFC 3339 UTC text; read once, here.
-    pub at: chrono::DateTime<chrono::Utc>,
+    /// Written from Rust as RFC 3339 UTC text; read once, here. None when
+    /// the stored text cannot be read: the change still reaches every
+    /// screen (one unreadable time used to stop the feed at that row, and
+    /// every later change with it).
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Appends a change inside the caller's transaction. On PostgreSQL it also
@@ -151,7 +154,7 @@ pub fn after(conn: &Conn, seq: i64, limit: i64) -> Result<Vec<Change>> {
                 request_id: r.get(1)?,
                 kind: r.get(2)?,
                 actor: r.get(3)?,
-                at: r.get(4)?,
+                at: r.get(4).ok().flatten(),
             })
         },
     )

@@ -298,7 +298,10 @@ impl InputPurpose {
                 "Accept failed sender authentication — reason (required)".into()
             }
             InputPurpose::RejectReason(t) => {
-                format!("Reject ({}) — reason (required)", spoken(*t))
+                // "Reject (not owner or admin)", not "Reject (reject not …)".
+                let why = spoken(*t);
+                let why = why.strip_prefix("reject ").unwrap_or(&why);
+                format!("Reject ({why}) — reason (required)")
             }
             InputPurpose::ReplyBody(t) => format!("Reply: {}", spoken(*t)),
             InputPurpose::RejectBody { template, .. } => {

@@ -131,14 +131,14 @@ impl Runtime {
         let mut out = self.reload(id);
         match outcome {
             Sent::Accepted => {
-                out.push(Msg::Done {
-                    id,
-                    what: format!(
-                        "the \"{}\" reply was sent to {}",
-                        template.file_stem().replace('_', " "),
-                        reply.to
-                    ),
-                });
+                let words = template.file_stem().replace('_', " ");
+                // "the "not owner or admin" rejection", not "the "reject
+                // not owner or admin" reply".
+                let what = match words.strip_prefix("reject ") {
+                    Some(why) => format!("the \"{why}\" rejection was sent to {}", reply.to),
+                    None => format!("the \"{words}\" reply was sent to {}", reply.to),
+                };
+                out.push(Msg::Done { id, what });
                 self.file_reply(id, reply_id, reply);
             }
             Sent::Refused(e) => out.extend(Self::failed(

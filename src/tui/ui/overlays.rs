@@ -170,6 +170,8 @@ fn legend() -> Vec<(String, String)> {
         ("✗", "DMARC not passed"),
         ("⚠N", "warnings"),
         ("+N", "other requests, same workspace"),
+        ("!", "unreadable field"),
+        ("◆●✎", "held · open · writing"),
         ("bd", "business days"),
         ("in/late", "due: green >1 day, yellow <1 day, red late"),
     ]

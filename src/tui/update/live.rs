@@ -154,7 +154,7 @@ mod tests {
             request_id: id,
             kind: kind.into(),
             actor: actor.into(),
-            at: crate::time::parse("2026-11-30T01:00:00.000Z").unwrap(),
+            at: crate::time::parse("2026-11-30T01:00:00.000Z").ok(),
         }
     }
 

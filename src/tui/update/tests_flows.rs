@@ -553,3 +553,28 @@ fn the_question_before_sending_still_shows_as_writing_to_colleagues() {
     });
     assert_eq!(presence_of(&s), (Some(1), Activity::Viewing));
 }
+
+#[test]
+fn the_rejection_reason_title_names_the_reason_once() {
+    use crate::mail::templates::Template;
+    let t = InputPurpose::RejectReason(Template::RejectNotOwnerOrAdmin).title();
+    assert_eq!(t, "Reject (not owner or admin) — reason (required)");
+}
+
+#[test]
+fn a_store_that_is_back_makes_the_screen_read_presence_again() {
+    use crate::tui::state::Health;
+    let mut s = state(vec![ready(1)]);
+    s.store = Health::Up("store".into());
+    let cmds = update(&mut s, Msg::Store(Health::Up("store".into())));
+    assert!(cmds.is_empty(), "{cmds:?}");
+    update(
+        &mut s,
+        Msg::Store(Health::Down("down, reconnecting".into())),
+    );
+    let cmds = update(&mut s, Msg::Store(Health::Up("store".into())));
+    assert!(
+        matches!(cmds.as_slice(), [Command::LoadPresence]),
+        "{cmds:?}"
+    );
+}
