@@ -5,8 +5,8 @@
 //! - Concierge: this process's utime + stime (`/proc/self/stat`; the fetch
 //!   thread's time stays in it after the thread ends) over connect +
 //!   `sync_once`; of it, the main thread's (`/proc/thread-self/stat`,
-//!   store and the rest) and the fetching thread's (the difference: fetch
-//!   and inspect), which on two cores is the critical path's measure.
+//!   store and the rest) and the other threads' (the difference: fetch
+//!   and inspect): how the work is spread over the two cores.
 //! - `mbsync`: the reaped children's cutime + cstime of this process.
 //! - Dovecot: its master's cutime + cstime, i.e. the `imap` (and
 //!   `imap-login`) processes it reaped, read once the client is gone and its
@@ -130,7 +130,7 @@ pub(crate) fn compare(runs: usize, mbsync: Option<&Path>, dv: &Dovecot, seeded: 
     }
     let per = |t: u64| t as f64 / 100.0 / runs as f64;
     println!(
-        "cpu per first sync, concierge's threads: main (store) {:.3} s, fetching (fetch, inspect) {:.3} s",
+        "cpu per first sync, concierge's threads: main (store) {:.3} s, the others (fetch, inspect) {:.3} s",
         per(main_thread),
         per(sum[0].saturating_sub(main_thread)),
     );
