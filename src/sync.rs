@@ -7,7 +7,7 @@
 use crate::config::Connection as ConnCfg;
 use crate::inbox::imap::ImapSource;
 use crate::inbox::shutdown::Shutdown;
-use crate::inbox::{MsgRef, Source, BATCH};
+use crate::inbox::{Fetched, MsgRef, Source, BATCH};
 use crate::intake::{self, Inspected};
 use crate::secret::Secret;
 use crate::store::{Cursor, Store, Stored};
@@ -74,23 +74,41 @@ pub fn sync_once(
         authserv_id,
         truncated: false,
     };
-    // NOTE: fetching (network) and inspecting + storing (CPU, disk) overlap:
-    // a scoped thread fetches batch k+1 while this one handles batch k. The
-    // channel holds one batch, so memory stays at about three batches.
+    // NOTE: three stages overlap, each on its own thread: fetching (a
+    // scoped thread), inspecting (another), storing (this one). Channels of
+    // one batch each bound memory to about five batches. Inspecting on
+    // its own thread balances the work: with the fetch cheap (third round
+    // of docs/perf-sync.md), this thread did inspect + store (0.6 + 0.15 s
+    // of CPU in a big-headers sync), the critical path on two cores, while
+    // the fetching thread mostly waited.
     let chunks: Vec<&[MsgRef]> = refs.chunks(BATCH).collect();
     let mut blocked = false;
     std::thread::scope(|scope| -> Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<crate::inbox::Fetched>>>(1);
+        let (tx, fetched_rx) = std::sync::mpsc::sync_channel::<Result<Vec<Fetched>>>(1);
         let fetcher = scope.spawn({
             let chunks = &chunks;
             move || source.fetch_each(chunks, &mut |batch| tx.send(batch).is_ok())
         });
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<InspectedBatch>>(1);
+        let inspector = scope.spawn({
+            let opts = &opts_full;
+            move || {
+                for batch in fetched_rx {
+                    let batch = batch.map(|fetched| {
+                        let got: Vec<MsgRef> = fetched.iter().map(|f| f.r#ref.clone()).collect();
+                        (got, inspect_all(&fetched, opts))
+                    });
+                    if tx.send(batch).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
         for chunk in &chunks {
-            let fetched = match rx.recv() {
+            let (fetched, mut items) = match rx.recv() {
                 Ok(batch) => batch?,
                 Err(_) => anyhow::bail!("the fetching thread stopped"),
             };
-            let mut items = inspect_all(&fetched, &opts_full);
             remember_message_ids(&mut items, &ids);
             // NOTE: the cursor never passes a message that was not stored
             // (or read and found to be no export mail): it stops before the
@@ -128,6 +146,9 @@ pub fn sync_once(
             }
         }
         drop(rx);
+        inspector
+            .join()
+            .map_err(|_| anyhow::anyhow!("the inspecting thread panicked"))?;
         fetcher
             .join()
             .map_err(|_| anyhow::anyhow!("the fetching thread panicked"))?;
@@ -136,12 +157,16 @@ pub fn sync_once(
     Ok(report)
 }
 
+/// A batch as the fetching thread hands it over: the refs the fetch
+/// returned, and each message inspected (message, store key, Maildir name).
+type InspectedBatch = (Vec<MsgRef>, Vec<(Inspected, String, Option<String>)>);
+
 /// The new sync position after a chunk: the last UID before the first one
 /// of `chunk` that `fetched` lacks, and whether such a gap was met.
-fn advance(mut last_uid: u32, chunk: &[MsgRef], fetched: &[crate::inbox::Fetched]) -> (u32, bool) {
+fn advance(mut last_uid: u32, chunk: &[MsgRef], fetched: &[MsgRef]) -> (u32, bool) {
     for r in chunk {
         let MsgRef::Uid(u) = r else { continue };
-        if !fetched.iter().any(|f| f.r#ref == *r) {
+        if !fetched.contains(r) {
             return (last_uid, true);
         }
         last_uid = last_uid.max(*u);
@@ -183,7 +208,7 @@ fn remember_message_ids(
 
 /// Inspects fetched messages: (message, store key, Maildir name).
 fn inspect_all(
-    fetched: &[crate::inbox::Fetched],
+    fetched: &[Fetched],
     opts: &intake::Options<'_>,
 ) -> Vec<(Inspected, String, Option<String>)> {
     fetched
@@ -428,17 +453,9 @@ fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inbox::Fetched;
 
-    fn fetched(uids: &[u32]) -> Vec<Fetched> {
-        uids.iter()
-            .map(|&u| Fetched {
-                r#ref: MsgRef::Uid(u),
-                file: None,
-                raw: Vec::new(),
-                truncated: false,
-            })
-            .collect()
+    fn fetched(uids: &[u32]) -> Vec<MsgRef> {
+        uids.iter().map(|&u| MsgRef::Uid(u)).collect()
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //!
 //! - Concierge: this process's utime + stime (`/proc/self/stat`; the fetch
 //!   thread's time stays in it after the thread ends) over connect +
-//!   `sync_once`.
+//!   `sync_once`; of it, the main thread's (`/proc/thread-self/stat`,
+//!   store and the rest) and the other threads' (the difference: fetch
+//!   and inspect): how the work is spread over the two cores.
 //! - `mbsync`: the reaped children's cutime + cstime of this process.
 //! - Dovecot: its master's cutime + cstime, i.e. the `imap` (and
 //!   `imap-login`) processes it reaped, read once the client is gone and its
@@ -73,6 +75,13 @@ fn dovecot_ticks(master: &str) -> u64 {
     stat_of(master).and_then(|s| ticks(&s)).map_or(0, |t| t.1)
 }
 
+/// This thread's utime + stime.
+fn main_ticks() -> u64 {
+    stat_of("thread-self")
+        .and_then(|s| ticks(&s))
+        .map_or(0, |t| t.0)
+}
+
 fn own_ticks() -> (u64, u64) {
     stat_of("self").and_then(|s| ticks(&s)).unwrap_or((0, 0))
 }
@@ -84,15 +93,17 @@ pub(crate) fn compare(runs: usize, mbsync: Option<&Path>, dv: &Dovecot, seeded: 
     let (port, user, pass) = (dv.imap_port(), dv.user(), dv.password());
     // (ours, Dovecot's for us, mbsync's, Dovecot's for mbsync), in ticks.
     let mut sum = [0u64; 4];
+    let mut main_thread = 0u64;
     for run in 0..runs {
         let mut row = [0u64; 4];
         for step in 0..2 {
             let d0 = dovecot_ticks(&master);
             if (step == 0) == (run % 2 == 0) {
-                let own0 = own_ticks().0;
+                let (own0, main0) = (own_ticks().0, main_ticks());
                 let dir = tmp("sync-bench-cpu-");
                 let r = concierge_first_sync(port, user, pass, &dir.path().join("s.db"));
                 row[0] = own_ticks().0 - own0;
+                main_thread += main_ticks() - main0;
                 assert_eq!(r.requests as usize, seeded.requests);
                 row[1] = dovecot_ticks(&master) - d0;
             } else if let Some(bin) = mbsync {
@@ -118,6 +129,11 @@ pub(crate) fn compare(runs: usize, mbsync: Option<&Path>, dv: &Dovecot, seeded: 
         }
     }
     let per = |t: u64| t as f64 / 100.0 / runs as f64;
+    println!(
+        "cpu per first sync, concierge's threads: main (store) {:.3} s, the others (fetch, inspect) {:.3} s",
+        per(main_thread),
+        per(sum[0].saturating_sub(main_thread)),
+    );
     println!(
         "cpu per first sync ({} runs, {}): concierge {:.3} s, its Dovecot {:.3} s, total {:.3} s; mbsync {:.3} s, its Dovecot {:.3} s, total {:.3} s; ratio of totals {:.2}",
         runs,

@@ -131,8 +131,11 @@ impl<'w> Fetcher<'w> {
         for &u in uids {
             self.msgs.insert(
                 u,
+                // NOTE: no buffer up front: the literal's size is known when
+                // it comes, and a buffer of FETCH_PREFIX for every message
+                // (most are a few KB) doubled the sync's peak RSS (mixed:
+                // 19.6 → 41.9 MB).
                 Msg {
-                    raw: Vec::with_capacity(FETCH_PREFIX),
                     asked: Some((0, FETCH_PREFIX)),
                     ..Msg::default()
                 },
@@ -218,6 +221,10 @@ impl<'w> Fetcher<'w> {
                 Cut::Need(_) => (m.raw.len(), true),
             };
             m.raw.truncate(len);
+            // A further read may have brought more than the rule keeps.
+            if m.raw.capacity() - len > 4096 {
+                m.raw.shrink_to_fit();
+            }
             let truncated = truncated || m.size.is_some_and(|s| s > len);
             out.push(Fetched {
                 r#ref: MsgRef::Uid(*u),
