@@ -736,7 +736,7 @@ fn times_are_read_once_and_a_bad_one_is_named(mut s: Store) {
 /// (`load_requests`, every request at once) must show the same request:
 /// notes, replies, thread, follow-ups, who saw what, claim, lookups.
 fn reloading_one_request_reads_what_loading_all_reads(mut s: Store) {
-    use concierge::store::requests::{Membership, Resolution, SizeSnap};
+    use concierge::store::testing::owner4_resolution;
     let ids: Vec<i64> = (1..=4)
         .map(|n| request(&mut s, n, &format!("Owner {n} <owner{n}@acme.example>")))
         .collect();
@@ -757,22 +757,7 @@ fn reloading_one_request_reads_what_loading_all_reads(mut s: Store) {
     s.mark_seen(ids[0], "kim").unwrap();
     s.register_operator("kim@ochrehq.com", "Kim").unwrap();
     s.claim(ids[3], "kim@ochrehq.com", None).unwrap();
-    let res = Resolution {
-        account_email: "owner4@acme.example".into(),
-        memberships: vec![Membership {
-            member_id: "m-4".into(),
-            workspace_id: "ws-4".into(),
-            workspace_name: "Acme".into(),
-            email: "owner4@acme.example".into(),
-            role: concierge::domain::Role::Owner,
-        }],
-        workspace: Some(("ws-4".into(), "Acme".into())),
-        size: Some(SizeSnap {
-            messages: 12_000,
-            customers: 40,
-            ..SizeSnap::default()
-        }),
-    };
+    let res = owner4_resolution();
     s.set_resolution(ids[3], &res, "sam").unwrap();
 
     let all = s.load_requests().unwrap();

@@ -34,7 +34,7 @@ fn on_postgres_a_load_that_fails_midway_leaves_the_connection_usable() {
 /// by some; a claim; a resolution. Every stored time is then set to a
 /// fixed one, so two stores filled alike hold the same values.
 fn fill_every_shape(s: &mut Store) -> Vec<i64> {
-    use concierge::store::requests::{Membership, Resolution, SizeSnap};
+    use concierge::store::testing::owner4_resolution;
     let ids: Vec<i64> = (1..=5)
         .map(|n| request(s, n, &format!("Owner {n} <owner{n}@acme.example>")))
         .collect();
@@ -64,23 +64,8 @@ fn fill_every_shape(s: &mut Store) -> Vec<i64> {
     s.mark_seen(ids[0], "kim").unwrap();
     s.register_operator("kim@ochrehq.com", "Kim").unwrap();
     s.claim(ids[3], "kim@ochrehq.com", None).unwrap();
-    let res = Resolution {
-        account_email: "owner4@acme.example".into(),
-        memberships: vec![Membership {
-            member_id: "m-4".into(),
-            workspace_id: "ws-4".into(),
-            workspace_name: "Acme".into(),
-            email: "owner4@acme.example".into(),
-            role: concierge::domain::Role::Owner,
-        }],
-        workspace: Some(("ws-4".into(), "Acme".into())),
-        size: Some(SizeSnap {
-            messages: 12_000,
-            customers: 40,
-            ..SizeSnap::default()
-        }),
-    };
-    s.set_resolution(ids[3], &res, "sam").unwrap();
+    s.set_resolution(ids[3], &owner4_resolution(), "sam")
+        .unwrap();
     let c = s.conn();
     for sql in [
         "UPDATE requests SET received_at = ?1, updated_at = ?1",

@@ -1,13 +1,13 @@
 //! Fixtures for the store's tests, one set for the unit tests in
 //! `src/store/` and the integration tests on both engines
 //! (tests/store_engines.rs): a mail as the poller stores it, a stored
-//! request, a job as the backend reports it.
+//! request, a resolved owner, a job as the backend reports it.
 //!
 //! Compiled for tests only: `cfg(test)` here, and the `test-support`
 //! feature that crates/test-support (the tests' dev-dependency) turns on;
 //! never into the shipped binary.
 
-use super::requests::JobSnap;
+use super::requests::{JobSnap, Membership, Resolution, SizeSnap};
 use super::{Store, Stored};
 use crate::domain::JobStatus;
 use crate::intake::{inspect, Inspected, Options};
@@ -45,5 +45,27 @@ pub fn job(id: &str, status: &str) -> JobSnap {
         deliver_to: None,
         link_expires_at: None,
         error: None,
+    }
+}
+
+/// What the backend's lookup leaves on a request from
+/// `owner4@acme.example`: the owner (member `m-4`) of "Acme" (`ws-4`),
+/// 12,000 messages and 40 customers.
+pub fn owner4_resolution() -> Resolution {
+    Resolution {
+        account_email: "owner4@acme.example".into(),
+        memberships: vec![Membership {
+            member_id: "m-4".into(),
+            workspace_id: "ws-4".into(),
+            workspace_name: "Acme".into(),
+            email: "owner4@acme.example".into(),
+            role: crate::domain::Role::Owner,
+        }],
+        workspace: Some(("ws-4".into(), "Acme".into())),
+        size: Some(SizeSnap {
+            messages: 12_000,
+            customers: 40,
+            ..SizeSnap::default()
+        }),
     }
 }
