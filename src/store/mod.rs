@@ -559,6 +559,28 @@ fn thread_for_re(candidates: &[(i64, crate::domain::RequestState)]) -> Option<i6
         .or_else(|| candidates.last().map(|(id, _)| *id))
 }
 
+/// A follow-up or automatic reply joins request `id`'s thread: the
+/// request is touched and its version moves.
+fn attach(tx: &Tx<'_>, id: i64, kind: Kind, msg: &Inspected, now: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE requests SET updated_at = ?2 WHERE id = ?1",
+        params![id, now],
+    )?;
+    // The customer wrote again: an action decided on the thread as it was
+    // must stop (the collision stop, `team`). One change row: the feed's
+    // and the version history's.
+    let (who, what) = if kind == Kind::AutoReply {
+        ("an automatic reply", "arrived".to_string())
+    } else {
+        (
+            "the customer",
+            format!("replied: {}", team::customer_said(&msg.body)),
+        )
+    };
+    team::bump_as(tx, id, "message.attached", "intake", who, &what)?;
+    Ok(())
+}
+
 fn store_one(tx: &Tx<'_>, mailbox: &str, msg: &Inspected, key: &str) -> Result<Stored> {
     // Most mail is not about exports: nothing to look up or keep.
     if msg.kind == Kind::Other {
@@ -604,32 +626,7 @@ fn store_one(tx: &Tx<'_>, mailbox: &str, msg: &Inspected, key: &str) -> Result<S
         }
         Kind::FollowUp | Kind::AutoReply => match thread {
             Some(id) => {
-                tx.execute(
-                    "UPDATE requests SET updated_at = ?2 WHERE id = ?1",
-                    params![id, now],
-                )?;
-                // The customer wrote again: an action decided on the thread
-                // as it was must stop (the collision stop, `team`).
-                // One change row: the feed's and the version history's.
-                if kind == Kind::AutoReply {
-                    team::bump_as(
-                        tx,
-                        id,
-                        "message.attached",
-                        "intake",
-                        "an automatic reply",
-                        "arrived",
-                    )?;
-                } else {
-                    team::bump_as(
-                        tx,
-                        id,
-                        "message.attached",
-                        "intake",
-                        "the customer",
-                        &format!("replied: {}", team::customer_said(&msg.body)),
-                    )?;
-                }
+                attach(tx, id, kind, msg, &now)?;
                 (Some(id), Stored::Attached(id))
             }
             None => return Ok(Stored::Ignored),
