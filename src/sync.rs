@@ -27,6 +27,39 @@ pub struct SyncReport {
     pub request_ids: Vec<i64>,
 }
 
+impl SyncReport {
+    /// Counts a stored batch, and keeps the line of each message that made
+    /// or joined a request.
+    fn add(
+        &mut self,
+        items: Vec<(Inspected, String, Option<String>)>,
+        results: Vec<Stored>,
+        unreadable: Vec<bool>,
+    ) {
+        self.seen += items.len();
+        for (((mut msg, _, _), r), unreadable) in items.into_iter().zip(results).zip(unreadable) {
+            let (Stored::NewRequest(id) | Stored::Attached(id)) = r else {
+                continue;
+            };
+            // The body is in the store; the report keeps only the line.
+            msg.body = String::new();
+            // A reply to a thread never seen that is itself a request was
+            // stored as one: say so.
+            if matches!(r, Stored::NewRequest(_)) {
+                msg.kind = intake::Kind::ExportRequest;
+            }
+            // The line says what intake read, as `inspect` does.
+            if unreadable {
+                msg.kind = intake::Kind::Other;
+            }
+            self.stored.push(msg);
+            if !self.request_ids.contains(&id) {
+                self.request_ids.push(id);
+            }
+        }
+    }
+}
+
 /// One poll: list what is new, fetch in batches, inspect, store each batch
 /// together with the cursor that covers it.
 pub fn sync_once(
@@ -123,27 +156,7 @@ pub fn sync_once(
             });
             let unreadable = keep_unreadable(&mut items);
             let results = store.store_batch(&key, &items, cursor)?;
-            report.seen += items.len();
-            for (((msg, _, _), r), unreadable) in items.into_iter().zip(results).zip(unreadable) {
-                if let Stored::NewRequest(id) | Stored::Attached(id) = r {
-                    // The body is in the store; the report keeps only the line.
-                    let mut msg = msg;
-                    msg.body = String::new();
-                    // A reply to a thread never seen that is itself a request
-                    // was stored as one: say so.
-                    if matches!(r, Stored::NewRequest(_)) {
-                        msg.kind = intake::Kind::ExportRequest;
-                    }
-                    // The line says what intake read, as `inspect` does.
-                    if unreadable {
-                        msg.kind = intake::Kind::Other;
-                    }
-                    report.stored.push(msg);
-                    if !report.request_ids.contains(&id) {
-                        report.request_ids.push(id);
-                    }
-                }
-            }
+            report.add(items, results, unreadable);
         }
         drop(rx);
         inspector
