@@ -637,49 +637,53 @@ fn report(o: &Opts, dv: &Dovecot, r: &Run) {
             down as f64 / 1e6
         );
     }
-
     if !r.breakdown.is_empty() {
-        let med =
-            |f: fn(&Breakdown) -> f64| stats(&r.breakdown.iter().map(f).collect::<Vec<_>>()).median;
-        println!();
-        println!(
-            "### Where the first sync's time goes (medians of {} instrumented runs)",
-            r.breakdown.len()
-        );
-        println!();
-        println!("| step | time |");
-        println!("| --- | --- |");
-        println!(
-            "| store open + connect + login + CAPABILITY | {:.3} s |",
-            med(|b| b.connect)
-        );
-        println!("| EXAMINE + UID SEARCH | {:.3} s |", med(|b| b.list));
-        println!(
-            "| UID FETCH `BODY.PEEK[]<0.{FETCH_PREFIX}>`, {} batches | {:.3} s |",
-            r.seeded.messages.div_ceil(BATCH),
-            med(|b| b.fetch)
-        );
-        println!(
-            "| intake::inspect (parse, sanitize, classify) | {:.3} s |",
-            med(|b| b.inspect)
-        );
-        println!(
-            "| (of which mail-parser's parse alone, measured separately) | ({:.3} s) |",
-            med(|b| b.parse_only)
-        );
-        println!(
-            "| store_batch (SQLite, one transaction per batch) | {:.3} s |",
-            med(|b| b.store)
-        );
-        println!("| total | {:.3} s |", med(|b| b.total));
-        let b0 = &r.breakdown[0];
-        println!();
-        println!(
-            "fetched {:.1} MB of message text ({} messages truncated at {} KB); {} requests stored",
-            b0.fetched_bytes as f64 / 1e6,
-            b0.truncated,
-            FETCH_PREFIX / 1024,
-            b0.requests
-        );
+        report_breakdown(r);
     }
+}
+
+/// The "where does the time go" section of [`report`].
+fn report_breakdown(r: &Run) {
+    let med =
+        |f: fn(&Breakdown) -> f64| stats(&r.breakdown.iter().map(f).collect::<Vec<_>>()).median;
+    println!();
+    println!(
+        "### Where the first sync's time goes (medians of {} instrumented runs)",
+        r.breakdown.len()
+    );
+    println!();
+    println!("| step | time |");
+    println!("| --- | --- |");
+    println!(
+        "| store open + connect + login + CAPABILITY | {:.3} s |",
+        med(|b| b.connect)
+    );
+    println!("| EXAMINE + UID SEARCH | {:.3} s |", med(|b| b.list));
+    println!(
+        "| UID FETCH `BODY.PEEK[]<0.{FETCH_PREFIX}>`, {} batches | {:.3} s |",
+        r.seeded.messages.div_ceil(BATCH),
+        med(|b| b.fetch)
+    );
+    println!(
+        "| intake::inspect (parse, sanitize, classify) | {:.3} s |",
+        med(|b| b.inspect)
+    );
+    println!(
+        "| (of which mail-parser's parse alone, measured separately) | ({:.3} s) |",
+        med(|b| b.parse_only)
+    );
+    println!(
+        "| store_batch (SQLite, one transaction per batch) | {:.3} s |",
+        med(|b| b.store)
+    );
+    println!("| total | {:.3} s |", med(|b| b.total));
+    let b0 = &r.breakdown[0];
+    println!();
+    println!(
+        "fetched {:.1} MB of message text ({} messages truncated at {} KB); {} requests stored",
+        b0.fetched_bytes as f64 / 1e6,
+        b0.truncated,
+        FETCH_PREFIX / 1024,
+        b0.requests
+    );
 }
