@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_concierge");
-/// Three of the sync's 500-message batches (`inbox::BATCH`).
+/// Five of the sync's batches (50, 100, 200, then 500 messages each).
 const MESSAGES: usize = 1_500;
 
 fn request(n: usize) -> Vec<u8> {
@@ -81,9 +81,9 @@ fn requests(db: &Path) -> Option<i64> {
 #[test]
 fn a_poller_killed_mid_batch_loses_and_duplicates_nothing_on_restart() {
     let (dovecot, mailbox_bytes, _rt, proxy) = mailbox_behind_a_proxy();
-    // The first connection: greeting, login, listing and the first batch
-    // pass (a batch is a third of the mailbox; FETCH adds its framing),
-    // then the answer stops half-way through the second batch.
+    // The first connection: greeting, login, listing and the first batches
+    // pass, then the answer stops half-way through the mailbox, inside the
+    // fourth batch (351–850; FETCH adds its framing).
     proxy.push(proxy::Fault::StallAfter(mailbox_bytes / 2));
     let port = proxy.url.rsplit(':').next().unwrap().to_string();
 
@@ -102,23 +102,23 @@ fn a_poller_killed_mid_batch_loses_and_duplicates_nothing_on_restart() {
     .unwrap();
 
     let mut poller = sync(&config, false);
-    // Wait until the first batch is stored, then kill -9 while the second
-    // one is stuck in the proxy.
+    // Wait until the first batches are stored, then kill -9 while the
+    // next one is stuck in the proxy.
     let mut stored = 0;
     let reached = support::wait_until(Instant::now() + Duration::from_secs(120), || {
         stored = requests(&db).unwrap_or(0);
-        stored >= 500
+        stored >= 350
     });
     poller.kill().unwrap();
     let killed = poller.wait_with_output().unwrap();
     assert!(
         reached,
-        "the first batch was never stored ({stored}); the poller said: {}",
+        "the first batches were never stored ({stored}); the poller said: {}",
         String::from_utf8_lossy(&killed.stderr)
     );
     let at_kill = requests(&db).unwrap();
     assert!(
-        (500..MESSAGES as i64).contains(&at_kill),
+        (350..MESSAGES as i64).contains(&at_kill),
         "not killed mid-sync: {at_kill} of {MESSAGES} stored"
     );
     let cursor = Store::open(&db)
@@ -311,7 +311,9 @@ fn a_poller_waiting_in_idle_stops_as_soon_as_it_is_asked() {
 fn a_poller_stopped_in_the_middle_of_a_fetch_stores_no_half_batch() {
     let _one = one_poller();
     let (dovecot, mailbox_bytes, _rt, proxy) = mailbox_behind_a_proxy();
-    // The first batch passes; the answer stops half-way through the second.
+    // The first batches pass; the answer stops half-way through the
+    // mailbox, inside a batch (the sync's batches are 50, 100, 200, then
+    // 500 messages: the stall falls in the fourth).
     proxy.push(proxy::Fault::StallAfter(mailbox_bytes / 2));
     let port: u16 = proxy.url.rsplit(':').next().unwrap().parse().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -326,9 +328,9 @@ fn a_poller_stopped_in_the_middle_of_a_fetch_stores_no_half_batch() {
     let mut stored = 0;
     let stuck = support::wait_until(Instant::now() + Duration::from_secs(120), || {
         stored = requests(&db).unwrap_or(0);
-        stored >= 500 && poller_blocked_in_a_read(&earlier)
+        stored >= 350 && poller_blocked_in_a_read(&earlier)
     });
-    assert!(stuck, "never stuck after the first batch ({stored} stored)");
+    assert!(stuck, "never stuck after the first batches ({stored} stored)");
     let after = stop_and_collect(&p);
     assert!(
         !after
@@ -339,7 +341,7 @@ fn a_poller_stopped_in_the_middle_of_a_fetch_stores_no_half_batch() {
     let key = format!("imap://{}@127.0.0.1:{port}/INBOX", dovecot.user());
     let at_stop = requests(&db).unwrap();
     assert!(
-        (500..MESSAGES as i64).contains(&at_stop),
+        (350..MESSAGES as i64).contains(&at_stop),
         "not stopped mid-sync: {at_stop} of {MESSAGES} stored"
     );
     let cursor = Store::open(&db).unwrap().cursor(&key).unwrap().unwrap();
