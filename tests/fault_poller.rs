@@ -330,7 +330,10 @@ fn a_poller_stopped_in_the_middle_of_a_fetch_stores_no_half_batch() {
         stored = requests(&db).unwrap_or(0);
         stored >= 350 && poller_blocked_in_a_read(&earlier)
     });
-    assert!(stuck, "never stuck after the first batches ({stored} stored)");
+    assert!(
+        stuck,
+        "never stuck after the first batches ({stored} stored)"
+    );
     let after = stop_and_collect(&p);
     assert!(
         !after
