@@ -86,17 +86,37 @@ impl Pty {
         ));
         let path = self.dir.join(format!("run.{}.sh", self.run));
         std::fs::write(&path, script).unwrap();
-        let o = self.tmux(&[
+        let (cols, rows, cmd) = (
+            cols.to_string(),
+            rows.to_string(),
+            format!("sh {}", path.display()),
+        );
+        let name = format!("r{}", self.run);
+        let args = [
             "new-session",
             "-d",
             "-s",
-            &format!("r{}", self.run),
+            &name,
             "-x",
-            &cols.to_string(),
+            &cols,
             "-y",
-            &rows.to_string(),
-            &format!("sh {}", path.display()),
-        ]);
+            &rows,
+            &cmd,
+        ];
+        // NOTE: when the last screen on this socket has just ended, its
+        // tmux server is still exiting, and a new session that reaches it
+        // then fails with "server exited unexpectedly" (seen once in CI
+        // after a test killed its screen). The next attempt starts a fresh
+        // server; a few attempts within 5 s, then the error stands.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut o = self.tmux(&args);
+        while !o.status.success()
+            && String::from_utf8_lossy(&o.stderr).contains("server exited unexpectedly")
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            o = self.tmux(&args);
+        }
         assert!(
             o.status.success(),
             "tmux new-session: {}",
