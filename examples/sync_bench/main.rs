@@ -37,7 +37,6 @@ mod profile;
 use concierge_test_support as support;
 mod tools;
 
-use concierge::config::{Connection, Security};
 use concierge::inbox::imap::ImapSource;
 use concierge::inbox::{MsgRef, Source, BATCH, FETCH_PREFIX};
 use concierge::intake;
@@ -53,6 +52,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::dovecot::Dovecot;
+use support::imap_server::plain_at;
 use tools::*;
 
 const AUTHSERV: &str = "mx.ochrehq.com";
@@ -141,7 +141,7 @@ struct FirstSync {
 
 /// Connect + login + `sync_once` into a new store at `store_path`.
 fn concierge_first_sync(port: u16, user: &str, pass: &str, store_path: &Path) -> FirstSync {
-    let cfg = conn(port, user);
+    let cfg = plain_at(port, user);
     let secret = Secret::new(pass);
     let t = Instant::now();
     let mut store = Store::open(store_path).expect("open store");
@@ -231,7 +231,7 @@ fn instrumented_sync(port: u16, user: &str, pass: &str) -> Breakdown {
     let mut b = Breakdown::default();
     let t0 = Instant::now();
     let mut store = Store::open(&dir.path().join("store.db")).unwrap();
-    let mut src = ImapSource::connect(&conn(port, user), &Secret::new(pass)).unwrap();
+    let mut src = ImapSource::connect(&plain_at(port, user), &Secret::new(pass)).unwrap();
     b.connect = secs(t0.elapsed());
     let key = src.mailbox_key();
     let t = Instant::now();
@@ -481,7 +481,7 @@ fn empty_polls(o: &Opts, mbsync: Option<&Path>, dv: &Dovecot, seeded: &Seeded) -
     // ---- empty poll: timed on a direct connection.
     let store_dir = tmp("sync-bench-poll-");
     let mut store = Store::open(&store_dir.path().join("store.db")).unwrap();
-    let mut src = ImapSource::connect(&conn(port, user), &Secret::new(pass)).unwrap();
+    let mut src = ImapSource::connect(&plain_at(port, user), &Secret::new(pass)).unwrap();
     let first = sync_once(&mut src, &mut store, AUTHSERV).unwrap();
     assert_eq!(first.seen, seeded.messages);
     let mut poll_times = Vec::new();
@@ -498,7 +498,7 @@ fn empty_polls(o: &Opts, mbsync: Option<&Path>, dv: &Dovecot, seeded: &Seeded) -
     let proxy = Proxy::start(port);
     let proxy_store = tmp("sync-bench-proxy-");
     let mut store = Store::open(&proxy_store.path().join("store.db")).unwrap();
-    let mut src = ImapSource::connect(&conn(proxy.port, user), &Secret::new(pass)).unwrap();
+    let mut src = ImapSource::connect(&plain_at(proxy.port, user), &Secret::new(pass)).unwrap();
     proxy.reset();
     let first = sync_once(&mut src, &mut store, AUTHSERV).unwrap();
     assert_eq!(first.seen, seeded.messages);

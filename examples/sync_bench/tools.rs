@@ -3,23 +3,6 @@
 
 use super::*;
 
-pub(crate) fn conn(port: u16, user: &str) -> Connection {
-    Connection {
-        host: "127.0.0.1".into(),
-        port,
-        security: Security::None,
-        username: user.into(),
-        password_env: None,
-        password_command: None,
-        auth: concierge::config::AuthKind::Password,
-        token_command: None,
-        mailbox: "INBOX".into(),
-        ca_file: None,
-        from: None,
-        sent_mailbox: None,
-    }
-}
-
 pub(crate) fn tmp(prefix: &str) -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix(prefix)

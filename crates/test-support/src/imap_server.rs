@@ -289,11 +289,18 @@ macro_rules! on_both_servers {
 /// A plaintext IMAP connection to `d`'s INBOX (a loopback server: the
 /// only place `security = "none"` is allowed), password given separately.
 pub fn plain(d: &dyn ImapServer) -> concierge::config::Connection {
+    plain_at(d.imap_port(), d.user())
+}
+
+/// [`plain`] to any loopback `port` as `user`: a server the harness did not
+/// start through [`ImapServer`], or a proxy in front of one (the sync
+/// benchmark's counting proxy).
+pub fn plain_at(port: u16, user: &str) -> concierge::config::Connection {
     concierge::config::Connection {
         host: "127.0.0.1".into(),
-        port: d.imap_port(),
+        port,
         security: concierge::config::Security::None,
-        username: d.user().into(),
+        username: user.into(),
         password_env: Some("UNUSED".into()),
         password_command: None,
         auth: concierge::config::AuthKind::Password,

@@ -27,22 +27,45 @@ fn tmux_bin() -> &'static str {
     "tmux"
 }
 
-/// One tmux server (its own socket) running one screen at a time.
+/// One tmux server (its own socket) running one screen at a time; the
+/// server lives as long as this value and is killed when it is dropped.
 pub struct Pty {
     sock: PathBuf,
     dir: PathBuf,
     run: u32,
+    /// The tmux server's pid, for [`Drop`] to wait on.
+    server: u32,
 }
 
 impl Pty {
-    /// A tmux server whose socket and scripts live in `dir`.
+    /// A tmux server whose socket and scripts live in `dir`, started now
+    /// and kept until this value is dropped.
     pub fn new(dir: &Path) -> Pty {
         tmux_bin();
-        Pty {
+        let mut pty = Pty {
             sock: dir.join("tmux.sock"),
             dir: dir.to_path_buf(),
             run: 0,
-        }
+            server: 0,
+        };
+        // NOTE: a tmux server exits by default when its last session ends
+        // (`exit-empty on`), and a new session that reaches it while it is
+        // exiting fails with "server exited unexpectedly" (seen in CI right
+        // after a test killed its screen). So the server is started once,
+        // with no session and `exit-empty off`: every screen is a session
+        // on it, and it ends only by `kill-server` in `Drop`.
+        let o = pty.tmux(&["start-server", ";", "set-option", "-g", "exit-empty", "off"]);
+        assert!(
+            o.status.success(),
+            "tmux start-server: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let o = pty.tmux(&["display-message", "-p", "#{pid}"]);
+        pty.server = String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .parse()
+            .expect("the tmux server's pid");
+        pty
     }
 
     fn tmux(&self, args: &[&str]) -> std::process::Output {
@@ -66,13 +89,24 @@ impl Pty {
 
     /// [`Pty::spawn`] in a terminal of `cols`×`rows`.
     pub fn spawn_sized(&mut self, args: &[&str], env: &[(&str, &str)], cols: u16, rows: u16) {
+        self.spawn_program(support::concierge_bin_str(), args, env, (cols, rows));
+    }
+
+    /// Starts `program ARGS` in a new session `r<run>` on this server.
+    fn spawn_program(
+        &mut self,
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        (cols, rows): (u16, u16),
+    ) {
         self.run += 1;
         let q = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
         let mut script = String::from("#!/bin/sh\n");
         for (k, v) in env {
             script.push_str(&format!("export {k}={}\n", q(v)));
         }
-        script.push_str(&q(support::concierge_bin_str()));
+        script.push_str(&q(program));
         for a in args {
             script.push(' ');
             script.push_str(&q(a));
@@ -103,20 +137,7 @@ impl Pty {
             &rows,
             &cmd,
         ];
-        // NOTE: when the last screen on this socket has just ended, its
-        // tmux server is still exiting, and a new session that reaches it
-        // then fails with "server exited unexpectedly" (seen once in CI
-        // after a test killed its screen). The next attempt starts a fresh
-        // server; a few attempts within 5 s, then the error stands.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        let mut o = self.tmux(&args);
-        while !o.status.success()
-            && String::from_utf8_lossy(&o.stderr).contains("server exited unexpectedly")
-            && std::time::Instant::now() < deadline
-        {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            o = self.tmux(&args);
-        }
+        let o = self.tmux(&args);
         assert!(
             o.status.success(),
             "tmux new-session: {}",
@@ -210,8 +231,13 @@ impl Pty {
 }
 
 impl Drop for Pty {
+    /// Kills the server (and with it any screen still running) and waits
+    /// until it is gone, so that no tmux server outlives its test.
     fn drop(&mut self) {
         let _ = self.tmux(&["kill-server"]);
+        let _ = support::wait_until(Instant::now() + Duration::from_secs(5), || {
+            support::pid_gone(self.server)
+        });
     }
 }
 
@@ -385,4 +411,56 @@ pub fn tab_count(screen: &str, name: &str) -> Option<u32> {
     let head = screen.lines().next()?;
     let rest = &head[head.find(&format!("{name} "))? + name.len() + 1..];
     rest.split_whitespace().next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// True while session `name` exists on `pty`'s server.
+    fn has_session(pty: &Pty, name: &str) -> bool {
+        pty.tmux(&["has-session", "-t", name]).status.success()
+    }
+
+    /// The situation that failed in CI: a screen is killed, its session
+    /// (the server's only one) ends, and a new screen opens at once. With
+    /// the server kept alive the new one runs, on the same server; the
+    /// server is gone once the harness is dropped.
+    #[test]
+    fn a_screen_opened_right_after_the_last_one_was_killed_runs_on_the_same_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut pty = Pty::new(dir.path());
+        let server = pty.server;
+        for round in 1..=3 {
+            let word = format!("ping{round}");
+            pty.spawn_program("cat", &[], &[], (80, 24));
+            pty.text(&word);
+            pty.keys(&["Enter"]);
+            // The terminal's echo and cat's copy: the program runs.
+            pty.wait_screen(&format!("{word} twice"), Duration::from_secs(10), |s| {
+                s.matches(word.as_str()).count() == 2
+            });
+            pty.kill9();
+            assert_eq!(pty.wait_exit(Duration::from_secs(10)), KILLED);
+            let name = pty.target();
+            assert!(
+                support::wait_until(Instant::now() + Duration::from_secs(10), || {
+                    !has_session(&pty, &name)
+                }),
+                "session {name} did not end"
+            );
+            assert!(!support::pid_gone(server), "the tmux server exited");
+        }
+        let o = pty.tmux(&["display-message", "-p", "#{pid}"]);
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout).trim(),
+            server.to_string(),
+            "a second tmux server"
+        );
+        drop(pty);
+        assert!(
+            support::pid_gone(server),
+            "the tmux server outlived its Pty"
+        );
+    }
 }
