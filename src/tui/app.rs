@@ -216,6 +216,7 @@ impl App {
             tx.clone(),
         );
         runtime.resume()?;
+        runtime.file_pending();
         runtime.watch_backend();
         // Requests the backend has not been asked about yet are looked up
         // by one screen only: the poller's (`Msg::Lease` from the
