@@ -68,6 +68,7 @@ async fn run(
         outboxes: vec![],
         config: None,
         job_poll: Duration::from_secs(1),
+        backend_gone: None,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let mut app = App::start(setup, tx).unwrap();

@@ -671,6 +671,7 @@ fn tui_cmd(cfg: Config) -> Result<i32> {
         outboxes: Vec::new(),
         config: Some(cfg.clone()),
         job_poll: std::time::Duration::from_secs(2),
+        backend_gone: None,
     };
     crate::tui::app::run(setup, crate::tui::app::default_log_path())?;
     Ok(0)

@@ -279,6 +279,7 @@ pub fn run(resume: Option<PathBuf>) -> Result<i32> {
         outboxes: vec![outbox],
         config: None,
         job_poll: std::time::Duration::from_millis(300),
+        backend_gone: None,
     };
     let result = crate::tui::app::run_with(setup, Some(dir.join("concierge.log")), Some(hint));
     let _ = std::fs::remove_file(&joining);
@@ -290,6 +291,11 @@ pub fn run(resume: Option<PathBuf>) -> Result<i32> {
 
 /// The file in the sandbox through which a second screen joins.
 const JOIN_FILE: &str = "join.json";
+
+/// A joined screen's backend status once the backend stops answering: the
+/// backend is the first screen's child, so it went with that screen (the
+/// status line shows 28 characters of it).
+pub const HOST_GONE: &str = "the demo's host screen quit";
 
 /// How to open a second operator's screen on this sandbox.
 pub fn join_hint(dir: &Path) -> String {
@@ -352,6 +358,8 @@ pub fn join(dir: &Path, name: &str) -> Result<i32> {
         outboxes: vec![outbox],
         config: None,
         job_poll: std::time::Duration::from_millis(300),
+        // Its backend is the first screen's: it goes when that screen quits.
+        backend_gone: Some(HOST_GONE.into()),
     };
     let log = dir.join(format!(
         "concierge-{}.log",

@@ -122,10 +122,20 @@ fn file(store: &mut Store, cfg: &Config, reply_id: i64, reply: &Reply) -> Result
         return Ok(());
     };
     let row = store.reply(reply_id)?;
-    let answered = store.reply_target(row.request_id)?.answered.message_id;
+    let answered = match crate::mail::outgoing::answered_id(&reply.bytes) {
+        Some(id) => id,
+        None => store.reply_target(row.request_id)?.answered.message_id,
+    };
     let password = imap.password()?;
-    let (flagged, copied) =
-        crate::inbox::imap::file_reply(imap, &password, &answered, &reply.bytes)
-            .map_err(|e| anyhow!("the reply was sent, but filing it over IMAP failed: {e:#}"))?;
+    // A failure leaves the reply to file (`file_by`): the screen's next
+    // start files it.
+    let (flagged, copied) = crate::inbox::imap::file_reply(
+        imap,
+        &password,
+        &answered,
+        &reply.message_id,
+        &reply.bytes,
+    )
+    .map_err(|e| anyhow!("the reply was sent, but filing it over IMAP failed (the screen's next start files it): {e:#}"))?;
     store.reply_imap_done(reply_id, flagged, copied)
 }

@@ -518,12 +518,25 @@ Subject: Re: Data export request\r\nMessage-ID: <reply-1@ochrehq.com>\r\n\r\nOn 
 /// `INBOX.Sent`. No top-level "Sent" is created on either.
 fn without_sent_mailbox_the_copy_goes_to_the_servers_sent_mailbox(d: &mut dyn ImapServer) {
     d.seed("m", &request(1, "Acme Support"));
-    let (flagged, copied) =
-        concierge::inbox::imap::file_reply(&plain(d), &pw(d), "req-1@acme.example", REPLY).unwrap();
+    let file = || {
+        concierge::inbox::imap::file_reply(
+            &plain(d),
+            &pw(d),
+            "req-1@acme.example",
+            "reply-1@ochrehq.com",
+            REPLY,
+        )
+        .unwrap()
+    };
+    let (flagged, copied) = file();
     assert!(flagged && copied);
     let mut s = d.imap_session();
     assert_eq!(s.examine(d.sent_mailbox()).unwrap().exists, 1);
     assert!(s.examine("Sent").is_err());
+    // Filed again (its first filing was cut before the store recorded
+    // it): still one copy in Sent.
+    assert_eq!(file(), (true, true));
+    assert_eq!(s.examine(d.sent_mailbox()).unwrap().exists, 1);
 }
 
 /// Waits until the poller has asked for the lease `n` more times than `from`.
@@ -592,8 +605,14 @@ fn without_any_sent_mailbox_nothing_is_flagged_and_the_error_says_what_was_looke
     d.seed("m", &request(1, "Acme Support"));
     let mut s = d.imap_session();
     s.delete("INBOX.Sent").unwrap();
-    let err = concierge::inbox::imap::file_reply(&plain(&d), &pw(&d), "req-1@acme.example", REPLY)
-        .unwrap_err();
+    let err = concierge::inbox::imap::file_reply(
+        &plain(&d),
+        &pw(&d),
+        "req-1@acme.example",
+        "reply-1@ochrehq.com",
+        REPLY,
+    )
+    .unwrap_err();
     let msg = format!("{err:#}");
     assert!(
         msg.contains("\"INBOX.Sent\"") && msg.contains("RFC 2342") && msg.contains("sent_mailbox"),

@@ -5,14 +5,20 @@
 //! own connection passes, every later one (the workers': inbox, presence,
 //! change feed) is accepted and never answered. The exit is polled with a
 //! deadline well under one connect timeout.
+//!
+//! The same for a reply being filed over IMAP (`\Answered`, the Sent copy)
+//! when the real Dovecot behind the proxy is held silent: the screen quits
+//! at once, and its next start, with the server answering, files the reply.
 
 use concierge_test_support as support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::imap_server::ImapServer;
 use support::proxy::{Fault, Proxy};
 use support::screen::Pty;
+use support::smtp::SmtpSink;
 
 /// The screen on `config` (files under `dir`, `secret` in the environment)
 /// in a fresh terminal, up to its queue.
@@ -20,6 +26,17 @@ fn screen(dir: &std::path::Path, config: &std::path::Path, secret: (&str, &str))
     let pty_dir = dir.join("pty");
     std::fs::create_dir_all(&pty_dir).unwrap();
     let mut pty = Pty::new(&pty_dir);
+    start_screen(&mut pty, dir, config, secret);
+    pty
+}
+
+/// [`screen`] again in the same terminal (a restart).
+fn start_screen(
+    pty: &mut Pty,
+    dir: &std::path::Path,
+    config: &std::path::Path,
+    secret: (&str, &str),
+) {
     let xdg = dir.join("xdg");
     pty.spawn(
         &["--config", config.to_str().unwrap()],
@@ -33,7 +50,6 @@ fn screen(dir: &std::path::Path, config: &std::path::Path, secret: (&str, &str))
     pty.wait_screen("the queue", Duration::from_secs(30), |s| {
         s.contains("Queue")
     });
-    pty
 }
 
 #[test]
@@ -130,4 +146,135 @@ fn quitting_while_the_imap_server_never_greets_ends_the_process_promptly() {
         let code = pty.wait_exit(Duration::from_secs(3));
         assert_eq!(code, 0, "security {security}: {}", pty.stderr());
     }
+}
+
+const REQUEST: &str = "From: Ada Owner <owner@acme.example>\r\n\
+To: hello@ochrehq.com\r\nSubject: Data export request: Acme Support\r\n\
+Message-ID: <req-quit@acme.example>\r\nDate: Mon, 23 Nov 2026 09:14:05 +0000\r\n\
+Authentication-Results: mx.ochrehq.com; dkim=pass; spf=pass; dmarc=pass\r\n\r\n\
+Workspace: Acme Support\r\n";
+
+/// Whether the request on the real Dovecot is `\Answered`, and how many
+/// copies its Sent mailbox holds (none when it does not exist yet).
+fn filed(d: &support::dovecot::Dovecot) -> (bool, u32) {
+    let mut s = d.imap_session();
+    s.examine("INBOX").unwrap();
+    let f = s.fetch("1", "FLAGS").unwrap();
+    let answered = f
+        .iter()
+        .next()
+        .unwrap()
+        .flags()
+        .contains(&imap::types::Flag::Answered);
+    let copies = s.examine(d.sent_mailbox()).map_or(0, |m| m.exists);
+    (answered, copies)
+}
+
+#[test]
+fn quitting_while_a_reply_is_filed_on_a_silent_imap_server_ends_promptly_and_the_next_start_files_it(
+) {
+    let d = support::dovecot::Dovecot::start();
+    d.seed("req", REQUEST.as_bytes());
+    let sink = SmtpSink::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let proxy = rt.block_on(Proxy::start(&format!("127.0.0.1:{}", d.imap_port())));
+    let via: u16 = proxy.url.rsplit(':').next().unwrap().parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The same config twice: IMAP through the proxy, then straight to Dovecot.
+    let config = |name: &str, port: u16| {
+        let path = dir.path().join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "[operator]\nname = \"Sam\"\n[intake]\nsource = \"imap\"\n\
+                 [imap]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\n\
+                 username = \"{user}\"\npassword_env = \"QUIT_TEST_PW\"\n\
+                 [smtp]\nhost = \"127.0.0.1\"\nport = {smtp}\nsecurity = \"none\"\nusername = \"\"\n\
+                 from = \"Ochre Concierge <hello@ochrehq.com>\"\n\
+                 [store]\npath = \"{db}\"\n",
+                user = d.user(),
+                smtp = sink.port(),
+                db = dir.path().join("c.db").display(),
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let (held, direct) = (
+        config("held.toml", via),
+        config("direct.toml", d.imap_port()),
+    );
+    let secret = ("QUIT_TEST_PW", d.password());
+    let mut pty = screen(dir.path(), &held, secret);
+    pty.wait_screen("the request", Duration::from_secs(30), |s| {
+        s.contains("owner@acme.example")
+    });
+    // From here on every new IMAP connection is accepted and never
+    // answered; the inbox's connection is open already.
+    let before = proxy.connections();
+    for _ in 0..16 {
+        proxy.push(Fault::Stall);
+    }
+    pty.keys(&["r", "Enter"]);
+    pty.wait_screen("the reply's text", Duration::from_secs(10), |s| {
+        s.contains("Ctrl-S")
+    });
+    pty.keys(&["C-s"]);
+    pty.wait_screen("the send question", Duration::from_secs(10), |s| {
+        s.contains("Send the")
+    });
+    pty.keys(&["y"]);
+    assert_eq!(sink.wait_for(1, Duration::from_secs(30)).len(), 1);
+    pty.wait_screen("the reply sent", Duration::from_secs(30), |s| {
+        s.contains("reply was sent")
+    });
+    // The filing has connected and waits for the greeting.
+    assert!(
+        support::wait_until(Instant::now() + Duration::from_secs(10), || {
+            proxy.connections() > before
+        }),
+        "the filing did not connect"
+    );
+    pty.keys(&["q"]);
+    // The IMAP read timeout is 60 s: an exit within 10 s did not wait for it.
+    let code = pty.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, 0, "{}", pty.stderr());
+    assert_eq!(filed(&d), (false, 0), "filed through a silent server?");
+    let store = concierge::store::Store::open(&dir.path().join("c.db")).unwrap();
+    assert_eq!(
+        store.replies_to_file("Sam").unwrap().len(),
+        1,
+        "the reply is not marked to file"
+    );
+    drop(store);
+
+    // The server answers again: the next start files the reply, once.
+    start_screen(&mut pty, dir.path(), &direct, secret);
+    let mut last = (false, 0);
+    assert!(
+        support::wait_until(Instant::now() + Duration::from_secs(30), || {
+            last = filed(&d);
+            last == (true, 1)
+        }),
+        "not filed at the next start: (answered, copies in Sent) = {last:?}"
+    );
+    let store = concierge::store::Store::open(&dir.path().join("c.db")).unwrap();
+    assert!(
+        support::wait_until(Instant::now() + Duration::from_secs(10), || {
+            store.replies_to_file("Sam").unwrap().is_empty()
+        }),
+        "the filing is not recorded"
+    );
+    let row = &store.replies(1).unwrap()[0];
+    assert!(row.answered_flag && row.sent_copy, "{row:?}");
+    pty.keys(&["q"]);
+    assert_eq!(
+        pty.wait_exit(Duration::from_secs(10)),
+        0,
+        "{}",
+        pty.stderr()
+    );
+    assert_eq!(filed(&d), (true, 1));
+    assert_eq!(sink.messages().len(), 1, "the reply was sent again");
+    drop(proxy);
 }

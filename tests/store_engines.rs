@@ -165,10 +165,25 @@ fn replies_of_record_are_sent_once(mut s: Store) {
     let row = s.reply(rid).unwrap();
     assert_eq!(row.state, ReplyState::Failed);
     assert_eq!(row.error.as_deref(), Some("421 try later"));
+    assert!(s.replies_to_file("sam").unwrap().is_empty(), "not sent");
     let (again, r) = s.reply_retry(rid, false, "sam").unwrap();
-    assert_eq!((again, r.bytes), (rid, bytes));
+    assert_eq!((again, r.bytes), (rid, bytes.clone()));
     s.reply_finish(rid, Ok(()), "sam").unwrap();
+    // Sent: to be filed over IMAP by its sender (only), until it is.
+    let to_file = s.replies_to_file("sam").unwrap();
+    assert_eq!(to_file.len(), 1);
+    assert_eq!(
+        (
+            to_file[0].reply_id,
+            to_file[0].request_id,
+            &to_file[0].message_id,
+            &to_file[0].bytes
+        ),
+        (rid, id, &reply.message_id, &bytes)
+    );
+    assert!(s.replies_to_file("kim").unwrap().is_empty());
     s.reply_imap_done(rid, true, false).unwrap();
+    assert!(s.replies_to_file("sam").unwrap().is_empty(), "filed");
     let row = s.reply(rid).unwrap();
     assert!(row.answered_flag && !row.sent_copy, "{row:?}");
     let e = s.reply_retry(rid, true, "sam").unwrap_err();

@@ -102,11 +102,12 @@ impl imap::Authenticator for Xoauth2 {
 /// (found by its Message-ID, so a UIDVALIDITY change does not matter) and
 /// appends a copy of the reply, `\Seen`, to the Sent mailbox (the configured
 /// one, created when missing, or the one [`super::namespace::find_sent`]
-/// finds). Returns (flagged, copied).
+/// finds), unless Sent holds it already. Returns (flagged, copied).
 pub fn file_reply(
     cfg: &ConnCfg,
     password: &Secret,
     answered_message_id: &str,
+    reply_message_id: &str,
     reply: &[u8],
 ) -> Result<(bool, bool)> {
     let mut session = connect(cfg, password)?;
@@ -119,43 +120,22 @@ pub fn file_reply(
             false,
         ),
     };
+    // NOTE: a filing cut after its APPEND and before the store recorded it
+    // (the screen quit, the connection died) is done again at the next
+    // start: a copy already in Sent is not appended twice. (A Sent that
+    // does not exist yet cannot be examined: no copy there.)
+    let filed_before =
+        session.examine(&sent).is_ok() && !exact_ids(&mut session, reply_message_id)?.is_empty();
     session.select(super::mutf7::encode(&cfg.mailbox))?;
-    // NOTE: the id is sanitized text from the message; quote it as an IMAP
-    // quoted string (RFC 3501 §4.3), refusing what cannot be quoted. HEADER
-    // search matches substrings, so the hits are checked for the exact id
-    // before anything is flagged.
-    let quotable = answered_message_id
-        .chars()
-        .all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '<' | '>'));
-    let flagged = if quotable && answered_message_id.len() >= 3 {
-        let wanted = format!("<{answered_message_id}>");
-        let mut hits: Vec<u32> = session
-            .uid_search(format!("HEADER Message-ID \"{wanted}\""))?
-            .into_iter()
-            .collect();
-        hits.sort_unstable();
-        let mut exact = Vec::new();
-        if !hits.is_empty() {
-            let fetches = session.uid_fetch(uid_set(&hits), "(UID ENVELOPE)")?;
-            for f in fetches.iter() {
-                let id = f
-                    .envelope()
-                    .and_then(|e| e.message_id.as_deref())
-                    .map(|b| String::from_utf8_lossy(b).trim().to_string());
-                if let (Some(uid), Some(id)) = (f.uid, id) {
-                    if id == wanted {
-                        exact.push(uid);
-                    }
-                }
-            }
-        }
-        if !exact.is_empty() {
-            session.uid_store(uid_set(&exact), "+FLAGS.SILENT (\\Answered)")?;
-        }
-        !exact.is_empty()
-    } else {
-        false
-    };
+    let exact = exact_ids(&mut session, answered_message_id)?;
+    if !exact.is_empty() {
+        session.uid_store(uid_set(&exact), "+FLAGS.SILENT (\\Answered)")?;
+    }
+    let flagged = !exact.is_empty();
+    if filed_before {
+        let _ = session.logout();
+        return Ok((flagged, true));
+    }
     let appended = session
         .append(&sent, reply)
         .flag(imap::types::Flag::Seen)
@@ -175,4 +155,42 @@ pub fn file_reply(
     };
     let _ = session.logout();
     Ok((flagged, copied))
+}
+
+/// The UIDs of the selected mailbox's messages whose Message-ID is exactly
+/// `message_id` (no angle brackets).
+///
+/// NOTE: the id is sanitized text from a message; it is quoted as an IMAP
+/// quoted string (RFC 3501 §4.3), and what cannot be quoted matches
+/// nothing. HEADER search matches substrings, so the hits are checked for
+/// the exact id.
+fn exact_ids(session: &mut Session, message_id: &str) -> Result<Vec<u32>> {
+    let quotable = message_id
+        .chars()
+        .all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '<' | '>'));
+    if !quotable || message_id.len() < 3 {
+        return Ok(Vec::new());
+    }
+    let wanted = format!("<{message_id}>");
+    let mut hits: Vec<u32> = session
+        .uid_search(format!("HEADER Message-ID \"{wanted}\""))?
+        .into_iter()
+        .collect();
+    hits.sort_unstable();
+    let mut exact = Vec::new();
+    if !hits.is_empty() {
+        let fetches = session.uid_fetch(uid_set(&hits), "(UID ENVELOPE)")?;
+        for f in fetches.iter() {
+            let id = f
+                .envelope()
+                .and_then(|e| e.message_id.as_deref())
+                .map(|b| String::from_utf8_lossy(b).trim().to_string());
+            if let (Some(uid), Some(id)) = (f.uid, id) {
+                if id == wanted {
+                    exact.push(uid);
+                }
+            }
+        }
+    }
+    Ok(exact)
 }

@@ -118,6 +118,16 @@ pub fn build_reply(
     })
 }
 
+/// The Message-ID a reply of ours answers: its `In-Reply-To` (RFC 5322
+/// §3.6.4), written by [`build_reply`], without angle brackets. Filing a
+/// reply later flags that message, not whichever is newest in the thread
+/// by then.
+pub fn answered_id(reply: &[u8]) -> Option<String> {
+    let parsed = mail_parser::MessageParser::default().parse_headers(reply)?;
+    let id = parsed.in_reply_to().as_text()?.trim();
+    (!id.is_empty()).then(|| id.to_string())
+}
+
 /// Where replies go.
 pub enum Sender {
     Smtp(super::smtp::SmtpSender),
@@ -229,6 +239,21 @@ mod tests {
             text.contains("ada.personal@gmail.example"),
             "no note about the address"
         );
+    }
+
+    #[test]
+    fn a_sent_reply_names_the_message_it_answers() {
+        let r = build_reply(
+            "hello@ochrehq.com",
+            &answered(),
+            "owner@acme.example",
+            None,
+            "Hi",
+        )
+        .unwrap();
+        assert_eq!(answered_id(&r.bytes).as_deref(), Some("req-2@acme.example"));
+        assert_eq!(answered_id(b"Subject: no thread\r\n\r\nhi\r\n"), None);
+        assert_eq!(answered_id(b""), None);
     }
 
     #[test]

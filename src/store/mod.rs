@@ -240,6 +240,14 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE request_changes;
     CREATE UNIQUE INDEX changes_version ON changes(request_id, version);
     "#,
+    // 10: a sent reply that is still to be filed over IMAP (`\Answered`,
+    // the Sent copy), and by whom: the operator whose screen or command
+    // sent it files it at its next start when the filing did not finish
+    // (the screen quit mid-way, the IMAP server was silent). NULL: nothing
+    // to file. Replies sent before this column were not marked.
+    r#"
+    ALTER TABLE replies ADD COLUMN file_by TEXT;
+    "#,
 ];
 
 /// Where a mailbox's incremental sync stands (RFC 3501 §2.3.1.1).

@@ -27,6 +27,17 @@ pub struct ReplyRow {
     pub sent_copy: bool,
 }
 
+/// A sent reply still to be filed over IMAP.
+#[derive(Debug, Clone)]
+pub struct ToFile {
+    pub reply_id: i64,
+    pub request_id: i64,
+    /// The reply's own Message-ID (no angle brackets).
+    pub message_id: String,
+    /// The reply as it was sent (its In-Reply-To names the message answered).
+    pub bytes: Vec<u8>,
+}
+
 /// What a reply to a request needs from the store.
 #[derive(Debug, Clone)]
 pub struct ReplyTarget {
@@ -244,9 +255,12 @@ impl Store {
         let row = self.reply(reply_id)?;
         match outcome {
             Ok(()) => {
+                // Sent, and to be filed over IMAP by whoever sent it: in
+                // the same write, so no crash leaves a sent reply that no
+                // one will file ([`Store::replies_to_file`]).
                 tx.execute(
-                    "UPDATE replies SET state = 'sent', error = NULL, sent_at = ?2 WHERE id = ?1",
-                    params![reply_id, now()],
+                    "UPDATE replies SET state = 'sent', error = NULL, sent_at = ?2, file_by = ?3 WHERE id = ?1",
+                    params![reply_id, now(), actor],
                 )?;
                 tx.execute(
                     "UPDATE requests SET state = CASE WHEN state = 'new' THEN 'waiting' ELSE state END, updated_at = ?2 WHERE id = ?1",
@@ -297,7 +311,8 @@ impl Store {
         )
     }
 
-    /// Records the IMAP follow-up of a sent reply.
+    /// Records the IMAP follow-up of a sent reply: it is filed, nothing is
+    /// left to do.
     pub fn reply_imap_done(
         &mut self,
         reply_id: i64,
@@ -305,10 +320,32 @@ impl Store {
         sent_copy: bool,
     ) -> Result<()> {
         self.conn.execute(
-            "UPDATE replies SET answered_flag = ?2, sent_copy = ?3 WHERE id = ?1",
+            "UPDATE replies SET answered_flag = ?2, sent_copy = ?3, file_by = NULL WHERE id = ?1",
             params![reply_id, answered_flag, sent_copy],
         )?;
         Ok(())
+    }
+
+    /// The sent replies `actor` has still to file over IMAP, oldest first:
+    /// their filing failed or never finished (the screen quit first).
+    ///
+    /// NOTE: only the sender's own: in a team store, a colleague starting
+    /// meanwhile would file a reply whose filing is still under way on the
+    /// sender's screen, and both could append a copy to Sent.
+    pub fn replies_to_file(&self, actor: &str) -> Result<Vec<ToFile>> {
+        self.conn.query_map(
+            "SELECT id, request_id, message_id, bytes FROM replies
+             WHERE file_by = ?1 AND state = ?2 ORDER BY id",
+            params![actor, ReplyState::Sent],
+            |r| {
+                Ok(ToFile {
+                    reply_id: r.get(0)?,
+                    request_id: r.get(1)?,
+                    message_id: r.get(2)?,
+                    bytes: r.get(3)?,
+                })
+            },
+        )
     }
 
     pub fn reply(&self, reply_id: i64) -> Result<ReplyRow> {

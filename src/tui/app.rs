@@ -59,6 +59,9 @@ pub struct Setup {
     pub config: Option<crate::config::Config>,
     /// Poll interval of the job follower at its fastest.
     pub job_poll: Duration,
+    /// What the status says when the backend stops answering, when the
+    /// screen knows why (a screen joined to the demo: its host quit).
+    pub backend_gone: Option<String>,
 }
 
 /// A message for the loop: for `update`, or a worker's outcome for the
@@ -89,6 +92,7 @@ pub struct Runtime {
     outboxes: Vec<PathBuf>,
     config: Option<crate::config::Config>,
     job_poll: Duration,
+    backend_gone: Option<String>,
     /// Jobs being followed (request ids), so one is never followed twice.
     following: std::collections::HashSet<i64>,
     /// Bounds concurrent backend lookups (a big store resolves gradually).
@@ -183,6 +187,7 @@ impl App {
             outboxes: setup.outboxes,
             config: setup.config,
             job_poll: setup.job_poll,
+            backend_gone: setup.backend_gone,
             following: Default::default(),
             lookups: Arc::new(tokio::sync::Semaphore::new(4)),
             edit: None,
@@ -211,7 +216,8 @@ impl App {
             tx.clone(),
         );
         runtime.resume()?;
-        runtime.probe_backend();
+        runtime.file_pending();
+        runtime.watch_backend();
         // Requests the backend has not been asked about yet are looked up
         // by one screen only: the poller's (`Msg::Lease` from the
         // heartbeat, which takes the lease). A screen without an inbox does

@@ -32,6 +32,13 @@ impl Server {
 
     /// Like [`Server::start`], with extra environment variables.
     pub fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_at("127.0.0.1:0", data, extra, env)
+    }
+
+    /// Like [`Server::start_with_env`], listening on `listen` (a server
+    /// started again where clients already point: [`Server::addr`] of one
+    /// that was killed).
+    pub fn start_at(listen: &str, data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         std::fs::create_dir_all(data).unwrap();
         let stderr = data.join(format!(
             "server-{}.stderr",
@@ -41,7 +48,7 @@ impl Server {
                 .as_nanos()
         ));
         let mut child = Command::new(crate::concierge_bin())
-            .args(["backend", "serve", "--listen", "127.0.0.1:0", "--data"])
+            .args(["backend", "serve", "--listen", listen, "--data"])
             .arg(data)
             .args(extra)
             .env("CONCIERGE_BACKEND_TOKEN", TOKEN)

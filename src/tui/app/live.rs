@@ -10,6 +10,36 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// At most this many changes per message (a burst is read in pages).
 const PAGE: i64 = 500;
 
+/// How often a screen asks whether the backend answers, and how long one
+/// ask may take: a backend that stops answering shows `✗` within 10 s (5 s
+/// when the connection is refused, as when the demo's first screen quits).
+/// One small GET per screen every 5 s is nothing to a backend.
+pub(super) const BACKEND_CHECK: Duration = Duration::from_secs(5);
+pub(super) const BACKEND_PROBE: Duration = Duration::from_secs(5);
+
+/// The health a probe's answer shows. `gone` is what to say when nothing
+/// answers, when the screen knows why (a joined demo: its host quit).
+pub(super) fn backend_health(
+    answer: std::result::Result<std::result::Result<(), ApiError>, tokio::time::error::Elapsed>,
+    gone: Option<&str>,
+) -> Health {
+    let unreachable = |detail: String| match gone {
+        Some(why) => Health::Down(why.to_string()),
+        None => Health::Down(format!("unreachable: {detail}")),
+    };
+    match answer {
+        Err(_) => unreachable(format!("no answer in {} s", BACKEND_PROBE.as_secs())),
+        Ok(Err(ApiError::Unreachable { detail })) => unreachable(detail),
+        Ok(Err(ApiError::Unauthorized)) => Health::Down("token rejected".into()),
+        // A gateway in front of a backend that is down (502, 503, 504).
+        Ok(Err(ApiError::Server { status, .. })) if status >= 500 => {
+            Health::Down(format!("answers {status}"))
+        }
+        // Any other answer is the backend answering.
+        Ok(_) => Health::Up("backend".into()),
+    }
+}
+
 /// Watches the store for changes committed after `seq` and sends them to
 /// the loop as `Msg::Changed`. Stops when the loop has gone.
 pub(super) fn start_feed(
@@ -292,29 +322,40 @@ impl Runtime {
         self.presence_wake = None;
     }
 
-    /// Asks the backend once whether it answers and takes the token: a
-    /// screen that looks nothing up at start (not the poller's) showed
-    /// `backend ○ …` until its operator's first action (seen in the
-    /// two-terminal trial on PostgreSQL).
-    pub(super) fn probe_backend(&self) {
+    /// Watches whether the backend answers and takes the token: asks at
+    /// once, then every [`BACKEND_CHECK`], and reports each answer as
+    /// `Msg::Backend`. Ends when the loop has gone.
+    ///
+    /// NOTE: asked once at start only, a screen that looks nothing up (a
+    /// colleague's, or one joined to the demo) kept showing `backend ●`
+    /// after the backend had gone (the demo's first screen quit, and its
+    /// backend with it); and one that saw it fail kept `✗` after it was
+    /// back. Every answer is sent, not only changes: a lookup or a job
+    /// poll may have set the health meanwhile, and this is the last word.
+    pub(super) fn watch_backend(&self) {
         let Some(backend) = self.backend.clone() else {
             return;
         };
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        // One try per check, cut at BACKEND_PROBE: the next check is the retry.
+        let backend = (*backend)
+            .clone()
+            .with_retry(crate::backend::RetryPolicy::none());
+        let gone = self.backend_gone.clone();
         let tx = self.tx.clone();
         handle.spawn(async move {
-            // An exact name nobody has: one small answer, nothing to list.
-            let health = match backend.workspaces(Some("")).await {
-                Err(ApiError::Unreachable { detail }) => {
-                    Health::Down(format!("unreachable: {detail}"))
+            loop {
+                // An exact name nobody has: one small answer, nothing to list.
+                let answer =
+                    tokio::time::timeout(BACKEND_PROBE, backend.workspaces(Some(""))).await;
+                let health = backend_health(answer.map(|r| r.map(drop)), gone.as_deref());
+                if tx.send(msg(Msg::Backend(health))).is_err() {
+                    return;
                 }
-                Err(ApiError::Unauthorized) => Health::Down("token rejected".into()),
-                // Any other answer is the backend answering.
-                _ => Health::Up("backend".into()),
-            };
-            let _ = tx.send(msg(Msg::Backend(health)));
+                tokio::time::sleep(BACKEND_CHECK).await;
+            }
         });
     }
 
@@ -339,5 +380,65 @@ impl Drop for Runtime {
             .unwrap_or_else(|e| e.into_inner()) = None;
         let _ = presence::leave(self.store.conn(), &self.session);
         let _ = presence::release_lease(self.store.conn(), &self.session);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(status: u16) -> ApiError {
+        ApiError::Server {
+            status,
+            code: "x".into(),
+            message: "x".into(),
+        }
+    }
+
+    #[test]
+    fn the_backend_is_up_when_it_answers_and_down_when_nothing_or_a_gateway_answers() {
+        let why = "the demo's host screen quit";
+        let gone = Some(why);
+        let up = Health::Up("backend".into());
+        assert_eq!(backend_health(Ok(Ok(())), None), up);
+        // "No such workspace" is the backend answering.
+        let not_found = ApiError::NotFound {
+            code: "not_found".into(),
+            message: "no".into(),
+        };
+        assert_eq!(backend_health(Ok(Err(not_found)), gone), up);
+        assert_eq!(backend_health(Ok(Err(server(429))), None), up);
+        assert_eq!(
+            backend_health(Ok(Err(server(502))), None),
+            Health::Down("answers 502".into())
+        );
+        assert_eq!(
+            backend_health(Ok(Err(ApiError::Unauthorized)), gone),
+            Health::Down("token rejected".into()),
+            "a rejected token is not the host quitting"
+        );
+        let refused = || ApiError::Unreachable {
+            detail: "connection refused".into(),
+        };
+        assert_eq!(
+            backend_health(Ok(Err(refused())), None),
+            Health::Down("unreachable: connection refused".into())
+        );
+        assert_eq!(
+            backend_health(Ok(Err(refused())), gone),
+            Health::Down(why.into())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_probe_that_never_ends_is_down() {
+        let never = std::future::pending::<()>();
+        let elapsed = tokio::time::timeout(Duration::from_millis(1), never)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            backend_health(Err(elapsed), None),
+            Health::Down("unreachable: no answer in 5 s".into())
+        );
     }
 }

@@ -139,7 +139,12 @@ impl Runtime {
                     None => format!("the \"{words}\" reply was sent to {}", reply.to),
                 };
                 out.push(Msg::Done { id, what });
-                self.file_reply(id, reply_id, reply);
+                self.file_replies(vec![crate::store::replies::ToFile {
+                    reply_id,
+                    request_id: id,
+                    message_id: reply.message_id,
+                    bytes: reply.bytes,
+                }]);
             }
             Sent::Refused(e) => out.extend(Self::failed(
                 id,

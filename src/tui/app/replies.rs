@@ -2,6 +2,7 @@
 //! is never lost nor sent twice) and filing it over IMAP.
 
 use super::*;
+use crate::store::replies::ToFile;
 
 impl Runtime {
     /// Stores the reply's record, then sends it on a task.
@@ -58,8 +59,16 @@ impl Runtime {
         vec![]
     }
 
-    /// `\Answered` and the Sent copy, on a blocking thread.
-    pub(super) fn file_reply(&self, id: i64, reply_id: i64, reply: Reply) {
+    /// `\Answered` and the Sent copy of sent replies, one after another,
+    /// on a thread of their own.
+    ///
+    /// NOTE: not on the runtime's blocking pool, which the quit waits for:
+    /// a silent IMAP server held the quit for the 60 s read timeout. The
+    /// process ends without waiting for this thread; a reply whose filing
+    /// was cut so is still marked to file in the store (`file_by`), and the
+    /// next start files it ([`Runtime::file_pending`]), once: a copy already
+    /// in Sent is not appended again.
+    pub(super) fn file_replies(&self, replies: Vec<ToFile>) {
         let Some(cfg) = self.config.clone() else {
             return;
         };
@@ -67,27 +76,54 @@ impl Runtime {
         else {
             return;
         };
-        let Ok(answered) = self.store.reply_target(id).map(|t| t.answered.message_id) else {
+        if replies.is_empty() {
             return;
-        };
+        }
+        // The message each one answers, read here: the store stays on the loop.
+        let replies: Vec<(ToFile, Option<String>)> = replies
+            .into_iter()
+            .map(|r| {
+                let answered = crate::mail::outgoing::answered_id(&r.bytes).or_else(|| {
+                    let target = self.store.reply_target(r.request_id).ok()?;
+                    Some(target.answered.message_id)
+                });
+                (r, answered)
+            })
+            .collect();
         let tx = self.tx.clone();
-        tokio::task::spawn_blocking(move || {
-            let result = imap
-                .password()
-                .and_then(|pw| crate::inbox::imap::file_reply(&imap, &pw, &answered, &reply.bytes));
-            let ev = match result {
-                Ok((flagged, copied)) => outcome(Outcome::ReplyFiled {
-                    reply_id,
-                    flagged,
-                    copied,
-                }),
-                Err(e) => msg(Msg::Failed {
-                    id,
-                    what: "filing the reply over IMAP".into(),
-                    error: format!("{e:#}"),
-                }),
-            };
-            let _ = tx.send(ev);
+        workers::detached("reply-filing", move || {
+            for (r, answered) in replies {
+                let result = answered
+                    .context("the reply names no message it answers")
+                    .and_then(|a| {
+                        let pw = imap.password()?;
+                        crate::inbox::imap::file_reply(&imap, &pw, &a, &r.message_id, &r.bytes)
+                    });
+                let ev = match result {
+                    Ok((flagged, copied)) => outcome(Outcome::ReplyFiled {
+                        reply_id: r.reply_id,
+                        flagged,
+                        copied,
+                    }),
+                    Err(e) => msg(Msg::Failed {
+                        id: r.request_id,
+                        what: "filing the reply over IMAP (the next start tries again)".into(),
+                        error: format!("{e:#}"),
+                    }),
+                };
+                if tx.send(ev).is_err() {
+                    return;
+                }
+            }
         });
+    }
+
+    /// At start: files the replies this operator sent whose filing did not
+    /// finish (the screen quit first, the IMAP server did not answer).
+    pub(super) fn file_pending(&self) {
+        match self.store.replies_to_file(&self.actor) {
+            Ok(pending) => self.file_replies(pending),
+            Err(e) => tracing::warn!("reading the replies to file: {e:#}"),
+        }
     }
 }

@@ -36,6 +36,7 @@ fn app_on(dir: &std::path::Path) -> (App, mpsc::UnboundedReceiver<Event>) {
         outboxes: vec![],
         config: None,
         job_poll: Duration::from_millis(100),
+        backend_gone: None,
     };
     let (tx, rx) = mpsc::unbounded_channel();
     (App::start(setup, tx).unwrap(), rx)
