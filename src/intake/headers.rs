@@ -63,6 +63,8 @@ pub(super) struct Plain<'a> {
     pub(super) reduced: Vec<u8>,
     /// Where each field in `reduced` starts and ends.
     kept: Vec<(u32, u32)>,
+    /// Where the body starts in `reduced` (after the empty line).
+    body_at: usize,
 }
 
 /// A byte that may stand in a field name: printable ASCII but the colon
@@ -122,16 +124,43 @@ pub(super) fn plain(raw: &[u8]) -> Option<Plain<'_>> {
         kept.push((start, u32::try_from(reduced.len()).ok()?));
     }
     reduced.extend_from_slice(b"\r\n");
+    let body_at = reduced.len();
     reduced.extend_from_slice(&raw[body..]);
     Some(Plain {
         fields,
         from_count,
         reduced,
         kept,
+        body_at,
     })
 }
 
 impl Plain<'_> {
+    /// The decoded fields and the empty line, without the body.
+    pub(super) fn head(&self) -> &[u8] {
+        &self.reduced[..self.body_at]
+    }
+
+    /// The body as it came.
+    pub(super) fn body(&self) -> &[u8] {
+        &self.reduced[self.body_at..]
+    }
+
+    /// Whether the message may be one `text/plain` part (no Content-Type,
+    /// or one naming `text/plain`): only then is its head parsed alone
+    /// first (`steps::single_text` decides, from mail-parser's reading).
+    /// A guess that only routes: a wrong "yes" costs a second parse, a
+    /// wrong "no" the shortcut.
+    pub(super) fn may_be_single_text(&self) -> bool {
+        self.fields
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case(b"Content-Type"))
+            .all(|(_, value)| {
+                let v = value.trim_ascii_start();
+                v.len() >= 10 && v[..10].eq_ignore_ascii_case(b"text/plain")
+            })
+    }
+
     /// Whether mail-parser read `reduced` as split: the same fields, each
     /// starting and ending where the split put it.
     pub(super) fn parsed_as_split(&self, msg: &Message<'_>) -> bool {

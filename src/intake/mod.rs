@@ -344,11 +344,24 @@ fn inspect_once(
 ) -> Inspected {
     if reading == Reading::Split {
         if let Some(plain) = headers::plain(raw) {
+            // One text/plain part: mail-parser reads the head alone, the
+            // text is made from the body's bytes (`steps::single_text`).
+            if plain.may_be_single_text() {
+                if let Some(msg) = PARSER.parse(plain.head()) {
+                    if plain.parsed_as_split(&msg) && !lost_boundary(&msg) {
+                        if let Some(text) = steps::single_text(&msg, plain.body()) {
+                            let fields = (&plain.fields[..], plain.from_count);
+                            return read_message(&msg, Some(text), raw, fields, opts, depth);
+                        }
+                    }
+                }
+            }
             if let Some(msg) = PARSER.parse(&plain.reduced[..]) {
                 // Anything unexpected (a field mail-parser read otherwise,
                 // a boundary to repair) is read the whole-header way.
                 if plain.parsed_as_split(&msg) && !lost_boundary(&msg) {
-                    return read_message(&msg, raw, &plain.fields, plain.from_count, opts, depth);
+                    let fields = (&plain.fields[..], plain.from_count);
+                    return read_message(&msg, None, raw, fields, opts, depth);
                 }
             }
         }
@@ -386,16 +399,17 @@ fn inspect_once(
     // NOTE: a From folded before its colon (`From\r\n : x`) is invisible
     // to mail-parser; the raw count catches it.
     let from_count = repair::count_fields(raw, "From");
-    read_message(&msg, raw, &fields, from_count, opts, depth)
+    read_message(&msg, None, raw, (&fields, from_count), opts, depth)
 }
 
-/// The answer from the parsed message `msg`, the original bytes `raw`,
+/// The answer from the parsed message `msg` (its body's text given apart
+/// when mail-parser read only the head: `text`), the original bytes `raw`,
 /// every header field in order and the number of `From` fields.
 fn read_message(
     msg: &mail_parser::Message<'_>,
+    text: Option<std::borrow::Cow<'_, str>>,
     raw: &[u8],
-    fields: &[headers::Field<'_>],
-    from_count: usize,
+    (fields, from_count): (&[headers::Field<'_>], usize),
     opts: &Options<'_>,
     depth: Depth,
 ) -> Inspected {
@@ -410,7 +424,7 @@ fn read_message(
     let (message_id, in_reply_to, references) = threading(msg, &mut clean);
 
     let subject = subject_of(msg, raw_msg, &mut clean);
-    let body = body_of(msg, &mut clean);
+    let body = body_of(msg, text, &mut clean);
     let ct_string = mime_type(msg, raw, opts, &mut warnings);
 
     let has_threading = in_reply_to.is_some() || !references.is_empty();
