@@ -174,7 +174,11 @@ pub fn sync_once(
 /// returned, and each message inspected (message, store key, Maildir name).
 type InspectedBatch = (Vec<MsgRef>, Vec<(Inspected, String, Option<String>)>);
 
-/// The batches of a sync: small ones first (`RAMP`), then [`BATCH`] each.
+/// The sizes of a sync's first batches, before [`BATCH`] each (see
+/// `ramped`; public for the fault tests, which stall a sync just after).
+pub const RAMP: [usize; 3] = [50, 100, 200];
+
+/// The batches of a sync: small ones first ([`RAMP`]), then [`BATCH`] each.
 ///
 /// NOTE: nothing is inspected before the first batch has come, and the
 /// stages overlap only from then on; a 500-message first batch kept the
@@ -182,7 +186,6 @@ type InspectedBatch = (Vec<MsgRef>, Vec<(Inspected, String, Option<String>)>);
 /// first sync). Starting small fills the pipeline sooner; the store still
 /// commits once per batch, and a sync of a few messages is one batch.
 fn ramped(refs: &[MsgRef]) -> Vec<&[MsgRef]> {
-    const RAMP: [usize; 3] = [50, 100, 200];
     let mut out = Vec::with_capacity(refs.len() / BATCH + RAMP.len() + 1);
     let mut rest = refs;
     for size in RAMP.into_iter().chain(std::iter::repeat(BATCH)) {

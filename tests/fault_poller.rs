@@ -107,7 +107,7 @@ fn a_poller_killed_mid_batch_loses_and_duplicates_nothing_on_restart() {
     let mut stored = 0;
     let reached = support::wait_until(Instant::now() + Duration::from_secs(120), || {
         stored = requests(&db).unwrap_or(0);
-        stored >= 350
+        stored >= before_stall()
     });
     poller.kill().unwrap();
     let killed = poller.wait_with_output().unwrap();
@@ -118,7 +118,7 @@ fn a_poller_killed_mid_batch_loses_and_duplicates_nothing_on_restart() {
     );
     let at_kill = requests(&db).unwrap();
     assert!(
-        (350..MESSAGES as i64).contains(&at_kill),
+        (before_stall()..MESSAGES as i64).contains(&at_kill),
         "not killed mid-sync: {at_kill} of {MESSAGES} stored"
     );
     let cursor = Store::open(&db)
@@ -178,7 +178,7 @@ fn a_poller_killed_mid_batch_loses_and_duplicates_nothing_on_restart() {
 // only failure guards, far below the waits the stop must cut short (600 s
 // of IDLE, 60 s of read timeout) and far above the milliseconds it takes.
 
-use concierge::config::{AuthKind, Connection, Security};
+use concierge::config::Connection;
 use concierge::secret::Secret;
 use concierge::sync::{Poller, PollerEvent, PollerOptions};
 
@@ -194,21 +194,14 @@ fn one_poller() -> std::sync::MutexGuard<'static, ()> {
     ONE_POLLER.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Requests stored before the stall: the sync's first batches (its ramp),
+/// which the proxy lets through whole.
+fn before_stall() -> i64 {
+    concierge::sync::RAMP.iter().sum::<usize>() as i64
+}
+
 fn imap(user: &str, port: u16) -> Connection {
-    Connection {
-        host: "127.0.0.1".into(),
-        port,
-        security: Security::None,
-        username: user.into(),
-        password_env: Some("UNUSED".into()),
-        password_command: None,
-        auth: AuthKind::Password,
-        token_command: None,
-        mailbox: "INBOX".into(),
-        ca_file: None,
-        from: None,
-        sent_mailbox: None,
-    }
+    support::imap_server::plain_at(port, user)
 }
 
 /// The ids of this process's threads named `imap-poller` (a poller, or its
@@ -312,8 +305,8 @@ fn a_poller_stopped_in_the_middle_of_a_fetch_stores_no_half_batch() {
     let _one = one_poller();
     let (dovecot, mailbox_bytes, _rt, proxy) = mailbox_behind_a_proxy();
     // The first batches pass; the answer stops half-way through the
-    // mailbox, inside a batch (the sync's batches are 50, 100, 200, then
-    // 500 messages: the stall falls in the fourth).
+    // mailbox, inside a batch (the sync's first batches are `sync::RAMP`,
+    // 350 messages, then 500 each: the stall falls in the fourth).
     proxy.push(proxy::Fault::StallAfter(mailbox_bytes / 2));
     let port: u16 = proxy.url.rsplit(':').next().unwrap().parse().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -328,7 +321,7 @@ fn a_poller_stopped_in_the_middle_of_a_fetch_stores_no_half_batch() {
     let mut stored = 0;
     let stuck = support::wait_until(Instant::now() + Duration::from_secs(120), || {
         stored = requests(&db).unwrap_or(0);
-        stored >= 350 && poller_blocked_in_a_read(&earlier)
+        stored >= before_stall() && poller_blocked_in_a_read(&earlier)
     });
     assert!(
         stuck,
@@ -344,7 +337,7 @@ fn a_poller_stopped_in_the_middle_of_a_fetch_stores_no_half_batch() {
     let key = format!("imap://{}@127.0.0.1:{port}/INBOX", dovecot.user());
     let at_stop = requests(&db).unwrap();
     assert!(
-        (350..MESSAGES as i64).contains(&at_stop),
+        (before_stall()..MESSAGES as i64).contains(&at_stop),
         "not stopped mid-sync: {at_stop} of {MESSAGES} stored"
     );
     let cursor = Store::open(&db).unwrap().cursor(&key).unwrap().unwrap();
