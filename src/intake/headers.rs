@@ -69,22 +69,68 @@ pub(super) struct Plain<'a> {
 
 /// A byte that may stand in a field name: printable ASCII but the colon
 /// (RFC 5322 §3.6.8 `ftext`).
-fn name_byte(b: u8) -> bool {
-    (0x21..=0x7e).contains(&b) && b != b':'
+const fn name_byte(b: u8) -> bool {
+    b >= 0x21 && b <= 0x7e && b != b':'
+}
+
+/// [`name_byte`] as a table: one load per byte of each field name.
+static NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = name_byte(b as u8);
+        b += 1;
+    }
+    table
+};
+
+/// The lengths of the [`DECODED`] names, one bit each, and their first
+/// letters (lowercase, one bit each from `a`).
+const DECODED_SHAPE: (u64, u32) = {
+    let (mut lengths, mut firsts) = (0u64, 0u32);
+    let mut i = 0;
+    while i < DECODED.len() {
+        let name = DECODED[i].as_bytes();
+        lengths |= 1 << name.len();
+        firsts |= 1 << ((name[0] | 0x20) - b'a');
+        i += 1;
+    }
+    (lengths, firsts)
+};
+
+/// Whether mail-parser decodes the field `name` (any case).
+// NOTE: most fields of a relay chain (`ARC-Seal`, `DKIM-Signature`,
+// `ARC-Message-Signature`, …) have a length or a first letter no decoded
+// name has, and are passed over without comparing names.
+fn decoded(name: &[u8]) -> bool {
+    let (lengths, firsts) = DECODED_SHAPE;
+    let first = u32::from(name.first().map_or(0, |b| b | 0x20).wrapping_sub(b'a'));
+    name.len() < 64
+        && lengths >> name.len() & 1 == 1
+        && first < 32
+        && firsts >> first & 1 == 1
+        && DECODED
+            .iter()
+            .any(|d| d.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// The header section split into fields, when it is plain (see the module
 /// doc) and holds at least one field mail-parser decodes; `None` otherwise.
 pub(super) fn plain(raw: &[u8]) -> Option<Plain<'_>> {
-    let mut fields = Vec::new();
-    let mut kept_ranges: Vec<(usize, usize)> = Vec::new();
+    // Room for a typical header up front (growing the lists field by
+    // field was a reallocation and copy at every doubling).
+    let mut fields = Vec::with_capacity(64);
+    let mut kept_ranges: Vec<(usize, usize)> = Vec::with_capacity(16);
     let mut from_count = 0;
     let mut at = 0;
     let body = loop {
         if raw.get(at..at + 2)? == b"\r\n" {
             break at + 2;
         }
-        let colon = at + raw[at..].iter().position(|&b| !name_byte(b))?;
+        let colon = at
+            + raw[at..]
+                .iter()
+                .position(|&b| !NAME_BYTES[usize::from(b)])?;
         if colon == at || raw[colon] != b':' {
             return None;
         }
@@ -103,10 +149,7 @@ pub(super) fn plain(raw: &[u8]) -> Option<Plain<'_>> {
         if name.eq_ignore_ascii_case(b"From") {
             from_count += 1;
         }
-        if DECODED
-            .iter()
-            .any(|d| d.as_bytes().eq_ignore_ascii_case(name))
-        {
+        if decoded(name) {
             kept_ranges.push((at, end));
         }
         fields.push((name, &raw[colon + 1..end]));
@@ -214,6 +257,44 @@ mod tests {
                 p.parsed_as_split(&msg),
                 "{:?}",
                 String::from_utf8_lossy(raw)
+            );
+        }
+    }
+
+    #[test]
+    fn the_decoded_test_agrees_with_the_list_for_every_name() {
+        let mut names: Vec<Vec<u8>> = DECODED.iter().map(|d| d.as_bytes().to_vec()).collect();
+        for d in DECODED {
+            names.push(d.to_ascii_uppercase().into_bytes());
+            names.push(d.to_ascii_lowercase().into_bytes());
+            names.push(format!("{d}x").into_bytes());
+            names.push(d.as_bytes()[1..].to_vec());
+        }
+        for n in [
+            "Received",
+            "ARC-Seal",
+            "DKIM-Signature",
+            "",
+            "@",
+            "[",
+            "`",
+            "{",
+            "~",
+        ] {
+            names.push(n.as_bytes().to_vec());
+        }
+        names.push(vec![b'f'; 70]);
+        names.push(b"\xc6rom".to_vec());
+        for n in names {
+            let want = DECODED
+                .iter()
+                .any(|d| d.as_bytes().eq_ignore_ascii_case(&n));
+            assert_eq!(decoded(&n), want, "{:?}", String::from_utf8_lossy(&n));
+        }
+        for b in 0..=255u8 {
+            assert_eq!(
+                NAME_BYTES[usize::from(b)],
+                (0x21..=0x7e).contains(&b) && b != b':'
             );
         }
     }
