@@ -58,13 +58,14 @@ pub(super) struct Plain<'a> {
     pub(super) fields: Vec<Field<'a>>,
     /// How many fields are named `From`.
     pub(super) from_count: usize,
-    /// The decoded fields, the empty line and the body: what mail-parser
-    /// is given.
-    pub(super) reduced: Vec<u8>,
-    /// Where each field in `reduced` starts and ends.
+    /// The decoded fields and the empty line: what mail-parser is given,
+    /// followed by `body` ([`Plain::reduced`]) unless the message is one
+    /// text part.
+    head: Vec<u8>,
+    /// Where each field in `head` starts and ends.
     kept: Vec<(u32, u32)>,
-    /// Where the body starts in `reduced` (after the empty line).
-    body_at: usize,
+    /// The body, as it came.
+    body: &'a [u8],
 }
 
 /// A byte that may stand in a field name: printable ASCII but the colon
@@ -159,34 +160,38 @@ pub(super) fn plain(raw: &[u8]) -> Option<Plain<'_>> {
         return None;
     }
     let kept_len: usize = kept_ranges.iter().map(|(s, e)| e - s).sum();
-    let mut reduced = Vec::with_capacity(kept_len + raw.len() - body + 2);
+    let mut head = Vec::with_capacity(kept_len + 2);
     let mut kept = Vec::with_capacity(kept_ranges.len());
     for (s, e) in kept_ranges {
-        let start = u32::try_from(reduced.len()).ok()?;
-        reduced.extend_from_slice(&raw[s..e]);
-        kept.push((start, u32::try_from(reduced.len()).ok()?));
+        let start = u32::try_from(head.len()).ok()?;
+        head.extend_from_slice(&raw[s..e]);
+        kept.push((start, u32::try_from(head.len()).ok()?));
     }
-    reduced.extend_from_slice(b"\r\n");
-    let body_at = reduced.len();
-    reduced.extend_from_slice(&raw[body..]);
+    head.extend_from_slice(b"\r\n");
     Some(Plain {
         fields,
         from_count,
-        reduced,
+        head,
         kept,
-        body_at,
+        body: &raw[body..],
     })
 }
 
 impl Plain<'_> {
     /// The decoded fields and the empty line, without the body.
     pub(super) fn head(&self) -> &[u8] {
-        &self.reduced[..self.body_at]
+        &self.head
     }
 
     /// The body as it came.
     pub(super) fn body(&self) -> &[u8] {
-        &self.reduced[self.body_at..]
+        self.body
+    }
+
+    /// The decoded fields, the empty line and the body: the message
+    /// mail-parser reads when it is not one text part.
+    pub(super) fn reduced(&self) -> Vec<u8> {
+        [&self.head[..], self.body].concat()
     }
 
     /// Whether the message may be one `text/plain` part (no Content-Type,
@@ -204,7 +209,7 @@ impl Plain<'_> {
             })
     }
 
-    /// Whether mail-parser read `reduced` as split: the same fields, each
+    /// Whether mail-parser read the head (alone or in `reduced`) as split: the same fields, each
     /// starting and ending where the split put it.
     pub(super) fn parsed_as_split(&self, msg: &Message<'_>) -> bool {
         let found = msg.root_part().headers();
@@ -231,7 +236,7 @@ mod tests {
         );
         assert_eq!(p.fields[2].1, b" v=1;\r\n b=abc\r\n");
         assert_eq!(p.from_count, 1);
-        assert_eq!(p.reduced, b"From: x@y\r\nsubject: hi\r\n\r\nbody\r\n");
+        assert_eq!(p.reduced(), b"From: x@y\r\nsubject: hi\r\n\r\nbody\r\n");
     }
 
     /// What the split relies on, checked by [`Plain::parsed_as_split`] on
@@ -252,7 +257,8 @@ mod tests {
         ];
         for raw in cases {
             let p = plain(raw).unwrap();
-            let msg = crate::intake::PARSER.parse(&p.reduced[..]).unwrap();
+            let reduced = p.reduced();
+            let msg = crate::intake::PARSER.parse(&reduced[..]).unwrap();
             assert!(
                 p.parsed_as_split(&msg),
                 "{:?}",

@@ -356,7 +356,8 @@ fn inspect_once(
                     }
                 }
             }
-            if let Some(msg) = PARSER.parse(&plain.reduced[..]) {
+            let reduced = plain.reduced();
+            if let Some(msg) = PARSER.parse(&reduced[..]) {
                 // Anything unexpected (a field mail-parser read otherwise,
                 // a boundary to repair) is read the whole-header way.
                 if plain.parsed_as_split(&msg) && !lost_boundary(&msg) {
