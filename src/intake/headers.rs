@@ -115,6 +115,25 @@ fn decoded(name: &[u8]) -> bool {
             .any(|d| d.as_bytes().eq_ignore_ascii_case(name))
 }
 
+/// The `boundary` parameter of a Content-Type value, quoted or not (a
+/// guess for [`Plain::first_part_cut`], not mail-parser's reading).
+fn boundary_param(value: &[u8]) -> Option<&[u8]> {
+    let lower = value.to_ascii_lowercase();
+    let at = memchr::memmem::find(&lower, b"boundary=")? + b"boundary=".len();
+    let rest = &value[at..];
+    let b = match rest.strip_prefix(b"\"") {
+        Some(quoted) => &quoted[..memchr::memchr(b'"', quoted)?],
+        None => {
+            let end = rest
+                .iter()
+                .position(|&c| matches!(c, b';' | b' ' | b'\t' | b'\r' | b'\n'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        }
+    };
+    (!b.is_empty()).then_some(b)
+}
+
 /// The header section split into fields, when it is plain (see the module
 /// doc) and holds at least one field mail-parser decodes; `None` otherwise.
 pub(super) fn plain(raw: &[u8]) -> Option<Plain<'_>> {
@@ -191,7 +210,39 @@ impl Plain<'_> {
     /// The decoded fields, the empty line and the body: the message
     /// mail-parser reads when it is not one text part.
     pub(super) fn reduced(&self) -> Vec<u8> {
-        [&self.head[..], self.body].concat()
+        self.reduced_to(self.body.len())
+    }
+
+    /// [`Plain::reduced`] with only the first `cut` bytes of the body.
+    pub(super) fn reduced_to(&self, cut: usize) -> Vec<u8> {
+        [&self.head[..], &self.body[..cut]].concat()
+    }
+
+    /// For a multipart, where its body may be cut after the first part:
+    /// just past the line of the second delimiter (`--` and the boundary,
+    /// RFC 2046 §5.1.1) of the boundary its Content-Type names. `None`
+    /// when there is no such place before the end.
+    ///
+    /// A guess that only saves work: mail-parser's reading of the cut
+    /// message decides whether it gives the whole message's answer
+    /// (`first_text_complete` in the parent module).
+    pub(super) fn first_part_cut(&self) -> Option<usize> {
+        let (_, value) = self
+            .fields
+            .iter()
+            .rev()
+            .find(|(name, _)| name.eq_ignore_ascii_case(b"Content-Type"))?;
+        let boundary = boundary_param(value)?;
+        let mut delimiter = Vec::with_capacity(boundary.len() + 2);
+        delimiter.extend_from_slice(b"--");
+        delimiter.extend_from_slice(boundary);
+        let finder = memchr::memmem::Finder::new(&delimiter);
+        let first = finder.find(self.body)?;
+        let second_from = first + delimiter.len();
+        let second = second_from + finder.find(&self.body[second_from..])?;
+        let after = second + delimiter.len();
+        let cut = after + memchr::memchr(b'\n', &self.body[after..])? + 1;
+        (cut < self.body.len()).then_some(cut)
     }
 
     /// Whether the message may be one `text/plain` part (no Content-Type,

@@ -343,28 +343,8 @@ fn inspect_once(
     reading: Reading,
 ) -> Inspected {
     if reading == Reading::Split {
-        if let Some(plain) = headers::plain(raw) {
-            // One text/plain part: mail-parser reads the head alone, the
-            // text is made from the body's bytes (`steps::single_text`).
-            if plain.may_be_single_text() {
-                if let Some(msg) = PARSER.parse(plain.head()) {
-                    if plain.parsed_as_split(&msg) && !lost_boundary(&msg) {
-                        if let Some(text) = steps::single_text(&msg, plain.body()) {
-                            let fields = (&plain.fields[..], plain.from_count);
-                            return read_message(&msg, Some(text), raw, fields, opts, depth);
-                        }
-                    }
-                }
-            }
-            let reduced = plain.reduced();
-            if let Some(msg) = PARSER.parse(&reduced[..]) {
-                // Anything unexpected (a field mail-parser read otherwise,
-                // a boundary to repair) is read the whole-header way.
-                if plain.parsed_as_split(&msg) && !lost_boundary(&msg) {
-                    let fields = (&plain.fields[..], plain.from_count);
-                    return read_message(&msg, None, raw, fields, opts, depth);
-                }
-            }
+        if let Some(answer) = read_split(raw, opts, depth) {
+            return answer;
         }
     }
     let parsed = PARSER
@@ -401,6 +381,58 @@ fn inspect_once(
     // to mail-parser; the raw count catches it.
     let from_count = repair::count_fields(raw, "From");
     read_message(&msg, None, raw, (&fields, from_count), opts, depth)
+}
+
+/// [`inspect_once`]'s split reading (`headers::plain`), or `None` when the
+/// message must be read the whole-header way.
+///
+/// mail-parser reads as little as gives the same answer: the head alone
+/// for one text/plain part (`steps::single_text` makes the text); for a
+/// multipart, the body up to the end of its first text part when that
+/// settles the text (`first_text_complete`); else the whole body. Anything
+/// unexpected (a field mail-parser read otherwise, a boundary to repair)
+/// is read the whole-header way.
+fn read_split(raw: &[u8], opts: &Options<'_>, depth: Depth) -> Option<Inspected> {
+    let plain = headers::plain(raw)?;
+    let fields = (&plain.fields[..], plain.from_count);
+    let split_ok =
+        |msg: &mail_parser::Message<'_>| plain.parsed_as_split(msg) && !lost_boundary(msg);
+    if plain.may_be_single_text() {
+        if let Some(msg) = PARSER.parse(plain.head()).filter(split_ok) {
+            if let Some(text) = steps::single_text(&msg, plain.body()) {
+                return Some(read_message(&msg, Some(text), raw, fields, opts, depth));
+            }
+        }
+    }
+    if let Some(cut) = plain.first_part_cut() {
+        let short = plain.reduced_to(cut);
+        if let Some(msg) = PARSER.parse(&short[..]).filter(split_ok) {
+            if first_text_complete(&msg) {
+                return Some(read_message(&msg, None, raw, fields, opts, depth));
+            }
+        }
+    }
+    let reduced = plain.reduced();
+    let msg = PARSER.parse(&reduced[..]).filter(split_ok)?;
+    Some(read_message(&msg, None, raw, fields, opts, depth))
+}
+
+/// Whether mail-parser's first text part (the body `body_of` reads) ended
+/// at its boundary, so that no byte after it can change it.
+///
+/// NOTE: mail-parser reads a message front to back and only appends to
+/// its list of text parts, so the first one it finished in a prefix of the
+/// body is the first one of the whole body, byte for byte. A part whose
+/// boundary it did not find is marked an encoding problem (and its text
+/// runs to the end of what it was given): then the whole body is read. In
+/// a big-headers sync this skips the HTML half of every
+/// multipart/alternative and each attachment after the text (base64
+/// mail-parser decodes and we drop).
+fn first_text_complete(msg: &mail_parser::Message<'_>) -> bool {
+    msg.text_body
+        .first()
+        .and_then(|&id| msg.parts.get(id as usize))
+        .is_some_and(|p| !p.is_encoding_problem)
 }
 
 /// The answer from the parsed message `msg` (its body's text given apart
@@ -646,5 +678,110 @@ mod tests {
             },
         );
         assert!(!t.warnings.contains(&Warning::Malformed));
+    }
+}
+
+#[cfg(test)]
+mod cut_tests {
+    use super::*;
+
+    /// Whether the split reading took the cut body (`read_split`'s second
+    /// way) for `raw`.
+    fn cut_taken(raw: &[u8]) -> bool {
+        let Some(plain) = headers::plain(raw) else {
+            return false;
+        };
+        let Some(cut) = plain.first_part_cut() else {
+            return false;
+        };
+        let short = plain.reduced_to(cut);
+        PARSER
+            .parse(&short[..])
+            .is_some_and(|m| plain.parsed_as_split(&m) && first_text_complete(&m))
+    }
+
+    #[test]
+    fn a_multipart_read_up_to_its_first_text_answers_as_the_whole_message() {
+        let head = "From: Ada <owner@acme.example>\r\nSubject: Data export request: Acme\r\nMessage-ID: <m@acme.example>\r\n";
+        let text = "Workspace: Acme\r\nPlease send caf\u{e9} everything.\r\n";
+        let html =
+            "<html><body><p>Workspace: Globex</p><p>export all your data</p></body></html>\r\n";
+        let b64 = "QUJD".repeat(400);
+        // (Content-Type value, body, whether the cut is expected to be taken)
+        let cases: Vec<(String, String, bool)> = vec![
+            (
+                "multipart/alternative; boundary=\"a1\"".into(),
+                format!("--a1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}--a1\r\nContent-Type: text/html\r\n\r\n{html}--a1--\r\n"),
+                true,
+            ),
+            (
+                "multipart/mixed; boundary=m2".into(),
+                format!("preamble\r\n--m2\r\nContent-Type: text/plain\r\n\r\n{text}--m2\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--m2--\r\n"),
+                true,
+            ),
+            (
+                "multipart/mixed; boundary=\"outer\"".into(),
+                format!("--outer\r\nContent-Type: multipart/alternative; boundary=\"inner\"\r\n\r\n--inner\r\nContent-Type: text/plain\r\n\r\n{text}--inner\r\nContent-Type: text/html\r\n\r\n{html}--inner--\r\n--outer\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--outer--\r\n"),
+                true,
+            ),
+            // HTML first in an alternative: its text part comes after
+            // the cut, so the whole body is read.
+            (
+                "multipart/alternative; boundary=h".into(),
+                format!("--h\r\nContent-Type: text/html\r\n\r\n{html}--h\r\nContent-Type: text/plain\r\n\r\n{text}--h--\r\n"),
+                false,
+            ),
+            // An attachment first: no text before the cut.
+            (
+                "multipart/mixed; boundary=z".into(),
+                format!("--z\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--z\r\nContent-Type: text/plain\r\n\r\n{text}--z--\r\n"),
+                false,
+            ),
+            // The boundary inside a line, and a quoted-printable text.
+            (
+                "multipart/alternative; boundary=q".into(),
+                format!("--q\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nsee --q there=\r\n and caf=C3=A9\r\n--q\r\nContent-Type: text/html\r\n\r\n{html}--q--\r\n"),
+                true,
+            ),
+            // Base64 text, the boundary in another case in the header.
+            (
+                "Multipart/Alternative; BOUNDARY=\"b6\"".into(),
+                format!("--b6\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\nV29ya3NwYWNlOiBBY21lCg==\r\n--b6\r\nContent-Type: text/html\r\n\r\n{html}--b6--\r\n"),
+                true,
+            ),
+            // Never closed: the cut lands in the second part; still exact.
+            (
+                "multipart/alternative; boundary=u".into(),
+                format!("--u\r\nContent-Type: text/plain\r\n\r\n{text}--u\r\nContent-Type: text/html\r\n\r\n{html}"),
+                true,
+            ),
+            // Our guess of the boundary is wrong (two Content-Type fields).
+            (
+                "multipart/alternative; boundary=w1\r\nContent-Type: multipart/alternative; boundary=w2".into(),
+                format!("--w2\r\nContent-Type: text/plain\r\n\r\n{text}--w2\r\nContent-Type: text/html\r\n\r\n{html}--w2--\r\n"),
+                true,
+            ),
+        ];
+        for (ct, body, taken) in cases {
+            let raw = format!("{head}MIME-Version: 1.0\r\nContent-Type: {ct}\r\n\r\n{body}");
+            let raw = raw.as_bytes();
+            assert_eq!(cut_taken(raw), taken, "{ct}");
+            for truncated in [false, true] {
+                let opts = Options {
+                    truncated,
+                    ..Options::default()
+                };
+                assert_eq!(
+                    inspect(raw, &opts),
+                    inspect_whole_header(raw, &opts, false),
+                    "{ct}"
+                );
+                assert_eq!(
+                    inspect_export_mail(raw, &opts),
+                    inspect_whole_header(raw, &opts, true),
+                    "{ct}"
+                );
+            }
+        }
     }
 }
