@@ -23,9 +23,9 @@ const ST8: char = '\u{9c}';
 pub fn multi_line(input: &str) -> Clean {
     // Fast path (nearly all mail): nothing to strip, so one pass that only
     // turns line ends into LF, instead of a copy and two `replace` passes.
-    if !needs_stripping(input) {
+    if let Some(text) = lf_only_if_clean(input) {
         return Clean {
-            text: lf_only(input),
+            text,
             removed: false,
         };
     }
@@ -54,6 +54,36 @@ fn lf_only(input: &str) -> String {
     out
 }
 
+/// [`lf_only`] of `input` when it holds nothing to strip, else `None`: what
+/// `needs_stripping` and `lf_only` say together, in one scan.
+// NOTE: one scan of the text, not two: the scan for what to strip stops at
+// each CR too, so the search for CRs (a `memchr` call per line, 17,000
+// instructions per long-bodies message) is gone (docs/perf-sync.md, fourth
+// round).
+fn lf_only_if_clean(input: &str) -> Option<String> {
+    let b = input.as_bytes();
+    let mut out = String::with_capacity(input.len());
+    let mut last = 0;
+    let mut from = 0;
+    while let Some(i) = next_marked(b, from, &SUSPECT_OR_CR) {
+        from = i + 1;
+        if b[i] == b'\r' {
+            // CR is ASCII: `last` and `i` are character boundaries.
+            out.push_str(&input[last..i]);
+            out.push('\n');
+            last = if b.get(i + 1) == Some(&b'\n') {
+                i + 2
+            } else {
+                i + 1
+            };
+        } else if strips_at(b, i) {
+            return None;
+        }
+    }
+    out.push_str(&input[last..]);
+    Some(out)
+}
+
 /// Sanitizes a single-line field (a header value, a name): TAB, CR and LF
 /// runs collapse to one space (folding is not hostile, so not reported),
 /// and the result is trimmed.
@@ -64,7 +94,7 @@ pub fn single_line(input: &str) -> Clean {
     // dozen fields per message (docs/perf-sync.md, fourth round).
     if !needs_stripping(input) {
         return Clean {
-            text: collapse_breaks(&strip_all(input)),
+            text: collapse_breaks(input),
             removed: false,
         };
     }
@@ -103,17 +133,8 @@ fn needs_stripping(input: &str) -> bool {
     // so the common byte costs one load and one test; only a marked byte is
     // looked at closely (the body of every message passes through here).
     let mut from = 0;
-    while let Some(i) = next_suspect(b, from) {
-        let hit = match b[i] {
-            0xc2 => matches!(b.get(i + 1), Some(0x80..=0x9f)),
-            0xd8 => b.get(i + 1) == Some(&0x9c),
-            0xe2 => matches!(
-                (b.get(i + 1), b.get(i + 2)),
-                (Some(0x80), Some(0x8e | 0x8f | 0xaa..=0xae)) | (Some(0x81), Some(0xa6..=0xa9))
-            ),
-            _ => true,
-        };
-        if hit {
+    while let Some(i) = next_marked(b, from, &SUSPECT) {
+        if strips_at(b, i) {
             return true;
         }
         from = i + 1;
@@ -121,7 +142,21 @@ fn needs_stripping(input: &str) -> bool {
     false
 }
 
-/// The index of the first byte at or after `from` that [`SUSPECT`] marks.
+/// Whether the byte at `i`, one [`SUSPECT`] marks, starts something to strip.
+fn strips_at(b: &[u8], i: usize) -> bool {
+    match b[i] {
+        0xc2 => matches!(b.get(i + 1), Some(0x80..=0x9f)),
+        0xd8 => b.get(i + 1) == Some(&0x9c),
+        0xe2 => matches!(
+            (b.get(i + 1), b.get(i + 2)),
+            (Some(0x80), Some(0x8e | 0x8f | 0xaa..=0xae)) | (Some(0x81), Some(0xa6..=0xa9))
+        ),
+        _ => true,
+    }
+}
+
+/// The index of the first byte at or after `from` that `table` marks; it
+/// marks no printable ASCII byte.
 // NOTE: eight bytes at a time. A word of printable ASCII (0x20–0x7E) holds
 // no marked byte, and two carry tricks ("Bit Twiddling Hacks", `hasless`
 // and `hasmore`: any byte below 0x20, any byte above 0x7E) tell so with a
@@ -129,7 +164,7 @@ fn needs_stripping(input: &str) -> bool {
 // are looked at byte by byte. The body of every message passes through
 // here: 97,600 instructions per message for the long-bodies shape's 16 KiB
 // bodies before, a table lookup per byte (docs/perf-sync.md, third round).
-fn next_suspect(b: &[u8], from: usize) -> Option<usize> {
+fn next_marked(b: &[u8], from: usize, table: &[bool; 256]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut at = from;
@@ -143,16 +178,14 @@ fn next_suspect(b: &[u8], from: usize) -> Option<usize> {
         // high bit of 0x7F; a byte at 0x80 or above has it already.
         let above_tilde = (w.wrapping_add(ONES) | w) & HIGHS;
         if below_space | above_tilde != 0 {
-            if let Some(i) = word.iter().position(|&c| SUSPECT[c as usize]) {
+            if let Some(i) = word.iter().position(|&c| table[c as usize]) {
                 return Some(at + i);
             }
         }
         at += 8;
     }
     let tail = words.remainder();
-    tail.iter()
-        .position(|&c| SUSPECT[c as usize])
-        .map(|i| at + i)
+    tail.iter().position(|&c| table[c as usize]).map(|i| at + i)
 }
 
 /// The bytes [`needs_stripping`] looks at: C0 controls but TAB/LF/CR, DEL,
@@ -168,6 +201,13 @@ static SUSPECT: [bool; 256] = {
     t[0xc2] = true;
     t[0xd8] = true;
     t[0xe2] = true;
+    t
+};
+
+/// [`SUSPECT`] and CR, for [`lf_only_if_clean`].
+static SUSPECT_OR_CR: [bool; 256] = {
+    let mut t = SUSPECT;
+    t[b'\r' as usize] = true;
     t
 };
 
