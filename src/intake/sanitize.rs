@@ -23,19 +23,15 @@ const ST8: char = '\u{9c}';
 pub fn multi_line(input: &str) -> Clean {
     // Fast path (nearly all mail): nothing to strip, so one pass that only
     // turns line ends into LF, instead of a copy and two `replace` passes.
-    if !needs_stripping(input) {
+    if let Some(text) = lf_only_if_clean(input) {
         return Clean {
-            text: lf_only(input),
+            text,
             removed: false,
         };
     }
-    let stripped = strip(input);
-    if !stripped.text.contains('\r') {
-        return stripped;
-    }
     Clean {
-        text: stripped.text.replace("\r\n", "\n").replace('\r', "\n"),
-        removed: stripped.removed,
+        text: lf_only(&strip_all(input)),
+        removed: true,
     }
 }
 
@@ -58,31 +54,80 @@ fn lf_only(input: &str) -> String {
     out
 }
 
+/// [`lf_only`] of `input` when it holds nothing to strip, else `None`: what
+/// `needs_stripping` and `lf_only` say together, in one scan.
+// NOTE: one scan of the text, not two: the scan for what to strip stops at
+// each CR too, so the search for CRs (a `memchr` call per line, 17,000
+// instructions per long-bodies message) is gone (docs/perf-sync.md, fourth
+// round).
+fn lf_only_if_clean(input: &str) -> Option<String> {
+    let b = input.as_bytes();
+    let mut out = String::with_capacity(input.len());
+    let mut last = 0;
+    let mut from = 0;
+    while let Some(i) = next_marked(b, from, &SUSPECT_OR_CR) {
+        from = i + 1;
+        if b[i] == b'\r' {
+            // CR is ASCII: `last` and `i` are character boundaries.
+            out.push_str(&input[last..i]);
+            out.push('\n');
+            last = if b.get(i + 1) == Some(&b'\n') {
+                i + 2
+            } else {
+                i + 1
+            };
+            // The LF of a CR LF is not marked: the scan goes on after it,
+            // so its next word is not one looked at byte by byte.
+            from = last;
+        } else if strips_at(b, i) {
+            return None;
+        }
+    }
+    out.push_str(&input[last..]);
+    Some(out)
+}
+
 /// Sanitizes a single-line field (a header value, a name): TAB, CR and LF
 /// runs collapse to one space (folding is not hostile, so not reported),
 /// and the result is trimmed.
 pub fn single_line(input: &str) -> Clean {
-    let stripped = strip(input);
-    let mut text = String::with_capacity(stripped.text.len());
-    let mut in_break = false;
-    for c in stripped.text.chars() {
-        if matches!(c, '\t' | '\r' | '\n') {
-            if !in_break {
-                text.push(' ');
-            }
-            in_break = true;
-        } else {
-            text.push(c);
-            in_break = false;
-        }
+    // NOTE: plain text (nearly every field) is trimmed and collapsed in one
+    // copy; before, it was copied by `strip`, again while collapsing and a
+    // third time by `trim().to_string()`: 1,400 instructions per field, a
+    // dozen fields per message (docs/perf-sync.md, fourth round).
+    if !needs_stripping(input) {
+        return Clean {
+            text: collapse_breaks(input),
+            removed: false,
+        };
     }
     Clean {
-        text: text.trim().to_string(),
-        removed: stripped.removed,
+        text: collapse_breaks(&strip_all(input)),
+        removed: true,
     }
 }
 
-/// Whether `input` holds anything [`strip`] removes, decided on the UTF-8
+/// `input` trimmed (Unicode white space), each run of TAB, CR and LF
+/// inside it made one space. Trimming first gives the same text as
+/// collapsing first: the three are white space, and so is the space.
+fn collapse_breaks(input: &str) -> String {
+    let t = input.trim();
+    let b = t.as_bytes();
+    let mut out = String::with_capacity(t.len());
+    let mut last = 0;
+    // The three are ASCII, so every cut is on a character boundary.
+    for at in memchr::memchr3_iter(b'\t', b'\r', b'\n', b) {
+        if at > last {
+            out.push_str(&t[last..at]);
+            out.push(' ');
+        }
+        last = at + 1;
+    }
+    out.push_str(&t[last..]);
+    out
+}
+
+/// Whether `input` holds anything [`strip_all`] removes, decided on the UTF-8
 /// bytes: C0 controls but TAB/LF/CR, DEL, C1 controls (`C2 80`–`C2 9F`) and
 /// bidi controls (`D8 9C`; `E2 80 8E`–`8F`, `E2 80 AA`–`AE`, `E2 81 A6`–`A9`).
 fn needs_stripping(input: &str) -> bool {
@@ -91,17 +136,8 @@ fn needs_stripping(input: &str) -> bool {
     // so the common byte costs one load and one test; only a marked byte is
     // looked at closely (the body of every message passes through here).
     let mut from = 0;
-    while let Some(i) = next_suspect(b, from) {
-        let hit = match b[i] {
-            0xc2 => matches!(b.get(i + 1), Some(0x80..=0x9f)),
-            0xd8 => b.get(i + 1) == Some(&0x9c),
-            0xe2 => matches!(
-                (b.get(i + 1), b.get(i + 2)),
-                (Some(0x80), Some(0x8e | 0x8f | 0xaa..=0xae)) | (Some(0x81), Some(0xa6..=0xa9))
-            ),
-            _ => true,
-        };
-        if hit {
+    while let Some(i) = next_marked(b, from, &SUSPECT) {
+        if strips_at(b, i) {
             return true;
         }
         from = i + 1;
@@ -109,7 +145,21 @@ fn needs_stripping(input: &str) -> bool {
     false
 }
 
-/// The index of the first byte at or after `from` that [`SUSPECT`] marks.
+/// Whether the byte at `i`, one [`SUSPECT`] marks, starts something to strip.
+fn strips_at(b: &[u8], i: usize) -> bool {
+    match b[i] {
+        0xc2 => matches!(b.get(i + 1), Some(0x80..=0x9f)),
+        0xd8 => b.get(i + 1) == Some(&0x9c),
+        0xe2 => matches!(
+            (b.get(i + 1), b.get(i + 2)),
+            (Some(0x80), Some(0x8e | 0x8f | 0xaa..=0xae)) | (Some(0x81), Some(0xa6..=0xa9))
+        ),
+        _ => true,
+    }
+}
+
+/// The index of the first byte at or after `from` that `table` marks; it
+/// marks no printable ASCII byte.
 // NOTE: eight bytes at a time. A word of printable ASCII (0x20–0x7E) holds
 // no marked byte, and two carry tricks ("Bit Twiddling Hacks", `hasless`
 // and `hasmore`: any byte below 0x20, any byte above 0x7E) tell so with a
@@ -117,7 +167,7 @@ fn needs_stripping(input: &str) -> bool {
 // are looked at byte by byte. The body of every message passes through
 // here: 97,600 instructions per message for the long-bodies shape's 16 KiB
 // bodies before, a table lookup per byte (docs/perf-sync.md, third round).
-fn next_suspect(b: &[u8], from: usize) -> Option<usize> {
+fn next_marked(b: &[u8], from: usize, table: &[bool; 256]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut at = from;
@@ -131,16 +181,14 @@ fn next_suspect(b: &[u8], from: usize) -> Option<usize> {
         // high bit of 0x7F; a byte at 0x80 or above has it already.
         let above_tilde = (w.wrapping_add(ONES) | w) & HIGHS;
         if below_space | above_tilde != 0 {
-            if let Some(i) = word.iter().position(|&c| SUSPECT[c as usize]) {
+            if let Some(i) = word.iter().position(|&c| table[c as usize]) {
                 return Some(at + i);
             }
         }
         at += 8;
     }
     let tail = words.remainder();
-    tail.iter()
-        .position(|&c| SUSPECT[c as usize])
-        .map(|i| at + i)
+    tail.iter().position(|&c| table[c as usize]).map(|i| at + i)
 }
 
 /// The bytes [`needs_stripping`] looks at: C0 controls but TAB/LF/CR, DEL,
@@ -159,6 +207,13 @@ static SUSPECT: [bool; 256] = {
     t
 };
 
+/// [`SUSPECT`] and CR, for [`lf_only_if_clean`].
+static SUSPECT_OR_CR: [bool; 256] = {
+    let mut t = SUSPECT;
+    t[b'\r' as usize] = true;
+    t
+};
+
 /// The Unicode bidirectional formatting characters (UAX #9 §2): the marks
 /// LRM, RLM and ALM (U+200E, U+200F, U+061C), the embeddings and overrides
 /// (U+202A–U+202E) and the isolates (U+2066–U+2069). Any of them can make a
@@ -170,15 +225,9 @@ pub fn is_bidi_control(c: char) -> bool {
     )
 }
 
-/// Removes escape sequences and control characters except TAB, LF and CR.
-fn strip(input: &str) -> Clean {
-    // Fast path: nothing to do for plain text (the overwhelmingly common case).
-    if !needs_stripping(input) {
-        return Clean {
-            text: input.to_string(),
-            removed: false,
-        };
-    }
+/// Removes escape sequences and control characters except TAB, LF and CR;
+/// for text that [`needs_stripping`] (the callers ask first).
+fn strip_all(input: &str) -> String {
     let mut out = String::with_capacity(input.len());
     let mut chars = input.chars().peekable();
     while let Some(c) = chars.next() {
@@ -207,10 +256,7 @@ fn strip(input: &str) -> Clean {
             c => out.push(c),
         }
     }
-    Clean {
-        text: out,
-        removed: true,
-    }
+    out
 }
 
 /// CSI: parameter and intermediate bytes (0x20–0x3F), then one final byte
@@ -384,9 +430,7 @@ mod tests {
             });
             proptest::prop_assert_eq!(needs_stripping(&s), by_chars);
             proptest::prop_assert_eq!(lf_only(&s), s.replace("\r\n", "\n").replace('\r', "\n"));
-            let slow = strip(&s);
-            let slow = slow.text.replace("\r\n", "\n").replace('\r', "\n");
-            proptest::prop_assert_eq!(multi_line(&s).text, slow);
+            proptest::prop_assert_eq!(multi_line(&s), oracle::multi_line(&s));
         }
     }
 
@@ -415,6 +459,193 @@ mod tests {
         ] {
             let c = single_line(s);
             assert!(is_clean(&c.text), "{s:?}");
+        }
+    }
+}
+
+/// The sanitizers as they were before the fourth round of speed work
+/// (commit fcc29e6), kept verbatim as the oracle the faster ones are held to.
+#[cfg(test)]
+mod oracle {
+    use super::*;
+
+    pub fn multi_line(input: &str) -> Clean {
+        let stripped = strip(input);
+        if !stripped.text.contains('\r') {
+            return stripped;
+        }
+        Clean {
+            text: stripped.text.replace("\r\n", "\n").replace('\r', "\n"),
+            removed: stripped.removed,
+        }
+    }
+
+    pub fn single_line(input: &str) -> Clean {
+        let stripped = strip(input);
+        let mut text = String::with_capacity(stripped.text.len());
+        let mut in_break = false;
+        for c in stripped.text.chars() {
+            if matches!(c, '\t' | '\r' | '\n') {
+                if !in_break {
+                    text.push(' ');
+                }
+                in_break = true;
+            } else {
+                text.push(c);
+                in_break = false;
+            }
+        }
+        Clean {
+            text: text.trim().to_string(),
+            removed: stripped.removed,
+        }
+    }
+
+    fn strip(input: &str) -> Clean {
+        let needs = input
+            .chars()
+            .any(|c| (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || is_bidi_control(c));
+        if !needs {
+            return Clean {
+                text: input.to_string(),
+                removed: false,
+            };
+        }
+        let mut out = String::with_capacity(input.len());
+        let mut chars = input.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                ESC => match chars.next() {
+                    Some('[') => skip_csi(&mut chars),
+                    Some(']') | Some('P') | Some('X') | Some('^') | Some('_') => {
+                        skip_string(&mut chars)
+                    }
+                    Some(' '..='/') => {
+                        while let Some(&n) = chars.peek() {
+                            chars.next();
+                            if !(' '..='/').contains(&n) {
+                                break;
+                            }
+                        }
+                    }
+                    _ => {}
+                },
+                '\u{9b}' => skip_csi(&mut chars),
+                '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => skip_string(&mut chars),
+                '\t' | '\n' | '\r' => out.push(c),
+                c if c.is_control() || is_bidi_control(c) => {}
+                c => out.push(c),
+            }
+        }
+        Clean {
+            text: out,
+            removed: true,
+        }
+    }
+
+    /// Hostile text: runs of pieces drawn mostly from what the sanitizers
+    /// treat specially (escape sequences whole and cut, C0/C1 controls, bidi
+    /// controls and their neighbours, Unicode white space, line ends,
+    /// U+212A KELVIN SIGN), with plain words and any character between.
+    pub fn hostile() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            "[ -~]{0,12}",
+            proptest::sample::select(vec![
+                "\x1b[31m",
+                "\x1b[",
+                "\x1b]8;;http://x\x07",
+                "\x1b]0;t\x1b\\",
+                "\x1bP",
+                "\x1b(B",
+                "\x1b",
+                "\x1bc",
+                "\u{9b}2J",
+                "\u{9d}x\u{9c}",
+                "\u{90}",
+                "\u{98}",
+                "\u{9e}",
+                "\u{9f}",
+                "\u{85}",
+                "\u{7f}",
+                "\0",
+                "\x07",
+                "\r\n",
+                "\r",
+                "\n",
+                "\t",
+                " \t ",
+                "\r\n\t",
+                "\u{a0}",
+                "\u{2003}",
+                "\u{3000}",
+                "\u{2028}",
+                "\u{200e}",
+                "\u{200f}",
+                "\u{61c}",
+                "\u{61b}",
+                "\u{202a}",
+                "\u{202e}",
+                "\u{2066}",
+                "\u{2069}",
+                "\u{206a}",
+                "\u{200d}",
+                "\u{2010}",
+                "\u{212a}",
+                "é",
+                "漢字",
+                "\u{feff}",
+            ])
+            .prop_map(str::to_string),
+            any::<char>().prop_map(String::from),
+            proptest::char::range('\0', '\u{a0}').prop_map(String::from),
+        ];
+        proptest::collection::vec(piece, 0..24).prop_map(|v| v.concat())
+    }
+}
+
+#[cfg(test)]
+mod against_the_oracle {
+    use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn single_line_is_the_oracles(s in oracle::hostile()) {
+            proptest::prop_assert_eq!(single_line(&s), oracle::single_line(&s));
+        }
+
+        #[test]
+        fn multi_line_is_the_oracles(s in oracle::hostile()) {
+            proptest::prop_assert_eq!(multi_line(&s), oracle::multi_line(&s));
+        }
+
+        /// Bodies: lines of any length (so line ends fall on every place in
+        /// an eight-byte word), ended by CR LF, CR or LF, one of them maybe
+        /// holding something to strip.
+        #[test]
+        fn bodies_read_as_the_oracle_reads_them(
+            lines in proptest::collection::vec(("[ -~]{0,40}", 0usize..3), 0..40),
+            bad in proptest::option::of((0usize..40, oracle::hostile())),
+        ) {
+            let mut body = String::new();
+            for (n, (line, end)) in lines.iter().enumerate() {
+                body.push_str(line);
+                if let Some((at, junk)) = &bad {
+                    if *at == n {
+                        body.push_str(junk);
+                    }
+                }
+                body.push_str(["\r\n", "\r", "\n"][*end]);
+            }
+            proptest::prop_assert_eq!(multi_line(&body), oracle::multi_line(&body));
+        }
+
+        #[test]
+        fn any_string_reads_as_the_oracle_reads_it(s in proptest::prelude::any::<String>()) {
+            proptest::prop_assert_eq!(single_line(&s), oracle::single_line(&s));
+            proptest::prop_assert_eq!(multi_line(&s), oracle::multi_line(&s));
         }
     }
 }
