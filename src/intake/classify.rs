@@ -109,7 +109,10 @@ static WORKSPACE_ID_LINE: LazyLock<Regex> =
 /// The subject without any `Re:`/`Fwd:` prefixes.
 pub fn base_subject(subject: &str) -> &str {
     let mut s = subject;
-    while let Some(m) = REPLY_PREFIX.find(s) {
+    while may_start_reply_prefix(s) {
+        let Some(m) = REPLY_PREFIX.find(s) else {
+            break;
+        };
         if m.end() == 0 {
             break;
         }
@@ -118,10 +121,33 @@ pub fn base_subject(subject: &str) -> &str {
     s.trim()
 }
 
+/// Whether [`REPLY_PREFIX`] can match `s`: after white space (`\s`, the
+/// Unicode White_Space property, as `trim_start`'s: tested) comes the first
+/// letter of a prefix in some case (U+017F folds to `s`). Most subjects
+/// fail this, and the regex search costs ~300 instructions.
+fn may_start_reply_prefix(s: &str) -> bool {
+    s.trim_start().chars().next().is_some_and(|c| {
+        matches!(
+            c.to_ascii_lowercase(),
+            'r' | 'a' | 's' | 'f' | 'w' | 't' | '\u{017F}'
+        )
+    })
+}
+
+/// Whether [`AUTO_SUBJECT`] can match `s`: its phrases start with `a`, `o`,
+/// `u`, `d`, `r` or `m` (no non-ASCII character folds to one of them).
+fn may_be_auto_subject(s: &str) -> bool {
+    s.trim_start()
+        .chars()
+        .next()
+        .is_some_and(|c| matches!(c.to_ascii_lowercase(), 'a' | 'o' | 'u' | 'd' | 'r' | 'm'))
+}
+
 fn has_reply_prefix(subject: &str) -> bool {
-    REPLY_PREFIX
-        .captures(subject)
-        .is_some_and(|c| matches!(c[1].to_ascii_lowercase().as_str(), "re" | "aw" | "sv"))
+    may_start_reply_prefix(subject)
+        && REPLY_PREFIX
+            .captures(subject)
+            .is_some_and(|c| matches!(c[1].to_ascii_lowercase().as_str(), "re" | "aw" | "sv"))
 }
 
 fn is_prefilled(subject: &str) -> bool {
@@ -155,7 +181,10 @@ fn is_auto_reply(s: &Signals<'_>) -> bool {
         let local = a.split('@').next().unwrap_or("");
         local.eq_ignore_ascii_case("mailer-daemon")
     });
-    marked || report || daemon || AUTO_SUBJECT.is_match(s.subject)
+    marked
+        || report
+        || daemon
+        || (may_be_auto_subject(s.subject) && AUTO_SUBJECT.is_match(s.subject))
 }
 
 fn starts_with_ignore_ascii_case(s: &str, prefix: &str) -> bool {
@@ -216,13 +245,11 @@ pub fn classify(s: &Signals<'_>) -> Kind {
     if is_auto_reply(s) {
         return Kind::AutoReply;
     }
-    if s.has_threading || (has_reply_prefix(s.subject) && is_prefilled(s.subject)) {
+    let prefilled = is_prefilled(s.subject);
+    if is_follow_up(s, prefilled) {
         return Kind::FollowUp;
     }
-    if is_prefilled(s.subject) {
-        return Kind::ExportRequest;
-    }
-    classify_unthreaded(s)
+    by_content(s, prefilled)
 }
 
 /// The kind by content alone, ignoring threading headers and `Re:`.
@@ -230,7 +257,31 @@ pub fn classify_unthreaded(s: &Signals<'_>) -> Kind {
     if is_auto_reply(s) {
         return Kind::AutoReply;
     }
-    if is_prefilled(s.subject) {
+    by_content(s, is_prefilled(s.subject))
+}
+
+/// `(classify(s), classify_unthreaded(s))`, the rules that both read
+/// (automatic reply, pre-filled subject) run once.
+pub fn kinds(s: &Signals<'_>) -> (Kind, Kind) {
+    if is_auto_reply(s) {
+        return (Kind::AutoReply, Kind::AutoReply);
+    }
+    let prefilled = is_prefilled(s.subject);
+    let unthreaded = by_content(s, prefilled);
+    if is_follow_up(s, prefilled) {
+        (Kind::FollowUp, unthreaded)
+    } else {
+        (unthreaded, unthreaded)
+    }
+}
+
+fn is_follow_up(s: &Signals<'_>, prefilled: bool) -> bool {
+    s.has_threading || (prefilled && has_reply_prefix(s.subject))
+}
+
+/// Rules 3 and 4 for a message that is no automatic reply.
+fn by_content(s: &Signals<'_>, prefilled: bool) -> Kind {
+    if prefilled {
         return Kind::ExportRequest;
     }
     // Every free-form rule needs an action word: most mail has none, and a
@@ -383,6 +434,87 @@ mod tests {
             || AUTO_SUBJECT.is_match(s.subject)
     }
 
+    fn old_base_subject(subject: &str) -> &str {
+        let mut s = subject;
+        while let Some(m) = REPLY_PREFIX.find(s) {
+            if m.end() == 0 {
+                break;
+            }
+            s = &s[m.end()..];
+        }
+        s.trim()
+    }
+
+    fn old_is_prefilled(subject: &str) -> bool {
+        let base = old_base_subject(subject);
+        base.len() >= PREFILLED.len()
+            && base.is_char_boundary(PREFILLED.len())
+            && base[..PREFILLED.len()].eq_ignore_ascii_case(PREFILLED)
+    }
+
+    fn old_classify(s: &Signals<'_>) -> Kind {
+        if old_is_auto_reply(s) {
+            return Kind::AutoReply;
+        }
+        let reply = REPLY_PREFIX
+            .captures(s.subject)
+            .is_some_and(|c| matches!(c[1].to_ascii_lowercase().as_str(), "re" | "aw" | "sv"));
+        if s.has_threading || (reply && old_is_prefilled(s.subject)) {
+            return Kind::FollowUp;
+        }
+        if old_is_prefilled(s.subject) {
+            return Kind::ExportRequest;
+        }
+        old_classify_unthreaded(s)
+    }
+
+    fn old_classify_unthreaded(s: &Signals<'_>) -> Kind {
+        if old_is_auto_reply(s) {
+            return Kind::AutoReply;
+        }
+        if old_is_prefilled(s.subject) {
+            return Kind::ExportRequest;
+        }
+        let head = &s.body[..floor_char_boundary(s.body, 8 * 1024)];
+        if !old_has_action_word(s.subject, head) {
+            return Kind::Other;
+        }
+        let text = prose(s.subject, s.body);
+        if (text.contains("export") && WORKSPACE_LINE.is_match(s.body))
+            || asks_for_everything(&text)
+        {
+            return Kind::ExportRequest;
+        }
+        Kind::Other
+    }
+
+    /// Subjects around the prefixes and phrases the rules look for.
+    fn hostile_subject() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("Re: ".to_string()),
+            Just(" RE:".to_string()),
+            Just("aw :".to_string()),
+            Just("SV[3]: ".to_string()),
+            Just("\u{017F}v: ".to_string()),
+            Just("Fwd: ".to_string()),
+            Just("fw:".to_string()),
+            Just("WG: ".to_string()),
+            Just("tr:".to_string()),
+            Just("\u{3000}\u{85}\u{a0}\t ".to_string()),
+            Just("\u{180e}".to_string()),
+            Just("Data export request: ".to_string()),
+            Just("data EXPORT request:".to_string()),
+            Just("Automatic reply: ".to_string()),
+            Just("Out of the office".to_string()),
+            Just("undeliverable".to_string()),
+            Just("Mail delivery failed".to_string()),
+            Just("Acme".to_string()),
+            "[ \\[\\]:0-9a-zA-Z]{0,8}",
+            "\\PC{0,4}",
+        ];
+        proptest::collection::vec(piece, 0..6).prop_map(|v| v.concat())
+    }
+
     /// Text built from the words the rules look for, in odd cases, with
     /// hostile characters among them: controls, escapes, non-ASCII, the
     /// two non-ASCII characters that fold into ASCII letters.
@@ -477,6 +609,48 @@ mod tests {
                 has_threading: false,
             };
             prop_assert_eq!(is_auto_reply(&s), old_is_auto_reply(&s));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn kinds_agree_with_the_old_rules(
+            subject in hostile_subject(),
+            body in hostile_text(),
+            has_threading in any::<bool>(),
+            auto in any::<bool>(),
+        ) {
+            let headers = [("Auto-Submitted", if auto { "auto-replied" } else { "no" })];
+            let s = Signals {
+                headers: &headers,
+                from_addr: Some("owner@acme.example"),
+                subject: &subject,
+                body: &body,
+                content_type: Some("text/plain"),
+                has_threading,
+            };
+            let kind = old_classify(&s);
+            let unthreaded = if kind == Kind::FollowUp { old_classify_unthreaded(&s) } else { kind };
+            prop_assert_eq!(kinds(&s), (kind, unthreaded));
+            prop_assert_eq!(classify(&s), kind);
+            prop_assert_eq!(classify_unthreaded(&s), old_classify_unthreaded(&s));
+            prop_assert_eq!(base_subject(&subject), old_base_subject(&subject));
+        }
+    }
+
+    #[test]
+    fn white_space_is_the_same_for_the_regexes_and_trim() {
+        // `may_start_reply_prefix` and `may_be_auto_subject` skip what
+        // `trim_start` skips, where the regexes skip `\s`.
+        let space = Regex::new(r"^\s$").unwrap();
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            assert_eq!(
+                space.is_match(c.encode_utf8(&mut [0; 4])),
+                c.is_whitespace(),
+                "{c:?}"
+            );
         }
     }
 
