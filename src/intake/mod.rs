@@ -494,12 +494,7 @@ fn read_message(
         content_type: ct_string.as_deref(),
         has_threading,
     };
-    let kind = classify::classify(&signals);
-    let unthreaded_kind = if kind == Kind::FollowUp {
-        classify::classify_unthreaded(&signals)
-    } else {
-        kind
-    };
+    let (kind, unthreaded_kind) = classify::kinds(&signals);
     let mut out = Inspected {
         file: None,
         uid: None,
