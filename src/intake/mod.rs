@@ -546,10 +546,6 @@ fn trusted_auth<N: AsRef<[u8]>, V: AsRef<str>>(
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && memchr::memmem::find(haystack, needle).is_some()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
