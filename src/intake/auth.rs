@@ -527,8 +527,8 @@ fn header_from(c: &mut Cursor<'_, '_>) -> Option<String> {
 ///    signature passes.
 // NOTE: a name is any `AsRef<[u8]>` (a `&str`, or the bytes the header
 // split gives): making each name a `&str` first was a `from_utf8` per
-// field, 30 M of the 31 M instructions this took in a big-headers profile
-// (329 fields a call; docs/perf-sync.md, fourth round).
+// field, and a big-headers message has 329 fields a call here
+// (docs/perf-sync.md, fourth round).
 pub fn evaluate_headers<N: AsRef<[u8]>, V: AsRef<str>>(
     headers: impl IntoIterator<Item = (N, V)>,
     trusted_id: &str,
