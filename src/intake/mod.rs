@@ -524,10 +524,10 @@ fn read_message(
     }
 
     // Authentication (RFC 8601): only our own server's verdict.
+    // NOTE: names go as bytes: the rule compares them ASCII-case-blind.
     let all_fields = fields.iter().map(|&(name, raw)| {
         (
-            // ASCII (split) or taken from a `&str` (whole): always UTF-8.
-            std::str::from_utf8(name).unwrap_or_default(),
+            name,
             LazyValue {
                 raw,
                 value: std::cell::OnceCell::new(),
@@ -561,8 +561,8 @@ fn read_message(
 
 /// The trusted verdict (see [`auth::evaluate_headers`]), with DMARC held to
 /// the one From shown, and the warnings it calls for.
-fn trusted_auth<'a, V: AsRef<str>>(
-    all_fields: impl IntoIterator<Item = (&'a str, V)>,
+fn trusted_auth<N: AsRef<[u8]>, V: AsRef<str>>(
+    all_fields: impl IntoIterator<Item = (N, V)>,
     authserv_id: &str,
     from: Option<&str>,
     several_from: bool,
@@ -597,10 +597,6 @@ fn trusted_auth<'a, V: AsRef<str>>(
             Auth::default()
         }
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && memchr::memmem::find(haystack, needle).is_some()
 }
 
 #[cfg(test)]
