@@ -59,6 +59,47 @@ impl Msg {
     }
 }
 
+/// [`Fetcher::run`] over two sessions of one mailbox at once: the even
+/// batches on `a`, the odd ones on `b`, each session pipelined as alone;
+/// `sink` gets every batch in order, and stops both by saying no (or on
+/// the first error, which it gets in its place in the order). Whether
+/// every batch went through (else `b` may be mid-answer: drop it).
+pub(super) fn two_sessions(
+    a: &mut Wire,
+    b: &mut Wire,
+    chunks: &[Vec<u32>],
+    sink: &mut dyn FnMut(Result<Vec<Fetched>, WireError>) -> bool,
+) -> bool {
+    let take = |parity: usize| -> Vec<Vec<u32>> {
+        chunks
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| k % 2 == parity)
+            .map(|(_, c)| c.clone())
+            .collect()
+    };
+    let (even, odd) = (take(0), take(1));
+    std::thread::scope(|scope| {
+        // One batch waiting per session bounds memory as with one session.
+        let (tx_a, rx_a) = std::sync::mpsc::sync_channel(1);
+        let (tx_b, rx_b) = std::sync::mpsc::sync_channel(1);
+        scope.spawn(move || Fetcher::new(a).run(&even, &mut |batch| tx_a.send(batch).is_ok()));
+        scope.spawn(move || Fetcher::new(b).run(&odd, &mut |batch| tx_b.send(batch).is_ok()));
+        for k in 0..chunks.len() {
+            let rx = if k % 2 == 0 { &rx_a } else { &rx_b };
+            // A session ends early only after handing over its error.
+            let Ok(batch) = rx.recv() else { return false };
+            let failed = batch.is_err();
+            if !sink(batch) || failed {
+                return false;
+            }
+        }
+        true
+        // Dropping the receivers on the way out stops a session still
+        // sending: its fetcher reads the answer in flight and returns.
+    })
+}
+
 /// One command sent and not yet completed.
 struct Sent {
     tag: String,
