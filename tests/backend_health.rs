@@ -48,11 +48,7 @@ fn the_backend_status_goes_down_when_the_backend_stops_and_up_when_it_is_back() 
     let data = dir.path().join("backend");
     let mut backend = Server::start(&data, &["--seed", "demo"]);
     let addr = backend.addr();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::team::runtime();
     rt.block_on(async {
         // Two screens: one that knows nothing of why, one joined to a demo.
         let plain = dir.path().join("plain");

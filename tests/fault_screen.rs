@@ -9,7 +9,7 @@ use concierge_test_support::screen as screen_support;
 
 use concierge::domain::{ReplyState, RequestState};
 use concierge::store::Store;
-use screen_support::{select_resolved, tab_count, write_scope_note, Sandbox};
+use screen_support::{select_resolved, send_suggested_reply, tab_count, write_scope_note, Sandbox};
 use std::time::{Duration, Instant};
 
 const NORTHWIND_OWNER: &str = "ops@northwind.example";
@@ -159,19 +159,6 @@ fn detail_section(screen: &str, heading: &str) -> String {
         .cloned()
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// Picks the suggested template, sends it with Ctrl-S and confirms.
-fn send_suggested_reply(pty: &screen_support::Pty) {
-    pty.keys(&["r", "Enter"]);
-    pty.wait_screen("the reply's text", Duration::from_secs(10), |s| {
-        s.contains("Ctrl-S")
-    });
-    pty.keys(&["C-s"]);
-    pty.wait_screen("the send question", Duration::from_secs(10), |s| {
-        s.contains("Send the")
-    });
-    pty.keys(&["y"]);
 }
 
 #[test]

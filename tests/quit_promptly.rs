@@ -215,15 +215,7 @@ fn quitting_while_a_reply_is_filed_on_a_silent_imap_server_ends_promptly_and_the
     for _ in 0..16 {
         proxy.push(Fault::Stall);
     }
-    pty.keys(&["r", "Enter"]);
-    pty.wait_screen("the reply's text", Duration::from_secs(10), |s| {
-        s.contains("Ctrl-S")
-    });
-    pty.keys(&["C-s"]);
-    pty.wait_screen("the send question", Duration::from_secs(10), |s| {
-        s.contains("Send the")
-    });
-    pty.keys(&["y"]);
+    support::screen::send_suggested_reply(&pty);
     assert_eq!(sink.wait_for(1, Duration::from_secs(30)).len(), 1);
     pty.wait_screen("the reply sent", Duration::from_secs(30), |s| {
         s.contains("reply was sent")

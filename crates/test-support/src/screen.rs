@@ -396,6 +396,19 @@ pub fn select_resolved(pty: &Pty, from: &str) {
     );
 }
 
+/// Picks the suggested template, sends it with Ctrl-S and confirms.
+pub fn send_suggested_reply(pty: &Pty) {
+    pty.keys(&["r", "Enter"]);
+    pty.wait_screen("the reply's text", Duration::from_secs(10), |s| {
+        s.contains("Ctrl-S")
+    });
+    pty.keys(&["C-s"]);
+    pty.wait_screen("the send question", Duration::from_secs(10), |s| {
+        s.contains("Send the")
+    });
+    pty.keys(&["y"]);
+}
+
 /// Writes the scope note (Ctrl-S saves it) and waits until it is stored.
 pub fn write_scope_note(pty: &Pty) {
     pty.keys(&["n"]);
