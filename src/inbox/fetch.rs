@@ -13,9 +13,10 @@
 //! once into spare capacity, and only the short lines around it are parsed.
 //!
 //! The reads (RFC 3501 §6.4.5 partials, `BODY.PEEK`, so `\Seen` is never
-//! set): first `BODY.PEEK[]<0.FETCH_PREFIX>` with `RFC822.SIZE`; then, for a
-//! header block longer than that, `BODY.PEEK[]<origin.len>` from where the
-//! last read ended. NOTE: a raw partial costs Dovecot less than the header
+//! set): first `BODY.PEEK[]<0.FETCH_PREFIX>` with `RFC822.SIZE` (64 KiB
+//! while long headers are common: [`WIDE_READ`]); then, for a header block
+//! longer than that, `BODY.PEEK[]<origin.len>` from where the last read
+//! ended. NOTE: a raw partial costs Dovecot less than the header
 //! section (`BODY.PEEK[HEADER]<…>` + `BODY.PEEK[TEXT]<…>` makes it parse the
 //! header) — measured in docs/perf-sync.md, third round.
 
@@ -32,6 +33,21 @@ const NEXT_READ: usize = 48 * 1024;
 
 /// The largest literal accepted for a body piece: no read asks for more.
 const MAX_PIECE: usize = MAX_HEADER + FETCH_PREFIX;
+
+/// The first read while long headers are common: what the first read and
+/// one further read reach together, in one read.
+///
+/// NOTE: a further read from byte 16 KiB makes Dovecot count its way there
+/// (`message_skip_virtual`, a byte loop converting LF to CRLF offsets):
+/// 220 of its `imap` processes' 2,085 samples in a big-headers first sync,
+/// and each long header cost one more command per batch. While at least
+/// one message in [`WIDE_WHEN`] of the last batch had a long header, the
+/// next batches read this much at once (docs/perf-sync.md, fifth round).
+const WIDE_READ: usize = FETCH_PREFIX + NEXT_READ;
+
+/// One message in this many with a header longer than the first read
+/// (kept past [`FETCH_PREFIX`]) makes the next first reads wide.
+const WIDE_WHEN: usize = 8;
 
 /// One message being read.
 #[derive(Default)]
@@ -114,6 +130,9 @@ pub(super) struct Fetcher<'w> {
     /// Tagged completions read but not yet waited for: tag → OK or the error.
     done: HashMap<String, Result<(), WireError>>,
     line: Vec<u8>,
+    /// The first read's length: [`FETCH_PREFIX`], or [`WIDE_READ`] while
+    /// long headers are common (learnt from each finished batch).
+    first_len: usize,
 }
 
 impl<'w> Fetcher<'w> {
@@ -123,6 +142,7 @@ impl<'w> Fetcher<'w> {
             msgs: HashMap::new(),
             done: HashMap::new(),
             line: Vec::with_capacity(512),
+            first_len: FETCH_PREFIX,
         }
     }
 
@@ -177,16 +197,13 @@ impl<'w> Fetcher<'w> {
                 // (most are a few KB) doubled the sync's peak RSS (mixed:
                 // 19.6 → 41.9 MB).
                 Msg {
-                    asked: Some((0, FETCH_PREFIX)),
+                    asked: Some((0, self.first_len)),
                     ..Msg::default()
                 },
             );
         }
-        self.send(
-            uids,
-            &format!("(UID RFC822.SIZE BODY.PEEK[]<0.{FETCH_PREFIX}>)"),
-            0,
-        )
+        let len = self.first_len;
+        self.send(uids, &format!("(UID RFC822.SIZE BODY.PEEK[]<0.{len}>)"), 0)
     }
 
     fn send(
@@ -274,6 +291,13 @@ impl<'w> Fetcher<'w> {
                 truncated,
             });
         }
+        // Kept past the first 16 KiB only when the header ended past it.
+        let long = out.iter().filter(|f| f.raw.len() > FETCH_PREFIX).count();
+        self.first_len = if !out.is_empty() && long * WIDE_WHEN >= out.len() {
+            WIDE_READ
+        } else {
+            FETCH_PREFIX
+        };
         out.sort_by_key(|f| match f.r#ref {
             MsgRef::Uid(u) => u,
             MsgRef::File(_) => 0,
@@ -701,6 +725,58 @@ c2 OK done\r\n";
                 vec![(1, b"hello".to_vec(), false), (2, b"a\"b".to_vec(), false)],
                 vec![(3, Vec::new(), false)],
             ]
+        );
+    }
+
+    #[test]
+    fn long_headers_make_the_next_first_reads_wide_and_short_ones_narrow() {
+        // UID 1: a 18,000-byte header, past the first read.
+        let mut long = Vec::new();
+        while long.len() < 18_000 {
+            long.extend_from_slice(b"Received: from relay.example by mx.example\r\n");
+        }
+        long.extend_from_slice(b"\r\nthe text\r\n");
+        let (head, rest) = long.split_at(FETCH_PREFIX);
+        let size = long.len();
+        let mut server =
+            format!("* 1 FETCH (UID 1 RFC822.SIZE {size} BODY[]<0> {{{FETCH_PREFIX}}}\r\n")
+                .into_bytes();
+        server.extend_from_slice(head);
+        server.extend_from_slice(b")\r\nc1 OK done\r\n");
+        // UID 2's answer (sent before UID 1's further read) comes first.
+        server.extend_from_slice(
+            b"* 2 FETCH (UID 2 RFC822.SIZE 2 BODY[]<0> {2}\r\nhi)\r\nc2 OK done\r\n",
+        );
+        server.extend_from_slice(
+            format!("* 1 FETCH (UID 1 BODY[]<16384> {{{}}}\r\n", rest.len()).as_bytes(),
+        );
+        server.extend_from_slice(rest);
+        server.extend_from_slice(b")\r\nc3 OK done\r\n");
+        server.extend_from_slice(
+            b"* 3 FETCH (UID 3 RFC822.SIZE 2 BODY[]<0> {2}\r\nho)\r\nc4 OK done\r\n",
+        );
+        server.extend_from_slice(
+            b"* 4 FETCH (UID 4 RFC822.SIZE 2 BODY[]<0> {2}\r\nhu)\r\nc5 OK done\r\n",
+        );
+        let (batches, sent) = fetch_scripted(&server, &[vec![1], vec![2], vec![3], vec![4]]);
+        let got: Vec<Vec<u8>> = batches
+            .into_iter()
+            .flat_map(|b| b.unwrap().into_iter().map(|f| f.raw))
+            .collect();
+        assert_eq!(
+            got,
+            vec![long.clone(), b"hi".to_vec(), b"ho".to_vec(), b"hu".to_vec()]
+        );
+        // Batch 2's read went out before batch 1 was read; batch 3's after
+        // batch 1 (all long headers): wide; batch 4's after batch 2 (none):
+        // narrow again.
+        assert_eq!(
+            sent,
+            "c1 UID FETCH 1 (UID RFC822.SIZE BODY.PEEK[]<0.16384>)\r\n\
+             c2 UID FETCH 2 (UID RFC822.SIZE BODY.PEEK[]<0.16384>)\r\n<read>\
+             c3 UID FETCH 1 (UID BODY.PEEK[]<16384.49152>)\r\n\
+             c4 UID FETCH 3 (UID RFC822.SIZE BODY.PEEK[]<0.65536>)\r\n\
+             c5 UID FETCH 4 (UID RFC822.SIZE BODY.PEEK[]<0.16384>)\r\n"
         );
     }
 
