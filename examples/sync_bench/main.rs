@@ -9,8 +9,8 @@
 //! `--polls P` (empty polls timed, default 50), `--small N` (the smaller
 //! mailbox of the memory comparison, default 2000), `--shape NAME` (the
 //! mailbox's shape, `mailbox::SHAPES`: mixed, small-attachments,
-//! big-headers, long-bodies; default mixed), `--no-breakdown` (skip the
-//! where-does-the-time-go section), `--no-wait` (do not wait for idle CPUs
+//! big-headers, long-bodies, relays-long-bodies; default mixed),
+//! `--no-breakdown` (skip the where-does-the-time-go section), `--no-wait` (do not wait for idle CPUs
 //! before each timed run). `--child-sync PORT USER PASS STORE` is
 //! internal: the memory measurement re-runs this binary in that mode.
 //! `--cpu`: after the warm-up, only CPU seconds per first sync, ours and
