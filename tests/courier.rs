@@ -1,17 +1,222 @@
-//! Concierge against the real Courier-IMAP 5.0 (crates/test-support's
-//! `courier`), started by the test with Courier's own login path
-//! (couriertcpd → imaplogin → authdaemond/authuserdb → imapd).
+//! Concierge against the real Courier-IMAP 5.0 (test-support's `courier`),
+//! started by each test and logged into through Courier's own path
+//! (couriertcpd → imaplogin → authdaemond's userdb → imapd).
+//!
+//! What Courier 5.0.13 does on a read-only EXAMINE, as the first test
+//! records: no UIDNEXT, no UID database written (`courierimapuiddb`), UIDs
+//! numbered 1..n afresh in every session and a UIDVALIDITY taken from the
+//! clock (a new one each second). Concierge's fallback
+//! (`src/inbox/unstable.rs`) must therefore list by Message-ID and fetch
+//! only what it has not stored.
 
 use concierge_test_support as support;
 
-use support::courier::Courier;
+use concierge::inbox::imap::{file_reply, ImapSource};
+use concierge::inbox::Source;
+use concierge::secret::Secret;
+use concierge::store::Store;
+use concierge::sync::{sync_once, SyncReport};
+use std::time::{Duration, Instant};
+use support::courier::{Courier, PASSWORD, SENT_MAILBOX, USER};
+use support::imap_server::plain_at;
 
-#[test]
-fn courier_logs_in_and_examines_inbox() {
-    let c = Courier::start();
-    c.seed("m", b"Subject: hi\r\nMessage-ID: <a@x>\r\n\r\nx\r\n");
+const AUTHSERV: &str = "mx.ochrehq.com";
+
+fn request(n: usize, workspace: &str) -> Vec<u8> {
+    format!(
+        "From: Owner {n} <owner{n}@acme.example>\r\nTo: hello@ochrehq.com\r\n\
+         Subject: Data export request: {workspace}\r\nMessage-ID: <req-{n}@acme.example>\r\n\
+         Date: Mon, 23 Nov 2026 09:14:05 +0000\r\n\
+         Authentication-Results: mx.ochrehq.com; dkim=pass; spf=pass; dmarc=pass\r\n\r\n\
+         Workspace: {workspace}\r\n"
+    )
+    .into_bytes()
+}
+
+fn chatter(n: usize) -> Vec<u8> {
+    format!(
+        "From: someone{n}@customer.example\r\nTo: hello@ochrehq.com\r\nSubject: Question {n}\r\n\
+         Message-ID: <q-{n}@customer.example>\r\n\r\nHow do I add a teammate?\r\n"
+    )
+    .into_bytes()
+}
+
+fn conn(c: &Courier) -> concierge::config::Connection {
+    plain_at(c.imap_port(), USER)
+}
+
+fn pw() -> Secret {
+    Secret::new(PASSWORD)
+}
+
+/// (UIDVALIDITY, UIDNEXT, UIDs) of INBOX as a fresh session EXAMINEs it.
+fn examine(c: &Courier) -> (Option<u32>, Option<u32>, Vec<u32>) {
     let mut s = c.imap_session();
     let mb = s.examine("INBOX").unwrap();
-    eprintln!("{mb:?}");
-    assert_eq!(mb.exists, 1);
+    let mut uids: Vec<u32> = s.uid_search("ALL").unwrap().into_iter().collect();
+    uids.sort_unstable();
+    let _ = s.logout();
+    (mb.uid_validity, mb.uid_next, uids)
+}
+
+/// Waits (polling, at most 5 s) until a fresh EXAMINE shows a UIDVALIDITY
+/// other than `old`: Courier takes it from the clock, so at most ~1 s.
+/// Returns the new one.
+fn next_uidvalidity(c: &Courier, old: u32) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut now = old;
+    let changed = support::wait_until(deadline, || {
+        now = examine(c).0.expect("UIDVALIDITY");
+        now != old
+    });
+    assert!(changed, "Courier kept UIDVALIDITY {old} for 5 s");
+    now
+}
+
+#[test]
+fn courier_examine_keeps_no_uids_and_gives_no_uidnext() {
+    let c = Courier::start();
+    for i in 0..3 {
+        c.seed("m", &chatter(i));
+    }
+    let (first, next, uids) = examine(&c);
+    let first = first.expect("Courier sends a UIDVALIDITY");
+    assert_eq!(next, None, "Courier 5 sent a UIDNEXT on EXAMINE");
+    assert_eq!(uids, [1, 2, 3]);
+    let later = next_uidvalidity(&c, first);
+    // One more message: the UIDs start again at 1, no database was kept.
+    c.seed("m", &chatter(3));
+    let (again, next, uids) = examine(&c);
+    assert!(again >= Some(later), "{again:?} after {later}");
+    assert_eq!(next, None);
+    assert_eq!(uids, [1, 2, 3, 4]);
+    assert!(
+        !c.maildir().join("courierimapuiddb").exists(),
+        "EXAMINE wrote Courier's UID database"
+    );
+}
+
+/// One sync: what it saw and stored.
+fn poll(src: &mut ImapSource, st: &mut Store) -> SyncReport {
+    sync_once(src, st, AUTHSERV).unwrap()
+}
+
+fn workspaces(r: &SyncReport) -> Vec<String> {
+    let mut names: Vec<String> = r
+        .stored
+        .iter()
+        .filter_map(|m| m.workspace.name.clone())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn on_courier_a_sync_and_each_poll_store_every_message_once_by_message_id() {
+    let c = Courier::start();
+    for i in 0..10 {
+        c.seed("m", &request(i, &format!("Acme {i}")));
+        c.seed("m", &chatter(i));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = Store::open(&dir.path().join("c.db")).unwrap();
+    let mut src = ImapSource::connect(&conn(&c), &pw()).unwrap();
+    let r = poll(&mut src, &mut st);
+    assert_eq!((r.seen, r.stored.len()), (20, 10));
+    assert_eq!(st.request_count().unwrap(), 10);
+    // The source lists by Message-ID (no UIDNEXT): each of the 20 with its
+    // own Message-ID.
+    let listing = src.list_new(None).unwrap();
+    let mut ids: Vec<&str> = listing
+        .message_ids
+        .iter()
+        .map(|(_, id)| id.as_str())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 20, "not in Message-ID mode: {listing:?}");
+    let first = listing.uidvalidity.expect("UIDVALIDITY");
+
+    // A poll under a new UIDVALIDITY, nothing new: nothing fetched.
+    let second = next_uidvalidity(&c, first);
+    let r = poll(&mut src, &mut st);
+    assert_eq!(r.seen, 0, "known messages were fetched again");
+
+    // Two new requests: exactly those two, each once.
+    c.seed("m", &request(100, "Globex"));
+    c.seed("m", &request(101, "Initech"));
+    next_uidvalidity(&c, second);
+    let r = poll(&mut src, &mut st);
+    assert_eq!(r.seen, 2, "fetched {} messages for 2 new ones", r.seen);
+    assert_eq!(workspaces(&r), ["Globex", "Initech"]);
+    assert_eq!(st.request_count().unwrap(), 12);
+    let r = poll(&mut src, &mut st);
+    assert_eq!((r.seen, st.request_count().unwrap()), (0, 12));
+}
+
+#[test]
+fn a_new_source_on_a_known_store_fetches_nothing_again_from_courier() {
+    let c = Courier::start();
+    for i in 0..5 {
+        c.seed("m", &request(i, "Acme Support"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let mut st = Store::open(&path).unwrap();
+    let mut src = ImapSource::connect(&conn(&c), &pw()).unwrap();
+    let first = poll(&mut src, &mut st);
+    assert_eq!(first.seen, 5);
+    src.logout();
+    drop(st);
+    let validity = examine(&c).0.unwrap();
+    next_uidvalidity(&c, validity);
+    // A restarted Concierge: new connection, store opened again.
+    let mut st = Store::open(&path).unwrap();
+    let mut src = ImapSource::connect(&conn(&c), &pw()).unwrap();
+    let r = poll(&mut src, &mut st);
+    assert_eq!(r.seen, 0, "a restart fetched the mailbox again");
+    assert_eq!(st.request_count().unwrap(), 5);
+}
+
+const REPLY: &[u8] = b"From: hello@ochrehq.com\r\nTo: owner1@acme.example\r\n\
+Subject: Re: Data export request\r\nMessage-ID: <reply-1@ochrehq.com>\r\n\r\nOn it.\r\n";
+
+/// Without `sent_mailbox`: Courier marks no mailbox `\Sent` (RFC 6154) and
+/// keeps its folders under the personal namespace `INBOX.` (RFC 2342), so
+/// the copy goes to `INBOX.Sent` (`Maildir/.Sent`); the request is marked
+/// \Answered (the Maildir flag `R`).
+#[test]
+fn on_courier_a_reply_is_filed_in_inbox_sent_and_the_request_marked_answered() {
+    let c = Courier::start();
+    let path = c.seed("m", &request(1, "Acme Support"));
+    let file = || {
+        file_reply(
+            &conn(&c),
+            &pw(),
+            "req-1@acme.example",
+            "reply-1@ochrehq.com",
+            REPLY,
+        )
+    };
+    assert_eq!(file().unwrap(), (true, true));
+    let sent = c.messages_in(".Sent");
+    assert_eq!(sent.len(), 1, "copies in Maildir/.Sent");
+    assert!(sent[0].windows(20).any(|w| w == b"<reply-1@ochrehq.com"));
+    let mut s = c.imap_session();
+    assert_eq!(s.examine(SENT_MAILBOX).unwrap().exists, 1);
+    assert!(s.examine("Sent").is_err(), "a top-level Sent was created");
+    // Courier moved the request to cur/ with the Maildir flag R (replied).
+    let name = path.file_name().unwrap().to_str().unwrap().to_string();
+    let cur = std::fs::read_dir(c.maildir().join("cur")).unwrap();
+    let flags: Vec<String> = cur
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|f| f.starts_with(&name))
+        .collect();
+    assert_eq!(flags.len(), 1, "{flags:?}");
+    let info = flags[0].rsplit(":2,").next().unwrap();
+    assert!(info.contains('R'), "not \\Answered: {flags:?}");
+    // Filed again (as after a cut before the store recorded it): one copy.
+    assert_eq!(file().unwrap(), (true, true));
+    assert_eq!(c.messages_in(".Sent").len(), 1);
 }
