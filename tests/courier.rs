@@ -11,7 +11,7 @@
 
 use concierge_test_support as support;
 
-use concierge::inbox::imap::{file_reply, ImapSource};
+use concierge::inbox::imap::{file_reply, ImapError, ImapSource};
 use concierge::inbox::Source;
 use concierge::secret::Secret;
 use concierge::store::Store;
@@ -94,6 +94,22 @@ fn courier_examine_keeps_no_uids_and_gives_no_uidnext() {
         !c.maildir().join("courierimapuiddb").exists(),
         "EXAMINE wrote Courier's UID database"
     );
+}
+
+/// The password is Courier's to check (authdaemond's userdb): a wrong one
+/// is refused with Concierge's one clear line, the password not in it.
+#[test]
+fn on_courier_a_wrong_password_is_one_clear_error() {
+    let c = Courier::start();
+    let err = ImapSource::connect(&conn(&c), &Secret::new("not-the-password"))
+        .err()
+        .expect("Courier accepted a wrong password");
+    assert!(matches!(err, ImapError::Auth { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!("IMAP login refused for {USER} at 127.0.0.1: check the username and password")
+    );
+    assert!(c.diagnostics().contains("LOGIN FAILED, user=concierge"));
 }
 
 /// One sync: what it saw and stored.
