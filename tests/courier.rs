@@ -194,6 +194,86 @@ fn a_new_source_on_a_known_store_fetches_nothing_again_from_courier() {
     assert_eq!(st.request_count().unwrap(), 5);
 }
 
+/// A request below `header_kb` KB of relay headers (ARC, DKIM, Received)
+/// with `body_kb` KB of text: past the 16 KiB first read.
+fn relayed_request(n: usize, header_kb: usize, body_kb: usize) -> Vec<u8> {
+    let mut m = String::new();
+    let mut i = 0;
+    while m.len() < header_kb * 1024 {
+        m.push_str(&format!(
+            "ARC-Seal: i={i}; a=rsa-sha256; t=1700000000; cv=pass; d=relay{i}.example; s=arc;\r\n\
+             \tb={sig}\r\n\
+             Received: from relay{i}.example (relay{i}.example [192.0.2.{i}])\r\n\
+             \tby mx{i}.example with ESMTPS; Mon, 23 Nov 2026 09:14:05 +0000\r\n",
+            sig = "A".repeat(300),
+        ));
+        i = (i + 1) % 250;
+    }
+    m.push_str(&format!(
+        "From: Owner {n} <owner{n}@acme.example>\r\nTo: hello@ochrehq.com\r\n\
+         Subject: Data export request: Relayed {n}\r\nMessage-ID: <relayed-{n}@acme.example>\r\n\
+         Date: Mon, 23 Nov 2026 09:14:05 +0000\r\n\
+         Authentication-Results: mx.ochrehq.com; dkim=pass; spf=pass; dmarc=pass\r\n\r\n\
+         Workspace: Relayed {n}\r\n"
+    ));
+    while m.len() < (header_kb + body_kb) * 1024 {
+        m.push_str("Please export everything in our workspace, thank you.\r\n");
+    }
+    m.into_bytes()
+}
+
+/// Courier answers the partial fetches (first read, then the rest of a long
+/// header) and the Message-ID listing below 20–40 KB of headers; `inspect`
+/// on the same bytes says what the sync stored, field for field.
+#[test]
+fn on_courier_requests_with_large_header_blocks_are_stored_once_as_inspect_reads_them() {
+    let c = Courier::start();
+    let mails = [relayed_request(1, 20, 40), relayed_request(2, 40, 1)];
+    for m in &mails {
+        c.seed("m", m);
+    }
+    c.seed("m", &request(3, "Acme Support"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = Store::open(&dir.path().join("c.db")).unwrap();
+    let mut src = ImapSource::connect(&conn(&c), &pw()).unwrap();
+    let r = poll(&mut src, &mut st);
+    assert_eq!(r.seen, 3);
+    assert_eq!(workspaces(&r), ["Acme Support", "Relayed 1", "Relayed 2"]);
+    for m in &r.stored {
+        assert_eq!(m.kind, concierge::intake::Kind::ExportRequest);
+        assert_eq!(serde_json::to_value(&m.auth).unwrap()["dmarc"], "pass");
+    }
+    for (n, mail) in mails.iter().enumerate() {
+        let name = format!("Relayed {}", n + 1);
+        let synced = r
+            .stored
+            .iter()
+            .find(|m| m.workspace.name.as_deref() == Some(&name));
+        let path = dir.path().join("relayed.eml");
+        std::fs::write(&path, mail).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_concierge"))
+            .args(["inspect", "--authserv-id", AUTHSERV])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let mut inspected: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut synced = serde_json::to_value(synced.expect(&name)).unwrap();
+        for v in [&mut inspected, &mut synced] {
+            let o = v.as_object_mut().unwrap();
+            for volatile in ["file", "uid", "body"] {
+                o.remove(volatile);
+            }
+        }
+        assert_eq!(inspected, synced, "{name}");
+    }
+    // The Message-IDs below the long headers are listed: nothing again.
+    let validity = examine(&c).0.unwrap();
+    next_uidvalidity(&c, validity);
+    assert_eq!(poll(&mut src, &mut st).seen, 0);
+    assert_eq!(st.request_count().unwrap(), 3);
+}
+
 const REPLY: &[u8] = b"From: hello@ochrehq.com\r\nTo: owner1@acme.example\r\n\
 Subject: Re: Data export request\r\nMessage-ID: <reply-1@ochrehq.com>\r\n\r\nOn it.\r\n";
 

@@ -436,8 +436,9 @@ fn run_with_input(prog: &Path, args: &[&str], input: &[u8]) -> Vec<u8> {
     out.stdout
 }
 
-/// A Maildir file name unique in this process (time, pid, sequence: the
-/// shape of RFC-less but universal Maildir naming, `time.MmicrosPpid.host`).
+/// A Maildir file name unique in this process, in the usual
+/// `seconds.MmicrosPpid.host` shape (D. J. Bernstein's maildir(5)), with a
+/// sequence number and the seed's name in place of the host.
 fn unique_name(name: &str) -> String {
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let now = SystemTime::now()
@@ -449,8 +450,9 @@ fn unique_name(name: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric())
         .take(20)
         .collect();
+    // Zero-padded, so that names sort in delivery order.
     format!(
-        "{}.M{}P{}Q{seq}.{clean}",
+        "{}.M{:06}P{}Q{seq:06}.{clean}",
         now.as_secs(),
         now.subsec_micros(),
         std::process::id()
