@@ -44,7 +44,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::dovecot::{chown_mail, lookup_ids, make_temp_dir, write_file, Ids};
 use super::imap_server::{start_on_free_ports, stop_tree};
-use super::{first_line, free_port, read_for_report, wait_until};
+use super::{first_line, free_port, pid_gone, read_for_report, send_signal, wait_until};
 
 /// Where `scripts/test.sh` unpacks the Debian packages (`dpkg -x`).
 pub const COURIER_ROOT: &str = "/opt/concierge-test/courier";
@@ -79,6 +79,13 @@ impl Courier {
     /// `INBOX.Sent`. Panics with the servers' output when it does not
     /// answer a LOGIN within 15 s.
     pub fn start() -> Courier {
+        Self::start_with_settings(&[])
+    }
+
+    /// [`Courier::start`] with imapd settings (`/etc/courier/imapd`
+    /// variables, e.g. `("IMAP_IDLE_TIMEOUT", "2")`) set after the
+    /// package's defaults. Panics on a value with a `'` in it.
+    pub fn start_with_settings(settings: &[(&str, &str)]) -> Courier {
         let root = courier_root();
         if !root.join("usr/bin/imapd").exists() {
             panic!(
@@ -107,7 +114,7 @@ impl Courier {
             &mut c,
             |c| {
                 c.imap_port = free_port();
-                c.write_start_script(&root);
+                c.write_start_script(&root, settings);
                 c.spawn_and_wait()
             },
             Courier::diagnostics,
@@ -182,10 +189,33 @@ impl Courier {
     /// Stops the server (SIGTERM to couriertcpd, authdaemond and every
     /// session), keeping the Maildir.
     pub fn stop(&mut self) {
-        stop_tree(&mut self.child, STOP_DEADLINE);
+        self.stop_within(STOP_DEADLINE);
     }
 
     // ---- internals ----
+
+    /// imapd watches the Maildir through Gamin (libgamin, the `libfam.so.0`
+    /// it links), which starts a `gam_server` that detaches itself and
+    /// would outlive the instance by ~30 s, shared by every instance of
+    /// the same user. `GAM_CLIENT_ID` gives each instance its own server,
+    /// found again by this id in its environment and stopped with the rest.
+    fn gamin_id(&self) -> String {
+        let name = self.dir.path().file_name().unwrap_or_default();
+        format!("concierge-{}", name.to_string_lossy())
+    }
+
+    fn stop_within(&mut self, within: Duration) {
+        stop_tree(&mut self.child, within);
+        let tag = format!("GAM_CLIENT_ID={}", self.gamin_id());
+        let ours: Vec<u32> = processes_with_env(&tag);
+        send_signal("TERM", &ours);
+        let gone = wait_until(Instant::now() + within, || {
+            ours.iter().all(|&p| pid_gone(p))
+        });
+        if !gone {
+            send_signal("KILL", &ours);
+        }
+    }
 
     fn deliver(&self, folder: &Path, name: &str, bytes: &[u8]) -> PathBuf {
         let file_name = unique_name(name);
@@ -276,10 +306,20 @@ impl Courier {
     /// The script run inside the new mount namespace: the three overlays,
     /// authdaemond in the background (ready when its socket exists), then
     /// couriertcpd in the foreground with Debian's default imapd settings
-    /// (`/etc/courier/imapd` of the package: capabilities, IDLE, ACLs).
-    fn write_start_script(&self, root: &Path) {
+    /// (`/etc/courier/imapd` of the package: capabilities, IDLE, ACLs) and
+    /// then `settings`.
+    fn write_start_script(&self, root: &Path, settings: &[(&str, &str)]) {
+        let mut extra = String::new();
+        for (name, value) in settings {
+            assert!(
+                name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') && !value.contains('\''),
+                "unusable imapd setting {name}={value}"
+            );
+            extra.push_str(&format!("{name}='{value}'\n"));
+        }
         let dir = self.dir.path().display();
         let root = root.display();
+        let gamin = self.gamin_id();
         let port = self.imap_port;
         let max = MAX_CONNECTIONS;
         let script = format!(
@@ -297,6 +337,8 @@ impl Courier {
              done\n\
              set -a\n\
              . '{root}/etc/courier/imapd'\n\
+             {extra}\
+             GAM_CLIENT_ID='{gamin}'\n\
              set +a\n\
              exec '{root}/usr/sbin/couriertcpd' -address=127.0.0.1 -nodnslookup -noidentlookup \
              -maxprocs={max} -maxperip={max} {port} \
@@ -399,9 +441,25 @@ fn probe_login(addr: SocketAddr) -> Result<(), String> {
 
 impl Drop for Courier {
     fn drop(&mut self) {
-        stop_tree(&mut self.child, Duration::from_secs(2));
+        self.stop_within(Duration::from_secs(2));
         super::keep_dir_if_asked(&mut self.dir);
     }
+}
+
+/// Running processes whose environment holds the line `entry`.
+fn processes_with_env(entry: &str) -> Vec<u32> {
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| {
+            fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|l| l == entry.as_bytes()))
+        })
+        .filter(|&pid| !pid_gone(pid))
+        .collect()
 }
 
 fn courier_root() -> PathBuf {
