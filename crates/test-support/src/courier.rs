@@ -303,7 +303,8 @@ impl Courier {
         }
     }
 
-    /// The script run inside the new mount namespace: the three overlays,
+    /// The script run inside the new mount namespace: the two overlays and
+    /// the private `/run`,
     /// authdaemond in the background (ready when its socket exists), then
     /// couriertcpd in the foreground with Debian's default imapd settings
     /// (`/etc/courier/imapd` of the package: capabilities, IDLE, ACLs) and
