@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine with the Rust toolchain:
-# installs the real servers the integration tests start (Dovecot, Cyrus IMAP,
+# installs the real servers the integration tests start (Dovecot, Cyrus IMAP, Courier-IMAP,
 # an SMTP sink, mbsync, Info-ZIP, tmux, PostgreSQL) when they are missing, then runs every test.
 # The tests start and stop their own server instances on free loopback ports.
 set -euo pipefail
@@ -28,6 +28,12 @@ command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ] \
 for lib in libpcre3 libxapian30 libical3; do
   dpkg-query -W -f='${Status}' "$lib" 2>/dev/null | grep -q 'ok installed' || need+=("$lib")
 done
+# Courier-IMAP 5.0, the third IMAP server the tests start
+# (crates/test-support/src/courier.rs): unpacked like Cyrus (courier-imap conflicts
+# with dovecot-imapd); only the libraries its binaries link are installed.
+for lib in libidn12 libgamin0 libltdl7 libgdbm6; do
+  dpkg-query -W -f='${Status}' "$lib" 2>/dev/null | grep -q 'ok installed' || need+=("$lib")
+done
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 updated=""
@@ -46,6 +52,20 @@ if [ ! -x "$cyrus_root/usr/lib/cyrus/bin/master" ]; then
   (cd "$debs" && apt-get download -qq cyrus-imapd cyrus-common)
   $SUDO mkdir -p "$cyrus_root"
   for deb in "$debs"/*.deb; do $SUDO dpkg -x "$deb" "$cyrus_root"; done
+  rm -rf "$debs"
+fi
+courier_root=${CONCIERGE_COURIER_ROOT:-/opt/concierge-test/courier}
+if [ ! -x "$courier_root/usr/bin/imapd" ]; then
+  echo "scripts/test.sh: unpacking Courier-IMAP and courier-authlib into $courier_root" >&2
+  [ -n "$updated" ] || $SUDO apt-get update -qq
+  debs=$(mktemp -d)
+  chmod 777 "$debs" # apt-get download runs as _apt where it can
+  # imapd + imaplogin, couriertcpd, authdaemond + makedatprog, the userdb
+  # module + userdbpw, and the Unicode library they all link.
+  (cd "$debs" && apt-get download -qq courier-imap courier-base courier-authlib \
+    courier-authlib-userdb libcourier-unicode4)
+  $SUDO mkdir -p "$courier_root"
+  for deb in "$debs"/*.deb; do $SUDO dpkg -x "$deb" "$courier_root"; done
   rm -rf "$debs"
 fi
 

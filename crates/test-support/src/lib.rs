@@ -8,6 +8,8 @@
 //! * [`dovecot::Dovecot`]: a private Dovecot 2.3 instance (IMAP, IMAPS, LMTP).
 //! * [`cyrus::Cyrus`]: a private Cyrus IMAP 3.6 instance (the second IMAP
 //!   implementation); [`imap_server`] runs one test body on both.
+//! * [`courier::Courier`]: a private Courier-IMAP 5.0 instance (the server
+//!   whose UIDs Concierge's Message-ID fallback was written for).
 //! * [`smtp::SmtpSink`]: an aiosmtpd-based SMTP sink that records what it gets.
 //! * [`postgres`]: one PostgreSQL server per test binary, a fresh database
 //!   per test.
@@ -30,6 +32,7 @@
 pub mod app;
 pub mod backend;
 pub mod bench;
+pub mod courier;
 pub mod cyrus;
 pub mod dovecot;
 pub mod forgetful;
