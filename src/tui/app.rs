@@ -95,6 +95,9 @@ pub struct Runtime {
     backend_gone: Option<String>,
     /// Jobs being followed (request ids), so one is never followed twice.
     following: std::collections::HashSet<i64>,
+    /// Replies whose filing is under way on a filing thread, so one is
+    /// never filed twice at once (two Sent copies): see `file_replies`.
+    filing: replies::InFlight,
     /// Bounds concurrent backend lookups (a big store resolves gradually).
     lookups: Arc<tokio::sync::Semaphore>,
     /// Text `update` asked to open in `$EDITOR`, for the terminal to take.
@@ -189,6 +192,7 @@ impl App {
             job_poll: setup.job_poll,
             backend_gone: setup.backend_gone,
             following: Default::default(),
+            filing: Default::default(),
             lookups: Arc::new(tokio::sync::Semaphore::new(4)),
             edit: None,
             session: crate::store::presence::session_id(),
@@ -370,6 +374,10 @@ impl Runtime {
             }
             Command::Reload { ids } => self.reload_all(&ids),
             Command::LoadPresence => self.load_presence(),
+            Command::FilePending => {
+                self.file_pending();
+                vec![]
+            }
             Command::MarkSeen { id } => match self.store.mark_seen(id, &self.actor) {
                 Ok(()) => self.reload(id),
                 Err(e) => Self::failed(id, "marking the follow-ups read", e),

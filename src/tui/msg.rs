@@ -214,4 +214,7 @@ pub enum Command {
     },
     /// Read the other screens' presence entries again.
     LoadPresence,
+    /// File (over IMAP) this operator's sent replies still to file: the
+    /// inbox is back after an outage.
+    FilePending,
 }

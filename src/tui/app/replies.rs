@@ -3,6 +3,31 @@
 
 use super::*;
 use crate::store::replies::ToFile;
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+/// The replies (ids) a filing thread holds. Shared with those threads:
+/// each drops its ids as it finishes with them.
+#[derive(Default, Clone)]
+pub(super) struct InFlight(Arc<Mutex<HashSet<i64>>>);
+
+impl InFlight {
+    /// Keeps the replies not under way already and marks them so.
+    fn take(&self, replies: Vec<ToFile>) -> Vec<ToFile> {
+        let mut held = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        replies
+            .into_iter()
+            .filter(|r| held.insert(r.reply_id))
+            .collect()
+    }
+
+    fn done(&self, reply_id: i64) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&reply_id);
+    }
+}
 
 impl Runtime {
     /// Stores the reply's record, then sends it on a task.
@@ -67,7 +92,10 @@ impl Runtime {
     /// process ends without waiting for this thread; a reply whose filing
     /// was cut so is still marked to file in the store (`file_by`), and the
     /// next start files it ([`Runtime::file_pending`]), once: a copy already
-    /// in Sent is not appended again.
+    /// in Sent is not appended again. A filing that failed is tried again
+    /// when the inbox is back (`Command::FilePending`). A reply already
+    /// being filed here is skipped: two filings at once could both find no
+    /// copy in Sent and both append one.
     pub(super) fn file_replies(&self, replies: Vec<ToFile>) {
         let Some(cfg) = self.config.clone() else {
             return;
@@ -76,6 +104,7 @@ impl Runtime {
         else {
             return;
         };
+        let replies = self.filing.take(replies);
         if replies.is_empty() {
             return;
         }
@@ -90,7 +119,7 @@ impl Runtime {
                 (r, answered)
             })
             .collect();
-        let tx = self.tx.clone();
+        let (tx, filing) = (self.tx.clone(), self.filing.clone());
         workers::detached("reply-filing", move || {
             for (r, answered) in replies {
                 let result = answered
@@ -107,23 +136,65 @@ impl Runtime {
                     }),
                     Err(e) => msg(Msg::Failed {
                         id: r.request_id,
-                        what: "filing the reply over IMAP (the next start tries again)".into(),
+                        what: "filing the reply over IMAP (tried again when the inbox is back)"
+                            .into(),
                         error: format!("{e:#}"),
                     }),
                 };
-                if tx.send(ev).is_err() {
+                // Released once its outcome is on its way: a later filing
+                // of the same reply runs after this one, never beside it
+                // (and finds the Sent copy this one appended).
+                let gone = tx.send(ev).is_err();
+                filing.done(r.reply_id);
+                if gone {
                     return;
                 }
             }
         });
     }
 
-    /// At start: files the replies this operator sent whose filing did not
-    /// finish (the screen quit first, the IMAP server did not answer).
+    /// At start, and when the inbox is back after an outage: files the
+    /// replies this operator sent whose filing did not finish (the screen
+    /// quit first, the IMAP server did not answer).
     pub(super) fn file_pending(&self) {
         match self.store.replies_to_file(&self.actor) {
             Ok(pending) => self.file_replies(pending),
             Err(e) => tracing::warn!("reading the replies to file: {e:#}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn to_file(reply_id: i64) -> ToFile {
+        ToFile {
+            reply_id,
+            request_id: 1,
+            message_id: format!("r{reply_id}@ochrehq.com"),
+            bytes: b"x".to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_reply_being_filed_is_not_handed_out_again_until_its_filing_is_done() {
+        let filing = InFlight::default();
+        let first = filing.take(vec![to_file(1), to_file(2)]);
+        assert_eq!(first.len(), 2);
+        // The inbox is back while both are under way, and a third is new.
+        let again = filing
+            .clone()
+            .take(vec![to_file(1), to_file(2), to_file(3)]);
+        assert_eq!(
+            again.iter().map(|r| r.reply_id).collect::<Vec<_>>(),
+            vec![3]
+        );
+        filing.done(1);
+        let later = filing.take(vec![to_file(1), to_file(2)]);
+        assert_eq!(
+            later.iter().map(|r| r.reply_id).collect::<Vec<_>>(),
+            vec![1]
+        );
     }
 }

@@ -20,8 +20,16 @@ pub(super) fn on_report(state: &mut State, msg: Msg) -> Vec<Command> {
         }
         Msg::Requests(reqs) => on_requests(state, reqs),
         Msg::Inbox(h) => {
+            // Back after an outage: a reply sent meanwhile could not be
+            // filed (`\Answered`, the Sent copy); file it now rather than
+            // at the next start.
+            let back = matches!(state.inbox, Health::Down(_)) && matches!(h, Health::Up(_));
             state.inbox = h;
-            vec![]
+            if back {
+                vec![Command::FilePending]
+            } else {
+                vec![]
+            }
         }
         Msg::Backend(h) => {
             state.backend = h;
