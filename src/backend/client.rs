@@ -215,6 +215,14 @@ impl BackendClient {
         self.call(Method::GET, url, None, None, true).await
     }
 
+    /// The screens' health check (every 5 s): `GET /v1/workspaces?name=`,
+    /// an exact name nobody has, so one small answer that still proves the
+    /// token. The reference backend logs it at DEBUG, not INFO
+    /// (`ochre_refbackend::server::is_health_probe`).
+    pub async fn probe(&self) -> Result<(), ApiError> {
+        self.workspaces(Some("")).await.map(drop)
+    }
+
     /// `GET /v1/workspaces/{id}`: the workspace with its size.
     pub async fn workspace(&self, id: Uuid) -> Result<WorkspaceDetails, ApiError> {
         let url = self.url(&["v1", "workspaces", &id.to_string()]);

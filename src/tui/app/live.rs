@@ -347,10 +347,8 @@ impl Runtime {
         let tx = self.tx.clone();
         handle.spawn(async move {
             loop {
-                // An exact name nobody has: one small answer, nothing to list.
-                let answer =
-                    tokio::time::timeout(BACKEND_PROBE, backend.workspaces(Some(""))).await;
-                let health = backend_health(answer.map(|r| r.map(drop)), gone.as_deref());
+                let answer = tokio::time::timeout(BACKEND_PROBE, backend.probe()).await;
+                let health = backend_health(answer, gone.as_deref());
                 if tx.send(msg(Msg::Backend(health))).is_err() {
                     return;
                 }
