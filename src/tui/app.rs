@@ -62,6 +62,10 @@ pub struct Setup {
     /// What the status says when the backend stops answering, when the
     /// screen knows why (a screen joined to the demo: its host quit).
     pub backend_gone: Option<String>,
+    /// A screen joined to the demo: the sandbox whose `join.json` names
+    /// the backend; read again when the backend stops answering (the
+    /// host's demo may have been `--resume`d on a new port and token).
+    pub follow_demo: Option<PathBuf>,
 }
 
 /// A message for the loop: for `update`, or a worker's outcome for the
@@ -93,6 +97,7 @@ pub struct Runtime {
     config: Option<crate::config::Config>,
     job_poll: Duration,
     backend_gone: Option<String>,
+    follow_demo: Option<PathBuf>,
     /// Jobs being followed (request ids), so one is never followed twice.
     following: std::collections::HashSet<i64>,
     /// Replies whose filing is under way on a filing thread, so one is
@@ -191,6 +196,7 @@ impl App {
             config: setup.config,
             job_poll: setup.job_poll,
             backend_gone: setup.backend_gone,
+            follow_demo: setup.follow_demo,
             following: Default::default(),
             filing: Default::default(),
             lookups: Arc::new(tokio::sync::Semaphore::new(4)),

@@ -35,6 +35,13 @@ pub(super) fn on_report(state: &mut State, msg: Msg) -> Vec<Command> {
             state.backend = h;
             vec![]
         }
+        Msg::DemoResumed { at } => {
+            say(
+                state,
+                format!("the demo was resumed: following its backend at {at}"),
+            );
+            vec![]
+        }
         Msg::Store(h) => {
             // Back after an outage: presence moves announced meanwhile may
             // be lost to this screen (a colleague who quit then stayed
