@@ -102,7 +102,7 @@ pub struct Runtime {
     following: std::collections::HashSet<i64>,
     /// Replies whose filing is under way on a filing thread, so one is
     /// never filed twice at once (two Sent copies): see `file_replies`.
-    filing: replies::InFlight,
+    filing: replies::Filing,
     /// Bounds concurrent backend lookups (a big store resolves gradually).
     lookups: Arc<tokio::sync::Semaphore>,
     /// Text `update` asked to open in `$EDITOR`, for the terminal to take.
@@ -226,7 +226,7 @@ impl App {
             tx.clone(),
         );
         runtime.resume()?;
-        runtime.file_pending();
+        runtime.file_pending(replies::Why::Start);
         runtime.watch_backend();
         // Requests the backend has not been asked about yet are looked up
         // by one screen only: the poller's (`Msg::Lease` from the
@@ -381,7 +381,7 @@ impl Runtime {
             Command::Reload { ids } => self.reload_all(&ids),
             Command::LoadPresence => self.load_presence(),
             Command::FilePending => {
-                self.file_pending();
+                self.file_pending(replies::Why::InboxBack);
                 vec![]
             }
             Command::MarkSeen { id } => match self.store.mark_seen(id, &self.actor) {

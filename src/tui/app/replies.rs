@@ -6,6 +6,33 @@ use crate::store::replies::ToFile;
 use std::collections::HashSet;
 use std::sync::Mutex;
 
+/// The first retry of a failed filing waits 15 to 30 s, the next ones
+/// twice as long each, up to 10 min ([`crate::sync::backoff`]): an IMAP
+/// server that is down for a while is asked a few times an hour.
+const RETRY_MIN: Duration = Duration::from_secs(15);
+const RETRY_MAX: Duration = Duration::from_secs(600);
+
+/// What asks for the pending filings (said in the log).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Why {
+    /// The screen starts.
+    Start,
+    /// The inbox is back after an outage.
+    InboxBack,
+    /// The retry timer after a failed filing (quiet on the status line).
+    Retry,
+}
+
+/// The filings of this screen: the ones under way, and the retry timer.
+#[derive(Default)]
+pub(super) struct Filing {
+    in_flight: InFlight,
+    /// Failed retries in a row (0 after a filing went through).
+    attempt: u32,
+    /// A retry is scheduled (one at a time).
+    timer: bool,
+}
+
 /// The replies (ids) a filing thread holds. Shared with those threads:
 /// each drops its ids as it finishes with them.
 #[derive(Default, Clone)]
@@ -93,10 +120,14 @@ impl Runtime {
     /// was cut so is still marked to file in the store (`file_by`), and the
     /// next start files it ([`Runtime::file_pending`]), once: a copy already
     /// in Sent is not appended again. A filing that failed is tried again
-    /// when the inbox is back (`Command::FilePending`). A reply already
-    /// being filed here is skipped: two filings at once could both find no
-    /// copy in Sent and both append one.
-    pub(super) fn file_replies(&self, replies: Vec<ToFile>) {
+    /// when the inbox is back (`Command::FilePending`) and, with backoff,
+    /// while the screen runs ([`Runtime::filing_failed`]): a screen that
+    /// does not poll (a colleague holds the lease) never sees the inbox
+    /// come back. A reply already being filed here is skipped: two filings
+    /// at once could both find no copy in Sent and both append one.
+    /// `announce`: a failure is said on the status line (not for the
+    /// timer's quiet retries, which only log).
+    pub(super) fn file_replies(&self, replies: Vec<ToFile>, announce: bool) {
         let Some(cfg) = self.config.clone() else {
             return;
         };
@@ -104,7 +135,7 @@ impl Runtime {
         else {
             return;
         };
-        let replies = self.filing.take(replies);
+        let replies = self.filing.in_flight.take(replies);
         if replies.is_empty() {
             return;
         }
@@ -119,8 +150,9 @@ impl Runtime {
                 (r, answered)
             })
             .collect();
-        let (tx, filing) = (self.tx.clone(), self.filing.clone());
+        let (tx, filing) = (self.tx.clone(), self.filing.in_flight.clone());
         workers::detached("reply-filing", move || {
+            let mut failed = false;
             for (r, answered) in replies {
                 let result = answered
                     .context("the reply names no message it answers")
@@ -129,36 +161,82 @@ impl Runtime {
                         crate::inbox::imap::file_reply(&imap, &pw, &a, &r.message_id, &r.bytes)
                     });
                 let ev = match result {
-                    Ok((flagged, copied)) => outcome(Outcome::ReplyFiled {
+                    Ok((flagged, copied)) => Some(outcome(Outcome::ReplyFiled {
                         reply_id: r.reply_id,
                         flagged,
                         copied,
-                    }),
-                    Err(e) => msg(Msg::Failed {
-                        id: r.request_id,
-                        what: "filing the reply over IMAP (tried again when the inbox is back)"
-                            .into(),
-                        error: format!("{e:#}"),
-                    }),
+                    })),
+                    Err(e) => {
+                        failed = true;
+                        tracing::warn!(reply = r.reply_id, "filing the reply over IMAP: {e:#}");
+                        announce.then(|| {
+                            msg(Msg::Failed {
+                                id: r.request_id,
+                                what: "filing the reply over IMAP (tried again shortly)".into(),
+                                error: format!("{e:#}"),
+                            })
+                        })
+                    }
                 };
                 // Released once its outcome is on its way: a later filing
                 // of the same reply runs after this one, never beside it
                 // (and finds the Sent copy this one appended).
-                let gone = tx.send(ev).is_err();
+                let gone = ev.is_some_and(|ev| tx.send(ev).is_err());
                 filing.done(r.reply_id);
                 if gone {
                     return;
                 }
             }
+            if failed {
+                let _ = tx.send(outcome(Outcome::FilingFailed));
+            }
         });
+    }
+
+    /// A filing failed: files this operator's pending replies again after
+    /// the backoff (one timer at a time).
+    pub(super) fn filing_failed(&mut self) {
+        if self.filing.timer {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let wait = crate::sync::backoff(self.filing.attempt, RETRY_MIN, RETRY_MAX);
+        self.filing.attempt = self.filing.attempt.saturating_add(1);
+        self.filing.timer = true;
+        let tx = self.tx.clone();
+        handle.spawn(async move {
+            tokio::time::sleep(wait).await;
+            let _ = tx.send(outcome(Outcome::FilingDue));
+        });
+    }
+
+    /// The retry timer fired: quietly, the pending filings again.
+    pub(super) fn filing_due(&mut self) {
+        self.filing.timer = false;
+        self.file_pending(Why::Retry);
+    }
+
+    /// A filing went through: the next failure starts the backoff afresh.
+    pub(super) fn filing_done(&mut self) {
+        self.filing.attempt = 0;
     }
 
     /// At start, and when the inbox is back after an outage: files the
     /// replies this operator sent whose filing did not finish (the screen
     /// quit first, the IMAP server did not answer).
-    pub(super) fn file_pending(&self) {
+    pub(super) fn file_pending(&self, why: Why) {
         match self.store.replies_to_file(&self.actor) {
-            Ok(pending) => self.file_replies(pending),
+            Ok(pending) => {
+                if !pending.is_empty() {
+                    tracing::info!(
+                        replies = pending.len(),
+                        "filing the replies left to file: {why:?}"
+                    );
+                }
+                self.file_replies(pending, why != Why::Retry)
+            }
             Err(e) => tracing::warn!("reading the replies to file: {e:#}"),
         }
     }
