@@ -223,9 +223,9 @@ impl Runtime {
         self.filing.attempt = 0;
     }
 
-    /// At start, and when the inbox is back after an outage: files the
-    /// replies this operator sent whose filing did not finish (the screen
-    /// quit first, the IMAP server did not answer).
+    /// At start, when the inbox is back after an outage, and on the retry
+    /// timer: files the replies this operator sent whose filing did not
+    /// finish (the screen quit first, the IMAP server did not answer).
     pub(super) fn file_pending(&self, why: Why) {
         match self.store.replies_to_file(&self.actor) {
             Ok(pending) => {
