@@ -69,6 +69,7 @@ async fn run(
         config: None,
         job_poll: Duration::from_secs(1),
         backend_gone: None,
+        follow_demo: None,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let mut app = App::start(setup, tx).unwrap();

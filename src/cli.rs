@@ -672,6 +672,7 @@ fn tui_cmd(cfg: Config) -> Result<i32> {
         config: Some(cfg.clone()),
         job_poll: std::time::Duration::from_secs(2),
         backend_gone: None,
+        follow_demo: None,
     };
     crate::tui::app::run(setup, crate::tui::app::default_log_path())?;
     Ok(0)

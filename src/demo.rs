@@ -280,6 +280,7 @@ pub fn run(resume: Option<PathBuf>) -> Result<i32> {
         config: None,
         job_poll: std::time::Duration::from_millis(300),
         backend_gone: None,
+        follow_demo: None,
     };
     let result = crate::tui::app::run_with(setup, Some(dir.join("concierge.log")), Some(hint));
     let _ = std::fs::remove_file(&joining);
@@ -296,6 +297,40 @@ const JOIN_FILE: &str = "join.json";
 /// backend is the first screen's child, so it went with that screen (the
 /// status line shows 28 characters of it).
 pub const HOST_GONE: &str = "the demo's host screen quit";
+
+/// The backend's address and token as the running demo wrote them to
+/// `dir/join.json`.
+fn read_join(dir: &Path) -> Result<(String, String, Option<String>)> {
+    let joining = std::fs::read_to_string(dir.join(JOIN_FILE)).map_err(|_| {
+        anyhow!(
+            "no running demo in {} (start one with `concierge demo`; it prints the --join line)",
+            dir.display()
+        )
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&joining).context("join.json is damaged")?;
+    let (Some(url), Some(token)) = (v["url"].as_str(), v["token"].as_str()) else {
+        anyhow::bail!("join.json is damaged (no url or token)");
+    };
+    let host = v["operator"].as_str().map(str::to_string);
+    Ok((url.to_string(), token.to_string(), host))
+}
+
+/// A joined screen whose backend stopped answering: when `dir/join.json`
+/// names another backend (the host's demo was `--resume`d: a new port, a
+/// new token), points `client` and all its clones there and returns the
+/// new address. None while the file is gone (the host quit) or unchanged.
+pub fn rejoin(dir: &Path, client: &crate::backend::BackendClient) -> Option<String> {
+    let (url, token, _) = read_join(dir).ok()?;
+    let same_url = client.base_url().trim_end_matches('/') == url.trim_end_matches('/');
+    if same_url && client.takes_token(&token) {
+        return None;
+    }
+    client
+        .retarget(&url, crate::secret::Secret::new(token))
+        .ok()?;
+    tracing::info!(url = %url, "the demo was resumed: following its backend");
+    Some(url)
+}
 
 /// How to open a second operator's screen on this sandbox.
 pub fn join_hint(dir: &Path) -> String {
@@ -314,16 +349,8 @@ pub fn join(dir: &Path, name: &str) -> Result<i32> {
     if name.is_empty() || name.chars().count() > 40 {
         anyhow::bail!("--as needs a name of 1 to 40 characters");
     }
-    let joining = std::fs::read_to_string(dir.join(JOIN_FILE)).map_err(|_| {
-        anyhow!(
-            "no running demo in {} (start one with `concierge demo`; it prints the --join line)",
-            dir.display()
-        )
-    })?;
-    let v: serde_json::Value = serde_json::from_str(&joining).context("join.json is damaged")?;
-    let (Some(url), Some(token)) = (v["url"].as_str(), v["token"].as_str()) else {
-        anyhow::bail!("join.json is damaged (no url or token)");
-    };
+    let (url, token, host) = read_join(dir)?;
+    let (url, token) = (url.as_str(), token.as_str());
     // A demo that was killed (not quit) leaves its join.json behind: say
     // so, instead of a screen whose every lookup fails "connection refused".
     if !answers(url) {
@@ -332,7 +359,7 @@ pub fn join(dir: &Path, name: &str) -> Result<i32> {
             dir.display()
         );
     }
-    if v["operator"].as_str() == Some(name) {
+    if host.as_deref() == Some(name) {
         eprintln!("concierge demo: the first screen is {name} too; presence will say so");
     }
     let client = crate::backend::BackendClient::new(
@@ -360,6 +387,8 @@ pub fn join(dir: &Path, name: &str) -> Result<i32> {
         job_poll: std::time::Duration::from_millis(300),
         // Its backend is the first screen's: it goes when that screen quits.
         backend_gone: Some(HOST_GONE.into()),
+        // ... and comes back elsewhere when that demo is resumed.
+        follow_demo: Some(dir.to_path_buf()),
     };
     let log = dir.join(format!(
         "concierge-{}.log",
@@ -449,6 +478,39 @@ mod tests {
             .find(|l| l.to_ascii_lowercase().starts_with("date:"))
             .expect("a Date header");
         chrono::DateTime::parse_from_rfc2822(line[5..].trim()).expect("an RFC 2822 date")
+    }
+
+    #[test]
+    fn a_joined_screen_moves_only_when_the_demo_names_another_backend() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |url: &str, token: &str| {
+            std::fs::write(
+                dir.path().join(JOIN_FILE),
+                serde_json::json!({ "url": url, "token": token, "operator": "Sam" }).to_string(),
+            )
+            .unwrap()
+        };
+        let secret = |t: &str| crate::secret::Secret::new(t.to_string());
+        let client =
+            crate::backend::BackendClient::new("http://127.0.0.1:1111", secret("old"), "demo")
+                .unwrap();
+        // A job follower's copy, taken before the demo moved.
+        let follower = client.clone();
+        assert_eq!(rejoin(dir.path(), &client), None, "the host quit");
+        write("http://127.0.0.1:1111", "old");
+        assert_eq!(rejoin(dir.path(), &client), None, "the same demo");
+        write("http://127.0.0.1:2222", "new");
+        assert_eq!(
+            rejoin(dir.path(), &client).as_deref(),
+            Some("http://127.0.0.1:2222")
+        );
+        assert!(follower.base_url().starts_with("http://127.0.0.1:2222"));
+        assert!(follower.takes_token("new") && !follower.takes_token("old"));
+        assert_eq!(rejoin(dir.path(), &client), None, "already there");
+        // Plain http off loopback would carry the token in clear: refused.
+        write("http://exports.example", "other");
+        assert_eq!(rejoin(dir.path(), &client), None);
+        assert!(follower.takes_token("new"));
     }
 
     #[test]

@@ -161,3 +161,88 @@ fn a_screen_joined_to_the_demo_says_so_when_the_demo_host_quits() {
         joined.stderr()
     );
 }
+
+#[test]
+fn a_screen_joined_to_the_demo_follows_the_demo_when_it_is_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let env = [
+        ("TMPDIR", tmp.to_str().unwrap()),
+        ("TERM", "xterm-256color"),
+        ("USER", "Sam"),
+    ];
+    let mut host = pty(dir.path(), "host", &["demo"], &env);
+    host.wait_screen("the demo's queue", Duration::from_secs(60), |s| {
+        s.contains("Queue")
+    });
+    let sandbox = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("join.json").is_file())
+        .expect("the demo's sandbox");
+    let joined = pty(
+        dir.path(),
+        "joined",
+        &["demo", "--join", sandbox.to_str().unwrap(), "--as", "Kim"],
+        &env,
+    );
+    joined.wait_screen(
+        "the joined queue, backend up",
+        Duration::from_secs(60),
+        |s| s.contains("Queue") && s.contains("backend ●"),
+    );
+    host.keys(&["q"]);
+    assert_eq!(
+        host.wait_exit(Duration::from_secs(30)),
+        0,
+        "{}",
+        host.stderr()
+    );
+    joined.wait_screen("the host's quit told", Duration::from_secs(20), |s| {
+        s.contains(&format!("backend ✗ {}", concierge::demo::HOST_GONE))
+    });
+
+    // The host resumes its demo: a new backend, on a new port, new token.
+    host.spawn(&["demo", "--resume", sandbox.to_str().unwrap()], &env);
+    host.wait_screen("the resumed demo's queue", Duration::from_secs(60), |s| {
+        s.contains("Queue")
+    });
+    let join: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sandbox.join("join.json")).unwrap()).unwrap();
+    let (url, token) = (
+        join["url"].as_str().unwrap(),
+        join["token"].as_str().unwrap(),
+    );
+    let screen = joined.wait_screen(
+        "the joined screen following the resumed demo",
+        Duration::from_secs(30),
+        |s| s.contains("backend ●") && s.contains("the demo was resumed"),
+    );
+    assert!(
+        screen.contains(url),
+        "the status line names the address: {screen}"
+    );
+    assert!(!screen.contains(token), "the token is on the screen");
+    joined.keys(&["q"]);
+    assert_eq!(
+        joined.wait_exit(Duration::from_secs(30)),
+        0,
+        "{}",
+        joined.stderr()
+    );
+    let log = std::fs::read_to_string(sandbox.join("concierge-Kim.log")).unwrap_or_default();
+    assert!(log.contains("the demo was resumed"), "{log}");
+    assert!(
+        !log.contains(token),
+        "the token is in the joined screen's log"
+    );
+    host.keys(&["q"]);
+    assert_eq!(
+        host.wait_exit(Duration::from_secs(30)),
+        0,
+        "{}",
+        host.stderr()
+    );
+}

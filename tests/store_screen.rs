@@ -27,11 +27,7 @@ fn the_screen_runs_on_a_team_store() {
     let sb = Demo::start();
     let url = support::postgres::server().fresh_database();
     let target = support::postgres::target(&url);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::team::runtime();
     rt.block_on(async {
         let mut d = Driver::start(setup(&sb, Location::Postgres(target.clone()))).await;
         d.until(

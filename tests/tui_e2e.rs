@@ -32,11 +32,7 @@ fn outbox_to(dir: &Path, to: &str) -> Vec<concierge::tui::state::OutboxMail> {
 #[test]
 fn approve_to_emailed_and_a_rejection() {
     let sb = sandbox();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = concierge_test_support::team::runtime();
     rt.block_on(async {
         let mut d = Driver::start(setup(&sb)).await;
         // The inbox worker stores the demo requests; the backend resolves them.
@@ -168,11 +164,7 @@ fn a_restart_mid_job_resumes_following_and_never_starts_a_second_export() {
     let sb = sandbox();
     let northwind_id;
     {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = concierge_test_support::team::runtime();
         northwind_id = rt.block_on(async {
             let mut d = Driver::start(setup(&sb)).await;
             d.until("Northwind resolved", Duration::from_secs(30), |a| {
@@ -200,11 +192,7 @@ fn a_restart_mid_job_resumes_following_and_never_starts_a_second_export() {
         // The app goes away mid-job (its runtime and every task with it).
         rt.shutdown_background();
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = concierge_test_support::team::runtime();
     rt.block_on(async {
         let mut d = Driver::start(setup(&sb)).await;
         d.until(
@@ -256,11 +244,7 @@ fn a_confirmed_second_export_of_a_workspace_is_forced_and_runs() {
         admin_mail,
     )
     .unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = concierge_test_support::team::runtime();
     rt.block_on(async {
         let mut d = Driver::start(setup(&sb)).await;
         let resolved = |a: &App, from: &str| {
@@ -352,11 +336,7 @@ fn a_confirmed_second_export_of_a_workspace_is_forced_and_runs() {
 #[test]
 fn a_follow_up_is_marked_until_the_request_is_opened_and_only_for_that_operator() {
     let sb = sandbox();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = concierge_test_support::team::runtime();
     let id = rt.block_on(async {
         let mut d = Driver::start(setup(&sb)).await;
         // The demo's "any news?" follow-up joins Ada's request, unread.

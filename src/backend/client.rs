@@ -18,6 +18,7 @@ use super::{ExportRequest, Job, Member, Workspace, WorkspaceDetails};
 use crate::secret::Secret;
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -112,21 +113,28 @@ impl RetryPolicy {
     }
 }
 
-/// The client. Cheap to clone (the connection pool is shared).
+/// The client. Cheap to clone (the connection pool is shared, and so is
+/// the target: [`BackendClient::retarget`] moves every clone).
 #[derive(Clone)]
 pub struct BackendClient {
     http: reqwest::Client,
-    base: Url,
-    token: Secret,
+    target: Arc<RwLock<Target>>,
     operator: String,
     retry: RetryPolicy,
 }
 
+/// Where the backend is and the token it takes.
+struct Target {
+    base: Url,
+    token: Secret,
+}
+
 impl std::fmt::Debug for BackendClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.target();
         f.debug_struct("BackendClient")
-            .field("base", &self.base.as_str())
-            .field("token", &self.token)
+            .field("base", &t.base.as_str())
+            .field("token", &t.token)
             .field("operator", &self.operator)
             .finish()
     }
@@ -153,35 +161,7 @@ impl BackendClient {
         connect: Duration,
         request: Duration,
     ) -> Result<Self, ApiError> {
-        let mut base = Url::parse(base_url.trim()).map_err(|e| ApiError::Config {
-            detail: format!("backend url {base_url:?} is not a URL: {e}"),
-        })?;
-        match base.scheme() {
-            "https" => {}
-            "http" if is_loopback(&base) => {}
-            "http" => {
-                return Err(ApiError::Config {
-                    detail: format!(
-                        "backend url {base_url:?} uses plain http to a host that is not loopback; use https"
-                    ),
-                })
-            }
-            other => {
-                return Err(ApiError::Config {
-                    detail: format!("backend url scheme {other:?} is not http or https"),
-                })
-            }
-        }
-        if !base.username().is_empty() || base.password().is_some() {
-            return Err(ApiError::Config {
-                detail: "backend url must not carry credentials; the token comes from token_env"
-                    .into(),
-            });
-        }
-        if !base.path().ends_with('/') {
-            let p = format!("{}/", base.path());
-            base.set_path(&p);
-        }
+        let base = parse_base(base_url)?;
         let http = reqwest::Client::builder()
             .connect_timeout(connect)
             .timeout(request)
@@ -192,11 +172,33 @@ impl BackendClient {
             })?;
         Ok(BackendClient {
             http,
-            base,
-            token,
+            target: Arc::new(RwLock::new(Target { base, token })),
             operator: header_safe(operator),
             retry: RetryPolicy::default(),
         })
+    }
+
+    /// Points this client and every clone of it (workers following jobs,
+    /// the health check) at another backend address and token: a resumed
+    /// demo's backend comes back on a new port with a new token.
+    pub fn retarget(&self, base_url: &str, token: Secret) -> Result<(), ApiError> {
+        let base = parse_base(base_url)?;
+        *self.target.write().unwrap_or_else(|e| e.into_inner()) = Target { base, token };
+        Ok(())
+    }
+
+    /// The backend's base URL (no secret in it).
+    pub fn base_url(&self) -> String {
+        self.target().base.to_string()
+    }
+
+    /// Whether this client sends `token`.
+    pub fn takes_token(&self, token: &str) -> bool {
+        self.target().token.expose() == token
+    }
+
+    fn target(&self) -> std::sync::RwLockReadGuard<'_, Target> {
+        self.target.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Replaces the retry policy (tests use [`RetryPolicy::none`] or short delays).
@@ -213,6 +215,14 @@ impl BackendClient {
             url.query_pairs_mut().append_pair("name", n);
         }
         self.call(Method::GET, url, None, None, true).await
+    }
+
+    /// The screens' health check (every 5 s): `GET /v1/workspaces?name=`,
+    /// an exact name nobody has, so one small answer that still proves the
+    /// token. The reference backend logs it at DEBUG, not INFO
+    /// (`ochre_refbackend::server::is_health_probe`).
+    pub async fn probe(&self) -> Result<(), ApiError> {
+        self.workspaces(Some("")).await.map(drop)
     }
 
     /// `GET /v1/workspaces/{id}`: the workspace with its size.
@@ -279,7 +289,7 @@ impl BackendClient {
     }
 
     fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
+        let mut url = self.target().base.clone();
         {
             let mut s = url
                 .path_segments_mut()
@@ -329,7 +339,7 @@ impl BackendClient {
         let mut rb = self
             .http
             .request(method, url)
-            .bearer_auth(self.token.expose())
+            .bearer_auth(self.target().token.expose())
             .header(OPERATOR_HEADER, &self.operator)
             .header(reqwest::header::ACCEPT, "application/json");
         if let Some(k) = idempotency_key {
@@ -387,8 +397,43 @@ impl BackendClient {
     }
 
     fn redact(&self, s: &str) -> String {
-        redact(s, &self.token)
+        redact(s, &self.target().token)
     }
+}
+
+/// `base_url` checked (https, or plain http to a loopback host only, so
+/// that the token never crosses a network in clear text; no credentials
+/// in it) and ending in `/`.
+fn parse_base(base_url: &str) -> Result<Url, ApiError> {
+    let mut base = Url::parse(base_url.trim()).map_err(|e| ApiError::Config {
+        detail: format!("backend url {base_url:?} is not a URL: {e}"),
+    })?;
+    match base.scheme() {
+        "https" => {}
+        "http" if is_loopback(&base) => {}
+        "http" => {
+            return Err(ApiError::Config {
+                detail: format!(
+                    "backend url {base_url:?} uses plain http to a host that is not loopback; use https"
+                ),
+            })
+        }
+        other => {
+            return Err(ApiError::Config {
+                detail: format!("backend url scheme {other:?} is not http or https"),
+            })
+        }
+    }
+    if !base.username().is_empty() || base.password().is_some() {
+        return Err(ApiError::Config {
+            detail: "backend url must not carry credentials; the token comes from token_env".into(),
+        });
+    }
+    if !base.path().ends_with('/') {
+        let p = format!("{}/", base.path());
+        base.set_path(&p);
+    }
+    Ok(base)
 }
 
 /// Replaces every occurrence of the token in `s`.

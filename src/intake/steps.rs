@@ -314,7 +314,8 @@ pub(super) fn read_fields(fields: &[super::headers::Field<'_>]) -> Vec<(&'static
         .collect()
 }
 
-/// The subject, sanitized and capped at 998 characters (RFC 5322's line).
+/// The subject, sanitized and capped at [`FIELD_LIMIT`] characters
+/// (RFC 5322's line) by [`Cleaner::line`].
 pub(super) fn subject_of(
     msg: &mail_parser::Message<'_>,
     raw_msg: &[u8],
@@ -331,7 +332,7 @@ pub(super) fn subject_of(
             .unwrap_or_else(|| s.to_string()),
         s => s.unwrap_or("").to_string(),
     };
-    classify::truncate_chars(&clean.line(&subject), 998)
+    clean.line(&subject)
 }
 
 #[cfg(test)]

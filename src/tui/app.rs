@@ -62,6 +62,10 @@ pub struct Setup {
     /// What the status says when the backend stops answering, when the
     /// screen knows why (a screen joined to the demo: its host quit).
     pub backend_gone: Option<String>,
+    /// A screen joined to the demo: the sandbox whose `join.json` names
+    /// the backend; read again when the backend stops answering (the
+    /// host's demo may have been `--resume`d on a new port and token).
+    pub follow_demo: Option<PathBuf>,
 }
 
 /// A message for the loop: for `update`, or a worker's outcome for the
@@ -93,8 +97,12 @@ pub struct Runtime {
     config: Option<crate::config::Config>,
     job_poll: Duration,
     backend_gone: Option<String>,
+    follow_demo: Option<PathBuf>,
     /// Jobs being followed (request ids), so one is never followed twice.
     following: std::collections::HashSet<i64>,
+    /// Replies whose filing is under way on a filing thread, so one is
+    /// never filed twice at once (two Sent copies): see `file_replies`.
+    filing: replies::Filing,
     /// Bounds concurrent backend lookups (a big store resolves gradually).
     lookups: Arc<tokio::sync::Semaphore>,
     /// Text `update` asked to open in `$EDITOR`, for the terminal to take.
@@ -188,7 +196,9 @@ impl App {
             config: setup.config,
             job_poll: setup.job_poll,
             backend_gone: setup.backend_gone,
+            follow_demo: setup.follow_demo,
             following: Default::default(),
+            filing: Default::default(),
             lookups: Arc::new(tokio::sync::Semaphore::new(4)),
             edit: None,
             session: crate::store::presence::session_id(),
@@ -216,7 +226,7 @@ impl App {
             tx.clone(),
         );
         runtime.resume()?;
-        runtime.file_pending();
+        runtime.file_pending(replies::Why::Start);
         runtime.watch_backend();
         // Requests the backend has not been asked about yet are looked up
         // by one screen only: the poller's (`Msg::Lease` from the
@@ -370,6 +380,10 @@ impl Runtime {
             }
             Command::Reload { ids } => self.reload_all(&ids),
             Command::LoadPresence => self.load_presence(),
+            Command::FilePending => {
+                self.file_pending(replies::Why::InboxBack);
+                vec![]
+            }
             Command::MarkSeen { id } => match self.store.mark_seen(id, &self.actor) {
                 Ok(()) => self.reload(id),
                 Err(e) => Self::failed(id, "marking the follow-ups read", e),

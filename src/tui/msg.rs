@@ -27,6 +27,11 @@ pub enum Msg {
     Requests(Vec<RequestView>),
     Inbox(Health),
     Backend(Health),
+    /// A screen joined to the demo follows the host's demo, `--resume`d:
+    /// its backend answers again at this address (never the token).
+    DemoResumed {
+        at: String,
+    },
     /// The team store's connection (the heartbeat's): `Down` while the
     /// server cannot be reached, `Up` once it answers again.
     Store(Health),
@@ -214,4 +219,7 @@ pub enum Command {
     },
     /// Read the other screens' presence entries again.
     LoadPresence,
+    /// File (over IMAP) this operator's sent replies still to file: the
+    /// inbox is back after an outage.
+    FilePending,
 }

@@ -233,8 +233,23 @@ async fn require_bearer(State(b): St, req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_string();
-    tracing::info!(operator = %operator, method = %req.method(), path = %req.uri().path(), "api call");
+    if is_health_probe(&req) {
+        tracing::debug!(operator = %operator, method = %req.method(), path = %req.uri().path(), "health check");
+    } else {
+        tracing::info!(operator = %operator, method = %req.method(), path = %req.uri().path(), "api call");
+    }
     next.run(req).await
+}
+
+/// Whether `req` is a screen's health check (`GET /v1/workspaces?name=`,
+/// an exact name nobody has: Concierge's `BackendClient::probe`).
+///
+/// NOTE: logged at DEBUG: every open screen sends one every 5 s, which at
+/// INFO was 720 lines an hour per screen around the few that matter.
+pub fn is_health_probe(req: &Request) -> bool {
+    req.method() == axum::http::Method::GET
+        && req.uri().path() == "/v1/workspaces"
+        && req.uri().query() == Some("name=")
 }
 
 fn parse_id(s: &str) -> Option<Uuid> {

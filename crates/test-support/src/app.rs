@@ -45,6 +45,7 @@ pub fn setup(store: Location, operator: &str, inbox: Inbox) -> Setup {
         // Fast enough that a job's progress shows within a test's deadline.
         job_poll: Duration::from_millis(100),
         backend_gone: None,
+        follow_demo: None,
     }
 }
 

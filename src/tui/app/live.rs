@@ -344,13 +344,27 @@ impl Runtime {
             .clone()
             .with_retry(crate::backend::RetryPolicy::none());
         let gone = self.backend_gone.clone();
+        let follow = self.follow_demo.clone();
         let tx = self.tx.clone();
         handle.spawn(async move {
             loop {
-                // An exact name nobody has: one small answer, nothing to list.
-                let answer =
-                    tokio::time::timeout(BACKEND_PROBE, backend.workspaces(Some(""))).await;
-                let health = backend_health(answer.map(|r| r.map(drop)), gone.as_deref());
+                let answer = tokio::time::timeout(BACKEND_PROBE, backend.probe()).await;
+                let health = backend_health(answer, gone.as_deref());
+                // A joined screen: the host's demo may be back elsewhere
+                // (`--resume`: a new port and token). `retarget` moves
+                // every clone of the client, job followers too; the next
+                // check, at once, says whether it answers there.
+                if matches!(health, Health::Down(_)) {
+                    if let Some(at) = follow
+                        .as_deref()
+                        .and_then(|d| crate::demo::rejoin(d, &backend))
+                    {
+                        if tx.send(msg(Msg::DemoResumed { at })).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                }
                 if tx.send(msg(Msg::Backend(health))).is_err() {
                     return;
                 }

@@ -42,6 +42,10 @@ pub enum Outcome {
     },
     /// The presence timer fired: a selection that rested is written now.
     PresenceDue,
+    /// Filing a reply over IMAP failed: retried after a backoff.
+    FilingFailed,
+    /// The filing retry's timer fired.
+    FilingDue,
 }
 
 pub(super) fn outcome(o: Outcome) -> Event {
@@ -100,6 +104,15 @@ impl Runtime {
                 if let Err(e) = self.store.reply_imap_done(reply_id, flagged, copied) {
                     tracing::warn!(reply = reply_id, "recording the IMAP filing failed: {e:#}");
                 }
+                self.filing_done();
+                vec![]
+            }
+            Outcome::FilingFailed => {
+                self.filing_failed();
+                vec![]
+            }
+            Outcome::FilingDue => {
+                self.filing_due();
                 vec![]
             }
             Outcome::PresenceDue => {
@@ -144,7 +157,7 @@ impl Runtime {
                     request_id: id,
                     message_id: reply.message_id,
                     bytes: reply.bytes,
-                }]);
+                }], true);
             }
             Sent::Refused(e) => out.extend(Self::failed(
                 id,
@@ -173,5 +186,7 @@ fn outcome_name(o: &Outcome) -> String {
         Outcome::ReplySent { id, reply_id, .. } => format!("reply {reply_id} of #{id} answered"),
         Outcome::ReplyFiled { reply_id, .. } => format!("reply {reply_id} filed"),
         Outcome::PresenceDue => "presence due".into(),
+        Outcome::FilingFailed => "a filing failed".into(),
+        Outcome::FilingDue => "filing retry due".into(),
     }
 }

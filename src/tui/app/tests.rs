@@ -37,6 +37,7 @@ fn app_on(dir: &std::path::Path) -> (App, mpsc::UnboundedReceiver<Event>) {
         config: None,
         job_poll: Duration::from_millis(100),
         backend_gone: None,
+        follow_demo: None,
     };
     let (tx, rx) = mpsc::unbounded_channel();
     (App::start(setup, tx).unwrap(), rx)

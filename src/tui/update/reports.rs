@@ -20,11 +20,26 @@ pub(super) fn on_report(state: &mut State, msg: Msg) -> Vec<Command> {
         }
         Msg::Requests(reqs) => on_requests(state, reqs),
         Msg::Inbox(h) => {
+            // Back after an outage: a reply sent meanwhile could not be
+            // filed (`\Answered`, the Sent copy); file it now rather than
+            // at the next start.
+            let back = matches!(state.inbox, Health::Down(_)) && matches!(h, Health::Up(_));
             state.inbox = h;
-            vec![]
+            if back {
+                vec![Command::FilePending]
+            } else {
+                vec![]
+            }
         }
         Msg::Backend(h) => {
             state.backend = h;
+            vec![]
+        }
+        Msg::DemoResumed { at } => {
+            say(
+                state,
+                format!("the demo was resumed: following its backend at {at}"),
+            );
             vec![]
         }
         Msg::Store(h) => {

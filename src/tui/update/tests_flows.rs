@@ -578,3 +578,23 @@ fn a_store_that_is_back_makes_the_screen_read_presence_again() {
         "{cmds:?}"
     );
 }
+
+#[test]
+fn an_inbox_that_is_back_makes_the_screen_file_the_replies_left_to_file() {
+    use crate::tui::state::Health;
+    let mut s = state(vec![ready(1)]);
+    // The first connection at start: the start files them already.
+    let cmds = update(&mut s, Msg::Inbox(Health::Up("IDLE".into())));
+    assert!(cmds.is_empty(), "{cmds:?}");
+    let cmds = update(&mut s, Msg::Inbox(Health::Up("IDLE".into())));
+    assert!(cmds.is_empty(), "{cmds:?}");
+    let cmds = update(&mut s, Msg::Inbox(Health::Down("gone; retry in 2s".into())));
+    assert!(cmds.is_empty(), "{cmds:?}");
+    let cmds = update(&mut s, Msg::Inbox(Health::Down("gone; retry in 4s".into())));
+    assert!(cmds.is_empty(), "{cmds:?}");
+    let cmds = update(&mut s, Msg::Inbox(Health::Up("IDLE".into())));
+    assert!(
+        matches!(cmds.as_slice(), [Command::FilePending]),
+        "{cmds:?}"
+    );
+}
