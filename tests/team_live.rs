@@ -83,9 +83,10 @@ impl Screen {
         ))));
     }
 
-    /// Handles this screen's events until `cond` holds; panics after `within`.
+    /// Handles this screen's events until `cond` holds; panics after `within`
+    /// (at least test-support's `LOADED_MACHINE_FLOOR`).
     pub async fn until(&mut self, what: &str, within: Duration, cond: impl Fn(&App) -> bool) {
-        let deadline = Instant::now() + within;
+        let deadline = Instant::now() + within.max(support::LOADED_MACHINE_FLOOR);
         while !cond(&self.app) {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, self.rx.recv()).await {

@@ -50,9 +50,10 @@ impl Screen {
         }
     }
 
-    /// Processes events until `cond` holds, or panics after `within`.
+    /// Processes events until `cond` holds, or panics after `within` (at
+    /// least test-support's `LOADED_MACHINE_FLOOR`).
     async fn until(&mut self, what: &str, within: Duration, cond: impl Fn(&App) -> bool) {
-        let deadline = Instant::now() + within;
+        let deadline = Instant::now() + within.max(support::LOADED_MACHINE_FLOOR);
         while !cond(&self.app) {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, self.rx.recv()).await {
@@ -284,7 +285,7 @@ async fn both_until(
     within: Duration,
     cond: impl Fn(&App, &App) -> bool,
 ) {
-    let deadline = tokio::time::Instant::now() + within;
+    let deadline = tokio::time::Instant::now() + within.max(support::LOADED_MACHINE_FLOOR);
     while !cond(&a.app, &b.app) {
         tokio::select! {
             Some(ev) = a.rx.recv() => { a.app.handle(ev); }
