@@ -62,7 +62,10 @@ fn free_port_and_wait_until() {
         n += 1;
         n == 3
     }));
-    assert!(Instant::now() < deadline, "wait_until waited for its deadline");
+    assert!(
+        Instant::now() < deadline,
+        "wait_until waited for its deadline"
+    );
     assert_eq!(n, 3);
     assert!(!support::wait_until(
         Instant::now() + Duration::from_millis(50),
