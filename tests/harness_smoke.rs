@@ -46,6 +46,18 @@ fn subjects(session: &mut imap::Session<imap::Connection>) -> Vec<(u32, String)>
 }
 
 #[test]
+fn a_closed_port_refuses_connections_and_cannot_be_taken() {
+    let closed = support::closed_port();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], closed.port()));
+    let e = std::net::TcpStream::connect(addr).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
+    let taken = std::net::TcpListener::bind(addr).unwrap_err();
+    assert_eq!(taken.kind(), std::io::ErrorKind::AddrInUse, "{taken}");
+    drop(closed);
+    assert!(std::net::TcpListener::bind(addr).is_ok(), "freed on drop");
+}
+
+#[test]
 fn free_port_and_wait_until() {
     let a = support::free_port();
     let b = support::free_port();
