@@ -201,8 +201,7 @@ fn screen(at: Location, operator: &str) -> (App, tokio::sync::mpsc::UnboundedRec
     (App::start(setup, tx).unwrap(), rx)
 }
 
-/// Handles the screen's events until `cond` holds; panics after `within`
-/// (at least test-support's `LOADED_MACHINE_FLOOR`).
+/// Handles the screen's events until `cond` holds; panics after `within`.
 async fn until(
     app: &mut App,
     rx: &mut tokio::sync::mpsc::UnboundedReceiver<Event>,
@@ -210,7 +209,7 @@ async fn until(
     within: Duration,
     cond: impl Fn(&App) -> bool,
 ) {
-    let deadline = Instant::now() + within.max(support::LOADED_MACHINE_FLOOR);
+    let deadline = Instant::now() + within;
     while !cond(app) {
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, rx.recv()).await {

@@ -83,10 +83,9 @@ impl Screen {
         ))));
     }
 
-    /// Handles this screen's events until `cond` holds; panics after `within`
-    /// (at least test-support's `LOADED_MACHINE_FLOOR`).
+    /// Handles this screen's events until `cond` holds; panics after `within`.
     pub async fn until(&mut self, what: &str, within: Duration, cond: impl Fn(&App) -> bool) {
-        let deadline = Instant::now() + within.max(support::LOADED_MACHINE_FLOOR);
+        let deadline = Instant::now() + within;
         while !cond(&self.app) {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, self.rx.recv()).await {

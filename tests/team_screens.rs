@@ -50,10 +50,9 @@ impl Screen {
         }
     }
 
-    /// Processes events until `cond` holds, or panics after `within` (at
-    /// least test-support's `LOADED_MACHINE_FLOOR`).
+    /// Processes events until `cond` holds, or panics after `within`.
     async fn until(&mut self, what: &str, within: Duration, cond: impl Fn(&App) -> bool) {
-        let deadline = Instant::now() + within.max(support::LOADED_MACHINE_FLOOR);
+        let deadline = Instant::now() + within;
         while !cond(&self.app) {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, self.rx.recv()).await {
@@ -285,7 +284,7 @@ async fn both_until(
     within: Duration,
     cond: impl Fn(&App, &App) -> bool,
 ) {
-    let deadline = tokio::time::Instant::now() + within.max(support::LOADED_MACHINE_FLOOR);
+    let deadline = tokio::time::Instant::now() + within;
     while !cond(&a.app, &b.app) {
         tokio::select! {
             Some(ev) = a.rx.recv() => { a.app.handle(ev); }

@@ -132,11 +132,10 @@ impl Driver {
         Driver { app, rx }
     }
 
-    /// Processes events until `cond` holds, or panics after `within` (at
-    /// least [`crate::LOADED_MACHINE_FLOOR`]) with the status line and every
-    /// row's state.
+    /// Processes events until `cond` holds, or panics after `within` with
+    /// the status line and every row's state.
     pub async fn until(&mut self, what: &str, within: Duration, cond: impl Fn(&App) -> bool) {
-        let deadline = Instant::now() + within.max(crate::LOADED_MACHINE_FLOOR);
+        let deadline = Instant::now() + within;
         while !cond(&self.app) {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, self.rx.recv()).await {

@@ -145,14 +145,6 @@ pub fn free_port() -> u16 {
     panic!("free_port: could not find an unused port");
 }
 
-/// The least a wait that only ever succeeds (it panics at its deadline:
-/// [`screen::Pty::wait_screen`], [`app::Driver::until`]) gives its
-/// condition, whatever deadline the caller named. Such a wait ends as soon
-/// as the condition holds, so this costs a passing run nothing; the callers'
-/// 10 s were tight for a process start plus a tmux draw on a loaded 2-vCPU
-/// CI machine running several test threads at once.
-pub const LOADED_MACHINE_FLOOR: Duration = Duration::from_secs(60);
-
 /// Polls `cond` every [`POLL_INTERVAL`] until it returns true (→ `true`) or
 /// `deadline` passes (→ `false`). `cond` is always called at least once.
 pub fn wait_until(deadline: Instant, mut cond: impl FnMut() -> bool) -> bool {

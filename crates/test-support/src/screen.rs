@@ -171,11 +171,9 @@ impl Pty {
         String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", &t]).stdout).into_owned()
     }
 
-    /// Polls the screen until `cond` holds; panics after `within` (at least
-    /// [`support::LOADED_MACHINE_FLOOR`]) with the screen and the program's
-    /// stderr.
+    /// Polls the screen until `cond` holds; panics after `within` with the
+    /// screen and the program's stderr.
     pub fn wait_screen(&self, what: &str, within: Duration, cond: impl Fn(&str) -> bool) -> String {
-        let within = within.max(support::LOADED_MACHINE_FLOOR);
         let mut last = String::new();
         let ok = support::wait_until(Instant::now() + within, || {
             last = self.screen();
