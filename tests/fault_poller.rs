@@ -80,13 +80,9 @@ fn mailbox_behind_a_proxy() -> (
 /// while the poller writes the same file, and `Store::open` creates the
 /// file when it is missing (the first polls come before the poller has
 /// started), sets it up and migrates it: writes that race the poller's
-/// own. A failed write in the poller's first sync ends that sync, whose
-/// fetching thread then waits out the 60 s read timeout on the stalled
-/// connection before the poller reconnects and catches up; the test then
-/// passes only if a poll happens to land mid catch-up. A CI run once took
-/// 63.84 s here, which is that path (its cause not reproduced in 32 local
-/// runs, 23 of them under load). Reading only, the test's polls cannot be
-/// a cause.
+/// own. Reading only, the test stays out of the poller's way. (This is not
+/// what made a CI run take 63.84 s here once: that is reproduced with
+/// either kind of poll, see the report of branch `flaky`.)
 fn requests(db: &Path) -> Option<i64> {
     if !db.exists() {
         return None;
