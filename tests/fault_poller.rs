@@ -227,10 +227,11 @@ fn one_poller() -> std::sync::MutexGuard<'static, ()> {
 /// third's tagged OK waits behind the fourth's output, which stalls. The
 /// third batch is then never complete, and a test that waited for 350
 /// waited out the 60 s read timeout and passed only if a poll landed mid
-/// catch-up (a CI run took 63.84 s; reproduced in 5 of ~110 local runs
-/// under load; in a proxy dump of one, `* 351 FETCH` came straight after
-/// message 350 and `c7 OK` never). The second batch's OK has come before
-/// the fourth batch's command is sent, so it cannot be held so.
+/// catch-up (a CI run took 63.84 s; locally, three runs at once beside two
+/// busy loops, 9 of 126 runs did, the 6 traced all stuck at 150; in a
+/// proxy dump of one, `* 351 FETCH` came straight after message 350 and
+/// `c7 OK` never; with the wait below, 0 of 42). The second batch's OK has
+/// come before the fourth batch's command is sent, so it cannot be held so.
 fn before_stall() -> i64 {
     let ramp = concierge::sync::RAMP;
     (ramp[0] + ramp[1]) as i64
