@@ -12,7 +12,6 @@ use concierge::backend::{
 };
 use concierge::secret::Secret;
 use proxy::{http_answer, Fault, Proxy};
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 fn fast_retry() -> RetryPolicy {
@@ -166,11 +165,9 @@ async fn typed_calls_against_the_reference_backend() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_after_capped_retries_without_the_token() {
-    // a port nothing listens on
-    let port = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    // a port nothing listens on, held so (no other test can bind it meanwhile)
+    let closed = concierge_test_support::closed_port();
+    let port = closed.port();
     let token = "secret-token-for-unreachable-test";
     let c = BackendClient::new(
         &format!("http://127.0.0.1:{port}"),

@@ -73,9 +73,24 @@ fn mailbox_behind_a_proxy() -> (
     (dovecot, mailbox_bytes, rt, proxy)
 }
 
-/// The store's request count, or None while it cannot be read (locked).
+/// The store's request count, or None while it cannot be read (not made
+/// yet, locked).
+///
+/// NOTE: read-only, not `Store::open`. The tests poll this every 10 ms
+/// while the poller writes the same file, and `Store::open` creates the
+/// file when it is missing (the first polls come before the poller has
+/// started), sets it up and migrates it: writes that race the poller's
+/// own. Reading only, the test stays out of the poller's way. (This is not
+/// what made a CI run take 63.84 s here once: that is reproduced with
+/// either kind of poll, see the report of branch `flaky`.)
 fn requests(db: &Path) -> Option<i64> {
-    Store::open(db).ok()?.request_count().ok()
+    if !db.exists() {
+        return None;
+    }
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .ok()?;
+    c.query_row("SELECT COUNT(*) FROM requests", [], |r| r.get(0))
+        .ok()
 }
 
 #[test]
@@ -102,12 +117,12 @@ fn a_poller_killed_mid_batch_loses_and_duplicates_nothing_on_restart() {
     .unwrap();
 
     let mut poller = sync(&config, false);
-    // Wait until the first batches are stored, then kill -9 while the
-    // next one is stuck in the proxy.
+    // Wait until the first batches are stored and the answer has stalled,
+    // then kill -9 while the next batch is stuck in the proxy.
     let mut stored = 0;
     let reached = support::wait_until(Instant::now() + Duration::from_secs(120), || {
         stored = requests(&db).unwrap_or(0);
-        stored >= before_stall()
+        stored >= before_stall() && proxy.stalled() > 0
     });
     poller.kill().unwrap();
     let killed = poller.wait_with_output().unwrap();
@@ -119,7 +134,10 @@ fn a_poller_killed_mid_batch_loses_and_duplicates_nothing_on_restart() {
     let at_kill = requests(&db).unwrap();
     assert!(
         (before_stall()..MESSAGES as i64).contains(&at_kill),
-        "not killed mid-sync: {at_kill} of {MESSAGES} stored"
+        "not killed mid-sync: {at_kill} of {MESSAGES} stored over {} connection(s); \
+         the poller said: {}",
+        proxy.connections(),
+        String::from_utf8_lossy(&killed.stderr)
     );
     let cursor = Store::open(&db)
         .unwrap()
@@ -174,8 +192,8 @@ fn a_poller_killed_mid_batch_loses_and_duplicates_nothing_on_restart() {
 // Quitting the screen asks the in-process poller to stop while it is
 // blocked in a socket read (IDLE for up to `idle_timeout`, or a FETCH answer
 // for up to the 60 s read timeout). The stop must end that read at once and
-// leave the store as a finished batch left it. The 20 s deadlines below are
-// only failure guards, far below the waits the stop must cut short (600 s
+// leave the store as a finished batch left it. The 20 s deadlines on the
+// stops below are only failure guards, far below the waits the stop must cut short (600 s
 // of IDLE, 60 s of read timeout) and far above the milliseconds it takes.
 
 use concierge::config::Connection;
@@ -186,6 +204,12 @@ use concierge::sync::{Poller, PollerEvent, PollerOptions};
 /// 60 s read timeout and the 600 s IDLE that only a prompt stop can cut.
 const GUARD: Duration = Duration::from_secs(20);
 
+/// How long a wait for the poller to get somewhere (its first sync, its
+/// IDLE) polls: those waits end as soon as it gets there, and they include
+/// a Dovecot login and a sync on what may be a loaded 2-vCPU CI machine.
+/// Only the stop itself is held to [`GUARD`].
+const ARRIVAL: Duration = Duration::from_secs(60);
+
 /// In-process pollers in this file run one at a time: the tests find the
 /// poller's thread by its name.
 static ONE_POLLER: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -194,10 +218,23 @@ fn one_poller() -> std::sync::MutexGuard<'static, ()> {
     ONE_POLLER.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Requests stored before the stall: the sync's first batches (its ramp),
-/// which the proxy lets through whole.
+/// Requests surely stored before the stall: the sync's first two batches.
+///
+/// NOTE: not the whole ramp (50 + 100 + 200), though the proxy passes all
+/// of the third batch's data. The fetch sends the next batch's command
+/// before it reads this one's answer, and Dovecot may then run the two at
+/// once: the fourth batch's data follows the third's at once, and the
+/// third's tagged OK waits behind the fourth's output, which stalls. The
+/// third batch is then never complete, and a test that waited for 350
+/// waited out the 60 s read timeout and passed only if a poll landed mid
+/// catch-up (a CI run took 63.84 s; locally, three runs at once beside two
+/// busy loops, 9 of 126 runs did, the 6 traced all stuck at 150; in a
+/// proxy dump of one, `* 351 FETCH` came straight after message 350 and
+/// `c7 OK` never; with the wait below, 0 of 42). The second batch's OK has
+/// come before the fourth batch's command is sent, so it cannot be held so.
 fn before_stall() -> i64 {
-    concierge::sync::RAMP.iter().sum::<usize>() as i64
+    let ramp = concierge::sync::RAMP;
+    (ramp[0] + ramp[1]) as i64
 }
 
 fn imap(user: &str, port: u16) -> Connection {
@@ -265,7 +302,7 @@ fn a_poller_waiting_in_idle_stops_as_soon_as_it_is_asked() {
     let earlier = poller_threads();
     let p = Poller::start(cfg, Secret::new(dovecot.password()), db.clone(), opts);
     let mut before = Vec::new();
-    let synced = support::wait_until(Instant::now() + GUARD, || {
+    let synced = support::wait_until(Instant::now() + ARRIVAL, || {
         match p.events.recv_timeout(Duration::from_millis(100)) {
             Ok(PollerEvent::Synced(msgs, _)) if !msgs.is_empty() => true,
             Ok(ev) => {
@@ -279,7 +316,7 @@ fn a_poller_waiting_in_idle_stops_as_soon_as_it_is_asked() {
     // After a sync the poller's only read is the IDLE: once it is asleep in
     // a read, it waits in IDLE.
     assert!(
-        support::wait_until(Instant::now() + GUARD, || {
+        support::wait_until(Instant::now() + ARRIVAL, || {
             poller_blocked_in_a_read(&earlier)
         }),
         "the poller never settled into IDLE"
@@ -321,7 +358,7 @@ fn a_poller_stopped_in_the_middle_of_a_fetch_stores_no_half_batch() {
     let mut stored = 0;
     let stuck = support::wait_until(Instant::now() + Duration::from_secs(120), || {
         stored = requests(&db).unwrap_or(0);
-        stored >= before_stall() && poller_blocked_in_a_read(&earlier)
+        stored >= before_stall() && proxy.stalled() > 0 && poller_blocked_in_a_read(&earlier)
     });
     assert!(
         stuck,
@@ -391,7 +428,7 @@ fn quitting_the_screen_while_its_poller_waits_in_idle_is_prompt() {
     let mut app = rt.block_on(async { App::start(setup, tx) }).unwrap();
     // The request arrives through the poller, which then waits in IDLE.
     let arrived = rt.block_on(async {
-        let deadline = Instant::now() + GUARD;
+        let deadline = Instant::now() + ARRIVAL;
         while app.state.rows.is_empty() || app.state.inbox != Health::Up("IDLE".into()) {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, rx.recv()).await {
@@ -405,7 +442,7 @@ fn quitting_the_screen_while_its_poller_waits_in_idle_is_prompt() {
     });
     assert!(arrived, "the inbox never came up: {:?}", app.state.inbox);
     assert!(
-        support::wait_until(Instant::now() + GUARD, || {
+        support::wait_until(Instant::now() + ARRIVAL, || {
             poller_blocked_in_a_read(&earlier)
         }),
         "the poller never settled into IDLE"

@@ -4,7 +4,8 @@
 //! behind the fault proxy (crates/test-support/src/proxy.rs): the screen's
 //! own connection passes, every later one (the workers': inbox, presence,
 //! change feed) is accepted and never answered. The exit is polled with a
-//! deadline well under one connect timeout.
+//! deadline that ends one connect timeout after the screen was started,
+//! before any worker's connect could have timed out.
 //!
 //! The same for a reply being filed over IMAP (`\Answered`, the Sent copy)
 //! when the real Dovecot behind the proxy is held silent: the screen quits
@@ -52,6 +53,23 @@ fn start_screen(
     });
 }
 
+/// The screen's exit code, waited for until `spawned + timeout`: a worker
+/// that connects after `spawned` (taken before the screen was started) can
+/// time out no earlier than that, so an exit seen before it did not wait
+/// for one. Measured from the start, not from the `q`, this holds however
+/// slowly a loaded machine gets from the start to the `q` (a fixed few
+/// seconds after the `q` could be too short there, or, late enough, let an
+/// exit after a timeout pass).
+fn exit_before_a_timeout(pty: &Pty, spawned: Instant, timeout: Duration) -> i32 {
+    let left = (spawned + timeout).saturating_duration_since(Instant::now());
+    assert!(
+        !left.is_zero(),
+        "{:?} from the start to the q: a prompt exit cannot be told from a {timeout:?} timeout",
+        spawned.elapsed()
+    );
+    pty.wait_exit(left)
+}
+
 #[test]
 fn quitting_while_workers_wait_on_a_silent_team_store_ends_the_process_promptly() {
     let url = support::postgres::server().fresh_database();
@@ -82,6 +100,7 @@ fn quitting_while_workers_wait_on_a_silent_team_store_ends_the_process_promptly(
     )
     .unwrap();
     let db_secret = ("CONCIERGE_TEST_DB_PASSWORD", support::postgres::PASSWORD);
+    let spawned = Instant::now();
     let pty = screen(dir.path(), &config, db_secret);
     // The workers are connecting: at least two of them were accepted and
     // are held without an answer.
@@ -93,8 +112,8 @@ fn quitting_while_workers_wait_on_a_silent_team_store_ends_the_process_promptly(
         proxy.connections()
     );
     pty.keys(&["q"]);
-    // One connect timeout is 10 s: an exit within 3 s did not wait for one.
-    let code = pty.wait_exit(Duration::from_secs(3));
+    // One connect timeout is 10 s (store/pg.rs).
+    let code = exit_before_a_timeout(&pty, spawned, Duration::from_secs(10));
     assert_eq!(code, 0, "{}", pty.stderr());
     drop(proxy);
 }
@@ -133,6 +152,7 @@ fn quitting_while_the_imap_server_never_greets_ends_the_process_promptly() {
             ),
         )
         .unwrap();
+        let spawned = Instant::now();
         let pty = screen(dir.path(), &config, ("QUIT_TEST_PW", "pw"));
         // The inbox worker is connected and waits for the greeting.
         assert!(
@@ -142,8 +162,9 @@ fn quitting_while_the_imap_server_never_greets_ends_the_process_promptly() {
             "the inbox did not connect"
         );
         pty.keys(&["q"]);
-        // The IMAP connect timeout is 15 s and its read timeout 60 s.
-        let code = pty.wait_exit(Duration::from_secs(3));
+        // The IMAP connect timeout is 15 s (inbox/transport.rs) and its
+        // read timeout 60 s.
+        let code = exit_before_a_timeout(&pty, spawned, Duration::from_secs(15));
         assert_eq!(code, 0, "security {security}: {}", pty.stderr());
     }
 }

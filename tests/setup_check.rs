@@ -175,7 +175,9 @@ fn every_check_passes_then_each_broken_setting_names_itself() {
         "{out}"
     );
 
-    let closed = support::free_port();
+    // held closed for the whole test (no other test can bind it meanwhile)
+    let closed_port = support::closed_port();
+    let closed = closed_port.port();
     let imaps = env.dovecot.imaps_port().to_string();
     // Said in words, not as "(os error 111)" (src/setup/words.rs).
     let refused = format!("nothing is listening on 127.0.0.1:{closed} — is the server running?");
@@ -394,7 +396,9 @@ fn a_missing_config_points_to_init() {
 #[test]
 fn a_team_store_nobody_listens_for_is_said_in_words() {
     let dir = tempfile::tempdir().unwrap();
-    let closed = support::free_port();
+    // held closed for the whole test (no other test can bind it meanwhile)
+    let closed_port = support::closed_port();
+    let closed = closed_port.port();
     let config = dir.path().join("team.toml");
     std::fs::write(
         &config,

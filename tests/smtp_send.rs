@@ -94,8 +94,9 @@ fn a_4xx_answer_is_a_definite_refusal() {
 
 #[test]
 fn no_server_is_not_sent() {
-    let port = support::free_port();
-    let s = sender(&conn(port, Security::None, None));
+    // held closed (no other test can bind it meanwhile)
+    let closed = support::closed_port();
+    let s = sender(&conn(closed.port(), Security::None, None));
     let err = rt().block_on(s.send(&to(), MESSAGE)).unwrap_err();
     assert!(matches!(err, SendError::NotSent { .. }), "{err:?}");
 }

@@ -135,6 +135,11 @@ impl Driver {
 
     /// Processes events until `cond` holds, or panics after `within` with
     /// the status line and every row's state.
+    ///
+    /// NOTE: `within` is kept exact. Some tests make it a bound on the
+    /// product, not only a failure guard (backend_health: the backend seen
+    /// down within 20 s, below the 30 s a single request may take), so a
+    /// floor for slow machines here would let such a test pass on a bug.
     pub async fn until(&mut self, what: &str, within: Duration, cond: impl Fn(&App) -> bool) {
         let deadline = Instant::now() + within;
         while !cond(&self.app) {

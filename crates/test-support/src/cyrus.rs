@@ -46,8 +46,10 @@ pub const USER: &str = super::dovecot::USER;
 /// Test user password (in the instance's sasldb).
 pub const PASSWORD: &str = super::dovecot::PASSWORD;
 
-/// How long [`Cyrus::start`] waits for a greeting and a working LOGIN.
-const START_DEADLINE: Duration = Duration::from_secs(15);
+/// How long [`Cyrus::start`] waits for a greeting and a working LOGIN. A
+/// poll that ends at the LOGIN; the margin is for a loaded 2-vCPU CI
+/// machine.
+const START_DEADLINE: Duration = Duration::from_secs(60);
 /// How long a stop waits for the master and its children before SIGKILL.
 const STOP_DEADLINE: Duration = Duration::from_secs(5);
 

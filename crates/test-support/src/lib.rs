@@ -24,7 +24,7 @@
 //! * [`bench`]: the screen benchmarks' seeded store and first-frame timing.
 //! * [`team`]: a fresh team store, the two-screen runtime, [`both_stores!`]
 //!   and the multi-operator tests' seeded requests.
-//! * [`free_port`], [`wait_until`], [`concierge_bin`]: small helpers.
+//! * [`free_port`], [`closed_port`], [`wait_until`], [`concierge_bin`]: small helpers.
 //!
 //! Every server has its own temp dir and its own ports, so tests can run in
 //! parallel.
@@ -95,6 +95,37 @@ pub fn concierge_bin_str() -> &'static str {
 
 /// Poll interval used by the readiness / wait helpers.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// A loopback port that nothing listens on, kept so while this value
+/// lives: a TCP socket bound to it that never listens. A connect to it is
+/// refused at once (RST, "connection refused"), and no other socket can
+/// bind it meanwhile. A port from [`free_port`] that a test only expects to
+/// stay closed may be taken in between by another test's server, proxy or
+/// outgoing connection (the kernel hands the same ports out again).
+pub struct ClosedPort {
+    _socket: tokio::net::TcpSocket,
+    port: u16,
+}
+
+impl ClosedPort {
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+/// See [`ClosedPort`].
+pub fn closed_port() -> ClosedPort {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("bind 127.0.0.1:0");
+    let port = socket.local_addr().expect("local_addr").port();
+    ClosedPort {
+        _socket: socket,
+        port,
+    }
+}
 
 /// A free TCP port on 127.0.0.1: bind port 0, read the port, drop the socket.
 ///

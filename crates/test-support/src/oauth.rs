@@ -1,10 +1,11 @@
 //! A token introspection endpoint (RFC 7662) for Dovecot's oauth2 passdb:
-//! `oauth_introspect.py` run with Debian's python3 on a free loopback port.
+//! `oauth_introspect.py` run with Debian's python3 on a loopback port the
+//! kernel picks at its bind (`--port 0`; it prints the port).
 //! The valid tokens are lines of a file the test rewrites (a removed line is
 //! an expired token).
 
-use super::{free_port, read_for_report, wait_until};
-use std::path::{Path, PathBuf};
+use super::{read_for_report, wait_until};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,36 +22,44 @@ impl Introspection {
     pub fn start(user: &str) -> Introspection {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("tokens"), "").unwrap();
-        let port = free_port();
         let log = std::fs::File::create(dir.path().join("log")).unwrap();
         let child = Command::new(super::smtp::PYTHON)
             .arg("-u")
             .arg(SCRIPT)
-            .args(["--port", &port.to_string(), "--user", user, "--tokens"])
+            .args(["--port", "0", "--user", user, "--tokens"])
             .arg(dir.path().join("tokens"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .expect("start the introspection endpoint");
-        let me = Introspection { dir, port, child };
-        let ready = wait_until(Instant::now() + Duration::from_secs(10), || {
-            read_for_report(&me.log_path()).contains("listening")
+        let log_path = dir.path().join("log");
+        // The port from the script's `listening on 127.0.0.1:PORT` line;
+        // a poll that ends at the line (a Python start, ~0.1 s when idle),
+        // with the margin for a loaded 2-vCPU CI machine.
+        let listening = |log: &str| -> Option<u16> {
+            let line = log.lines().find(|l| l.contains("listening on"))?;
+            line.rsplit(':').next()?.trim().parse().ok()
+        };
+        let mut port = None;
+        let ready = wait_until(Instant::now() + Duration::from_secs(60), || {
+            port = listening(&read_for_report(&log_path));
+            port.is_some()
         });
-        assert!(
-            ready,
-            "introspection endpoint: {}",
-            read_for_report(&me.log_path())
-        );
+        let mut me = Introspection {
+            dir,
+            port: port.unwrap_or(0),
+            child,
+        };
+        if !ready {
+            let _ = me.child.kill();
+            panic!("introspection endpoint: {}", read_for_report(&log_path));
+        }
         me
     }
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}/introspect", self.port)
-    }
-
-    fn log_path(&self) -> PathBuf {
-        self.dir.path().join("log")
     }
 
     /// Only these tokens are valid from now on.

@@ -50,8 +50,11 @@ def main():
         def log_message(self, *a):
             pass
 
+    # --port 0: the kernel picks a free port at the bind, and the line
+    # below tells it (no window in which another process can take it)
     server = HTTPServer(("127.0.0.1", args.port), Handler)
-    print(f"introspect: listening on 127.0.0.1:{args.port}", flush=True)
+    port = server.server_address[1]
+    print(f"introspect: listening on 127.0.0.1:{port}", flush=True)
     server.serve_forever()
 
 

@@ -43,6 +43,7 @@ pub struct Proxy {
     pub url: String,
     faults: Arc<Mutex<VecDeque<Fault>>>,
     connections: Arc<AtomicUsize>,
+    stalled: Arc<AtomicUsize>,
     release: tokio::sync::watch::Sender<u64>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -60,7 +61,9 @@ impl Proxy {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let faults = Arc::new(Mutex::new(VecDeque::new()));
         let connections = Arc::new(AtomicUsize::new(0));
+        let stalled = Arc::new(AtomicUsize::new(0));
         let (f, c, up) = (faults.clone(), connections.clone(), upstream.to_string());
+        let st = stalled.clone();
         let (release, release_rx) = tokio::sync::watch::channel(0u64);
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
@@ -68,7 +71,7 @@ impl Proxy {
                 let fault = f.lock().unwrap().pop_front();
                 let stall = matches!(fault, Some(Fault::Stall | Fault::StallAfter(_)));
                 let mut released = release_rx.clone();
-                let conn = handle(client, up.clone(), fault);
+                let conn = handle(client, up.clone(), fault, st.clone());
                 tokio::spawn(async move {
                     if stall {
                         // a stalled connection ends (both sides closed) on release
@@ -86,6 +89,7 @@ impl Proxy {
             url,
             faults,
             connections,
+            stalled,
             release,
             task,
         }
@@ -106,6 +110,12 @@ impl Proxy {
         self.connections.load(Ordering::SeqCst)
     }
 
+    /// Connections whose [`Fault::StallAfter`] limit has been reached: the
+    /// answer stops there from now on.
+    pub fn stalled(&self) -> usize {
+        self.stalled.load(Ordering::SeqCst)
+    }
+
     /// Faults not yet consumed.
     pub fn pending(&self) -> usize {
         self.faults.lock().unwrap().len()
@@ -121,7 +131,12 @@ pub fn http_answer(status: &str, content_type: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-async fn handle(mut client: TcpStream, upstream: String, fault: Option<Fault>) {
+async fn handle(
+    mut client: TcpStream,
+    upstream: String,
+    fault: Option<Fault>,
+    stalled: Arc<AtomicUsize>,
+) {
     if matches!(fault, Some(Fault::Drop)) {
         return;
     }
@@ -178,6 +193,9 @@ async fn handle(mut client: TcpStream, upstream: String, fault: Option<Fault>) {
                         break;
                     }
                     sent += take;
+                    if take > 0 && sent >= *limit {
+                        stalled.fetch_add(1, Ordering::SeqCst);
+                    }
                 }
             }
         }

@@ -172,7 +172,8 @@ impl Pty {
     }
 
     /// Polls the screen until `cond` holds; panics after `within` with the
-    /// screen and the program's stderr.
+    /// screen and the program's stderr. (`within` is kept exact: see the
+    /// NOTE on [`crate::app::Driver::until`].)
     pub fn wait_screen(&self, what: &str, within: Duration, cond: impl Fn(&str) -> bool) -> String {
         let mut last = String::new();
         let ok = support::wait_until(Instant::now() + within, || {
