@@ -49,7 +49,10 @@ fn find_end(bytes: &[u8], from: usize) -> Option<usize> {
     // that stopped at every line end: 35 of the fetch thread's 194 samples
     // in a big-headers sync (docs/perf-sync.md, third round). The first
     // LF followed by CRLF or by LF ends the header; the LF LF search stops
-    // where the first LF CRLF was found.
+    // where the first LF CRLF was found. One pass over the line feeds (an
+    // SSE2 searcher, each LF's next bytes checked) was measured and
+    // dropped: 5,600 → 15,800 instructions per message of big-headers,
+    // 6 % → 11 % of the samples (docs/perf-sync.md, fifth round).
     let hay = bytes.get(from..)?;
     let crlf = memchr::memmem::find(hay, b"\n\r\n");
     let lf_hay = &hay[..crlf.map_or(hay.len(), |p| (p + 2).min(hay.len()))];
