@@ -43,30 +43,31 @@ if ((${#need[@]})); then
   updated=1
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-cyrus_root=${CONCIERGE_CYRUS_ROOT:-/opt/concierge-test/cyrus}
-if [ ! -x "$cyrus_root/usr/lib/cyrus/bin/master" ]; then
-  echo "scripts/test.sh: unpacking cyrus-imapd and cyrus-common into $cyrus_root" >&2
-  [ -n "$updated" ] || $SUDO apt-get update -qq
+# unpack ROOT WHAT PACKAGE...: downloads the packages (not installed: they
+# conflict with dovecot-imapd) and unpacks them into ROOT with dpkg -x.
+unpack() {
+  local root=$1 what=$2
+  shift 2
+  echo "scripts/test.sh: unpacking $what into $root" >&2
+  [ -n "$updated" ] || { $SUDO apt-get update -qq; updated=1; }
+  local debs
   debs=$(mktemp -d)
   chmod 777 "$debs" # apt-get download runs as _apt where it can
-  (cd "$debs" && apt-get download -qq cyrus-imapd cyrus-common)
-  $SUDO mkdir -p "$cyrus_root"
-  for deb in "$debs"/*.deb; do $SUDO dpkg -x "$deb" "$cyrus_root"; done
+  (cd "$debs" && apt-get download -qq "$@")
+  $SUDO mkdir -p "$root"
+  for deb in "$debs"/*.deb; do $SUDO dpkg -x "$deb" "$root"; done
   rm -rf "$debs"
+}
+cyrus_root=${CONCIERGE_CYRUS_ROOT:-/opt/concierge-test/cyrus}
+if [ ! -x "$cyrus_root/usr/lib/cyrus/bin/master" ]; then
+  unpack "$cyrus_root" "cyrus-imapd and cyrus-common" cyrus-imapd cyrus-common
 fi
 courier_root=${CONCIERGE_COURIER_ROOT:-/opt/concierge-test/courier}
 if [ ! -x "$courier_root/usr/bin/imapd" ]; then
-  echo "scripts/test.sh: unpacking Courier-IMAP and courier-authlib into $courier_root" >&2
-  [ -n "$updated" ] || $SUDO apt-get update -qq
-  debs=$(mktemp -d)
-  chmod 777 "$debs" # apt-get download runs as _apt where it can
   # imapd + imaplogin, couriertcpd, authdaemond + makedatprog, the userdb
   # module + userdbpw, and the Unicode library they all link.
-  (cd "$debs" && apt-get download -qq courier-imap courier-base courier-authlib \
-    courier-authlib-userdb libcourier-unicode4)
-  $SUDO mkdir -p "$courier_root"
-  for deb in "$debs"/*.deb; do $SUDO dpkg -x "$deb" "$courier_root"; done
-  rm -rf "$debs"
+  unpack "$courier_root" "Courier-IMAP and courier-authlib" courier-imap courier-base \
+    courier-authlib courier-authlib-userdb libcourier-unicode4
 fi
 
 # The benchmarks (examples/) must keep compiling; they are run by hand.

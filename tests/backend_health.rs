@@ -10,6 +10,7 @@ use concierge_test_support as support;
 
 use concierge::tui::app::Inbox;
 use concierge::tui::state::Health;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use support::app::Driver;
 use support::backend::{Server, TOKEN};
@@ -110,18 +111,21 @@ fn pty(dir: &std::path::Path, name: &str, args: &[&str], env: &[(&str, &str)]) -
     p
 }
 
-#[test]
-fn a_screen_joined_to_the_demo_says_so_when_the_demo_host_quits() {
-    let dir = tempfile::tempdir().unwrap();
+/// The demo in one terminal (`host`, operator Sam) and a second operator
+/// (Kim) joined to it in another; the host quits, and the joined screen
+/// says so. Returns both terminals, the demo's sandbox and the environment
+/// they ran with (`TMPDIR` under `dir`: the demo makes its sandbox there).
+fn joined_then_host_quit(dir: &Path) -> (Pty, Pty, PathBuf, [(&'static str, String); 3]) {
     // The demo makes its sandbox under the temp dir: this test's own.
-    let tmp = dir.path().join("tmp");
+    let tmp = dir.join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
-    let env = [
-        ("TMPDIR", tmp.to_str().unwrap()),
-        ("TERM", "xterm-256color"),
-        ("USER", "Sam"),
+    let owned = [
+        ("TMPDIR", tmp.to_str().unwrap().to_string()),
+        ("TERM", "xterm-256color".to_string()),
+        ("USER", "Sam".to_string()),
     ];
-    let host = pty(dir.path(), "host", &["demo"], &env);
+    let env: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let host = pty(dir, "host", &["demo"], &env);
     host.wait_screen("the demo's queue", Duration::from_secs(60), |s| {
         s.contains("Queue")
     });
@@ -132,7 +136,7 @@ fn a_screen_joined_to_the_demo_says_so_when_the_demo_host_quits() {
         .find(|p| p.join("join.json").is_file())
         .expect("the demo's sandbox");
     let joined = pty(
-        dir.path(),
+        dir,
         "joined",
         &["demo", "--join", sandbox.to_str().unwrap(), "--as", "Kim"],
         &env,
@@ -153,6 +157,13 @@ fn a_screen_joined_to_the_demo_says_so_when_the_demo_host_quits() {
     joined.wait_screen("the host's quit told", Duration::from_secs(20), |s| {
         s.contains(&format!("backend ✗ {}", concierge::demo::HOST_GONE))
     });
+    (host, joined, sandbox, owned)
+}
+
+#[test]
+fn a_screen_joined_to_the_demo_says_so_when_the_demo_host_quits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_host, joined, _sandbox, _env) = joined_then_host_quit(dir.path());
     joined.keys(&["q"]);
     assert_eq!(
         joined.wait_exit(Duration::from_secs(30)),
@@ -165,44 +176,8 @@ fn a_screen_joined_to_the_demo_says_so_when_the_demo_host_quits() {
 #[test]
 fn a_screen_joined_to_the_demo_follows_the_demo_when_it_is_resumed() {
     let dir = tempfile::tempdir().unwrap();
-    let tmp = dir.path().join("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    let env = [
-        ("TMPDIR", tmp.to_str().unwrap()),
-        ("TERM", "xterm-256color"),
-        ("USER", "Sam"),
-    ];
-    let mut host = pty(dir.path(), "host", &["demo"], &env);
-    host.wait_screen("the demo's queue", Duration::from_secs(60), |s| {
-        s.contains("Queue")
-    });
-    let sandbox = std::fs::read_dir(&tmp)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.join("join.json").is_file())
-        .expect("the demo's sandbox");
-    let joined = pty(
-        dir.path(),
-        "joined",
-        &["demo", "--join", sandbox.to_str().unwrap(), "--as", "Kim"],
-        &env,
-    );
-    joined.wait_screen(
-        "the joined queue, backend up",
-        Duration::from_secs(60),
-        |s| s.contains("Queue") && s.contains("backend ●"),
-    );
-    host.keys(&["q"]);
-    assert_eq!(
-        host.wait_exit(Duration::from_secs(30)),
-        0,
-        "{}",
-        host.stderr()
-    );
-    joined.wait_screen("the host's quit told", Duration::from_secs(20), |s| {
-        s.contains(&format!("backend ✗ {}", concierge::demo::HOST_GONE))
-    });
+    let (mut host, joined, sandbox, owned) = joined_then_host_quit(dir.path());
+    let env: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
 
     // The host resumes its demo: a new backend, on a new port, new token.
     host.spawn(&["demo", "--resume", sandbox.to_str().unwrap()], &env);

@@ -19,27 +19,9 @@ use concierge::sync::{sync_once, SyncReport};
 use std::time::{Duration, Instant};
 use support::courier::{Courier, PASSWORD, SENT_MAILBOX, USER};
 use support::imap_server::plain_at;
+use support::mail::{assert_inspect_agrees, chatter, relayed_request, request};
 
 const AUTHSERV: &str = "mx.ochrehq.com";
-
-fn request(n: usize, workspace: &str) -> Vec<u8> {
-    format!(
-        "From: Owner {n} <owner{n}@acme.example>\r\nTo: hello@ochrehq.com\r\n\
-         Subject: Data export request: {workspace}\r\nMessage-ID: <req-{n}@acme.example>\r\n\
-         Date: Mon, 23 Nov 2026 09:14:05 +0000\r\n\
-         Authentication-Results: mx.ochrehq.com; dkim=pass; spf=pass; dmarc=pass\r\n\r\n\
-         Workspace: {workspace}\r\n"
-    )
-    .into_bytes()
-}
-
-fn chatter(n: usize) -> Vec<u8> {
-    format!(
-        "From: someone{n}@customer.example\r\nTo: hello@ochrehq.com\r\nSubject: Question {n}\r\n\
-         Message-ID: <q-{n}@customer.example>\r\n\r\nHow do I add a teammate?\r\n"
-    )
-    .into_bytes()
-}
 
 fn conn(c: &Courier) -> concierge::config::Connection {
     plain_at(c.imap_port(), USER)
@@ -194,34 +176,6 @@ fn a_new_source_on_a_known_store_fetches_nothing_again_from_courier() {
     assert_eq!(st.request_count().unwrap(), 5);
 }
 
-/// A request below `header_kb` KB of relay headers (ARC, DKIM, Received)
-/// with `body_kb` KB of text: past the 16 KiB first read.
-fn relayed_request(n: usize, header_kb: usize, body_kb: usize) -> Vec<u8> {
-    let mut m = String::new();
-    let mut i = 0;
-    while m.len() < header_kb * 1024 {
-        m.push_str(&format!(
-            "ARC-Seal: i={i}; a=rsa-sha256; t=1700000000; cv=pass; d=relay{i}.example; s=arc;\r\n\
-             \tb={sig}\r\n\
-             Received: from relay{i}.example (relay{i}.example [192.0.2.{i}])\r\n\
-             \tby mx{i}.example with ESMTPS; Mon, 23 Nov 2026 09:14:05 +0000\r\n",
-            sig = "A".repeat(300),
-        ));
-        i = (i + 1) % 250;
-    }
-    m.push_str(&format!(
-        "From: Owner {n} <owner{n}@acme.example>\r\nTo: hello@ochrehq.com\r\n\
-         Subject: Data export request: Relayed {n}\r\nMessage-ID: <relayed-{n}@acme.example>\r\n\
-         Date: Mon, 23 Nov 2026 09:14:05 +0000\r\n\
-         Authentication-Results: mx.ochrehq.com; dkim=pass; spf=pass; dmarc=pass\r\n\r\n\
-         Workspace: Relayed {n}\r\n"
-    ));
-    while m.len() < (header_kb + body_kb) * 1024 {
-        m.push_str("Please export everything in our workspace, thank you.\r\n");
-    }
-    m.into_bytes()
-}
-
 /// Courier answers the partial fetches (first read, then the rest of a long
 /// header) and the Message-ID listing below 20–40 KB of headers; `inspect`
 /// on the same bytes says what the sync stored, field for field.
@@ -249,23 +203,8 @@ fn on_courier_requests_with_large_header_blocks_are_stored_once_as_inspect_reads
             .stored
             .iter()
             .find(|m| m.workspace.name.as_deref() == Some(&name));
-        let path = dir.path().join("relayed.eml");
-        std::fs::write(&path, mail).unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_concierge"))
-            .args(["inspect", "--authserv-id", AUTHSERV])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
-        let mut inspected: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let mut synced = serde_json::to_value(synced.expect(&name)).unwrap();
-        for v in [&mut inspected, &mut synced] {
-            let o = v.as_object_mut().unwrap();
-            for volatile in ["file", "uid", "body"] {
-                o.remove(volatile);
-            }
-        }
-        assert_eq!(inspected, synced, "{name}");
+        let synced = serde_json::to_value(synced.expect(&name)).unwrap();
+        assert_inspect_agrees(dir.path(), mail, synced, &name);
     }
     // The Message-IDs below the long headers are listed: nothing again.
     let validity = examine(&c).0.unwrap();

@@ -16,27 +16,9 @@ use concierge::sync::{sync_once, Poller, PollerEvent, PollerOptions};
 use std::time::{Duration, Instant};
 use support::dovecot::Dovecot;
 use support::imap_server::ImapServer;
+use support::mail::{assert_inspect_agrees, chatter, relayed_request, request};
 
 const AUTHSERV: &str = "mx.ochrehq.com";
-
-fn request(n: usize, workspace: &str) -> Vec<u8> {
-    format!(
-        "From: Owner {n} <owner{n}@acme.example>\r\nTo: hello@ochrehq.com\r\n\
-         Subject: Data export request: {workspace}\r\nMessage-ID: <req-{n}@acme.example>\r\n\
-         Date: Mon, 23 Nov 2026 09:14:05 +0000\r\n\
-         Authentication-Results: mx.ochrehq.com; dkim=pass; spf=pass; dmarc=pass\r\n\r\n\
-         Workspace: {workspace}\r\n"
-    )
-    .into_bytes()
-}
-
-fn chatter(n: usize) -> Vec<u8> {
-    format!(
-        "From: someone{n}@customer.example\r\nTo: hello@ochrehq.com\r\nSubject: Question {n}\r\n\
-         Message-ID: <q-{n}@customer.example>\r\n\r\nHow do I add a teammate?\r\n"
-    )
-    .into_bytes()
-}
 
 use concierge_test_support::imap_server::plain;
 
@@ -313,38 +295,6 @@ fn poller_recovers_after_the_server_restarts(d: &mut dyn ImapServer) {
     assert_eq!(st.request_count().unwrap(), 2);
 }
 
-/// A request as it arrives through a long relay chain: ARC and DKIM
-/// signatures and `Received:` lines make a header block of `header_kb` KB
-/// before `From:`; the body is `body_kb` KB.
-fn relayed_request(n: usize, header_kb: usize, body_kb: usize) -> Vec<u8> {
-    let mut m = String::new();
-    let mut i = 0;
-    while m.len() < header_kb * 1024 {
-        m.push_str(&format!(
-            "ARC-Seal: i={i}; a=rsa-sha256; t=1700000000; cv=pass; d=relay{i}.example; s=arc;\r\n\
-             \tb={sig}\r\n\
-             DKIM-Signature: v=1; a=rsa-sha256; d=relay{i}.example; s=k1; h=from:to:subject;\r\n\
-             \tbh={sig}\r\n\
-             Received: from relay{i}.example (relay{i}.example [192.0.2.{i}])\r\n\
-             \tby mx{i}.example with ESMTPS; Mon, 23 Nov 2026 09:14:05 +0000\r\n",
-            sig = "A".repeat(300),
-        ));
-        i = (i + 1) % 250;
-    }
-    m.push_str(&format!(
-        "From: Owner {n} <owner{n}@acme.example>\r\nTo: hello@ochrehq.com\r\n\
-         Subject: Data export request: Relayed {n}\r\nMessage-ID: <relayed-{n}@acme.example>\r\n\
-         Date: Mon, 23 Nov 2026 09:14:05 +0000\r\n\
-         Authentication-Results: mx.ochrehq.com; dkim=pass; spf=pass; dmarc=pass\r\n\r\n\
-         Workspace: Relayed {n}\r\n"
-    ));
-    let line = "Please export everything in our workspace, thank you.\r\n";
-    while m.len() < (header_kb + body_kb) * 1024 {
-        m.push_str(line);
-    }
-    m.into_bytes()
-}
-
 fn a_request_with_a_large_header_block_is_stored_and_classified_as_inspect_does(
     d: &mut dyn ImapServer,
 ) {
@@ -380,23 +330,8 @@ fn a_request_with_a_large_header_block_is_stored_and_classified_as_inspect_does(
 
     // `inspect` on the same bytes says the same, field for field.
     for (m, synced) in mails.iter().zip(&r.stored) {
-        let path = dir.path().join("relayed.eml");
-        std::fs::write(&path, m).unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_concierge"))
-            .args(["inspect", "--authserv-id", AUTHSERV])
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
-        let mut inspected: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let mut synced = serde_json::to_value(synced).unwrap();
-        for v in [&mut inspected, &mut synced] {
-            let o = v.as_object_mut().unwrap();
-            for volatile in ["file", "uid", "body"] {
-                o.remove(volatile);
-            }
-        }
-        assert_eq!(inspected, synced);
+        let synced = serde_json::to_value(synced).unwrap();
+        assert_inspect_agrees(dir.path(), m, synced, "a relayed request");
     }
 }
 

@@ -22,6 +22,7 @@
 //! * [`servers::Servers`]: Dovecot, the STARTTLS SMTP sink and the backend
 //!   that `init` and `check` are tried against.
 //! * [`bench`]: the screen benchmarks' seeded store and first-frame timing.
+//! * [`mail`]: the requests and questions the sync tests seed.
 //! * [`team`]: a fresh team store, the two-screen runtime, [`both_stores!`]
 //!   and the multi-operator tests' seeded requests.
 //! * [`free_port`], [`closed_port`], [`wait_until`], [`concierge_bin`]: small helpers.
@@ -37,6 +38,7 @@ pub mod cyrus;
 pub mod dovecot;
 pub mod forgetful;
 pub mod imap_server;
+pub mod mail;
 pub mod oauth;
 pub mod postgres;
 pub mod proxy;
