@@ -9,7 +9,10 @@ use concierge_test_support::screen as screen_support;
 
 use concierge::domain::{ReplyState, RequestState};
 use concierge::store::Store;
-use screen_support::{select_resolved, send_suggested_reply, tab_count, write_scope_note, Sandbox};
+use screen_support::{
+    ask_to_send_suggested_reply, select_resolved, send_suggested_reply, tab_count,
+    write_scope_note, Sandbox,
+};
 use std::time::{Duration, Instant};
 
 const NORTHWIND_OWNER: &str = "ops@northwind.example";
@@ -94,14 +97,7 @@ fn a_double_confirmed_reply_is_sent_once_and_the_same_template_again_asks_first(
     select_resolved(&pty, GLOBEX_ADMIN);
     // The suggested template (over 48 hours: the specific estimate), sent
     // with the editor's Ctrl-S and confirmed with a double y.
-    pty.keys(&["r", "Enter"]);
-    pty.wait_screen("the reply's text", Duration::from_secs(10), |s| {
-        s.contains("Ctrl-S")
-    });
-    pty.keys(&["C-s"]);
-    pty.wait_screen("the send question", Duration::from_secs(10), |s| {
-        s.contains("Send the")
-    });
+    ask_to_send_suggested_reply(&pty);
     pty.keys(&["y", "y"]);
     // The one reply arrives at the sink and is recorded as sent.
     assert_eq!(sb.smtp.wait_for(1, Duration::from_secs(30)).len(), 1);

@@ -399,6 +399,13 @@ pub fn select_resolved(pty: &Pty, from: &str) {
 
 /// Picks the suggested template, sends it with Ctrl-S and confirms.
 pub fn send_suggested_reply(pty: &Pty) {
+    ask_to_send_suggested_reply(pty);
+    pty.keys(&["y"]);
+}
+
+/// Picks the suggested template and sends it with Ctrl-S, up to the
+/// question that confirms the send (the caller answers it).
+pub fn ask_to_send_suggested_reply(pty: &Pty) {
     pty.keys(&["r", "Enter"]);
     pty.wait_screen("the reply's text", Duration::from_secs(10), |s| {
         s.contains("Ctrl-S")
@@ -407,7 +414,6 @@ pub fn send_suggested_reply(pty: &Pty) {
     pty.wait_screen("the send question", Duration::from_secs(10), |s| {
         s.contains("Send the")
     });
-    pty.keys(&["y"]);
 }
 
 /// Writes the scope note (Ctrl-S saves it) and waits until it is stored.
