@@ -47,14 +47,29 @@ fn subjects(session: &mut imap::Session<imap::Connection>) -> Vec<(u32, String)>
 
 #[test]
 fn a_closed_port_refuses_connections_and_cannot_be_taken() {
+    use std::os::fd::AsRawFd;
     let closed = support::closed_port();
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], closed.port()));
     let e = std::net::TcpStream::connect(addr).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
     let taken = std::net::TcpListener::bind(addr).unwrap_err();
     assert_eq!(taken.kind(), std::io::ErrorKind::AddrInUse, "{taken}");
+    // Freed on drop: its socket is closed. (Binding the port again right
+    // after is no proof either way: tests run in parallel, and another
+    // test's outgoing connection may get the freed port from the kernel at
+    // once — CI once saw exactly that.)
+    let fd = format!("/proc/self/fd/{}", closed.as_raw_fd());
+    let socket = std::fs::read_link(&fd).expect("the socket's fd");
+    assert!(
+        socket.to_string_lossy().starts_with("socket:["),
+        "{socket:?}"
+    );
     drop(closed);
-    assert!(std::net::TcpListener::bind(addr).is_ok(), "freed on drop");
+    assert_ne!(
+        std::fs::read_link(&fd).ok().as_ref(),
+        Some(&socket),
+        "freed on drop"
+    );
 }
 
 #[test]
@@ -62,7 +77,14 @@ fn free_port_and_wait_until() {
     let a = support::free_port();
     let b = support::free_port();
     assert_ne!(a, b);
-    assert!(std::net::TcpListener::bind(("127.0.0.1", a)).is_ok());
+    // A port it hands out is one nobody held: bindable, unless another
+    // test's outgoing connection got it from the kernel in between (tests
+    // run in parallel), which several fresh ports in a row cannot all meet.
+    let bindable = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+    assert!(
+        bindable(a) || bindable(b) || (0..5).any(|_| bindable(support::free_port())),
+        "free_port handed out ports that were held"
+    );
 
     // Back as soon as the condition holds: before the deadline, which a
     // wait for the deadline could not be (exact however slow the machine;

@@ -116,6 +116,12 @@ impl ClosedPort {
     }
 }
 
+impl std::os::fd::AsRawFd for ClosedPort {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self._socket.as_raw_fd()
+    }
+}
+
 /// See [`ClosedPort`].
 pub fn closed_port() -> ClosedPort {
     let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
