@@ -33,21 +33,9 @@ fn sent(s: &dyn ImapServer) -> &'static str {
     }
 }
 
-/// Whether the request is `\Answered`, and how many copies Sent holds
-/// (none when it does not exist yet).
+/// What filing left on `s`: `\Answered`, and the copies in Sent.
 fn filed(s: &dyn ImapServer) -> (bool, u32) {
-    let mut imap = s.imap_session();
-    imap.examine("INBOX").unwrap();
-    let f = imap.fetch("1", "FLAGS").unwrap();
-    let answered = f
-        .iter()
-        .next()
-        .unwrap()
-        .flags()
-        .contains(&imap::types::Flag::Answered);
-    let copies = imap.examine(sent(s)).map_or(0, |m| m.exists);
-    let _ = imap.logout();
-    (answered, copies)
+    support::imap_server::filed(s, sent(s))
 }
 
 /// Sam's screen, its IMAP at `imap_port`, up to the request in its queue.
@@ -108,15 +96,7 @@ fn filed_once(s: &dyn ImapServer, pty: &Pty, sink: &SmtpSink, dir: &std::path::P
         "not filed {when}: (answered, copies in Sent) = {last:?}\n{}",
         pty.screen()
     );
-    let store = concierge::store::Store::open(&dir.join("c.db")).unwrap();
-    assert!(
-        support::wait_until(Instant::now() + Duration::from_secs(10), || {
-            store.replies_to_file("Sam").unwrap().is_empty()
-        }),
-        "the filing is not recorded"
-    );
-    let row = &store.replies(1).unwrap()[0];
-    assert!(row.answered_flag && row.sent_copy, "{row:?}");
+    support::imap_server::assert_filing_recorded(&dir.join("c.db"), "Sam");
     pty.keys(&["q"]);
     assert_eq!(
         pty.wait_exit(Duration::from_secs(10)),

@@ -175,20 +175,10 @@ Message-ID: <req-quit@acme.example>\r\nDate: Mon, 23 Nov 2026 09:14:05 +0000\r\n
 Authentication-Results: mx.ochrehq.com; dkim=pass; spf=pass; dmarc=pass\r\n\r\n\
 Workspace: Acme Support\r\n";
 
-/// Whether the request on the real Dovecot is `\Answered`, and how many
-/// copies its Sent mailbox holds (none when it does not exist yet).
+/// What filing left on the real Dovecot: `\Answered`, and the copies in
+/// its Sent mailbox.
 fn filed(d: &support::dovecot::Dovecot) -> (bool, u32) {
-    let mut s = d.imap_session();
-    s.examine("INBOX").unwrap();
-    let f = s.fetch("1", "FLAGS").unwrap();
-    let answered = f
-        .iter()
-        .next()
-        .unwrap()
-        .flags()
-        .contains(&imap::types::Flag::Answered);
-    let copies = s.examine(d.sent_mailbox()).map_or(0, |m| m.exists);
-    (answered, copies)
+    support::imap_server::filed(d, d.sent_mailbox())
 }
 
 #[test]
@@ -271,15 +261,7 @@ fn quitting_while_a_reply_is_filed_on_a_silent_imap_server_ends_promptly_and_the
         }),
         "not filed at the next start: (answered, copies in Sent) = {last:?}"
     );
-    let store = concierge::store::Store::open(&dir.path().join("c.db")).unwrap();
-    assert!(
-        support::wait_until(Instant::now() + Duration::from_secs(10), || {
-            store.replies_to_file("Sam").unwrap().is_empty()
-        }),
-        "the filing is not recorded"
-    );
-    let row = &store.replies(1).unwrap()[0];
-    assert!(row.answered_flag && row.sent_copy, "{row:?}");
+    support::imap_server::assert_filing_recorded(&dir.path().join("c.db"), "Sam");
     pty.keys(&["q"]);
     assert_eq!(
         pty.wait_exit(Duration::from_secs(10)),

@@ -311,3 +311,39 @@ pub fn plain_at(port: u16, user: &str) -> concierge::config::Connection {
         sent_mailbox: None,
     }
 }
+
+/// Whether INBOX's first message (the request a reply answered) is
+/// `\Answered`, and how many copies the mailbox `sent` holds (none when it
+/// does not exist yet): what filing a reply over IMAP leaves on `s`.
+pub fn filed(s: &dyn ImapServer, sent: &str) -> (bool, u32) {
+    let mut imap = s.imap_session();
+    imap.examine("INBOX").expect("EXAMINE INBOX");
+    let f = imap.fetch("1", "FLAGS").expect("FETCH 1 FLAGS");
+    let answered = f
+        .iter()
+        .next()
+        .expect("the request in INBOX")
+        .flags()
+        .contains(&imap::types::Flag::Answered);
+    let copies = imap.examine(sent).map_or(0, |m| m.exists);
+    let _ = imap.logout();
+    (answered, copies)
+}
+
+/// Waits (up to 10 s) until the store at `db` has no reply of `actor` left
+/// to file, then checks that request 1's reply is recorded as filed: its
+/// `\Answered` flag set and its copy in Sent.
+pub fn assert_filing_recorded(db: &Path, actor: &str) {
+    let store = concierge::store::Store::open(db).expect("open the store");
+    assert!(
+        wait_until(Instant::now() + Duration::from_secs(10), || {
+            store
+                .replies_to_file(actor)
+                .expect("replies to file")
+                .is_empty()
+        }),
+        "the filing is not recorded"
+    );
+    let row = &store.replies(1).expect("request 1's replies")[0];
+    assert!(row.answered_flag && row.sent_copy, "{row:?}");
+}
