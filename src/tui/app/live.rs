@@ -168,16 +168,29 @@ pub(super) fn start_heartbeat(
     let spawned = std::thread::Builder::new()
         .name("heartbeat".into())
         .spawn(move || {
-            let store = match Store::open_at(&at) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!("presence cannot start: {e:#}");
+            let mut down = false;
+            // A store that went away between the screen's own open and
+            // this one is down like any other: said on the status line and
+            // tried every second, or this screen would never beat, never
+            // take the poller's lease and never say the store is down.
+            let store = loop {
+                match Store::open_at(&at) {
+                    Ok(s) => break s,
+                    Err(e) if !down => {
+                        tracing::warn!("presence cannot start yet: {e:#}");
+                        down = true;
+                        let h = Health::Down("down, reconnecting".into());
+                        let _ = tx.send(Event::Msg(Msg::Store(h)));
+                    }
+                    Err(_) => {}
+                }
+                wait_or_closed(&tx, DOWN_BEAT);
+                if tx.is_closed() {
                     return;
                 }
             };
             let mut holder: Option<String> = None;
             let mut held = false;
-            let mut down = false;
             while !tx.is_closed() {
                 let now = chrono::Utc::now();
                 // NOTE: the entry itself is written again, not only its
@@ -400,6 +413,63 @@ impl Drop for Runtime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the heartbeat sends up to `deadline`: the store's health and
+    /// lease messages, in order.
+    fn heard(
+        rx: &mut mpsc::UnboundedReceiver<Event>,
+        until: impl Fn(&[String]) -> bool,
+    ) -> Vec<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut out = Vec::new();
+        while !until(&out) && std::time::Instant::now() < deadline {
+            match rx.try_recv() {
+                Ok(Event::Msg(Msg::Store(h))) => out.push(format!("store {h:?}")),
+                Ok(Event::Msg(Msg::Lease { mine })) => out.push(format!("lease {mine}")),
+                Ok(_) => {}
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_store_the_heartbeat_cannot_open_yet_is_down_then_up_and_the_lease_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        // Not openable while a file stands where its directory goes.
+        let later = dir.path().join("later");
+        std::fs::write(&later, "in the way").unwrap();
+        let at = crate::store::Location::Sqlite(later.join("c.db"));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let may_poll = Arc::new(AtomicBool::new(false));
+        start_heartbeat(
+            at,
+            "s1".into(),
+            "sam".into(),
+            Shown::default(),
+            Some(may_poll.clone()),
+            tx,
+        );
+        let down = heard(&mut rx, |h| !h.is_empty());
+        assert_eq!(
+            down,
+            [format!(
+                "store {:?}",
+                Health::Down("down, reconnecting".into())
+            )]
+        );
+        std::fs::remove_file(&later).unwrap();
+        let back = heard(&mut rx, |h| h.len() >= 2);
+        assert_eq!(
+            back,
+            [
+                format!("store {:?}", Health::Up("store".into())),
+                "lease true".to_string()
+            ]
+        );
+        assert!(may_poll.load(Ordering::SeqCst));
+        drop(rx);
+    }
 
     fn server(status: u16) -> ApiError {
         ApiError::Server {
