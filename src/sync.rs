@@ -420,14 +420,27 @@ fn run_poller(
     tx: mpsc::Sender<PollerEvent>,
     stop: Shutdown,
 ) {
-    let mut store = match Store::open_at(&store_path) {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = tx.send(PollerEvent::Fatal(format!("{e:#}")));
-            return;
+    let mut attempt = 0u32;
+    // A store that cannot be opened yet (a PostgreSQL restarting while the
+    // screen starts) is an outage like the server's: said, and tried again
+    // with the same backoff, never the end of intake for this session.
+    let mut store = loop {
+        match Store::open_at(&store_path) {
+            Ok(s) => break s,
+            Err(e) => {
+                let wait = backoff(attempt, opts.backoff_min, opts.backoff_max);
+                attempt = attempt.saturating_add(1);
+                let down = PollerEvent::Down {
+                    error: format!("the store: {e:#}"),
+                    retry_in: wait,
+                };
+                if tx.send(down).is_err() || stop.sleep(wait) {
+                    return;
+                }
+            }
         }
     };
-    let mut attempt = 0u32;
+    attempt = 0;
     let may_poll = || opts.may_poll.as_ref().is_none_or(|f| (f.0)());
     while !stop.is_asked() {
         if !may_poll() {

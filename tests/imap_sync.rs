@@ -226,6 +226,33 @@ fn wait_for_synced(p: &Poller, message_id: &str, within: Duration) -> Vec<String
     panic!("no Synced event with {message_id} within {within:?}; events: {seen:?}");
 }
 
+/// A store that cannot be opened when the poller starts (a PostgreSQL
+/// restarting as the screen starts) is an outage: said, tried again, and
+/// intake goes on once it opens, instead of ending for the session.
+#[test]
+fn a_store_not_openable_at_start_is_down_and_the_poller_goes_on_once_it_opens() {
+    let d = Dovecot::start();
+    d.seed("m", &request(1, "Acme Support"));
+    let dir = tempfile::tempdir().unwrap();
+    // Not openable while a file stands where its directory goes.
+    let blocked = dir.path().join("later");
+    std::fs::write(&blocked, "in the way").unwrap();
+    let opts = PollerOptions {
+        authserv_id: AUTHSERV.into(),
+        backoff_min: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(500),
+        ..PollerOptions::default()
+    };
+    let p = Poller::start(plain(&d), pw(&d), blocked.join("c.db"), opts);
+    match p.events.recv_timeout(Duration::from_secs(30)) {
+        Ok(PollerEvent::Down { error, .. }) => assert!(error.starts_with("the store: "), "{error}"),
+        other => panic!("expected the store down first: {other:?}"),
+    }
+    std::fs::remove_file(&blocked).unwrap();
+    let events = wait_for_synced(&p, "req-1@acme.example", Duration::from_secs(30));
+    assert!(events.iter().all(|e| !e.starts_with("Fatal")), "{events:?}");
+}
+
 fn idle_delivers_a_new_request_without_waiting_for_the_poll(d: &mut dyn ImapServer) {
     let dir = tempfile::tempdir().unwrap();
     let opts = PollerOptions {

@@ -122,11 +122,18 @@ pub(super) fn start_inbox(
             let stop = Shutdown::new();
             let stopped = stop.clone();
             detached("maildir-inbox", move || {
-                let mut store = match Store::open_at(&store_path) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let _ = tx.send(msg(Msg::Inbox(Health::Down(format!("{e:#}")))));
-                        return;
+                // Not openable yet: said, and tried again at the poll's pace.
+                let mut store = loop {
+                    match Store::open_at(&store_path) {
+                        Ok(s) => break s,
+                        Err(e) => {
+                            let down = Health::Down(format!("the store: {e:#}"));
+                            if tx.send(msg(Msg::Inbox(down))).is_err()
+                                || stopped.sleep(Duration::from_secs(2))
+                            {
+                                return;
+                            }
+                        }
                     }
                 };
                 let mut first = true;
@@ -179,7 +186,9 @@ pub(super) fn start_inbox(
             let stop = poller.stopper();
             // Ends when the poller has stopped (its channel closes).
             detached("imap-relay", move || {
-                let store = Store::open_at(&store_path).ok();
+                // Opened when first needed, and again after a failed open:
+                // a store down at start must not hide every new request.
+                let mut store: Option<Store> = None;
                 for ev in poller.events.iter() {
                     let m = match ev {
                         crate::sync::PollerEvent::Connected { idle } => {
@@ -190,6 +199,9 @@ pub(super) fn start_inbox(
                             }))
                         }
                         crate::sync::PollerEvent::Synced(_, ids) => {
+                            if store.is_none() && !ids.is_empty() {
+                                store = Store::open_at(&store_path).ok();
+                            }
                             let views = store
                                 .as_ref()
                                 .map(|s| {
@@ -260,4 +272,49 @@ pub fn read_outboxes(dirs: &[PathBuf]) -> Vec<OutboxMail> {
         .collect();
     mails.sort_by_key(|m| std::cmp::Reverse(m.0));
     mails.into_iter().map(|(_, m)| m).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The next inbox health the worker reports (other messages skipped).
+    fn inbox_health(rx: &mut mpsc::UnboundedReceiver<Event>) -> Option<Health> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            match rx.try_recv() {
+                Ok(Event::Msg(Msg::Inbox(h))) => return Some(h),
+                Ok(_) => {}
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn a_maildir_inbox_whose_store_cannot_be_opened_yet_says_so_and_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = dir.path().join("Maildir");
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(maildir.join(sub)).unwrap();
+        }
+        // Not openable while a file stands where its directory goes.
+        let blocked = dir.path().join("later");
+        std::fs::write(&blocked, "in the way").unwrap();
+        let at = crate::store::Location::Sqlite(blocked.join("c.db"));
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let stop = start_inbox(Inbox::Maildir(maildir), at, "mx".into(), None, tx).unwrap();
+        match inbox_health(&mut rx) {
+            Some(Health::Down(why)) => assert!(why.starts_with("the store: "), "{why}"),
+            other => panic!("expected the store down first: {other:?}"),
+        }
+        std::fs::remove_file(&blocked).unwrap();
+        let mut health = inbox_health(&mut rx);
+        // A retry may still have been under way when the file went.
+        while matches!(&health, Some(Health::Down(why)) if why.starts_with("the store: ")) {
+            health = inbox_health(&mut rx);
+        }
+        assert_eq!(health, Some(Health::Up("Maildir".into())));
+        stop.ask();
+    }
 }
