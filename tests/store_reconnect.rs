@@ -233,6 +233,36 @@ fn status_line(app: &mut App) -> String {
         .collect()
 }
 
+/// The session of a screen that died long ago ([`plant_dead_screen`]).
+const DEAD_SCREEN: &str = "dead-screen";
+
+/// A presence entry whose last beat is an hour old: the next heartbeat of
+/// any screen sweeps it (only the heartbeat sweeps, `presence::beat`).
+fn plant_dead_screen(s: &Store) {
+    let dead = concierge::store::presence::Presence {
+        session: DEAD_SCREEN.into(),
+        operator: "Gone".into(),
+        request_id: None,
+        activity: concierge::store::presence::Activity::Viewing,
+    };
+    let long_ago = chrono::Utc::now() - chrono::TimeDelta::hours(1);
+    concierge::store::presence::set(s.conn(), &dead, long_ago).unwrap();
+    assert!(has_entry(s, DEAD_SCREEN));
+}
+
+/// Whether session `session` has a presence entry.
+fn has_entry(s: &Store, session: &str) -> bool {
+    let n: i64 = s
+        .conn()
+        .query_row(
+            "SELECT COUNT(*) FROM presence WHERE session = ?1",
+            params![session],
+            |r| r.get(0),
+        )
+        .unwrap();
+    n > 0
+}
+
 /// The screen's store goes away (every session ended, no new one allowed):
 /// the status line says "store ✗" until the server takes sessions again,
 /// then clears it, and a note written then goes through.
@@ -242,9 +272,23 @@ async fn the_status_line_says_the_store_is_down_and_clears_it_when_back() {
         .join()
         .unwrap();
     let at = Location::Postgres(support::postgres::target(&url));
-    let id = request(&mut Store::open_at(&at).unwrap(), 1);
+    let mut s = Store::open_at(&at).unwrap();
+    let id = request(&mut s, 1);
+    plant_dead_screen(&s);
     let (mut app, mut rx) = screen(at.clone(), "Sam");
     assert!(!status_line(&mut app).contains("store ✗"));
+    // The heartbeat is the store's health check, on a connection it opens
+    // on its own thread; a store cut before that open succeeds is never
+    // reported (a CI-like loaded run timed out on "store down" so; a 3 s
+    // delay before the open reproduces it every time). Its first beat
+    // sweeps the dead screen's entry: that shows it is running.
+    assert!(
+        support::wait_until(Instant::now() + Duration::from_secs(60), || {
+            !has_entry(&s, DEAD_SCREEN)
+        }),
+        "the heartbeat never swept the dead screen's entry"
+    );
+    drop(s);
     let db = db_of(&url);
 
     allow_connections(&db, false);
