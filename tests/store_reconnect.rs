@@ -278,10 +278,11 @@ async fn the_status_line_says_the_store_is_down_and_clears_it_when_back() {
     let (mut app, mut rx) = screen(at.clone(), "Sam");
     assert!(!status_line(&mut app).contains("store ✗"));
     // The heartbeat is the store's health check, on a connection it opens
-    // on its own thread; a store cut before that open succeeds is never
-    // reported (a CI-like loaded run timed out on "store down" so; a 3 s
-    // delay before the open reproduces it every time). Its first beat
-    // sweeps the dead screen's entry: that shows it is running.
+    // on its own thread. This test is about that connection dropping and
+    // coming back, so the cut waits until it is open: its first beat
+    // sweeps the dead screen's entry. (A store cut before that open used to
+    // be never reported, seen under load; that is fixed in the product and
+    // tested in `tui::app::live`.)
     assert!(
         support::wait_until(Instant::now() + Duration::from_secs(60), || {
             !has_entry(&s, DEAD_SCREEN)
