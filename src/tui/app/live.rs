@@ -425,86 +425,54 @@ impl Drop for Runtime {
 mod tests {
     use super::*;
 
-    /// What the heartbeat sends up to `deadline`: the store's health and
-    /// lease messages, in order.
-    fn heard(
-        rx: &mut mpsc::UnboundedReceiver<Event>,
-        until: impl Fn(&[String]) -> bool,
-    ) -> Vec<String> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        let mut out = Vec::new();
-        while !until(&out) && std::time::Instant::now() < deadline {
-            match rx.try_recv() {
-                Ok(Event::Msg(Msg::Store(h))) => out.push(format!("store {h:?}")),
-                Ok(Event::Msg(Msg::Lease { mine })) => out.push(format!("lease {mine}")),
-                Ok(_) => {}
-                Err(_) => std::thread::sleep(Duration::from_millis(20)),
-            }
-        }
-        out
-    }
+    use crate::tui::app::tests::{blocked_store, next_msg};
 
     #[test]
     fn a_change_feed_whose_store_cannot_be_opened_yet_starts_when_it_can() {
         let dir = tempfile::tempdir().unwrap();
-        // Not openable while a file stands where its directory goes.
-        let later = dir.path().join("later");
-        std::fs::write(&later, "in the way").unwrap();
-        let at = crate::store::Location::Sqlite(later.join("c.db"));
+        let (blocker, at) = blocked_store(dir.path());
         let (tx, mut rx) = mpsc::unbounded_channel();
         start_feed(at.clone(), 0, tx);
         // Time for its first open to fail (nothing shows it; on a machine
         // too slow for that the test still holds, it only proves less).
         std::thread::sleep(Duration::from_millis(500));
-        std::fs::remove_file(&later).unwrap();
+        std::fs::remove_file(&blocker).unwrap();
         let mut store = Store::open_at(&at).unwrap();
         store.register_operator("sam", "Sam").unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        let mut changed = false;
-        while !changed && std::time::Instant::now() < deadline {
-            match rx.try_recv() {
-                Ok(Event::Msg(Msg::Changed(page))) => changed = !page.is_empty(),
-                Ok(_) => {}
-                Err(_) => std::thread::sleep(Duration::from_millis(20)),
-            }
-        }
-        assert!(changed, "the feed never sent the change");
+        let changed = next_msg(&mut rx, |m| match m {
+            Msg::Changed(page) if !page.is_empty() => Some(()),
+            _ => None,
+        });
+        assert!(changed.is_some(), "the feed never sent the change");
     }
 
     #[test]
     fn a_store_the_heartbeat_cannot_open_yet_is_down_then_up_and_the_lease_taken() {
         let dir = tempfile::tempdir().unwrap();
-        // Not openable while a file stands where its directory goes.
-        let later = dir.path().join("later");
-        std::fs::write(&later, "in the way").unwrap();
-        let at = crate::store::Location::Sqlite(later.join("c.db"));
+        let (blocker, at) = blocked_store(dir.path());
         let (tx, mut rx) = mpsc::unbounded_channel();
         let may_poll = Arc::new(AtomicBool::new(false));
+        let shown = Shown::default();
         start_heartbeat(
             at,
             "s1".into(),
             "sam".into(),
-            Shown::default(),
+            shown,
             Some(may_poll.clone()),
             tx,
         );
-        let down = heard(&mut rx, |h| !h.is_empty());
-        assert_eq!(
-            down,
-            [format!(
-                "store {:?}",
-                Health::Down("down, reconnecting".into())
-            )]
-        );
-        std::fs::remove_file(&later).unwrap();
-        let back = heard(&mut rx, |h| h.len() >= 2);
-        assert_eq!(
-            back,
-            [
-                format!("store {:?}", Health::Up("store".into())),
-                "lease true".to_string()
-            ]
-        );
+        // The store's health and the lease, as the heartbeat says them.
+        let said = |m| match m {
+            Msg::Store(h) => Some(format!("store {h:?}")),
+            Msg::Lease { mine } => Some(format!("lease {mine}")),
+            _ => None,
+        };
+        let down = format!("store {:?}", Health::Down("down, reconnecting".into()));
+        assert_eq!(next_msg(&mut rx, said), Some(down));
+        std::fs::remove_file(&blocker).unwrap();
+        let up = format!("store {:?}", Health::Up("store".into()));
+        assert_eq!(next_msg(&mut rx, said), Some(up));
+        assert_eq!(next_msg(&mut rx, said), Some("lease true".into()));
         assert!(may_poll.load(Ordering::SeqCst));
         drop(rx);
     }

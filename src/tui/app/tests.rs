@@ -159,3 +159,34 @@ async fn a_recorded_run_replays_to_the_same_commands_and_state_twice() {
         assert_eq!(seen(&again), live);
     }
 }
+
+/// A SQLite store location that cannot be opened while the returned path
+/// (a file standing where its directory goes) exists: remove it and the
+/// store opens. What a worker sees when the store goes away as it starts.
+pub(super) fn blocked_store(dir: &std::path::Path) -> (std::path::PathBuf, crate::store::Location) {
+    let blocker = dir.join("later");
+    std::fs::write(&blocker, "in the way").unwrap();
+    let at = crate::store::Location::Sqlite(blocker.join("c.db"));
+    (blocker, at)
+}
+
+/// The first message a worker sends that `pick` takes (others skipped),
+/// within 30 s.
+pub(super) fn next_msg<T>(
+    rx: &mut mpsc::UnboundedReceiver<Event>,
+    mut pick: impl FnMut(Msg) -> Option<T>,
+) -> Option<T> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    while Instant::now() < deadline {
+        match rx.try_recv() {
+            Ok(Event::Msg(m)) => {
+                if let Some(t) = pick(m) {
+                    return Some(t);
+                }
+            }
+            Ok(_) => {}
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
+    None
+}

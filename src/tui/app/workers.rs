@@ -277,19 +277,7 @@ pub fn read_outboxes(dirs: &[PathBuf]) -> Vec<OutboxMail> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The next inbox health the worker reports (other messages skipped).
-    fn inbox_health(rx: &mut mpsc::UnboundedReceiver<Event>) -> Option<Health> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while std::time::Instant::now() < deadline {
-            match rx.try_recv() {
-                Ok(Event::Msg(Msg::Inbox(h))) => return Some(h),
-                Ok(_) => {}
-                Err(_) => std::thread::sleep(Duration::from_millis(20)),
-            }
-        }
-        None
-    }
+    use crate::tui::app::tests::{blocked_store, next_msg};
 
     #[test]
     fn a_maildir_inbox_whose_store_cannot_be_opened_yet_says_so_and_goes_on() {
@@ -298,21 +286,22 @@ mod tests {
         for sub in ["cur", "new", "tmp"] {
             std::fs::create_dir_all(maildir.join(sub)).unwrap();
         }
-        // Not openable while a file stands where its directory goes.
-        let blocked = dir.path().join("later");
-        std::fs::write(&blocked, "in the way").unwrap();
-        let at = crate::store::Location::Sqlite(blocked.join("c.db"));
+        let (blocker, at) = blocked_store(dir.path());
         let (tx, mut rx) = mpsc::unbounded_channel();
         let stop = start_inbox(Inbox::Maildir(maildir), at, "mx".into(), None, tx).unwrap();
-        match inbox_health(&mut rx) {
+        let inbox = |m| match m {
+            Msg::Inbox(h) => Some(h),
+            _ => None,
+        };
+        match next_msg(&mut rx, inbox) {
             Some(Health::Down(why)) => assert!(why.starts_with("the store: "), "{why}"),
             other => panic!("expected the store down first: {other:?}"),
         }
-        std::fs::remove_file(&blocked).unwrap();
-        let mut health = inbox_health(&mut rx);
+        std::fs::remove_file(&blocker).unwrap();
+        let mut health = next_msg(&mut rx, inbox);
         // A retry may still have been under way when the file went.
         while matches!(&health, Some(Health::Down(why)) if why.starts_with("the store: ")) {
-            health = inbox_health(&mut rx);
+            health = next_msg(&mut rx, inbox);
         }
         assert_eq!(health, Some(Health::Up("Maildir".into())));
         stop.ask();
