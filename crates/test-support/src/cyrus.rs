@@ -59,6 +59,8 @@ pub struct Cyrus {
     dir: tempfile::TempDir,
     imap_port: u16,
     child: Option<Child>,
+    /// Whether `idled` runs ([`Cyrus::start`]).
+    idled: bool,
 }
 
 impl Cyrus {
@@ -92,6 +94,7 @@ impl Cyrus {
             dir,
             imap_port: 0,
             child: None,
+            idled: idle_poll.is_none(),
         };
         cy.make_dirs(&ids);
         cy.write_sasldb(&ids);
@@ -274,9 +277,22 @@ impl Cyrus {
         } else {
             String::new()
         };
+        // With idled, imapd starts only once idled has bound its socket
+        // (see `spawn_and_wait`): polled, 60 s at most.
+        let imapd = if idle_poll.is_none() {
+            let w = self.dir.path().join("imapd-after-idled.sh");
+            let script = format!(
+                "#!/bin/sh\ni=0\nwhile [ ! -S {root}/run/idle ] && [ $i -lt 600 ]; do \
+                 sleep 0.1; i=$((i+1)); done\nexec {bin}/imapd \"$@\"\n"
+            );
+            write_file(&w, script.as_bytes(), 0o755);
+            w.display().to_string()
+        } else {
+            format!("{bin}/imapd")
+        };
         let cyrus_conf = format!(
             "START {{\n  recover cmd=\"{bin}/ctl_cyrusdb -C {conf} -r\"\n}}\n\
-             SERVICES {{\n  imap cmd=\"{bin}/imapd -C {conf}\" listen=\"127.0.0.1:{port}\" \
+             SERVICES {{\n  imap cmd=\"{imapd} -C {conf}\" listen=\"127.0.0.1:{port}\" \
              prefork=0\n}}\n\
              EVENTS {{\n}}\n\
              DAEMON {{\n{idled}}}\n",
@@ -289,8 +305,22 @@ impl Cyrus {
         );
     }
 
+    /// Starts the master and waits for imapd's greeting and, with `idled`,
+    /// for `idled`'s socket. imapd tells `idled` about an IDLE once, when
+    /// the IDLE starts, and polls every `imapidlepoll` (60 s) if `idled` is
+    /// not there yet; the master starts both at once, so a client quick to
+    /// IDLE after a start got the 60 s polling (a loaded run of imap_sync's
+    /// Cyrus restart test waited 30 s for news so; `idled` started 5 s late
+    /// reproduces it every time). So imapd starts only once `idled` is
+    /// there (`write_config`).
     fn spawn_and_wait(&mut self, root: &Path) -> Result<(), String> {
         let dir = self.dir.path();
+        // Bound by idled (`idlesocket`); the one left by a stopped idled
+        // would pass the wait below.
+        let idle_socket = dir.join("run/idle");
+        if self.idled {
+            let _ = fs::remove_file(&idle_socket);
+        }
         let mut cmd = Command::new(root.join("usr/lib/cyrus/bin/master"));
         cmd.arg("-C")
             .arg(dir.join("imapd.conf"))
@@ -313,7 +343,15 @@ impl Cyrus {
             "Cyrus master",
             self.imap_port,
             START_DEADLINE,
-        )
+        )?;
+        let deadline = std::time::Instant::now() + START_DEADLINE;
+        if self.idled && !super::wait_until(deadline, || idle_socket.exists()) {
+            return Err(format!(
+                "idled did not bind {} within {START_DEADLINE:?}",
+                idle_socket.display()
+            ));
+        }
+        Ok(())
     }
 
     fn stop_within(&mut self, deadline: Duration) {
