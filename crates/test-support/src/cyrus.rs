@@ -137,22 +137,12 @@ impl Cyrus {
 
     /// A logged-in plaintext IMAP session as the test user.
     pub fn imap_session(&self) -> imap::Session<imap::Connection> {
-        let client = imap::ClientBuilder::new("127.0.0.1", self.imap_port)
-            .mode(imap::ConnectionMode::Plaintext)
-            .connect()
-            .unwrap_or_else(|e| panic!("IMAP connect to 127.0.0.1:{}: {e}", self.imap_port));
-        client
-            .login(USER, PASSWORD)
-            .map_err(|(e, _)| e)
-            .unwrap_or_else(|e| panic!("IMAP LOGIN to Cyrus: {e}"))
+        super::imap_login(self.imap_port, USER, PASSWORD).unwrap_or_else(|e| panic!("{e} (Cyrus)"))
     }
 
     /// True while the master process runs.
     pub fn is_running(&mut self) -> bool {
-        match self.child.as_mut() {
-            Some(c) => matches!(c.try_wait(), Ok(None)),
-            None => false,
-        }
+        super::child_running(&mut self.child)
     }
 
     /// Stops the server (SIGTERM to the master and its children); data and

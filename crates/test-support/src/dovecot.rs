@@ -188,10 +188,7 @@ impl Dovecot {
     }
     /// True while the Dovecot master process runs.
     pub fn is_running(&mut self) -> bool {
-        match self.child.as_mut() {
-            Some(c) => matches!(c.try_wait(), Ok(None)),
-            None => false,
-        }
+        super::child_running(&mut self.child)
     }
 
     /// Writes one message into `Maildir/new/` (via `tmp/` and rename, as the
@@ -292,14 +289,8 @@ impl Dovecot {
 
     /// A logged-in plaintext IMAP session as the test user.
     pub fn imap_session(&self) -> imap::Session<imap::Connection> {
-        let client = imap::ClientBuilder::new("127.0.0.1", self.imap_port)
-            .mode(imap::ConnectionMode::Plaintext)
-            .connect()
-            .unwrap_or_else(|e| panic!("IMAP connect to 127.0.0.1:{}: {e}", self.imap_port));
-        client
-            .login(USER, PASSWORD)
-            .map_err(|(e, _)| e)
-            .unwrap_or_else(|e| panic!("IMAP LOGIN: {e}\n{}", self.log()))
+        super::imap_login(self.imap_port, USER, PASSWORD)
+            .unwrap_or_else(|e| panic!("{e}\n{}", self.log()))
     }
 
     /// A logged-in implicit-TLS IMAP session (server name "localhost"),

@@ -122,6 +122,29 @@ impl std::os::fd::AsRawFd for ClosedPort {
     }
 }
 
+/// A logged-in plaintext IMAP session on 127.0.0.1:`port`, or what went
+/// wrong (each server adds its own diagnostics to the panic).
+pub(crate) fn imap_login(
+    port: u16,
+    user: &str,
+    password: &str,
+) -> Result<imap::Session<imap::Connection>, String> {
+    let client = imap::ClientBuilder::new("127.0.0.1", port)
+        .mode(imap::ConnectionMode::Plaintext)
+        .connect()
+        .map_err(|e| format!("IMAP connect to 127.0.0.1:{port}: {e}"))?;
+    client
+        .login(user, password)
+        .map_err(|(e, _)| format!("IMAP LOGIN: {e}"))
+}
+
+/// True while a server's main process (`child`, if started) runs.
+pub(crate) fn child_running(child: &mut Option<std::process::Child>) -> bool {
+    child
+        .as_mut()
+        .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+}
+
 /// See [`ClosedPort`].
 pub fn closed_port() -> ClosedPort {
     let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
